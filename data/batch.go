@@ -1,0 +1,120 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+)
+
+// Batch is one microbatch of B trajectories of T velocity steps each.
+// Vel is row-major [B][T][2] in metres per step. Every trajectory starts at
+// the origin; positions follow by summing velocities.
+type Batch struct {
+	B, T int
+	Vel  []float32
+}
+
+// Validate reports a shape mismatch between B, T and Vel.
+func (b *Batch) Validate() error {
+	if b.B < 1 || b.T < 1 {
+		return fmt.Errorf("batch has B=%d, T=%d: both must be at least 1", b.B, b.T)
+	}
+	if len(b.Vel) != b.B*b.T*2 {
+		return fmt.Errorf("batch velocities hold %d values, want B*T*2 = %d", len(b.Vel), b.B*b.T*2)
+	}
+	return nil
+}
+
+// Positions returns x_{b,t} = sum_{s<=t} v_{b,s}, row-major [B][T][2]: the
+// position after the t-th step. Sums are sequential float32, as a float32
+// cumulative sum in PyTorch would compute them, so that loss masks computed
+// from them agree across implementations.
+func (b *Batch) Positions() []float32 {
+	pos := make([]float32, len(b.Vel))
+	for i := 0; i < b.B; i++ {
+		var x, y float32
+		for t := 0; t < b.T; t++ {
+			k := (i*b.T + t) * 2
+			x += b.Vel[k]
+			y += b.Vel[k+1]
+			pos[k], pos[k+1] = x, y
+		}
+	}
+	return pos
+}
+
+// Augmentation names accepted by the sampler.
+const (
+	AugmentPermute = "permute" // SPEC section 1: all trajectories permute one velocity set
+	AugmentNone    = "none"    // ablation: independent velocities per trajectory
+)
+
+// Sampler draws microbatches as SPEC section 1 describes. Its whole state is
+// a PCG generator, so it can be saved in a checkpoint and resumed exactly.
+type Sampler struct {
+	B, T     int
+	Augment  string
+	MaxSpeed float32 // each velocity component is Uniform(-MaxSpeed, MaxSpeed)
+	pcg      *rand.PCG
+	rng      *rand.Rand
+}
+
+// NewSampler returns a sampler seeded with seed.
+func NewSampler(seed uint64, B, T int, augment string, maxSpeed float64) (*Sampler, error) {
+	if B < 1 || T < 1 {
+		return nil, fmt.Errorf("sampler: batch size %d and sequence length %d must be at least 1", B, T)
+	}
+	if augment != AugmentPermute && augment != AugmentNone {
+		return nil, fmt.Errorf("sampler: augment %q is not one of %q, %q", augment, AugmentPermute, AugmentNone)
+	}
+	if !(maxSpeed > 0) {
+		return nil, fmt.Errorf("sampler: max speed %g must be positive", maxSpeed)
+	}
+	pcg := rand.NewPCG(seed, 0x5eed9a1d)
+	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), pcg: pcg, rng: rand.New(pcg)}, nil
+}
+
+func (s *Sampler) uniform() float32 {
+	return float32((2*s.rng.Float64() - 1)) * s.MaxSpeed
+}
+
+// Next draws a fresh microbatch.
+func (s *Sampler) Next() *Batch {
+	b := &Batch{B: s.B, T: s.T, Vel: make([]float32, s.B*s.T*2)}
+	if s.Augment == AugmentNone {
+		for i := range b.Vel {
+			b.Vel[i] = s.uniform()
+		}
+		return b
+	}
+	base := make([]float32, s.T*2)
+	for i := range base {
+		base[i] = s.uniform()
+	}
+	perm := make([]int, s.T)
+	for i := 0; i < s.B; i++ {
+		for t := range perm {
+			perm[t] = t
+		}
+		s.rng.Shuffle(s.T, func(a, c int) { perm[a], perm[c] = perm[c], perm[a] })
+		for t, src := range perm {
+			k := (i*s.T + t) * 2
+			b.Vel[k], b.Vel[k+1] = base[2*src], base[2*src+1]
+		}
+	}
+	return b
+}
+
+// State returns the generator state, for checkpoints.
+func (s *Sampler) State() ([]byte, error) { return s.pcg.MarshalBinary() }
+
+// SetState restores a state returned by State.
+func (s *Sampler) SetState(state []byte) error {
+	if len(state) == 0 {
+		return errors.New("sampler: empty generator state")
+	}
+	if err := s.pcg.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("sampler: bad generator state: %w", err)
+	}
+	return nil
+}
