@@ -1,0 +1,97 @@
+package train
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// OptConfig is the optimiser setting of one step: AdamW as PyTorch defines
+// it (decoupled weight decay) after clipping the global gradient norm.
+type OptConfig struct {
+	Beta1, Beta2, Eps, WeightDecay float64
+	ClipNorm                       float64 // 0 disables clipping
+}
+
+// OptState is AdamW's state: first and second moments in parameter layout
+// and the number of updates taken.
+type OptState struct {
+	M, V *graph.Params
+	Step int64
+}
+
+// StepStats describes one optimiser step.
+type StepStats struct {
+	Losses   graph.Losses // mean over the step's microbatches
+	GradNorm float64      // global norm of the averaged gradient, before clipping
+}
+
+// Engine owns the model parameters and optimiser state on some device and
+// performs whole optimiser steps there.
+type Engine interface {
+	// Device names the device, e.g. "cpu" or "cuda:0 (NVIDIA H100)".
+	Device() string
+	// Step computes the gradient averaged over the microbatches, clips its
+	// global norm, and applies one AdamW update with learning rate lr. If any
+	// loss term or the gradient is not finite it returns an error naming the
+	// term and leaves parameters and optimiser state unchanged.
+	Step(batches []*data.Batch, lr float64) (StepStats, error)
+	// Eval computes the losses of one microbatch without updating anything.
+	Eval(b *data.Batch) (graph.Losses, error)
+	// Params and OptState return host copies; SetParams and SetOptState
+	// replace the device's.
+	Params() (*graph.Params, error)
+	SetParams(*graph.Params) error
+	OptState() (*OptState, error)
+	SetOptState(*OptState) error
+	Close() error
+}
+
+// EngineSpec is what a backend needs to build an engine.
+type EngineSpec struct {
+	Device     string // "cpu" or "cuda:N"
+	B, T, N, H int
+	Loss       graph.LossConfig
+	Opt        OptConfig
+	Init       *graph.Params // initial parameters (copied)
+}
+
+// Backend builds engines for device strings with its prefix ("cpu", "cuda").
+type Backend func(EngineSpec) (Engine, error)
+
+var (
+	backendsMu sync.Mutex
+	backends   = map[string]Backend{}
+)
+
+// RegisterBackend makes a backend available for devices "prefix" and
+// "prefix:N". Backends register themselves from init functions.
+func RegisterBackend(prefix string, b Backend) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	backends[prefix] = b
+}
+
+// NewEngine builds an engine for spec.Device.
+func NewEngine(spec EngineSpec) (Engine, error) {
+	prefix, _, _ := strings.Cut(spec.Device, ":")
+	backendsMu.Lock()
+	b, ok := backends[prefix]
+	var names []string
+	for k := range backends {
+		names = append(names, k)
+	}
+	backendsMu.Unlock()
+	sort.Strings(names)
+	if !ok {
+		if prefix == "cuda" {
+			return nil, fmt.Errorf("device %q: this gridgpu binary was built without CUDA support; build it with `make build-cuda` (go build -tags cuda) on a machine with the CUDA headers, or use the Docker image, or pass --device cpu", spec.Device)
+		}
+		return nil, fmt.Errorf("device %q: unknown; this binary supports %s", spec.Device, strings.Join(names, ", "))
+	}
+	return b(spec)
+}
