@@ -1,0 +1,324 @@
+package data
+
+import (
+	"archive/zip"
+	"bytes"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func sameF32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameF64(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func testArrays() []Array {
+	nan32 := float32(math.NaN())
+	return []Array{
+		{Name: "velocities", Shape: []int{2, 3, 2}, F32: []float32{0.1, -0.2, 0.3, 0, nan32, 1e-38, float32(math.Inf(1)), -1, 2, 3, 4, 5}},
+		{Name: "ratemaps", Shape: []int{2, 2, 3}, F64: []float64{1, 2, 3, 4, math.NaN(), 6, 7, 8, 9, math.Inf(-1), 11, -0.0}},
+		{Name: "bin_size", Shape: []int{}, F64: []float64{0.05}},
+		{Name: "step", Shape: []int{}, F32: []float32{3}},
+		{Name: "vec", Shape: []int{5}, F32: []float32{1, 2, 3, 4, 5}},
+		{Name: "empty", Shape: []int{0, 3}, F32: []float32{}},
+	}
+}
+
+func checkSame(t *testing.T, want []Array, got map[string]Array) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("read %d arrays, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		g, ok := got[w.Name]
+		if !ok {
+			t.Fatalf("array %q missing", w.Name)
+		}
+		if g.Name != w.Name || !reflect.DeepEqual(g.Shape, w.Shape) {
+			t.Errorf("array %q: got name %q shape %v, want shape %v", w.Name, g.Name, g.Shape, w.Shape)
+		}
+		if (g.F32 != nil) != (w.F32 != nil) || (g.F64 != nil) != (w.F64 != nil) {
+			t.Errorf("array %q: dtype changed", w.Name)
+		}
+		if !sameF32(g.F32, w.F32) || !sameF64(g.F64, w.F64) {
+			t.Errorf("array %q: values differ: got %v %v want %v %v", w.Name, g.F32, g.F64, w.F32, w.F64)
+		}
+	}
+}
+
+func TestNPZRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.npz")
+	want := testArrays()
+	if err := WriteNPZ(p, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadNPZ(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, want, got)
+
+	// Same input, same bytes: entries carry a fixed time stamp.
+	p2 := filepath.Join(dir, "b.npz")
+	if err := WriteNPZ(p2, want); err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := os.ReadFile(p)
+	b2, _ := os.ReadFile(p2)
+	if !bytes.Equal(b1, b2) {
+		t.Error("writing the same arrays twice gave different files")
+	}
+	// Data start on a 64-byte boundary inside each entry, as numpy aligns them.
+	for _, a := range want {
+		if l := len(npyHeader(a)); l%64 != 0 {
+			t.Errorf("array %q: header length %d is not a multiple of 64", a.Name, l)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("directory holds %d entries, want 2 (temporary file left behind?)", len(ents))
+	}
+}
+
+// TestNPZDeflated checks entries compressed as numpy.savez_compressed writes them.
+func TestNPZDeflated(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.npz")
+	want := testArrays()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, a := range want {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: a.Name + ".npy", Method: zip.Deflate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeNPY(w, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zw.Close()
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	got, err := ReadNPZ(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, want, got)
+}
+
+func TestWriteNPZRejects(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "keep.npz")
+	if err := WriteNPZ(p, []Array{{Name: "x", Shape: []int{1}, F32: []float32{7}}}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		arrays []Array
+		want   string
+	}{
+		{"shape mismatch", []Array{{Name: "x", Shape: []int{2, 2}, F32: []float32{1, 2, 3}}}, "needs 4 values"},
+		{"both set", []Array{{Name: "x", Shape: []int{1}, F32: []float32{1}, F64: []float64{1}}}, "both"},
+		{"none set", []Array{{Name: "x", Shape: []int{1}}}, "neither"},
+		{"empty name", []Array{{Shape: []int{1}, F32: []float32{1}}}, "empty name"},
+		{"slash", []Array{{Name: "a/b", Shape: []int{1}, F32: []float32{1}}}, "separator"},
+		{"duplicate", []Array{{Name: "x", Shape: []int{}, F32: []float32{1}}, {Name: "x", Shape: []int{}, F32: []float32{1}}}, "twice"},
+		{"negative dim", []Array{{Name: "x", Shape: []int{-1}, F32: []float32{}}}, "invalid shape"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := WriteNPZ(p, c.arrays)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("error %v, want one naming the file and containing %q", err, c.want)
+			}
+			got, err := ReadNPZ(p)
+			if err != nil || got["x"].F32[0] != 7 {
+				t.Fatalf("failed write damaged the existing file: %v %v", got, err)
+			}
+		})
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries after failed writes, want 1", len(ents))
+	}
+}
+
+// rawNPZ builds an archive whose one entry "arr.npy" holds a hand-made
+// header and data.
+func rawNPZ(t *testing.T, dir, header string, data []byte) string {
+	t.Helper()
+	var npy bytes.Buffer
+	npy.WriteString(npyMagic)
+	npy.Write([]byte{1, 0, byte(len(header)), byte(len(header) >> 8)})
+	npy.WriteString(header)
+	npy.Write(data)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("arr.npy")
+	w.Write(npy.Bytes())
+	zw.Close()
+	p := filepath.Join(dir, "raw.npz")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadNPZErrors(t *testing.T) {
+	dir := t.TempDir()
+	eight := make([]byte, 8)
+	cases := []struct {
+		name   string
+		header string
+		data   []byte
+		want   string
+	}{
+		{"big endian", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", eight, "\">f4\""},
+		{"int64", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }\n", eight, "\"<i8\""},
+		{"fortran", "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }\n", eight, "Fortran"},
+		{"short data", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }\n", eight, "truncated"},
+		{"long data", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\n", eight, "trailing"},
+		{"no shape", "{'descr': '<f4', 'fortran_order': False, }\n", eight, "no shape"},
+		{"bad shape", "{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }\n", eight, "bad shape"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := rawNPZ(t, dir, c.header, c.data)
+			_, err := ReadNPZ(p)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `"arr"`) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("error %v, want one naming file, array and containing %q", err, c.want)
+			}
+		})
+	}
+	// A Fortran-ordered 1-d array has the same layout as C order: accepted.
+	p := rawNPZ(t, dir, "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }\n", eight)
+	if _, err := ReadNPZ(p); err != nil {
+		t.Errorf("1-d Fortran array: %v", err)
+	}
+
+	// Damage to the archive itself.
+	good := filepath.Join(dir, "good.npz")
+	if err := WriteNPZ(good, testArrays()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(good)
+	files := map[string][]byte{
+		"truncated.npz": b[:len(b)/2],
+		"notzip.npz":    []byte("hello, this is not a zip archive at all"),
+	}
+	// Flip a data byte inside the first entry: the CRC check must catch it.
+	flipped := append([]byte(nil), b...)
+	flipped[30+len("velocities.npy")+64+3] ^= 0xff
+	files["crc.npz"] = flipped
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, content, 0o644)
+		if _, err := ReadNPZ(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		}
+	}
+	if _, err := ReadNPZ(filepath.Join(dir, "missing.npz")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func havePythonNumpy(t *testing.T) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
+		t.Skip("python3 with numpy not available")
+	}
+	return py
+}
+
+// TestNPZNumpyReadsOurs checks that numpy loads what WriteNPZ writes.
+func TestNPZNumpyReadsOurs(t *testing.T) {
+	py := havePythonNumpy(t)
+	p := filepath.Join(t.TempDir(), "ours.npz")
+	if err := WriteNPZ(p, testArrays()); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import sys, numpy as np
+z = np.load(sys.argv[1])
+assert sorted(z.files) == sorted(["velocities", "ratemaps", "bin_size", "step", "vec", "empty"]), z.files
+v = z["velocities"]; assert v.dtype == np.float32 and v.shape == (2, 3, 2), (v.dtype, v.shape)
+assert v[0, 0, 1] == np.float32(-0.2) and np.isnan(v[0, 2, 0]) and np.isinf(v[1, 0, 0]), v
+r = z["ratemaps"]; assert r.dtype == np.float64 and r.shape == (2, 2, 3)
+assert r[1, 0, 2] == 9 and np.isnan(r[0, 1, 1]) and r[1, 1, 0] == -np.inf
+b = z["bin_size"]; assert b.shape == () and b.dtype == np.float64 and float(b) == 0.05
+assert z["step"].shape == () and z["step"].dtype == np.float32
+assert list(z["vec"]) == [1, 2, 3, 4, 5]
+assert z["empty"].shape == (0, 3)
+print("ok")
+`
+	out, err := exec.Command(py, "-c", script, p).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("numpy could not load our file: %v\n%s", err, out)
+	}
+}
+
+// TestNPZReadsNumpy checks that ReadNPZ loads numpy.savez and
+// numpy.savez_compressed output, and names the array numpy wrote as int.
+func TestNPZReadsNumpy(t *testing.T) {
+	py := havePythonNumpy(t)
+	dir := t.TempDir()
+	script := `
+import sys, numpy as np
+a = np.arange(24, dtype=np.float32).reshape(2, 3, 4); a[0, 0, 1] = np.nan
+b = np.linspace(0, 1, 5)
+np.savez(sys.argv[1] + "/plain.npz", a=a, b=b, s=np.float64(0.025))
+np.savez_compressed(sys.argv[1] + "/comp.npz", a=a, b=b, s=np.float64(0.025))
+np.savez(sys.argv[1] + "/int.npz", a=a, i=np.arange(3))
+np.savez(sys.argv[1] + "/fortran.npz", f=np.asfortranarray(a))
+`
+	if out, err := exec.Command(py, "-c", script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("numpy: %v\n%s", err, out)
+	}
+	for _, name := range []string{"plain.npz", "comp.npz"} {
+		got, err := ReadNPZ(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		a := got["a"]
+		if !reflect.DeepEqual(a.Shape, []int{2, 3, 4}) || a.F32 == nil || a.F32[23] != 23 || !math.IsNaN(float64(a.F32[1])) || a.F32[4] != 4 {
+			t.Errorf("%s: a = %+v", name, a)
+		}
+		b := got["b"]
+		if !reflect.DeepEqual(b.Shape, []int{5}) || b.F64 == nil || b.F64[1] != 0.25 {
+			t.Errorf("%s: b = %+v", name, b)
+		}
+		s := got["s"]
+		if len(s.Shape) != 0 || len(s.F64) != 1 || s.F64[0] != 0.025 {
+			t.Errorf("%s: s = %+v", name, s)
+		}
+	}
+	for name, want := range map[string]string{"int.npz": `"i"`, "fortran.npz": "Fortran"} {
+		_, err := ReadNPZ(filepath.Join(dir, name))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %s", name, err, want)
+		}
+	}
+}
