@@ -2,29 +2,267 @@ package graph
 
 import (
 	"errors"
+	"fmt"
+	"math"
 
 	"github.com/gridgpu/gridgpu/data"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
-// Model is the SIC graph built once for a fixed microbatch shape (B, T), model
-// size (N, H) and loss setting; it is reused every step.
+// Model is the SIC graph built once for a fixed microbatch shape (B, T),
+// model size (N, H) and loss setting; it is reused every step. It is not
+// safe for concurrent use.
 type Model struct {
 	B, T, N, H int
 	Loss       LossConfig
+	impl       *model[float32]
 }
 
-// NewModel builds the graph.
+// NewModel builds the float32 graph.
 func NewModel(B, T, N, H int, lc LossConfig) (*Model, error) {
-	return nil, errors.New("graph: not implemented yet")
+	m, err := newModel[float32](B, T, N, H, lc)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{B: B, T: T, N: N, H: H, Loss: lc, impl: m}, nil
 }
 
 // Grad runs forward and backward on one microbatch and returns the losses and
 // the gradient of the weighted total with respect to every parameter.
 func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
-	return Losses{}, nil, errors.New("graph: not implemented yet")
+	l, g, err := m.impl.run(toT[float32](p), b, true)
+	if err != nil {
+		return l, nil, err
+	}
+	grad := ZeroParams(m.N, m.H)
+	for i, s := range grad.Slices() {
+		copy(s, g[i])
+	}
+	return l, grad, nil
 }
 
 // Eval runs the forward pass only.
 func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
-	return Losses{}, errors.New("graph: not implemented yet")
+	l, _, err := m.impl.run(toT[float32](p), b, false)
+	return l, err
 }
+
+// Close releases the graph's machine.
+func (m *Model) Close() error { return m.impl.vm.Close() }
+
+func toT[T float](p *Params) [][]T {
+	out := make([][]T, 0, 7)
+	for _, s := range p.Slices() {
+		if t, ok := any(s).([]T); ok {
+			out = append(out, t)
+			continue
+		}
+		c := make([]T, len(s))
+		for i, v := range s {
+			c[i] = T(v)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// model is the graph for element type T.
+type model[T float] struct {
+	B, T, N, H int
+	lc         LossConfig
+	g          *G.ExprGraph
+	vm         G.VM
+	vel        *G.Node
+	params     []*G.Node // ParamNames order
+	grads      []*G.Node
+	total      *G.Node
+	rec        *recurrence[T]
+	pair       *pairTerm[T]
+	capT       *scalarTerm[T]
+	ci         *ciTerm[T]
+}
+
+func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
+	if B < 1 || steps < 1 || N < 1 || H < 1 {
+		return nil, fmt.Errorf("model sizes B=%d, T=%d, N=%d, H=%d must all be at least 1", B, steps, N, H)
+	}
+	if err := lc.Validate(); err != nil {
+		return nil, err
+	}
+	if lc.LambdaSep == 0 && lc.LambdaInv == 0 && lc.LambdaCap == 0 && lc.LambdaCI == 0 {
+		return nil, errors.New("all four loss weights are zero: nothing to train")
+	}
+	m := &model[T]{B: B, T: steps, N: N, H: H, lc: lc, g: G.NewGraph()}
+	dt := dtypeOf[T]()
+	P := B * steps
+	m.vel = G.NewMatrix(m.g, dt, G.WithShape(P, 2), G.WithName("velocities"))
+	for i, sh := range Shapes(N, H) {
+		var n *G.Node
+		if len(sh) == 2 {
+			n = G.NewMatrix(m.g, dt, G.WithShape(sh...), G.WithName(ParamNames[i]))
+		} else {
+			n = G.NewVector(m.g, dt, G.WithShape(sh...), G.WithName(ParamNames[i]))
+		}
+		m.params = append(m.params, n)
+	}
+	linear := func(x, w, b *G.Node) (*G.Node, error) {
+		wt, err := G.Transpose(w)
+		if err != nil {
+			return nil, err
+		}
+		y, err := G.Mul(x, wt)
+		if err != nil {
+			return nil, err
+		}
+		return addBias[T](y, b)
+	}
+	p := m.params
+	h, err := linear(m.vel, p[0], p[1])
+	if err == nil {
+		h, err = G.Rectify(h)
+	}
+	if err == nil {
+		h, err = linear(h, p[2], p[3])
+	}
+	if err == nil {
+		h, err = G.Rectify(h)
+	}
+	var w *G.Node
+	if err == nil {
+		w, err = linear(h, p[4], p[5])
+	}
+	var s *G.Node
+	if err == nil {
+		m.rec, s, err = newRecurrence[T](B, steps, N, w, p[6])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("building the model graph: %w", err)
+	}
+	var terms []*G.Node
+	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
+		var n *G.Node
+		if m.pair, n, err = newPairTerm[T](B, steps, N, lc, s); err != nil {
+			return nil, err
+		}
+		terms = append(terms, n)
+	}
+	weighted := func(n *G.Node, lambda float64) (*G.Node, error) {
+		return G.Mul(n, G.NewConstant(T(lambda)))
+	}
+	if lc.LambdaCap != 0 {
+		var n *G.Node
+		if m.capT, n, err = newCapTerm[T](B, steps, N, s); err == nil {
+			n, err = weighted(n, lc.LambdaCap)
+		}
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, n)
+	}
+	if lc.LambdaCI != 0 {
+		var n *G.Node
+		if m.ci, n, err = newCITerm[T](B, steps, N, lc.SigmaX, s); err == nil {
+			n, err = weighted(n, lc.LambdaCI)
+		}
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, n)
+	}
+	m.total = terms[0]
+	for _, t := range terms[1:] {
+		if m.total, err = G.Add(m.total, t); err != nil {
+			return nil, err
+		}
+	}
+	if m.grads, err = G.Grad(m.total, m.params...); err != nil {
+		return nil, fmt.Errorf("building the gradient graph: %w", err)
+	}
+	m.vm = G.NewTapeMachine(m.g)
+	return m, nil
+}
+
+// run evaluates the graph on parameters in ParamNames order. The backward
+// half always runs (the tape holds both); grads are returned when wantGrad.
+func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, error) {
+	if err := b.Validate(); err != nil {
+		return Losses{}, nil, err
+	}
+	if b.B != m.B || b.T != m.T {
+		return Losses{}, nil, fmt.Errorf("microbatch is %d x %d, the model was built for B=%d, T=%d", b.B, b.T, m.B, m.T)
+	}
+	shapes := Shapes(m.N, m.H)
+	for i, n := range m.params {
+		if want := m.params[i].Shape().TotalSize(); len(p[i]) != want {
+			return Losses{}, nil, fmt.Errorf("tensor %s has %d values, want %v", ParamNames[i], len(p[i]), shapes[i])
+		}
+		if err := G.Let(n, denseOf(p[i], shapes[i]...)); err != nil {
+			return Losses{}, nil, err
+		}
+	}
+	vel := toSlice[T](b.Vel)
+	if err := G.Let(m.vel, denseOf(vel, m.B*m.T, 2)); err != nil {
+		return Losses{}, nil, err
+	}
+	if m.pair != nil {
+		m.pair.pos = b.Positions()
+	}
+	if m.ci != nil {
+		m.ci.vel = b.Vel
+	}
+	defer m.vm.Reset()
+	if err := m.vm.RunAll(); err != nil {
+		return Losses{}, nil, fmt.Errorf("running the model graph: %w", err)
+	}
+	var l Losses
+	l.Total = scalarOf(m.total.Value())
+	if m.pair != nil {
+		l.Sep, l.Inv = m.pair.res.Sep, m.pair.res.Inv
+	}
+	if m.capT != nil {
+		l.Cap = m.capT.value
+	}
+	if m.ci != nil {
+		l.CI = m.ci.value
+	}
+	l.ZeroFrac = float64(m.rec.zeros) / float64(m.B*m.T)
+	// The total in float64 from the terms, so that float32 rounding of the
+	// graph's scalar adds does not show in reports.
+	l.Total = m.lc.LambdaSep*l.Sep + m.lc.LambdaInv*l.Inv + m.lc.LambdaCap*l.Cap + m.lc.LambdaCI*l.CI
+	if !wantGrad {
+		return l, nil, nil
+	}
+	grads := make([][]T, len(m.grads))
+	for i, gn := range m.grads {
+		v := gn.Value()
+		if v == nil {
+			return l, nil, fmt.Errorf("gradient of %s was not computed", ParamNames[i])
+		}
+		grads[i] = append([]T(nil), sliceOf[T](v)...)
+	}
+	return l, grads, nil
+}
+
+func toSlice[T float](x []float32) []T {
+	if t, ok := any(x).([]T); ok {
+		return t
+	}
+	out := make([]T, len(x))
+	for i, v := range x {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// finite reports whether every value is finite.
+func finite[T float](xs []T) bool {
+	for _, v := range xs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+var _ = tensor.Float32

@@ -1,0 +1,182 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gridgpu/gridgpu/data"
+)
+
+func testBatch(t *testing.T, B, T int, augment string, seed uint64) *data.Batch {
+	t.Helper()
+	s, err := data.NewSampler(seed, B, T, augment, 0.15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Next()
+}
+
+func relErr(a, b float64) float64 {
+	return math.Abs(a-b) / math.Max(1e-12, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+func TestLossesMatchNaive(t *testing.T) {
+	cases := []struct {
+		name       string
+		B, T, N, H int
+		lc         LossConfig
+		augment    string
+	}{
+		{"paper-loss", 4, 6, 8, 12, PaperLoss(), data.AugmentPermute},
+		{"sum-reduction", 3, 5, 6, 10, func() LossConfig { l := PaperLoss(); l.Reduction = ReduceSum; return l }(), data.AugmentPermute},
+		{"no-permutation", 3, 7, 8, 8, PaperLoss(), data.AugmentNone},
+		{"B=1", 1, 9, 8, 8, PaperLoss(), data.AugmentPermute},
+		{"T=1", 5, 1, 8, 8, PaperLoss(), data.AugmentPermute},
+		{"no-near-pairs", 3, 4, 8, 8, func() LossConfig { l := PaperLoss(); l.SigmaX = 1e-9; return l }(), data.AugmentNone},
+		{"no-far-pairs", 3, 4, 8, 8, func() LossConfig { l := PaperLoss(); l.SigmaX = 100; return l }(), data.AugmentPermute},
+		{"sep-only", 3, 4, 8, 8, LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, Reduction: ReduceMean}, data.AugmentPermute},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := InitParams(c.N, c.H, uint64(i+1))
+			b := testBatch(t, c.B, c.T, c.augment, uint64(10+i))
+			m, err := NewModel(c.B, c.T, c.N, c.H, c.lc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Eval(p, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			states, zeros := naiveStates(p, b)
+			want := naiveLosses(states, b, c.lc)
+			for _, k := range []string{"loss", "sep", "inv", "cap", "ci"} {
+				g, w := got.Terms()[k], want.Terms()[k]
+				if c.lc.LambdaInv == 0 && k == "inv" || c.lc.LambdaCap == 0 && k == "cap" || c.lc.LambdaCI == 0 && k == "ci" {
+					continue
+				}
+				if math.Abs(g-w) > 1e-5*math.Max(1, math.Abs(w)) {
+					t.Errorf("%s = %.9g, naive %.9g", k, g, w)
+				}
+			}
+			if wantZ := float64(zeros) / float64(c.B*c.T); got.ZeroFrac != wantZ {
+				t.Errorf("zero fraction %g, naive %g", got.ZeroFrac, wantZ)
+			}
+		})
+	}
+}
+
+// A zeroed Norm-ReLU state: with g0 all negative, g_0 is the zero vector, so
+// every later state is zero too.
+func TestZeroStateLosses(t *testing.T) {
+	p := InitParams(6, 8, 3)
+	for i := range p.G0 {
+		p.G0[i] = -1
+	}
+	b := testBatch(t, 2, 3, data.AugmentPermute, 4)
+	m, err := NewModel(2, 3, 6, 8, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, g, err := m.Grad(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ZeroFrac != 1 {
+		t.Errorf("zero fraction %g, want 1", l.ZeroFrac)
+	}
+	states, _ := naiveStates(p, b)
+	want := naiveLosses(states, b, PaperLoss())
+	if math.Abs(l.Total-want.Total) > 1e-6 {
+		t.Errorf("total %g, naive %g", l.Total, want.Total)
+	}
+	for i, s := range g.Slices() {
+		if !finite(s) {
+			t.Errorf("gradient of %s is not finite", ParamNames[i])
+		}
+	}
+}
+
+// Finite differences in float64: for each parameter tensor, a handful of
+// entries are perturbed by +-h and the central difference of the total loss
+// is compared with the analytic gradient.
+func TestGradientFiniteDifferences(t *testing.T) {
+	only := func(sep, inv, cap, ci float64) LossConfig {
+		return LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: sep, LambdaInv: inv, LambdaCap: cap, LambdaCI: ci, Reduction: ReduceMean}
+	}
+	cases := []struct {
+		name string
+		lc   LossConfig
+	}{
+		{"sep", only(1, 0, 0, 0)},
+		{"inv", only(0, 1, 0, 0)},
+		{"cap", only(0, 0, 1, 0)},
+		{"ci", only(0, 0, 0, 1)},
+		{"all", PaperLoss()},
+		{"all-sum", func() LossConfig { l := PaperLoss(); l.Reduction = ReduceSum; return l }()},
+	}
+	const B, T, N, H = 3, 4, 6, 8
+	for ci, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p32 := InitParams(N, H, uint64(20+ci))
+			b := testBatch(t, B, T, data.AugmentPermute, uint64(30+ci))
+			m, err := newModel[float64](B, T, N, H, c.lc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := toT[float64](p32)
+			_, grads, err := m.run(p, b, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss := func() float64 {
+				l, _, err := m.run(p, b, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l.Total
+			}
+			rng := rand.New(rand.NewPCG(uint64(ci), 1))
+			const h = 1e-6
+			for ti, tensor := range p {
+				idx := rng.Perm(len(tensor))
+				if len(idx) > 6 {
+					idx = idx[:6]
+				}
+				var num, ana, diff float64
+				for _, k := range idx {
+					old := tensor[k]
+					tensor[k] = old + h
+					lp := loss()
+					tensor[k] = old - h
+					lm := loss()
+					tensor[k] = old
+					fd := (lp - lm) / (2 * h)
+					num += fd * fd
+					ana += grads[ti][k] * grads[ti][k]
+					diff += (fd - grads[ti][k]) * (fd - grads[ti][k])
+				}
+				scale := math.Sqrt(math.Max(num, ana))
+				if scale < 1e-10 {
+					continue // no dependence on these entries (e.g. capacity does not see g0's scale)
+				}
+				r := math.Sqrt(diff) / scale
+				t.Logf("%s: relative error %.2g, |grad| %.3g", ParamNames[ti], r, math.Sqrt(ana))
+				if r > 1e-5 {
+					t.Errorf("%s: relative error %.3g (|fd| %.3g, |analytic| %.3g)", ParamNames[ti], r, math.Sqrt(num), math.Sqrt(ana))
+				}
+			}
+		})
+	}
+}
+
+func ExampleNewModel() {
+	p := InitParams(8, 16, 1)
+	s, _ := data.NewSampler(1, 4, 10, data.AugmentPermute, 0.15)
+	m, _ := NewModel(4, 10, 8, 16, PaperLoss())
+	l, _ := m.Eval(p, s.Next())
+	fmt.Println(l.Cap < 0, l.Sep > 0, l.Sep <= 1)
+	// Output: true true true
+}

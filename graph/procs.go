@@ -1,0 +1,5 @@
+package graph
+
+import "runtime"
+
+func maxProcs() int { return runtime.GOMAXPROCS(0) }
