@@ -180,3 +180,49 @@ func ExampleNewModel() {
 	fmt.Println(l.Cap < 0, l.Sep > 0, l.Sep <= 1)
 	// Output: true true true
 }
+
+// The float32 graph against the float64 one at a size where the pair tiles
+// and row blocks have ragged edges (P = 9*37 = 333 > pairBlock), which is
+// where slicing and summation errors would show.
+func TestFloat32MatchesFloat64(t *testing.T) {
+	const B, T, N, H = 9, 37, 12, 16
+	p := InitParams(N, H, 5)
+	b := testBatch(t, B, T, data.AugmentPermute, 6)
+	m32, err := NewModel(B, T, N, H, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l32, g32, err := m32.Grad(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m64, err := newModel[float64](B, T, N, H, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l64, g64, err := m64.run(toT[float64](p), b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"loss", "sep", "inv", "cap", "ci"} {
+		if r := relErr(l32.Terms()[k], l64.Terms()[k]); r > 1e-5 {
+			t.Errorf("%s: float32 %.8g, float64 %.8g", k, l32.Terms()[k], l64.Terms()[k])
+		}
+	}
+	for i, s := range g32.Slices() {
+		var num, den float64
+		for k, v := range s {
+			d := float64(v) - g64[i][k]
+			num += d * d
+			den += g64[i][k] * g64[i][k]
+		}
+		if r := math.Sqrt(num / den); r > 1e-4 {
+			t.Errorf("gradient of %s: relative error %.3g", ParamNames[i], r)
+		}
+	}
+	states, _ := naiveStates(p, b)
+	want := naiveLosses(states, b, PaperLoss())
+	if r := relErr(l64.Total, want.Total); r > 1e-9 {
+		t.Errorf("float64 total %.12g, naive %.12g", l64.Total, want.Total)
+	}
+}
