@@ -1,0 +1,145 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// This file is the reference definition of one optimiser update. Every
+// engine (CPU here, CUDA in package cuda) must compute the same thing; the
+// CUDA engine's tests compare against these functions.
+//
+// Given K microbatch gradients g_1..g_K (float32, parameter layout):
+//
+//  1. Average: g = (g_1 + ... + g_K) / K, summed in float64 and rounded once
+//     to float32 (AverageGrads).
+//  2. Global norm: norm = sqrt(sum over all elements of all tensors of g^2),
+//     accumulated in float64 (GlobalNorm). This is the StepStats.GradNorm
+//     that metrics report, measured before clipping.
+//  3. Clip as torch.nn.utils.clip_grad_norm_(max_norm=clip): coef =
+//     clip / (norm + 1e-6); if clip > 0 and coef < 1, every element is
+//     multiplied by coef (in float64, not rounded back to float32).
+//     PyTorch computes the norm in float32; the difference is ~1e-7 relative.
+//  4. AdamW as torch.optim.AdamW (amsgrad=False, maximize=False), with
+//     t = the optimiser step count after incrementing (1 on the first step),
+//     per element in float64, from float32 p, m, v and results stored back
+//     as float32:
+//     p = p * (1 - lr*wd)
+//     m = b1*m + (1-b1)*g
+//     v = b2*v + (1-b2)*g*g
+//     p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+//     where m and v in the last line are the new (float64) values before
+//     rounding.
+
+// ClipEps is added to the norm in the clipping coefficient, as PyTorch does.
+const ClipEps = 1e-6
+
+// AverageGrads writes the element-wise mean of grads into dst (all the same
+// layout). Sums are float64 so the order of microbatches does not matter to
+// within rounding of the final float32.
+func AverageGrads(dst *graph.Params, grads []*graph.Params) {
+	ds := dst.Slices()
+	k := float64(len(grads))
+	for ti, d := range ds {
+		for i := range d {
+			var s float64
+			for _, g := range grads {
+				s += float64(g.Slices()[ti][i])
+			}
+			d[i] = float32(s / k)
+		}
+	}
+}
+
+// GlobalNorm is the Euclidean norm of all tensors together, accumulated in
+// float64.
+func GlobalNorm(g *graph.Params) float64 {
+	var ss float64
+	for _, s := range g.Slices() {
+		for _, v := range s {
+			ss += float64(v) * float64(v)
+		}
+	}
+	return math.Sqrt(ss)
+}
+
+// ClipCoef is the factor the gradient is multiplied by: 1 when clipping is
+// off (clip <= 0) or the norm is within bounds, else clip/(norm+ClipEps).
+func ClipCoef(norm, clip float64) float64 {
+	if clip <= 0 {
+		return 1
+	}
+	c := clip / (norm + ClipEps)
+	if c < 1 {
+		return c
+	}
+	return 1
+}
+
+// AdamWTensor applies one AdamW update to one tensor with the gradient
+// already scaled: g[i]*gscale is the gradient element used. t is the step
+// number after incrementing (>= 1).
+func AdamWTensor(p, g, m, v []float32, gscale float64, t int64, lr float64, oc OptConfig) {
+	b1, b2 := oc.Beta1, oc.Beta2
+	bc1 := 1 - math.Pow(b1, float64(t))
+	bc2 := 1 - math.Pow(b2, float64(t))
+	decay := 1 - lr*oc.WeightDecay
+	for i := range p {
+		gi := float64(g[i]) * gscale
+		pi := float64(p[i]) * decay
+		mi := b1*float64(m[i]) + (1-b1)*gi
+		vi := b2*float64(v[i]) + (1-b2)*gi*gi
+		pi -= lr * (mi / bc1) / (math.Sqrt(vi/bc2) + oc.Eps)
+		p[i], m[i], v[i] = float32(pi), float32(mi), float32(vi)
+	}
+}
+
+// ClipAndAdamW performs steps 2-4 above on the averaged gradient g: it
+// measures the global norm, clips, and updates p and st (st.Step is
+// incremented). It returns the norm before clipping. g is not modified.
+func ClipAndAdamW(p, g *graph.Params, st *OptState, lr float64, oc OptConfig) float64 {
+	norm := GlobalNorm(g)
+	coef := ClipCoef(norm, oc.ClipNorm)
+	st.Step++
+	ps, gs, ms, vs := p.Slices(), g.Slices(), st.M.Slices(), st.V.Slices()
+	for i := range ps {
+		AdamWTensor(ps[i], gs[i], ms[i], vs[i], coef, st.Step, lr, oc)
+	}
+	return norm
+}
+
+// Validate reports an optimiser setting outside the range AdamW accepts.
+func (oc OptConfig) Validate() error {
+	switch {
+	case !(oc.Beta1 >= 0 && oc.Beta1 < 1):
+		return fmt.Errorf("beta1 = %g: must be in [0, 1)", oc.Beta1)
+	case !(oc.Beta2 >= 0 && oc.Beta2 < 1):
+		return fmt.Errorf("beta2 = %g: must be in [0, 1)", oc.Beta2)
+	case !(oc.Eps > 0):
+		return fmt.Errorf("eps = %g: must be positive", oc.Eps)
+	case !(oc.WeightDecay >= 0) || math.IsInf(oc.WeightDecay, 0):
+		return fmt.Errorf("weight_decay = %g: must be >= 0", oc.WeightDecay)
+	case !(oc.ClipNorm >= 0) || math.IsInf(oc.ClipNorm, 0):
+		return fmt.Errorf("clip_norm = %g: must be >= 0 (0 disables clipping)", oc.ClipNorm)
+	}
+	return nil
+}
+
+// NewOptState returns zero moments for N units and hidden width H.
+func NewOptState(N, H int) *OptState {
+	return &OptState{M: graph.ZeroParams(N, H), V: graph.ZeroParams(N, H)}
+}
+
+// nonFinite reports the first tensor of g holding a NaN or Inf.
+func nonFinite(g *graph.Params) (name string, val float64, ok bool) {
+	for i, s := range g.Slices() {
+		for _, v := range s {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return graph.ParamNames[i], f, true
+			}
+		}
+	}
+	return "", 0, false
+}

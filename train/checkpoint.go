@@ -1,0 +1,321 @@
+package train
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// Checkpoint file layout (safetensors, see README):
+//
+//	tensors   mlp.0.weight ... g0          model, SPEC section 7 names, F32
+//	          opt.m.<name>, opt.v.<name>   AdamW moments of each model tensor
+//	metadata  format          CheckpointFormat
+//	          config          effective config (YAML)
+//	          step            optimiser steps completed
+//	          opt_step        AdamW's step count t (equals step unless an
+//	                          engine was restarted with fresh moments)
+//	          sampler_state   data sampler generator state (base64)
+//	          scheduler       ReduceLROnPlateau state (JSON)
+//	          elapsed_seconds training time so far
+//	          gridgpu_version the program that wrote it
+//
+// Only the model tensors are needed to use a checkpoint (loss, export,
+// analysis); the rest makes --resume continue exactly.
+
+// CheckpointFormat identifies this layout in the metadata.
+const CheckpointFormat = "gridgpu-checkpoint-1"
+
+// Version is the program version recorded in checkpoints; main sets it.
+var Version = "dev"
+
+// Checkpoint is the complete training state at the end of a step.
+type Checkpoint struct {
+	Config       Config
+	Step         int64
+	Params       *graph.Params
+	Opt          *OptState
+	SamplerState []byte
+	Scheduler    *Plateau
+	Elapsed      float64 // seconds of training before this checkpoint
+}
+
+// CheckpointName is the file name of the checkpoint after step steps; the
+// zero padding keeps lexical and numeric order the same.
+func CheckpointName(step int64) string { return fmt.Sprintf("step-%08d.safetensors", step) }
+
+// LatestFile is the name of the pointer file beside the checkpoints; it
+// holds the newest checkpoint's file name.
+const LatestFile = "latest"
+
+// SaveCheckpoint writes ck to path atomically.
+func SaveCheckpoint(path string, ck *Checkpoint) error {
+	var ts []data.Tensor
+	shapes := graph.Shapes(ck.Params.N, ck.Params.H)
+	add := func(prefix string, p *graph.Params) {
+		for i, s := range p.Slices() {
+			ts = append(ts, data.Tensor{Name: prefix + graph.ParamNames[i], Shape: shapes[i], F32: s})
+		}
+	}
+	add("", ck.Params)
+	add("opt.m.", ck.Opt.M)
+	add("opt.v.", ck.Opt.V)
+	sched, err := ck.Scheduler.MarshalState()
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	meta := map[string]string{
+		"format":          CheckpointFormat,
+		"config":          string(ck.Config.YAML()),
+		"step":            strconv.FormatInt(ck.Step, 10),
+		"opt_step":        strconv.FormatInt(ck.Opt.Step, 10),
+		"sampler_state":   base64.StdEncoding.EncodeToString(ck.SamplerState),
+		"scheduler":       sched,
+		"elapsed_seconds": strconv.FormatFloat(ck.Elapsed, 'g', -1, 64),
+		"gridgpu_version": Version,
+	}
+	return data.WriteSafetensors(path, ts, meta)
+}
+
+// LoadParams reads the model tensors of a checkpoint. It accepts this
+// program's checkpoints and model-only files written by other programs (for
+// example torch's state_dict saved with safetensors): N and H come from the
+// shapes of g0 and mlp.0.weight, and every tensor's shape must agree. Extra
+// tensors are ignored. The metadata is returned as found (empty for files
+// without any).
+func LoadParams(path string) (*graph.Params, map[string]string, error) {
+	f, err := data.ReadSafetensors(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := paramsFrom(path, f, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfgText, ok := f.Metadata["config"]; ok && f.Metadata["format"] == CheckpointFormat {
+		var c Config
+		if err := ApplyYAML(&c, []byte(cfgText), "checkpoint "+path+" config"); err != nil {
+			return nil, nil, err
+		}
+		if c.Model.Units != p.N || c.Model.Hidden != p.H {
+			return nil, nil, fmt.Errorf("checkpoint %s: tensors have N=%d, H=%d but its config says model.units=%d, model.hidden=%d", path, p.N, p.H, c.Model.Units, c.Model.Hidden)
+		}
+	}
+	return p, f.Metadata, nil
+}
+
+// paramsFrom extracts the seven model tensors named prefix+ParamNames.
+func paramsFrom(path string, f *data.SafeFile, prefix string) (*graph.Params, error) {
+	var missing []string
+	for _, n := range graph.ParamNames {
+		if _, ok := f.Tensors[prefix+n]; !ok {
+			missing = append(missing, prefix+n)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("checkpoint %s: missing tensor(s) %s (it holds: %s)", path, strings.Join(missing, ", "), strings.Join(tensorList(f), ", "))
+	}
+	g0 := f.Tensors[prefix+"g0"]
+	w0 := f.Tensors[prefix+"mlp.0.weight"]
+	if len(g0.Shape) != 1 || g0.Shape[0] < 1 {
+		return nil, fmt.Errorf("checkpoint %s: tensor %sg0 has shape %v, want [N]", path, prefix, g0.Shape)
+	}
+	if len(w0.Shape) != 2 || w0.Shape[1] != 2 || w0.Shape[0] < 1 {
+		return nil, fmt.Errorf("checkpoint %s: tensor %smlp.0.weight has shape %v, want [H, 2]", path, prefix, w0.Shape)
+	}
+	N, H := g0.Shape[0], w0.Shape[0]
+	if err := checkShapes(path, f, prefix, N, H, ""); err != nil {
+		return nil, err
+	}
+	p := graph.ZeroParams(N, H)
+	for i, s := range p.Slices() {
+		copy(s, f.Tensors[prefix+graph.ParamNames[i]].F32)
+	}
+	return p, nil
+}
+
+// checkShapes verifies every tensor prefix+name has the shape N, H imply.
+// why explains where N and H came from, for the message.
+func checkShapes(path string, f *data.SafeFile, prefix string, N, H int, why string) error {
+	if why == "" {
+		why = fmt.Sprintf("N=%d (from g0) and H=%d (from mlp.0.weight)", N, H)
+	}
+	for i, want := range graph.Shapes(N, H) {
+		name := prefix + graph.ParamNames[i]
+		t, ok := f.Tensors[name]
+		if !ok {
+			return fmt.Errorf("checkpoint %s: missing tensor %s", path, name)
+		}
+		if !reflect.DeepEqual(t.Shape, want) {
+			return fmt.Errorf("checkpoint %s: tensor %s has shape %v, but %s needs %v", path, name, t.Shape, why, want)
+		}
+	}
+	return nil
+}
+
+func tensorList(f *data.SafeFile) []string {
+	ks := make([]string, 0, len(f.Tensors))
+	for k := range f.Tensors {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) > 12 {
+		ks = append(ks[:12], fmt.Sprintf("... %d more", len(f.Tensors)-12))
+	}
+	if len(ks) == 0 {
+		ks = []string{"no tensors"}
+	}
+	return ks
+}
+
+// LoadCheckpoint reads a full training checkpoint for --resume. Files that
+// hold only model tensors, or whose tensors do not fit the config recorded
+// in them, are refused with a message naming the file and the problem.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	f, err := data.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	md := f.Metadata
+	if md["format"] != CheckpointFormat {
+		if md["format"] == "" {
+			return nil, fmt.Errorf("checkpoint %s: holds no gridgpu training state (no \"format\" metadata); a model-only file can be used with loss, export and analysis, not --resume", path)
+		}
+		return nil, fmt.Errorf("checkpoint %s: format %q, this program reads %q", path, md["format"], CheckpointFormat)
+	}
+	for _, k := range []string{"config", "step", "opt_step", "sampler_state", "scheduler"} {
+		if _, ok := md[k]; !ok {
+			return nil, fmt.Errorf("checkpoint %s: metadata lacks %q", path, k)
+		}
+	}
+	ck := &Checkpoint{}
+	if err := ApplyYAML(&ck.Config, []byte(md["config"]), "checkpoint "+path+" config"); err != nil {
+		return nil, err
+	}
+	if err := ck.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: recorded config: %w", path, err)
+	}
+	N, H := ck.Config.Model.Units, ck.Config.Model.Hidden
+	why := fmt.Sprintf("its config (model.units=%d, model.hidden=%d)", N, H)
+	for _, prefix := range []string{"", "opt.m.", "opt.v."} {
+		if err := checkShapes(path, f, prefix, N, H, why); err != nil {
+			return nil, err
+		}
+	}
+	load := func(prefix string) *graph.Params {
+		p := graph.ZeroParams(N, H)
+		for i, s := range p.Slices() {
+			copy(s, f.Tensors[prefix+graph.ParamNames[i]].F32)
+		}
+		return p
+	}
+	ck.Params = load("")
+	ck.Opt = &OptState{M: load("opt.m."), V: load("opt.v.")}
+	if ck.Step, err = strconv.ParseInt(md["step"], 10, 64); err != nil || ck.Step < 0 {
+		return nil, fmt.Errorf("checkpoint %s: bad step %q", path, md["step"])
+	}
+	if ck.Opt.Step, err = strconv.ParseInt(md["opt_step"], 10, 64); err != nil || ck.Opt.Step < 0 {
+		return nil, fmt.Errorf("checkpoint %s: bad opt_step %q", path, md["opt_step"])
+	}
+	if ck.SamplerState, err = base64.StdEncoding.DecodeString(md["sampler_state"]); err != nil || len(ck.SamplerState) == 0 {
+		return nil, fmt.Errorf("checkpoint %s: bad sampler_state", path)
+	}
+	if ck.Scheduler, err = UnmarshalPlateau(md["scheduler"]); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if s, ok := md["elapsed_seconds"]; ok {
+		ck.Elapsed, _ = strconv.ParseFloat(s, 64)
+	}
+	return ck, nil
+}
+
+// ResolveCheckpoint turns a --resume argument into a checkpoint file: a
+// file is itself; a run directory or its checkpoints/ directory means the
+// newest checkpoint named by its "latest" pointer.
+func ResolveCheckpoint(arg string) (string, error) {
+	st, err := os.Stat(arg)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", arg, errNoFile(err))
+	}
+	if !st.IsDir() {
+		return arg, nil
+	}
+	for _, dir := range []string{filepath.Join(arg, "checkpoints"), arg} {
+		b, err := os.ReadFile(filepath.Join(dir, LatestFile))
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSpace(string(b))
+		if name == "" || strings.ContainsAny(name, `/\`) {
+			return "", fmt.Errorf("%s: pointer file %q does not name a checkpoint", arg, filepath.Join(dir, LatestFile))
+		}
+		return filepath.Join(dir, name), nil
+	}
+	return "", fmt.Errorf("%s is a directory without a %s pointer (neither in it nor in its checkpoints/); name a checkpoint file", arg, LatestFile)
+}
+
+func errNoFile(err error) error {
+	if os.IsNotExist(err) {
+		return fmt.Errorf("no such file or directory")
+	}
+	return err
+}
+
+// listCheckpoints returns the step-*.safetensors names in dir, oldest first.
+func listCheckpoints(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() && strings.HasPrefix(n, "step-") && strings.HasSuffix(n, ".safetensors") {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// commitCheckpoint writes ck as dir/step-XXXXXXXX.safetensors, points
+// "latest" at it, and removes all but the newest keep checkpoints (keep 0
+// keeps all). The pointer is updated only after the file is complete, and
+// old files are removed only after that, so a crash at any moment leaves a
+// loadable latest checkpoint.
+func commitCheckpoint(dir string, ck *Checkpoint, keep int) (string, error) {
+	name := CheckpointName(ck.Step)
+	path := filepath.Join(dir, name)
+	if err := SaveCheckpoint(path, ck); err != nil {
+		return "", err
+	}
+	if err := data.WriteFileAtomic(filepath.Join(dir, LatestFile), []byte(name+"\n")); err != nil {
+		return "", err
+	}
+	if keep > 0 {
+		names, err := listCheckpoints(dir)
+		if err != nil {
+			return path, err
+		}
+		for len(names) > keep {
+			if names[0] != name {
+				if err := os.Remove(filepath.Join(dir, names[0])); err != nil && !os.IsNotExist(err) {
+					return path, fmt.Errorf("removing old checkpoint: %w", err)
+				}
+			}
+			names = names[1:]
+		}
+	}
+	return path, nil
+}

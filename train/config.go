@@ -1,0 +1,528 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// Config is a complete training setting. Its YAML form is what --config
+// files contain and what DIR/config.yaml and checkpoints record. Every leaf
+// field is also a command-line flag (the `flag` tag, or the YAML key with
+// '_' turned into '-'); the `usage` tag is the flag's help text and says
+// which values come from the paper and which are assumptions where the paper
+// is silent.
+//
+// Precedence: flags > --config file > --preset (default "paper").
+type Config struct {
+	Model     ModelConfig     `yaml:"model"`
+	Data      DataConfig      `yaml:"data"`
+	Loss      LossSection     `yaml:"loss"`
+	Optimizer OptimizerConfig `yaml:"optimizer"`
+	Scheduler SchedulerConfig `yaml:"scheduler"`
+	Run       RunConfig       `yaml:"run"`
+}
+
+// ModelConfig sizes the network of SPEC section 2.
+type ModelConfig struct {
+	// Units is N, the size of the recurrent state g.
+	Units int `yaml:"units" usage:"N, number of recurrent units (paper: 128)"`
+	// Hidden is H, the width of both hidden layers of the MLP that maps a
+	// velocity to the N x N recurrent matrix.
+	Hidden int `yaml:"hidden" usage:"H, hidden width of the velocity MLP (ASSUMPTION: 256; the paper does not give it)"`
+}
+
+// DataConfig describes the microbatches of SPEC section 1.
+type DataConfig struct {
+	// BatchSize is B, trajectories per microbatch.
+	BatchSize int `yaml:"batch_size" usage:"B, trajectories per microbatch (paper: 130)"`
+	// SeqLen is T, velocity steps per trajectory.
+	SeqLen int `yaml:"seq_len" usage:"T, steps per trajectory (paper: 60)"`
+	// Augment is "permute" (all trajectories are permutations of one set of
+	// velocities, the paper's augmentation) or "none" (ablation).
+	Augment string `yaml:"augment" usage:"permute (paper) or none (ablation: independent velocities per trajectory)"`
+	// MaxSpeed bounds each velocity component: Uniform(-max_speed, max_speed).
+	MaxSpeed float64 `yaml:"max_speed" usage:"velocity components ~ Uniform(-max_speed, max_speed), metres per step (paper: 0.15)"`
+}
+
+// LossSection holds the losses of SPEC section 3.
+type LossSection struct {
+	SigmaX    float64 `yaml:"sigma_x" usage:"spatial scale in metres: pairs closer are 'near' (paper: 0.05)"`
+	SigmaG    float64 `yaml:"sigma_g" usage:"width of the separation kernel on neural distance (paper: 0.4)"`
+	LambdaSep float64 `yaml:"lambda_sep" usage:"weight of the separation loss (paper: 1.0)"`
+	LambdaInv float64 `yaml:"lambda_inv" usage:"weight of the invariance loss (paper: 0.1)"`
+	LambdaCap float64 `yaml:"lambda_cap" usage:"weight of the capacity loss (paper: 0.5)"`
+	LambdaCI  float64 `yaml:"lambda_ci" usage:"weight of the conformal-isometry loss (ASSUMPTION: 1.0; the paper does not give it)"`
+	// Reduction of the pairwise losses: "mean" over qualifying pairs or
+	// "sum" as the paper writes them; the paper's weights only balance for
+	// means.
+	Reduction string `yaml:"reduction" usage:"pairwise reduction: mean (ASSUMPTION, default) or sum (as the paper writes it)"`
+}
+
+// OptimizerConfig is AdamW with global-norm clipping and gradient
+// accumulation (SPEC section 4).
+type OptimizerConfig struct {
+	LR          float64 `yaml:"lr" usage:"AdamW learning rate (paper: 2e-5)"`
+	Beta1       float64 `yaml:"beta1" usage:"AdamW beta1 (ASSUMPTION: PyTorch default 0.9)"`
+	Beta2       float64 `yaml:"beta2" usage:"AdamW beta2 (ASSUMPTION: PyTorch default 0.999)"`
+	Eps         float64 `yaml:"eps" usage:"AdamW epsilon (ASSUMPTION: PyTorch default 1e-8)"`
+	WeightDecay float64 `yaml:"weight_decay" usage:"AdamW decoupled weight decay (ASSUMPTION: 0; the paper does not give it)"`
+	ClipNorm    float64 `yaml:"clip_norm" usage:"clip the global gradient norm to this, 0 = off (paper: 0.1)"`
+	// Accumulation is the number of freshly sampled microbatches whose
+	// gradients are averaged into one optimiser step.
+	Accumulation int `yaml:"accumulation" usage:"microbatches averaged per optimiser step (paper: 2)"`
+}
+
+// SchedulerConfig is ReduceLROnPlateau on the mean total loss over windows
+// of consecutive steps. The paper names the scheduler and nothing else: every
+// value here is an assumption.
+type SchedulerConfig struct {
+	// Kind is "plateau" or "none" (constant learning rate).
+	Kind string `yaml:"kind" flag:"scheduler" usage:"plateau (paper: ReduceLROnPlateau) or none"`
+	// Factor multiplies the learning rate on a plateau.
+	Factor float64 `yaml:"factor" flag:"lr-factor" usage:"learning-rate factor on a plateau (ASSUMPTION: 0.5)"`
+	// Patience is how many windows without improvement are tolerated.
+	Patience int `yaml:"patience" flag:"lr-patience" usage:"windows without improvement before reducing (ASSUMPTION: 10)"`
+	// Window is the number of steps whose mean loss forms one observation.
+	Window int `yaml:"window" flag:"lr-window" usage:"steps per loss window (ASSUMPTION: 1000)"`
+	// MinLR is the floor of the learning rate.
+	MinLR float64 `yaml:"min_lr" flag:"min-lr" usage:"lowest learning rate (ASSUMPTION: 1e-7)"`
+	// Threshold is the relative improvement that counts (PyTorch's
+	// threshold_mode "rel").
+	Threshold float64 `yaml:"threshold" flag:"lr-threshold" usage:"relative improvement that counts (ASSUMPTION: PyTorch default 1e-4)"`
+}
+
+// RunConfig is everything that does not change the mathematics of a step.
+type RunConfig struct {
+	// Steps is the total number of optimiser steps of the run, counted
+	// from the start (a resumed run continues to this number).
+	Steps int64 `yaml:"steps" usage:"total optimiser steps (paper: 2,000,000)"`
+	// Seed determines the initial parameters and all microbatches.
+	Seed uint64 `yaml:"seed" usage:"random seed for initialisation and data"`
+	// LogEvery is the interval of metrics.jsonl lines (the first and last
+	// step are always logged).
+	LogEvery int `yaml:"log_every" usage:"write a metrics line every this many steps"`
+	// CheckpointEvery is the checkpoint interval; 0 writes one only at the
+	// end (and on interruption).
+	CheckpointEvery int `yaml:"checkpoint_every" usage:"write a checkpoint every this many steps (0: only at the end)"`
+	// KeepCheckpoints is how many of the newest checkpoints are kept; 0
+	// keeps all.
+	KeepCheckpoints int `yaml:"keep_checkpoints" usage:"keep only the newest this many checkpoints (0: all)"`
+	// Device is "cpu" or "cuda:N".
+	Device string `yaml:"device" usage:"cpu, or cuda:N on a CUDA build"`
+}
+
+// PresetNames lists the presets, in the order help text shows them.
+var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium"}
+
+// Preset returns a named preset.
+//
+//   - paper: SPEC section 4 exactly (assumptions where the paper is silent).
+//   - smoke: a tiny model with a large learning rate whose loss visibly
+//     drops within seconds on one core; for tests and the demo.
+//   - tiny, small, medium: the paper's setting at benchmark sizes
+//     (B,T,N,H) = (16,20,32,64), (32,30,64,128), (64,40,128,256).
+func Preset(name string) (Config, error) {
+	c := Config{
+		Model: ModelConfig{Units: 128, Hidden: 256},
+		Data:  DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15},
+		Loss: LossSection{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1,
+			Reduction: graph.ReduceMean},
+		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
+		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
+		Run:       RunConfig{Steps: 2_000_000, Seed: 0, LogEvery: 100, CheckpointEvery: 10_000, KeepCheckpoints: 3, Device: "cpu"},
+	}
+	size := func(B, T, N, H int) {
+		c.Data.BatchSize, c.Data.SeqLen, c.Model.Units, c.Model.Hidden = B, T, N, H
+	}
+	switch name {
+	case "paper":
+	case "smoke":
+		size(16, 20, 32, 64)
+		c.Optimizer.LR = 3e-3
+		c.Scheduler.Window, c.Scheduler.Patience = 50, 2
+		c.Run = RunConfig{Steps: 200, Seed: 0, LogEvery: 10, CheckpointEvery: 100, KeepCheckpoints: 2, Device: "cpu"}
+	case "tiny":
+		size(16, 20, 32, 64)
+	case "small":
+		size(32, 30, 64, 128)
+	case "medium":
+		size(64, 40, 128, 256)
+	default:
+		return Config{}, fmt.Errorf("unknown preset %q: choose one of %s", name, strings.Join(PresetNames, ", "))
+	}
+	return c, nil
+}
+
+// LossConfig converts the loss section for package graph.
+func (c *Config) LossConfig() graph.LossConfig {
+	l := c.Loss
+	return graph.LossConfig{SigmaX: l.SigmaX, SigmaG: l.SigmaG, LambdaSep: l.LambdaSep, LambdaInv: l.LambdaInv,
+		LambdaCap: l.LambdaCap, LambdaCI: l.LambdaCI, Reduction: l.Reduction}
+}
+
+// OptConfig converts the optimiser section for engines.
+func (c *Config) OptConfig() OptConfig {
+	o := c.Optimizer
+	return OptConfig{Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, ClipNorm: o.ClipNorm}
+}
+
+// Field describes one leaf of Config: its YAML path, flag name and help.
+type Field struct {
+	Path  string       // e.g. "optimizer.lr"
+	Flag  string       // e.g. "lr"
+	Usage string       // help text
+	Kind  reflect.Kind // Int, Int64, Uint64, Float64 or String
+	index []int
+}
+
+// Get returns the field's value in c.
+func (f Field) Get(c *Config) any { return reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface() }
+
+// Set stores v (whose type must match Kind) into c.
+func (f Field) Set(c *Config, v any) {
+	reflect.ValueOf(c).Elem().FieldByIndex(f.index).Set(reflect.ValueOf(v))
+}
+
+// Fields lists every leaf of Config in declaration order.
+func Fields() []Field {
+	var out []Field
+	top := reflect.TypeOf(Config{})
+	for i := 0; i < top.NumField(); i++ {
+		sec := top.Field(i)
+		secName := yamlKey(sec)
+		for j := 0; j < sec.Type.NumField(); j++ {
+			f := sec.Type.Field(j)
+			key := yamlKey(f)
+			flag := f.Tag.Get("flag")
+			if flag == "" {
+				flag = strings.ReplaceAll(key, "_", "-")
+			}
+			out = append(out, Field{Path: secName + "." + key, Flag: flag, Usage: f.Tag.Get("usage"), Kind: f.Type.Kind(), index: []int{i, j}})
+		}
+	}
+	return out
+}
+
+// FieldByPath finds a field by YAML path.
+func FieldByPath(path string) (Field, bool) {
+	for _, f := range Fields() {
+		if f.Path == path {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+func yamlKey(f reflect.StructField) string {
+	k, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return k
+}
+
+// ApplyYAML decodes a YAML document onto c: keys present replace values,
+// absent keys keep them. Unknown keys and values of the wrong type are
+// errors naming the key, line and source (a file name, or "checkpoint X").
+func ApplyYAML(c *Config, src []byte, source string) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return fmt.Errorf("%s: %s", source, cleanYAMLError(err))
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file: nothing to change
+	}
+	if err := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), "", source); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %s", source, cleanYAMLError(err))
+	}
+	return nil
+}
+
+// checkKeys walks a mapping node against a struct type so that an unknown
+// key is reported with the section it is in and the keys allowed there,
+// which yaml.v3's own KnownFields message does not say.
+func checkKeys(n *yaml.Node, t reflect.Type, section, source string) error {
+	where := "at the top level"
+	if section != "" {
+		where = "in section " + section
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil
+		}
+		return fmt.Errorf("%s: line %d: expected a mapping of keys %s", source, n.Line, where)
+	}
+	fields := map[string]reflect.StructField{}
+	var allowed []string
+	for i := 0; i < t.NumField(); i++ {
+		k := yamlKey(t.Field(i))
+		fields[k] = t.Field(i)
+		allowed = append(allowed, k)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := fields[k.Value]
+		if !ok {
+			hint := ""
+			if section == "" {
+				if p := findLeaf(k.Value); p != "" {
+					hint = fmt.Sprintf(" (did you mean %s?)", p)
+				}
+			}
+			return fmt.Errorf("%s: line %d: unknown key %q %s; allowed: %s%s", source, k.Line, k.Value, where, strings.Join(allowed, ", "), hint)
+		}
+		if f.Type.Kind() == reflect.Struct {
+			sub := k.Value
+			if section != "" {
+				sub = section + "." + k.Value
+			}
+			if err := checkKeys(v, f.Type, sub, source); err != nil {
+				return err
+			}
+		} else if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%s: line %d: %s.%s must be a single value", source, v.Line, section, k.Value)
+		}
+	}
+	return nil
+}
+
+// findLeaf maps a leaf key written at the top level (a common slip) to its
+// full path.
+func findLeaf(key string) string {
+	for _, f := range Fields() {
+		if strings.HasSuffix(f.Path, "."+key) {
+			return f.Path
+		}
+	}
+	return ""
+}
+
+var yamlErrPrefix = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?`)
+
+func cleanYAMLError(err error) string {
+	s := yamlErrPrefix.ReplaceAllString(err.Error(), "")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// LoadConfig starts from a preset and applies a YAML file over it (file may
+// be empty for none).
+func LoadConfig(preset, file string) (Config, error) {
+	c, err := Preset(preset)
+	if err != nil {
+		return Config{}, err
+	}
+	if file != "" {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		if err := ApplyYAML(&c, src, "config file "+file); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, nil
+}
+
+// YAML renders the config with a header comment; ApplyYAML of the result
+// onto any config reproduces c exactly (floats are written in their
+// shortest exact form).
+func (c *Config) YAML() []byte {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		panic(err) // plain structs of numbers and strings always marshal
+	}
+	return out
+}
+
+var deviceRE = regexp.MustCompile(`^(cpu|cuda(:[0-9]+)?)$`)
+
+// Validate reports the first field outside its allowed range, naming its
+// YAML path and flag.
+func (c *Config) Validate() error {
+	bad := func(path, rule string) error {
+		f, _ := FieldByPath(path)
+		return fmt.Errorf("%s (--%s) = %v: %s", path, f.Flag, f.Get(c), rule)
+	}
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	pos := func(path string, x float64) error {
+		if !(x > 0) || !finite(x) {
+			return bad(path, "must be a positive number")
+		}
+		return nil
+	}
+	nonneg := func(path string, x float64) error {
+		if !(x >= 0) || !finite(x) {
+			return bad(path, "must be a number >= 0")
+		}
+		return nil
+	}
+	unit := func(path string, x float64) error {
+		if !(x >= 0 && x < 1) {
+			return bad(path, "must be in [0, 1)")
+		}
+		return nil
+	}
+	checks := []func() error{
+		func() error {
+			if c.Model.Units < 1 || c.Model.Units > 4096 {
+				return bad("model.units", "must be an integer from 1 to 4096")
+			}
+			return nil
+		},
+		func() error {
+			if c.Model.Hidden < 1 || c.Model.Hidden > 1<<16 {
+				return bad("model.hidden", "must be an integer from 1 to 65536")
+			}
+			return nil
+		},
+		func() error {
+			if c.Data.BatchSize < 1 {
+				return bad("data.batch_size", "must be an integer >= 1")
+			}
+			return nil
+		},
+		func() error {
+			if c.Data.SeqLen < 1 {
+				return bad("data.seq_len", "must be an integer >= 1")
+			}
+			return nil
+		},
+		func() error {
+			if c.Data.Augment != "permute" && c.Data.Augment != "none" {
+				return bad("data.augment", `must be "permute" or "none"`)
+			}
+			return nil
+		},
+		func() error { return pos("data.max_speed", c.Data.MaxSpeed) },
+		func() error { return pos("loss.sigma_x", c.Loss.SigmaX) },
+		func() error { return pos("loss.sigma_g", c.Loss.SigmaG) },
+		func() error { return nonneg("loss.lambda_sep", c.Loss.LambdaSep) },
+		func() error { return nonneg("loss.lambda_inv", c.Loss.LambdaInv) },
+		func() error { return nonneg("loss.lambda_cap", c.Loss.LambdaCap) },
+		func() error { return nonneg("loss.lambda_ci", c.Loss.LambdaCI) },
+		func() error {
+			if c.Loss.Reduction != graph.ReduceMean && c.Loss.Reduction != graph.ReduceSum {
+				return bad("loss.reduction", `must be "mean" or "sum"`)
+			}
+			return nil
+		},
+		func() error { return pos("optimizer.lr", c.Optimizer.LR) },
+		func() error { return unit("optimizer.beta1", c.Optimizer.Beta1) },
+		func() error { return unit("optimizer.beta2", c.Optimizer.Beta2) },
+		func() error { return pos("optimizer.eps", c.Optimizer.Eps) },
+		func() error { return nonneg("optimizer.weight_decay", c.Optimizer.WeightDecay) },
+		func() error { return nonneg("optimizer.clip_norm", c.Optimizer.ClipNorm) },
+		func() error {
+			if c.Optimizer.Accumulation < 1 || c.Optimizer.Accumulation > 1024 {
+				return bad("optimizer.accumulation", "must be an integer from 1 to 1024")
+			}
+			return nil
+		},
+		func() error {
+			if c.Scheduler.Kind != "plateau" && c.Scheduler.Kind != "none" {
+				return bad("scheduler.kind", `must be "plateau" or "none"`)
+			}
+			return nil
+		},
+		func() error {
+			if !(c.Scheduler.Factor > 0 && c.Scheduler.Factor < 1) {
+				return bad("scheduler.factor", "must be in (0, 1)")
+			}
+			return nil
+		},
+		func() error {
+			if c.Scheduler.Patience < 0 {
+				return bad("scheduler.patience", "must be an integer >= 0")
+			}
+			return nil
+		},
+		func() error {
+			if c.Scheduler.Window < 1 {
+				return bad("scheduler.window", "must be an integer >= 1")
+			}
+			return nil
+		},
+		func() error { return nonneg("scheduler.min_lr", c.Scheduler.MinLR) },
+		func() error { return nonneg("scheduler.threshold", c.Scheduler.Threshold) },
+		func() error {
+			if c.Run.Steps < 1 {
+				return bad("run.steps", "must be an integer >= 1")
+			}
+			return nil
+		},
+		func() error {
+			if c.Run.LogEvery < 1 {
+				return bad("run.log_every", "must be an integer >= 1")
+			}
+			return nil
+		},
+		func() error {
+			if c.Run.CheckpointEvery < 0 {
+				return bad("run.checkpoint_every", "must be an integer >= 0 (0: only at the end)")
+			}
+			return nil
+		},
+		func() error {
+			if c.Run.KeepCheckpoints < 0 {
+				return bad("run.keep_checkpoints", "must be an integer >= 0 (0: keep all)")
+			}
+			return nil
+		},
+		func() error {
+			if !deviceRE.MatchString(c.Run.Device) {
+				return bad("run.device", `must be "cpu" or "cuda:N" (e.g. cuda:0)`)
+			}
+			return nil
+		},
+	}
+	for _, chk := range checks {
+		if err := chk(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParseFlagValue converts a flag's text to the field's type; for callers
+// that set fields from strings.
+func (f Field) ParseFlagValue(s string) (any, error) {
+	switch f.Kind {
+	case reflect.Int:
+		v, err := strconv.Atoi(s)
+		return v, err
+	case reflect.Int64:
+		return strconv.ParseInt(s, 10, 64)
+	case reflect.Uint64:
+		return strconv.ParseUint(s, 10, 64)
+	case reflect.Float64:
+		return strconv.ParseFloat(s, 64)
+	case reflect.String:
+		return s, nil
+	}
+	return nil, fmt.Errorf("field %s has unsupported kind %v", f.Path, f.Kind)
+}
+
+// sortedKeys is a small helper for deterministic messages.
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,194 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+func init() {
+	RegisterBackend("cpu", newCPUEngine)
+}
+
+// gradModel is what the CPU engine needs of graph.Model. It is an interface
+// only so that tests of the training loop can substitute a cheap model.
+type gradModel interface {
+	Grad(p *graph.Params, b *data.Batch) (graph.Losses, *graph.Params, error)
+	Eval(p *graph.Params, b *data.Batch) (graph.Losses, error)
+}
+
+// newGradModel builds the CPU model; tests replace it.
+var newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
+	return graph.NewModel(B, T, N, H, lc)
+}
+
+// cpuEngine keeps parameters and AdamW state in host memory and runs the
+// Gorgonia graph of package graph for each microbatch.
+type cpuEngine struct {
+	spec  EngineSpec
+	model gradModel
+	p     *graph.Params
+	st    *OptState
+	// scratch, reused every step
+	avg   *graph.Params
+	grads []*graph.Params
+}
+
+func newCPUEngine(spec EngineSpec) (Engine, error) {
+	if spec.Device != "cpu" {
+		return nil, fmt.Errorf("device %q: the CPU backend takes only \"cpu\" (it uses all cores of the machine)", spec.Device)
+	}
+	if err := spec.Loss.Validate(); err != nil {
+		return nil, err
+	}
+	if err := spec.Opt.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.Init == nil {
+		return nil, fmt.Errorf("cpu engine: no initial parameters")
+	}
+	if err := spec.Init.Check(); err != nil {
+		return nil, err
+	}
+	if spec.Init.N != spec.N || spec.Init.H != spec.H {
+		return nil, fmt.Errorf("cpu engine: initial parameters have N=%d, H=%d but the engine is for N=%d, H=%d", spec.Init.N, spec.Init.H, spec.N, spec.H)
+	}
+	m, err := newGradModel(spec.B, spec.T, spec.N, spec.H, spec.Loss)
+	if err != nil {
+		return nil, err
+	}
+	return &cpuEngine{
+		spec:  spec,
+		model: m,
+		p:     spec.Init.Clone(),
+		st:    NewOptState(spec.N, spec.H),
+		avg:   graph.ZeroParams(spec.N, spec.H),
+	}, nil
+}
+
+func (e *cpuEngine) Device() string { return "cpu" }
+
+// NonFiniteError reports a NaN or Inf in a loss term or gradient tensor.
+// Term is "loss", "sep", "inv", "cap", "ci" or "gradient of <tensor>".
+type NonFiniteError struct {
+	Term       string
+	Value      float64
+	Microbatch int // 0-based index within the step
+}
+
+func (e *NonFiniteError) Error() string {
+	what := "NaN"
+	if math.IsInf(e.Value, 0) {
+		what = fmt.Sprintf("%v", e.Value)
+	}
+	if e.Term == "loss" || e.Term == "sep" || e.Term == "inv" || e.Term == "cap" || e.Term == "ci" {
+		return fmt.Sprintf("loss term %s is %s (microbatch %d)", e.Term, what, e.Microbatch)
+	}
+	return fmt.Sprintf("%s is %s (microbatch %d)", e.Term, what, e.Microbatch)
+}
+
+// CheckLosses reports the first non-finite loss term, in the order total,
+// sep, inv, cap, ci.
+func CheckLosses(l graph.Losses, microbatch int) error {
+	for _, t := range []struct {
+		name string
+		v    float64
+	}{{"loss", l.Total}, {"sep", l.Sep}, {"inv", l.Inv}, {"cap", l.Cap}, {"ci", l.CI}} {
+		if math.IsNaN(t.v) || math.IsInf(t.v, 0) {
+			return &NonFiniteError{Term: t.name, Value: t.v, Microbatch: microbatch}
+		}
+	}
+	return nil
+}
+
+func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
+	if len(batches) == 0 {
+		return StepStats{}, fmt.Errorf("cpu engine: step with no microbatches")
+	}
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return StepStats{}, fmt.Errorf("cpu engine: learning rate %g", lr)
+	}
+	// Keep every microbatch's gradient: the model may reuse its output
+	// buffers between calls, so copy each one before the next Grad.
+	for len(e.grads) < len(batches) {
+		e.grads = append(e.grads, graph.ZeroParams(e.spec.N, e.spec.H))
+	}
+	var sum graph.Losses
+	for k, b := range batches {
+		l, g, err := e.model.Grad(e.p, b)
+		if err != nil {
+			return StepStats{}, err
+		}
+		if err := CheckLosses(l, k); err != nil {
+			return StepStats{}, err
+		}
+		if name, v, bad := nonFinite(g); bad {
+			return StepStats{}, &NonFiniteError{Term: "gradient of " + name, Value: v, Microbatch: k}
+		}
+		dst := e.grads[k]
+		for i, s := range g.Slices() {
+			copy(dst.Slices()[i], s)
+		}
+		sum.Total += l.Total
+		sum.Sep += l.Sep
+		sum.Inv += l.Inv
+		sum.Cap += l.Cap
+		sum.CI += l.CI
+		sum.ZeroFrac += l.ZeroFrac
+	}
+	n := float64(len(batches))
+	mean := graph.Losses{Total: sum.Total / n, Sep: sum.Sep / n, Inv: sum.Inv / n, Cap: sum.Cap / n, CI: sum.CI / n, ZeroFrac: sum.ZeroFrac / n}
+	AverageGrads(e.avg, e.grads[:len(batches)])
+	norm := ClipAndAdamW(e.p, e.avg, e.st, lr, e.spec.Opt)
+	return StepStats{Losses: mean, GradNorm: norm}, nil
+}
+
+func (e *cpuEngine) Eval(b *data.Batch) (graph.Losses, error) {
+	return e.model.Eval(e.p, b)
+}
+
+func (e *cpuEngine) Params() (*graph.Params, error) { return e.p.Clone(), nil }
+
+func (e *cpuEngine) SetParams(p *graph.Params) error {
+	if err := p.Check(); err != nil {
+		return err
+	}
+	if p.N != e.spec.N || p.H != e.spec.H {
+		return fmt.Errorf("parameters have N=%d, H=%d but the engine has N=%d, H=%d", p.N, p.H, e.spec.N, e.spec.H)
+	}
+	e.p = p.Clone()
+	return nil
+}
+
+func (e *cpuEngine) OptState() (*OptState, error) {
+	return &OptState{M: e.st.M.Clone(), V: e.st.V.Clone(), Step: e.st.Step}, nil
+}
+
+func (e *cpuEngine) SetOptState(st *OptState) error {
+	for _, q := range []*graph.Params{st.M, st.V} {
+		if q == nil {
+			return fmt.Errorf("optimiser state lacks moments")
+		}
+		if err := q.Check(); err != nil {
+			return err
+		}
+		if q.N != e.spec.N || q.H != e.spec.H {
+			return fmt.Errorf("optimiser state has N=%d, H=%d but the engine has N=%d, H=%d", q.N, q.H, e.spec.N, e.spec.H)
+		}
+	}
+	if st.Step < 0 {
+		return fmt.Errorf("optimiser step %d is negative", st.Step)
+	}
+	e.st = &OptState{M: st.M.Clone(), V: st.V.Clone(), Step: st.Step}
+	return nil
+}
+
+// Close releases the model's graph machine, if it holds one.
+func (e *cpuEngine) Close() error {
+	if c, ok := e.model.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,322 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// Options are the parts of a training run that are not in Config.
+type Options struct {
+	// Out is the run directory: config.yaml, metrics.jsonl, checkpoints/.
+	Out string
+	// Resume is a checkpoint file to continue from ("" for a fresh run).
+	// Its parameters, optimiser, sampler and scheduler states replace the
+	// fresh ones; cfg must describe the same model (N, H).
+	Resume *Checkpoint
+	// ResumePath is Resume's file, for messages.
+	ResumePath string
+	// Log receives progress lines (os.Stderr in the CLI); nil discards.
+	Log io.Writer
+	// Terminal selects the live one-line progress display (\r updates);
+	// otherwise plain lines are written every LogInterval.
+	Terminal bool
+	// LogInterval is the time between plain progress lines (default 10 s).
+	LogInterval time.Duration
+	// Preset names the preset the config started from, for the log.
+	Preset string
+}
+
+// Metrics is one line of metrics.jsonl. The field order is fixed so that
+// files diff cleanly; steps_per_sec and elapsed are the only fields that
+// depend on timing.
+type Metrics struct {
+	Step        int64   `json:"step"`
+	Loss        float64 `json:"loss"`
+	Sep         float64 `json:"sep"`
+	Inv         float64 `json:"inv"`
+	Cap         float64 `json:"cap"`
+	CI          float64 `json:"ci"`
+	ZeroFrac    float64 `json:"zero_frac"`
+	LR          float64 `json:"lr"`
+	GradNorm    float64 `json:"grad_norm"`
+	StepsPerSec float64 `json:"steps_per_sec"`
+	Elapsed     float64 `json:"elapsed"`
+}
+
+// Result summarises a finished (or stopped) run.
+type Result struct {
+	Step           int64        // optimiser steps completed in total
+	StepsThisRun   int64        // of which in this invocation
+	Seconds        float64      // wall time of this invocation's steps
+	Last           graph.Losses // losses of the last step
+	LastCheckpoint string       // newest checkpoint written ("" if none)
+}
+
+// InterruptedError is returned when the context is cancelled: the current
+// step was finished and a checkpoint written.
+type InterruptedError struct {
+	Cause      string // e.g. "SIGINT"
+	Step       int64
+	Checkpoint string
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted by %s after step %d; checkpoint %s written; continue with: gridgpu train --resume %s", e.Cause, e.Step, e.Checkpoint, e.Checkpoint)
+}
+
+// Run trains cfg as described in the package documentation. Cancelling ctx
+// stops it cleanly after the current step (see InterruptedError; the
+// cancellation cause, if an error, names the signal).
+func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Out == "" {
+		return nil, errors.New("no output directory: pass --out DIR")
+	}
+	logw := opt.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	N, H, B, T := cfg.Model.Units, cfg.Model.Hidden, cfg.Data.BatchSize, cfg.Data.SeqLen
+	ckDir := filepath.Join(opt.Out, "checkpoints")
+	metricsPath := filepath.Join(opt.Out, "metrics.jsonl")
+
+	var start int64
+	if ck := opt.Resume; ck != nil {
+		if ck.Params.N != N || ck.Params.H != H {
+			return nil, fmt.Errorf("checkpoint %s has N=%d, H=%d; the config asks for model.units=%d, model.hidden=%d", opt.ResumePath, ck.Params.N, ck.Params.H, N, H)
+		}
+		start = ck.Step
+		if start >= cfg.Run.Steps {
+			return nil, fmt.Errorf("checkpoint %s is at step %d, and run.steps (--steps) = %d: nothing to do; raise --steps to continue", opt.ResumePath, start, cfg.Run.Steps)
+		}
+	} else if err := checkFreshOut(opt.Out, ckDir, metricsPath); err != nil {
+		return nil, err
+	}
+
+	// The engine comes first: a bad device should fail before any file is
+	// written.
+	init := graph.InitParams(N, H, cfg.Run.Seed)
+	if opt.Resume != nil {
+		init = opt.Resume.Params
+	}
+	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.LossConfig(), Opt: cfg.OptConfig(), Init: init})
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	sampler, err := data.NewSampler(cfg.Run.Seed, B, T, cfg.Data.Augment, cfg.Data.MaxSpeed)
+	if err != nil {
+		return nil, err
+	}
+	sched := NewPlateau(&cfg)
+	elapsedBefore := 0.0
+	if ck := opt.Resume; ck != nil {
+		if err := eng.SetOptState(ck.Opt); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", opt.ResumePath, err)
+		}
+		if err := sampler.SetState(ck.SamplerState); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", opt.ResumePath, err)
+		}
+		// Progress (best loss, patience count, current window, current
+		// learning rate) comes from the checkpoint; the settings from the
+		// effective config, so they can be changed on resume. A changed
+		// optimizer.lr restarts the learning rate from the new value.
+		s := *ck.Scheduler
+		s.Enabled, s.Factor, s.Patience, s.Window, s.MinLR, s.Threshold = sched.Enabled, sched.Factor, sched.Patience, sched.Window, sched.MinLR, sched.Threshold
+		if ck.Config.Optimizer.LR != cfg.Optimizer.LR {
+			s.LR = cfg.Optimizer.LR
+		}
+		if len(s.Losses) >= s.Window {
+			s.Losses = s.Losses[:0]
+		}
+		sched = &s
+		elapsedBefore = ck.Elapsed
+	}
+
+	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+		return nil, err
+	}
+	cfgText := append([]byte("# Effective configuration of this run (gridgpu train --config this-file reproduces it).\n"), cfg.YAML()...)
+	if err := data.WriteFileAtomic(filepath.Join(opt.Out, "config.yaml"), cfgText); err != nil {
+		return nil, err
+	}
+	if start > 0 {
+		if err := trimMetrics(metricsPath, start); err != nil {
+			return nil, err
+		}
+	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
+		return nil, err
+	}
+	mf, err := os.OpenFile(metricsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer mf.Close()
+
+	res := &Result{Step: start}
+	if opt.Resume != nil {
+		res.LastCheckpoint = opt.ResumePath
+	}
+	what := "training"
+	if opt.Preset != "" {
+		what += " (preset " + opt.Preset + ")"
+	}
+	if start > 0 {
+		fmt.Fprintf(logw, "resuming %s from %s at step %d of %d: B=%d T=%d N=%d H=%d on %s, writing %s\n", what, opt.ResumePath, start, cfg.Run.Steps, B, T, N, H, eng.Device(), opt.Out)
+	} else {
+		fmt.Fprintf(logw, "%s: %d steps, B=%d T=%d N=%d H=%d, %d microbatch(es) per step, on %s, writing %s\n", what, cfg.Run.Steps, B, T, N, H, cfg.Optimizer.Accumulation, eng.Device(), opt.Out)
+	}
+	prog := newProgress(logw, opt.Terminal, opt.LogInterval, start, cfg.Run.Steps)
+
+	checkpoint := func(step int64, elapsed float64) (string, error) {
+		p, err := eng.Params()
+		if err != nil {
+			return "", err
+		}
+		st, err := eng.OptState()
+		if err != nil {
+			return "", err
+		}
+		ss, err := sampler.State()
+		if err != nil {
+			return "", err
+		}
+		sc := *sched
+		sc.Losses = append([]float64(nil), sched.Losses...)
+		path, err := commitCheckpoint(ckDir, &Checkpoint{Config: cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed}, cfg.Run.KeepCheckpoints)
+		if err != nil {
+			return "", fmt.Errorf("step %d: writing checkpoint: %w", step, err)
+		}
+		return path, nil
+	}
+
+	t0 := time.Now()
+	lastLogT, lastLogStep := t0, start
+	step := start
+	batches := make([]*data.Batch, cfg.Optimizer.Accumulation)
+	lastCkStep := start
+	for step < cfg.Run.Steps {
+		if ctx.Err() != nil {
+			return res, interrupted(ctx, step, res, lastCkStep, checkpoint, elapsedBefore+time.Since(t0).Seconds(), prog)
+		}
+		for i := range batches {
+			batches[i] = sampler.Next()
+		}
+		lr := sched.LR
+		st, err := eng.Step(batches, lr)
+		if err != nil {
+			prog.finish()
+			where := "no checkpoint has been written"
+			if res.LastCheckpoint != "" {
+				where = "the last good checkpoint is " + res.LastCheckpoint
+			}
+			return res, fmt.Errorf("step %d: %w; training stopped, %s", step+1, err, where)
+		}
+		step++
+		res.Step, res.StepsThisRun, res.Last = step, step-start, st.Losses
+		sched.Observe(st.Losses.Total)
+		now := time.Now()
+		elapsed := elapsedBefore + now.Sub(t0).Seconds()
+		if step%int64(cfg.Run.LogEvery) == 0 || step == 1 || step == cfg.Run.Steps {
+			sps := float64(step-lastLogStep) / now.Sub(lastLogT).Seconds()
+			lastLogT, lastLogStep = now, step
+			l := st.Losses
+			line, err := json.Marshal(Metrics{Step: step, Loss: l.Total, Sep: l.Sep, Inv: l.Inv, Cap: l.Cap, CI: l.CI,
+				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed})
+			if err != nil {
+				return res, fmt.Errorf("step %d: metrics: %w", step, err)
+			}
+			if _, err := mf.Write(append(line, '\n')); err != nil {
+				return res, fmt.Errorf("step %d: writing %s: %w", step, metricsPath, err)
+			}
+		}
+		prog.update(step, st.Losses, sched.LR, now)
+		if (cfg.Run.CheckpointEvery > 0 && step%int64(cfg.Run.CheckpointEvery) == 0) || step == cfg.Run.Steps {
+			path, err := checkpoint(step, elapsed)
+			if err != nil {
+				prog.finish()
+				return res, err
+			}
+			res.LastCheckpoint, lastCkStep = path, step
+		}
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	prog.finish()
+	fmt.Fprintf(logw, "done: step %d, loss %.6g, %.3g steps/s, checkpoint %s\n", step, res.Last.Total, float64(res.StepsThisRun)/res.Seconds, res.LastCheckpoint)
+	return res, nil
+}
+
+// interrupted writes a checkpoint of the state after the last completed step
+// (unless one was just written) and builds the error.
+func interrupted(ctx context.Context, step int64, res *Result, lastCkStep int64, checkpoint func(int64, float64) (string, error), elapsed float64, prog *progress) error {
+	prog.finish()
+	cause := "a stop request"
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		cause = c.Error()
+	}
+	if step != lastCkStep || res.LastCheckpoint == "" {
+		path, err := checkpoint(step, elapsed)
+		if err != nil {
+			return fmt.Errorf("interrupted by %s after step %d, and the checkpoint failed: %w", cause, step, err)
+		}
+		res.LastCheckpoint = path
+	}
+	return &InterruptedError{Cause: cause, Step: step, Checkpoint: res.LastCheckpoint}
+}
+
+// checkFreshOut refuses to start a new run over an existing one.
+func checkFreshOut(out, ckDir, metricsPath string) error {
+	names, err := listCheckpoints(ckDir)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%s already holds a training run (%s); continue it with --resume %s, or choose another --out", out, filepath.Join("checkpoints", names[len(names)-1]), out)
+	}
+	if st, err := os.Stat(metricsPath); err == nil && st.Size() > 0 {
+		return fmt.Errorf("%s already holds %s from another run; remove it or choose another --out", out, filepath.Base(metricsPath))
+	}
+	return nil
+}
+
+// trimMetrics drops metrics lines after step (written by a run that went on
+// past the checkpoint being resumed), so the file reads as one run.
+func trimMetrics(path string, step int64) error {
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var keep bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m struct {
+			Step int64 `json:"step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step > step {
+			continue
+		}
+		keep.Write(sc.Bytes())
+		keep.WriteByte('\n')
+	}
+	if keep.Len() == len(raw) {
+		return nil
+	}
+	return data.WriteFileAtomic(path, keep.Bytes())
+}

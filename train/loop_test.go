@@ -1,0 +1,327 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// testConfig is a small config for loop tests; the fake model ignores sizes
+// except N and H.
+func testConfig(t *testing.T, steps int64) Config {
+	t.Helper()
+	c, err := Preset("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Model.Units, c.Model.Hidden = 4, 3
+	c.Data.BatchSize, c.Data.SeqLen = 3, 5
+	c.Run.Steps = steps
+	c.Run.LogEvery = 1
+	c.Run.CheckpointEvery = 4
+	c.Run.KeepCheckpoints = 0
+	c.Scheduler.Window, c.Scheduler.Patience, c.Scheduler.Factor = 3, 0, 0.5
+	c.Scheduler.Threshold = 0.5 // so the fake run sees plateaus and the scheduler state matters
+	return c
+}
+
+// readMetrics returns the metrics lines without their timing fields.
+func readMetrics(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("metrics line %q: %v", sc.Text(), err)
+		}
+		for _, k := range []string{"step", "loss", "sep", "inv", "cap", "ci", "lr", "grad_norm", "zero_frac", "steps_per_sec", "elapsed"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("metrics line lacks %q: %s", k, sc.Text())
+			}
+		}
+		delete(m, "steps_per_sec")
+		delete(m, "elapsed")
+		out = append(out, m)
+	}
+	return out
+}
+
+// resumeEquivalence runs 2k steps in one go and k + k with a resume in
+// between, and requires identical metrics (except timing) and identical
+// final checkpoints' tensors.
+func resumeEquivalence(t *testing.T, cfg Config, k int64) {
+	t.Helper()
+	whole := t.TempDir()
+	c := cfg
+	c.Run.Steps = 2 * k
+	if _, err := Run(context.Background(), c, Options{Out: whole}); err != nil {
+		t.Fatal(err)
+	}
+	split := t.TempDir()
+	c.Run.Steps = k
+	if _, err := Run(context.Background(), c, Options{Out: split}); err != nil {
+		t.Fatal(err)
+	}
+	ckPath, err := ResolveCheckpoint(split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(ckPath) != CheckpointName(k) {
+		t.Fatalf("latest checkpoint %s, want %s", ckPath, CheckpointName(k))
+	}
+	ck, err := LoadCheckpoint(ckPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = ck.Config
+	c.Run.Steps = 2 * k
+	if _, err := Run(context.Background(), c, Options{Out: split, Resume: ck, ResumePath: ckPath}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readMetrics(t, whole), readMetrics(t, split)
+	if len(a) != int(2*k) || len(b) != int(2*k) {
+		t.Fatalf("metrics lines: %d uninterrupted, %d resumed, want %d each", len(a), len(b), 2*k)
+	}
+	for i := range a {
+		if !reflect.DeepEqual(a[i], b[i]) {
+			t.Fatalf("metrics differ at line %d:\n uninterrupted %v\n resumed       %v", i+1, a[i], b[i])
+		}
+	}
+	ca, err := LoadCheckpoint(filepath.Join(whole, "checkpoints", CheckpointName(2*k)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := LoadCheckpoint(filepath.Join(split, "checkpoints", CheckpointName(2*k)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ca.Params, cb.Params) || !reflect.DeepEqual(ca.Opt, cb.Opt) || !reflect.DeepEqual(ca.SamplerState, cb.SamplerState) {
+		t.Error("final checkpoints differ between the uninterrupted and the resumed run")
+	}
+	if !reflect.DeepEqual(ca.Scheduler, cb.Scheduler) {
+		t.Errorf("scheduler state differs: %+v vs %+v", ca.Scheduler, cb.Scheduler)
+	}
+}
+
+func TestResumeEquivalenceFake(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 0)
+	// k = 7 is not a multiple of the checkpoint interval or the scheduler
+	// window, so partial windows must be carried over exactly.
+	resumeEquivalence(t, cfg, 7)
+}
+
+func TestResumeEquivalenceReal(t *testing.T) {
+	if !realModelWorks(t) {
+		t.Skip("graph.Model not available")
+	}
+	cfg, _ := Preset("smoke")
+	cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden = 4, 6, 8, 16
+	cfg.Run.LogEvery, cfg.Run.CheckpointEvery = 1, 0
+	cfg.Scheduler.Window, cfg.Scheduler.Patience = 2, 0
+	resumeEquivalence(t, cfg, 5)
+}
+
+func TestSmokeLowersLoss(t *testing.T) {
+	if !realModelWorks(t) {
+		t.Skip("graph.Model not available")
+	}
+	cfg, _ := Preset("smoke")
+	out := t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	m := readMetrics(t, out)
+	mean := func(rows []map[string]any) float64 {
+		var s float64
+		for _, r := range rows {
+			s += r["loss"].(float64)
+		}
+		return s / float64(len(rows))
+	}
+	first, last := mean(m[:3]), mean(m[len(m)-3:])
+	t.Logf("smoke: mean loss of the first 3 logged steps %.5g, last 3 %.5g", first, last)
+	if !(last < first-0.1*abs(first)) {
+		t.Errorf("smoke training did not lower the loss clearly: first %.5g, last %.5g", first, last)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoints", CheckpointName(cfg.Run.Steps))); err != nil {
+		t.Error(err)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestNaNStopsWithStepAndTerm(t *testing.T) {
+	// Grad call 11 is step 6's second microbatch (two per step).
+	nanAt := 11
+	useFake(t, &nanAt)
+	cfg := testConfig(t, 20)
+	out := t.TempDir()
+	res, err := Run(context.Background(), cfg, Options{Out: out})
+	if err == nil {
+		t.Fatal("run with a NaN loss succeeded")
+	}
+	for _, want := range []string{"step 6", "loss term ci is NaN", "microbatch 1", CheckpointName(4)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || nf.Term != "ci" {
+		t.Errorf("error does not wrap a NonFiniteError for ci: %v", err)
+	}
+	if res.Step != 5 {
+		t.Errorf("result step %d, want 5 (the last good step)", res.Step)
+	}
+	p, err := ResolveCheckpoint(out)
+	if err != nil || filepath.Base(p) != CheckpointName(4) {
+		t.Errorf("latest checkpoint %q (%v), want step 4's", p, err)
+	}
+	if _, err := LoadCheckpoint(p); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestEngineLeavesStateOnNaN(t *testing.T) {
+	nanAt := 1
+	useFake(t, &nanAt)
+	cfg := testConfig(t, 1)
+	eng, err := NewEngine(EngineSpec{Device: "cpu", B: 3, T: 5, N: 4, H: 3, Loss: cfg.LossConfig(), Opt: cfg.OptConfig(), Init: InitForTest(4, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := eng.Params()
+	st0, _ := eng.OptState()
+	b := testBatches(t, 2)
+	if _, err := eng.Step(b, 1e-2); err == nil {
+		t.Fatal("no error")
+	}
+	after, _ := eng.Params()
+	st1, _ := eng.OptState()
+	if !reflect.DeepEqual(before, after) || !reflect.DeepEqual(st0, st1) {
+		t.Error("a failed step changed parameters or optimiser state")
+	}
+}
+
+func TestInterruptWritesCheckpoint(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 1000)
+	cfg.Run.CheckpointEvery = 0
+	out := t.TempDir()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	// Cancel from the log writer once step 3 is reported, i.e. mid-run.
+	w := &cancelAfter{cancel: cancel, marker: "step 3/"}
+	_, err := Run(ctx, cfg, Options{Out: out, Log: w, LogInterval: 1})
+	var ie *InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("error %v, want an InterruptedError", err)
+	}
+	if ie.Step != 3 || !strings.Contains(err.Error(), "SIGTERM") || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("got %q at step %d", err, ie.Step)
+	}
+	ck, err := LoadCheckpoint(ie.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Step != 3 {
+		t.Errorf("checkpoint at step %d, want 3", ck.Step)
+	}
+}
+
+type cancelAfter struct {
+	cancel func(error)
+	marker string
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.marker) {
+		c.cancel(errors.New("SIGTERM"))
+	}
+	return len(p), nil
+}
+
+func TestKeepCheckpointsAndFreshOut(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 10)
+	cfg.Run.CheckpointEvery, cfg.Run.KeepCheckpoints = 2, 2
+	out := t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := listCheckpoints(filepath.Join(out, "checkpoints"))
+	if want := []string{CheckpointName(8), CheckpointName(10)}; !reflect.DeepEqual(names, want) {
+		t.Errorf("kept %v, want %v", names, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "config.yaml")); err != nil || !strings.Contains(string(b), "units: 4") {
+		t.Errorf("config.yaml: %v %q", err, b)
+	}
+	// A second fresh run into the same directory is refused.
+	_, err := Run(context.Background(), cfg, Options{Out: out})
+	if err == nil || !strings.Contains(err.Error(), "already holds a training run") {
+		t.Errorf("second run into the same directory: %v", err)
+	}
+	// Resuming at the final step has nothing to do.
+	p, _ := ResolveCheckpoint(out)
+	ck, _ := LoadCheckpoint(p)
+	if _, err := Run(context.Background(), cfg, Options{Out: out, Resume: ck, ResumePath: p}); err == nil || !strings.Contains(err.Error(), "nothing to do") {
+		t.Errorf("resume at the end: %v", err)
+	}
+}
+
+func TestResumeTrimsLaterMetrics(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 10)
+	out := t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the run crashed after step 10 but we resume from step 4.
+	p := filepath.Join(out, "checkpoints", CheckpointName(4))
+	ck, err := LoadCheckpoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, Options{Out: out, Resume: ck, ResumePath: p}); err != nil {
+		t.Fatal(err)
+	}
+	m := readMetrics(t, out)
+	if len(m) != 10 {
+		t.Fatalf("%d metrics lines after resume, want 10", len(m))
+	}
+	for i, r := range m {
+		if int(r["step"].(float64)) != i+1 {
+			t.Fatalf("line %d has step %v", i+1, r["step"])
+		}
+	}
+}
+
+func TestBadDeviceFailsBeforeWriting(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 3)
+	cfg.Run.Device = "cuda:0"
+	out := filepath.Join(t.TempDir(), "run")
+	_, err := Run(context.Background(), cfg, Options{Out: out})
+	if err == nil || !strings.Contains(err.Error(), "CUDA") {
+		t.Fatalf("error %v, want the no-CUDA message", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output directory was created before the device check")
+	}
+}
