@@ -342,11 +342,14 @@ func LoadConfig(preset, file string) (Config, error) {
 // onto any config reproduces c exactly (floats are written in their
 // shortest exact form).
 func (c *Config) YAML() []byte {
-	out, err := yaml.Marshal(c)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
 		panic(err) // plain structs of numbers and strings always marshal
 	}
-	return out
+	enc.Close()
+	return buf.Bytes()
 }
 
 var deviceRE = regexp.MustCompile(`^(cpu|cuda(:[0-9]+)?)$`)

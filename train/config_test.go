@@ -1,0 +1,184 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPaperPresetMatchesSpec(t *testing.T) {
+	c, err := Preset("paper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Model:     ModelConfig{Units: 128, Hidden: 256},
+		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15},
+		Loss:      LossSection{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1, Reduction: "mean"},
+		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
+	}
+	if !reflect.DeepEqual(c.Model, want.Model) || !reflect.DeepEqual(c.Data, want.Data) || !reflect.DeepEqual(c.Loss, want.Loss) || !reflect.DeepEqual(c.Optimizer, want.Optimizer) {
+		t.Errorf("paper preset %+v differs from SPEC section 4 %+v", c, want)
+	}
+	if c.Run.Steps != 2_000_000 || c.Scheduler.Kind != "plateau" {
+		t.Errorf("paper preset: steps %d, scheduler %q", c.Run.Steps, c.Scheduler.Kind)
+	}
+	for _, name := range PresetNames {
+		p, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("preset %s does not validate: %v", name, err)
+		}
+	}
+	if _, err := Preset("huge"); err == nil || !strings.Contains(err.Error(), "paper, smoke") {
+		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+func TestFieldsAreComplete(t *testing.T) {
+	flags := map[string]string{}
+	fs := Fields()
+	if len(fs) < 30 {
+		t.Errorf("only %d fields", len(fs))
+	}
+	for _, f := range fs {
+		if f.Usage == "" {
+			t.Errorf("field %s has no usage text", f.Path)
+		}
+		if prev, ok := flags[f.Flag]; ok {
+			t.Errorf("flag --%s used by %s and %s", f.Flag, prev, f.Path)
+		}
+		flags[f.Flag] = f.Path
+	}
+	for _, want := range []string{"lr", "sigma-g", "lambda-cap", "batch-size", "seq-len", "units", "hidden", "augment", "steps", "seed", "device", "accumulation", "clip-norm", "weight-decay"} {
+		if _, ok := flags[want]; !ok {
+			t.Errorf("no flag --%s", want)
+		}
+	}
+}
+
+func TestConfigFileOverridesPreset(t *testing.T) {
+	p := writeFile(t, "c.yaml", "optimizer:\n  lr: 0.001\nmodel:\n  units: 64\n")
+	c, err := LoadConfig("paper", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Optimizer.LR != 0.001 || c.Model.Units != 64 {
+		t.Errorf("file values not applied: %+v", c)
+	}
+	if c.Model.Hidden != 256 || c.Optimizer.ClipNorm != 0.1 {
+		t.Errorf("values absent from the file changed: %+v", c)
+	}
+}
+
+func TestUnknownConfigKeyRefused(t *testing.T) {
+	cases := []struct{ text, want string }{
+		{"model:\n  units: 8\n  layers: 3\n", `line 3: unknown key "layers" in section model; allowed: units, hidden`},
+		{"lr: 0.1\n", `unknown key "lr" at the top level`},
+		{"optimiser:\n  lr: 0.1\n", `unknown key "optimiser"`},
+		{"model: 3\n", "expected a mapping"},
+		{"optimizer:\n  lr: fast\n", "cannot unmarshal"},
+		{"model:\n  units: [1, 2]\n", "must be a single value"},
+		{"model: {units: 1\n", "c.yaml"},
+	}
+	for _, c := range cases {
+		p := writeFile(t, "c.yaml", c.text)
+		_, err := LoadConfig("paper", p)
+		if err == nil {
+			t.Errorf("%q accepted", c.text)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%q: error %q should name the file and contain %q", c.text, err, c.want)
+		}
+	}
+	// A leaf at the top level gets a hint at its section.
+	_, err := LoadConfig("paper", writeFile(t, "c.yaml", "sigma_g: 1\n"))
+	if err == nil || !strings.Contains(err.Error(), "did you mean loss.sigma_g") {
+		t.Errorf("hint missing: %v", err)
+	}
+}
+
+func TestConfigYAMLRoundTrip(t *testing.T) {
+	c, _ := Preset("paper")
+	c.Optimizer.LR = 1.0 / 3
+	c.Run.Seed = 1<<63 + 5
+	c.Loss.SigmaG = 0.1 + 0.2
+	var d Config
+	if err := ApplyYAML(&d, c.YAML(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("round trip changed the config:\n%+v\n%+v", c, d)
+	}
+}
+
+func TestValidateNamesField(t *testing.T) {
+	cases := []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Optimizer.LR = -1 }, "optimizer.lr (--lr) = -1: must be a positive number"},
+		{func(c *Config) { c.Optimizer.Beta2 = 1 }, "optimizer.beta2 (--beta2) = 1: must be in [0, 1)"},
+		{func(c *Config) { c.Data.Augment = "rotate" }, `data.augment (--augment) = rotate: must be "permute" or "none"`},
+		{func(c *Config) { c.Model.Units = 0 }, "model.units (--units) = 0"},
+		{func(c *Config) { c.Loss.Reduction = "max" }, "loss.reduction"},
+		{func(c *Config) { c.Run.Device = "gpu" }, `run.device (--device) = gpu: must be "cpu" or "cuda:N"`},
+		{func(c *Config) { c.Scheduler.Factor = 1 }, "scheduler.factor (--lr-factor)"},
+		{func(c *Config) { c.Optimizer.Accumulation = 0 }, "optimizer.accumulation (--accumulation)"},
+	}
+	for _, tc := range cases {
+		c, _ := Preset("paper")
+		tc.mut(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+}
+
+func TestPlateau(t *testing.T) {
+	c, _ := Preset("paper")
+	c.Optimizer.LR = 1
+	c.Scheduler = SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 1, Window: 2, MinLR: 0.2, Threshold: 0.1}
+	p := NewPlateau(&c)
+	// windows: mean 10 (best), 9.5 (not 10% better: bad 1), 9.8 (bad 2 > patience: reduce),
+	// 5 (better), 5, 5 (reduce to 0.25), 5, 5 (reduce, floored at 0.2)
+	seq := []float64{10, 10, 9.5, 9.5, 9.8, 9.8, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}
+	var lrs []float64
+	for _, l := range seq {
+		lrs = append(lrs, p.Observe(l))
+	}
+	want := []float64{1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.2}
+	if !reflect.DeepEqual(lrs, want) {
+		t.Errorf("lrs %v, want %v", lrs, want)
+	}
+	// Negative losses: improvement means more negative.
+	p = NewPlateau(&c)
+	for _, l := range []float64{-1, -1, -1.2, -1.2} {
+		p.Observe(l)
+	}
+	if p.Best != -1.2 || p.NumBad != 0 {
+		t.Errorf("negative loss: best %g, bad %d", p.Best, p.NumBad)
+	}
+	c.Scheduler.Kind = "none"
+	p = NewPlateau(&c)
+	for _, l := range seq {
+		if p.Observe(l) != 1 {
+			t.Fatal("scheduler none changed the learning rate")
+		}
+	}
+}
