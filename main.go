@@ -1,12 +1,21 @@
 // Command gridgpu trains the self-supervised grid-cell model of Schaeffer,
 // Khona et al. (NeurIPS 2023) and analyses the grid cells it learns.
+//
+// Every command reports a user mistake as one line on stderr,
+// "gridgpu: <what is wrong>", and a non-zero exit status; no stack traces.
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -16,19 +25,123 @@ var version = "dev"
 // commands) add subcommands from their init functions.
 var extraCommands []*cli.Command
 
-func newApp() *cli.App {
+// Exit statuses. Interruption by a signal uses 128+signal, as shells do.
+const (
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks mistakes in how a command was called (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:    "gridgpu",
 		Usage:   "train and analyse self-supervised grid-cell networks (Schaeffer, Khona et al., NeurIPS 2023)",
-		Version: version,
+		Version: programVersion(),
+		Description: "gridgpu trains the velocity-gated recurrent network of the SIC framework (separation, invariance,\n" +
+			"capacity and conformal-isometry losses) and analyses the grid cells it learns.\n\n" +
+			"Quick start:\n" +
+			"   gridgpu train --preset smoke --out runs/smoke     # seconds on one CPU core\n" +
+			"   gridgpu train --preset paper --out runs/paper     # the paper's setting (long)\n" +
+			"   gridgpu train --resume runs/paper                 # continue a run exactly\n\n" +
+			"Run 'gridgpu COMMAND --help' for each command's options.",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors are printed once, by main, as a single line.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		// An unknown command is a usage error, not a help page.
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q; run 'gridgpu --help' for the list", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		HideHelpCommand: true,
 	}
+	app.Commands = append(app.Commands, trainCommand(), lossCommand(), exportCommand(), versionCommand())
 	app.Commands = append(app.Commands, extraCommands...)
+	for _, cmd := range app.Commands {
+		setUsageErrors(cmd)
+	}
 	return app
 }
 
-func main() {
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "gridgpu:", err)
-		os.Exit(1)
+// onUsageError turns flag-parsing failures into one-line errors instead of
+// urfave/cli's default of printing the whole help page.
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	msg := err.Error()
+	msg = strings.Replace(msg, "flag provided but not defined: -", "unknown flag --", 1)
+	msg = strings.Replace(msg, " for flag -", " for flag --", 1)
+	name := "gridgpu"
+	if c != nil && c.Command != nil && c.Command.Name != "" {
+		name += " " + c.Command.Name
 	}
+	return usagef("%s; run '%s --help' for the options", msg, name)
+}
+
+func setUsageErrors(cmd *cli.Command) {
+	if cmd.OnUsageError == nil {
+		cmd.OnUsageError = onUsageError
+	}
+	for _, sub := range cmd.Subcommands {
+		setUsageErrors(sub)
+	}
+}
+
+// programVersion is the -ldflags version, or the VCS revision recorded by
+// the Go toolchain when built from a checkout.
+func programVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if len(rev) > 12 {
+			return "dev-" + rev[:12] + dirty
+		}
+	}
+	return version
+}
+
+// run is main without the os.Exit, for tests: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	train.Version = programVersion()
+	err := newApp(stdout, stderr).Run(args)
+	if err == nil {
+		return 0
+	}
+	msg := strings.TrimSpace(err.Error())
+	if msg != "" {
+		// One line: join the lines of wrapped multi-line messages.
+		fmt.Fprintln(stderr, "gridgpu: "+strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " "))
+	}
+	var ec cli.ExitCoder
+	var ue usageError
+	switch {
+	case errors.As(err, &ec):
+		return ec.ExitCode()
+	case errors.As(err, &ue):
+		return exitUsage
+	}
+	return exitError
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }

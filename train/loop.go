@@ -102,8 +102,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		if start >= cfg.Run.Steps {
 			return nil, fmt.Errorf("checkpoint %s is at step %d, and run.steps (--steps) = %d: nothing to do; raise --steps to continue", opt.ResumePath, start, cfg.Run.Steps)
 		}
-	} else if err := checkFreshOut(opt.Out, ckDir, metricsPath); err != nil {
-		return nil, err
 	}
 
 	// The engine comes first: a bad device should fail before any file is
@@ -117,6 +115,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer eng.Close()
+	if opt.Resume == nil {
+		if err := checkFreshOut(opt.Out, ckDir, metricsPath); err != nil {
+			return nil, err
+		}
+	}
 	sampler, err := data.NewSampler(cfg.Run.Seed, B, T, cfg.Data.Augment, cfg.Data.MaxSpeed)
 	if err != nil {
 		return nil, err
@@ -279,6 +282,9 @@ func interrupted(ctx context.Context, step int64, res *Result, lastCkStep int64,
 
 // checkFreshOut refuses to start a new run over an existing one.
 func checkFreshOut(out, ckDir, metricsPath string) error {
+	if st, err := os.Stat(out); err == nil && !st.IsDir() {
+		return fmt.Errorf("--out %s exists and is not a directory", out)
+	}
 	names, err := listCheckpoints(ckDir)
 	if err != nil {
 		return err

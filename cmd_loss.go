@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/train"
+)
+
+func lossCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F` (gridgpu's, or model tensors only as SPEC section 7 names them)"},
+		&cli.StringFlag{Name: "batch", Usage: "(required) microbatch `F.npz` holding velocities float32 [B,T,2]"},
+		&cli.BoolFlag{Name: "grad", Usage: "also compute the gradient and report its global norm and per-tensor norms"},
+	}
+	flags = append(flags, configFlags("from the checkpoint, else the paper", "loss.")...)
+	return &cli.Command{
+		Name:      "loss",
+		Usage:     "evaluate the losses of a checkpoint on one microbatch; prints one JSON object",
+		UsageText: "gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
+		Description: "Prints {\"loss\", \"sep\", \"inv\", \"cap\", \"ci\", \"zero_frac\", \"B\", \"T\", \"N\", \"H\", \"loss_config\"}:\n" +
+			"the weighted total and the four unweighted terms (SPEC section 3). The loss settings are the\n" +
+			"checkpoint's recorded config if it has one, else the paper's; loss flags override either.\n" +
+			"N and H come from the tensor shapes, B and T from the batch.",
+		Flags:  flags,
+		Action: lossAction,
+	}
+}
+
+// lossOutput is the JSON printed by the loss command.
+type lossOutput struct {
+	Loss       float64            `json:"loss"`
+	Sep        float64            `json:"sep"`
+	Inv        float64            `json:"inv"`
+	Cap        float64            `json:"cap"`
+	CI         float64            `json:"ci"`
+	ZeroFrac   float64            `json:"zero_frac"`
+	B          int                `json:"B"`
+	T          int                `json:"T"`
+	N          int                `json:"N"`
+	H          int                `json:"H"`
+	GradNorm   *float64           `json:"grad_norm,omitempty"`
+	GradNorms  map[string]float64 `json:"grad_norms,omitempty"`
+	LossConfig graph.LossConfig   `json:"loss_config"`
+}
+
+func lossAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("loss takes no arguments (got %q); use --checkpoint and --batch", c.Args().First())
+	}
+	if err := requireFlags(c, "checkpoint", "batch"); err != nil {
+		return err
+	}
+	p, md, err := train.LoadParams(c.String("checkpoint"))
+	if err != nil {
+		return err
+	}
+	// Loss settings: the paper's, replaced by the checkpoint's recorded
+	// config when there is one, then by flags.
+	cfg, _ := train.Preset("paper")
+	if text, ok := md["config"]; ok && md["format"] == train.CheckpointFormat {
+		if err := train.ApplyYAML(&cfg, []byte(text), "checkpoint "+c.String("checkpoint")+" config"); err != nil {
+			return err
+		}
+	}
+	applyConfigFlags(c, &cfg, "loss.")
+	lc := cfg.LossConfig()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b, err := readBatch(c.String("batch"))
+	if err != nil {
+		return err
+	}
+	m, err := graph.NewModel(b.B, b.T, p.N, p.H, lc)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	out := lossOutput{B: b.B, T: b.T, N: p.N, H: p.H, LossConfig: lc}
+	var l graph.Losses
+	if c.Bool("grad") {
+		var g *graph.Params
+		if l, g, err = m.Grad(p, b); err != nil {
+			return err
+		}
+		n := train.GlobalNorm(g)
+		out.GradNorm = &n
+		out.GradNorms = map[string]float64{}
+		for i, s := range g.Slices() {
+			var ss float64
+			for _, v := range s {
+				ss += float64(v) * float64(v)
+			}
+			out.GradNorms[graph.ParamNames[i]] = math.Sqrt(ss)
+		}
+	} else if l, err = m.Eval(p, b); err != nil {
+		return err
+	}
+	out.Loss, out.Sep, out.Inv, out.Cap, out.CI, out.ZeroFrac = l.Total, l.Sep, l.Inv, l.Cap, l.CI, l.ZeroFrac
+	if err := train.CheckLosses(l, 0); err != nil {
+		return fmt.Errorf("%s on %s: %w", c.String("checkpoint"), c.String("batch"), err)
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	return enc.Encode(out)
+}
+
+// readBatch reads a microbatch file: "velocities" [B,T,2], float32 (float64
+// is accepted and rounded, as numpy defaults to it).
+func readBatch(path string) (*data.Batch, error) {
+	arrays, err := data.ReadNPZ(path)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := arrays["velocities"]
+	if !ok {
+		var names []string
+		for k := range arrays {
+			names = append(names, k)
+		}
+		return nil, fmt.Errorf("%s: no array \"velocities\" (it holds %v)", path, names)
+	}
+	if len(v.Shape) != 3 || v.Shape[2] != 2 || v.Shape[0] < 1 || v.Shape[1] < 1 {
+		return nil, fmt.Errorf("%s: velocities have shape %v, want [B, T, 2] with B, T >= 1", path, v.Shape)
+	}
+	vel := v.F32
+	if vel == nil {
+		vel = make([]float32, len(v.F64))
+		for i, x := range v.F64 {
+			vel[i] = float32(x)
+		}
+	}
+	b := &data.Batch{B: v.Shape[0], T: v.Shape[1], Vel: vel}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i, x := range vel {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil, fmt.Errorf("%s: velocities[%d] is %v", path, i, x)
+		}
+	}
+	return b, nil
+}

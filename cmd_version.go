@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/train"
+)
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version, Go toolchain, compiled-in devices and checkpoint format",
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("version takes no arguments")
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "gridgpu %s\n", programVersion())
+			fmt.Fprintf(w, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(w, "devices: %s\n", strings.Join(train.Backends(), ", "))
+			fmt.Fprintf(w, "checkpoint format: %s\n", train.CheckpointFormat)
+			return nil
+		},
+	}
+}
