@@ -1,0 +1,300 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// Options configures Analyze.
+type Options struct {
+	Arenas          []float64 // arena sides, m
+	BinsPerMetre    int       // spatial bins per metre; the same bin size in every arena
+	Trajectories    int       // walks per arena
+	Steps           int       // steps per walk
+	Seed            uint64
+	Motion          Motion
+	Modules         ModuleOptions
+	DistanceSamples int // states sampled per arena for the distance curve
+	DistanceBins    int
+	Workers         int                 // parallel workers; GOMAXPROCS when 0
+	Progress        func(ProgressEvent) // may be nil
+}
+
+// DefaultOptions are the analyze command's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Arenas:          []float64{1, 2, 3, 4},
+		BinsPerMetre:    20,
+		Trajectories:    200,
+		Steps:           500,
+		Seed:            1,
+		Motion:          DefaultMotion,
+		Modules:         DefaultModuleOptions,
+		DistanceSamples: 2000,
+		DistanceBins:    40,
+	}
+}
+
+// Validate reports the first option that cannot work, naming the
+// command-line flag that sets it.
+func (o *Options) Validate() error {
+	if len(o.Arenas) == 0 {
+		return fmt.Errorf("--arena: give at least one arena side in metres, e.g. --arena 1,2,3,4")
+	}
+	seen := map[float64]bool{}
+	for _, L := range o.Arenas {
+		if !(L >= 0.2) || L > 100 || math.IsInf(L, 0) {
+			return fmt.Errorf("--arena: side %g m is outside [0.2, 100] m", L)
+		}
+		if seen[L] {
+			return fmt.Errorf("--arena: side %g m is listed twice", L)
+		}
+		seen[L] = true
+	}
+	if o.BinsPerMetre < 2 || o.BinsPerMetre > 1000 {
+		return fmt.Errorf("--bins: %d bins per metre is outside [2, 1000]", o.BinsPerMetre)
+	}
+	for _, L := range o.Arenas {
+		if nb := NewBinning(L, o.BinsPerMetre).NB; nb < 5 {
+			return fmt.Errorf("--bins: %d bins per metre gives a %gm arena only %d bins per side; use at least %d", o.BinsPerMetre, L, nb, int(math.Ceil(5/L)))
+		} else if nb > 2000 {
+			return fmt.Errorf("--bins: %d bins per metre gives a %gm arena %d bins per side; use at most %d", o.BinsPerMetre, L, nb, int(2000/L))
+		}
+	}
+	if o.Trajectories < 1 {
+		return fmt.Errorf("--trajectories: %d, must be at least 1", o.Trajectories)
+	}
+	if o.Steps < 1 {
+		return fmt.Errorf("--steps: %d, must be at least 1", o.Steps)
+	}
+	if err := o.Motion.Validate(); err != nil {
+		return err
+	}
+	if o.DistanceSamples < 2 {
+		return fmt.Errorf("distance samples: %d, must be at least 2", o.DistanceSamples)
+	}
+	if o.DistanceBins < 1 {
+		return fmt.Errorf("distance bins: %d, must be at least 1", o.DistanceBins)
+	}
+	if o.Modules.MinSize < 1 {
+		return fmt.Errorf("--min-module-size: %d, must be at least 1", o.Modules.MinSize)
+	}
+	return nil
+}
+
+// ProgressEvent reports how far Analyze has got.
+type ProgressEvent struct {
+	Arena       float64 // side of the arena being analysed, m
+	ArenaIndex  int     // 0-based
+	Arenas      int
+	Stage       string // "walking", "scoring"
+	Done, Total int
+}
+
+// ArenaResult is the analysis of one arena.
+type ArenaResult struct {
+	Side     float64
+	Bins     Binning
+	Coverage Coverage
+	Visits   []int64   // [ix*NB+iy]
+	Ratemaps []float64 // [unit][ix*NB+iy], NaN = unvisited
+	SACs     [][]float64
+	Scores   []Score
+	Modules  ModuleReport
+	Distance DistanceCurve
+	Seconds  float64
+}
+
+// Result is the whole analysis.
+type Result struct {
+	N, H    int
+	Options Options
+	Arenas  []ArenaResult
+	Seconds float64
+}
+
+// Analyze runs the evaluation protocol of SPEC section 6 on the network p in
+// every arena of opt.
+func Analyze(ctx context.Context, p *graph.Params, opt Options) (*Result, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Workers < 1 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	start := time.Now()
+	res := &Result{N: p.N, H: p.H, Options: opt}
+	for i, L := range opt.Arenas {
+		ar, err := analyzeArena(ctx, p, opt, i, L)
+		if err != nil {
+			return nil, fmt.Errorf("arena %g m: %w", L, err)
+		}
+		res.Arenas = append(res.Arenas, *ar)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L float64) (*ArenaResult, error) {
+	start := time.Now()
+	N := p.N
+	bins := NewBinning(L, opt.BinsPerMetre)
+	report := func(stage string, done, total int) {
+		if opt.Progress != nil {
+			opt.Progress(ProgressEvent{Arena: L, ArenaIndex: ai, Arenas: len(opt.Arenas), Stage: stage, Done: done, Total: total})
+		}
+	}
+
+	// The samples for the distance curve are fixed up front (seeded), so
+	// the result does not depend on how walks are split among workers.
+	nTraj, T := opt.Trajectories, opt.Steps
+	total := nTraj * T
+	ns := min(opt.DistanceSamples, total)
+	rng := rand.New(rand.NewPCG(opt.Seed, walkStream(L, -1)))
+	pick := sampleIndices(rng, total, ns)
+	samplePos := make([]float64, 2*ns)
+	sampleState := make([]float32, ns*N)
+
+	// Walks are processed in chunks of B, each one ForwardStates call. A
+	// larger B makes the network's matrix products more efficient; the
+	// bound on B*T*N keeps the returned states within about 128 MB.
+	B := (nTraj + 4*opt.Workers - 1) / (4 * opt.Workers)
+	B = max(1, min(B, 64, (32<<20)/max(1, T*N)))
+	nChunks := (nTraj + B - 1) / B
+
+	accs := make([]*Accumulator, opt.Workers)
+	errs := make([]error, opt.Workers)
+	var next, done int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	report("walking", 0, nTraj)
+	for w := 0; w < opt.Workers; w++ {
+		accs[w] = NewAccumulator(N, bins)
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			acc := accs[w]
+			for {
+				mu.Lock()
+				c := next
+				next++
+				mu.Unlock()
+				if c >= nChunks || ctx.Err() != nil {
+					return
+				}
+				t0 := c * B
+				b := min(B, nTraj-t0)
+				vel := make([]float32, b*T*2)
+				pos := make([]float64, b*T*2)
+				for i := 0; i < b; i++ {
+					Walk(opt.Motion, L, T, opt.Seed, t0+i, vel[i*T*2:(i+1)*T*2], pos[i*T*2:(i+1)*T*2])
+				}
+				states, err := graph.ForwardStates(p, vel, b, T)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				acc.Add(pos, states)
+				for i := 0; i < b*T; i++ {
+					acc.PathLen += math.Hypot(float64(vel[2*i]), float64(vel[2*i+1]))
+				}
+				acc.Steps += int64(b * T)
+				// Copy out the chosen samples that fall in this chunk.
+				lo, hi := t0*T, (t0+b)*T
+				for k := sort.SearchInts(pick, lo); k < ns && pick[k] < hi; k++ {
+					s := pick[k] - lo
+					copy(samplePos[2*k:2*k+2], pos[2*s:2*s+2])
+					copy(sampleState[k*N:(k+1)*N], states[s*N:(s+1)*N])
+				}
+				mu.Lock()
+				done += b
+				d := done
+				mu.Unlock()
+				report("walking", d, nTraj)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	acc := accs[0]
+	for _, a := range accs[1:] {
+		acc.Merge(a)
+	}
+
+	ar := &ArenaResult{Side: L, Bins: bins, Coverage: acc.Coverage(opt.Motion.Dt), Visits: acc.Count, Ratemaps: acc.Ratemaps()}
+	nb := bins.NB * bins.NB
+	ar.Scores = make([]Score, N)
+	ar.SACs = make([][]float64, N)
+	sc := &Scorer{BinSize: bins.BinSize()}
+	var nextU, doneU int
+	report("scoring", 0, N)
+	for w := 0; w < opt.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				u := nextU
+				nextU++
+				mu.Unlock()
+				if u >= N || ctx.Err() != nil {
+					return
+				}
+				ar.Scores[u], ar.SACs[u] = sc.Score(ar.Ratemaps[u*nb:(u+1)*nb], bins.NB, bins.NB)
+				mu.Lock()
+				doneU++
+				d := doneU
+				mu.Unlock()
+				if d%max(1, N/10) == 0 || d == N {
+					report("scoring", d, N)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ar.Modules = DetectModules(ar.Scores, opt.Modules)
+	ar.Distance = NeuralDistanceCurve(samplePos, sampleState, N, opt.DistanceBins, L*math.Sqrt2)
+	ar.Seconds = time.Since(start).Seconds()
+	return ar, nil
+}
+
+// sampleIndices draws k distinct integers from [0, n) in increasing order
+// (Floyd's algorithm: O(k) memory whatever n is).
+func sampleIndices(rng *rand.Rand, n, k int) []int {
+	set := make(map[int]bool, k)
+	for j := n - k; j < n; j++ {
+		t := rng.IntN(j + 1)
+		if set[t] {
+			set[j] = true
+		} else {
+			set[t] = true
+		}
+	}
+	out := make([]int, 0, k)
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Ints(out)
+	return out
+}

@@ -1,0 +1,48 @@
+package analysis
+
+import (
+	"math"
+	"strconv"
+)
+
+// Num is a float64 that encodes NaN and infinities as JSON null, since JSON
+// has no NaN and an undefined score must not be confused with zero.
+type Num float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', 8, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler; null reads as NaN.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return err
+	}
+	*n = Num(f)
+	return nil
+}
+
+// MapScore is the JSON form of one map's Score, as both summary.json and
+// the gridscore command print it.
+type MapScore struct {
+	Unit        int `json:"unit"`
+	Score60     Num `json:"score60"`
+	Score90     Num `json:"score90"`
+	Scale       Num `json:"scale"`       // metres (bins when no bin size is known)
+	Orientation Num `json:"orientation"` // degrees in [0, 60)
+}
+
+// NewMapScore converts a Score for JSON output.
+func NewMapScore(unit int, s Score) MapScore {
+	return MapScore{Unit: unit, Score60: Num(s.Score60), Score90: Num(s.Score90), Scale: Num(s.Scale), Orientation: Num(s.Orientation)}
+}

@@ -1,0 +1,408 @@
+package analysis
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// viridis anchors (matplotlib's viridis at 0, 1/8, ..., 1); colours in
+// between are interpolated linearly, which is indistinguishable at tile size.
+var viridis = [...][3]float64{
+	{68, 1, 84}, {71, 44, 122}, {59, 81, 139}, {44, 113, 142}, {33, 144, 141},
+	{39, 173, 129}, {92, 200, 99}, {170, 220, 50}, {253, 231, 37},
+}
+
+// missingColour marks unvisited bins and undefined SAC lags.
+var missingColour = color.RGBA{225, 225, 225, 255}
+
+func colourAt(t float64) color.RGBA {
+	t = max(0, min(1, t)) * float64(len(viridis)-1)
+	i := min(int(t), len(viridis)-2)
+	f := t - float64(i)
+	a, b := viridis[i], viridis[i+1]
+	return color.RGBA{uint8(a[0] + f*(b[0]-a[0]) + 0.5), uint8(a[1] + f*(b[1]-a[1]) + 0.5), uint8(a[2] + f*(b[2]-a[2]) + 0.5), 255}
+}
+
+// finiteRange returns the smallest and largest finite values of m (NaN, NaN
+// if there are none).
+func finiteRange(m []float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range m {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if lo > hi {
+		return math.NaN(), math.NaN()
+	}
+	return lo, hi
+}
+
+// mapImage renders an nx by ny map (m[ix*ny+iy]) with x to the right and y
+// up, scaled from lo (dark) to hi (bright).
+func mapImage(m []float64, nx, ny int, lo, hi float64) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, nx, ny))
+	span := hi - lo
+	for ix := 0; ix < nx; ix++ {
+		for iy := 0; iy < ny; iy++ {
+			v := m[ix*ny+iy]
+			c := missingColour
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				t := 0.5
+				if span > 0 {
+					t = (v - lo) / span
+				}
+				c = colourAt(t)
+			}
+			img.SetRGBA(ix, ny-1-iy, c)
+		}
+	}
+	return img
+}
+
+// tile is one small titled map in a panel.
+type tile struct {
+	title  string
+	m      []float64
+	nx, ny int
+	lo, hi float64
+}
+
+// newTitlePlot returns a plot with a small title and no axes.
+func newTitlePlot(title string, size vg.Length) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = size
+	p.Title.Padding = 2
+	p.HideAxes()
+	return p
+}
+
+// panelPNG draws tiles in a grid, tileW wide each, and returns the PNG.
+func panelPNG(tiles []tile, tileW vg.Length, heading string) ([]byte, error) {
+	if len(tiles) == 0 {
+		return emptyPNG(heading + ": nothing to show")
+	}
+	cols := int(math.Ceil(math.Sqrt(float64(len(tiles)))))
+	rows := (len(tiles) + cols - 1) / cols
+	plots := make([][]*plot.Plot, rows)
+	for r := range plots {
+		plots[r] = make([]*plot.Plot, cols)
+	}
+	for i, t := range tiles {
+		p := newTitlePlot(t.title, 7)
+		// Equal data ranges on both axes keep bins square.
+		p.Add(plotter.NewImage(mapImage(t.m, t.nx, t.ny, t.lo, t.hi), 0, 0, float64(t.nx), float64(t.ny)))
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, float64(t.nx), 0, float64(t.ny)
+		plots[i/cols][i%cols] = p
+	}
+	headH := vg.Length(28)
+	W := tileW * vg.Length(cols)
+	H := (tileW+vg.Length(16))*vg.Length(rows) + headH
+	c := vgimg.NewWith(vgimg.UseWH(W, H), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(c)
+	// Heading across the top.
+	hc := dc
+	hc.Min.Y = dc.Max.Y - headH
+	sty := plot.New().Title.TextStyle
+	sty.Font.Size = 12
+	sty.XAlign = draw.XCenter
+	sty.YAlign = draw.YCenter
+	hc.FillText(sty, vg.Point{X: (hc.Min.X + hc.Max.X) / 2, Y: (hc.Min.Y + hc.Max.Y) / 2}, heading)
+	body := dc
+	body.Max.Y -= headH
+	canvases := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 2, PadY: 2, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}, body)
+	for r := range plots {
+		for k, p := range plots[r] {
+			if p != nil {
+				p.Draw(canvases[r][k])
+			}
+		}
+	}
+	return encodePNG(c)
+}
+
+func encodePNG(c *vgimg.Canvas) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func savePNG(p *plot.Plot, w, h vg.Length) ([]byte, error) {
+	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	p.Draw(draw.New(c))
+	return encodePNG(c)
+}
+
+func emptyPNG(msg string) ([]byte, error) {
+	p := newTitlePlot(msg, 11)
+	return savePNG(p, 5*vg.Inch, 1*vg.Inch)
+}
+
+// scoreOrder returns unit indices sorted by decreasing score60, undefined
+// scores last.
+func scoreOrder(scores []Score) []int {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(u int) float64 {
+		if math.IsNaN(scores[u].Score60) {
+			return math.Inf(-1)
+		}
+		return scores[u].Score60
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key(idx[a]) > key(idx[b]) })
+	return idx
+}
+
+func fmtScore(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// ratemapPanel draws every unit's ratemap, sorted by grid score, each
+// titled with the unit, its score and the map's range.
+func ratemapPanel(ar *ArenaResult) ([]byte, error) {
+	nb := ar.Bins.NB
+	var tiles []tile
+	for _, u := range scoreOrder(ar.Scores) {
+		m := ar.Ratemaps[u*nb*nb : (u+1)*nb*nb]
+		lo, hi := finiteRange(m)
+		tiles = append(tiles, tile{
+			title: fmt.Sprintf("unit %d  g60 %s\nmax %.3g  min %.3g", u, fmtScore(ar.Scores[u].Score60), hi, lo),
+			m:     m, nx: nb, ny: nb, lo: lo, hi: hi,
+		})
+	}
+	return panelPNG(tiles, 1.45*vg.Inch, fmt.Sprintf("Ratemaps, %g m arena (%dx%d bins of %.3g m; grey = unvisited), sorted by grid score", ar.Side, nb, nb, ar.Bins.BinSize()))
+}
+
+// sacPanel draws the SACs in the same order as ratemapPanel.
+func sacPanel(ar *ArenaResult) ([]byte, error) {
+	nb := ar.Bins.NB
+	var tiles []tile
+	for _, u := range scoreOrder(ar.Scores) {
+		s := ar.Scores[u]
+		scale := "n/a"
+		if !math.IsNaN(s.Scale) {
+			scale = fmt.Sprintf("%.3g m", s.Scale)
+		}
+		lo, hi := finiteRange(ar.SACs[u])
+		tiles = append(tiles, tile{
+			title: fmt.Sprintf("unit %d  g60 %s\nscale %s  g90 %s", u, fmtScore(s.Score60), scale, fmtScore(s.Score90)),
+			m:     ar.SACs[u], nx: 2*nb - 1, ny: 2*nb - 1, lo: lo, hi: hi,
+		})
+	}
+	return panelPNG(tiles, 1.45*vg.Inch, fmt.Sprintf("Spatial autocorrelograms, %g m arena (lags up to %.3g m; grey = undefined), same order", ar.Side, float64(nb-1)*ar.Bins.BinSize()))
+}
+
+// histogramsPNG draws histograms of score60 and of scale side by side.
+func histogramsPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
+	var g60, sc plotter.Values
+	for _, s := range ar.Scores {
+		if !math.IsNaN(s.Score60) {
+			g60 = append(g60, s.Score60)
+		}
+		if !math.IsNaN(s.Scale) && s.Score60 > minScore {
+			sc = append(sc, s.Scale)
+		}
+	}
+	mk := func(vals plotter.Values, title, xlabel string, mark float64) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = xlabel
+		p.Y.Label.Text = "units"
+		if len(vals) == 0 {
+			p.Title.Text += " (none)"
+			return p, nil
+		}
+		h, err := plotter.NewHist(vals, max(5, min(30, len(vals)/2)))
+		if err != nil {
+			return nil, err
+		}
+		h.FillColor = color.RGBA{59, 81, 139, 255}
+		p.Add(h)
+		if !math.IsNaN(mark) {
+			l, err := plotter.NewLine(plotter.XYs{{X: mark, Y: 0}, {X: mark, Y: maxBar(h)}})
+			if err != nil {
+				return nil, err
+			}
+			l.Color = color.RGBA{200, 30, 30, 255}
+			l.Dashes = []vg.Length{4, 3}
+			p.Add(l)
+		}
+		return p, nil
+	}
+	p1, err := mk(g60, fmt.Sprintf("Grid score 60, %g m arena (%d units; dashed: threshold %.2g)", ar.Side, len(g60), minScore), "score60", minScore)
+	if err != nil {
+		return nil, err
+	}
+	p2, err := mk(sc, fmt.Sprintf("Grid scale of grid units (score60 > %.2g), %g m arena", minScore, ar.Side), "scale (m)", math.NaN())
+	if err != nil {
+		return nil, err
+	}
+	c := vgimg.NewWith(vgimg.UseWH(11*vg.Inch, 4*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(c)
+	canv := plot.Align([][]*plot.Plot{{p1, p2}}, draw.Tiles{Rows: 1, Cols: 2, PadX: 20, PadLeft: 5, PadRight: 10, PadTop: 5, PadBottom: 5}, dc)
+	p1.Draw(canv[0][0])
+	p2.Draw(canv[0][1])
+	return encodePNG(c)
+}
+
+func maxBar(h *plotter.Histogram) float64 {
+	m := 1.0
+	for _, b := range h.Bins {
+		m = max(m, b.Weight)
+	}
+	return m
+}
+
+// moduleColours distinguish modules in scatter plots.
+var moduleColours = []color.RGBA{
+	{228, 26, 28, 255}, {55, 126, 184, 255}, {77, 175, 74, 255}, {152, 78, 163, 255},
+	{255, 127, 0, 255}, {166, 86, 40, 255}, {247, 129, 191, 255}, {0, 160, 160, 255},
+}
+
+// modulesPNG plots scale against orientation, one colour per module.
+func modulesPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Scale vs orientation, %g m arena: %d modules among %d grid units", ar.Side, len(ar.Modules.Modules), len(ar.Modules.GridUnits))
+	p.X.Label.Text = "orientation (degrees, mod 60)"
+	p.Y.Label.Text = "scale (m)"
+	p.X.Min, p.X.Max = 0, 60
+	p.Legend.Top = true
+	inModule := map[int]bool{}
+	for _, m := range ar.Modules.Modules {
+		for _, u := range m.Units {
+			inModule[u] = true
+		}
+	}
+	grid := map[int]bool{}
+	for _, u := range ar.Modules.GridUnits {
+		grid[u] = true
+	}
+	add := func(units []int, name string, col color.RGBA, shape draw.GlyphDrawer, r vg.Length) error {
+		var xy plotter.XYs
+		for _, u := range units {
+			s := ar.Scores[u]
+			if !math.IsNaN(s.Scale) && !math.IsNaN(s.Orientation) {
+				xy = append(xy, plotter.XY{X: s.Orientation, Y: s.Scale})
+			}
+		}
+		if len(xy) == 0 {
+			return nil
+		}
+		sc, err := plotter.NewScatter(xy)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Color = col
+		sc.GlyphStyle.Shape = shape
+		sc.GlyphStyle.Radius = r
+		p.Add(sc)
+		p.Legend.Add(name, sc)
+		return nil
+	}
+	var other, unassigned []int
+	for u := range ar.Scores {
+		switch {
+		case !grid[u]:
+			other = append(other, u)
+		case !inModule[u]:
+			unassigned = append(unassigned, u)
+		}
+	}
+	if err := add(other, fmt.Sprintf("score60 <= %.2g", minScore), color.RGBA{190, 190, 190, 255}, draw.RingGlyph{}, 2); err != nil {
+		return nil, err
+	}
+	if err := add(unassigned, "grid, no module", color.RGBA{60, 60, 60, 255}, draw.CrossGlyph{}, 3); err != nil {
+		return nil, err
+	}
+	for i, m := range ar.Modules.Modules {
+		name := fmt.Sprintf("module %d: %.3g m, %.1f deg, %d units", m.ID, m.Period, m.Orientation, len(m.Units))
+		if err := add(m.Units, name, moduleColours[i%len(moduleColours)], draw.CircleGlyph{}, 3.5); err != nil {
+			return nil, err
+		}
+	}
+	return savePNG(p, 7*vg.Inch, 5*vg.Inch)
+}
+
+// distancePNG plots the neural distance curves of all arenas.
+func distancePNG(res *Result) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "Neural distance vs spatial distance (mean, dotted: +-1 sd)"
+	p.X.Label.Text = "spatial distance ||x_i - x_j|| (m)"
+	p.Y.Label.Text = "neural distance ||g_i - g_j||"
+	p.Legend.Top = true
+	p.Legend.Left = true
+	for i := range res.Arenas {
+		ar := &res.Arenas[i]
+		col := moduleColours[i%len(moduleColours)]
+		var mean, lo, hi plotter.XYs
+		for b, x := range ar.Distance.Spatial {
+			m, s := float64(ar.Distance.Mean[b]), float64(ar.Distance.Std[b])
+			if math.IsNaN(m) || ar.Distance.Pairs[b] < 10 {
+				continue
+			}
+			mean = append(mean, plotter.XY{X: x, Y: m})
+			lo = append(lo, plotter.XY{X: x, Y: m - s})
+			hi = append(hi, plotter.XY{X: x, Y: m + s})
+		}
+		if len(mean) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(mean)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = col
+		l.Width = 2
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%g m arena", ar.Side), l)
+		for _, band := range []plotter.XYs{lo, hi} {
+			b, err := plotter.NewLine(band)
+			if err != nil {
+				return nil, err
+			}
+			b.Color = col
+			b.Dashes = []vg.Length{1, 3}
+			p.Add(b)
+		}
+	}
+	return savePNG(p, 7*vg.Inch, 4.5*vg.Inch)
+}
+
+// coveragePNG shows the visit counts of each arena.
+func coveragePNG(res *Result) ([]byte, error) {
+	var tiles []tile
+	for i := range res.Arenas {
+		ar := &res.Arenas[i]
+		v := make([]float64, len(ar.Visits))
+		for k, n := range ar.Visits {
+			v[k] = math.NaN()
+			if n > 0 {
+				v[k] = math.Log10(float64(n))
+			}
+		}
+		lo, hi := finiteRange(v)
+		tiles = append(tiles, tile{
+			title: fmt.Sprintf("%g m: %.1f%% of bins visited\nvisits per bin: median %.0f, max %d", ar.Side, 100*ar.Coverage.VisitedFraction, ar.Coverage.MedianVisits, ar.Coverage.MaxVisits),
+			m:     v, nx: ar.Bins.NB, ny: ar.Bins.NB, lo: lo, hi: hi,
+		})
+	}
+	return panelPNG(tiles, 2.6*vg.Inch, "Coverage: log10 visits per bin (grey = unvisited)")
+}

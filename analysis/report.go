@@ -1,0 +1,387 @@
+package analysis
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gridgpu/gridgpu/data"
+)
+
+// Summary is the content of summary.json.
+type Summary struct {
+	Model struct {
+		N          int               `json:"N"`
+		H          int               `json:"H"`
+		Checkpoint string            `json:"checkpoint,omitempty"`
+		Metadata   map[string]string `json:"metadata,omitempty"`
+	} `json:"model"`
+	Settings SummarySettings `json:"settings"`
+	Arenas   []ArenaSummary  `json:"arenas"`
+	Seconds  float64         `json:"seconds"`
+}
+
+// SummarySettings records what the analysis ran with.
+type SummarySettings struct {
+	Arenas          []float64     `json:"arenas_m"`
+	BinsPerMetre    int           `json:"bins_per_metre"`
+	Trajectories    int           `json:"trajectories"`
+	Steps           int           `json:"steps"`
+	Seed            uint64        `json:"seed"`
+	Motion          Motion        `json:"motion"`
+	Modules         ModuleOptions `json:"modules"`
+	DistanceSamples int           `json:"distance_samples"`
+	MaskOuterRadii  []float64     `json:"mask_outer_radii_r0"`
+}
+
+// ArenaSummary is one arena in summary.json. Scales, periods and ring radii
+// are in metres; orientations in degrees modulo 60.
+type ArenaSummary struct {
+	Side     float64       `json:"side_m"`
+	Bins     int           `json:"bins_per_side"`
+	BinSize  float64       `json:"bin_size_m"`
+	Coverage Coverage      `json:"coverage"`
+	Units    []MapScore    `json:"units"`
+	Modules  ModuleReport  `json:"modules"`
+	Distance DistanceCurve `json:"distance_curve"`
+	Figures  ArenaFigures  `json:"figures"`
+	Seconds  float64       `json:"seconds"`
+}
+
+// ArenaFigures names an arena's PNG files, relative to the output directory.
+type ArenaFigures struct {
+	Ratemaps   string `json:"ratemaps"`
+	SACs       string `json:"sacs"`
+	Histograms string `json:"histograms"`
+	Modules    string `json:"modules"`
+}
+
+// arenaTag names an arena in file and array names: "2m", "1.5m".
+func arenaTag(L float64) string { return strconv.FormatFloat(L, 'f', -1, 64) + "m" }
+
+// ReportInfo is what the report records about where the model came from.
+type ReportInfo struct {
+	Checkpoint string
+	Metadata   map[string]string
+	Progress   func(string) // called before each file is made; may be nil
+}
+
+// CheckOutDir reports whether dir can receive a report: it must not exist,
+// be empty, or (with overwrite) be a directory. Call it before the analysis
+// so a long run does not end in this error.
+func CheckOutDir(dir string, overwrite bool) error {
+	if dir == "" {
+		return errors.New("--out: give the directory to write the report to")
+	}
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		parent := filepath.Dir(filepath.Clean(dir))
+		if pst, err := os.Stat(parent); err != nil || !pst.IsDir() {
+			return fmt.Errorf("--out %s: parent directory %s does not exist; create it first", dir, parent)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--out %s: exists and is not a directory; choose a directory path", dir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if len(ents) > 0 && !overwrite {
+		return fmt.Errorf("--out %s: directory is not empty; choose a new directory or pass --overwrite to replace the report files in it", dir)
+	}
+	return nil
+}
+
+// WriteReport writes summary.json, ratemaps.npz, the PNG figures and
+// index.html for res into dir.
+//
+// Everything is first written into a hidden staging directory beside dir.
+// If dir does not exist (or is empty) the staging directory is renamed to
+// dir, so dir appears complete or not at all. With overwrite and a
+// non-empty dir, the files are renamed into dir one by one, summary.json
+// and index.html last, so a report is never presented as complete while
+// its files are from different runs. A failure removes the staging
+// directory.
+func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err error) {
+	if err := CheckOutDir(dir, overwrite); err != nil {
+		return err
+	}
+	dir = filepath.Clean(dir)
+	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".partial-")
+	if err != nil {
+		return fmt.Errorf("--out %s: cannot create a staging directory beside it: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(stage)
+		}
+	}()
+	var order []string // files in the order they must appear in dir
+	write := func(name string, b []byte) error {
+		if info.Progress != nil {
+			info.Progress(name)
+		}
+		if err := writeSynced(filepath.Join(stage, name), b); err != nil {
+			return err
+		}
+		order = append(order, name)
+		return nil
+	}
+	writeFig := func(name string, f func() ([]byte, error)) error {
+		if info.Progress != nil {
+			info.Progress(name)
+		}
+		b, err := f()
+		if err != nil {
+			return fmt.Errorf("figure %s: %w", name, err)
+		}
+		return write(name, b)
+	}
+
+	sum := buildSummary(res, info)
+	// ratemaps.npz: every arena's maps, plus the first arena's under the
+	// plain names the gridscore command reads by default.
+	var arrays []data.Array
+	for i := range res.Arenas {
+		ar := &res.Arenas[i]
+		nb := ar.Bins.NB
+		tag := arenaTag(ar.Side)
+		rm := make([]float32, len(ar.Ratemaps))
+		for k, v := range ar.Ratemaps {
+			rm[k] = float32(v)
+		}
+		vis := make([]float64, len(ar.Visits))
+		for k, v := range ar.Visits {
+			vis[k] = float64(v)
+		}
+		if i == 0 {
+			arrays = append(arrays,
+				data.Array{Name: "ratemaps", Shape: []int{res.N, nb, nb}, F32: rm},
+				data.Array{Name: "bin_size", Shape: []int{}, F64: []float64{ar.Bins.BinSize()}})
+		}
+		arrays = append(arrays,
+			data.Array{Name: "ratemaps_" + tag, Shape: []int{res.N, nb, nb}, F32: rm},
+			data.Array{Name: "bin_size_" + tag, Shape: []int{}, F64: []float64{ar.Bins.BinSize()}},
+			data.Array{Name: "visits_" + tag, Shape: []int{nb, nb}, F64: vis})
+	}
+	if info.Progress != nil {
+		info.Progress("ratemaps.npz")
+	}
+	if err := data.WriteNPZ(filepath.Join(stage, "ratemaps.npz"), arrays); err != nil {
+		return err
+	}
+	order = append(order, "ratemaps.npz")
+
+	minScore := res.Options.Modules.MinScore
+	for i := range res.Arenas {
+		ar := &res.Arenas[i]
+		f := sum.Arenas[i].Figures
+		if err := writeFig(f.Ratemaps, func() ([]byte, error) { return ratemapPanel(ar) }); err != nil {
+			return err
+		}
+		if err := writeFig(f.SACs, func() ([]byte, error) { return sacPanel(ar) }); err != nil {
+			return err
+		}
+		if err := writeFig(f.Histograms, func() ([]byte, error) { return histogramsPNG(ar, minScore) }); err != nil {
+			return err
+		}
+		if err := writeFig(f.Modules, func() ([]byte, error) { return modulesPNG(ar, minScore) }); err != nil {
+			return err
+		}
+	}
+	if err := writeFig("distance.png", func() ([]byte, error) { return distancePNG(res) }); err != nil {
+		return err
+	}
+	if err := writeFig("coverage.png", func() ([]byte, error) { return coveragePNG(res) }); err != nil {
+		return err
+	}
+	html, err := indexHTML(&sum)
+	if err != nil {
+		return err
+	}
+	if err := write("index.html", html); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(&sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := write("summary.json", append(js, '\n')); err != nil {
+		return err
+	}
+	return publish(stage, dir, order)
+}
+
+// publish moves the staged files into dir (see WriteReport).
+func publish(stage, dir string, order []string) error {
+	if _, err := os.Stat(dir); err == nil {
+		// An empty directory can be replaced whole; Remove fails on a
+		// non-empty one, which is then filled file by file.
+		if os.Remove(dir) != nil {
+			for _, name := range order {
+				if err := os.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {
+					return fmt.Errorf("--out %s: %w", dir, err)
+				}
+			}
+			syncDir(dir)
+			return os.RemoveAll(stage)
+		}
+	}
+	if err := os.Rename(stage, dir); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	syncDir(filepath.Dir(dir))
+	return nil
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir makes renames in dir durable; not every file system supports it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+func buildSummary(res *Result, info ReportInfo) Summary {
+	var s Summary
+	s.Model.N, s.Model.H = res.N, res.H
+	s.Model.Checkpoint, s.Model.Metadata = info.Checkpoint, info.Metadata
+	o := res.Options
+	s.Settings = SummarySettings{Arenas: o.Arenas, BinsPerMetre: o.BinsPerMetre, Trajectories: o.Trajectories, Steps: o.Steps,
+		Seed: o.Seed, Motion: o.Motion, Modules: o.Modules, DistanceSamples: o.DistanceSamples, MaskOuterRadii: DefaultOuterRadii}
+	s.Seconds = res.Seconds
+	for i := range res.Arenas {
+		ar := &res.Arenas[i]
+		tag := arenaTag(ar.Side)
+		a := ArenaSummary{Side: ar.Side, Bins: ar.Bins.NB, BinSize: ar.Bins.BinSize(), Coverage: ar.Coverage,
+			Modules: ar.Modules, Distance: ar.Distance, Seconds: ar.Seconds,
+			Figures: ArenaFigures{Ratemaps: "ratemaps_" + tag + ".png", SACs: "sacs_" + tag + ".png",
+				Histograms: "histograms_" + tag + ".png", Modules: "modules_" + tag + ".png"}}
+		for u, sc := range ar.Scores {
+			a.Units = append(a.Units, NewMapScore(u, sc))
+		}
+		s.Arenas = append(s.Arenas, a)
+	}
+	return s
+}
+
+var indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
+	"num": func(v any) string {
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case Num:
+			f = float64(x)
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "n/a"
+		}
+		return strconv.FormatFloat(f, 'g', 4, 64)
+	},
+	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+	"units": func(u []int) string { return joinInts(u, 40) },
+	"ratios": func(r []float64) string {
+		var p []string
+		for _, v := range r {
+			p = append(p, strconv.FormatFloat(v, 'f', 3, 64))
+		}
+		if len(p) == 0 {
+			return "n/a"
+		}
+		return strings.Join(p, ", ")
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gridgpu analysis</title>
+<style>
+body{font-family:sans-serif;margin:2em;max-width:1400px}
+table{border-collapse:collapse;margin:0.5em 0}
+td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+th{background:#f0f0f0}
+img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
+.note{color:#555;font-size:90%}
+</style></head><body>
+<h1>Grid-cell analysis</h1>
+<p>Model: N = {{.Model.N}} units, H = {{.Model.H}}{{if .Model.Checkpoint}}, checkpoint <code>{{.Model.Checkpoint}}</code>{{end}}.
+{{with .Model.Metadata}}{{with index . "step"}}Step {{.}}.{{end}}{{end}}
+Walks: {{.Settings.Trajectories}} per arena of {{.Settings.Steps}} steps (dt {{.Settings.Motion.Dt}} s), seed {{.Settings.Seed}};
+{{.Settings.BinsPerMetre}} bins per metre. Grid units: score60 &gt; {{.Settings.Modules.MinScore}}. Analysis took {{num .Seconds}} s.</p>
+<p class="note">Files: <a href="summary.json">summary.json</a> (all numbers), <a href="ratemaps.npz">ratemaps.npz</a> (ratemaps per arena, NaN = unvisited).</p>
+<h2>Summary</h2>
+<table><tr><th>arena</th><th>bins</th><th>visited</th><th>median visits/bin</th><th>grid units</th><th>modules</th><th>periods (m)</th><th>period ratios</th></tr>
+{{range .Arenas}}<tr><td>{{.Side}} m</td><td>{{.Bins}}x{{.Bins}}</td><td>{{pct .Coverage.VisitedFraction}}</td><td>{{num .Coverage.MedianVisits}}</td>
+<td>{{len .Modules.GridUnits}} / {{len .Units}}</td><td>{{len .Modules.Modules}}</td>
+<td>{{range $i, $m := .Modules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .Modules.Ratios}}</td></tr>
+{{end}}</table>
+<h2>Neural vs spatial distance</h2>
+<img src="distance.png" alt="neural distance against spatial distance">
+<h2>Coverage</h2>
+<img src="coverage.png" alt="visits per bin in each arena">
+{{range .Arenas}}
+<h2 id="arena-{{.Side}}">Arena {{.Side}} m</h2>
+<p>{{.Coverage.Samples}} samples; {{pct .Coverage.VisitedFraction}} of {{.Coverage.Bins}} bins visited, {{pct .Coverage.SparseFraction}} with fewer than 5 visits;
+mean speed {{num .Coverage.MeanSpeed}} m/s; {{.Coverage.OutsideSamples}} samples outside the arena; {{.Coverage.ZeroStates}} all-zero states.</p>
+{{if .Modules.Modules}}<table><tr><th>module</th><th>period (m)</th><th>orientation (deg)</th><th>sd ln(scale)</th><th>orientation sd (deg)</th><th>units</th></tr>
+{{range .Modules.Modules}}<tr><td>{{.ID}}</td><td>{{num .Period}}</td><td>{{num .Orientation}}</td><td>{{num .LogSpread}}</td><td>{{num .OriSpread}}</td><td style="text-align:left">{{units .Units}}</td></tr>
+{{end}}</table>{{else}}<p>No modules found.</p>{{end}}
+{{if .Modules.Unassigned}}<p class="note">Grid units in no module: {{units .Modules.Unassigned}}</p>{{end}}
+<img src="{{.Figures.Histograms}}" alt="histograms of grid score and scale">
+<img src="{{.Figures.Modules}}" alt="scale against orientation by module">
+<h3>Ratemaps</h3>
+<img src="{{.Figures.Ratemaps}}" alt="ratemaps sorted by grid score">
+<h3>Spatial autocorrelograms</h3>
+<img src="{{.Figures.SACs}}" alt="autocorrelograms sorted by grid score">
+{{end}}
+</body></html>
+`))
+
+func joinInts(u []int, limit int) string {
+	var p []string
+	for i, v := range u {
+		if i == limit {
+			p = append(p, fmt.Sprintf("... (%d in all)", len(u)))
+			break
+		}
+		p = append(p, strconv.Itoa(v))
+	}
+	return strings.Join(p, " ")
+}
+
+func indexHTML(s *Summary) ([]byte, error) {
+	var b strings.Builder
+	if err := indexTmpl.Execute(&b, s); err != nil {
+		return nil, fmt.Errorf("index.html: %w", err)
+	}
+	return []byte(b.String()), nil
+}
