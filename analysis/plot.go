@@ -210,34 +210,60 @@ func sacPanel(ar *ArenaResult) ([]byte, error) {
 	return panelPNG(tiles, 1.45*vg.Inch, fmt.Sprintf("Spatial autocorrelograms, %g m arena (lags up to %.3g m; grey = undefined), same order", ar.Side, float64(nb-1)*ar.Bins.BinSize()))
 }
 
-// histogramsPNG draws histograms of score60 and of scale side by side.
+// histogramsPNG draws histograms of score60 (all units) and of scale (all
+// units with a defined scale in grey, grid units in blue on the same bins).
 func histogramsPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
-	var g60, sc plotter.Values
+	var g60, sc, scGrid plotter.Values
 	for _, s := range ar.Scores {
 		if !math.IsNaN(s.Score60) {
 			g60 = append(g60, s.Score60)
 		}
-		if !math.IsNaN(s.Scale) && s.Score60 > minScore {
+		if !math.IsNaN(s.Scale) {
 			sc = append(sc, s.Scale)
+			if s.Score60 > minScore {
+				scGrid = append(scGrid, s.Scale)
+			}
 		}
 	}
-	mk := func(vals plotter.Values, title, xlabel string, mark float64) (*plot.Plot, error) {
+	blue := color.RGBA{59, 81, 139, 255}
+	mk := func(vals, sub plotter.Values, withSub bool, title, xlabel string, mark float64) (*plot.Plot, error) {
 		p := plot.New()
 		p.Title.Text = title
 		p.X.Label.Text = xlabel
 		p.Y.Label.Text = "units"
 		if len(vals) == 0 {
-			p.Title.Text += " (none)"
+			p.Title.Text += " (none defined)"
 			return p, nil
 		}
 		h, err := plotter.NewHist(vals, max(5, min(30, len(vals)/2)))
 		if err != nil {
 			return nil, err
 		}
-		h.FillColor = color.RGBA{59, 81, 139, 255}
-		p.Add(h)
+		h.FillColor = blue
+		top := maxBar(h)
+		if withSub {
+			h.FillColor = color.RGBA{200, 200, 200, 255}
+			p.Add(h)
+			// The same bin edges, counting only sub.
+			hs := &plotter.Histogram{Width: h.Width, FillColor: blue, LineStyle: h.LineStyle}
+			for _, b := range h.Bins {
+				nb := plotter.HistogramBin{Min: b.Min, Max: b.Max}
+				for _, v := range sub {
+					if v >= b.Min && (v < b.Max || (b.Max == h.Bins[len(h.Bins)-1].Max && v == b.Max)) {
+						nb.Weight++
+					}
+				}
+				hs.Bins = append(hs.Bins, nb)
+			}
+			p.Add(hs)
+			p.Legend.Add("all units", h)
+			p.Legend.Add(fmt.Sprintf("grid units (score60 > %.2g)", minScore), hs)
+			p.Legend.Top = true
+		} else {
+			p.Add(h)
+		}
 		if !math.IsNaN(mark) {
-			l, err := plotter.NewLine(plotter.XYs{{X: mark, Y: 0}, {X: mark, Y: maxBar(h)}})
+			l, err := plotter.NewLine(plotter.XYs{{X: mark, Y: 0}, {X: mark, Y: top}})
 			if err != nil {
 				return nil, err
 			}
@@ -247,11 +273,11 @@ func histogramsPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
 		}
 		return p, nil
 	}
-	p1, err := mk(g60, fmt.Sprintf("Grid score 60, %g m arena (%d units; dashed: threshold %.2g)", ar.Side, len(g60), minScore), "score60", minScore)
+	p1, err := mk(g60, nil, false, fmt.Sprintf("Grid score 60, %g m arena (%d units; dashed: threshold %.2g)", ar.Side, len(g60), minScore), "score60", minScore)
 	if err != nil {
 		return nil, err
 	}
-	p2, err := mk(sc, fmt.Sprintf("Grid scale of grid units (score60 > %.2g), %g m arena", minScore, ar.Side), "scale (m)", math.NaN())
+	p2, err := mk(sc, scGrid, true, fmt.Sprintf("Grid scale, %g m arena (%d units with a scale)", ar.Side, len(sc)), "scale (m)", math.NaN())
 	if err != nil {
 		return nil, err
 	}
@@ -341,30 +367,47 @@ func modulesPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
 	return savePNG(p, 7*vg.Inch, 5*vg.Inch)
 }
 
-// distancePNG plots the neural distance curves of all arenas.
+// minCurvePairs is the fewest pairs a distance bin needs to be plotted;
+// the last bins, near the arena diagonal, hold only a handful.
+const minCurvePairs = 50
+
+// distancePNG plots the neural distance curves of all arenas: the mean as a
+// line and +-1 standard deviation as a translucent band.
 func distancePNG(res *Result) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = "Neural distance vs spatial distance (mean, dotted: +-1 sd)"
+	p.Title.Text = "Neural distance vs spatial distance (line: mean; band: +-1 sd)"
 	p.X.Label.Text = "spatial distance ||x_i - x_j|| (m)"
 	p.Y.Label.Text = "neural distance ||g_i - g_j||"
 	p.Legend.Top = true
 	p.Legend.Left = true
+	p.Y.Min = 0
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
 		col := moduleColours[i%len(moduleColours)]
-		var mean, lo, hi plotter.XYs
+		var mean, band plotter.XYs
+		var upper plotter.XYs
 		for b, x := range ar.Distance.Spatial {
 			m, s := float64(ar.Distance.Mean[b]), float64(ar.Distance.Std[b])
-			if math.IsNaN(m) || ar.Distance.Pairs[b] < 10 {
+			if math.IsNaN(m) || ar.Distance.Pairs[b] < minCurvePairs {
 				continue
 			}
 			mean = append(mean, plotter.XY{X: x, Y: m})
-			lo = append(lo, plotter.XY{X: x, Y: m - s})
-			hi = append(hi, plotter.XY{X: x, Y: m + s})
+			band = append(band, plotter.XY{X: x, Y: max(0, m-s)})
+			upper = append(upper, plotter.XY{X: x, Y: m + s})
 		}
-		if len(mean) == 0 {
+		if len(mean) < 2 {
 			continue
 		}
+		for k := len(upper) - 1; k >= 0; k-- {
+			band = append(band, upper[k])
+		}
+		poly, err := plotter.NewPolygon(band)
+		if err != nil {
+			return nil, err
+		}
+		poly.Color = color.NRGBA{col.R, col.G, col.B, 45} // non-premultiplied: translucent
+		poly.LineStyle.Width = 0
+		p.Add(poly)
 		l, err := plotter.NewLine(mean)
 		if err != nil {
 			return nil, err
@@ -373,15 +416,6 @@ func distancePNG(res *Result) ([]byte, error) {
 		l.Width = 2
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("%g m arena", ar.Side), l)
-		for _, band := range []plotter.XYs{lo, hi} {
-			b, err := plotter.NewLine(band)
-			if err != nil {
-				return nil, err
-			}
-			b.Color = col
-			b.Dashes = []vg.Length{1, 3}
-			p.Add(b)
-		}
 	}
 	return savePNG(p, 7*vg.Inch, 4.5*vg.Inch)
 }
