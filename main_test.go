@@ -195,3 +195,16 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// TestREADMEDocumentsEveryFlag keeps the configuration reference complete.
+func TestREADMEDocumentsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range train.Fields() {
+		if !strings.Contains(string(readme), "| `"+f.Path+"` | `--"+f.Flag+"` |") {
+			t.Errorf("README.md's configuration table lacks %s (--%s)", f.Path, f.Flag)
+		}
+	}
+}

@@ -1,0 +1,51 @@
+# gridgpu: build and test. The default build is pure Go on the CPU; the CUDA
+# targets (build-cuda, ptx, gpu-check) live in cuda/cuda.mk, included below
+# when present.
+
+GO      ?= go
+BIN     ?= gridgpu
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+export PATH := /usr/local/go/bin:$(PATH)
+export GOTOOLCHAIN ?= local
+
+.PHONY: all build test vet fmt fmt-check ci demo setup clean
+
+all: build
+
+## build: the CPU binary ./gridgpu
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+## test: all tests
+test:
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+## fmt: rewrite Go files with gofmt
+fmt:
+	gofmt -w .
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "needs gofmt -w:"; echo "$$out"; exit 1; fi
+
+## setup: install what a fresh Debian 12 machine lacks (as root)
+setup:
+	scripts/setup.sh
+
+## ci: the README's test command
+ci:
+	./.ci/run
+
+## demo: set up, build and run a short CPU training (runs/demo)
+demo:
+	scripts/demo.sh
+
+clean:
+	rm -f $(BIN)
+	rm -rf runs/demo
+
+-include cuda/cuda.mk

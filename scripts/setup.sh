@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# setup.sh: everything a fresh Debian 12 machine needs, as root, to build and
+# test gridgpu. Idempotent: steps whose result is already there are skipped,
+# so running it again costs a few seconds. Both README commands
+# (scripts/demo.sh and .ci/run) start with it.
+#
+# Each component is one function below; add new ones (BLAS libraries, the
+# CUDA toolkit through scripts/setup-cuda.sh) as further functions called at
+# the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+
+log() { echo "setup: $*" >&2; }
+
+# apt_install PKG...: installs the Debian packages that are not installed.
+apt_install() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		log "missing Debian packages ${missing[*]}; run this script as root, or install them"
+		exit 1
+	fi
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_base() {
+	# make for the Makefile targets; git so that 'go build' can stamp the
+	# VCS revision; gcc and libc headers for cgo (BLAS and CUDA builds);
+	# ca-certificates for the module proxy.
+	apt_install make git gcc libc6-dev ca-certificates
+}
+
+setup_go() {
+	if ! command -v go >/dev/null; then
+		log "Go not found: install Go $(sed -n 's/^go //p' go.mod) at /usr/local/go (https://go.dev/dl/)"
+		exit 1
+	fi
+	local want have
+	want=$(sed -n 's/^go //p' go.mod)
+	have=$(go env GOVERSION | sed 's/^go//')
+	if [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" != "$want" ]; then
+		log "Go $have is older than go.mod's $want"
+		exit 1
+	fi
+	log "go $have; downloading modules"
+	go mod download
+}
+
+setup_base
+setup_go
+log "done"
