@@ -1,0 +1,607 @@
+//go:build gridgpu_cuda
+
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/train"
+	"gorgonia.org/cu"
+)
+
+func init() {
+	train.RegisterBackend("cuda", func(spec train.EngineSpec) (train.Engine, error) { return NewEngine(spec) })
+}
+
+// maxN is the largest state size the pairwise and recurrence kernels handle
+// (each lane keeps up to 8 columns of 32 in registers).
+const maxN = 256
+
+// Engine runs SIC training steps on one GPU. It implements train.Engine.
+type Engine struct {
+	d          *device
+	spec       train.EngineSpec
+	B, T, N, H int
+	P, NN      int
+	sms        int
+	step       int64
+
+	// Parameters, gradient sum, AdamW moments: each one flat buffer in
+	// graph.ParamNames order, so that norm, clip and update are single
+	// launches over all tensors.
+	par, grad, mom, vel cu.DevicePtr
+	off                 []int // element offset of each tensor
+	total               int
+
+	V, X                 cu.DevicePtr // [P,2]
+	h1, h2, dh1, dh2     cu.DevicePtr // [P,H]
+	Wf                   cu.DevicePtr // [P,N*N], becomes dWf in the backward pass
+	G, GP, DY, dG        cu.DevicePtr // [P,N]
+	nrm                  cu.DevicePtr // [P]
+	g0, n0, capg         cu.DevicePtr // [N], [1], [N]
+	dg0ci, dg0b          cu.DevicePtr // [B,N]
+	colD                 cu.DevicePtr // [N] float64
+	part                 cu.DevicePtr // float64 block partials
+	S                    cu.DevicePtr // float64 scalar slots
+	ws                   cu.DevicePtr // split-K workspace
+	maxMicro             int
+	profile              map[string]time.Duration
+	partLen, wsLen, sLen int
+	allocated            int64
+}
+
+// Device implements train.Engine.
+func (e *Engine) Device() string {
+	return fmt.Sprintf("cuda:%d (%s)", e.d.ordinal, e.d.name)
+}
+
+// AllocatedBytes is the device memory the engine holds (its buffers; the
+// CUDA context and the loaded kernels come on top).
+func (e *Engine) AllocatedBytes() int64 { return e.allocated }
+
+func (e *Engine) tensor(i int) cu.DevicePtr { return e.par + cu.DevicePtr(4*e.off[i]) }
+func (e *Engine) gtensor(i int) cu.DevicePtr {
+	return e.grad + cu.DevicePtr(4*e.off[i])
+}
+
+// Tensor indices in graph.ParamNames order.
+const (
+	tW0 = iota
+	tB0
+	tW1
+	tB1
+	tW2
+	tB2
+	tG0
+)
+
+// NewEngine allocates everything a step needs for spec's shapes and copies
+// spec.Init to the device.
+func NewEngine(spec train.EngineSpec) (*Engine, error) {
+	if err := spec.Loss.Validate(); err != nil {
+		return nil, err
+	}
+	if err := spec.Opt.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.Init == nil {
+		return nil, errors.New("cuda: EngineSpec.Init is nil")
+	}
+	if err := spec.Init.Check(); err != nil {
+		return nil, err
+	}
+	if spec.Init.N != spec.N || spec.Init.H != spec.H {
+		return nil, fmt.Errorf("cuda: initial parameters have N=%d, H=%d; the engine was asked for N=%d, H=%d", spec.Init.N, spec.Init.H, spec.N, spec.H)
+	}
+	if spec.B < 1 || spec.T < 1 {
+		return nil, fmt.Errorf("cuda: batch B=%d, T=%d: both must be at least 1", spec.B, spec.T)
+	}
+	if spec.N > maxN {
+		return nil, fmt.Errorf("cuda: N=%d units: the CUDA kernels support N <= %d", spec.N, maxN)
+	}
+	d, err := openDevice(spec.Device)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{d: d, spec: spec, B: spec.B, T: spec.T, N: spec.N, H: spec.H}
+	e.P, e.NN = e.B*e.T, e.N*e.N
+	if err := d.run(e.allocate); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := e.SetParams(spec.Init); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.SetOptState(train.NewOptState(e.N, e.H)); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) allocate() error {
+	dev, err := cu.GetDevice(e.d.ordinal)
+	if err != nil {
+		return err
+	}
+	if e.sms, err = dev.Attribute(cu.MultiprocessorCount); err != nil {
+		return err
+	}
+	P, N, H, NN, B := e.P, e.N, e.H, e.NN, e.B
+	sizes := graph.ZeroParams(N, H).Slices()
+	e.off = make([]int, len(sizes))
+	for i, s := range sizes {
+		e.off[i] = e.total
+		e.total += len(s)
+	}
+	// Split-K workspace: the largest split product of the step.
+	for _, g := range [][3]int{{P, H, H}, {P, NN, H}, {N, N, P}, {NN, H, P}, {P, H, NN}, {H, H, P}, {P, H, H}, {H, 2, P}} {
+		if s, _ := gemmPlan(g[0], g[1], g[2], e.sms); s > 1 {
+			e.wsLen = max(e.wsLen, s*g[0]*g[1])
+		}
+	}
+	e.partLen = max(2*pairBlocks(P), 3*ciBlocks(P), 2*ceilDiv(P, 256), sumsqBlocks, B)
+	e.maxMicro = 16
+	e.sLen = (e.maxMicro + 1) * slotStride
+
+	type buf struct {
+		p     *cu.DevicePtr
+		bytes int64
+		what  string
+	}
+	f := func(n int) int64 { return int64(4 * n) }
+	bufs := []buf{
+		{&e.Wf, f(P * NN), fmt.Sprintf("the MLP output W(v) [%d x %d]", P, NN)},
+		{&e.par, f(e.total), "parameters"}, {&e.grad, f(e.total), "gradients"},
+		{&e.mom, f(e.total), "AdamW first moments"}, {&e.vel, f(e.total), "AdamW second moments"},
+		{&e.V, f(2 * P), "velocities"}, {&e.X, f(2 * P), "positions"},
+		{&e.h1, f(P * H), "hidden layer 1"}, {&e.h2, f(P * H), "hidden layer 2"},
+		{&e.dh1, f(P * H), "hidden layer 1 gradient"}, {&e.dh2, f(P * H), "hidden layer 2 gradient"},
+		{&e.G, f(P * N), "states"}, {&e.GP, f(P * N), "previous states"},
+		{&e.DY, f(P * N), "pre-activation gradients"}, {&e.dG, f(P * N), "state gradients"},
+		{&e.nrm, f(P), "state norms"}, {&e.g0, f(N), "g0"}, {&e.n0, f(1), "|g0|"}, {&e.capg, f(N), "capacity gradient"},
+		{&e.dg0ci, f(B * N), "g0 gradients"}, {&e.dg0b, f(B * N), "g0 gradients"},
+		{&e.colD, int64(8 * N), "column sums"}, {&e.part, int64(8 * e.partLen), "partial sums"},
+		{&e.S, int64(8 * e.sLen), "scalars"}, {&e.ws, f(e.wsLen), "matrix-product workspace"},
+	}
+	var need int64
+	for _, b := range bufs {
+		need += b.bytes
+	}
+	if free, total, err := memInfo(); err == nil && need > free {
+		return fmt.Errorf("cuda:%d: out of device memory: B=%d, T=%d, N=%d, H=%d needs %s (%s of it the P x N^2 MLP output), but only %s of %s is free; use a smaller batch (B*T) or N",
+			e.d.ordinal, e.B, e.T, N, H, gib(need), gib(bufs[0].bytes), gib(free), gib(total))
+	}
+	for _, b := range bufs {
+		p, err := e.d.alloc(b.bytes, b.what)
+		if err != nil {
+			return err
+		}
+		*b.p = p
+	}
+	e.allocated = need
+	if sh := pairShared(N); sh > 48*1024 {
+		if err := e.d.setMaxDynamicShared("pair_loss", sh); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slots returns the device address of microbatch m's scalar block (m = -1:
+// the step-wide block after maxMicro microbatches).
+func (e *Engine) slots(m int) cu.DevicePtr {
+	if m < 0 {
+		m = e.maxMicro
+	}
+	return e.S + cu.DevicePtr(8*slotStride*m)
+}
+
+func (e *Engine) slot(m, s int) cu.DevicePtr { return e.slots(m) + cu.DevicePtr(8*s) }
+
+func (e *Engine) checkBatch(b *data.Batch) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if b.B != e.B || b.T != e.T {
+		return fmt.Errorf("cuda: microbatch is %dx%d; the engine was built for B=%d, T=%d", b.B, b.T, e.B, e.T)
+	}
+	return nil
+}
+
+// stage is one launch (or a few) of a microbatch's computation.
+type stage struct {
+	name string
+	run  func() error
+}
+
+// microbatch runs the forward pass of one microbatch, its losses into slot
+// block m and, if grad, adds its parameter gradient to e.grad. On the device
+// thread. With e.profile set it synchronises after each stage and adds the
+// stage's wall time to e.profile (for the benchmark's breakdown).
+func (e *Engine) microbatch(b *data.Batch, m int, grad bool) error {
+	for _, s := range e.stages(b, m, grad) {
+		t0 := time.Now()
+		if err := s.run(); err != nil {
+			return err
+		}
+		if e.profile != nil {
+			if err := cu.Synchronize(); err != nil {
+				return fmt.Errorf("cuda:%d: %s: %v", e.d.ordinal, s.name, err)
+			}
+			e.profile[s.name] += time.Since(t0)
+		}
+	}
+	return nil
+}
+
+// stages lists the work of one microbatch (see microbatch); uploads of the
+// batch are its first stage.
+func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
+	d := e.d
+	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
+	lc := e.spec.Loss
+	S := e.slots(m)
+	mean := 0
+	if lc.Reduction == graph.ReduceMean {
+		mean = 1
+	}
+	doGrad := 0
+	if grad {
+		doGrad = 1
+	}
+	steps := []stage{
+		{"upload", func() error {
+			if err := upload(e.V, b.Vel); err != nil {
+				return err
+			}
+			if err := upload(e.X, b.Positions()); err != nil {
+				return err
+			}
+			return fill(e.slots(m), 0, 2*slotStride)
+		}},
+		// MLP forward.
+		stage{"mlp_in", func() error {
+			return d.launch("mlp_in", gridFor(P*H), 1, 1, 256, 0, ptr(e.V), ptr(e.tensor(tW0)), ptr(e.tensor(tB0)), ptr(e.h1), i64(P), i64(H))
+		}},
+		stage{"gemm h2", func() error {
+			return d.gemm("gemm_nt", P, H, H, e.h1, H, e.tensor(tW1), H, e.h2, H, e.tensor(tB1), flagBias|flagReLU, e.ws, e.sms)
+		}},
+		stage{"gemm W", func() error {
+			return d.gemm("gemm_nt", P, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
+		}},
+		// Recurrence.
+		stage{"g0_forward", func() error {
+			return d.launch("g0_forward", 1, 1, 1, 128, 0, ptr(e.tensor(tG0)), ptr(e.g0), ptr(e.n0), i64(N))
+		}},
+		stage{"rnn_forward", func() error {
+			return d.launch("rnn_forward", B, 1, 1, rnnThreads, rnnForwardShared(N), ptr(e.Wf), ptr(e.g0), ptr(e.G), ptr(e.GP), ptr(e.nrm), ptr(e.part), i64(B), i64(T), i64(N))
+		}},
+		stage{"zeros", func() error { return d.reduce(e.part, B, 1, e.slot(m, sZeros)) }},
+	}
+	// Pairwise terms (they write dG first, so they also clear it).
+	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
+		sx2 := lc.SigmaX * lc.SigmaX
+		nb := ceilDiv(P, 256)
+		pb := pairBlocks(P)
+		doSep, doInv := 0, 0
+		if lc.LambdaSep != 0 {
+			doSep = 1
+		}
+		if lc.LambdaInv != 0 {
+			doInv = 1
+		}
+		steps = append(steps,
+			stage{"pair_count", func() error { return d.launch("pair_count", nb, 1, 1, 256, 0, ptr(e.X), i64(P), f64(sx2), ptr(e.part)) }},
+			stage{"pair_count reduce", func() error { return d.reduce(e.part, nb, 2, e.slot(m, sNFar)) }},
+			stage{"pair_coef", func() error {
+				return d.launch("pair_coef", 1, 1, 1, 1, 0, ptr(S), f64(lc.LambdaSep), f64(lc.LambdaInv), f64(lc.SigmaG*lc.SigmaG), i64(mean))
+			}},
+			stage{"pair_loss", func() error {
+				return d.launch("pair_loss", pb, 1, 1, 256, pairShared(N), ptr(e.G), ptr(e.X), i64(P), i64(N), f64(sx2),
+					f64(1/(2*lc.SigmaG*lc.SigmaG)), i64(doSep), i64(doInv), ptr(S), ptr(e.dG), ptr(e.part), i64(doGrad))
+			}},
+			stage{"pair_loss reduce", func() error { return d.reduce(e.part, pb, 2, e.slot(m, sSepSum)) }},
+		)
+	} else if grad {
+		steps = append(steps, stage{"clear dG", func() error { return fill(e.dG, 0, P*N) }})
+	}
+	if lc.LambdaCap != 0 {
+		steps = append(steps,
+			stage{"cap colsum", func() error { return d.colsum(e.G, P, N, 0, e.colD, false) }},
+			stage{"cap_finalize", func() error {
+				return d.launch("cap_finalize", 1, 1, 1, 128, 0, ptr(e.colD), i64(N), i64(P), f64(lc.LambdaCap), ptr(S), ptr(e.capg))
+			}})
+		if grad {
+			steps = append(steps, stage{"add_rowvec", func() error {
+				return d.launch("add_rowvec", gridFor(P*N), 1, 1, 256, 0, ptr(e.dG), ptr(e.capg), i64(P), i64(N))
+			}})
+		}
+	}
+	if lc.LambdaCI != 0 {
+		cb := ciBlocks(P)
+		steps = append(steps,
+			stage{"ci_forward", func() error {
+				return d.launch("ci_forward", cb, 1, 1, 256, 0, ptr(e.G), ptr(e.GP), ptr(e.V), i64(P), i64(N), f64(lc.SigmaX), ptr(e.part))
+			}},
+			stage{"ci reduce", func() error { return d.reduce(e.part, cb, 3, e.slot(m, sCIK)) }},
+			stage{"ci_coef", func() error { return d.launch("ci_coef", 1, 1, 1, 1, 0, ptr(S), f64(lc.LambdaCI)) }})
+		if grad {
+			steps = append(steps, stage{"ci_backward", func() error {
+				return d.launch("ci_backward", cb, 1, 1, 256, 0, ptr(e.G), ptr(e.GP), ptr(e.V), i64(B), i64(T), i64(N), f64(lc.SigmaX), ptr(S), ptr(e.dG), ptr(e.dg0ci))
+			}})
+		}
+	} else if grad {
+		steps = append(steps, stage{"clear dg0ci", func() error { return fill(e.dg0ci, 0, B*N) }})
+	}
+	steps = append(steps, stage{"loss_finalize", func() error {
+		return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), f64(lc.LambdaSep), f64(lc.LambdaInv), f64(lc.LambdaCap), f64(lc.LambdaCI), i64(mean))
+	}})
+	if grad {
+		steps = append(steps,
+			// Backpropagation through time; Wf becomes dWf.
+			stage{"rnn_backward", func() error {
+				return d.launch("rnn_backward", B, 1, 1, rnnThreads, rnnBackwardShared(N), ptr(e.Wf), ptr(e.G), ptr(e.GP), ptr(e.nrm), ptr(e.dG), ptr(e.DY), ptr(e.dg0ci), ptr(e.dg0b), i64(B), i64(T), i64(N))
+			}},
+			stage{"g0_backward", func() error {
+				return d.launch("g0_backward", 1, 1, 1, 128, 4*N, ptr(e.dg0b), ptr(e.g0), ptr(e.n0), ptr(e.gtensor(tG0)), i64(B), i64(N))
+			}},
+			// Last layer: dB2 = sum_i dWf_i = DY^T GP (dWf_i = dy_i g_prev_i^T),
+			// dW2 = dWf^T h2, dh2 = dWf W2.
+			stage{"gemm dB2", func() error {
+				return d.gemm("gemm_tn", N, N, P, e.DY, N, e.GP, N, e.gtensor(tB2), N, 0, flagAcc, e.ws, e.sms)
+			}},
+			stage{"gemm dW2", func() error {
+				return d.gemm("gemm_tn", NN, H, P, e.Wf, NN, e.h2, H, e.gtensor(tW2), H, 0, flagAcc, e.ws, e.sms)
+			}},
+			stage{"gemm dh2", func() error {
+				return d.gemm("gemm_nn", P, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
+			}},
+			stage{"relu_mask h2", func() error {
+				return d.launch("relu_mask", gridFor(P*H), 1, 1, 256, 0, ptr(e.dh2), ptr(e.h2), i64(P*H))
+			}},
+			// Second layer.
+			stage{"colsum dB1", func() error { return d.colsum(e.dh2, P, H, e.gtensor(tB1), 0, true) }},
+			stage{"gemm dW1", func() error {
+				return d.gemm("gemm_tn", H, H, P, e.dh2, H, e.h1, H, e.gtensor(tW1), H, 0, flagAcc, e.ws, e.sms)
+			}},
+			stage{"gemm dh1", func() error {
+				return d.gemm("gemm_nn", P, H, H, e.dh2, H, e.tensor(tW1), H, e.dh1, H, 0, 0, e.ws, e.sms)
+			}},
+			stage{"relu_mask h1", func() error {
+				return d.launch("relu_mask", gridFor(P*H), 1, 1, 256, 0, ptr(e.dh1), ptr(e.h1), i64(P*H))
+			}},
+			// First layer.
+			stage{"colsum dB0", func() error { return d.colsum(e.dh1, P, H, e.gtensor(tB0), 0, true) }},
+			stage{"gemm dW0", func() error {
+				return d.gemm("gemm_tn", H, 2, P, e.dh1, H, e.V, 2, e.gtensor(tW0), 2, 0, flagAcc, e.ws, e.sms)
+			}},
+		)
+	}
+	return steps
+}
+
+// lossesOf reads microbatch block m of the downloaded scalars.
+func lossesOf(s []float64, m int) graph.Losses {
+	b := s[m*slotStride:]
+	return graph.Losses{Total: b[sLTot], Sep: b[sLSep], Inv: b[sLInv], Cap: b[sLCap], CI: b[sLCI], ZeroFrac: b[sZFrac]}
+}
+
+// Step implements train.Engine.
+func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error) {
+	if len(batches) == 0 {
+		return train.StepStats{}, errors.New("cuda engine: step with no microbatches")
+	}
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return train.StepStats{}, fmt.Errorf("cuda engine: learning rate %g", lr)
+	}
+	for _, b := range batches {
+		if err := e.checkBatch(b); err != nil {
+			return train.StepStats{}, err
+		}
+	}
+	K := len(batches)
+	var scal []float64
+	err := e.d.run(func() error {
+		if K > e.maxMicro {
+			if err := e.growSlots(K); err != nil {
+				return err
+			}
+		}
+		if err := fill(e.grad, 0, e.total); err != nil {
+			return err
+		}
+		for m, b := range batches {
+			if err := e.microbatch(b, m, true); err != nil {
+				return err
+			}
+		}
+		oc := e.spec.Opt
+		t := float64(e.step + 1)
+		G := e.slots(-1)
+		for _, f := range []func() error{
+			func() error {
+				return e.d.launch("sumsq", sumsqBlocks, 1, 1, 256, 0, ptr(e.grad), i64(e.total), ptr(e.part))
+			},
+			func() error { return e.d.reduce(e.part, sumsqBlocks, 1, G+8*gSumSq) },
+			func() error {
+				return e.d.launch("opt_finalize", 1, 1, 1, 1, 0, ptr(G), ptr(e.slots(0)), i64(slotStride), i64(K), f64(oc.ClipNorm))
+			},
+			func() error {
+				return e.d.launch("adamw", gridFor(e.total), 1, 1, 256, 0, ptr(e.par), ptr(e.grad), ptr(e.mom), ptr(e.vel), i64(e.total), ptr(G),
+					f64(lr), f64(oc.WeightDecay), f64(oc.Beta1), f64(oc.Beta2), f64(oc.Eps), f64(1-math.Pow(oc.Beta1, t)), f64(1-math.Pow(oc.Beta2, t)))
+			},
+		} {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		scal = make([]float64, e.sLen)
+		if err := downloadF64(scal, e.S); err != nil {
+			return fmt.Errorf("cuda:%d: step failed: %v", e.d.ordinal, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return train.StepStats{}, err
+	}
+	var st train.StepStats
+	for m := 0; m < K; m++ {
+		l := lossesOf(scal, m)
+		if err := train.CheckLosses(l, m); err != nil {
+			return train.StepStats{}, err
+		}
+		st.Losses.Total += l.Total / float64(K)
+		st.Losses.Sep += l.Sep / float64(K)
+		st.Losses.Inv += l.Inv / float64(K)
+		st.Losses.Cap += l.Cap / float64(K)
+		st.Losses.CI += l.CI / float64(K)
+		st.Losses.ZeroFrac += l.ZeroFrac / float64(K)
+	}
+	gs := scal[e.maxMicro*slotStride:]
+	st.GradNorm = gs[gNorm]
+	if gs[gOK] == 0 {
+		return train.StepStats{}, e.nonFiniteGrad(gs[gNorm])
+	}
+	e.step++
+	return st, nil
+}
+
+// nonFiniteGrad names the first gradient tensor holding a NaN or Inf.
+func (e *Engine) nonFiniteGrad(norm float64) error {
+	g := graph.ZeroParams(e.N, e.H)
+	if err := e.d.run(func() error { return e.downloadParams(g, e.grad) }); err == nil {
+		for i, s := range g.Slices() {
+			for _, v := range s {
+				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+					return &train.NonFiniteError{Term: "gradient of " + graph.ParamNames[i], Value: f}
+				}
+			}
+		}
+	}
+	return &train.NonFiniteError{Term: "gradient norm", Value: norm}
+}
+
+func (e *Engine) growSlots(K int) error {
+	e.d.free(e.S)
+	e.maxMicro = K
+	e.sLen = (K + 1) * slotStride
+	p, err := e.d.alloc(int64(8*e.sLen), "scalars")
+	e.S = p
+	return err
+}
+
+// Eval implements train.Engine.
+func (e *Engine) Eval(b *data.Batch) (graph.Losses, error) {
+	if err := e.checkBatch(b); err != nil {
+		return graph.Losses{}, err
+	}
+	scal := make([]float64, slotStride)
+	err := e.d.run(func() error {
+		if err := e.microbatch(b, 0, false); err != nil {
+			return err
+		}
+		return downloadF64(scal, e.slots(0))
+	})
+	if err != nil {
+		return graph.Losses{}, err
+	}
+	l := lossesOf(scal, 0)
+	return l, train.CheckLosses(l, 0)
+}
+
+func (e *Engine) downloadParams(p *graph.Params, src cu.DevicePtr) error {
+	for i, s := range p.Slices() {
+		if err := download(s, src+cu.DevicePtr(4*e.off[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) uploadParams(dst cu.DevicePtr, p *graph.Params) error {
+	for i, s := range p.Slices() {
+		if err := upload(dst+cu.DevicePtr(4*e.off[i]), s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkShape(p *graph.Params) error {
+	if p == nil {
+		return errors.New("cuda: nil parameters")
+	}
+	if err := p.Check(); err != nil {
+		return err
+	}
+	if p.N != e.N || p.H != e.H {
+		return fmt.Errorf("cuda: parameters have N=%d, H=%d; the engine has N=%d, H=%d", p.N, p.H, e.N, e.H)
+	}
+	return nil
+}
+
+// Params implements train.Engine.
+func (e *Engine) Params() (*graph.Params, error) {
+	p := graph.ZeroParams(e.N, e.H)
+	return p, e.d.run(func() error { return e.downloadParams(p, e.par) })
+}
+
+// SetParams implements train.Engine.
+func (e *Engine) SetParams(p *graph.Params) error {
+	if err := e.checkShape(p); err != nil {
+		return err
+	}
+	return e.d.run(func() error { return e.uploadParams(e.par, p) })
+}
+
+// OptState implements train.Engine.
+func (e *Engine) OptState() (*train.OptState, error) {
+	st := train.NewOptState(e.N, e.H)
+	st.Step = e.step
+	err := e.d.run(func() error {
+		if err := e.downloadParams(st.M, e.mom); err != nil {
+			return err
+		}
+		return e.downloadParams(st.V, e.vel)
+	})
+	return st, err
+}
+
+// SetOptState implements train.Engine.
+func (e *Engine) SetOptState(st *train.OptState) error {
+	if st == nil {
+		return errors.New("cuda: nil optimiser state")
+	}
+	if err := e.checkShape(st.M); err != nil {
+		return err
+	}
+	if err := e.checkShape(st.V); err != nil {
+		return err
+	}
+	err := e.d.run(func() error {
+		if err := e.uploadParams(e.mom, st.M); err != nil {
+			return err
+		}
+		return e.uploadParams(e.vel, st.V)
+	})
+	if err == nil {
+		e.step = st.Step
+	}
+	return err
+}
+
+// Close implements train.Engine.
+func (e *Engine) Close() error {
+	if e.d != nil {
+		e.d.close()
+		e.d = nil
+	}
+	return nil
+}

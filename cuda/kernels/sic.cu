@@ -1,0 +1,708 @@
+// sic.cu: the recurrence, the four SIC losses with their gradients, the
+// small MLP pieces and the optimiser, for one microbatch of P = B*T states.
+//
+// Layout (all row-major float32 unless said otherwise):
+//   V  [P,2]  velocities, X [P,2] positions, state index i = b*T + t
+//   Wf [P,N*N] the MLP output, W_i[r][c] = Wf[i][r*N + c]
+//   G  [P,N]  g_{b,t} (t = 0..T-1 is the state after step t+1)
+//   GP [P,N]  g_{b,t-1}, with g_0 = NormReLU(G0) for t = 0
+//   nrm [P]   ||ReLU(y_i)||; the state was zeroed where nrm <= 1e-8
+//   dG [P,N]  dL/dg_i from the losses (before backpropagation in time)
+//   S  double scalars (slot layout in cuda/slots.go, mirrored below)
+//
+// Every scalar kernel parameter is 8 bytes (long long or double) because the
+// Go launcher passes each argument as one 64-bit slot. Reductions never use
+// atomics: each block writes a partial, and reduce_partials adds them in a
+// fixed order, so results are bit-reproducible run to run.
+
+#define ZERO_EPS 1e-8f
+
+// Slots of the per-microbatch scalar block (must match slots.go).
+#define S_NFAR 0
+#define S_NNEAR 1
+#define S_SEPSUM 2
+#define S_INVSUM 3
+#define S_CAPN2 4
+#define S_CIK 5
+#define S_CISUM 6
+#define S_CISUM2 7
+#define S_ZEROS 8
+#define S_CSEP 10
+#define S_CINV 11
+#define S_CIMEAN 12
+#define S_CICOEF 13
+#define S_LSEP 16
+#define S_LINV 17
+#define S_LCAP 18
+#define S_LCI 19
+#define S_LTOT 20
+#define S_ZFRAC 21
+// Global slots (offset passed separately).
+#define G_SUMSQ 0
+#define G_NORM 1
+#define G_SCALE 2
+#define G_OK 3
+
+// ---------------------------------------------------------------------------
+// Block reductions (deterministic: fixed tree over the block).
+
+__device__ double block_sum_d(double v, double* sh) {
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = (blockDim.x + 31) / 32;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffff, v, o);
+    __syncthreads();
+    if (lane == 0) sh[w] = v;
+    __syncthreads();
+    double s = 0;
+    if (threadIdx.x == 0)
+        for (int k = 0; k < nw; k++) s += sh[k];
+    __syncthreads();
+    if (threadIdx.x == 0) sh[0] = s;
+    __syncthreads();
+    s = sh[0];
+    __syncthreads();
+    return s;
+}
+
+__device__ float block_sum_f(float v, float* sh) {
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = (blockDim.x + 31) / 32;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffff, v, o);
+    __syncthreads();
+    if (lane == 0) sh[w] = v;
+    __syncthreads();
+    float s = 0;
+    if (threadIdx.x == 0)
+        for (int k = 0; k < nw; k++) s += sh[k];
+    __syncthreads();
+    if (threadIdx.x == 0) sh[0] = s;
+    __syncthreads();
+    s = sh[0];
+    __syncthreads();
+    return s;
+}
+
+__device__ float warp_sum_f(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+    return v;
+}
+
+// dst[c] = sum_k part[c*n + k], one block per component c.
+extern "C" __global__ void reduce_partials(const double* part, long long n, double* dst) {
+    __shared__ double sh[32];
+    const double* p = part + blockIdx.x * n;
+    double s = 0;
+    for (long long k = threadIdx.x; k < n; k += blockDim.x) s += p[k];
+    s = block_sum_d(s, sh);
+    if (threadIdx.x == 0) dst[blockIdx.x] = s;
+}
+
+// ---------------------------------------------------------------------------
+// MLP pieces.
+
+// h1 = ReLU(V W0^T + b0): the first layer has K = 2, so it is elementwise.
+extern "C" __global__ void mlp_in(const float* V, const float* W0, const float* b0, float* h1, long long P,
+                                  long long H) {
+    const long long total = P * H;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const long long i = e / H, j = e % H;
+        float v = fmaf(V[2 * i + 1], W0[2 * j + 1], V[2 * i] * W0[2 * j]) + b0[j];
+        h1[e] = fmaxf(v, 0.f);
+    }
+}
+
+// ReLU backward: d = h > 0 ? d : 0 (h is the ReLU's output).
+extern "C" __global__ void relu_mask(float* d, const float* h, long long n) {
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x)
+        if (!(h[e] > 0.f)) d[e] = 0.f;
+}
+
+// Column sums of X [rows, cols] in float64: out[c] (+)= sum_r X[r][c]. A block
+// covers 32 columns with 8 row phases; the phases are added in a fixed order.
+// Used for bias gradients (db = sum over rows of dy) and the capacity mean.
+extern "C" __global__ void colsum(const float* X, long long rows, long long cols, float* outf, double* outd,
+                                  long long accumulate) {
+    __shared__ double sh[8][33];
+    const int cx = threadIdx.x % 32, ry = threadIdx.x / 32;
+    const long long c = blockIdx.x * 32LL + cx;
+    double s = 0;
+    if (c < cols)
+        for (long long r = ry; r < rows; r += 8) s += X[r * cols + c];
+    sh[ry][cx] = s;
+    __syncthreads();
+    if (ry == 0 && c < cols) {
+        double t = 0;
+        for (int k = 0; k < 8; k++) t += sh[k][cx];
+        if (outd) outd[c] = t;
+        if (outf) outf[c] = accumulate ? (float)((double)outf[c] + t) : (float)t;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// NormReLU of the raw initial state: g0 = ReLU(G0)/||ReLU(G0)||, or 0.
+// n0[0] receives ||ReLU(G0)||. One block.
+extern "C" __global__ void g0_forward(const float* G0, float* g0, float* n0, long long N) {
+    __shared__ float sh[32];
+    float s = 0;
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+        float r = fmaxf(G0[k], 0.f);
+        s += r * r;
+    }
+    const float n = sqrtf(block_sum_f(s, sh));
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) g0[k] = n > ZERO_EPS ? fmaxf(G0[k], 0.f) / n : 0.f;
+    if (threadIdx.x == 0) n0[0] = n;
+}
+
+// ---------------------------------------------------------------------------
+// Recurrence, forward. One block per trajectory b (trajectories are
+// independent), looping over t: y = W_{b,t} g_{b,t-1}; g_{b,t} = NormReLU(y).
+// Each warp takes rows r = warp, warp+nwarps, ...; its lanes read the row
+// in 128-byte runs and reduce with shuffles. The block streams its T
+// matrices (N*N*4 bytes each) once: the kernel is bound by reading Wf.
+// Dynamic shared memory: 2*N floats. part[b] = number of zeroed states.
+extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* G, float* GP, float* nrm,
+                                       double* part, long long B, long long T, long long N) {
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    float* g = sm;      // g_{b,t-1}
+    float* y = sm + N;  // pre-activation
+    const int b = blockIdx.x, lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) g[k] = g0[k];
+    __syncthreads();
+    int zeros = 0;
+    for (long long t = 0; t < T; t++) {
+        const long long i = b * T + t;
+        const float* W = Wf + i * N * N;
+        for (long long r = w; r < N; r += nw) {
+            const float* row = W + r * N;
+            float s = 0;
+#pragma unroll 4
+            for (long long c = lane; c < N; c += 32) s = fmaf(row[c], g[c], s);
+            s = warp_sum_f(s);
+            if (lane == 0) y[r] = s;
+        }
+        __syncthreads();
+        float q = 0;
+        for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+            float r = fmaxf(y[k], 0.f);
+            q += r * r;
+        }
+        const float n = sqrtf(block_sum_f(q, red));
+        const bool zero = !(n > ZERO_EPS);
+        zeros += zero;
+        for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+            GP[i * N + k] = g[k];
+            const float v = zero ? 0.f : fmaxf(y[k], 0.f) / n;
+            G[i * N + k] = v;
+        }
+        __syncthreads();  // everyone has read g before it is replaced
+        for (long long k = threadIdx.x; k < N; k += blockDim.x) g[k] = G[i * N + k];
+        if (threadIdx.x == 0) nrm[i] = n;
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) part[b] = zeros;
+}
+
+// ---------------------------------------------------------------------------
+// Recurrence, backward (BPTT). One block per trajectory, t = T-1 .. 0.
+//
+//   dg_t  = dG[t] + carry                      (loss gradient + from step t+1)
+//   NormReLU: g = r/n, r = ReLU(y), n = ||r||:
+//     dr = (dg - g (g.dg)) / n,  dy = dr * [y > 0] = dr * [g > 0]
+//     (zero where the state was zeroed: NormReLU is then constant 0)
+//   y = W g_prev:  dW = dy g_prev^T (rank one),  carry = W^T dy
+//
+// W_t is read for W^T dy and overwritten in place by dW_t = dy g_prev^T, so
+// the forward's Wf buffer becomes dWf with no second P x N*N buffer. Each
+// warp takes rows, its lanes columns c = lane + 32q (q < 8: N <= 256); the
+// per-warp column partials are added in warp order.
+// DY[i] receives dy (for the bias gradient of the last layer); dg0b[b]
+// receives dL/dg_{b,0} of the shared initial state (plus dg0ci[b], the
+// conformal-isometry term's direct gradient with respect to g_0).
+// Dynamic shared memory: (4 + nwarps) * N floats.
+extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* GP, const float* nrm,
+                                        const float* dG, float* DY, const float* dg0ci, float* dg0b, long long B,
+                                        long long T, long long N) {
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    const int b = blockIdx.x, lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    float* carry = sm;
+    float* dy = sm + N;
+    float* gp = sm + 2 * N;
+    float* colp = sm + 4 * N;  // [nw][N]
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) carry[k] = 0.f;
+    __syncthreads();
+    const int nq = (int)((N + 31) / 32);
+    for (long long t = T - 1; t >= 0; t--) {
+        const long long i = b * T + t;
+        const float n = nrm[i];
+        const bool zero = !(n > ZERO_EPS);
+        float dot = 0;
+        for (long long k = threadIdx.x; k < N; k += blockDim.x) dot += G[i * N + k] * (dG[i * N + k] + carry[k]);
+        dot = block_sum_f(dot, red);
+        for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+            const float gk = G[i * N + k];
+            float d = 0.f;
+            if (!zero && gk > 0.f) d = (dG[i * N + k] + carry[k] - gk * dot) / n;
+            dy[k] = d;
+            DY[i * N + k] = d;
+            gp[k] = GP[i * N + k];
+        }
+        __syncthreads();
+        float* W = Wf + i * N * N;
+        float acc[8];
+#pragma unroll
+        for (int q = 0; q < 8; q++) acc[q] = 0.f;
+        for (long long r = w; r < N; r += nw) {
+            float* row = W + r * N;
+            const float dyr = dy[r];
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                const long long c = lane + 32 * q;
+                if (q < nq && c < N) {
+                    acc[q] = fmaf(row[c], dyr, acc[q]);
+                    row[c] = dyr * gp[c];
+                }
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            const long long c = lane + 32 * q;
+            if (q < nq && c < N) colp[w * N + c] = acc[q];
+        }
+        __syncthreads();
+        for (long long c = threadIdx.x; c < N; c += blockDim.x) {
+            float s = 0.f;
+            for (int k = 0; k < nw; k++) s += colp[k * N + c];
+            carry[c] = s;
+        }
+        __syncthreads();
+    }
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) dg0b[b * N + k] = carry[k] + dg0ci[b * N + k];
+}
+
+// dG0 += NormReLU'(G0)^T (sum_b dg0b[b]); one block. Same NormReLU backward
+// as in rnn_backward, with g0 = NormReLU(G0), n0 = ||ReLU(G0)||.
+extern "C" __global__ void g0_backward(const float* dg0b, const float* g0, const float* n0, float* dG0, long long B,
+                                       long long N) {
+    extern __shared__ float sm[];  // N floats
+    __shared__ float red[32];
+    float dot = 0;
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+        float s = 0;
+        for (long long b = 0; b < B; b++) s += dg0b[b * N + k];
+        sm[k] = s;
+        dot += s * g0[k];
+    }
+    dot = block_sum_f(dot, red);
+    const float n = n0[0];
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+        float d = 0.f;
+        if (n > ZERO_EPS && g0[k] > 0.f) d = (sm[k] - g0[k] * dot) / n;
+        dG0[k] += d;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pairwise losses, forward and gradient fused, tiled; never a P x P buffer.
+//
+// Over ordered pairs i != j, with D_ij = ||g_i - g_j||^2 = s_i + s_j - 2 g_i.g_j
+// (s_i = ||g_i||^2, clamped at 0) and the mask from positions (float64, as
+// the CPU graph computes it): far if ||x_i-x_j||^2 > sigma_x^2, near if <.
+//   L_sep = (1/M_far)  sum_far  exp(-D_ij / (2 sigma_g^2))
+//   L_inv = (1/M_near) sum_near D_ij          (M = 1 for reduction "sum")
+// Each unordered pair appears twice with the same value, and
+// dD_ij/dg_i = 2 (g_i - g_j), so
+//   dL/dg_i = sum_j c_ij (g_i - g_j),
+//   c_ij = lambda_sep (2/M_far) exp(-D_ij/(2 sigma_g^2)) (-1/sigma_g^2)  (far)
+//        = lambda_inv (4/M_near)                                        (near)
+// csep = lambda_sep (-2/(sigma_g^2 M_far)) and cinv = lambda_inv 4/M_near come
+// from S (pair_coef), computed from the pair counts beforehand.
+//
+// A block owns TI = 32 rows i and sweeps all column tiles of TJ = 32 states:
+// Gram tile (each thread 2x2 dots over N from shared memory), c_ij into
+// shared memory, then acc_i += sum_j c_ij g_j (each thread 4 rows x up to 8
+// columns k = lane + 32q) and rowsum_i += sum_j c_ij. Finally
+// dG_i = rowsum_i g_i - acc_i is written (the block owns those rows, so no
+// atomics). Loss sums are kept per thread in float64 and written as block
+// partials: part[blockIdx] (sep) and part[gridDim + blockIdx] (inv).
+// Dynamic shared memory: (TI + TJ) * ld + TI * (TJ + 1) floats, ld = N | 1.
+#define TI 32
+#define TJ 32
+extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, const float* X, long long P, long long N,
+                                                           double sx2, double inv2sg2, long long doSep,
+                                                           long long doInv, const double* S, float* dG,
+                                                           double* part, long long doGrad) {
+    extern __shared__ float sm[];
+    __shared__ float si[TI], sj[TJ], xi[TI][2], xj[TJ][2];
+    __shared__ double red[32];
+    const int ld = (int)(N | 1);  // odd stride: conflict-free column reads
+    float* Gi = sm;
+    float* Gj = sm + TI * ld;
+    float* Cm = sm + (TI + TJ) * ld;  // [TI][TJ+1]
+    const int tid = threadIdx.x, lane = tid % 32, w = tid / 32;
+    const long long i0 = blockIdx.x * (long long)TI;
+    const float csep = (float)S[S_CSEP], cinv = (float)S[S_CINV];
+
+    for (int e = tid; e < TI * N; e += blockDim.x) {
+        const int r = e / (int)N, k = e % (int)N;
+        Gi[r * ld + k] = (i0 + r < P) ? G[(i0 + r) * N + k] : 0.f;
+    }
+    if (tid < TI) {
+        xi[tid][0] = (i0 + tid < P) ? X[2 * (i0 + tid)] : 0.f;
+        xi[tid][1] = (i0 + tid < P) ? X[2 * (i0 + tid) + 1] : 0.f;
+    }
+    __syncthreads();
+    if (tid < TI) {
+        float s = 0;
+        for (int k = 0; k < N; k++) s = fmaf(Gi[tid * ld + k], Gi[tid * ld + k], s);
+        si[tid] = s;
+    }
+
+    // Gram mapping: rows 2*(tid/16)+{0,1}, columns tid%16 + 16*{0,1}.
+    const int gr = 2 * (tid / 16), gc = tid % 16;
+    // Gradient mapping: rows 4*w + {0..3}, columns lane + 32q.
+    const int nq = (int)((N + 31) / 32);
+    float acc[4][8];
+#pragma unroll
+    for (int a = 0; a < 4; a++)
+#pragma unroll
+        for (int q = 0; q < 8; q++) acc[a][q] = 0.f;
+    float rowsum[4] = {0.f, 0.f, 0.f, 0.f};
+    double sepAcc = 0, invAcc = 0;
+
+    for (long long j0 = 0; j0 < P; j0 += TJ) {
+        __syncthreads();  // previous tile's readers are done
+        for (int e = tid; e < TJ * N; e += blockDim.x) {
+            const int r = e / (int)N, k = e % (int)N;
+            Gj[r * ld + k] = (j0 + r < P) ? G[(j0 + r) * N + k] : 0.f;
+        }
+        if (tid < TJ) {
+            xj[tid][0] = (j0 + tid < P) ? X[2 * (j0 + tid)] : 0.f;
+            xj[tid][1] = (j0 + tid < P) ? X[2 * (j0 + tid) + 1] : 0.f;
+        }
+        __syncthreads();
+        if (tid < TJ) {
+            float s = 0;
+            for (int k = 0; k < N; k++) s = fmaf(Gj[tid * ld + k], Gj[tid * ld + k], s);
+            sj[tid] = s;
+        }
+        float d00 = 0, d01 = 0, d10 = 0, d11 = 0;
+        {
+            const float* a0 = Gi + gr * ld;
+            const float* a1 = Gi + (gr + 1) * ld;
+            const float* b0 = Gj + gc * ld;
+            const float* b1 = Gj + (gc + 16) * ld;
+#pragma unroll 8
+            for (int k = 0; k < N; k++) {
+                const float x0 = a0[k], x1 = a1[k], y0 = b0[k], y1 = b1[k];
+                d00 = fmaf(x0, y0, d00);
+                d01 = fmaf(x0, y1, d01);
+                d10 = fmaf(x1, y0, d10);
+                d11 = fmaf(x1, y1, d11);
+            }
+        }
+        __syncthreads();  // sj ready
+        float dots[2][2] = {{d00, d01}, {d10, d11}};
+        float tsep = 0, tinv = 0;
+#pragma unroll
+        for (int a = 0; a < 2; a++) {
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int ii = gr + a, jj = gc + 16 * c;
+                const long long i = i0 + ii, j = j0 + jj;
+                float cij = 0.f;
+                if (i < P && j < P && i != j) {
+                    const double dx = (double)xi[ii][0] - (double)xj[jj][0];
+                    const double dy = (double)xi[ii][1] - (double)xj[jj][1];
+                    const double r2 = dx * dx + dy * dy;
+                    // float64 here: for near pairs D is a small difference of
+                    // numbers near 2, as in the CPU graph.
+                    const double D = fmax((double)si[ii] + (double)sj[jj] - 2.0 * (double)dots[a][c], 0.0);
+                    if (r2 > sx2) {
+                        if (doSep) {
+                            const float e = expf((float)(-D * inv2sg2));
+                            tsep += e;
+                            cij = csep * e;
+                        }
+                    } else if (r2 < sx2) {
+                        if (doInv) {
+                            tinv += (float)D;
+                            cij = cinv;
+                        }
+                    }
+                }
+                Cm[ii * (TJ + 1) + jj] = cij;
+            }
+        }
+        sepAcc += tsep;
+        invAcc += tinv;
+        if (!doGrad) continue;
+        __syncthreads();
+#pragma unroll 4
+        for (int jj = 0; jj < TJ; jj++) {
+            float c[4];
+#pragma unroll
+            for (int a = 0; a < 4; a++) {
+                c[a] = Cm[(4 * w + a) * (TJ + 1) + jj];
+                rowsum[a] += c[a];
+            }
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                const int k = lane + 32 * q;
+                if (q < nq && k < N) {
+                    const float gj = Gj[jj * ld + k];
+#pragma unroll
+                    for (int a = 0; a < 4; a++) acc[a][q] = fmaf(c[a], gj, acc[a][q]);
+                }
+            }
+        }
+    }
+    if (doGrad) {
+#pragma unroll
+        for (int a = 0; a < 4; a++) {
+            const long long i = i0 + 4 * w + a;
+            if (i >= P) continue;
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                const int k = lane + 32 * q;
+                if (q < nq && k < N) dG[i * N + k] = rowsum[a] * Gi[(4 * w + a) * ld + k] - acc[a][q];
+            }
+        }
+    }
+    const double s1 = block_sum_d(sepAcc, red);
+    const double s2 = block_sum_d(invAcc, red);
+    if (tid == 0) {
+        part[blockIdx.x] = s1;
+        part[gridDim.x + blockIdx.x] = s2;
+    }
+}
+
+// Far and near ordered-pair counts (they depend only on positions): each
+// thread takes one i and all j. part[blk] = far, part[gridDim + blk] = near.
+extern "C" __global__ void pair_count(const float* X, long long P, double sx2, double* part) {
+    __shared__ float xs[256][2];
+    __shared__ double red[32];
+    const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    const double xi = i < P ? X[2 * i] : 0, yi = i < P ? X[2 * i + 1] : 0;
+    long long far = 0, near = 0;
+    for (long long j0 = 0; j0 < P; j0 += 256) {
+        __syncthreads();
+        if (j0 + threadIdx.x < P) {
+            xs[threadIdx.x][0] = X[2 * (j0 + threadIdx.x)];
+            xs[threadIdx.x][1] = X[2 * (j0 + threadIdx.x) + 1];
+        }
+        __syncthreads();
+        if (i < P) {
+            const long long jn = min(256LL, P - j0);
+            for (long long jj = 0; jj < jn; jj++) {
+                if (j0 + jj == i) continue;
+                const double dx = xi - (double)xs[jj][0], dy = yi - (double)xs[jj][1];
+                const double r2 = dx * dx + dy * dy;
+                far += r2 > sx2;
+                near += r2 < sx2;
+            }
+        }
+    }
+    const double f = block_sum_d((double)far, red);
+    const double n = block_sum_d((double)near, red);
+    if (threadIdx.x == 0) {
+        part[blockIdx.x] = f;
+        part[gridDim.x + blockIdx.x] = n;
+    }
+}
+
+// Gradient coefficients of the pairwise terms from the counts (see pair_loss).
+extern "C" __global__ void pair_coef(double* S, double lsep, double linv, double sg2, long long mean) {
+    const double mf = mean ? fmax(S[S_NFAR], 1.0) : 1.0;
+    const double mn = mean ? fmax(S[S_NNEAR], 1.0) : 1.0;
+    S[S_CSEP] = lsep * (-2.0 / (sg2 * mf));
+    S[S_CINV] = linv * 4.0 / mn;
+}
+
+// ---------------------------------------------------------------------------
+// Capacity: L_cap = -||m||^2, m = (1/P) sum_i g_i; dL/dg_i = -2 m / P.
+// colsum (float64) gives P*m in cs; this one-block kernel writes the squared
+// norm to S and capg[k] = lambda_cap * (-2 m_k / P).
+extern "C" __global__ void cap_finalize(const double* cs, long long N, long long P, double lcap, double* S,
+                                        float* capg) {
+    __shared__ double red[32];
+    double s = 0;
+    for (long long k = threadIdx.x; k < N; k += blockDim.x) {
+        const double m = cs[k] / (double)P;
+        s += m * m;
+        capg[k] = (float)(lcap * (-2.0 * m / (double)P));
+    }
+    s = block_sum_d(s, red);
+    if (threadIdx.x == 0) S[S_CAPN2] = s;
+}
+
+// dG[i][k] += v[k] for every row i.
+extern "C" __global__ void add_rowvec(float* dG, const float* v, long long P, long long N) {
+    const long long total = P * N;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x)
+        dG[e] += v[e % N];
+}
+
+// ---------------------------------------------------------------------------
+// Conformal isometry. r_i = ||g_i - g_prev(i)|| / ||v_i|| over the steps with
+// 0 < ||v_i|| < sigma_x (speed in float64 as the CPU graph computes it);
+// L_ci = (1/K) sum r^2 - ((1/K) sum r)^2 (population variance).
+// One warp per state. part: [3][nblocks] = count, sum r, sum r^2.
+__device__ __forceinline__ float warp_dist(const float* a, const float* b, long long N, int lane) {
+    float s = 0;
+    for (long long k = lane; k < N; k += 32) {
+        const float d = a[k] - b[k];
+        s = fmaf(d, d, s);
+    }
+    return sqrtf(warp_sum_f(s));
+}
+
+__device__ __forceinline__ double speed_of(const float* V, long long i) {
+    const double vx = V[2 * i], vy = V[2 * i + 1];
+    return sqrt(vx * vx + vy * vy);
+}
+
+extern "C" __global__ void ci_forward(const float* G, const float* GP, const float* V, long long P, long long N,
+                                      double sx, double* part) {
+    __shared__ double red[32];
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    const long long i = blockIdx.x * (long long)nw + w;
+    double cnt = 0, s1 = 0, s2 = 0;
+    if (i < P) {
+        const double sp = speed_of(V, i);
+        const float d = warp_dist(G + i * N, GP + i * N, N, lane);
+        if (lane == 0 && sp > 0 && sp < sx) {
+            const double r = (double)d / sp;
+            cnt = 1;
+            s1 = r;
+            s2 = r * r;
+        }
+    }
+    cnt = block_sum_d(cnt, red);
+    s1 = block_sum_d(s1, red);
+    s2 = block_sum_d(s2, red);
+    if (threadIdx.x == 0) {
+        part[blockIdx.x] = cnt;
+        part[gridDim.x + blockIdx.x] = s1;
+        part[2 * gridDim.x + blockIdx.x] = s2;
+    }
+}
+
+// S[CIMEAN] = mean r; S[CICOEF] = lambda_ci * 2/K (dL/dr_k = coef (r_k - mean)).
+extern "C" __global__ void ci_coef(double* S, double lci) {
+    const double K = S[S_CIK];
+    S[S_CIMEAN] = K > 0 ? S[S_CISUM] / K : 0;
+    S[S_CICOEF] = K > 0 ? lci * 2.0 / K : 0;
+}
+
+// dr_t/dg_t = -dr_t/dg_{t-1} = (g_t - g_{t-1}) / (||g_t - g_{t-1}|| ||v_t||),
+// zero where the two states coincide. Warp for state (b,t) gathers both the
+// term of step t and (as g_{t-1} of step t+1) that of step t+1, so each warp
+// writes only its own row. For t = 0 the second role belongs to g_0: that
+// term goes to dg0ci[b].
+__device__ __forceinline__ float ci_factor(const float* G, const float* GP, const float* V, long long i, long long N,
+                                           double sx, double mean, double coef, int lane, float* dist) {
+    const double sp = speed_of(V, i);
+    const float d = warp_dist(G + i * N, GP + i * N, N, lane);
+    *dist = d;
+    if (!(sp > 0 && sp < sx) || !(d > 0)) return 0.f;
+    const double r = (double)d / sp;
+    return (float)(coef * (r - mean) / ((double)d * sp));
+}
+
+extern "C" __global__ void ci_backward(const float* G, const float* GP, const float* V, long long B, long long T,
+                                       long long N, double sx, const double* S, float* dG, float* dg0ci) {
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    const long long i = blockIdx.x * (long long)nw + w;
+    if (i >= B * T) return;
+    const double mean = S[S_CIMEAN], coef = S[S_CICOEF];
+    const long long b = i / T, t = i % T;
+    float dist;
+    const float f = ci_factor(G, GP, V, i, N, sx, mean, coef, lane, &dist);
+    if (f != 0.f)
+        for (long long k = lane; k < N; k += 32) dG[i * N + k] += f * (G[i * N + k] - GP[i * N + k]);
+    if (t + 1 < T) {
+        const float f1 = ci_factor(G, GP, V, i + 1, N, sx, mean, coef, lane, &dist);
+        if (f1 != 0.f)
+            for (long long k = lane; k < N; k += 32) dG[i * N + k] -= f1 * (G[(i + 1) * N + k] - GP[(i + 1) * N + k]);
+    }
+    if (t == 0)
+        for (long long k = lane; k < N; k += 32) dg0ci[b * N + k] = -f * (G[i * N + k] - GP[i * N + k]);
+}
+
+// ---------------------------------------------------------------------------
+// Loss values from the reduced sums (one thread). A term whose weight is 0
+// was not computed and reports 0.
+extern "C" __global__ void loss_finalize(double* S, long long P, double lsep, double linv, double lcap, double lci,
+                                         long long mean) {
+    double sep = 0, inv = 0, cap = 0, ci = 0;
+    if (lsep != 0) sep = mean ? (S[S_NFAR] > 0 ? S[S_SEPSUM] / S[S_NFAR] : 0) : S[S_SEPSUM];
+    if (linv != 0) inv = mean ? (S[S_NNEAR] > 0 ? S[S_INVSUM] / S[S_NNEAR] : 0) : S[S_INVSUM];
+    if (lcap != 0) cap = -S[S_CAPN2];
+    if (lci != 0 && S[S_CIK] > 0) {
+        const double m = S[S_CISUM] / S[S_CIK];
+        ci = fmax(S[S_CISUM2] / S[S_CIK] - m * m, 0.0);
+    }
+    S[S_LSEP] = sep;
+    S[S_LINV] = inv;
+    S[S_LCAP] = cap;
+    S[S_LCI] = ci;
+    S[S_LTOT] = lsep * sep + linv * inv + lcap * cap + lci * ci;
+    S[S_ZFRAC] = S[S_ZEROS] / (double)P;
+}
+
+// ---------------------------------------------------------------------------
+// Optimiser. The gradient buffer holds the sum over K microbatches.
+
+// part[blk] = sum of x^2 over a grid-stride share, in float64.
+extern "C" __global__ void sumsq(const float* x, long long n, double* part) {
+    __shared__ double red[32];
+    double s = 0;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        const double v = x[e];
+        s += v * v;
+    }
+    s = block_sum_d(s, red);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+// norm of the averaged gradient g = sum/K, the clip coefficient as torch's
+// clip_grad_norm_ (clip/(norm+1e-6) when below 1), and whether the step may
+// proceed: all microbatch losses and the norm finite. Gs = global slots,
+// Sm = the first microbatch's slots, stride apart.
+extern "C" __global__ void opt_finalize(double* Gs, const double* Sm, long long stride, long long K, double clip) {
+    const double norm = sqrt(Gs[G_SUMSQ]) / (double)K;
+    double coef = 1.0;
+    if (clip > 0) {
+        const double c = clip / (norm + 1e-6);
+        if (c < 1) coef = c;
+    }
+    bool ok = isfinite(norm);
+    for (long long m = 0; m < K; m++)
+        for (int s = S_LSEP; s <= S_LTOT; s++) ok = ok && isfinite(Sm[m * stride + s]);
+    Gs[G_NORM] = norm;
+    Gs[G_SCALE] = coef / (double)K;
+    Gs[G_OK] = ok ? 1.0 : 0.0;
+}
+
+// AdamW as torch.optim.AdamW and train.AdamWTensor (float64 per element):
+//   g = grad * scale; p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
+//   p -= lr * (m/bc1) / (sqrt(v/bc2) + eps)
+// Does nothing unless Gs[G_OK] (then parameters and moments stay unchanged).
+extern "C" __global__ void adamw(float* p, const float* grad, float* m, float* v, long long n, const double* Gs,
+                                 double lr, double wd, double b1, double b2, double eps, double bc1, double bc2) {
+    if (Gs[G_OK] == 0.0) return;
+    const double scale = Gs[G_SCALE];
+    const double decay = 1.0 - lr * wd;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        const double g = (double)grad[e] * scale;
+        double pi = (double)p[e] * decay;
+        const double mi = b1 * (double)m[e] + (1 - b1) * g;
+        const double vi = b2 * (double)v[e] + (1 - b2) * g * g;
+        pi -= lr * (mi / bc1) / (sqrt(vi / bc2) + eps);
+        p[e] = (float)pi;
+        m[e] = (float)mi;
+        v[e] = (float)vi;
+    }
+}

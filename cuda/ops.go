@@ -1,0 +1,75 @@
+//go:build gridgpu_cuda
+
+package cuda
+
+import "gorgonia.org/cu"
+
+// Launch wrappers, one per kernel, with the grid shapes the kernels assume.
+// All run on the device thread (inside device.run).
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// gridFor is a grid-stride launch size for n elements.
+func gridFor(n int) int { return max(1, min(ceilDiv(n, 256), 65535)) }
+
+// gemmPlan decides the split of K for an M x N x K product: enough blocks for
+// two per SM, each slice at least 256 deep, at most 16 slices.
+func gemmPlan(M, N, K, sms int) (splits, kchunk int) {
+	blocks := ceilDiv(M, 128) * ceilDiv(N, 128)
+	splits = 1
+	if blocks < 2*sms {
+		splits = min(ceilDiv(2*sms, blocks), 16, max(1, K/256))
+	}
+	kchunk = ceilDiv(ceilDiv(K, splits), 8) * 8
+	splits = ceilDiv(K, kchunk)
+	return splits, kchunk
+}
+
+// gemm computes C = op(A) op(B) (+ epilogue) with kernel kind ("gemm_nt",
+// "gemm_nn", "gemm_tn"); ws must hold splits*M*N floats when K is split.
+func (d *device) gemm(kind string, M, N, K int, A cu.DevicePtr, lda int, B cu.DevicePtr, ldb int,
+	C cu.DevicePtr, ldc int, bias cu.DevicePtr, flags int, ws cu.DevicePtr, sms int) error {
+	splits, kchunk := gemmPlan(M, N, K, sms)
+	gx, gy := ceilDiv(N, 128), ceilDiv(M, 128)
+	if splits == 1 {
+		return d.launch(kind, gx, gy, 1, 256, 0, ptr(A), ptr(B), ptr(C), ptr(bias), ptr(0),
+			i64(M), i64(N), i64(K), i64(lda), i64(ldb), i64(ldc), i64(K), i64(flags))
+	}
+	if err := d.launch(kind, gx, gy, splits, 256, 0, ptr(A), ptr(B), ptr(C), ptr(bias), ptr(ws),
+		i64(M), i64(N), i64(K), i64(lda), i64(ldb), i64(ldc), i64(kchunk), i64(flags)); err != nil {
+		return err
+	}
+	return d.launch("gemm_splitk_reduce", min(ceilDiv(M*N, 256), 8192), 1, 1, 256, 0,
+		ptr(ws), ptr(C), ptr(bias), i64(M), i64(N), i64(ldc), i64(splits), i64(flags))
+}
+
+// reduce sums ncomp consecutive runs of n partials into dst[0..ncomp).
+func (d *device) reduce(part cu.DevicePtr, n, ncomp int, dst cu.DevicePtr) error {
+	return d.launch("reduce_partials", ncomp, 1, 1, 256, 0, ptr(part), i64(n), ptr(dst))
+}
+
+func (d *device) colsum(X cu.DevicePtr, rows, cols int, outf, outd cu.DevicePtr, accumulate bool) error {
+	acc := 0
+	if accumulate {
+		acc = 1
+	}
+	return d.launch("colsum", ceilDiv(cols, 32), 1, 1, 256, 0, ptr(X), i64(rows), i64(cols), ptr(outf), ptr(outd), i64(acc))
+}
+
+// Threads per block of the recurrence kernels (16 warps: one warp per row at
+// a time, 8 rows each for N = 128).
+const rnnThreads = 512
+
+func rnnForwardShared(N int) int  { return 2 * N * 4 }
+func rnnBackwardShared(N int) int { return (4 + rnnThreads/32) * N * 4 }
+
+// pairShared is pair_loss's dynamic shared memory for N units.
+func pairShared(N int) int { return ((32+32)*(N|1) + 32*33) * 4 }
+
+// pairBlocks is pair_loss's grid (32 rows per block).
+func pairBlocks(P int) int { return ceilDiv(P, 32) }
+
+// ciBlocks is the grid of ci_forward/ci_backward (8 warps, a state each).
+func ciBlocks(P int) int { return ceilDiv(P, 8) }
+
+const sumsqBlocks = 1024
