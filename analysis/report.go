@@ -147,7 +147,11 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 		if err != nil {
 			return fmt.Errorf("figure %s: %w", name, err)
 		}
-		return write(name, b)
+		if err := writeSynced(filepath.Join(stage, name), b); err != nil {
+			return err
+		}
+		order = append(order, name)
+		return nil
 	}
 
 	sum := buildSummary(res, info)

@@ -1,0 +1,132 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// scoreMaps scores n by n maps with bin size 1.
+func scoreMaps(maps [][]float64, n int) []Score {
+	sc := &Scorer{BinSize: 1}
+	out := make([]Score, len(maps))
+	for i, m := range maps {
+		out[i], _ = sc.Score(m, n, n)
+	}
+	return out
+}
+
+// moduleMaps makes k noisy hexagonal maps of one module: a common period
+// and orientation (with a little jitter, as within real modules), random
+// phases.
+func moduleMaps(rng *rand.Rand, n, k int, period, orient float64) [][]float64 {
+	var maps [][]float64
+	for i := 0; i < k; i++ {
+		o := orient + rng.NormFloat64()
+		m := hexMap(n, period*(1+0.01*rng.NormFloat64()), o, rng.Float64()*period, rng.Float64()*period)
+		maps = append(maps, damage(m, 0.4, 0.05, rng))
+	}
+	return maps
+}
+
+func TestDetectModules(t *testing.T) {
+	const n = 40
+	rng := rand.New(rand.NewPCG(11, 12))
+	noise := func(k int) [][]float64 {
+		var maps [][]float64
+		for i := 0; i < k; i++ {
+			maps = append(maps, smoothNoise(n, []float64{1.5, 2.5, 4}[i%3], rng))
+		}
+		return maps
+	}
+	places := func(k int) [][]float64 {
+		var maps [][]float64
+		for i := 0; i < k; i++ {
+			maps = append(maps, placeMap(n, 3+rng.Float64()*3, 5+rng.Float64()*30, 5+rng.Float64()*30))
+		}
+		return maps
+	}
+	cat := func(parts ...[][]float64) [][]float64 {
+		var out [][]float64
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	cases := []struct {
+		name    string
+		maps    [][]float64
+		periods []float64 // expected module periods, increasing
+		orients []float64 // expected orientations, same order (NaN: any)
+	}{
+		{"two-periods-ratio-1.4", cat(moduleMaps(rng, n, 12, 6, 10), moduleMaps(rng, n, 12, 8.4, 25)), []float64{6, 8.4}, []float64{10, 25}},
+		{"two-periods-with-noise-units", cat(moduleMaps(rng, n, 10, 5.5, 40), noise(20), moduleMaps(rng, n, 8, 7.7, 5), places(6)), []float64{5.5, 7.7}, []float64{40, 5}},
+		{"three-periods", cat(moduleMaps(rng, n, 8, 5, 0), moduleMaps(rng, n, 8, 7, 20), moduleMaps(rng, n, 8, 9.8, 40)), []float64{5, 7, 9.8}, []float64{0, 20, 40}},
+		{"one-period", moduleMaps(rng, n, 20, 7, 33), []float64{7}, []float64{33}},
+		{"one-period-two-orientations", cat(moduleMaps(rng, n, 10, 8, 3), moduleMaps(rng, n, 10, 8, 33)), []float64{8, 8}, []float64{math.NaN(), math.NaN()}},
+		{"noise", noise(40), nil, nil},
+		{"place-fields", places(30), nil, nil},
+		{"too-few-grid-units", cat(moduleMaps(rng, n, 2, 6, 10), noise(10)), nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			scores := scoreMaps(c.maps, n)
+			rep := DetectModules(scores, DefaultModuleOptions)
+			if len(rep.Modules) != len(c.periods) {
+				var desc []string
+				for _, u := range rep.GridUnits {
+					desc = append(desc, fmt.Sprintf("%d:%.2f/%.1f", u, scores[u].Scale, scores[u].Orientation))
+				}
+				t.Fatalf("%d modules %+v, want %d (grid units scale/orientation: %v)", len(rep.Modules), rep.Modules, len(c.periods), desc)
+			}
+			for _, m := range rep.Modules {
+				t.Logf("module %d: period %.3f orientation %.1f, %d units (log spread %.3f)", m.ID, m.Period, m.Orientation, len(m.Units), m.LogSpread)
+			}
+			t.Logf("grid units %d, unassigned %d", len(rep.GridUnits), len(rep.Unassigned))
+			if len(c.periods) > 1 && c.periods[0] == c.periods[1] {
+				// Split by orientation: the two modules' orientations
+				// must differ by about 30 degrees.
+				if d := angleDist60(rep.Modules[0].Orientation, rep.Modules[1].Orientation); d < 25 {
+					t.Errorf("orientation split: module orientations %.1f and %.1f", rep.Modules[0].Orientation, rep.Modules[1].Orientation)
+				}
+				return
+			}
+			for i, m := range rep.Modules {
+				if math.Abs(m.Period-c.periods[i]) > 0.05*c.periods[i] {
+					t.Errorf("module %d period %.3f, want %.3f +- 5%%", i, m.Period, c.periods[i])
+				}
+				if !math.IsNaN(c.orients[i]) && angleDist60(m.Orientation, c.orients[i]) > 3 {
+					t.Errorf("module %d orientation %.2f, want %.2f +- 3", i, m.Orientation, c.orients[i])
+				}
+				if i > 0 {
+					if want := c.periods[i] / c.periods[i-1]; math.Abs(rep.Ratios[i-1]-want) > 0.05*want {
+						t.Errorf("ratio %d: %.3f, want %.3f", i-1, rep.Ratios[i-1], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDetectModulesMembership checks that units go to the module they were
+// made for.
+func TestDetectModulesMembership(t *testing.T) {
+	const n = 40
+	rng := rand.New(rand.NewPCG(13, 14))
+	maps := append(moduleMaps(rng, n, 9, 6, 12), moduleMaps(rng, n, 9, 8.4, 12)...)
+	rep := DetectModules(scoreMaps(maps, n), DefaultModuleOptions)
+	if len(rep.Modules) != 2 {
+		t.Fatalf("%d modules, want 2", len(rep.Modules))
+	}
+	for mi, m := range rep.Modules {
+		for _, u := range m.Units {
+			if u/9 != mi {
+				t.Errorf("unit %d (made for module %d) is in module %d", u, u/9, mi)
+			}
+		}
+	}
+	if len(rep.Unassigned) > 2 {
+		t.Errorf("%d grid units unassigned: %v", len(rep.Unassigned), rep.Unassigned)
+	}
+}

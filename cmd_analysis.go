@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/train"
+)
+
+func init() {
+	extraCommands = append(extraCommands, analyzeCommand(), gridscoreCommand())
+}
+
+func analyzeCommand() *cli.Command {
+	d := analysis.DefaultOptions()
+	return &cli.Command{
+		Name:      "analyze",
+		Usage:     "measure grid cells of a trained network: ratemaps, grid scores, modules, figures",
+		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--trajectories N] [--steps N] [--seed S]",
+		Description: "Drives the network along smooth random walks (Sorscher et al.'s motion model, all starting at the\n" +
+			"origin) in square arenas centred on the origin, bins each unit's activation into a ratemap, and\n" +
+			"computes spatial autocorrelograms, grid scores (score60, score90), grid scale and orientation,\n" +
+			"grid modules and the neural-vs-spatial distance curve (SPEC section 6).\n\n" +
+			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
+			"empty (or pass --overwrite); files appear there only once all of them are written.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
+			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
+			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"},
+			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, Usage: "walks per arena (`N`)"},
+			&cli.IntFlag{Name: "steps", Value: d.Steps, Usage: fmt.Sprintf("steps per walk (`N`; %g s each)", d.Motion.Dt)},
+			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks (`S`)"},
+			&cli.Float64Flag{Name: "min-score", Value: d.Modules.MinScore, Usage: "grid score60 a unit needs to count as a grid cell in module detection"},
+			&cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"},
+			&cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"},
+			&cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace the report files in a non-empty --out directory"},
+		},
+		Action: runAnalyze,
+	}
+}
+
+// parseArenas reads the --arena list.
+func parseArenas(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f), "m"))
+		if f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, usagef("--arena: %q is not a number; give sides in metres separated by commas, e.g. --arena 1,2,3,4", f)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, usagef("--arena: give at least one side in metres, e.g. --arena 1,2,3,4")
+	}
+	return out, nil
+}
+
+func runAnalyze(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("analyze takes no arguments (got %q); use --checkpoint and --out", c.Args().First())
+	}
+	if err := requireFlags(c, "checkpoint", "out"); err != nil {
+		return err
+	}
+	opt := analysis.DefaultOptions()
+	var err error
+	if opt.Arenas, err = parseArenas(c.String("arena")); err != nil {
+		return err
+	}
+	opt.BinsPerMetre = c.Int("bins")
+	opt.Trajectories = c.Int("trajectories")
+	opt.Steps = c.Int("steps")
+	opt.Seed = c.Uint64("seed")
+	opt.Modules.MinScore = c.Float64("min-score")
+	opt.Modules.MinSize = c.Int("min-module-size")
+	opt.DistanceSamples = c.Int("distance-samples")
+	opt.Workers = c.Int("workers")
+	if math.IsNaN(opt.Modules.MinScore) {
+		return usagef("--min-score: must be a number")
+	}
+	if opt.Workers < 0 {
+		return usagef("--workers: %d, must be 0 (one per CPU) or more", opt.Workers)
+	}
+	if err := opt.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	out := c.String("out")
+	if err := analysis.CheckOutDir(out, c.Bool("overwrite")); err != nil {
+		return usagef("%v", err)
+	}
+	ckpt := c.String("checkpoint")
+	p, meta, err := train.LoadParams(ckpt)
+	if err != nil {
+		return err
+	}
+
+	// Ctrl-C or SIGTERM stops the analysis; nothing is written then.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	stderr := c.App.ErrWriter
+	pr := newProgress(stderr)
+	workers := opt.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	pr.linef("analyze: %s (N=%d, H=%d): %d arena(s) %v m, %d walks x %d steps each, %d bins/m, %d workers",
+		ckpt, p.N, p.H, len(opt.Arenas), opt.Arenas, opt.Trajectories, opt.Steps, opt.BinsPerMetre, workers)
+	opt.Progress = pr.event
+	start := time.Now()
+	res, err := analysis.Analyze(ctx, p, opt)
+	if err != nil {
+		pr.finish()
+		if ctx.Err() != nil {
+			return cli.Exit("analyze: interrupted; no report written", 130)
+		}
+		return err
+	}
+	for _, ar := range res.Arenas {
+		pr.linef("arena %g m: %d of %d units with score60 > %g, %d module(s), %.1f%% of bins visited (%.1f s)",
+			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), 100*ar.Coverage.VisitedFraction, ar.Seconds)
+	}
+	var files int
+	err = analysis.WriteReport(out, res, analysis.ReportInfo{
+		Checkpoint: ckpt, Metadata: meta,
+		Progress: func(name string) {
+			files++
+			pr.update(fmt.Sprintf("writing %s", name))
+		},
+	}, c.Bool("overwrite"))
+	pr.finish()
+	if err != nil {
+		return err
+	}
+	pr.linef("wrote %s: summary.json, ratemaps.npz, %d figures and %s, in %.1f s",
+		out, files-3, reportPath(out), time.Since(start).Seconds())
+	return nil
+}
+
+// progress prints what analyze is doing to stderr: one line rewritten in
+// place on a terminal, plain lines at stage changes and quarter marks
+// otherwise (so logs stay readable).
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	live    bool // a live line is on screen and must be cleared first
+	stage   string
+	lastPct int
+	lastTTY time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progress{w: w, tty: tty}
+}
+
+func (p *progress) linef(format string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
+	fmt.Fprintf(p.w, format+"\n", a...)
+}
+
+func (p *progress) update(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", msg)
+		p.live = true
+		return
+	}
+	fmt.Fprintln(p.w, msg)
+}
+
+func (p *progress) event(e analysis.ProgressEvent) {
+	pct := 100
+	if e.Total > 0 {
+		pct = 100 * e.Done / e.Total
+	}
+	unit := "walks"
+	if e.Stage == "scoring" {
+		unit = "units"
+	}
+	msg := fmt.Sprintf("arena %g m (%d/%d): %s %d/%d %s (%d%%)", e.Arena, e.ArenaIndex+1, e.Arenas, e.Stage, e.Done, e.Total, unit, pct)
+	p.mu.Lock()
+	key := fmt.Sprint(e.ArenaIndex, e.Stage)
+	newStage := key != p.stage
+	if newStage {
+		p.stage, p.lastPct = key, -1
+	}
+	show := false
+	if p.tty {
+		show = newStage || e.Done == e.Total || time.Since(p.lastTTY) > 100*time.Millisecond
+		if show {
+			p.lastTTY = time.Now()
+		}
+	} else if e.Stage == "scoring" {
+		// Scoring is quick next to walking: its start and end will do.
+		show = newStage || e.Done == e.Total
+	} else {
+		show = newStage || pct/25 > max(p.lastPct, 0)/25
+	}
+	if show {
+		p.lastPct = pct
+	}
+	p.mu.Unlock()
+	if show {
+		p.update(msg)
+	}
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
+}
+
+func gridscoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "gridscore",
+		Usage:     "grid scores, scale and orientation of ratemaps in a NumPy .npz file",
+		UsageText: "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M]",
+		Description: "Reads the array 'ratemaps' [K,nx,ny] (or one map [nx,ny]; float32 or float64; NaN = unvisited\n" +
+			"bin; axis 1 is x, axis 2 is y) and prints one JSON object: per map score60, score90, scale and\n" +
+			"orientation (degrees in [0,60)), with null for undefined values (a constant or empty map, a map\n" +
+			"without periodic autocorrelogram peaks), plus the grid modules among the maps.\n\n" +
+			"Scale is in metres when the bin size is known: from --bin-size, else from the file's scalar\n" +
+			"'bin_size' (for --name ratemaps_2m: 'bin_size_2m'). Without either, the bin size is taken as 1\n" +
+			"and scale is in bins (\"scale_unit\": \"bins\" in the output).\n" +
+			"The ratemaps.npz that analyze writes can be read directly (its 'ratemaps' is the first arena).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "ratemaps", Usage: "(required) NumPy `F.npz` holding the ratemaps"},
+			&cli.StringFlag{Name: "name", Value: "ratemaps", Usage: "`NAME` of the array to score"},
+			&cli.Float64Flag{Name: "bin-size", Usage: "bin side in metres (`M`); overrides the file's bin_size"},
+			&cli.Float64Flag{Name: "min-score", Value: analysis.DefaultModuleOptions.MinScore, Usage: "score60 a map needs to count in module detection"},
+		},
+		Action: runGridscore,
+	}
+}
+
+// gridscoreMap is one map in gridscore's output.
+type gridscoreMap struct {
+	Map         int          `json:"map"`
+	Score60     analysis.Num `json:"score60"`
+	Score90     analysis.Num `json:"score90"`
+	Scale       analysis.Num `json:"scale"`
+	Orientation analysis.Num `json:"orientation"`
+	Visited     float64      `json:"visited_fraction"`
+}
+
+func runGridscore(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("gridscore takes no arguments (got %q); use --ratemaps F.npz", c.Args().First())
+	}
+	if err := requireFlags(c, "ratemaps"); err != nil {
+		return err
+	}
+	path, name := c.String("ratemaps"), c.String("name")
+	arrays, err := data.ReadNPZ(path)
+	if err != nil {
+		return err
+	}
+	a, ok := arrays[name]
+	if !ok {
+		var names []string
+		for n := range arrays {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return usagef("--ratemaps %s: no array %q (it holds: %s); choose one with --name", path, name, strings.Join(names, ", "))
+	}
+	var K, nx, ny int
+	switch len(a.Shape) {
+	case 2:
+		K, nx, ny = 1, a.Shape[0], a.Shape[1]
+	case 3:
+		K, nx, ny = a.Shape[0], a.Shape[1], a.Shape[2]
+	default:
+		return fmt.Errorf("%s: array %q has shape %v; want [K,nx,ny] (or [nx,ny] for one map)", path, name, a.Shape)
+	}
+	if nx < 1 || ny < 1 {
+		return fmt.Errorf("%s: array %q has shape %v; maps need at least one bin", path, name, a.Shape)
+	}
+	binSize, unit := 1.0, "bins"
+	bsName := "bin_size" + strings.TrimPrefix(name, "ratemaps")
+	if c.IsSet("bin-size") {
+		binSize, unit = c.Float64("bin-size"), "m"
+		if !(binSize > 0) || math.IsInf(binSize, 0) {
+			return usagef("--bin-size: %g, must be a positive number of metres", binSize)
+		}
+	} else if b, ok := arrays[bsName]; ok {
+		v := b.Float64s()
+		if len(v) != 1 || !(v[0] > 0) || math.IsInf(v[0], 0) {
+			return fmt.Errorf("%s: %q must be one positive number of metres, got shape %v values %v", path, bsName, b.Shape, v)
+		}
+		binSize, unit = v[0], "m"
+	}
+	vals := a.Float64s()
+	nb := nx * ny
+	scores := make([]analysis.Score, K)
+	sc := &analysis.Scorer{BinSize: binSize}
+	var wg sync.WaitGroup
+	var next int
+	var mu sync.Mutex
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				k := next
+				next++
+				mu.Unlock()
+				if k >= K {
+					return
+				}
+				scores[k], _ = sc.Score(vals[k*nb:(k+1)*nb], nx, ny)
+			}
+		}()
+	}
+	wg.Wait()
+	out := struct {
+		File      string                `json:"file"`
+		Array     string                `json:"array"`
+		Shape     []int                 `json:"shape"`
+		BinSize   float64               `json:"bin_size"`
+		ScaleUnit string                `json:"scale_unit"`
+		Maps      []gridscoreMap        `json:"maps"`
+		Modules   analysis.ModuleReport `json:"modules"`
+	}{File: path, Array: name, Shape: a.Shape, BinSize: binSize, ScaleUnit: unit}
+	for k, s := range scores {
+		visited := 0
+		for _, v := range vals[k*nb : (k+1)*nb] {
+			if !math.IsNaN(v) {
+				visited++
+			}
+		}
+		out.Maps = append(out.Maps, gridscoreMap{Map: k, Score60: analysis.Num(s.Score60), Score90: analysis.Num(s.Score90),
+			Scale: analysis.Num(s.Scale), Orientation: analysis.Num(s.Orientation), Visited: float64(visited) / float64(nb)})
+	}
+	mopt := analysis.DefaultModuleOptions
+	mopt.MinScore = c.Float64("min-score")
+	out.Modules = analysis.DetectModules(scores, mopt)
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "%s\n", b)
+	if errors.Is(err, os.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// reportPath is where analyze's index.html ends up, for messages.
+func reportPath(dir string) string { return filepath.Join(dir, "index.html") }
