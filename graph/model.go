@@ -35,10 +35,8 @@ func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 	if err != nil {
 		return l, nil, err
 	}
-	grad := ZeroParams(m.N, m.H)
-	for i, s := range grad.Slices() {
-		copy(s, g[i])
-	}
+	// run returns fresh slices, so they become the result without a copy.
+	grad := &Params{N: m.N, H: m.H, W0: g[0], B0: g[1], W1: g[2], B1: g[3], W2: g[4], B2: g[5], G0: g[6]}
 	return l, grad, nil
 }
 
@@ -78,6 +76,8 @@ type model[T float] struct {
 	grads      []*G.Node
 	total      *G.Node
 	rec        *recurrence[T]
+	velT       []T  // velocities in time-major row order
+	wantGrad   bool // false in Eval: the backward ops skip their work
 	pair       *pairTerm[T]
 	capT       *scalarTerm[T]
 	ci         *ciTerm[T]
@@ -106,35 +106,16 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 		}
 		m.params = append(m.params, n)
 	}
-	linear := func(x, w, b *G.Node) (*G.Node, error) {
-		wt, err := G.Transpose(w)
-		if err != nil {
-			return nil, err
-		}
-		y, err := G.Mul(x, wt)
-		if err != nil {
-			return nil, err
-		}
-		return addBias[T](y, b)
-	}
+	// The MLP's rows are time-major (row (t-1)*B + b, see recurrence.go);
+	// run() permutes the velocities accordingly.
 	p := m.params
-	h, err := linear(m.vel, p[0], p[1])
+	h, err := newLinearReLU(m, m.vel, p[0], p[1], false)
 	if err == nil {
-		h, err = G.Rectify(h)
-	}
-	if err == nil {
-		h, err = linear(h, p[2], p[3])
-	}
-	if err == nil {
-		h, err = G.Rectify(h)
-	}
-	var w *G.Node
-	if err == nil {
-		w, err = linear(h, p[4], p[5])
+		h, err = newLinearReLU(m, h, p[2], p[3], true)
 	}
 	var s *G.Node
 	if err == nil {
-		m.rec, s, err = newRecurrence[T](B, steps, N, w, p[6])
+		m.rec, s, err = newRecurrence(m, B, steps, N, h, p[4], p[5], p[6])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("building the model graph: %w", err)
@@ -201,8 +182,16 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 			return Losses{}, nil, err
 		}
 	}
-	vel := toSlice[T](b.Vel)
-	if err := G.Let(m.vel, denseOf(vel, m.B*m.T, 2)); err != nil {
+	if m.velT == nil {
+		m.velT = make([]T, m.B*m.T*2)
+	}
+	for bi := 0; bi < m.B; bi++ {
+		for t := 0; t < m.T; t++ {
+			src, dst := (bi*m.T+t)*2, (t*m.B+bi)*2
+			m.velT[dst], m.velT[dst+1] = T(b.Vel[src]), T(b.Vel[src+1])
+		}
+	}
+	if err := G.Let(m.vel, denseOf(m.velT, m.B*m.T, 2)); err != nil {
 		return Losses{}, nil, err
 	}
 	if m.pair != nil {
@@ -211,7 +200,10 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 	if m.ci != nil {
 		m.ci.vel = b.Vel
 	}
+	m.wantGrad = wantGrad
 	defer m.vm.Reset()
+	t0 := tick()
+	defer tock(PhaseTotal, t0)
 	if err := m.vm.RunAll(); err != nil {
 		return Losses{}, nil, fmt.Errorf("running the model graph: %w", err)
 	}
@@ -242,17 +234,6 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 		grads[i] = append([]T(nil), sliceOf[T](v)...)
 	}
 	return l, grads, nil
-}
-
-func toSlice[T float](x []float32) []T {
-	if t, ok := any(x).([]T); ok {
-		return t
-	}
-	out := make([]T, len(x))
-	for i, v := range x {
-		out[i] = T(v)
-	}
-	return out
 }
 
 // finite reports whether every value is finite.

@@ -8,31 +8,46 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// The velocity-gated recurrence, unrolled over T steps.
+// The MLP's last layer fused with the velocity-gated recurrence, unrolled
+// over T steps.
 //
-// Layout: w is [B*T][N*N], the MLP output for every step (row b*T+t-1 is the
-// matrix W(v_{b,t}), row-major). The state tensor s is [B*(T+1)][N]: row
-// b*(T+1)+t holds g_{b,t}, with t = 0 the shared start state g_0 =
-// NormReLU(g0raw). Keeping g_0 as a row lets the conformal-isometry loss see
-// g_{b,0} without a second gradient path.
+// Row order: the P = B*T rows of the MLP (velocities, hidden activations,
+// the last layer's output) are time-major, row r = (t-1)*B + b, so that the
+// rows of one range of time steps are contiguous (see the backward pass).
+// The state tensor s is batch-major, [B*(T+1)][N]: row b*(T+1)+t holds
+// g_{b,t}, with t = 0 the shared start state g_0 = NormReLU(g0raw). Keeping
+// g_0 as a row lets the conformal-isometry loss see g_{b,0} without a second
+// gradient path.
 //
-// Forward, for t = 1..T:
+// The last layer maps h2_r ([H]) to W_r = Wl h2_r + bl ([N*N], read as an
+// N x N matrix; Wl is [N*N][H]). Its bias is the same N x N matrix Bl for
+// every row, so the op stores only W'_r = Wl h2_r (one GEMM, no bias pass
+// over the P x N*N output) and applies Bl in the recurrence:
 //
-//	y = W_{b,t} g_{b,t-1},  r = ReLU(y),  g_{b,t} = r / ||r||  (0 when ||r|| <= 1e-8)
+//	y = (W'_r + Bl) g_{b,t-1},  r = ReLU(y),  g_{b,t} = r / ||r||  (0 when ||r|| <= 1e-8)
 //
 // Backward. With u = dL/dg_{b,t} (the loss's direct gradient plus what flows
 // back from step t+1) and n = ||r||:
 //
-//	dL/dr = (u - g (g.u)) / n           (Jacobian of r/||r|| is (I - g g^T)/n)
-//	dL/dy = dL/dr * [y > 0]             (note y > 0 exactly where g > 0)
-//	dL/dW_{b,t} = dL/dy  g_{b,t-1}^T    (an outer product: row k, column j)
-//	dL/dg_{b,t-1} += W_{b,t}^T dL/dy
+//	dL/dr = (u - g (g.u)) / n            (Jacobian of r/||r|| is (I - g g^T)/n)
+//	dL/dy = dL/dr * [y > 0]              (y > 0 exactly where g > 0)
+//	dL/dW_r = dL/dy g_{b,t-1}^T          (an outer product: row k, column j)
+//	dL/dg_{b,t-1} += (W'_r + Bl)^T dL/dy
+//	dL/dBl = sum_r dL/dW_r = DY^T Gprev  (DY, Gprev: the P rows of dL/dy and g_{b,t-1})
+//	dL/dh2_r = Wl^T vec(dL/dW_r),  dL/dWl = sum_r vec(dL/dW_r) h2_r^T
 //
+// The P x N*N gradient dL/dW (511 MB at paper size) is never held whole: the
+// steps are walked back in chunks of a few time steps; each chunk's rows of
+// dL/dW (contiguous thanks to the time-major order) go through the last
+// layer's two GEMMs at once and the buffer is reused for the next chunk.
 // A zeroed state passes no gradient (ReLU is flat there). The gradients of
 // g_0 are summed over the batch and taken through g_0's own Norm-ReLU.
 
 // normEps is the Norm-ReLU threshold of SPEC section 2.
 const normEps = 1e-8
+
+// recChunkRows bounds the rows of dL/dW held at once in the backward pass.
+const recChunkRows = 1024
 
 // normReLUInto writes ReLU(y)/||ReLU(y)|| into g and returns ||ReLU(y)||, or
 // zero (with g zeroed) when that norm is at most normEps.
@@ -60,18 +75,18 @@ func normReLUInto[T float](y, g []T) float64 {
 }
 
 // normReLUBackward maps dL/dg to dL/dy for g = NormReLU(y) with norm n.
-func normReLUBackward[T float](g []T, n float64, dg []float64, dy []float64) {
+func normReLUBackward[T, U float](g []T, n float64, dg []U, dy []U) {
 	if n == 0 {
 		clear(dy)
 		return
 	}
 	var dot float64
 	for k, gk := range g {
-		dot += float64(gk) * dg[k]
+		dot += float64(gk) * float64(dg[k])
 	}
 	for k, gk := range g {
 		if gk > 0 {
-			dy[k] = (dg[k] - float64(gk)*dot) / n
+			dy[k] = U((float64(dg[k]) - float64(gk)*dot) / n)
 		} else {
 			dy[k] = 0
 		}
@@ -90,45 +105,47 @@ func parallelFor(n int, f func(i int)) {
 		return
 	}
 	var wg sync.WaitGroup
-	next := make(chan int, n)
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
+	var next sync.Mutex
+	i := 0
 	for k := 0; k < workers; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				f(i)
+			for {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				f(j)
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-// recurForward fills s ([B*(T+1)][N]) and the norms n ([B*(T+1)]) and
-// returns how many of the B*T stepped states were zeroed.
-func recurForward[T float](B, steps, N int, w, g0raw, s []T, n []float64) int {
+// recurForward fills s ([B*(T+1)][N]), the norms n ([B*(T+1)]) and gprev
+// ([P][N], time-major: the state each step starts from) from the
+// bias-free last-layer output w ([P][N*N], time-major) and the bias bl
+// ([N*N]). It returns how many of the B*T stepped states were zeroed.
+func recurForward[T float](B, steps, N int, w, bl, g0raw, s []T, n []float64, gprev []T) int {
 	g0 := make([]T, N)
 	n0 := normReLUInto(g0raw, g0)
 	zeros := make([]int, B)
+	NN := N * N
 	parallelFor(B, func(b int) {
 		y := make([]T, N)
 		base := b * (steps + 1)
 		copy(s[base*N:(base+1)*N], g0)
 		n[base] = n0
 		for t := 1; t <= steps; t++ {
-			wt := w[(b*steps+t-1)*N*N : (b*steps+t)*N*N]
+			r := (t-1)*B + b
 			prev := s[(base+t-1)*N : (base+t)*N]
-			for k := 0; k < N; k++ {
-				row := wt[k*N : (k+1)*N]
-				var acc T
-				for j, gj := range prev {
-					acc += row[j] * gj
-				}
-				y[k] = acc
-			}
+			copy(gprev[r*N:(r+1)*N], prev)
+			gemv(false, N, N, 1, bl, N, prev, 0, y)
+			gemv(false, N, N, 1, w[r*NN:(r+1)*NN], N, prev, 1, y)
 			n[base+t] = normReLUInto(y, s[(base+t)*N:(base+t+1)*N])
 			if n[base+t] == 0 {
 				zeros[b]++
@@ -142,48 +159,146 @@ func recurForward[T float](B, steps, N int, w, g0raw, s []T, n []float64) int {
 	return total
 }
 
-// recurBackward computes dw ([B*T][N*N]) and dg0raw ([N]) from ds, the
-// gradient of the loss with respect to every row of s.
-func recurBackward[T float](B, steps, N int, w, g0raw, s []T, n []float64, ds, dw, dg0raw []T) {
-	perB := make([][]float64, B) // dL/dg_{b,0}, summed in order afterwards for determinism
-	parallelFor(B, func(b int) {
-		base := b * (steps + 1)
-		carry := make([]float64, N)
-		dg := make([]float64, N)
-		dy := make([]float64, N)
-		for t := steps; t >= 1; t-- {
-			row := base + t
-			for k := 0; k < N; k++ {
-				dg[k] = float64(ds[row*N+k]) + carry[k]
-			}
-			normReLUBackward(s[row*N:(row+1)*N], n[row], dg, dy)
-			wt := w[(b*steps+t-1)*N*N : (b*steps+t)*N*N]
-			dwt := dw[(b*steps+t-1)*N*N : (b*steps+t)*N*N]
-			prev := s[(row-1)*N : row*N]
-			clear(carry)
-			for k := 0; k < N; k++ {
-				d := dy[k]
-				out := dwt[k*N : (k+1)*N]
-				if d == 0 {
-					clear(out)
-					continue
-				}
-				wrow := wt[k*N : (k+1)*N]
-				for j := range out {
-					out[j] = T(d * float64(prev[j]))
-					carry[j] += float64(wrow[j]) * d
-				}
-			}
+// recurrence holds one graph's fused last layer and recurrence, and the
+// buffers its two passes share. Everything is allocated once per graph.
+type recurrence[T float] struct {
+	B, T, N, H int
+	model      *model[T]
+	w          []T       // [P][N*N] time-major, bias-free last-layer output
+	s          []T       // [B*(T+1)][N] states
+	n          []float64 // Norm-ReLU norms of the rows of s
+	gprev      []T       // [P][N] time-major: g_{b,t-1}
+	zeros      int
+	// backward
+	dy, carry, dWc []T
+	dh2, dWl, dbl  []T
+	dg0            []T
+}
+
+// newRecurrence adds the last layer (weights wl [N*N][H], bias bl [N*N]) on
+// the hidden activations h2 ([P][H], time-major) and the recurrence from
+// g0raw ([N]) to the graph, and returns the state node ([B*(T+1)][N]).
+func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G.Node) (*recurrence[T], *G.Node, error) {
+	H := h2.Shape()[1]
+	P, NN := B*steps, N*N
+	r := &recurrence[T]{B: B, T: steps, N: N, H: H, model: mdl,
+		s: make([]T, B*(steps+1)*N), n: make([]float64, B*(steps+1)), gprev: make([]T, P*N)}
+	fwd := newOp("sicRecurrence", []int{2, 2, 1, 1}, 2)
+	fwd.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
+	fwd.do = func(in []G.Value) (G.Value, error) {
+		if r.w == nil {
+			r.w = make([]T, P*NN)
 		}
-		for k := 0; k < N; k++ {
-			carry[k] += float64(ds[base*N+k])
+		hs, ws, bs, g0 := sliceOf[T](in[0]), sliceOf[T](in[1]), sliceOf[T](in[2]), sliceOf[T](in[3])
+		t0 := tick()
+		gemmPar(false, true, P, NN, H, 1, hs, H, ws, H, 0, r.w, NN)
+		tock(PhaseMLPForward, t0)
+		t1 := tick()
+		r.zeros = recurForward(B, steps, N, r.w, bs, g0, r.s, r.n, r.gprev)
+		tock(PhaseRecurrenceForward, t1)
+		return denseOf(r.s, B*(steps+1), N), nil
+	}
+	fwd.diffWRT = []bool{true, true, true, true}
+	fwd.symDiff = func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+		back := newOp("sicRecurrenceGrad", []int{2, 2, 1, 1, 2}, 2)
+		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{P, H}, nil }
+		back.do = func(in []G.Value) (G.Value, error) {
+			if r.dh2 == nil {
+				ts := max(1, min(steps, recChunkRows/B))
+				r.dy, r.carry, r.dWc = make([]T, P*N), make([]T, B*N), make([]T, ts*B*NN)
+				r.dh2, r.dWl, r.dbl, r.dg0 = make([]T, P*H), make([]T, NN*H), make([]T, NN), make([]T, N)
+			}
+			if r.model.wantGrad {
+				r.backward(sliceOf[T](in[0]), sliceOf[T](in[1]), sliceOf[T](in[2]), sliceOf[T](in[3]), sliceOf[T](in[4]))
+			}
+			return denseOf(r.dh2, P, H), nil
 		}
-		perB[b] = carry
-	})
+		dh2, err := apply(back, inputs[0], inputs[1], inputs[2], inputs[3], grad)
+		if err != nil {
+			return nil, err
+		}
+		// Gorgonia ops have one output; the other gradients computed
+		// alongside dh2 are handed over by ops that depend on it, so they
+		// run after it.
+		take := func(name string, buf *[]T, shape ...int) (*G.Node, error) {
+			op := newOp(name, []int{2}, len(shape))
+			op.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape(shape), nil }
+			op.do = func([]G.Value) (G.Value, error) { return denseOf(*buf, shape...), nil }
+			return apply(op, dh2)
+		}
+		dWl, err := take("sicRecurrenceGradW", &r.dWl, NN, H)
+		if err != nil {
+			return nil, err
+		}
+		dbl, err := take("sicRecurrenceGradB", &r.dbl, NN)
+		if err != nil {
+			return nil, err
+		}
+		dg0, err := take("sicRecurrenceGradG0", &r.dg0, N)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{dh2, dWl, dbl, dg0}, nil
+	}
+	out, err := apply(fwd, h2, wl, bl, g0raw)
+	return r, out, err
+}
+
+// backward fills dh2, dWl, dbl and dg0 from ds, the gradient of the loss
+// with respect to every row of s.
+func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
+	B, steps, N, H := r.B, r.T, r.N, r.H
+	P, NN := B*steps, N*N
+	ts := max(1, min(steps, recChunkRows/B))
+	clear(r.carry)
+	for tEnd := steps; tEnd >= 1; tEnd -= ts {
+		tStart := max(1, tEnd-ts+1)
+		t0 := tick()
+		parallelFor(B, func(b int) {
+			dg := make([]T, N)
+			carry := r.carry[b*N : (b+1)*N]
+			for t := tEnd; t >= tStart; t-- {
+				row := b*(steps+1) + t
+				rr := (t-1)*B + b
+				for k := range dg {
+					dg[k] = ds[row*N+k] + carry[k]
+				}
+				dy := r.dy[rr*N : (rr+1)*N]
+				normReLUBackward(r.s[row*N:(row+1)*N], r.n[row], dg, dy)
+				prev := r.s[(row-1)*N : row*N]
+				out := r.dWc[((t-tStart)*B+b)*NN : ((t-tStart)*B+b+1)*NN]
+				for k, d := range dy {
+					o := out[k*N : (k+1)*N]
+					if d == 0 {
+						clear(o)
+						continue
+					}
+					for j, p := range prev {
+						o[j] = d * p
+					}
+				}
+				gemv(true, N, N, 1, r.w[rr*NN:(rr+1)*NN], N, dy, 0, carry)
+				gemv(true, N, N, 1, bl, N, dy, 1, carry)
+			}
+		})
+		tock(PhaseRecurrenceBackward, t0)
+		t1 := tick()
+		rows, r0 := (tEnd-tStart+1)*B, (tStart-1)*B
+		gemmPar(false, false, rows, H, NN, 1, r.dWc, NN, wl, H, 0, r.dh2[r0*H:], H)
+		beta := 1.0
+		if tEnd == steps {
+			beta = 0
+		}
+		gemmPar(true, false, NN, H, rows, 1, r.dWc, NN, h2[r0*H:], H, beta, r.dWl, H)
+		tock(PhaseMLPBackward, t1)
+	}
+	t2 := tick()
+	gemm(true, false, N, N, P, 1, r.dy, N, r.gprev, N, 0, r.dbl, N)
 	sum := make([]float64, N)
-	for _, c := range perB {
-		for k, v := range c {
-			sum[k] += v
+	for b := 0; b < B; b++ {
+		base := b * (steps + 1)
+		for k := range sum {
+			sum[k] += float64(r.carry[b*N+k]) + float64(ds[base*N+k])
 		}
 	}
 	g0 := make([]T, N)
@@ -191,57 +306,7 @@ func recurBackward[T float](B, steps, N int, w, g0raw, s []T, n []float64, ds, d
 	d := make([]float64, N)
 	normReLUBackward(g0, n0, sum, d)
 	for k, v := range d {
-		dg0raw[k] = T(v)
+		r.dg0[k] = T(v)
 	}
-}
-
-// recurrence holds one graph's recurrence op and what its backward needs.
-type recurrence[T float] struct {
-	B, T, N int
-	s       []T
-	n       []float64
-	zeros   int
-	dw      []T
-	dg0     []T
-}
-
-// newRecurrence adds the recurrence over w ([B*T, N*N]) from g0raw ([N]) to
-// the graph and returns the state node ([B*(T+1), N]).
-func newRecurrence[T float](B, steps, N int, w, g0raw *G.Node) (*recurrence[T], *G.Node, error) {
-	r := &recurrence[T]{B: B, T: steps, N: N,
-		s: make([]T, B*(steps+1)*N), n: make([]float64, B*(steps+1))}
-	fwd := newOp("sicRecurrence", []int{2, 1}, 2)
-	fwd.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
-	fwd.do = func(in []G.Value) (G.Value, error) {
-		r.zeros = recurForward(B, steps, N, sliceOf[T](in[0]), sliceOf[T](in[1]), r.s, r.n)
-		return denseOf(r.s, B*(steps+1), N), nil
-	}
-	fwd.diffWRT = []bool{true, true}
-	fwd.symDiff = func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-		back := newOp("sicRecurrenceGrad", []int{2, 1, 2}, 2)
-		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * steps, N * N}, nil }
-		back.do = func(in []G.Value) (G.Value, error) {
-			if r.dw == nil {
-				r.dw, r.dg0 = make([]T, B*steps*N*N), make([]T, N)
-			}
-			recurBackward(B, steps, N, sliceOf[T](in[0]), sliceOf[T](in[1]), r.s, r.n, sliceOf[T](in[2]), r.dw, r.dg0)
-			return denseOf(r.dw, B*steps, N*N), nil
-		}
-		dw, err := apply(back, inputs[0], inputs[1], grad)
-		if err != nil {
-			return nil, err
-		}
-		// Gorgonia ops have one output; the g0 gradient computed alongside
-		// dw is handed over by an op that depends on dw, so it runs after.
-		take := newOp("sicRecurrenceGradG0", []int{2}, 1)
-		take.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{N}, nil }
-		take.do = func([]G.Value) (G.Value, error) { return denseOf(r.dg0, N), nil }
-		dg0, err := apply(take, dw)
-		if err != nil {
-			return nil, err
-		}
-		return G.Nodes{dw, dg0}, nil
-	}
-	out, err := apply(fwd, w, g0raw)
-	return r, out, err
+	tock(PhaseRecurrenceBackward, t2)
 }
