@@ -46,7 +46,7 @@ type lossOutput struct {
 	H          int                `json:"H"`
 	GradNorm   *float64           `json:"grad_norm,omitempty"`
 	GradNorms  map[string]float64 `json:"grad_norms,omitempty"`
-	LossConfig graph.LossConfig   `json:"loss_config"`
+	LossConfig train.LossSection  `json:"loss_config"`
 }
 
 func lossAction(c *cli.Context) error {
@@ -82,7 +82,7 @@ func lossAction(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	out := lossOutput{B: b.B, T: b.T, N: p.N, H: p.H, LossConfig: lc}
+	out := lossOutput{B: b.B, T: b.T, N: p.N, H: p.H, LossConfig: cfg.Loss}
 	var l graph.Losses
 	if c.Bool("grad") {
 		var g *graph.Params

@@ -59,16 +59,16 @@ type DataConfig struct {
 
 // LossSection holds the losses of SPEC section 3.
 type LossSection struct {
-	SigmaX    float64 `yaml:"sigma_x" usage:"spatial scale in metres: pairs closer are 'near' (paper: 0.05)"`
-	SigmaG    float64 `yaml:"sigma_g" usage:"width of the separation kernel on neural distance (paper: 0.4)"`
-	LambdaSep float64 `yaml:"lambda_sep" usage:"weight of the separation loss (paper: 1.0)"`
-	LambdaInv float64 `yaml:"lambda_inv" usage:"weight of the invariance loss (paper: 0.1)"`
-	LambdaCap float64 `yaml:"lambda_cap" usage:"weight of the capacity loss (paper: 0.5)"`
-	LambdaCI  float64 `yaml:"lambda_ci" usage:"weight of the conformal-isometry loss (ASSUMPTION: 1.0; the paper does not give it)"`
+	SigmaX    float64 `yaml:"sigma_x" json:"sigma_x" usage:"spatial scale in metres: pairs closer are 'near' (paper: 0.05)"`
+	SigmaG    float64 `yaml:"sigma_g" json:"sigma_g" usage:"width of the separation kernel on neural distance (paper: 0.4)"`
+	LambdaSep float64 `yaml:"lambda_sep" json:"lambda_sep" usage:"weight of the separation loss (paper: 1.0)"`
+	LambdaInv float64 `yaml:"lambda_inv" json:"lambda_inv" usage:"weight of the invariance loss (paper: 0.1)"`
+	LambdaCap float64 `yaml:"lambda_cap" json:"lambda_cap" usage:"weight of the capacity loss (paper: 0.5)"`
+	LambdaCI  float64 `yaml:"lambda_ci" json:"lambda_ci" usage:"weight of the conformal-isometry loss (ASSUMPTION: 1.0; the paper does not give it)"`
 	// Reduction of the pairwise losses: "mean" over qualifying pairs or
 	// "sum" as the paper writes them; the paper's weights only balance for
 	// means.
-	Reduction string `yaml:"reduction" usage:"pairwise reduction: mean (ASSUMPTION, default) or sum (as the paper writes it)"`
+	Reduction string `yaml:"reduction" json:"reduction" usage:"pairwise reduction: mean (ASSUMPTION, default) or sum (as the paper writes it)"`
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
