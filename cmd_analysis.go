@@ -292,6 +292,11 @@ func runGridscore(c *cli.Context) error {
 		return err
 	}
 	path, name := c.String("ratemaps"), c.String("name")
+	if c.IsSet("bin-size") {
+		if bs := c.Float64("bin-size"); !(bs > 0) || math.IsInf(bs, 0) {
+			return usagef("--bin-size: %g, must be a positive number of metres", bs)
+		}
+	}
 	arrays, err := data.ReadNPZ(path)
 	if err != nil {
 		return err
@@ -321,9 +326,6 @@ func runGridscore(c *cli.Context) error {
 	bsName := "bin_size" + strings.TrimPrefix(name, "ratemaps")
 	if c.IsSet("bin-size") {
 		binSize, unit = c.Float64("bin-size"), "m"
-		if !(binSize > 0) || math.IsInf(binSize, 0) {
-			return usagef("--bin-size: %g, must be a positive number of metres", binSize)
-		}
 	} else if b, ok := arrays[bsName]; ok {
 		v := b.Float64s()
 		if len(v) != 1 || !(v[0] > 0) || math.IsInf(v[0], 0) {
