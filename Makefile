@@ -1,4 +1,5 @@
-# gridgpu: build and test. The default build is pure Go on the CPU; the CUDA
+# gridgpu: build and test. The default build runs on the CPU with OpenBLAS
+# (cgo, Debian's libopenblas-dev); build-purego needs no C at all. The CUDA
 # targets (build-cuda, ptx, gpu-check) live in cuda/cuda.mk, included below
 # when present.
 
@@ -10,13 +11,17 @@ LDFLAGS := -X main.version=$(VERSION)
 export PATH := /usr/local/go/bin:$(PATH)
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build test vet fmt fmt-check ci demo setup clean
+.PHONY: all build build-purego test vet fmt fmt-check ci demo setup clean
 
 all: build
 
 ## build: the CPU binary ./gridgpu
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+## build-purego: the CPU binary without cgo (gonum's Go BLAS, slower)
+build-purego:
+	CGO_ENABLED=0 $(GO) build -tags purego -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 ## test: all tests
 test:

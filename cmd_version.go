@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -22,6 +23,7 @@ func versionCommand() *cli.Command {
 			fmt.Fprintf(w, "gridgpu %s\n", programVersion())
 			fmt.Fprintf(w, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "devices: %s\n", strings.Join(train.Backends(), ", "))
+			fmt.Fprintf(w, "cpu blas: %s\n", graph.BLAS)
 			fmt.Fprintf(w, "checkpoint format: %s\n", train.CheckpointFormat)
 			return nil
 		},

@@ -37,6 +37,12 @@ setup_base() {
 	apt_install make git gcc libc6-dev ca-certificates
 }
 
+setup_blas() {
+	# The default build does its matrix products with OpenBLAS through cgo
+	# (graph/blas_openblas.go); -tags purego builds without it.
+	apt_install libopenblas-dev
+}
+
 setup_go() {
 	if ! command -v go >/dev/null; then
 		log "Go not found: install Go $(sed -n 's/^go //p' go.mod) at /usr/local/go (https://go.dev/dl/)"
@@ -54,5 +60,6 @@ setup_go() {
 }
 
 setup_base
+setup_blas
 setup_go
 log "done"
