@@ -22,8 +22,7 @@ type Options struct {
 	Seed            uint64
 	Motion          Motion
 	Modules         ModuleOptions
-	DistanceSamples int // states sampled per arena for the distance curve
-	DistanceBins    int
+	DistanceSamples int                 // states sampled per arena for the distance curve; its bins are one spatial bin wide
 	Workers         int                 // parallel workers; GOMAXPROCS when 0
 	Progress        func(ProgressEvent) // may be nil
 }
@@ -39,7 +38,6 @@ func DefaultOptions() Options {
 		Motion:          DefaultMotion,
 		Modules:         DefaultModuleOptions,
 		DistanceSamples: 2000,
-		DistanceBins:    40,
 	}
 }
 
@@ -81,9 +79,6 @@ func (o *Options) Validate() error {
 	if o.DistanceSamples < 2 {
 		return fmt.Errorf("distance samples: %d, must be at least 2", o.DistanceSamples)
 	}
-	if o.DistanceBins < 1 {
-		return fmt.Errorf("distance bins: %d, must be at least 1", o.DistanceBins)
-	}
 	if o.Modules.MinSize < 1 {
 		return fmt.Errorf("--min-module-size: %d, must be at least 1", o.Modules.MinSize)
 	}
@@ -121,11 +116,32 @@ type Result struct {
 	Seconds float64
 }
 
+// StatesFunc maps B walks of T velocities ([B][T][2], metres per step, from
+// the origin) to the N-unit states after each step ([B][T][N]). It is
+// called from several goroutines at once.
+type StatesFunc func(vel []float32, B, T int) ([]float32, error)
+
 // Analyze runs the evaluation protocol of SPEC section 6 on the network p in
 // every arena of opt.
 func Analyze(ctx context.Context, p *graph.Params, opt Options) (*Result, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
+	}
+	res, err := AnalyzeStates(ctx, p.N, func(vel []float32, B, T int) ([]float32, error) {
+		return graph.ForwardStates(p, vel, B, T)
+	}, opt)
+	if err != nil {
+		return nil, err
+	}
+	res.H = p.H
+	return res, nil
+}
+
+// AnalyzeStates is Analyze for any N-unit system that integrates velocity
+// into states, such as a hand-made path integrator in tests.
+func AnalyzeStates(ctx context.Context, N int, states StatesFunc, opt Options) (*Result, error) {
+	if N < 1 {
+		return nil, fmt.Errorf("analysis needs at least one unit, got N=%d", N)
 	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -134,9 +150,9 @@ func Analyze(ctx context.Context, p *graph.Params, opt Options) (*Result, error)
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
 	start := time.Now()
-	res := &Result{N: p.N, H: p.H, Options: opt}
+	res := &Result{N: N, Options: opt}
 	for i, L := range opt.Arenas {
-		ar, err := analyzeArena(ctx, p, opt, i, L)
+		ar, err := analyzeArena(ctx, N, states, opt, i, L)
 		if err != nil {
 			return nil, fmt.Errorf("arena %g m: %w", L, err)
 		}
@@ -146,9 +162,8 @@ func Analyze(ctx context.Context, p *graph.Params, opt Options) (*Result, error)
 	return res, nil
 }
 
-func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L float64) (*ArenaResult, error) {
+func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, ai int, L float64) (*ArenaResult, error) {
 	start := time.Now()
-	N := p.N
 	bins := NewBinning(L, opt.BinsPerMetre)
 	report := func(stage string, done, total int) {
 		if opt.Progress != nil {
@@ -173,6 +188,9 @@ func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L f
 	B = max(1, min(B, 64, (32<<20)/max(1, T*N)))
 	nChunks := (nTraj + B - 1) / B
 
+	// A failing worker stops the others through wctx.
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
 	accs := make([]*Accumulator, opt.Workers)
 	errs := make([]error, opt.Workers)
 	var next, done int
@@ -190,7 +208,7 @@ func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L f
 				c := next
 				next++
 				mu.Unlock()
-				if c >= nChunks || ctx.Err() != nil {
+				if c >= nChunks || wctx.Err() != nil {
 					return
 				}
 				t0 := c * B
@@ -200,9 +218,13 @@ func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L f
 				for i := 0; i < b; i++ {
 					Walk(opt.Motion, L, T, opt.Seed, t0+i, vel[i*T*2:(i+1)*T*2], pos[i*T*2:(i+1)*T*2])
 				}
-				states, err := graph.ForwardStates(p, vel, b, T)
+				states, err := forward(vel, b, T)
+				if err == nil && len(states) != b*T*N {
+					err = fmt.Errorf("network returned %d state values for %d walks of %d steps, want %d", len(states), b, T, b*T*N)
+				}
 				if err != nil {
 					errs[w] = err
+					stopWorkers()
 					return
 				}
 				acc.Add(pos, states)
@@ -226,13 +248,13 @@ func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L f
 		}(w)
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	acc := accs[0]
 	for _, a := range accs[1:] {
@@ -274,7 +296,10 @@ func analyzeArena(ctx context.Context, p *graph.Params, opt Options, ai int, L f
 		return nil, err
 	}
 	ar.Modules = DetectModules(ar.Scores, opt.Modules)
-	ar.Distance = NeuralDistanceCurve(samplePos, sampleState, N, opt.DistanceBins, L*math.Sqrt2)
+	// Distance bins as wide as the spatial bins resolve the rise of the
+	// curve at short distances the same way in every arena.
+	nd := min(1000, int(math.Ceil(float64(bins.NB)*math.Sqrt2)))
+	ar.Distance = NeuralDistanceCurve(samplePos, sampleState, N, nd, float64(nd)*bins.BinSize())
 	ar.Seconds = time.Since(start).Seconds()
 	return ar, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,5 +199,107 @@ func TestAnalyzeSmokeTiming(t *testing.T) {
 	t.Logf("analysis %.1f s, report %.1f s, total %.1f s", mid.Seconds(), (total - mid).Seconds(), total.Seconds())
 	if total > 60*time.Second {
 		t.Errorf("took %v, budget 60 s", total)
+	}
+}
+
+// gridIntegrator is a perfect path integrator read out by grid cells: unit
+// u fires max(0, sum of three plane waves) of the integrated position, with
+// the period and orientation of its module and a random phase.
+func gridIntegrator(periods, orients []float64, perModule int, seed uint64) (int, StatesFunc) {
+	type unit struct {
+		kx, ky [3]float64
+		px, py float64
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var units []unit
+	for m, lambda := range periods {
+		k := 4 * math.Pi / (math.Sqrt(3) * lambda)
+		for i := 0; i < perModule; i++ {
+			var u unit
+			for w := 0; w < 3; w++ {
+				th := (orients[m] + 30 + 60*float64(w)) * math.Pi / 180
+				u.kx[w], u.ky[w] = k*math.Cos(th), k*math.Sin(th)
+			}
+			u.px, u.py = rng.Float64()*lambda, rng.Float64()*lambda
+			units = append(units, u)
+		}
+	}
+	N := len(units)
+	return N, func(vel []float32, B, T int) ([]float32, error) {
+		out := make([]float32, B*T*N)
+		for b := 0; b < B; b++ {
+			var x, y float64
+			for t := 0; t < T; t++ {
+				x += float64(vel[(b*T+t)*2])
+				y += float64(vel[(b*T+t)*2+1])
+				for i, u := range units {
+					var s float64
+					for w := 0; w < 3; w++ {
+						s += math.Cos(u.kx[w]*(x-u.px) + u.ky[w]*(y-u.py))
+					}
+					out[(b*T+t)*N+i] = float32(max(0, s))
+				}
+			}
+		}
+		return out, nil
+	}
+}
+
+// TestAnalyzeFindsModules runs the whole protocol on a known answer: two
+// grid modules (periods 0.3 and 0.42 m, ratio 1.4) plus untuned units, in
+// every arena size.
+func TestAnalyzeFindsModules(t *testing.T) {
+	nGrid, grid := gridIntegrator([]float64{0.3, 0.42}, []float64{10, 25}, 8, 5)
+	N := nGrid + 4
+	states := func(vel []float32, B, T int) ([]float32, error) {
+		g, err := grid(vel, B, T)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float32, B*T*N)
+		for i := 0; i < B*T; i++ {
+			copy(out[i*N:], g[i*nGrid:(i+1)*nGrid])
+			for j := nGrid; j < N; j++ {
+				out[i*N+j] = float32(j) // constant units: undefined scores
+			}
+		}
+		return out, nil
+	}
+	opt := DefaultOptions()
+	opt.Arenas = []float64{1, 2, 4}
+	opt.Trajectories = 60
+	opt.Steps = 500
+	res, err := AnalyzeStates(context.Background(), N, states, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ar := range res.Arenas {
+		mods := ar.Modules.Modules
+		if len(mods) != 2 {
+			t.Errorf("arena %g m: %d modules %+v, want 2", ar.Side, len(mods), mods)
+			continue
+		}
+		for i, want := range []float64{0.3, 0.42} {
+			if math.Abs(mods[i].Period-want) > 0.05*want {
+				t.Errorf("arena %g m: module %d period %.3f m, want %.3f", ar.Side, i, mods[i].Period, want)
+			}
+			if d := angleDist60(mods[i].Orientation, []float64{10, 25}[i]); d > 3 {
+				t.Errorf("arena %g m: module %d orientation %.1f", ar.Side, i, mods[i].Orientation)
+			}
+			if len(mods[i].Units) != 8 {
+				t.Errorf("arena %g m: module %d has %d units, want 8", ar.Side, i, len(mods[i].Units))
+			}
+		}
+		for u := nGrid; u < N; u++ {
+			if !math.IsNaN(ar.Scores[u].Score60) {
+				t.Errorf("arena %g m: constant unit %d has score60 %g", ar.Side, u, ar.Scores[u].Score60)
+			}
+		}
+		// A path integrator's neural distance grows with spatial distance
+		// at first: the curve must rise over the first bins.
+		d := ar.Distance
+		if !(float64(d.Mean[0]) < float64(d.Mean[2])) {
+			t.Errorf("arena %g m: distance curve does not rise: %v", ar.Side, d.Mean[:4])
+		}
 	}
 }

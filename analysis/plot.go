@@ -364,6 +364,13 @@ func modulesPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
 			return nil, err
 		}
 	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, sc := range ar.Scores {
+		if !math.IsNaN(sc.Scale) && !math.IsNaN(sc.Orientation) {
+			lo, hi = min(lo, sc.Scale), max(hi, sc.Scale)
+		}
+	}
+	padTop(p, lo, hi, 0.1+0.07*float64(len(ar.Modules.Modules)+2))
 	return savePNG(p, 7*vg.Inch, 5*vg.Inch)
 }
 
@@ -380,7 +387,7 @@ func distancePNG(res *Result) ([]byte, error) {
 	p.Y.Label.Text = "neural distance ||g_i - g_j||"
 	p.Legend.Top = true
 	p.Legend.Left = true
-	p.Y.Min = 0
+	ymax := 0.0
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
 		col := moduleColours[i%len(moduleColours)]
@@ -394,6 +401,7 @@ func distancePNG(res *Result) ([]byte, error) {
 			mean = append(mean, plotter.XY{X: x, Y: m})
 			band = append(band, plotter.XY{X: x, Y: max(0, m-s)})
 			upper = append(upper, plotter.XY{X: x, Y: m + s})
+			ymax = max(ymax, m+s)
 		}
 		if len(mean) < 2 {
 			continue
@@ -417,6 +425,8 @@ func distancePNG(res *Result) ([]byte, error) {
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("%g m arena", ar.Side), l)
 	}
+	p.Legend.Left = false
+	padTop(p, 0, ymax, 0.1+0.06*float64(len(res.Arenas)))
 	return savePNG(p, 7*vg.Inch, 4.5*vg.Inch)
 }
 
@@ -439,4 +449,22 @@ func coveragePNG(res *Result) ([]byte, error) {
 		})
 	}
 	return panelPNG(tiles, 2.6*vg.Inch, "Coverage: log10 visits per bin (grey = unvisited)")
+}
+
+// padTop sets the y range to the data range [lo, hi] plus frac of its span
+// above, so the legend in the top corner does not cover data, and a little
+// below (never below zero for data that are not negative).
+func padTop(p *plot.Plot, lo, hi, frac float64) {
+	if !(lo <= hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return
+	}
+	span := hi - lo
+	if span == 0 {
+		span = math.Max(math.Abs(hi), 1) * 0.1
+	}
+	p.Y.Min = lo - 0.05*span
+	if lo >= 0 {
+		p.Y.Min = max(0, p.Y.Min)
+	}
+	p.Y.Max = hi + frac*span
 }
