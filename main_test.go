@@ -68,7 +68,14 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"export", "--checkpoint", notDir}, "missing --out"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	}
+	cudaBuilt := false
+	for _, b := range train.Backends() {
+		cudaBuilt = cudaBuilt || b == "cuda"
+	}
 	for _, c := range cases {
+		if cudaBuilt && c.want == "built without CUDA support" {
+			continue // a CUDA build answers with its own device error
+		}
 		code, _, stderr := runCLI(t, c.args...)
 		oneLine(t, c.args, code, stderr, c.want)
 	}
