@@ -9,8 +9,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -499,33 +497,4 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// ParseFlagValue converts a flag's text to the field's type; for callers
-// that set fields from strings.
-func (f Field) ParseFlagValue(s string) (any, error) {
-	switch f.Kind {
-	case reflect.Int:
-		v, err := strconv.Atoi(s)
-		return v, err
-	case reflect.Int64:
-		return strconv.ParseInt(s, 10, 64)
-	case reflect.Uint64:
-		return strconv.ParseUint(s, 10, 64)
-	case reflect.Float64:
-		return strconv.ParseFloat(s, 64)
-	case reflect.String:
-		return s, nil
-	}
-	return nil, fmt.Errorf("field %s has unsupported kind %v", f.Path, f.Kind)
-}
-
-// sortedKeys is a small helper for deterministic messages.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
