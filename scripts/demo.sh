@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# demo.sh: set up a fresh Debian 12 machine (as root), build gridgpu and run a
-# short CPU training on the smoke preset. Writes runs/demo/ (config.yaml,
-# metrics.jsonl, checkpoints/) and prints the losses of one microbatch under
-# the trained checkpoint. Takes about a minute, most of it the first build.
+# demo.sh: set up a fresh Debian 12 machine (as root), build gridgpu, run a
+# short CPU training on the smoke preset and analyse the result. Writes
+# runs/demo/ (config.yaml, metrics.jsonl, checkpoints/, model.npz) and the
+# analysis report runs/demo/report/ (index.html, summary.json, figures).
+# Takes about a minute, most of it the first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,4 +21,7 @@ head -n 1 "$OUT/metrics.jsonl"
 tail -n 1 "$OUT/metrics.jsonl"
 echo "demo: exporting the model tensors to $OUT/model.npz" >&2
 ./gridgpu export --checkpoint "$OUT/checkpoints/$(cat "$OUT/checkpoints/latest")" --out "$OUT/model.npz"
-echo "demo: done; checkpoint $OUT/checkpoints/$(cat "$OUT/checkpoints/latest")" >&2
+CK="$OUT/checkpoints/$(cat "$OUT/checkpoints/latest")"
+echo "demo: analysing $CK into $OUT/report" >&2
+./gridgpu analyze --checkpoint "$CK" --out "$OUT/report"
+echo "demo: done; checkpoint $CK, report $OUT/report/index.html" >&2
