@@ -280,3 +280,6 @@ func fill(p cu.DevicePtr, v uint32, n int) error {
 
 // memInfo returns free and total device memory.
 func memInfo() (free, total int64, err error) { return cu.MemInfo() }
+
+// syncDevice waits for all queued work; on the device thread.
+func syncDevice() error { return cu.Synchronize() }

@@ -73,3 +73,6 @@ func pairBlocks(P int) int { return ceilDiv(P, 32) }
 func ciBlocks(P int) int { return ceilDiv(P, 8) }
 
 const sumsqBlocks = 1024
+
+// ptrOff converts an element offset for device-pointer arithmetic.
+func ptrOff(n int) cu.DevicePtr { return cu.DevicePtr(n) }

@@ -154,7 +154,9 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
 #pragma unroll
                 for (int j = 0; j < 4; j++)
                     if (nb + j < N) dst[nb + j] = acc[i][h * 4 + j];
-            } else if (nb + 3 < N && (ldc % 4) == 0) {
+            } else if (nb + 3 < N && (reinterpret_cast<unsigned long long>(C + (long long)m * ldc + nb) & 15) == 0) {
+                // 16-byte store when the address allows it (C may be a
+                // tensor inside the flat gradient buffer at any offset).
                 const long long idx = (long long)m * ldc + nb;
                 float4 v;
                 v.x = epilogue(acc[i][h * 4 + 0], C, idx + 0, bias, nb + 0, flags);

@@ -1,0 +1,173 @@
+//go:build gridgpu_cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/train"
+	"gorgonia.org/cu"
+)
+
+// Test device: GRIDGPU_TEST_DEVICE or cuda:0.
+func testDevice() string {
+	if d := os.Getenv("GRIDGPU_TEST_DEVICE"); d != "" {
+		return d
+	}
+	return "cuda:0"
+}
+
+// freshSeed draws a new seed for every run (llm.c habit: fresh random inputs)
+// and logs it so that a failure can be replayed with GRIDGPU_TEST_SEED.
+func freshSeed(t testing.TB) uint64 {
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("GRIDGPU_TEST_SEED"); v != "" {
+		fmt.Sscan(v, &s)
+	}
+	t.Logf("seed %d (GRIDGPU_TEST_SEED=%d replays)", s, s)
+	return s
+}
+
+type size struct{ B, T, N, H int }
+
+func (s size) String() string { return fmt.Sprintf("B%d_T%d_N%d_H%d", s.B, s.T, s.N, s.H) }
+
+var paperSize = size{130, 60, 128, 256}
+
+func paperOpt() train.OptConfig {
+	return train.OptConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1}
+}
+
+func newTestEngine(t testing.TB, s size, lc graph.LossConfig, seed uint64) *Engine {
+	t.Helper()
+	e, err := NewEngine(train.EngineSpec{Device: testDevice(), B: s.B, T: s.T, N: s.N, H: s.H, Loss: lc,
+		Opt: paperOpt(), Init: graph.InitParams(s.N, s.H, seed)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func sampler(t testing.TB, s size, seed uint64) *data.Sampler {
+	sm, err := data.NewSampler(seed, s.B, s.T, data.AugmentPermute, 0.15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm
+}
+
+// get downloads n float32 from device address p.
+func (e *Engine) get(t testing.TB, p cu.DevicePtr, n int) []float32 {
+	t.Helper()
+	out := make([]float32, n)
+	if err := e.d.run(func() error { return download(out, p) }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *Engine) getF64(t testing.TB, p cu.DevicePtr, n int) []float64 {
+	t.Helper()
+	out := make([]float64, n)
+	if err := e.d.run(func() error { return downloadF64(out, p) }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *Engine) put(t testing.TB, p cu.DevicePtr, v []float32) {
+	t.Helper()
+	if err := e.d.run(func() error { return upload(p, v) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nanBits is a quiet NaN: outputs are poisoned with it before a kernel runs,
+// so an element the kernel fails to write cannot pass.
+const nanBits = 0x7fc00000
+
+func (e *Engine) poison(t testing.TB, p cu.DevicePtr, n int) {
+	t.Helper()
+	if err := e.d.run(func() error { return fill(p, nanBits, n) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *Engine) poisonF64(t testing.TB, p cu.DevicePtr, n int) {
+	t.Helper()
+	e.poison(t, p, 2*n)
+}
+
+func (e *Engine) sync(t testing.TB) {
+	t.Helper()
+	if err := e.d.run(func() error { return cu.Synchronize() }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func f64s(x []float32) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
+	}
+	return y
+}
+
+// closeTo checks every element: |got - want| <= tol * (|want| + rms(want)),
+// and no NaN or Inf (an unwritten, poisoned element fails here). It reports
+// the norm-wise relative error too.
+func closeTo[T float32 | float64](t testing.TB, what string, got []T, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	var ss, es float64
+	for _, w := range want {
+		ss += w * w
+	}
+	rms := math.Sqrt(ss / float64(max(1, len(want))))
+	bad := 0
+	for i, g := range got {
+		gv := float64(g)
+		d := gv - want[i]
+		es += d * d
+		if math.IsNaN(gv) || math.IsInf(gv, 0) || math.Abs(d) > tol*(math.Abs(want[i])+rms) {
+			if bad < 5 {
+				t.Errorf("%s[%d] = %g, want %g", what, i, gv, want[i])
+			}
+			bad++
+		}
+	}
+	rel := math.Sqrt(es) / math.Max(math.Sqrt(ss), 1e-300)
+	if bad > 0 {
+		t.Errorf("%s: %d of %d elements off (norm-wise relative error %.3g, tolerance %g)", what, bad, len(got), rel, tol)
+	} else {
+		t.Logf("%s: %d elements, norm-wise relative error %.3g", what, len(got), rel)
+	}
+}
+
+func scalarClose(t testing.TB, what string, got, want, tol float64) {
+	t.Helper()
+	d := math.Abs(got - want)
+	if math.IsNaN(got) || d > tol*math.Max(math.Abs(want), 1e-30) && d > 1e-12 {
+		t.Errorf("%s = %.9g, want %.9g (relative error %.3g > %g)", what, got, want, d/math.Abs(want), tol)
+	} else {
+		t.Logf("%s = %.9g, want %.9g", what, got, want)
+	}
+}
+
+func randSlice(r *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32((2*r.Float64() - 1) * scale)
+	}
+	return x
+}

@@ -1,0 +1,664 @@
+//go:build gridgpu_cuda
+
+package cuda
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gridgpu/gridgpu/graph"
+	"gorgonia.org/cu"
+)
+
+// Each kernel alone against a float64 CPU reference on fresh random inputs,
+// with outputs poisoned (NaN) beforehand and every element checked.
+
+func TestGEMM(t *testing.T) {
+	seed := freshSeed(t)
+	r := rand.New(rand.NewPCG(seed, 1))
+	e := newTestEngine(t, size{2, 3, 8, 8}, graph.PaperLoss(), seed)
+	type tc struct{ M, N, K int }
+	cases := []tc{{1, 1, 1}, {37, 50, 19}, {130, 257, 300}, {7, 300, 5000}, {257, 2, 1000}, {128, 128, 64}, {300, 129, 8000}}
+	for _, kind := range []string{"gemm_nt", "gemm_nn", "gemm_tn"} {
+		ta, tb := kind == "gemm_tn", kind == "gemm_nt"
+		for _, c := range cases {
+			for _, flags := range []int{0, flagAcc, flagBias | flagReLU} {
+				M, N, K := c.M, c.N, c.K
+				A, B := randSlice(r, M*K, 1), randSlice(r, K*N, 1)
+				C0, bias := randSlice(r, M*N, 1), randSlice(r, N, 1)
+				lda, ldb := K, N
+				if ta {
+					lda = M
+				}
+				if tb {
+					ldb = K
+				}
+				want := make([]float64, M*N)
+				for m := 0; m < M; m++ {
+					for n := 0; n < N; n++ {
+						var s float64
+						for k := 0; k < K; k++ {
+							a := A[m*lda+k]
+							if ta {
+								a = A[k*lda+m]
+							}
+							b := B[k*ldb+n]
+							if tb {
+								b = B[n*ldb+k]
+							}
+							s += float64(a) * float64(b)
+						}
+						if flags&flagBias != 0 {
+							s += float64(bias[n])
+						}
+						if flags&flagAcc != 0 {
+							s += float64(C0[m*N+n])
+						}
+						if flags&flagReLU != 0 {
+							s = math.Max(s, 0)
+						}
+						want[m*N+n] = s
+					}
+				}
+				splits, _ := gemmPlan(M, N, K, e.sms)
+				var dA, dB, dC, dBias, dWs cu.DevicePtr
+				got := make([]float32, M*N)
+				err := e.d.run(func() error {
+					var err error
+					for _, a := range []struct {
+						p *cu.DevicePtr
+						n int
+					}{{&dA, M * K}, {&dB, K * N}, {&dC, M * N}, {&dBias, N}, {&dWs, splits * M * N}} {
+						if *a.p, err = e.d.alloc(int64(4*a.n), "test"); err != nil {
+							return err
+						}
+					}
+					defer func() {
+						for _, p := range []cu.DevicePtr{dA, dB, dC, dBias, dWs} {
+							e.d.free(p)
+						}
+					}()
+					upload(dA, A)
+					upload(dB, B)
+					upload(dBias, bias)
+					if flags&flagAcc != 0 {
+						upload(dC, C0)
+					} else {
+						fill(dC, nanBits, M*N)
+					}
+					fill(dWs, nanBits, splits*M*N)
+					if err := e.d.gemm(kind, M, N, K, dA, lda, dB, ldb, dC, N, dBias, flags, dWs, e.sms); err != nil {
+						return err
+					}
+					return download(got, dC)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Run("", func(t *testing.T) {
+					t.Logf("%s M=%d N=%d K=%d flags=%d splits=%d", kind, M, N, K, flags, splits)
+					closeTo(t, kind, got, want, 2e-5)
+				})
+			}
+		}
+	}
+}
+
+// TestStages runs one microbatch's stages one at a time; before each stage it
+// poisons the stage's outputs, after it checks them against a float64 CPU
+// computation from the stage's inputs as they are on the device.
+func TestStages(t *testing.T) {
+	for _, s := range []size{{6, 13, 40, 48}, {16, 20, 128, 256}} {
+		for _, red := range []string{graph.ReduceMean, graph.ReduceSum} {
+			t.Run(s.String()+"_"+red, func(t *testing.T) { testStages(t, s, red) })
+		}
+	}
+}
+
+func testStages(t *testing.T, s size, red string) {
+	seed := freshSeed(t)
+	lc := graph.PaperLoss()
+	lc.Reduction = red
+	e := newTestEngine(t, s, lc, seed)
+	b := sampler(t, s, seed+1).Next()
+	// Random (not zero) gradient sums, so that accumulation is checked too.
+	r := rand.New(rand.NewPCG(seed, 2))
+	e.put(t, e.grad, randSlice(r, e.total, 1e-3))
+	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
+	par := make([][]float32, 7)
+	for i := range par {
+		n := e.total - e.off[i]
+		if i+1 < 7 {
+			n = e.off[i+1] - e.off[i]
+		}
+		par[i] = e.get(t, e.tensor(i), n)
+	}
+	Sm := func() []float64 { return e.getF64(t, e.slots(0), slotStride) }
+	V := f64s(b.Vel)
+	X := f64s(b.Positions())
+	sx2 := lc.SigmaX * lc.SigmaX
+	var dGbefore, gradBefore, WfBefore []float32
+	for _, st := range e.stages(b, 0, true) {
+		// Poison outputs and remember in-place inputs.
+		switch st.name {
+		case "mlp_in":
+			e.poison(t, e.h1, P*H)
+		case "gemm h2":
+			e.poison(t, e.h2, P*H)
+		case "gemm W":
+			e.poison(t, e.Wf, P*NN)
+		case "g0_forward":
+			e.poison(t, e.g0, N)
+			e.poison(t, e.n0, 1)
+		case "rnn_forward":
+			e.poison(t, e.G, P*N)
+			e.poison(t, e.GP, P*N)
+			e.poison(t, e.nrm, P)
+		case "pair_loss":
+			e.poison(t, e.dG, P*N)
+		case "cap_finalize":
+			e.poison(t, e.capg, N)
+		case "ci_backward":
+			e.poison(t, e.dg0ci, B*N)
+		case "rnn_backward":
+			e.poison(t, e.DY, P*N)
+			e.poison(t, e.dg0b, B*N)
+		case "gemm dh2":
+			e.poison(t, e.dh2, P*H)
+		case "gemm dh1":
+			e.poison(t, e.dh1, P*H)
+		}
+		switch st.name {
+		case "add_rowvec", "ci_backward", "rnn_backward":
+			dGbefore = e.get(t, e.dG, P*N)
+			WfBefore = e.get(t, e.Wf, P*NN)
+		}
+		gradBefore = e.get(t, e.grad, e.total)
+		if err := st.run(); err != nil {
+			t.Fatal(err)
+		}
+		e.sync(t)
+		checkStage(t, e, st.name, V, X, par, lc, sx2, dGbefore, gradBefore, WfBefore, Sm)
+		if t.Failed() {
+			t.Fatalf("stage %s failed", st.name)
+		}
+	}
+	_ = T
+}
+
+func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]float32, lc graph.LossConfig, sx2 float64,
+	dGb, gradB, WfB []float32, Sm func() []float64) {
+	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
+	const tol = 2e-5
+	linear := func(in []float32, K int, W, bias []float32, outN int, relu bool) []float64 {
+		out := make([]float64, P*outN)
+		for i := 0; i < P; i++ {
+			for o := 0; o < outN; o++ {
+				s := float64(bias[o])
+				for k := 0; k < K; k++ {
+					s += float64(in[i*K+k]) * float64(W[o*K+k])
+				}
+				if relu {
+					s = math.Max(s, 0)
+				}
+				out[i*outN+o] = s
+			}
+		}
+		return out
+	}
+	gradOff := func(i int) (int, int) {
+		n := e.total - e.off[i]
+		if i+1 < 7 {
+			n = e.off[i+1] - e.off[i]
+		}
+		return e.off[i], n
+	}
+	checkGradAdd := func(ti int, add []float64) {
+		o, n := gradOff(ti)
+		after := e.get(t, e.grad, e.total)[o : o+n]
+		want := make([]float64, n)
+		for k := range want {
+			want[k] = float64(gradB[o+k]) + add[k]
+		}
+		closeTo(t, name+" "+graph.ParamNames[ti], after, want, tol)
+	}
+	normrelu := func(y []float64) ([]float64, float64) {
+		var q float64
+		for _, v := range y {
+			q += math.Max(v, 0) * math.Max(v, 0)
+		}
+		n := math.Sqrt(q)
+		g := make([]float64, len(y))
+		if n > 1e-8 {
+			for k, v := range y {
+				g[k] = math.Max(v, 0) / n
+			}
+		}
+		return g, n
+	}
+	switch name {
+	case "mlp_in":
+		vel := make([]float32, 2*P)
+		for i := range vel {
+			vel[i] = float32(V[i])
+		}
+		closeTo(t, "h1", e.get(t, e.h1, P*H), linear(vel, 2, par[tW0], par[tB0], H, true), tol)
+	case "gemm h2":
+		closeTo(t, "h2", e.get(t, e.h2, P*H), linear(e.get(t, e.h1, P*H), H, par[tW1], par[tB1], H, true), tol)
+	case "gemm W":
+		closeTo(t, "Wf", e.get(t, e.Wf, P*NN), linear(e.get(t, e.h2, P*H), H, par[tW2], par[tB2], NN, false), tol)
+	case "g0_forward":
+		g, n := normrelu(f64s(par[tG0]))
+		closeTo(t, "g0", e.get(t, e.g0, N), g, tol)
+		closeTo(t, "n0", e.get(t, e.n0, 1), []float64{n}, tol)
+	case "rnn_forward":
+		Wf := e.get(t, e.Wf, P*NN)
+		g0 := e.get(t, e.g0, N)
+		wantG, wantGP, wantN := make([]float64, P*N), make([]float64, P*N), make([]float64, P)
+		for b := 0; b < B; b++ {
+			// Each step from the device's previous state, so that rounding
+			// does not compound over T in the comparison.
+			prev := f64s(g0)
+			Gdev := e.get(t, e.G, P*N)
+			for tt := 0; tt < T; tt++ {
+				i := b*T + tt
+				y := make([]float64, N)
+				for r := 0; r < N; r++ {
+					for c := 0; c < N; c++ {
+						y[r] += float64(Wf[i*NN+r*N+c]) * prev[c]
+					}
+				}
+				g, n := normrelu(y)
+				copy(wantG[i*N:], g)
+				copy(wantGP[i*N:], prev)
+				wantN[i] = n
+				prev = f64s(Gdev[i*N : (i+1)*N])
+			}
+		}
+		closeTo(t, "G", e.get(t, e.G, P*N), wantG, 1e-4)
+		closeTo(t, "GP", e.get(t, e.GP, P*N), wantGP, 1e-4)
+		closeTo(t, "nrm", e.get(t, e.nrm, P), wantN, 1e-4)
+	case "zeros":
+		nrm := e.get(t, e.nrm, P)
+		z := 0
+		for _, n := range nrm {
+			if !(n > 1e-8) {
+				z++
+			}
+		}
+		scalarClose(t, "zeros", Sm()[sZeros], float64(z), 0)
+	case "pair_coef":
+		var far, near float64
+		for i := 0; i < P; i++ {
+			for j := 0; j < P; j++ {
+				if i == j {
+					continue
+				}
+				dx, dy := X[2*i]-X[2*j], X[2*i+1]-X[2*j+1]
+				if r2 := dx*dx + dy*dy; r2 > sx2 {
+					far++
+				} else if r2 < sx2 {
+					near++
+				}
+			}
+		}
+		S := Sm()
+		scalarClose(t, "far pairs", S[sNFar], far, 0)
+		scalarClose(t, "near pairs", S[sNNear], near, 0)
+		mf, mn := 1.0, 1.0
+		if lc.Reduction == graph.ReduceMean {
+			mf, mn = math.Max(far, 1), math.Max(near, 1)
+		}
+		scalarClose(t, "csep", S[sCSep], lc.LambdaSep*(-2/(lc.SigmaG*lc.SigmaG*mf)), 1e-12)
+		scalarClose(t, "cinv", S[sCInv], lc.LambdaInv*4/mn, 1e-12)
+	case "pair_loss reduce":
+		G := f64s(e.get(t, e.G, P*N))
+		S := Sm()
+		var sep, inv float64
+		dG := make([]float64, P*N)
+		for i := 0; i < P; i++ {
+			for j := 0; j < P; j++ {
+				if i == j {
+					continue
+				}
+				var D float64
+				for k := 0; k < N; k++ {
+					d := G[i*N+k] - G[j*N+k]
+					D += d * d
+				}
+				dx, dy := X[2*i]-X[2*j], X[2*i+1]-X[2*j+1]
+				var c float64
+				if r2 := dx*dx + dy*dy; r2 > sx2 {
+					w := math.Exp(-D / (2 * lc.SigmaG * lc.SigmaG))
+					sep += w
+					c = S[sCSep] * w
+				} else if r2 < sx2 {
+					inv += D
+					c = S[sCInv]
+				}
+				for k := 0; k < N; k++ {
+					dG[i*N+k] += c * (G[i*N+k] - G[j*N+k])
+				}
+			}
+		}
+		scalarClose(t, "sep sum", S[sSepSum], sep, 1e-5)
+		scalarClose(t, "inv sum", S[sInvSum], inv, 1e-4)
+		closeTo(t, "dG (pairwise)", e.get(t, e.dG, P*N), dG, 1e-4)
+	case "cap_finalize":
+		G := e.get(t, e.G, P*N)
+		m := make([]float64, N)
+		for i := 0; i < P; i++ {
+			for k := 0; k < N; k++ {
+				m[k] += float64(G[i*N+k]) / float64(P)
+			}
+		}
+		var n2 float64
+		capg := make([]float64, N)
+		for k := range m {
+			n2 += m[k] * m[k]
+			capg[k] = lc.LambdaCap * (-2 * m[k] / float64(P))
+		}
+		scalarClose(t, "|mean g|^2", Sm()[sCapN2], n2, 1e-6)
+		closeTo(t, "capg", e.get(t, e.capg, N), capg, 1e-6)
+	case "add_rowvec":
+		capg := e.get(t, e.capg, N)
+		want := make([]float64, P*N)
+		for i := range want {
+			want[i] = float64(dGb[i]) + float64(capg[i%N])
+		}
+		closeTo(t, "dG (+cap)", e.get(t, e.dG, P*N), want, 1e-6)
+	case "ci_coef":
+		G, GP := e.get(t, e.G, P*N), e.get(t, e.GP, P*N)
+		var K, s1, s2 float64
+		for i := 0; i < P; i++ {
+			sp := math.Hypot(V[2*i], V[2*i+1])
+			if !(sp > 0 && sp < lc.SigmaX) {
+				continue
+			}
+			var d2 float64
+			for k := 0; k < N; k++ {
+				d := float64(G[i*N+k]) - float64(GP[i*N+k])
+				d2 += d * d
+			}
+			r := math.Sqrt(d2) / sp
+			K++
+			s1 += r
+			s2 += r * r
+		}
+		S := Sm()
+		scalarClose(t, "ci count", S[sCIK], K, 0)
+		scalarClose(t, "ci sum r", S[sCISum], s1, 1e-5)
+		scalarClose(t, "ci sum r^2", S[sCISum2], s2, 1e-5)
+	case "ci_backward":
+		G, GP := f64s(e.get(t, e.G, P*N)), f64s(e.get(t, e.GP, P*N))
+		S := Sm()
+		want := f64s(dGb)
+		dg0 := make([]float64, B*N)
+		for i := 0; i < P; i++ {
+			sp := math.Hypot(V[2*i], V[2*i+1])
+			var d2 float64
+			for k := 0; k < N; k++ {
+				d := G[i*N+k] - GP[i*N+k]
+				d2 += d * d
+			}
+			d := math.Sqrt(d2)
+			if !(sp > 0 && sp < lc.SigmaX) || d == 0 {
+				continue
+			}
+			f := S[sCICoef] * (d/sp - S[sCIMean]) / (d * sp)
+			for k := 0; k < N; k++ {
+				diff := f * (G[i*N+k] - GP[i*N+k])
+				want[i*N+k] += diff
+				if i%T == 0 {
+					dg0[(i/T)*N+k] -= diff
+				} else {
+					want[(i-1)*N+k] -= diff
+				}
+			}
+		}
+		closeTo(t, "dG (+ci)", e.get(t, e.dG, P*N), want, 1e-4)
+		closeTo(t, "dg0 (ci)", e.get(t, e.dg0ci, B*N), dg0, 1e-4)
+	case "loss_finalize":
+		S := Sm()
+		var sep, inv float64
+		if lc.Reduction == graph.ReduceMean {
+			sep, inv = S[sSepSum]/S[sNFar], S[sInvSum]/S[sNNear]
+		} else {
+			sep, inv = S[sSepSum], S[sInvSum]
+		}
+		m := S[sCISum] / S[sCIK]
+		ci := S[sCISum2]/S[sCIK] - m*m
+		scalarClose(t, "L_sep", S[sLSep], sep, 1e-12)
+		scalarClose(t, "L_inv", S[sLInv], inv, 1e-12)
+		scalarClose(t, "L_cap", S[sLCap], -S[sCapN2], 1e-12)
+		scalarClose(t, "L_ci", S[sLCI], ci, 1e-12)
+		scalarClose(t, "L", S[sLTot], lc.LambdaSep*sep+lc.LambdaInv*inv-lc.LambdaCap*S[sCapN2]+lc.LambdaCI*ci, 1e-12)
+	case "rnn_backward":
+		G, GP, nrm := e.get(t, e.G, P*N), e.get(t, e.GP, P*N), e.get(t, e.nrm, P)
+		dg0ci := e.get(t, e.dg0ci, B*N)
+		DYdev := e.get(t, e.DY, P*N)
+		wantDY, wantW, wantG0 := make([]float64, P*N), make([]float64, P*NN), make([]float64, B*N)
+		for b := 0; b < B; b++ {
+			carry := make([]float64, N)
+			for tt := T - 1; tt >= 0; tt-- {
+				i := b*T + tt
+				dg := make([]float64, N)
+				var dot float64
+				for k := range dg {
+					dg[k] = float64(dGb[i*N+k]) + carry[k]
+					dot += float64(G[i*N+k]) * dg[k]
+				}
+				n := float64(nrm[i])
+				for k := 0; k < N; k++ {
+					if n > 1e-8 && G[i*N+k] > 0 {
+						wantDY[i*N+k] = (dg[k] - float64(G[i*N+k])*dot) / n
+					}
+				}
+				// Carry from the device's dy so that errors do not compound.
+				for c := 0; c < N; c++ {
+					carry[c] = 0
+				}
+				for r := 0; r < N; r++ {
+					dy := float64(DYdev[i*N+r])
+					for c := 0; c < N; c++ {
+						carry[c] += float64(WfB[i*NN+r*N+c]) * dy
+						wantW[i*NN+r*N+c] = dy * float64(GP[i*N+c])
+					}
+				}
+			}
+			for k := 0; k < N; k++ {
+				wantG0[b*N+k] = carry[k] + float64(dg0ci[b*N+k])
+			}
+		}
+		closeTo(t, "DY", DYdev, wantDY, 1e-4)
+		closeTo(t, "dWf", e.get(t, e.Wf, P*NN), wantW, 1e-5)
+		closeTo(t, "dg0 per trajectory", e.get(t, e.dg0b, B*N), wantG0, 1e-4)
+	case "g0_backward":
+		dg0b, g0, n0 := e.get(t, e.dg0b, B*N), e.get(t, e.g0, N), e.get(t, e.n0, 1)
+		s := make([]float64, N)
+		var dot float64
+		for k := 0; k < N; k++ {
+			for b := 0; b < B; b++ {
+				s[k] += float64(dg0b[b*N+k])
+			}
+			dot += s[k] * float64(g0[k])
+		}
+		add := make([]float64, N)
+		for k := range add {
+			if n0[0] > 1e-8 && g0[k] > 0 {
+				add[k] = (s[k] - float64(g0[k])*dot) / float64(n0[0])
+			}
+		}
+		checkGradAdd(tG0, add)
+	case "gemm dB2":
+		DY, GP := e.get(t, e.DY, P*N), e.get(t, e.GP, P*N)
+		add := make([]float64, NN)
+		for i := 0; i < P; i++ {
+			for r := 0; r < N; r++ {
+				for c := 0; c < N; c++ {
+					add[r*N+c] += float64(DY[i*N+r]) * float64(GP[i*N+c])
+				}
+			}
+		}
+		checkGradAdd(tB2, add)
+	case "gemm dW2":
+		dWf, h2 := e.get(t, e.Wf, P*NN), e.get(t, e.h2, P*H)
+		add := make([]float64, NN*H)
+		for i := 0; i < P; i++ {
+			for o := 0; o < NN; o++ {
+				w := float64(dWf[i*NN+o])
+				if w == 0 {
+					continue
+				}
+				for k := 0; k < H; k++ {
+					add[o*H+k] += w * float64(h2[i*H+k])
+				}
+			}
+		}
+		checkGradAdd(tW2, add)
+	case "gemm dh2", "gemm dh1":
+		src, W, dst, K := e.Wf, par[tW2], e.dh2, NN
+		if name == "gemm dh1" {
+			src, W, dst, K = e.dh2, par[tW1], e.dh1, H
+		}
+		dY := e.get(t, src, P*K)
+		want := make([]float64, P*H)
+		for i := 0; i < P; i++ {
+			for k := 0; k < K; k++ {
+				d := float64(dY[i*K+k])
+				if d == 0 {
+					continue
+				}
+				for o := 0; o < H; o++ {
+					want[i*H+o] += d * float64(W[k*H+o])
+				}
+			}
+		}
+		closeTo(t, name, e.get(t, dst, P*H), want, 1e-4)
+	case "colsum dB1", "colsum dB0":
+		src, ti := e.dh2, tB1
+		if name == "colsum dB0" {
+			src, ti = e.dh1, tB0
+		}
+		d := e.get(t, src, P*H)
+		add := make([]float64, H)
+		for i := 0; i < P; i++ {
+			for o := 0; o < H; o++ {
+				add[o] += float64(d[i*H+o])
+			}
+		}
+		checkGradAdd(ti, add)
+	case "gemm dW1", "gemm dW0":
+		dY, X2, ti, K := e.get(t, e.dh2, P*H), e.get(t, e.h1, P*H), tW1, H
+		if name == "gemm dW0" {
+			dY, X2, ti, K = e.get(t, e.dh1, P*H), e.get(t, e.V, 2*P), tW0, 2
+		}
+		add := make([]float64, H*K)
+		for i := 0; i < P; i++ {
+			for o := 0; o < H; o++ {
+				for k := 0; k < K; k++ {
+					add[o*K+k] += float64(dY[i*H+o]) * float64(X2[i*K+k])
+				}
+			}
+		}
+		checkGradAdd(ti, add)
+	case "relu_mask h2", "relu_mask h1":
+		d, h := e.dh2, e.h2
+		if name == "relu_mask h1" {
+			d, h = e.dh1, e.h1
+		}
+		hv := e.get(t, h, P*H)
+		for i, v := range e.get(t, d, P*H) {
+			if !(hv[i] > 0) && v != 0 {
+				t.Fatalf("%s: element %d passes gradient %g where the ReLU output is %g", name, i, v, hv[i])
+			}
+		}
+	}
+}
+
+// TestOptimizer checks sumsq, opt_finalize and adamw against the train
+// package's reference (train.ClipAndAdamW) on random parameters, moments and
+// gradient sums, with clipping on and off.
+func TestOptimizer(t *testing.T) {
+	seed := freshSeed(t)
+	s := size{3, 4, 40, 48}
+	e := newTestEngine(t, s, graph.PaperLoss(), seed)
+	r := rand.New(rand.NewPCG(seed, 3))
+	for _, clip := range []float64{0.1, 1e6, 0} {
+		for _, K := range []int{1, 2} {
+			p := graph.ZeroParams(s.N, s.H)
+			g := graph.ZeroParams(s.N, s.H)
+			st := graph.ZeroParams(s.N, s.H)
+			st2 := graph.ZeroParams(s.N, s.H)
+			for i := range p.Slices() {
+				copy(p.Slices()[i], randSlice(r, len(p.Slices()[i]), 1))
+				copy(g.Slices()[i], randSlice(r, len(p.Slices()[i]), 0.01))
+				copy(st.Slices()[i], randSlice(r, len(p.Slices()[i]), 0.01))
+				v := randSlice(r, len(p.Slices()[i]), 1e-4)
+				for k := range v {
+					v[k] = float32(math.Abs(float64(v[k])))
+				}
+				copy(st2.Slices()[i], v)
+			}
+			e.spec.Opt.ClipNorm = clip
+			gsum := g.Clone()
+			for _, x := range gsum.Slices() {
+				for k := range x {
+					x[k] *= float32(K)
+				}
+			}
+			ref := trainRef(p, g, st, st2, 7, clip)
+			// Device: same state, gradient sum = K*g, step count 6 -> 7.
+			e.step = 6
+			if err := e.SetParams(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.d.run(func() error {
+				if err := e.uploadParams(e.mom, st); err != nil {
+					return err
+				}
+				if err := e.uploadParams(e.vel, st2); err != nil {
+					return err
+				}
+				if err := e.uploadParams(e.grad, gsum); err != nil {
+					return err
+				}
+				return fill(e.slots(0), 0, 2*slotStride*K)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var scal []float64
+			err := e.d.run(func() error {
+				G := e.slots(-1)
+				if err := e.d.launch("sumsq", sumsqBlocks, 1, 1, 256, 0, ptr(e.grad), i64(e.total), ptr(e.part)); err != nil {
+					return err
+				}
+				if err := e.d.reduce(e.part, sumsqBlocks, 1, G+8*gSumSq); err != nil {
+					return err
+				}
+				if err := e.d.launch("opt_finalize", 1, 1, 1, 1, 0, ptr(G), ptr(e.slots(0)), i64(slotStride), i64(K), f64(clip)); err != nil {
+					return err
+				}
+				oc := e.spec.Opt
+				if err := e.d.launch("adamw", gridFor(e.total), 1, 1, 256, 0, ptr(e.par), ptr(e.grad), ptr(e.mom), ptr(e.vel), i64(e.total), ptr(G),
+					f64(0.01), f64(oc.WeightDecay), f64(oc.Beta1), f64(oc.Beta2), f64(oc.Eps), f64(1-math.Pow(oc.Beta1, 7)), f64(1-math.Pow(oc.Beta2, 7))); err != nil {
+					return err
+				}
+				scal = make([]float64, slotStride)
+				return downloadF64(scal, G)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scalarClose(t, "grad norm", scal[gNorm], ref.norm, 1e-9)
+			gotP, _ := e.Params()
+			gotS, _ := e.OptState()
+			for i, name := range graph.ParamNames {
+				closeTo(t, "p "+name, gotP.Slices()[i], f64s(ref.p.Slices()[i]), 1e-6)
+				closeTo(t, "m "+name, gotS.M.Slices()[i], f64s(ref.m.Slices()[i]), 1e-6)
+				closeTo(t, "v "+name, gotS.V.Slices()[i], f64s(ref.v.Slices()[i]), 1e-6)
+			}
+		}
+	}
+}

@@ -1,0 +1,390 @@
+//go:build gridgpu_cuda
+
+package cuda
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/train"
+)
+
+type adamRef struct {
+	p, m, v *graph.Params
+	norm    float64
+}
+
+// trainRef applies train.ClipAndAdamW (the reference optimiser update) to
+// copies of p and the moments, from step t-1 to t, with learning rate 0.01.
+func trainRef(p, g, m, v *graph.Params, t int64, clip float64) adamRef {
+	oc := paperOpt()
+	oc.ClipNorm = clip
+	st := &train.OptState{M: m.Clone(), V: v.Clone(), Step: t - 1}
+	q := p.Clone()
+	norm := train.ClipAndAdamW(q, g, st, 0.01, oc)
+	return adamRef{p: q, m: st.M, v: st.V, norm: norm}
+}
+
+// relErr is ||got - want|| / ||want|| in float64.
+func relErr(got, want []float32) float64 {
+	var es, ws float64
+	for i := range got {
+		d := float64(got[i]) - float64(want[i])
+		if math.IsNaN(d) {
+			return math.Inf(1)
+		}
+		es += d * d
+		ws += float64(want[i]) * float64(want[i])
+	}
+	if ws == 0 {
+		return math.Sqrt(es)
+	}
+	return math.Sqrt(es / ws)
+}
+
+func relScalar(got, want float64) float64 {
+	if want == 0 {
+		return math.Abs(got)
+	}
+	return math.Abs(got-want) / math.Abs(want)
+}
+
+// The whole step against the CPU Gorgonia graph (graph.Model.Grad) and the
+// reference optimiser (train.ClipAndAdamW) on the same weights and
+// microbatches: every loss term, every parameter gradient, the gradient norm
+// and the updated parameters and moments, relative error < 1e-4 (FP32).
+func TestStepVsGraph(t *testing.T) {
+	cases := []struct {
+		s     size
+		micro int
+		red   string
+	}{
+		{size{8, 20, 40, 48}, 2, graph.ReduceMean},
+		{size{8, 20, 40, 48}, 1, graph.ReduceSum},
+		{size{16, 30, 128, 256}, 2, graph.ReduceMean},
+		{paperSize, 1, graph.ReduceMean},
+	}
+	for _, c := range cases {
+		name := c.s.String() + "_" + c.red
+		t.Run(name, func(t *testing.T) {
+			if c.s == paperSize && testing.Short() {
+				t.Skip("paper size skipped in -short mode")
+			}
+			testStepVsGraph(t, c.s, c.micro, c.red)
+		})
+	}
+}
+
+func testStepVsGraph(t *testing.T, s size, micro int, red string) {
+	const tol = 1e-4
+	seed := freshSeed(t)
+	lc := graph.PaperLoss()
+	lc.Reduction = red
+	p := graph.InitParams(s.N, s.H, seed)
+	sm := sampler(t, s, seed+1)
+	batches := make([]*data.Batch, micro)
+	for i := range batches {
+		batches[i] = sm.Next()
+	}
+	model, err := graph.NewModel(s.B, s.T, s.N, s.H, lc)
+	if err != nil {
+		t.Fatalf("CPU graph: %v", err)
+	}
+	defer model.Close()
+	t0 := time.Now()
+	var want graph.Losses
+	grads := make([]*graph.Params, micro)
+	for i, b := range batches {
+		l, g, err := model.Grad(p, b)
+		if err != nil {
+			t.Fatalf("CPU graph: %v", err)
+		}
+		grads[i] = g
+		k := float64(micro)
+		want.Total += l.Total / k
+		want.Sep += l.Sep / k
+		want.Inv += l.Inv / k
+		want.Cap += l.Cap / k
+		want.CI += l.CI / k
+		want.ZeroFrac += l.ZeroFrac / k
+	}
+	t.Logf("CPU graph: %d microbatch(es) in %v", micro, time.Since(t0))
+	avg := graph.ZeroParams(s.N, s.H)
+	train.AverageGrads(avg, grads)
+	ref := trainRef(p, avg, graph.ZeroParams(s.N, s.H), graph.ZeroParams(s.N, s.H), 1, 0.1)
+
+	e := newTestEngine(t, s, lc, seed)
+	e.spec.Opt.ClipNorm = 0.1
+	t0 = time.Now()
+	st, err := e.Step(batches, 0.01)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GPU step: %v (first step, includes nothing but the step)", time.Since(t0))
+
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"loss", st.Losses.Total, want.Total}, {"sep", st.Losses.Sep, want.Sep}, {"inv", st.Losses.Inv, want.Inv},
+		{"cap", st.Losses.Cap, want.Cap}, {"ci", st.Losses.CI, want.CI}, {"grad_norm", st.GradNorm, ref.norm}} {
+		r := relScalar(c.got, c.want)
+		if !(r < tol) {
+			t.Errorf("%s: GPU %.9g, CPU %.9g, relative error %.3g", c.name, c.got, c.want, r)
+		} else {
+			t.Logf("%s: GPU %.9g, CPU %.9g, relative error %.3g", c.name, c.got, c.want, r)
+		}
+	}
+	if math.Abs(st.Losses.ZeroFrac-want.ZeroFrac) > 1.5/float64(s.B*s.T) {
+		t.Errorf("zero fraction: GPU %g, CPU %g", st.Losses.ZeroFrac, want.ZeroFrac)
+	}
+	gsum := graph.ZeroParams(s.N, s.H)
+	if err := e.d.run(func() error { return e.downloadParams(gsum, e.grad) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range gsum.Slices() {
+		for k := range x {
+			x[k] /= float32(micro)
+		}
+	}
+	gotP, err := e.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotS, err := e.OptState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range graph.ParamNames {
+		for _, c := range []struct {
+			what      string
+			got, want []float32
+		}{{"gradient", gsum.Slices()[i], avg.Slices()[i]}, {"updated", gotP.Slices()[i], ref.p.Slices()[i]},
+			{"adam m", gotS.M.Slices()[i], ref.m.Slices()[i]}, {"adam v", gotS.V.Slices()[i], ref.v.Slices()[i]}} {
+			r := relErr(c.got, c.want)
+			if !(r < tol) {
+				t.Errorf("%s %s: relative error %.3g", c.what, name, r)
+			} else {
+				t.Logf("%s %s: relative error %.3g", c.what, name, r)
+			}
+		}
+	}
+	if gotS.Step != 1 {
+		t.Errorf("optimiser step %d after one step, want 1", gotS.Step)
+	}
+
+	// Eval: forward only, same losses as the CPU graph.
+	lw, err := model.Eval(gotP, batches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := e.Eval(batches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := relScalar(lg.Total, lw.Total); !(r < tol) {
+		t.Errorf("Eval total: GPU %.9g, CPU %.9g (relative error %.3g)", lg.Total, lw.Total, r)
+	}
+}
+
+// Terms with weight zero are skipped and report 0; the others still match.
+func TestAblations(t *testing.T) {
+	s := size{8, 20, 40, 48}
+	for _, off := range []string{"sep", "inv", "cap", "ci"} {
+		t.Run(off, func(t *testing.T) {
+			seed := freshSeed(t)
+			lc := graph.PaperLoss()
+			switch off {
+			case "sep":
+				lc.LambdaSep = 0
+			case "inv":
+				lc.LambdaInv = 0
+			case "cap":
+				lc.LambdaCap = 0
+			case "ci":
+				lc.LambdaCI = 0
+			}
+			p := graph.InitParams(s.N, s.H, seed)
+			b := sampler(t, s, seed+1).Next()
+			model, err := graph.NewModel(s.B, s.T, s.N, s.H, lc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer model.Close()
+			lw, gw, err := model.Grad(p, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newTestEngine(t, s, lc, seed)
+			st, err := e.Step([]*data.Batch{b}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := relScalar(st.Losses.Total, lw.Total); !(r < 1e-4) {
+				t.Errorf("total: GPU %.9g, CPU %.9g", st.Losses.Total, lw.Total)
+			}
+			g := graph.ZeroParams(s.N, s.H)
+			if err := e.d.run(func() error { return e.downloadParams(g, e.grad) }); err != nil {
+				t.Fatal(err)
+			}
+			for i, name := range graph.ParamNames {
+				if r := relErr(g.Slices()[i], gw.Slices()[i]); !(r < 1e-4) {
+					t.Errorf("gradient %s: relative error %.3g", name, r)
+				}
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	_, err := NewEngine(train.EngineSpec{Device: "cuda:99", B: 2, T: 3, N: 8, H: 8, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(8, 8, 1)})
+	if err == nil || !strings.Contains(err.Error(), "GPU") {
+		t.Errorf("cuda:99: error %v, want one saying how many GPUs there are", err)
+	} else {
+		t.Log(err)
+	}
+	_, err = NewEngine(train.EngineSpec{Device: "cuda:0", B: 100000, T: 100, N: 128, H: 256, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(128, 256, 1)})
+	if err == nil || !strings.Contains(err.Error(), "out of device memory") || !strings.Contains(err.Error(), "needs") {
+		t.Errorf("huge batch: error %v, want out of device memory saying how much is needed", err)
+	} else {
+		t.Log(err)
+	}
+	// A NaN parameter: the step fails naming a term, and nothing changes.
+	s := size{4, 5, 16, 16}
+	e := newTestEngine(t, s, graph.PaperLoss(), 3)
+	p, _ := e.Params()
+	p.W2[7] = float32(math.NaN())
+	if err := e.SetParams(p); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Step([]*data.Batch{sampler(t, s, 4).Next()}, 0.01)
+	var nf *train.NonFiniteError
+	if !errors.As(err, &nf) {
+		t.Fatalf("NaN weight: error %v, want a train.NonFiniteError", err)
+	}
+	t.Log(err)
+	q, _ := e.Params()
+	st, _ := e.OptState()
+	if st.Step != 0 || relErr(q.W0, p.W0) != 0 || relErr(st.M.W0, make([]float32, len(p.W0))) != 0 {
+		t.Errorf("a failed step changed the parameters or optimiser state")
+	}
+}
+
+// BenchmarkStepPaper: median seconds per optimiser step (two microbatches,
+// paper size) and device memory. With GRIDGPU_BENCH_JSON=FILE it also
+// writes the numbers and a per-stage time breakdown there.
+func BenchmarkStepPaper(b *testing.B) {
+	s := paperSize
+	free0, total, _ := memInfo()
+	e := newTestEngine(b, s, graph.PaperLoss(), 1)
+	sm := sampler(b, s, 2)
+	const pool = 8 // batches are drawn beforehand: the timing is the device's
+	batches := make([][]*data.Batch, pool)
+	for i := range batches {
+		batches[i] = []*data.Batch{sm.Next(), sm.Next()}
+	}
+	for i := 0; i < 3; i++ { // warm-up: module JIT, first-touch
+		if _, err := e.Step(batches[i%pool], 2e-5); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var times []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := e.Step(batches[i%pool], 2e-5); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}
+	b.StopTimer()
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	free1, _, _ := memInfo()
+	b.ReportMetric(med, "s/step")
+	b.ReportMetric(float64(e.AllocatedBytes())/(1<<30), "GiB-buffers")
+	b.ReportMetric(float64(free0-free1)/(1<<30), "GiB-device")
+
+	// Per-stage breakdown of one microbatch (synchronising after each stage).
+	e.profile = map[string]time.Duration{}
+	if err := e.d.run(func() error { return e.microbatch(batches[0][0], 0, true) }); err != nil {
+		b.Fatal(err)
+	}
+	stages := map[string]float64{}
+	for k, v := range e.profile {
+		stages[k] = v.Seconds() * 1e3
+	}
+	e.profile = nil
+	if f := os.Getenv("GRIDGPU_BENCH_JSON"); f != "" {
+		out := map[string]any{
+			"device": e.Device(), "B": s.B, "T": s.T, "N": s.N, "H": s.H, "microbatches": 2,
+			"seconds_per_step": med, "step_times": times,
+			"engine_buffer_bytes": e.AllocatedBytes(), "device_bytes_used_by_engine": free0 - free1,
+			"device_total_bytes": total, "stage_ms_one_microbatch": stages,
+		}
+		js, _ := json.MarshalIndent(out, "", "  ")
+		if err := os.WriteFile(f, js, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("median %.4f s/step over %d steps; buffers %.2f GiB; stages (ms, one microbatch): %v", med, len(times), float64(e.AllocatedBytes())/(1<<30), stages)
+}
+
+// BenchmarkGEMMPaper times the three large products of a paper-size
+// microbatch alone and reports each one's rate.
+func BenchmarkGEMMPaper(b *testing.B) {
+	s := paperSize
+	e := newTestEngine(b, s, graph.PaperLoss(), 1)
+	b.StopTimer()
+	P, NN, H := e.P, e.NN, e.H
+	type g struct {
+		name, kind string
+		run        func() error
+	}
+	gs := []g{
+		{"forward W=h2 W2^T", "gemm_nt", func() error {
+			return e.d.gemm("gemm_nt", P, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
+		}},
+		{"dW2=dWf^T h2", "gemm_tn", func() error {
+			return e.d.gemm("gemm_tn", NN, H, P, e.Wf, NN, e.h2, H, e.grad+4*ptrOff(e.off[tW2]), H, 0, flagAcc, e.ws, e.sms)
+		}},
+		{"dh2=dWf W2", "gemm_nn", func() error {
+			return e.d.gemm("gemm_nn", P, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
+		}},
+	}
+	res := map[string]float64{}
+	for _, x := range gs {
+		var ts []float64
+		for i := 0; i < 12; i++ {
+			t0 := time.Now()
+			err := e.d.run(func() error {
+				if err := x.run(); err != nil {
+					return err
+				}
+				return syncDevice()
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ts = append(ts, time.Since(t0).Seconds())
+		}
+		sort.Float64s(ts)
+		tf := 2 * float64(P) * float64(NN) * float64(H) / ts[len(ts)/2] / 1e12
+		res[x.name] = tf
+		b.Logf("%-20s %s: %.3f ms, %.1f TFLOP/s", x.name, x.kind, ts[len(ts)/2]*1e3, tf)
+	}
+	for k, v := range res {
+		b.ReportMetric(v, "TFLOP/s-"+strings.Fields(k)[0])
+	}
+	if f := os.Getenv("GRIDGPU_GEMM_JSON"); f != "" {
+		js, _ := json.MarshalIndent(res, "", "  ")
+		os.WriteFile(f, js, 0o644)
+	}
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# gpu-check.sh OUTDIR: the GPU check, run on a machine with an NVIDIA GPU from
+# the repository root, with .gpu/ built beforehand by `make gpu-bundle` (the
+# GPU machine needs no Go toolchain). Stages, each under its own timeout:
+#   1. nvidia-smi -L
+#   2. kernel tests and small whole-step tests (GPU vs CPU graph), -short
+#   3. the whole step at paper size vs the CPU graph
+#   4. benchmark: paper preset, median s/step (2 microbatches) and memory;
+#      the three large matrix products alone
+#   5. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
+#   6. the PyTorch baseline (eager, --device cuda) at paper size, same card
+#   7. summary table (also OUTDIR/summary.json)
+# Every stage writes its output under OUTDIR; a failing stage does not stop
+# the later ones. Expected wall time: 2-4 minutes.
+set -uo pipefail
+
+OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
+mkdir -p "$OUT"
+BUNDLE=${GPU_BUNDLE:-.gpu}
+PY=${PYTHON:-python3}
+T0=$(date +%s)
+declare -A RC
+
+stage() { echo; echo "=== $1 ($(($(date +%s) - T0)) s)"; }
+
+stage "device"
+nvidia-smi -L | tee "$OUT/nvidia-smi.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee -a "$OUT/nvidia-smi.txt"
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+
+stage "kernel and small whole-step tests"
+timeout 150 "$BUNDLE/cuda.test" -test.v -test.short -test.timeout 145s 2>&1 | tee "$OUT/tests.txt" | grep -E -- '--- |^PASS|^FAIL|^ok|panic'
+RC[tests]=${PIPESTATUS[0]}
+
+stage "whole step at paper size vs the CPU graph"
+timeout 150 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B130' -test.timeout 145s 2>&1 | tee "$OUT/tests_paper.txt" | grep -E -- '--- |^PASS|^FAIL|panic|relative error'
+RC[paper]=${PIPESTATUS[0]}
+
+stage "benchmark (paper preset)"
+GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm.json" \
+	timeout 120 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
+RC[bench]=${PIPESTATUS[0]}
+
+stage "CLI: train on cuda:0 (smoke preset), resume the checkpoint on the CPU"
+timeout 60 "$BUNDLE/gridgpu-cuda" train --preset smoke --device cuda:0 --steps 200 --out "$OUT/train_smoke" >"$OUT/train_cuda.txt" 2>&1
+RC[train_cuda]=$?
+tail -3 "$OUT/train_cuda.txt"
+timeout 60 "$BUNDLE/gridgpu-cuda" train --resume "$OUT/train_smoke" --device cpu --steps 220 >"$OUT/train_resume_cpu.txt" 2>&1
+RC[resume_cpu]=$?
+tail -3 "$OUT/train_resume_cpu.txt"
+
+stage "PyTorch baseline (eager, cuda, paper size)"
+timeout 120 "$PY" "$BUNDLE/torch_sic_baseline.py" --device cuda --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_eager.err" | tail -1 | tee "$OUT/torch_eager.json"
+RC[torch]=${PIPESTATUS[0]}
+if [[ ${GPU_CHECK_COMPILE:-0} == 1 ]]; then
+	stage "PyTorch baseline (torch.compile)"
+	timeout 240 "$PY" "$BUNDLE/torch_sic_baseline.py" --device cuda --compile --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_compile.err" | tail -1 | tee "$OUT/torch_compile.json"
+	RC[torch_compile]=${PIPESTATUS[0]}
+fi
+
+stage "summary"
+printf '%s\n' "${!RC[@]}" | while read -r k; do echo "$k ${RC[$k]}"; done >"$OUT/stage_rc.txt"
+"$PY" - "$OUT" "$CARD" <<'PY'
+import json, os, re, sys
+out, card = sys.argv[1], sys.argv[2]
+def load(name):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return json.load(f)
+    except Exception:
+        return None
+rc = dict(l.split() for l in open(os.path.join(out, "stage_rc.txt")) if l.strip())
+def count(name):
+    try:
+        txt = open(os.path.join(out, name)).read()
+    except Exception:
+        return 0, 0
+    return len(re.findall(r"^\s*--- PASS", txt, re.M)), len(re.findall(r"^\s*--- FAIL", txt, re.M))
+g, gemm, te, tc = load("bench_gridgpu.json"), load("bench_gemm.json"), load("torch_eager.json"), load("torch_compile.json")
+p1, f1 = count("tests.txt")
+p2, f2 = count("tests_paper.txt")
+s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2}
+if g:
+    s["gridgpu_s_per_step"] = g["seconds_per_step"]
+    s["gridgpu_s_per_microbatch"] = g["seconds_per_step"] / g["microbatches"]
+    s["gridgpu_buffers_gib"] = g["engine_buffer_bytes"] / 2**30
+    s["gridgpu_device_gib"] = g["device_bytes_used_by_engine"] / 2**30
+    s["gridgpu_stage_ms"] = g["stage_ms_one_microbatch"]
+    # ~ 3 products of 2*P*N^2*H FLOP per microbatch dominate: the FLOP floor.
+    P, N, H = g["B"] * g["T"], g["N"], g["H"]
+    flops = g["microbatches"] * 3 * 2 * P * N * N * H
+    s["gridgpu_effective_tflops_big_matmuls"] = flops / g["seconds_per_step"] / 1e12
+if gemm:
+    s["gemm_tflops"] = gemm
+for name, t in (("torch_eager", te), ("torch_compile", tc)):
+    if t:
+        # The baseline takes one microbatch per optimiser step; the paper's
+        # step (and gridgpu's) has two, so its step time is compared x2.
+        s[name + "_s_per_microbatch"] = t["median_s_per_step"]
+        s[name + "_peak_device_gib"] = (t.get("peak_device_mb") or 0) / 1024
+        s[name + "_loss"] = t.get("loss")
+        if g:
+            s["speedup_vs_" + name] = t["median_s_per_step"] / s["gridgpu_s_per_microbatch"]
+            s["memory_ratio_vs_" + name] = s["gridgpu_buffers_gib"] / max(s[name + "_peak_device_gib"], 1e-9)
+json.dump(s, open(os.path.join(out, "summary.json"), "w"), indent=2)
+def f(x, fmt="{:.4f}"):
+    return "n/a" if x is None else fmt.format(x)
+print(f"card: {card}")
+print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed; stage exit codes {rc}")
+print(f"{'':28s}{'s/microbatch':>14s}{'s/step(2 mb)':>14s}{'peak GiB':>10s}")
+if g:
+    print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}")
+for name in ("torch_eager", "torch_compile"):
+    if name + "_s_per_microbatch" in s:
+        m = s[name + "_s_per_microbatch"]
+        print(f"{name:28s}{f(m):>14s}{f(2 * m):>14s}{f(s[name + '_peak_device_gib'], '{:.2f}'):>10s}")
+for name in ("torch_eager", "torch_compile"):
+    if "speedup_vs_" + name in s:
+        print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
+if g:
+    print(f"big-matmul rate over the whole step: {s['gridgpu_effective_tflops_big_matmuls']:.1f} TFLOP/s")
+if gemm:
+    print("GEMM alone (TFLOP/s): " + ", ".join(f"{k}: {v:.1f}" for k, v in gemm.items()))
+PY
+echo "total $(($(date +%s) - T0)) s; results in $OUT"
