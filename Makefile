@@ -11,9 +11,13 @@ LDFLAGS := -X main.version=$(VERSION)
 export PATH := /usr/local/go/bin:$(PATH)
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build build-purego test vet fmt fmt-check ci demo setup clean
+.PHONY: all help build build-purego test vet fmt fmt-check ci demo setup clean
 
 all: build
+
+## help: list the targets
+help:
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
 
 ## build: the CPU binary ./gridgpu
 build:
