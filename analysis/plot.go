@@ -184,7 +184,7 @@ func ratemapPanel(ar *ArenaResult) ([]byte, error) {
 		m := ar.Ratemaps[u*nb*nb : (u+1)*nb*nb]
 		lo, hi := finiteRange(m)
 		tiles = append(tiles, tile{
-			title: fmt.Sprintf("unit %d  g60 %s\nmax %.3g  min %.3g", u, fmtScore(ar.Scores[u].Score60), hi, lo),
+			title: fmt.Sprintf("unit %d  g60 %s\nmax %.4g  min %.4g", u, fmtScore(ar.Scores[u].Score60), hi, lo),
 			m:     m, nx: nb, ny: nb, lo: lo, hi: hi,
 		})
 	}
