@@ -5,6 +5,7 @@ package graph
 /*
 #cgo LDFLAGS: -lopenblas
 void openblas_set_num_threads(int);
+char *openblas_get_corename(void);
 */
 import "C"
 
@@ -30,6 +31,11 @@ func init() {
 	G.Use(netlib.Implementation{})
 	C.openblas_set_num_threads(1)
 }
+
+// BLASCore names the kernel set OpenBLAS runs (e.g. "Haswell", "Cooperlake").
+// OpenBLAS picks it from the CPU at load time unless the environment
+// variable OPENBLAS_CORETYPE names one.
+func BLASCore() string { return C.GoString(C.openblas_get_corename()) }
 
 // BLAS names the BLAS library this build uses for matrix products.
 const BLAS = "openblas"

@@ -94,10 +94,11 @@ type scalarTerm[T float] struct {
 	ds    []T
 }
 
-func newCapTerm[T float](B, steps, N int, s *G.Node) (*scalarTerm[T], *G.Node, error) {
+func newCapTerm[T float](mdl *model[T], B, steps, N int, s *G.Node) (*scalarTerm[T], *G.Node, error) {
 	c := &scalarTerm[T]{ds: make([]T, B*(steps+1)*N)}
 	fwd := newOp("sicCapacity", []int{2}, 0)
 	fwd.do = func(in []G.Value) (G.Value, error) {
+		defer tock(PhaseOtherLosses, tick())
 		c.value, _ = capLoss(B, steps, N, sliceOf[T](in[0]))
 		return scalarValue[T](c.value), nil
 	}
@@ -106,6 +107,7 @@ func newCapTerm[T float](B, steps, N int, s *G.Node) (*scalarTerm[T], *G.Node, e
 		back := newOp("sicCapacityGrad", []int{2, 0}, 2)
 		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
 		back.do = func(in []G.Value) (G.Value, error) {
+			defer tock(PhaseOtherLosses, tick())
 			_, m := capLoss(B, steps, N, sliceOf[T](in[0]))
 			f := -2 * scalarOf(in[1]) / float64(B*steps)
 			clear(c.ds)
@@ -132,10 +134,11 @@ type ciTerm[T float] struct {
 	vel []float32
 }
 
-func newCITerm[T float](B, steps, N int, sigmaX float64, s *G.Node) (*ciTerm[T], *G.Node, error) {
+func newCITerm[T float](mdl *model[T], B, steps, N int, sigmaX float64, s *G.Node) (*ciTerm[T], *G.Node, error) {
 	c := &ciTerm[T]{scalarTerm: scalarTerm[T]{ds: make([]T, B*(steps+1)*N)}}
 	fwd := newOp("sicConformalIsometry", []int{2}, 0)
 	fwd.do = func(in []G.Value) (G.Value, error) {
+		defer tock(PhaseOtherLosses, tick())
 		c.value = ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, sigmaX, nil, 0)
 		return scalarValue[T](c.value), nil
 	}
@@ -144,6 +147,7 @@ func newCITerm[T float](B, steps, N int, sigmaX float64, s *G.Node) (*ciTerm[T],
 		back := newOp("sicConformalIsometryGrad", []int{2, 0}, 2)
 		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
 		back.do = func(in []G.Value) (G.Value, error) {
+			defer tock(PhaseOtherLosses, tick())
 			clear(c.ds)
 			ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, sigmaX, c.ds, scalarOf(in[1]))
 			return denseOf(c.ds, B*(steps+1), N), nil

@@ -123,7 +123,7 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 	var terms []*G.Node
 	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
 		var n *G.Node
-		if m.pair, n, err = newPairTerm[T](B, steps, N, lc, s); err != nil {
+		if m.pair, n, err = newPairTerm(m, B, steps, N, lc, s); err != nil {
 			return nil, err
 		}
 		terms = append(terms, n)
@@ -133,7 +133,7 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 	}
 	if lc.LambdaCap != 0 {
 		var n *G.Node
-		if m.capT, n, err = newCapTerm[T](B, steps, N, s); err == nil {
+		if m.capT, n, err = newCapTerm(m, B, steps, N, s); err == nil {
 			n, err = weighted(n, lc.LambdaCap)
 		}
 		if err != nil {
@@ -143,7 +143,7 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 	}
 	if lc.LambdaCI != 0 {
 		var n *G.Node
-		if m.ci, n, err = newCITerm[T](B, steps, N, lc.SigmaX, s); err == nil {
+		if m.ci, n, err = newCITerm(m, B, steps, N, lc.SigmaX, s); err == nil {
 			n, err = weighted(n, lc.LambdaCI)
 		}
 		if err != nil {

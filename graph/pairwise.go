@@ -201,14 +201,20 @@ type pairTerm[T float] struct {
 	ds      []T
 }
 
-func newPairTerm[T float](B, steps, N int, lc LossConfig, s *G.Node) (*pairTerm[T], *G.Node, error) {
+func newPairTerm[T float](mdl *model[T], B, steps, N int, lc LossConfig, s *G.Node) (*pairTerm[T], *G.Node, error) {
 	P := B * steps
 	p := &pairTerm[T]{B: B, T: steps, N: N, lc: lc, g: make([]T, P*N), dg: make([]T, P*N), ds: make([]T, B*(steps+1)*N)}
 	fwd := newOp("sicPairwise", []int{2}, 0)
 	fwd.do = func(in []G.Value) (G.Value, error) {
+		t0 := tick()
+		defer tock(PhasePairwise, t0)
 		stepRows(B, steps, N, sliceOf[T](in[0]), p.g)
-		clear(p.dg)
-		p.res = pairLoss(P, N, p.g, p.pos, lc, p.dg)
+		var dg []T
+		if mdl.wantGrad {
+			clear(p.dg)
+			dg = p.dg
+		}
+		p.res = pairLoss(P, N, p.g, p.pos, lc, dg)
 		return scalarValue[T](lc.LambdaSep*p.res.Sep + lc.LambdaInv*p.res.Inv), nil
 	}
 	fwd.diffWRT = []bool{true}
@@ -216,6 +222,8 @@ func newPairTerm[T float](B, steps, N int, lc LossConfig, s *G.Node) (*pairTerm[
 		back := newOp("sicPairwiseGrad", []int{2, 0}, 2)
 		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
 		back.do = func(in []G.Value) (G.Value, error) {
+			t0 := tick()
+			defer tock(PhasePairwise, t0)
 			clear(p.ds)
 			addStepRows(B, steps, N, scalarOf(in[1]), p.dg, p.ds)
 			return denseOf(p.ds, B*(steps+1), N), nil
