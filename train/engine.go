@@ -89,7 +89,7 @@ func NewEngine(spec EngineSpec) (Engine, error) {
 	sort.Strings(names)
 	if !ok {
 		if prefix == "cuda" {
-			return nil, fmt.Errorf("device %q: this gridgpu binary was built without CUDA support; build it with `make build-cuda` (go build -tags gridgpu_cuda, after scripts/setup-cuda.sh), or use the Docker image (README, "CUDA"), or pass --device cpu", spec.Device)
+			return nil, fmt.Errorf("device %q: this gridgpu binary was built without CUDA support; build it with `make build-cuda` (go build -tags gridgpu_cuda, after scripts/setup-cuda.sh), or use the Docker image (see the README), or pass --device cpu", spec.Device)
 		}
 		return nil, fmt.Errorf("device %q: unknown; this binary supports %s", spec.Device, strings.Join(names, ", "))
 	}
