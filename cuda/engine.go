@@ -11,7 +11,6 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/train"
-	"gorgonia.org/cu"
 )
 
 func init() {
@@ -34,21 +33,21 @@ type Engine struct {
 	// Parameters, gradient sum, AdamW moments: each one flat buffer in
 	// graph.ParamNames order, so that norm, clip and update are single
 	// launches over all tensors.
-	par, grad, mom, vel cu.DevicePtr
+	par, grad, mom, vel devPtr
 	off                 []int // element offset of each tensor
 	total               int
 
-	V, X                 cu.DevicePtr // [P,2]
-	h1, h2, dh1, dh2     cu.DevicePtr // [P,H]
-	Wf                   cu.DevicePtr // [P,N*N], becomes dWf in the backward pass
-	G, GP, DY, dG        cu.DevicePtr // [P,N]
-	nrm                  cu.DevicePtr // [P]
-	g0, n0, capg         cu.DevicePtr // [N], [1], [N]
-	dg0ci, dg0b          cu.DevicePtr // [B,N]
-	colD                 cu.DevicePtr // [N] float64
-	part                 cu.DevicePtr // float64 block partials
-	S                    cu.DevicePtr // float64 scalar slots
-	ws                   cu.DevicePtr // split-K workspace
+	V, X                 devPtr // [P,2]
+	h1, h2, dh1, dh2     devPtr // [P,H]
+	Wf                   devPtr // [P,N*N], becomes dWf in the backward pass
+	G, GP, DY, dG        devPtr // [P,N]
+	nrm                  devPtr // [P]
+	g0, n0, capg         devPtr // [N], [1], [N]
+	dg0ci, dg0b          devPtr // [B,N]
+	colD                 devPtr // [N] float64
+	part                 devPtr // float64 block partials
+	S                    devPtr // float64 scalar slots
+	ws                   devPtr // split-K workspace
 	maxMicro             int
 	profile              map[string]time.Duration
 	partLen, wsLen, sLen int
@@ -64,9 +63,9 @@ func (e *Engine) Device() string {
 // CUDA context and the loaded kernels come on top).
 func (e *Engine) AllocatedBytes() int64 { return e.allocated }
 
-func (e *Engine) tensor(i int) cu.DevicePtr { return e.par + cu.DevicePtr(4*e.off[i]) }
-func (e *Engine) gtensor(i int) cu.DevicePtr {
-	return e.grad + cu.DevicePtr(4*e.off[i])
+func (e *Engine) tensor(i int) devPtr { return e.par + devPtr(4*e.off[i]) }
+func (e *Engine) gtensor(i int) devPtr {
+	return e.grad + devPtr(4*e.off[i])
 }
 
 // Tensor indices in graph.ParamNames order.
@@ -126,11 +125,8 @@ func NewEngine(spec train.EngineSpec) (*Engine, error) {
 }
 
 func (e *Engine) allocate() error {
-	dev, err := cu.GetDevice(e.d.ordinal)
-	if err != nil {
-		return err
-	}
-	if e.sms, err = dev.Attribute(cu.MultiprocessorCount); err != nil {
+	var err error
+	if e.sms, err = e.d.drv.sms(); err != nil {
 		return err
 	}
 	P, N, H, NN, B := e.P, e.N, e.H, e.NN, e.B
@@ -151,7 +147,7 @@ func (e *Engine) allocate() error {
 	e.sLen = (e.maxMicro + 1) * slotStride
 
 	type buf struct {
-		p     *cu.DevicePtr
+		p     *devPtr
 		bytes int64
 		what  string
 	}
@@ -174,7 +170,7 @@ func (e *Engine) allocate() error {
 	for _, b := range bufs {
 		need += b.bytes
 	}
-	if free, total, err := memInfo(); err == nil && need > free {
+	if free, total, err := e.d.drv.memInfo(); err == nil && need > free {
 		return fmt.Errorf("cuda:%d: out of device memory: B=%d, T=%d, N=%d, H=%d needs %s (%s of it the P x N^2 MLP output), but only %s of %s is free; use a smaller batch (B*T) or N",
 			e.d.ordinal, e.B, e.T, N, H, gib(need), gib(bufs[0].bytes), gib(free), gib(total))
 	}
@@ -187,7 +183,7 @@ func (e *Engine) allocate() error {
 	}
 	e.allocated = need
 	if sh := pairShared(N); sh > 48*1024 {
-		if err := e.d.setMaxDynamicShared("pair_loss", sh); err != nil {
+		if err := e.d.drv.setMaxDynamicShared("pair_loss", sh); err != nil {
 			return err
 		}
 	}
@@ -196,14 +192,14 @@ func (e *Engine) allocate() error {
 
 // slots returns the device address of microbatch m's scalar block (m = -1:
 // the step-wide block after maxMicro microbatches).
-func (e *Engine) slots(m int) cu.DevicePtr {
+func (e *Engine) slots(m int) devPtr {
 	if m < 0 {
 		m = e.maxMicro
 	}
-	return e.S + cu.DevicePtr(8*slotStride*m)
+	return e.S + devPtr(8*slotStride*m)
 }
 
-func (e *Engine) slot(m, s int) cu.DevicePtr { return e.slots(m) + cu.DevicePtr(8*s) }
+func (e *Engine) slot(m, s int) devPtr { return e.slots(m) + devPtr(8*s) }
 
 func (e *Engine) checkBatch(b *data.Batch) error {
 	if err := b.Validate(); err != nil {
@@ -232,7 +228,7 @@ func (e *Engine) microbatch(b *data.Batch, m int, grad bool) error {
 			return err
 		}
 		if e.profile != nil {
-			if err := cu.Synchronize(); err != nil {
+			if err := e.d.drv.synchronize(); err != nil {
 				return fmt.Errorf("cuda:%d: %s: %v", e.d.ordinal, s.name, err)
 			}
 			e.profile[s.name] += time.Since(t0)
@@ -258,13 +254,13 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	}
 	steps := []stage{
 		{"upload", func() error {
-			if err := upload(e.V, b.Vel); err != nil {
+			if err := e.d.upload(e.V, b.Vel); err != nil {
 				return err
 			}
-			if err := upload(e.X, b.Positions()); err != nil {
+			if err := e.d.upload(e.X, b.Positions()); err != nil {
 				return err
 			}
-			return fill(e.slots(m), 0, 2*slotStride)
+			return e.d.fill(e.slots(m), 0, 2*slotStride)
 		}},
 		// MLP forward.
 		stage{"mlp_in", func() error {
@@ -310,7 +306,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			stage{"pair_loss reduce", func() error { return d.reduce(e.part, pb, 2, e.slot(m, sSepSum)) }},
 		)
 	} else if grad {
-		steps = append(steps, stage{"clear dG", func() error { return fill(e.dG, 0, P*N) }})
+		steps = append(steps, stage{"clear dG", func() error { return e.d.fill(e.dG, 0, P*N) }})
 	}
 	if lc.LambdaCap != 0 {
 		steps = append(steps,
@@ -338,7 +334,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			}})
 		}
 	} else if grad {
-		steps = append(steps, stage{"clear dg0ci", func() error { return fill(e.dg0ci, 0, B*N) }})
+		steps = append(steps, stage{"clear dg0ci", func() error { return e.d.fill(e.dg0ci, 0, B*N) }})
 	}
 	steps = append(steps, stage{"loss_finalize", func() error {
 		return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), f64(lc.LambdaSep), f64(lc.LambdaInv), f64(lc.LambdaCap), f64(lc.LambdaCI), i64(mean))
@@ -414,7 +410,7 @@ func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error
 				return err
 			}
 		}
-		if err := fill(e.grad, 0, e.total); err != nil {
+		if err := e.d.fill(e.grad, 0, e.total); err != nil {
 			return err
 		}
 		for m, b := range batches {
@@ -443,7 +439,7 @@ func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error
 			}
 		}
 		scal = make([]float64, e.sLen)
-		if err := downloadF64(scal, e.S); err != nil {
+		if err := e.d.downloadF64(scal, e.S); err != nil {
 			return fmt.Errorf("cuda:%d: step failed: %v", e.d.ordinal, err)
 		}
 		return nil
@@ -507,7 +503,7 @@ func (e *Engine) Eval(b *data.Batch) (graph.Losses, error) {
 		if err := e.microbatch(b, 0, false); err != nil {
 			return err
 		}
-		return downloadF64(scal, e.slots(0))
+		return e.d.downloadF64(scal, e.slots(0))
 	})
 	if err != nil {
 		return graph.Losses{}, err
@@ -516,18 +512,18 @@ func (e *Engine) Eval(b *data.Batch) (graph.Losses, error) {
 	return l, train.CheckLosses(l, 0)
 }
 
-func (e *Engine) downloadParams(p *graph.Params, src cu.DevicePtr) error {
+func (e *Engine) downloadParams(p *graph.Params, src devPtr) error {
 	for i, s := range p.Slices() {
-		if err := download(s, src+cu.DevicePtr(4*e.off[i])); err != nil {
+		if err := e.d.download(s, src+devPtr(4*e.off[i])); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (e *Engine) uploadParams(dst cu.DevicePtr, p *graph.Params) error {
+func (e *Engine) uploadParams(dst devPtr, p *graph.Params) error {
 	for i, s := range p.Slices() {
-		if err := upload(dst+cu.DevicePtr(4*e.off[i]), s); err != nil {
+		if err := e.d.upload(dst+devPtr(4*e.off[i]), s); err != nil {
 			return err
 		}
 	}

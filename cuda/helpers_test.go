@@ -13,7 +13,6 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/train"
-	"gorgonia.org/cu"
 )
 
 // Test device: GRIDGPU_TEST_DEVICE or cuda:0.
@@ -65,27 +64,27 @@ func sampler(t testing.TB, s size, seed uint64) *data.Sampler {
 }
 
 // get downloads n float32 from device address p.
-func (e *Engine) get(t testing.TB, p cu.DevicePtr, n int) []float32 {
+func (e *Engine) get(t testing.TB, p devPtr, n int) []float32 {
 	t.Helper()
 	out := make([]float32, n)
-	if err := e.d.run(func() error { return download(out, p) }); err != nil {
+	if err := e.d.run(func() error { return e.d.download(out, p) }); err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-func (e *Engine) getF64(t testing.TB, p cu.DevicePtr, n int) []float64 {
+func (e *Engine) getF64(t testing.TB, p devPtr, n int) []float64 {
 	t.Helper()
 	out := make([]float64, n)
-	if err := e.d.run(func() error { return downloadF64(out, p) }); err != nil {
+	if err := e.d.run(func() error { return e.d.downloadF64(out, p) }); err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-func (e *Engine) put(t testing.TB, p cu.DevicePtr, v []float32) {
+func (e *Engine) put(t testing.TB, p devPtr, v []float32) {
 	t.Helper()
-	if err := e.d.run(func() error { return upload(p, v) }); err != nil {
+	if err := e.d.run(func() error { return e.d.upload(p, v) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,21 +93,21 @@ func (e *Engine) put(t testing.TB, p cu.DevicePtr, v []float32) {
 // so an element the kernel fails to write cannot pass.
 const nanBits = 0x7fc00000
 
-func (e *Engine) poison(t testing.TB, p cu.DevicePtr, n int) {
+func (e *Engine) poison(t testing.TB, p devPtr, n int) {
 	t.Helper()
-	if err := e.d.run(func() error { return fill(p, nanBits, n) }); err != nil {
+	if err := e.d.run(func() error { return e.d.fill(p, nanBits, n) }); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *Engine) poisonF64(t testing.TB, p cu.DevicePtr, n int) {
+func (e *Engine) poisonF64(t testing.TB, p devPtr, n int) {
 	t.Helper()
 	e.poison(t, p, 2*n)
 }
 
 func (e *Engine) sync(t testing.TB) {
 	t.Helper()
-	if err := e.d.run(func() error { return cu.Synchronize() }); err != nil {
+	if err := e.d.run(func() error { return e.d.drv.synchronize() }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/graph"
-	"gorgonia.org/cu"
 )
 
 // Each kernel alone against a float64 CPU reference on fresh random inputs,
@@ -62,12 +61,12 @@ func TestGEMM(t *testing.T) {
 					}
 				}
 				splits, _ := gemmPlan(M, N, K, e.sms)
-				var dA, dB, dC, dBias, dWs cu.DevicePtr
+				var dA, dB, dC, dBias, dWs devPtr
 				got := make([]float32, M*N)
 				err := e.d.run(func() error {
 					var err error
 					for _, a := range []struct {
-						p *cu.DevicePtr
+						p *devPtr
 						n int
 					}{{&dA, M * K}, {&dB, K * N}, {&dC, M * N}, {&dBias, N}, {&dWs, splits * M * N}} {
 						if *a.p, err = e.d.alloc(int64(4*a.n), "test"); err != nil {
@@ -75,23 +74,23 @@ func TestGEMM(t *testing.T) {
 						}
 					}
 					defer func() {
-						for _, p := range []cu.DevicePtr{dA, dB, dC, dBias, dWs} {
+						for _, p := range []devPtr{dA, dB, dC, dBias, dWs} {
 							e.d.free(p)
 						}
 					}()
-					upload(dA, A)
-					upload(dB, B)
-					upload(dBias, bias)
+					e.d.upload(dA, A)
+					e.d.upload(dB, B)
+					e.d.upload(dBias, bias)
 					if flags&flagAcc != 0 {
-						upload(dC, C0)
+						e.d.upload(dC, C0)
 					} else {
-						fill(dC, nanBits, M*N)
+						e.d.fill(dC, nanBits, M*N)
 					}
-					fill(dWs, nanBits, splits*M*N)
+					e.d.fill(dWs, nanBits, splits*M*N)
 					if err := e.d.gemm(kind, M, N, K, dA, lda, dB, ldb, dC, N, dBias, flags, dWs, e.sms); err != nil {
 						return err
 					}
-					return download(got, dC)
+					return e.d.download(got, dC)
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -624,7 +623,7 @@ func TestOptimizer(t *testing.T) {
 				if err := e.uploadParams(e.grad, gsum); err != nil {
 					return err
 				}
-				return fill(e.slots(0), 0, 2*slotStride*K)
+				return e.d.fill(e.slots(0), 0, 2*slotStride*K)
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -646,7 +645,7 @@ func TestOptimizer(t *testing.T) {
 					return err
 				}
 				scal = make([]float64, slotStride)
-				return downloadF64(scal, G)
+				return e.d.downloadF64(scal, G)
 			})
 			if err != nil {
 				t.Fatal(err)

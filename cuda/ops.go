@@ -2,8 +2,6 @@
 
 package cuda
 
-import "gorgonia.org/cu"
-
 // Launch wrappers, one per kernel, with the grid shapes the kernels assume.
 // All run on the device thread (inside device.run).
 
@@ -27,8 +25,8 @@ func gemmPlan(M, N, K, sms int) (splits, kchunk int) {
 
 // gemm computes C = op(A) op(B) (+ epilogue) with kernel kind ("gemm_nt",
 // "gemm_nn", "gemm_tn"); ws must hold splits*M*N floats when K is split.
-func (d *device) gemm(kind string, M, N, K int, A cu.DevicePtr, lda int, B cu.DevicePtr, ldb int,
-	C cu.DevicePtr, ldc int, bias cu.DevicePtr, flags int, ws cu.DevicePtr, sms int) error {
+func (d *device) gemm(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int,
+	C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error {
 	splits, kchunk := gemmPlan(M, N, K, sms)
 	gx, gy := ceilDiv(N, 128), ceilDiv(M, 128)
 	if splits == 1 {
@@ -44,11 +42,11 @@ func (d *device) gemm(kind string, M, N, K int, A cu.DevicePtr, lda int, B cu.De
 }
 
 // reduce sums ncomp consecutive runs of n partials into dst[0..ncomp).
-func (d *device) reduce(part cu.DevicePtr, n, ncomp int, dst cu.DevicePtr) error {
+func (d *device) reduce(part devPtr, n, ncomp int, dst devPtr) error {
 	return d.launch("reduce_partials", ncomp, 1, 1, 256, 0, ptr(part), i64(n), ptr(dst))
 }
 
-func (d *device) colsum(X cu.DevicePtr, rows, cols int, outf, outd cu.DevicePtr, accumulate bool) error {
+func (d *device) colsum(X devPtr, rows, cols int, outf, outd devPtr, accumulate bool) error {
 	acc := 0
 	if accumulate {
 		acc = 1
@@ -75,4 +73,4 @@ func ciBlocks(P int) int { return ceilDiv(P, 8) }
 const sumsqBlocks = 1024
 
 // ptrOff converts an element offset for device-pointer arithmetic.
-func ptrOff(n int) cu.DevicePtr { return cu.DevicePtr(n) }
+func ptrOff(n int) devPtr { return devPtr(n) }

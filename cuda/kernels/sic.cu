@@ -15,6 +15,12 @@
 // atomics: each block writes a partial, and reduce_partials adds them in a
 // fixed order, so results are bit-reproducible run to run.
 
+// Dynamic shared memory, behind a macro so that cuda/emu (a CPU emulator
+// that runs these kernels for tests on machines without a GPU) can supply it.
+#ifndef DYNAMIC_SHARED
+#define DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
+
 #define ZERO_EPS 1e-8f
 
 // Slots of the per-microbatch scalar block (must match slots.go).
@@ -161,7 +167,7 @@ extern "C" __global__ void g0_forward(const float* G0, float* g0, float* n0, lon
 // Dynamic shared memory: 2*N floats. part[b] = number of zeroed states.
 extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* G, float* GP, float* nrm,
                                        double* part, long long B, long long T, long long N) {
-    extern __shared__ float sm[];
+    DYNAMIC_SHARED(float, sm);
     __shared__ float red[32];
     float* g = sm;      // g_{b,t-1}
     float* y = sm + N;  // pre-activation
@@ -222,7 +228,7 @@ extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* 
 extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* GP, const float* nrm,
                                         const float* dG, float* DY, const float* dg0ci, float* dg0b, long long B,
                                         long long T, long long N) {
-    extern __shared__ float sm[];
+    DYNAMIC_SHARED(float, sm);
     __shared__ float red[32];
     const int b = blockIdx.x, lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
     float* carry = sm;
@@ -284,7 +290,7 @@ extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* 
 // as in rnn_backward, with g0 = NormReLU(G0), n0 = ||ReLU(G0)||.
 extern "C" __global__ void g0_backward(const float* dg0b, const float* g0, const float* n0, float* dG0, long long B,
                                        long long N) {
-    extern __shared__ float sm[];  // N floats
+    DYNAMIC_SHARED(float, sm);  // N floats
     __shared__ float red[32];
     float dot = 0;
     for (long long k = threadIdx.x; k < N; k += blockDim.x) {
@@ -332,7 +338,7 @@ extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, cons
                                                            double sx2, double inv2sg2, long long doSep,
                                                            long long doInv, const double* S, float* dG,
                                                            double* part, long long doGrad) {
-    extern __shared__ float sm[];
+    DYNAMIC_SHARED(float, sm);
     __shared__ float si[TI], sj[TJ], xi[TI][2], xj[TJ][2];
     __shared__ double red[32];
     const int ld = (int)(N | 1);  // odd stride: conflict-free column reads

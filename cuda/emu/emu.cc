@@ -1,0 +1,276 @@
+//go:build gridgpu_cudaemu
+
+// CPU emulation of the CUDA kernels: see doc.go.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <ucontext.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct EmuDim {
+    unsigned x, y, z;
+};
+static EmuDim threadIdx, blockIdx, blockDim, gridDim;
+
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+
+template <class A, class B>
+static inline typename std::common_type<A, B>::type min(A a, B b) {
+    return a < b ? a : b;
+}
+template <class A, class B>
+static inline typename std::common_type<A, B>::type max(A a, B b) {
+    return a > b ? a : b;
+}
+
+// ---- fibers ----------------------------------------------------------------
+namespace emu {
+const size_t kStack = 64 * 1024;
+// Fibers start on their own stack through makecontext/setcontext and then
+// switch with _setjmp/_longjmp, which (unlike swapcontext) make no system
+// call.
+struct Fiber {
+    ucontext_t ctx;
+    jmp_buf jb;
+    bool started = false;
+    char *stack = nullptr;
+    bool done = false;
+    int wait = 0;  // 0 running, 1 block barrier, 2 warp barrier
+    unsigned long long gen = 0;
+    unsigned tid = 0;
+};
+static std::vector<Fiber> fibers;
+static jmp_buf sched;
+static int cur = -1;
+static std::function<void()> body;
+static int alive = 0;
+static int blockCount = 0;
+static unsigned long long blockGen = 0;
+static int warpCount[32], warpAlive[32];
+static unsigned long long warpGen[32];
+static union Slot {
+    double d;
+    float f;
+    long long l;
+    int i;
+    unsigned u;
+} shfl[32][32];
+static std::vector<char> dyn;
+
+static void yield() {
+    if (!_setjmp(fibers[cur].jb)) _longjmp(sched, 1);
+}
+
+static void entry() {
+    body();
+    Fiber &f = fibers[cur];
+    f.done = true;
+    alive--;
+    warpAlive[f.tid / 32]--;
+    // Exited threads count as arrived (as on the hardware).
+    if (blockCount > 0 && blockCount >= alive) {
+        blockCount = 0;
+        blockGen++;
+    }
+    int w = f.tid / 32;
+    if (warpCount[w] > 0 && warpCount[w] >= warpAlive[w]) {
+        warpCount[w] = 0;
+        warpGen[w]++;
+    }
+    _longjmp(sched, 1);
+}
+
+static void blockBarrier() {
+    Fiber &f = fibers[cur];
+    if (++blockCount >= alive) {
+        blockCount = 0;
+        blockGen++;
+        return;
+    }
+    f.wait = 1;
+    f.gen = blockGen;
+    yield();
+}
+
+static void warpBarrier() {
+    Fiber &f = fibers[cur];
+    int w = f.tid / 32;
+    if (++warpCount[w] >= warpAlive[w]) {
+        warpCount[w] = 0;
+        warpGen[w]++;
+        return;
+    }
+    f.wait = 2;
+    f.gen = warpGen[w];
+    yield();
+}
+
+// Runs body once per thread of one block; returns false on deadlock.
+static bool runBlock(unsigned nthreads, std::string &err) {
+    if (fibers.size() < nthreads) fibers.resize(nthreads);
+    alive = nthreads;
+    blockCount = 0;
+    for (int w = 0; w < 32; w++) {
+        warpCount[w] = 0;
+        warpAlive[w] = 0;
+    }
+    for (unsigned t = 0; t < nthreads; t++) {
+        Fiber &f = fibers[t];
+        if (!f.stack) f.stack = (char *)malloc(kStack);
+        f.done = false;
+        f.started = false;
+        f.wait = 0;
+        f.tid = t;
+        warpAlive[t / 32]++;
+        getcontext(&f.ctx);
+        f.ctx.uc_stack.ss_sp = f.stack;
+        f.ctx.uc_stack.ss_size = kStack;
+        f.ctx.uc_link = nullptr;
+        makecontext(&f.ctx, entry, 0);
+    }
+    for (;;) {
+        bool progress = false, any = false;
+        for (unsigned t = 0; t < nthreads; t++) {
+            Fiber &f = fibers[t];
+            if (f.done) continue;
+            any = true;
+            if (f.wait == 1 && f.gen == blockGen) continue;
+            if (f.wait == 2 && f.gen == warpGen[t / 32]) continue;
+            f.wait = 0;
+            cur = t;
+            threadIdx = {t % blockDim.x, 0, 0};
+            if (!_setjmp(sched)) {
+                if (f.started) _longjmp(f.jb, 1);
+                f.started = true;
+                setcontext(&f.ctx);
+            }
+            progress = true;
+        }
+        if (!any) return true;
+        if (!progress) {
+            char buf[200];
+            snprintf(buf, sizeof buf, "deadlock in block (%u,%u,%u): a barrier not reached by all threads",
+                     blockIdx.x, blockIdx.y, blockIdx.z);
+            err = buf;
+            return false;
+        }
+    }
+}
+}  // namespace emu
+
+static inline void __syncthreads() { emu::blockBarrier(); }
+
+template <class T>
+static inline T emu_shfl(T v, int src) {
+    int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+    memcpy(&emu::shfl[w][lane], &v, sizeof(T));
+    emu::warpBarrier();
+    T r;
+    memcpy(&r, &emu::shfl[w][src], sizeof(T));
+    emu::warpBarrier();
+    return r;
+}
+template <class T>
+static inline T __shfl_down_sync(unsigned, T v, int o) {
+    int lane = threadIdx.x % 32;
+    return emu_shfl(v, lane + o < 32 ? lane + o : lane);
+}
+template <class T>
+static inline T __shfl_xor_sync(unsigned, T v, int o) {
+    return emu_shfl(v, (threadIdx.x % 32) ^ o);
+}
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define DYNAMIC_SHARED(T, name) T *name = reinterpret_cast<T *>(emu::dyn.data())
+
+#include "../kernels/gemm.cu"
+#include "../kernels/sic.cu"
+
+// ---- dispatch ----------------------------------------------------------------
+template <class T>
+static T fromSlot(unsigned long long v) {
+    if constexpr (std::is_pointer<T>::value) {
+        return reinterpret_cast<T>(v);
+    } else if constexpr (std::is_same<T, double>::value) {
+        double d;
+        memcpy(&d, &v, 8);
+        return d;
+    } else {
+        return (T)(long long)v;
+    }
+}
+
+template <class... A, size_t... I>
+static std::function<void()> bindArgs(void (*k)(A...), const unsigned long long *a, std::index_sequence<I...>) {
+    return [=]() { k(fromSlot<A>(a[I])...); };
+}
+
+struct Entry {
+    int nargs;
+    std::function<std::function<void()>(const unsigned long long *)> bind;
+};
+
+template <class... A>
+static Entry entryOf(void (*k)(A...)) {
+    return Entry{(int)sizeof...(A), [k](const unsigned long long *a) {
+                     return bindArgs(k, a, std::index_sequence_for<A...>{});
+                 }};
+}
+
+#define K(name) {#name, entryOf(name)}
+static std::map<std::string, Entry> table = {
+    K(gemm_nt), K(gemm_nn), K(gemm_tn), K(gemm_splitk_reduce), K(reduce_partials), K(mlp_in), K(relu_mask),
+    K(colsum), K(g0_forward), K(rnn_forward), K(rnn_backward), K(g0_backward), K(pair_loss), K(pair_count),
+    K(pair_coef), K(cap_finalize), K(add_rowvec), K(ci_forward), K(ci_coef), K(ci_backward), K(loss_finalize),
+    K(sumsq), K(opt_finalize), K(adamw),
+};
+
+extern "C" int emu_launch(const char *name, int gx, int gy, int gz, int bx, int shmem,
+                          const unsigned long long *args, int nargs, char *err, int errn) {
+    auto it = table.find(name);
+    if (it == table.end()) {
+        snprintf(err, errn, "emu: no kernel %s", name);
+        return 1;
+    }
+    if (it->second.nargs != nargs) {
+        snprintf(err, errn, "emu: kernel %s takes %d arguments, launched with %d", name, it->second.nargs, nargs);
+        return 1;
+    }
+    if (bx < 1 || bx > 1024 || bx % 32 != 0 && bx > 32) {
+        snprintf(err, errn, "emu: kernel %s: block of %d threads", name, bx);
+        return 1;
+    }
+    std::vector<unsigned long long> a(args, args + nargs);
+    emu::body = it->second.bind(a.data());
+    emu::dyn.assign(std::max(shmem, 16), (char)0xff);  // garbage, as on the device
+    blockDim = {(unsigned)bx, 1, 1};
+    gridDim = {(unsigned)gx, (unsigned)gy, (unsigned)gz};
+    for (int z = 0; z < gz; z++)
+        for (int y = 0; y < gy; y++)
+            for (int x = 0; x < gx; x++) {
+                blockIdx = {(unsigned)x, (unsigned)y, (unsigned)z};
+                std::string e;
+                if (!emu::runBlock(bx, e)) {
+                    snprintf(err, errn, "emu: kernel %s: %s", name, e.c_str());
+                    return 1;
+                }
+            }
+    return 0;
+}
