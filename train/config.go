@@ -150,6 +150,12 @@ func Preset(name string) (Config, error) {
 	case "smoke":
 		size(16, 20, 32, 64)
 		c.Optimizer.LR = 3e-3
+		// At lambda_ci = 1 the conformal-isometry term (hundreds at
+		// initialisation, from steps with tiny speeds) dominates, and a short
+		// run falls into the constant code that zeroes it and the invariance
+		// term (sep -> 1, cap -> -1). A small weight keeps the demo's code
+		// spatial while the other terms train.
+		c.Loss.LambdaCI = 0.01
 		c.Scheduler.Window, c.Scheduler.Patience = 50, 2
 		c.Run = RunConfig{Steps: 200, Seed: 0, LogEvery: 10, CheckpointEvery: 100, KeepCheckpoints: 2, Device: "cpu"}
 	case "tiny":
