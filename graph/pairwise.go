@@ -40,40 +40,77 @@ type pairResult struct {
 }
 
 // pairCounts counts the far and near ordered pairs (i != j) of positions
-// pos ([P][2]).
+// pos ([P][2]). Near pairs lie in neighbouring cells of a grid of side
+// sigma_x, so only those are visited: O(P + near pairs) instead of O(P^2).
+// Far pairs are all the others except those at distance exactly sigma_x.
+// Distances are computed exactly as pairLoss computes them, so the two
+// agree on every pair.
 func pairCounts(pos []float32, sigmaX float64) (far, near int64) {
 	P := len(pos) / 2
 	s2 := sigmaX * sigmaX
-	nb := (P + pairBlock - 1) / pairBlock
-	fars, nears := make([]int64, nb), make([]int64, nb)
-	parallelFor(nb, func(ib int) {
-		for i := ib * pairBlock; i < min(P, (ib+1)*pairBlock); i++ {
-			for j := 0; j < P; j++ {
-				if i == j {
-					continue
-				}
-				dx := float64(pos[2*i]) - float64(pos[2*j])
-				dy := float64(pos[2*i+1]) - float64(pos[2*j+1])
-				r2 := dx*dx + dy*dy
-				if r2 > s2 {
-					fars[ib]++
-				} else if r2 < s2 {
-					nears[ib]++
+	// Cells slightly wider than sigma_x: a pair within sigma_x is then in
+	// adjacent cells even after the division rounds.
+	cell := sigmaX * (1 + 1e-6)
+	type key struct{ x, y int64 }
+	cells := make(map[key][]int32)
+	keys := make([]key, P)
+	for i := 0; i < P; i++ {
+		k := key{int64(math.Floor(float64(pos[2*i]) / cell)), int64(math.Floor(float64(pos[2*i+1]) / cell))}
+		keys[i] = k
+		cells[k] = append(cells[k], int32(i))
+	}
+	var equal int64
+	for i := 0; i < P; i++ {
+		xi, yi := float64(pos[2*i]), float64(pos[2*i+1])
+		for dx := int64(-1); dx <= 1; dx++ {
+			for dy := int64(-1); dy <= 1; dy++ {
+				for _, j := range cells[key{keys[i].x + dx, keys[i].y + dy}] {
+					if int(j) == i {
+						continue
+					}
+					ex, ey := xi-float64(pos[2*j]), yi-float64(pos[2*j+1])
+					r2 := ex*ex + ey*ey
+					if r2 < s2 {
+						near++
+					} else if r2 == s2 {
+						equal++
+					}
 				}
 			}
 		}
-	})
-	for ib := range fars {
-		far += fars[ib]
-		near += nears[ib]
 	}
-	return far, near
+	return int64(P)*int64(P-1) - near - equal, near
 }
 
 // pairLoss evaluates the pairwise terms of states g ([P][N]) at positions
 // pos and, if dg is not nil, writes the gradient of lambda_sep L_sep +
 // lambda_inv L_inv with respect to g into dg ([P][N]).
 func pairLoss[T float](P, N int, g []T, pos []float32, lc LossConfig, dg []T) pairResult {
+	return pairLossBlock(P, N, g, pos, lc, dg, pairBlock, nil)
+}
+
+// pairScratch is the memory pairLossBlock needs beyond its arguments; a
+// caller that evaluates the same size repeatedly keeps one to reuse it.
+type pairScratch[T float] struct {
+	sq, px, py []float64
+	rows       []T // per row block: its own rows' gradient
+	cols       []T // per row block: its contributions to later rows
+}
+
+// pairLossBlock is pairLoss with a given tile size and reusable scratch
+// (nil allocates).
+//
+// Each unordered pair is visited once: row block I is paired with column
+// blocks J >= I. For J > I the tile of c_ij serves both ends,
+//
+//	dL/dg_I += 4 (rowsum(C) g_I - C G_J),  dL/dg_J += 4 (colsum(C) g_J - C^T G_I),
+//
+// and the diagonal tile is filled from its upper triangle (C symmetric,
+// zero diagonal). Row block I's task owns the gradient of its own rows and a
+// slab for the later rows J > I; the slabs are added in the order of I
+// afterwards, so the result does not depend on the number of goroutines or
+// their scheduling.
+func pairLossBlock[T float](P, N int, g []T, pos []float32, lc LossConfig, dg []T, block int, sc *pairScratch[T]) pairResult {
 	doSep, doInv := lc.LambdaSep != 0, lc.LambdaInv != 0
 	var res pairResult
 	res.NFar, res.NNear = pairCounts(pos, lc.SigmaX)
@@ -81,79 +118,112 @@ func pairLoss[T float](P, N int, g []T, pos []float32, lc LossConfig, dg []T) pa
 	if lc.Reduction == ReduceMean {
 		mFar, mNear = float64(max(res.NFar, 1)), float64(max(res.NNear, 1))
 	}
-	s2 := lc.SigmaX * lc.SigmaX
-	inv2sg := 1 / (2 * lc.SigmaG * lc.SigmaG)
-	cSep := -lc.LambdaSep * inv2sg / mFar
-	cInv := lc.LambdaInv / mNear
-
-	sq := make([]float64, P)
+	nb := (P + block - 1) / block
+	if sc == nil {
+		sc = &pairScratch[T]{}
+	}
+	if len(sc.sq) != P {
+		sc.sq, sc.px, sc.py = make([]float64, P), make([]float64, P), make([]float64, P)
+	}
+	slab := func(ib int) (off, rows int) { // rows after block ib, stored after those of blocks < ib
+		for k := 0; k < ib; k++ {
+			off += P - min(P, (k+1)*block)
+		}
+		return off * N, P - min(P, (ib+1)*block)
+	}
+	if dg != nil {
+		if total, _ := slab(nb); len(sc.cols) != total || len(sc.rows) != P*N {
+			sc.cols, sc.rows = make([]T, total), make([]T, P*N)
+		}
+	}
 	for i := 0; i < P; i++ {
 		var s float64
 		for _, v := range g[i*N : (i+1)*N] {
 			s += float64(v) * float64(v)
 		}
-		sq[i] = s
+		sc.sq[i] = s
+		sc.px[i], sc.py[i] = float64(pos[2*i]), float64(pos[2*i+1])
 	}
-	nb := (P + pairBlock - 1) / pairBlock
+	k := pairKernel{
+		s2:     lc.SigmaX * lc.SigmaX,
+		inv2sg: 1 / (2 * lc.SigmaG * lc.SigmaG),
+		doSep:  doSep, doInv: doInv,
+		fast: isFloat32[T](),
+	}
+	k.cSep = -lc.LambdaSep * k.inv2sg / mFar
+	k.cInv = lc.LambdaInv / mNear
 	sepSums, invSums := make([]float64, nb), make([]float64, nb)
 	parallelFor(nb, func(ib int) {
-		i0, i1 := ib*pairBlock, min(P, (ib+1)*pairBlock)
+		i0, i1 := ib*block, min(P, (ib+1)*block)
 		bi := i1 - i0
-		tile := make([]T, pairBlock*pairBlock)
-		rowsum := make([]float64, bi)
+		tile := make([]T, block*block)
+		rowsum, colsum := make([]float64, bi), make([]float64, block)
+		var dgI, cols []T
+		if dg != nil {
+			dgI = sc.rows[i0*N : i1*N]
+			clear(dgI)
+			off, n := slab(ib)
+			cols = sc.cols[off : off+n*N]
+		}
 		var sepSum, invSum float64
-		for j0 := 0; j0 < P; j0 += pairBlock {
-			j1 := min(P, j0+pairBlock)
+		for j0 := i0; j0 < P; j0 += block {
+			j1 := min(P, j0+block)
 			bj := j1 - j0
+			diag := j0 == i0
 			gemm(false, true, bi, bj, N, 1, g[i0*N:], N, g[j0*N:], N, 0, tile, bj)
-			for ii := 0; ii < bi; ii++ {
-				i := i0 + ii
-				xi, yi := float64(pos[2*i]), float64(pos[2*i+1])
-				row := tile[ii*bj : (ii+1)*bj]
-				var rs float64
-				for jj := range row {
-					j := j0 + jj
-					if i == j {
-						row[jj] = 0
+			clear(colsum[:bj])
+			se, iv := pairTile(&k, tile, bi, bj, i0, j0, diag, sc, rowsum, colsum)
+			sepSum, invSum = sepSum+2*se, invSum+2*iv // (i,j) and (j,i)
+			if dg == nil {
+				continue
+			}
+			// dg_I += -4 C G_J; the rowsum term is added once below.
+			gemm(false, false, bi, N, bj, -4, tile, bj, g[j0*N:], N, 1, dgI, N)
+			if !diag {
+				// dg_J = -4 C^T G_I + 4 colsum(C) g_J, in this task's slab.
+				cj := cols[(j0-i1)*N : (j1-i1)*N]
+				gemm(true, false, bj, N, bi, -4, tile, bj, g[i0*N:], N, 0, cj, N)
+				for jj := 0; jj < bj; jj++ {
+					f := 4 * colsum[jj]
+					if f == 0 {
 						continue
 					}
-					dx, dy := xi-float64(pos[2*j]), yi-float64(pos[2*j+1])
-					r2 := dx*dx + dy*dy
-					d := max(sq[i]+sq[j]-2*float64(row[jj]), 0)
-					var c float64
-					if r2 > s2 {
-						if doSep {
-							e := math.Exp(-d * inv2sg)
-							sepSum += e
-							c = cSep * e
-						}
-					} else if r2 < s2 {
-						if doInv {
-							invSum += d
-							c = cInv
-						}
+					row, gj := cj[jj*N:(jj+1)*N], g[(j0+jj)*N:(j0+jj+1)*N]
+					for c := range row {
+						row[c] += T(f * float64(gj[c]))
 					}
-					row[jj] = T(c)
-					rs += c
 				}
-				rowsum[ii] += rs
-			}
-			if dg != nil {
-				// dg_I += -4 C G_J; the rowsum term is added once below.
-				gemm(false, false, bi, N, bj, -4, tile, bj, g[j0*N:], N, 1, dg[i0*N:], N)
 			}
 		}
 		if dg != nil {
 			for ii := 0; ii < bi; ii++ {
-				i := i0 + ii
 				f := 4 * rowsum[ii]
-				for k := 0; k < N; k++ {
-					dg[i*N+k] += T(f * float64(g[i*N+k]))
+				row, gi := dgI[ii*N:(ii+1)*N], g[(i0+ii)*N:(i0+ii+1)*N]
+				for c := range row {
+					row[c] += T(f * float64(gi[c]))
 				}
 			}
 		}
 		sepSums[ib], invSums[ib] = sepSum, invSum
 	})
+	if dg != nil {
+		// dg_i = own block's part + the slabs of the blocks before it, in order.
+		parallelFor(nb, func(jb int) {
+			j0, j1 := jb*block, min(P, (jb+1)*block)
+			out := dg[j0*N : j1*N]
+			for c, v := range sc.rows[j0*N : j1*N] {
+				out[c] += v
+			}
+			for ib := 0; ib < jb; ib++ {
+				off, _ := slab(ib)
+				i1 := (ib + 1) * block
+				src := sc.cols[off+(j0-i1)*N : off+(j1-i1)*N]
+				for c, v := range src {
+					out[c] += v
+				}
+			}
+		})
+	}
 	for ib := range sepSums {
 		res.SepSum += sepSums[ib]
 		res.InvSq += invSums[ib]
@@ -171,6 +241,85 @@ func pairLoss[T float](P, N int, g []T, pos []float32, lc LossConfig, dg []T) pa
 		}
 	}
 	return res
+}
+
+func isFloat32[T float]() bool {
+	var z T
+	_, ok := any(z).(float32)
+	return ok
+}
+
+// pairKernel turns Gram tiles into tiles of c_ij = dL/dd_ij.
+type pairKernel struct {
+	s2, inv2sg   float64
+	cSep, cInv   float64
+	doSep, doInv bool
+	fast         bool // float32 graph: expNeg instead of math.Exp
+}
+
+// pairTile overwrites the Gram tile ([bi][bj], rows from i0, columns from j0)
+// with c_ij, adds its row sums to rowsum and column sums to colsum, and
+// returns the separation and invariance sums over the pairs it visited.
+// In a diagonal tile (j0 == i0) only j > i is visited and mirrored; the
+// diagonal is zero.
+func pairTile[T float](k *pairKernel, tile []T, bi, bj, i0, j0 int, diag bool, sc *pairScratch[T], rowsum, colsum []float64) (sepSum, invSum float64) {
+	xs, ys, sqs := sc.px[j0:j0+bj], sc.py[j0:j0+bj], sc.sq[j0:j0+bj]
+	for ii := 0; ii < bi; ii++ {
+		i := i0 + ii
+		xi, yi, sqi := sc.px[i], sc.py[i], sc.sq[i]
+		row := tile[ii*bj : (ii+1)*bj]
+		start := 0
+		if diag {
+			start = ii + 1
+			row[ii] = 0
+		}
+		var rs float64
+		for jj := start; jj < bj; jj++ {
+			dx, dy := xi-xs[jj], yi-ys[jj]
+			r2 := dx*dx + dy*dy
+			var c float64
+			if r2 > k.s2 {
+				if k.doSep {
+					d := max(sqi+sqs[jj]-2*float64(row[jj]), 0)
+					var e float64
+					if k.fast {
+						// expNeg(d * inv2sg), inlined by hand (too big for
+						// the compiler's budget); see expNeg.
+						x := -min(d*k.inv2sg, expMaxArg)
+						t := x*expK + expMagic
+						kr := t - expMagic
+						r := x - kr*expLn2Hi - kr*expLn2Lo
+						n := math.Float64bits(t)
+						p := (1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24))))) * exp2Frac[n&31]
+						e = math.Float64frombits(math.Float64bits(p) + uint64(int64(n<<32)>>37)<<52)
+					} else {
+						e = math.Exp(-d * k.inv2sg)
+					}
+					sepSum += e
+					c = k.cSep * e
+				}
+			} else if r2 < k.s2 && k.doInv {
+				d := max(sqi+sqs[jj]-2*float64(row[jj]), 0)
+				invSum += d
+				c = k.cInv
+			}
+			row[jj] = T(c)
+			rs += c
+			colsum[jj] += c
+		}
+		rowsum[ii] += rs
+	}
+	if diag {
+		// Mirror the upper triangle; row sums of the lower part are the
+		// column sums just gathered.
+		for ii := 0; ii < bi; ii++ {
+			for jj := 0; jj < ii; jj++ {
+				tile[ii*bj+jj] = tile[jj*bj+ii]
+			}
+			rowsum[ii] += colsum[ii]
+		}
+	}
+	return sepSum, invSum
 }
 
 // stepRows copies the rows of s ([B*(T+1)][N]) for t >= 1 into a [B*T][N]
@@ -199,6 +348,7 @@ type pairTerm[T float] struct {
 	res     pairResult
 	g, dg   []T
 	ds      []T
+	sc      pairScratch[T]
 }
 
 func newPairTerm[T float](mdl *model[T], B, steps, N int, lc LossConfig, s *G.Node) (*pairTerm[T], *G.Node, error) {
@@ -214,7 +364,7 @@ func newPairTerm[T float](mdl *model[T], B, steps, N int, lc LossConfig, s *G.No
 			clear(p.dg)
 			dg = p.dg
 		}
-		p.res = pairLoss(P, N, p.g, p.pos, lc, dg)
+		p.res = pairLossBlock(P, N, p.g, p.pos, lc, dg, pairBlock, &p.sc)
 		return scalarValue[T](lc.LambdaSep*p.res.Sep + lc.LambdaInv*p.res.Inv), nil
 	}
 	fwd.diffWRT = []bool{true}
@@ -234,3 +384,41 @@ func newPairTerm[T float](mdl *model[T], B, steps, N int, lc LossConfig, s *G.No
 	out, err := apply(fwd, s)
 	return p, out, err
 }
+
+// expNeg returns exp(-x) for x >= 0 with a relative error below 1e-11,
+// several times faster than math.Exp and without branches, so that the
+// pair loop keeps several in flight:
+//
+//	exp(-x) = 2^m * 2^(j/32) * exp(r),  -x = (32m + j) ln2/32 + r,  |r| <= ln2/64
+//
+// with 2^(j/32) from a table and exp(r) from its Taylor polynomial of
+// degree 4 (remainder below |r|^5/5! = 1.3e-12). Arguments beyond 700 are
+// taken as 700 (exp(-700) = 1e-304, below anything it is added to).
+// NaN stays NaN.
+func expNeg(x float64) float64 {
+	x = -min(x, expMaxArg)
+	t := x*expK + expMagic
+	kr := t - expMagic // round(x*32/ln2), also in the low bits of t
+	r := x - kr*expLn2Hi - kr*expLn2Lo
+	n := math.Float64bits(t)
+	p := (1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24))))) * exp2Frac[n&31]
+	// times 2^m, m = floor(n/32), by adding m to the exponent field (the
+	// result stays a normal number); the shift discards the magic's bits.
+	return math.Float64frombits(math.Float64bits(p) + uint64(int64(n<<32)>>37)<<52)
+}
+
+const (
+	expK      = 32 / math.Ln2
+	expLn2Hi  = 6.93147180369123816490e-01 / 32 // Cody-Waite split of ln2/32
+	expLn2Lo  = 1.90821492927058770002e-10 / 32
+	expMagic  = 0x1.8p52 // adding it rounds to an integer, held in the low bits
+	expMaxArg = 700
+)
+
+// exp2Frac[j] = 2^(j/32).
+var exp2Frac = func() (t [32]float64) {
+	for j := range t {
+		t[j] = math.Exp2(float64(j) / 32)
+	}
+	return t
+}()

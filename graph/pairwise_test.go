@@ -1,0 +1,338 @@
+package graph
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// naivePairs is the pairwise part of the loss written from SPEC section 3
+// with one loop over ordered pairs, in float64: lambda_sep L_sep +
+// lambda_inv L_inv, the unweighted terms, the counts, and the gradient of
+// the weighted sum with respect to each state (d ||g_i - g_j||^2 / d g_i =
+// 2 (g_i - g_j), d / d g_j = -2 (g_i - g_j), for each ordered pair).
+func naivePairs(g [][]float64, pos []float32, lc LossConfig) (res pairResult, grad [][]float64) {
+	P := len(g)
+	dist2 := func(i, j int) float64 {
+		var s float64
+		for k := range g[i] {
+			d := g[i][k] - g[j][k]
+			s += d * d
+		}
+		return s
+	}
+	far := func(i, j int) (isFar, isNear bool) {
+		r := math.Hypot(float64(pos[2*i])-float64(pos[2*j]), float64(pos[2*i+1])-float64(pos[2*j+1]))
+		return r > lc.SigmaX, r < lc.SigmaX
+	}
+	for i := 0; i < P; i++ {
+		for j := 0; j < P; j++ {
+			if i == j {
+				continue
+			}
+			f, n := far(i, j)
+			if f {
+				res.NFar++
+				res.SepSum += math.Exp(-dist2(i, j) / (2 * lc.SigmaG * lc.SigmaG))
+			} else if n {
+				res.NNear++
+				res.InvSq += dist2(i, j)
+			}
+		}
+	}
+	mFar, mNear := 1.0, 1.0
+	if lc.Reduction == ReduceMean {
+		mFar, mNear = math.Max(1, float64(res.NFar)), math.Max(1, float64(res.NNear))
+	}
+	res.Sep, res.Inv = res.SepSum/mFar, res.InvSq/mNear
+	if lc.LambdaSep == 0 {
+		res.Sep = 0
+	}
+	if lc.LambdaInv == 0 {
+		res.Inv = 0
+	}
+	grad = make([][]float64, P)
+	for i := range grad {
+		grad[i] = make([]float64, len(g[i]))
+	}
+	for i := 0; i < P; i++ {
+		for j := 0; j < P; j++ {
+			if i == j {
+				continue
+			}
+			var w float64 // dL/d dist2 for this ordered pair
+			f, n := far(i, j)
+			if f {
+				w = -lc.LambdaSep / mFar / (2 * lc.SigmaG * lc.SigmaG) * math.Exp(-dist2(i, j)/(2*lc.SigmaG*lc.SigmaG))
+			} else if n {
+				w = lc.LambdaInv / mNear
+			}
+			for k := range g[i] {
+				d := 2 * w * (g[i][k] - g[j][k])
+				grad[i][k] += d
+				grad[j][k] -= d
+			}
+		}
+	}
+	return res, grad
+}
+
+// pairCase draws P unit-norm non-negative states (as Norm-ReLU makes them)
+// and positions on a random walk, with a few exact repeats of positions
+// and of states.
+func pairCase(P, N int, seed uint64, zeroStates bool) ([]float64, []float32) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	g := make([]float64, P*N)
+	pos := make([]float32, 2*P)
+	var x, y float64
+	for i := 0; i < P; i++ {
+		x += 0.1 * (rng.Float64() - 0.5)
+		y += 0.1 * (rng.Float64() - 0.5)
+		pos[2*i], pos[2*i+1] = float32(x), float32(y)
+		if i > 0 && i%11 == 0 {
+			pos[2*i], pos[2*i+1] = pos[2*i-2], pos[2*i-1] // same place
+		}
+		if zeroStates {
+			continue
+		}
+		row := g[i*N : (i+1)*N]
+		if i > 0 && i%13 == 0 {
+			copy(row, g[(i-1)*N:i*N]) // same state
+			continue
+		}
+		var ss float64
+		for k := range row {
+			if rng.Float64() < 0.6 {
+				row[k] = rng.Float64()
+				ss += row[k] * row[k]
+			}
+		}
+		if ss > 0 {
+			for k := range row {
+				row[k] /= math.Sqrt(ss)
+			}
+		}
+	}
+	return g, pos
+}
+
+func toRows(g []float64, P, N int) [][]float64 {
+	rows := make([][]float64, P)
+	for i := range rows {
+		rows[i] = g[i*N : (i+1)*N]
+	}
+	return rows
+}
+
+func convert[T float](x []float64) []T {
+	out := make([]T, len(x))
+	for i, v := range x {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// checkPairs compares the tiled op in element type T with the naive loop.
+func checkPairs[T float](t *testing.T, P, N, block int, lc LossConfig, g []float64, pos []float32, tol float64) {
+	t.Helper()
+	want, wantGrad := naivePairs(toRows(g, P, N), pos, lc)
+	gt := convert[T](g)
+	dg := make([]T, P*N)
+	got := pairLossBlock(P, N, gt, pos, lc, dg, block, nil)
+	if got.NFar != want.NFar || got.NNear != want.NNear {
+		t.Errorf("counts far %d near %d, naive %d %d", got.NFar, got.NNear, want.NFar, want.NNear)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"sep", got.Sep, want.Sep}, {"inv", got.Inv, want.Inv}, {"sep sum", got.SepSum, want.SepSum}, {"inv sum", got.InvSq, want.InvSq}} {
+		if c.name == "sep sum" && lc.LambdaSep == 0 || c.name == "inv sum" && lc.LambdaInv == 0 {
+			continue
+		}
+		if math.Abs(c.got-c.want) > tol*math.Max(1, math.Abs(c.want)) {
+			t.Errorf("%s = %.12g, naive %.12g", c.name, c.got, c.want)
+		}
+	}
+	var num, den float64
+	for i := 0; i < P; i++ {
+		for k := 0; k < N; k++ {
+			d := float64(dg[i*N+k]) - wantGrad[i][k]
+			num += d * d
+			den += wantGrad[i][k] * wantGrad[i][k]
+		}
+	}
+	if math.Sqrt(num) > tol*math.Max(math.Sqrt(den), 1e-300) && math.Sqrt(num) > 1e-12 {
+		t.Errorf("gradient: |error| %.3g, |naive| %.3g", math.Sqrt(num), math.Sqrt(den))
+	}
+	// Without a gradient buffer the values are the same.
+	if v := pairLossBlock(P, N, gt, pos, lc, nil, block, nil); v.Sep != got.Sep || v.Inv != got.Inv {
+		t.Errorf("without gradient: sep %g inv %g, with: %g %g", v.Sep, v.Inv, got.Sep, got.Inv)
+	}
+}
+
+func TestPairLossMatchesNaive(t *testing.T) {
+	paper := PaperLoss()
+	sum := paper
+	sum.Reduction = ReduceSum
+	noNear := paper
+	noNear.SigmaX = 1e-9
+	noFar := paper
+	noFar.SigmaX = 100
+	sepOnly := LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, Reduction: ReduceMean}
+	invOnly := LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaInv: 0.7, Reduction: ReduceMean}
+	wide := paper
+	wide.SigmaX, wide.SigmaG = 0.2, 0.1 // many near pairs, steep kernel
+	cases := []struct {
+		name  string
+		P, N  int
+		block int
+		lc    LossConfig
+		zero  bool
+	}{
+		{"P=1", 1, 4, 16, paper, false},
+		{"P=2", 2, 3, 16, paper, false},
+		{"P<tile", 13, 5, 16, paper, false},
+		{"P=tile", 16, 5, 16, paper, false},
+		{"P=2tiles", 32, 6, 16, paper, false},
+		{"ragged", 61, 7, 16, paper, false},
+		{"ragged-wide", 75, 9, 8, wide, false},
+		{"default-tile-ragged", 300, 12, pairBlock, paper, false},
+		{"default-tile-small", 100, 8, pairBlock, paper, false},
+		{"sum", 61, 7, 16, sum, false},
+		{"no-near-pairs", 45, 6, 16, noNear, false},
+		{"no-far-pairs", 45, 6, 16, noFar, false},
+		{"all-zero-states", 40, 6, 16, paper, true},
+		{"sep-only", 50, 6, 16, sepOnly, false},
+		{"inv-only", 50, 6, 16, invOnly, false},
+	}
+	for ci, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, pos := pairCase(c.P, c.N, uint64(ci+1), c.zero)
+			t.Run("float64", func(t *testing.T) { checkPairs[float64](t, c.P, c.N, c.block, c.lc, g, pos, 1e-10) })
+			t.Run("float32", func(t *testing.T) { checkPairs[float32](t, c.P, c.N, c.block, c.lc, g, pos, 2e-5) })
+		})
+	}
+}
+
+// The gradient of the float64 op against central finite differences of its
+// own value, independent of any derivation.
+func TestPairLossFiniteDifferences(t *testing.T) {
+	const P, N = 40, 5
+	lc := PaperLoss()
+	lc.SigmaX = 0.1
+	g, pos := pairCase(P, N, 99, false)
+	dg := make([]float64, P*N)
+	pairLossBlock(P, N, g, pos, lc, dg, 16, nil)
+	value := func() float64 {
+		r := pairLossBlock(P, N, g, pos, lc, nil, 16, nil)
+		return lc.LambdaSep*r.Sep + lc.LambdaInv*r.Inv
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const h = 1e-6
+	for _, k := range rng.Perm(P * N)[:25] {
+		old := g[k]
+		g[k] = old + h
+		lp := value()
+		g[k] = old - h
+		lm := value()
+		g[k] = old
+		fd := (lp - lm) / (2 * h)
+		if math.Abs(fd-dg[k]) > 1e-6*math.Max(1e-3, math.Abs(fd)) {
+			t.Errorf("entry %d: finite difference %.9g, analytic %.9g", k, fd, dg[k])
+		}
+	}
+}
+
+// The result is bit-for-bit the same whatever the number of goroutines.
+func TestPairLossDeterministic(t *testing.T) {
+	const P, N = 150, 8
+	g64, pos := pairCase(P, N, 5, false)
+	g := convert[float32](g64)
+	run := func(procs int) (pairResult, []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		dg := make([]float32, P*N)
+		return pairLossBlock(P, N, g, pos, PaperLoss(), dg, 16, nil), dg
+	}
+	r1, d1 := run(1)
+	r4, d4 := run(4)
+	if r1 != r4 {
+		t.Errorf("1 goroutine %+v, 4 goroutines %+v", r1, r4)
+	}
+	for i := range d1 {
+		if d1[i] != d4[i] {
+			t.Fatalf("gradient entry %d: %g with 1 goroutine, %g with 4", i, d1[i], d4[i])
+		}
+	}
+}
+
+// pairCounts against the direct count, with pairs exactly sigma_x apart
+// (neither near nor far) and repeated positions.
+func TestPairCounts(t *testing.T) {
+	pos := []float32{0, 0, 0.5, 0, 0.5, 0, 1, 0.25, -3, 7, 0, 0.5, 0.25, 0.25}
+	for _, sx := range []float64{0.5, 0.25, 1e-9, 0.3, 100} {
+		var far, near int64
+		P := len(pos) / 2
+		for i := 0; i < P; i++ {
+			for j := 0; j < P; j++ {
+				if i == j {
+					continue
+				}
+				dx, dy := float64(pos[2*i])-float64(pos[2*j]), float64(pos[2*i+1])-float64(pos[2*j+1])
+				r2 := dx*dx + dy*dy
+				if r2 > sx*sx {
+					far++
+				} else if r2 < sx*sx {
+					near++
+				}
+			}
+		}
+		gf, gn := pairCounts(pos, sx)
+		if gf != far || gn != near {
+			t.Errorf("sigma_x %g: far %d near %d, direct %d %d", sx, gf, gn, far, near)
+		}
+	}
+}
+
+func TestExpNeg(t *testing.T) {
+	var worst float64
+	for x := 0.0; x < 60; x += 0.000913 {
+		want := math.Exp(-x)
+		if r := math.Abs(expNeg(x)-want) / want; r > worst {
+			worst = r
+		}
+	}
+	if worst > 1e-11 {
+		t.Errorf("worst relative error %.3g", worst)
+	}
+	if expNeg(800) > 1e-300 || expNeg(math.Inf(1)) > 1e-300 || !math.IsNaN(expNeg(math.NaN())) {
+		t.Errorf("large or NaN arguments: %g %g %g", expNeg(800), expNeg(math.Inf(1)), expNeg(math.NaN()))
+	}
+}
+
+// BenchmarkPairLoss times the fused pairwise op (values and gradient) at
+// the four benchmark sizes.
+func BenchmarkPairLoss(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			P := s.B * s.T
+			g64, pos := pairCase(P, s.N, 3, false)
+			g := convert[float32](g64)
+			dg := make([]float32, P*s.N)
+			var sc pairScratch[float32]
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pairLossBlock(P, s.N, g, pos, PaperLoss(), dg, pairBlock, &sc)
+			}
+			b.ReportMetric(float64(P)*float64(P-1)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpairs/s")
+		})
+	}
+}
+
+// BenchmarkPairCounts times the near/far pair count at paper size.
+func BenchmarkPairCounts(b *testing.B) {
+	_, pos := pairCase(7800, 1, 3, true)
+	for i := 0; i < b.N; i++ {
+		pairCounts(pos, 0.05)
+	}
+}
