@@ -23,7 +23,7 @@ CUDA_CGO    := $(if $(wildcard $(CUDA_PREFIX)/usr/include/cuda.h),CGO_CFLAGS="-I
 CUDA_KERNELS := $(wildcard cuda/kernels/*.cu)
 CUDA_PTX     := $(CUDA_KERNELS:.cu=.ptx)
 
-.PHONY: ptx ptx-check build-cuda vet-cuda test-cuda-compile gpu-bundle gpu-check setup-cuda
+.PHONY: ptx ptx-check build-cuda vet-cuda test-cuda-compile test-cuda-emu gpu-bundle gpu-check setup-cuda
 
 ## setup-cuda: install the CUDA headers, link stub and PTX compiler (as root)
 setup-cuda:
@@ -62,6 +62,10 @@ vet-cuda:
 test-cuda-compile:
 	$(CUDA_CGO) $(GO) vet -tags $(CUDA_TAG) ./...
 	$(CUDA_CGO) $(GO) test -c -tags $(CUDA_TAG) -o /dev/null ./cuda
+
+## test-cuda-emu: run the CUDA tests (small sizes) with the kernels on a CPU emulator (cuda/emu); no GPU, no CUDA toolkit
+test-cuda-emu:
+	$(GO) test -tags $(CUDA_TAG),gridgpu_cudaemu -short -timeout 30m ./cuda/
 
 # The bundle for the GPU machine (no Go there): the binary and test binary
 # are built with the purego tag too, so that they need only libcuda.so.1 and

@@ -39,6 +39,9 @@ type device struct {
 	drv     *driver
 	allocs  map[devPtr]int64
 	inUse   int64
+	// blas names the cuBLAS library the large products use
+	// (GRIDGPU_GEMM=cublas), or is empty: our own GEMM kernels.
+	blas string
 	// sync makes every launch synchronous (GRIDGPU_CUDA_SYNC=1), so that an
 	// asynchronous kernel fault is reported at the launch that caused it.
 	sync bool
@@ -88,6 +91,15 @@ func openDevice(spec string) (*device, error) {
 			if err := d.drv.load(src, ptxEntries(src)); err != nil {
 				return fmt.Errorf("cuda:%d: loading kernels (PTX for compute_80; the driver must support it): %v", ord, err)
 			}
+		}
+		switch g := os.Getenv("GRIDGPU_GEMM"); g {
+		case "", "own":
+		case "cublas":
+			if d.blas, err = d.drv.openBLAS(); err != nil {
+				return fmt.Errorf("cuda:%d: GRIDGPU_GEMM=cublas: %v", ord, err)
+			}
+		default:
+			return fmt.Errorf("GRIDGPU_GEMM=%q: use own (the default) or cublas", g)
 		}
 		return nil
 	})

@@ -62,3 +62,11 @@ func (dr *driver) memsetD32(p devPtr, v uint32, n int64) error {
 func (dr *driver) launch(name string, gx, gy, gz, block, shmem int, args []uint64) error {
 	return emu.Launch(name, gx, gy, gz, block, shmem, args)
 }
+
+func (dr *driver) openBLAS() (string, error) {
+	return "", fmt.Errorf("cuBLAS: not with the CPU emulator")
+}
+
+func (dr *driver) sgemm(ta, tb bool, m, n, k int, alpha float32, A devPtr, lda int, B devPtr, ldb int, beta float32, Cp devPtr, ldc int) error {
+	return fmt.Errorf("cuBLAS: not with the CPU emulator")
+}

@@ -56,6 +56,9 @@ type Engine struct {
 
 // Device implements train.Engine.
 func (e *Engine) Device() string {
+	if e.d.blas != "" {
+		return fmt.Sprintf("cuda:%d (%s; GEMM: %s)", e.d.ordinal, e.d.name, e.d.blas)
+	}
 	return fmt.Sprintf("cuda:%d (%s)", e.d.ordinal, e.d.name)
 }
 

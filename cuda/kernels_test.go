@@ -38,13 +38,16 @@ func TestGEMM(t *testing.T) {
 					for n := 0; n < N; n++ {
 						var s float64
 						for k := 0; k < K; k++ {
-							a := A[m*lda+k]
+							var a, b float32
 							if ta {
 								a = A[k*lda+m]
+							} else {
+								a = A[m*lda+k]
 							}
-							b := B[k*ldb+n]
 							if tb {
 								b = B[n*ldb+k]
+							} else {
+								b = B[k*ldb+n]
 							}
 							s += float64(a) * float64(b)
 						}
@@ -607,7 +610,7 @@ func TestOptimizer(t *testing.T) {
 					x[k] *= float32(K)
 				}
 			}
-			ref := trainRef(p, g, st, st2, 7, clip)
+			ref := trainRef(p, g, st, st2, 7, clip, 0.01)
 			// Device: same state, gradient sum = K*g, step count 6 -> 7.
 			e.step = 6
 			if err := e.SetParams(p); err != nil {

@@ -2,6 +2,8 @@
 
 package cuda
 
+import "fmt"
+
 // Launch wrappers, one per kernel, with the grid shapes the kernels assume.
 // All run on the device thread (inside device.run).
 
@@ -27,6 +29,9 @@ func gemmPlan(M, N, K, sms int) (splits, kchunk int) {
 // "gemm_nn", "gemm_tn"); ws must hold splits*M*N floats when K is split.
 func (d *device) gemm(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int,
 	C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error {
+	if d.blas != "" && flags&flagReLU == 0 && flags != flagAcc|flagBias {
+		return d.gemmBLAS(kind, M, N, K, A, lda, B, ldb, C, ldc, bias, flags)
+	}
 	splits, kchunk := gemmPlan(M, N, K, sms)
 	gx, gy := ceilDiv(N, 128), ceilDiv(M, 128)
 	if splits == 1 {
@@ -74,3 +79,25 @@ const sumsqBlocks = 1024
 
 // ptrOff converts an element offset for device-pointer arithmetic.
 func ptrOff(n int) devPtr { return devPtr(n) }
+
+// gemmBLAS computes the same product with cuBLAS (GRIDGPU_GEMM=cublas). A
+// row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, and a
+// row-major matrix read column-major is its transpose: so B goes first, A
+// second, each transposed exactly when our kernel's TB/TA is set.
+func (d *device) gemmBLAS(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int, C devPtr, ldc int, bias devPtr, flags int) error {
+	ta, tb := kind == "gemm_tn", kind == "gemm_nt"
+	var beta float32
+	if flags&flagAcc != 0 {
+		beta = 1
+	}
+	if flags&flagBias != 0 {
+		if err := d.launch("set_rows", gridFor(M*N), 1, 1, 256, 0, ptr(C), ptr(bias), i64(M), i64(N), i64(ldc)); err != nil {
+			return err
+		}
+		beta = 1
+	}
+	if err := d.drv.sgemm(tb, ta, N, M, K, 1, B, ldb, A, lda, beta, C, ldc); err != nil {
+		return fmt.Errorf("cuda:%d: %s %dx%dx%d: %v", d.ordinal, kind, M, N, K, err)
+	}
+	return nil
+}

@@ -7,11 +7,13 @@
 #   3. the whole step at paper size vs the CPU graph
 #   4. benchmark: paper preset, median s/step (2 microbatches) and memory;
 #      the three large matrix products alone
-#   5. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
+#   5. the same with cuBLAS for the large products (GRIDGPU_GEMM=cublas)
+#   5b. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
 #   6. the PyTorch baseline (eager, --device cuda) at paper size, same card
 #   7. summary table (also OUTDIR/summary.json)
 # Every stage writes its output under OUTDIR; a failing stage does not stop
-# the later ones. Expected wall time: 2-4 minutes.
+# the later ones. Expected wall time: about 3 minutes; at most ~8.5 if
+# every stage ran into its timeout.
 set -uo pipefail
 
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
@@ -29,28 +31,35 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
 stage "kernel and small whole-step tests"
-timeout 150 "$BUNDLE/cuda.test" -test.v -test.short -test.timeout 145s 2>&1 | tee "$OUT/tests.txt" | grep -E -- '--- |^PASS|^FAIL|^ok|panic'
+timeout 100 "$BUNDLE/cuda.test" -test.v -test.short -test.timeout 95s 2>&1 | tee "$OUT/tests.txt" | grep -E -- '--- |^PASS|^FAIL|^ok|panic'
 RC[tests]=${PIPESTATUS[0]}
 
 stage "whole step at paper size vs the CPU graph"
-timeout 150 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B130' -test.timeout 145s 2>&1 | tee "$OUT/tests_paper.txt" | grep -E -- '--- |^PASS|^FAIL|panic|relative error'
+timeout 90 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B130' -test.timeout 85s 2>&1 | tee "$OUT/tests_paper.txt" | grep -E -- '--- |^PASS|^FAIL|panic|relative error'
 RC[paper]=${PIPESTATUS[0]}
 
 stage "benchmark (paper preset)"
 GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm.json" \
-	timeout 120 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
+	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
 RC[bench]=${PIPESTATUS[0]}
 
+stage "cuBLAS path (GRIDGPU_GEMM=cublas): GEMM and small whole-step tests, benchmark"
+GRIDGPU_GEMM=cublas timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestGEMM|TestStepVsGraph' -test.timeout 55s 2>&1 | tee "$OUT/tests_cublas.txt" | grep -E -- '^--- |^PASS|^FAIL|panic'
+RC[tests_cublas]=${PIPESTATUS[0]}
+GRIDGPU_GEMM=cublas GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_cublas.json" \
+	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_cublas.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
+RC[bench_cublas]=${PIPESTATUS[0]}
+
 stage "CLI: train on cuda:0 (smoke preset), resume the checkpoint on the CPU"
-timeout 60 "$BUNDLE/gridgpu-cuda" train --preset smoke --device cuda:0 --steps 200 --out "$OUT/train_smoke" >"$OUT/train_cuda.txt" 2>&1
+timeout 30 "$BUNDLE/gridgpu-cuda" train --preset smoke --device cuda:0 --steps 200 --out "$OUT/train_smoke" >"$OUT/train_cuda.txt" 2>&1
 RC[train_cuda]=$?
 tail -3 "$OUT/train_cuda.txt"
-timeout 60 "$BUNDLE/gridgpu-cuda" train --resume "$OUT/train_smoke" --device cpu --steps 220 >"$OUT/train_resume_cpu.txt" 2>&1
+timeout 30 "$BUNDLE/gridgpu-cuda" train --resume "$OUT/train_smoke" --device cpu --steps 220 >"$OUT/train_resume_cpu.txt" 2>&1
 RC[resume_cpu]=$?
 tail -3 "$OUT/train_resume_cpu.txt"
 
 stage "PyTorch baseline (eager, cuda, paper size)"
-timeout 120 "$PY" "$BUNDLE/torch_sic_baseline.py" --device cuda --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_eager.err" | tail -1 | tee "$OUT/torch_eager.json"
+timeout 75 "$PY" "$BUNDLE/torch_sic_baseline.py" --device cuda --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_eager.err" | tail -1 | tee "$OUT/torch_eager.json"
 RC[torch]=${PIPESTATUS[0]}
 if [[ ${GPU_CHECK_COMPILE:-0} == 1 ]]; then
 	stage "PyTorch baseline (torch.compile)"
@@ -77,9 +86,15 @@ def count(name):
         return 0, 0
     return len(re.findall(r"^\s*--- PASS", txt, re.M)), len(re.findall(r"^\s*--- FAIL", txt, re.M))
 g, gemm, te, tc = load("bench_gridgpu.json"), load("bench_gemm.json"), load("torch_eager.json"), load("torch_compile.json")
+gb = load("bench_gridgpu_cublas.json")
 p1, f1 = count("tests.txt")
 p2, f2 = count("tests_paper.txt")
-s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2}
+p3, f3 = count("tests_cublas.txt")
+s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2,
+     "cublas_tests_passed": p3, "cublas_tests_failed": f3}
+if gb:
+    s["gridgpu_cublas_s_per_step"] = gb["seconds_per_step"]
+    s["gridgpu_cublas_stage_ms"] = gb["stage_ms_one_microbatch"]
 if g:
     s["gridgpu_s_per_step"] = g["seconds_per_step"]
     s["gridgpu_s_per_microbatch"] = g["seconds_per_step"] / g["microbatches"]
@@ -99,6 +114,8 @@ for name, t in (("torch_eager", te), ("torch_compile", tc)):
         s[name + "_s_per_microbatch"] = t["median_s_per_step"]
         s[name + "_peak_device_gib"] = (t.get("peak_device_mb") or 0) / 1024
         s[name + "_loss"] = t.get("loss")
+        if gb:
+            s["cublas_speedup_vs_" + name] = 2 * t["median_s_per_step"] / gb["seconds_per_step"]
         if g:
             s["speedup_vs_" + name] = t["median_s_per_step"] / s["gridgpu_s_per_microbatch"]
             s["memory_ratio_vs_" + name] = s["gridgpu_buffers_gib"] / max(s[name + "_peak_device_gib"], 1e-9)
@@ -106,17 +123,19 @@ json.dump(s, open(os.path.join(out, "summary.json"), "w"), indent=2)
 def f(x, fmt="{:.4f}"):
     return "n/a" if x is None else fmt.format(x)
 print(f"card: {card}")
-print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed; stage exit codes {rc}")
+print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed (cuBLAS path: {p3} passed, {f3} failed); stage exit codes {rc}")
 print(f"{'':28s}{'s/microbatch':>14s}{'s/step(2 mb)':>14s}{'peak GiB':>10s}")
 if g:
     print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}")
+if gb:
+    print(f"{'gridgpu (cuda, cuBLAS GEMM)':28s}{f(gb['seconds_per_step'] / 2):>14s}{f(gb['seconds_per_step']):>14s}{f(gb['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
 for name in ("torch_eager", "torch_compile"):
     if name + "_s_per_microbatch" in s:
         m = s[name + "_s_per_microbatch"]
         print(f"{name:28s}{f(m):>14s}{f(2 * m):>14s}{f(s[name + '_peak_device_gib'], '{:.2f}'):>10s}")
 for name in ("torch_eager", "torch_compile"):
     if "speedup_vs_" + name in s:
-        print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
+        print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x own GEMM" + (f", {s['cublas_speedup_vs_' + name]:.2f}x cuBLAS" if gb else "") + f"; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
 if g:
     print(f"big-matmul rate over the whole step: {s['gridgpu_effective_tflops_big_matmuls']:.1f} TFLOP/s")
 if gemm:

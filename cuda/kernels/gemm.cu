@@ -202,3 +202,12 @@ extern "C" __global__ void gemm_splitk_reduce(const float* ws, float* C, const f
         C[idx] = epilogue(s, C, idx, bias, (int)n, (int)flags);
     }
 }
+
+// C[m*ldc+n] = bias[n]: the bias term of a product computed by cuBLAS with
+// beta = 1 (the optional cuBLAS path has no bias epilogue).
+extern "C" __global__ void set_rows(float* C, const float* bias, long long M, long long N, long long ldc) {
+    const long long total = M * N;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x)
+        C[(e / N) * ldc + e % N] = bias[e % N];
+}
