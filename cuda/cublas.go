@@ -11,12 +11,14 @@ package cuda
 // whichever of libcublas.so.13/.12/.11 exists. cublasCreate_v2 and
 // cublasSgemm_v2 have kept their signatures across these versions.
 typedef int (*cublasCreate_t)(void **);
+typedef int (*cublasSetMathMode_t)(void *, int);
 typedef int (*cublasSgemm_t)(void *, int, int, int, int, int, const float *, const float *, int, const float *, int,
                              const float *, float *, int);
 static void *g_handle;
 static cublasSgemm_t g_sgemm;
 
-static int blas_open(char *which, int n) {
+// tf32: CUBLAS_TF32_TENSOR_OP_MATH (3) instead of the default FP32 math.
+static int blas_open(char *which, int n, int tf32) {
 	const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
 	for (int i = 0; i < 4; i++) {
 		void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
@@ -30,6 +32,15 @@ static int blas_open(char *which, int n) {
 			return 1;
 		}
 		g_sgemm = sgemm;
+		if (tf32) {
+			cublasSetMathMode_t mode = (cublasSetMathMode_t)dlsym(h, "cublasSetMathMode");
+			if (!mode || mode(g_handle, 3) != 0) {
+				snprintf(which, n, "%s: cannot select TF32 math", names[i]);
+				return 1;
+			}
+			snprintf(which, n, "%s, TF32", names[i]);
+			return 0;
+		}
 		snprintf(which, n, "%s", names[i]);
 		return 0;
 	}
@@ -48,11 +59,16 @@ import "C"
 
 import "fmt"
 
-// openBLAS loads cuBLAS (GRIDGPU_GEMM=cublas); on the device thread, with
-// the context current (the handle binds to it).
-func (dr *driver) openBLAS() (string, error) {
+// openBLAS loads cuBLAS (GRIDGPU_GEMM=cublas, or cublas-tf32 for its TF32
+// tensor-core mode: faster, ~1e-3 relative error instead of ~1e-6); on the
+// device thread, with the context current (the handle binds to it).
+func (dr *driver) openBLAS(tf32 bool) (string, error) {
 	var buf [256]C.char
-	if C.blas_open(&buf[0], C.int(len(buf))) != 0 {
+	t := C.int(0)
+	if tf32 {
+		t = 1
+	}
+	if C.blas_open(&buf[0], C.int(len(buf)), t) != 0 {
 		return "", fmt.Errorf("cuBLAS: %s", C.GoString(&buf[0]))
 	}
 	return C.GoString(&buf[0]), nil

@@ -94,12 +94,12 @@ func openDevice(spec string) (*device, error) {
 		}
 		switch g := os.Getenv("GRIDGPU_GEMM"); g {
 		case "", "own":
-		case "cublas":
-			if d.blas, err = d.drv.openBLAS(); err != nil {
-				return fmt.Errorf("cuda:%d: GRIDGPU_GEMM=cublas: %v", ord, err)
+		case "cublas", "cublas-tf32":
+			if d.blas, err = d.drv.openBLAS(g == "cublas-tf32"); err != nil {
+				return fmt.Errorf("cuda:%d: GRIDGPU_GEMM=%s: %v", ord, g, err)
 			}
 		default:
-			return fmt.Errorf("GRIDGPU_GEMM=%q: use own (the default) or cublas", g)
+			return fmt.Errorf("GRIDGPU_GEMM=%q: use own (the default), cublas or cublas-tf32", g)
 		}
 		return nil
 	})

@@ -63,7 +63,7 @@ func (dr *driver) launch(name string, gx, gy, gz, block, shmem int, args []uint6
 	return emu.Launch(name, gx, gy, gz, block, shmem, args)
 }
 
-func (dr *driver) openBLAS() (string, error) {
+func (dr *driver) openBLAS(bool) (string, error) {
 	return "", fmt.Errorf("cuBLAS: not with the CPU emulator")
 }
 

@@ -8,11 +8,12 @@
 #   4. benchmark: paper preset, median s/step (2 microbatches) and memory;
 #      the three large matrix products alone
 #   5. the same with cuBLAS for the large products (GRIDGPU_GEMM=cublas)
-#   5b. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
+#   5b. cuBLAS in TF32 mode: its error against the CPU graph, its speed
+#   5c. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
 #   6. the PyTorch baseline (eager, --device cuda) at paper size, same card
 #   7. summary table (also OUTDIR/summary.json)
 # Every stage writes its output under OUTDIR; a failing stage does not stop
-# the later ones. Expected wall time: about 3 minutes; at most ~8.5 if
+# the later ones. Expected wall time: about 3 minutes; at most ~10 if
 # every stage ran into its timeout.
 set -uo pipefail
 
@@ -49,6 +50,13 @@ RC[tests_cublas]=${PIPESTATUS[0]}
 GRIDGPU_GEMM=cublas GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_cublas.json" \
 	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_cublas.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
 RC[bench_cublas]=${PIPESTATUS[0]}
+
+stage "cuBLAS TF32 (GRIDGPU_GEMM=cublas-tf32): errors vs the CPU graph (reported, tolerance 1e-2), benchmark"
+GRIDGPU_GEMM=cublas-tf32 GRIDGPU_TEST_TOL=1e-2 timeout 45 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B16' -test.timeout 40s 2>&1 | tee "$OUT/tests_tf32.txt" | grep -E -- '^--- |^PASS|^FAIL|panic'
+RC[tests_tf32]=${PIPESTATUS[0]}
+GRIDGPU_GEMM=cublas-tf32 GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_tf32.json" \
+	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_tf32.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
+RC[bench_tf32]=${PIPESTATUS[0]}
 
 stage "CLI: train on cuda:0 (smoke preset), resume the checkpoint on the CPU"
 timeout 30 "$BUNDLE/gridgpu-cuda" train --preset smoke --device cuda:0 --steps 200 --out "$OUT/train_smoke" >"$OUT/train_cuda.txt" 2>&1
@@ -87,11 +95,21 @@ def count(name):
     return len(re.findall(r"^\s*--- PASS", txt, re.M)), len(re.findall(r"^\s*--- FAIL", txt, re.M))
 g, gemm, te, tc = load("bench_gridgpu.json"), load("bench_gemm.json"), load("torch_eager.json"), load("torch_compile.json")
 gb = load("bench_gridgpu_cublas.json")
+gt = load("bench_gridgpu_tf32.json")
+def maxerr(name):
+    try:
+        errs = [float(x) for x in re.findall(r"relative error ([0-9.e+-]+)", open(os.path.join(out, name)).read())]
+    except Exception:
+        return None
+    return max(errs) if errs else None
 p1, f1 = count("tests.txt")
 p2, f2 = count("tests_paper.txt")
 p3, f3 = count("tests_cublas.txt")
 s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2,
      "cublas_tests_passed": p3, "cublas_tests_failed": f3}
+if gt:
+    s["gridgpu_tf32_s_per_step"] = gt["seconds_per_step"]
+    s["tf32_max_relative_error_vs_cpu"] = maxerr("tests_tf32.txt")
 if gb:
     s["gridgpu_cublas_s_per_step"] = gb["seconds_per_step"]
     s["gridgpu_cublas_stage_ms"] = gb["stage_ms_one_microbatch"]
@@ -129,6 +147,8 @@ if g:
     print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}")
 if gb:
     print(f"{'gridgpu (cuda, cuBLAS GEMM)':28s}{f(gb['seconds_per_step'] / 2):>14s}{f(gb['seconds_per_step']):>14s}{f(gb['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
+if gt:
+    print(f"{'gridgpu (cuda, cuBLAS TF32)':28s}{f(gt['seconds_per_step'] / 2):>14s}{f(gt['seconds_per_step']):>14s}{f(gt['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}  max rel. error vs CPU {f(s['tf32_max_relative_error_vs_cpu'], '{:.1e}')}")
 for name in ("torch_eager", "torch_compile"):
     if name + "_s_per_microbatch" in s:
         m = s[name + "_s_per_microbatch"]
