@@ -36,18 +36,21 @@ import (
 //	dL/dBl = sum_r dL/dW_r = DY^T Gprev  (DY, Gprev: the P rows of dL/dy and g_{b,t-1})
 //	dL/dh2_r = Wl^T vec(dL/dW_r),  dL/dWl = sum_r vec(dL/dW_r) h2_r^T
 //
-// The P x N*N gradient dL/dW (511 MB at paper size) is never held whole: the
-// steps are walked back in chunks of a few time steps; each chunk's rows of
-// dL/dW (contiguous thanks to the time-major order) go through the last
-// layer's two GEMMs at once and the buffer is reused for the next chunk.
-// A zeroed state passes no gradient (ReLU is flat there). The gradients of
-// g_0 are summed over the batch and taken through g_0's own Norm-ReLU.
-
+// The P x N*N gradient dL/dW (511 MB at paper size) is never formed. Its row
+// r is the outer product dy_r g_r^T (dy_r = dL/dy, g_r = g_{b,t-1}), so with
+// Wl read as [N][N][H] (row k*N+j is Wl[k][j]),
+//
+//	dL/dWl[k][j] = sum_r dy_r[k] g_r[j] h2_r   -> for each k: Gk^T H2k
+//	dL/dh2_r    = sum_k dy_r[k] sum_j g_r[j] Wl[k][j]  -> for each k: Gk Wl[k]
+//
+// where, for output unit k, Gk stacks the rows dy_r[k] g_r and H2k the rows
+// h2_r over the steps r with dy_r[k] != 0 only. Norm-ReLU zeroes dy_r[k]
+// wherever unit k is silent (about half the units at initialisation), so
+// these 2N products of k-sized slices do about half the arithmetic of the
+// two dense products with dL/dW, and hold no P x N*N buffer.
+//
 // normEps is the Norm-ReLU threshold of SPEC section 2.
 const normEps = 1e-8
-
-// recChunkRows bounds the rows of dL/dW held at once in the backward pass.
-const recChunkRows = 1024
 
 // normReLUInto writes ReLU(y)/||ReLU(y)|| into g and returns ||ReLU(y)||, or
 // zero (with g zeroed) when that norm is at most normEps.
@@ -96,11 +99,15 @@ func normReLUBackward[T, U float](g []T, n float64, dg []U, dy []U) {
 // parallelFor runs f(i) for i in [0, n) on up to GOMAXPROCS goroutines. Each
 // index is handled by exactly one call, so results written per index are
 // deterministic whatever the scheduling.
-func parallelFor(n int, f func(i int)) {
+func parallelFor(n int, f func(i int)) { parallelForW(n, func(_, i int) { f(i) }) }
+
+// parallelForW is parallelFor that also tells f which goroutine (0 to
+// workers()-1) runs it, for per-goroutine scratch memory.
+func parallelForW(n int, f func(w, i int)) {
 	workers := min(n, maxProcs())
 	if workers <= 1 {
 		for i := 0; i < n; i++ {
-			f(i)
+			f(0, i)
 		}
 		return
 	}
@@ -109,7 +116,7 @@ func parallelFor(n int, f func(i int)) {
 	i := 0
 	for k := 0; k < workers; k++ {
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			for {
 				next.Lock()
@@ -119,9 +126,9 @@ func parallelFor(n int, f func(i int)) {
 				if j >= n {
 					return
 				}
-				f(j)
+				f(w, j)
 			}
-		}()
+		}(k)
 	}
 	wg.Wait()
 }
@@ -170,9 +177,10 @@ type recurrence[T float] struct {
 	gprev      []T       // [P][N] time-major: g_{b,t-1}
 	zeros      int
 	// backward
-	dy, carry, dWc []T
-	dh2, dWl, dbl  []T
-	dg0            []T
+	dy, carry     []T
+	scratch       [][]T // per goroutine: gathered rows and products
+	dh2, dWl, dbl []T
+	dg0           []T
 }
 
 // newRecurrence adds the last layer (weights wl [N*N][H], bias bl [N*N]) on
@@ -204,8 +212,7 @@ func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G
 		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{P, H}, nil }
 		back.do = func(in []G.Value) (G.Value, error) {
 			if r.dh2 == nil {
-				ts := max(1, min(steps, recChunkRows/B))
-				r.dy, r.carry, r.dWc = make([]T, P*N), make([]T, B*N), make([]T, ts*B*NN)
+				r.dy, r.carry = make([]T, P*N), make([]T, B*N)
 				r.dh2, r.dWl, r.dbl, r.dg0 = make([]T, P*H), make([]T, NN*H), make([]T, NN), make([]T, N)
 			}
 			if r.model.wantGrad {
@@ -248,51 +255,24 @@ func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G
 // with respect to every row of s.
 func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 	B, steps, N, H := r.B, r.T, r.N, r.H
-	P, NN := B*steps, N*N
-	ts := max(1, min(steps, recChunkRows/B))
-	clear(r.carry)
-	for tEnd := steps; tEnd >= 1; tEnd -= ts {
-		tStart := max(1, tEnd-ts+1)
-		t0 := tick()
-		parallelFor(B, func(b int) {
-			dg := make([]T, N)
-			carry := r.carry[b*N : (b+1)*N]
-			for t := tEnd; t >= tStart; t-- {
-				row := b*(steps+1) + t
-				rr := (t-1)*B + b
-				for k := range dg {
-					dg[k] = ds[row*N+k] + carry[k]
-				}
-				dy := r.dy[rr*N : (rr+1)*N]
-				normReLUBackward(r.s[row*N:(row+1)*N], r.n[row], dg, dy)
-				prev := r.s[(row-1)*N : row*N]
-				out := r.dWc[((t-tStart)*B+b)*NN : ((t-tStart)*B+b+1)*NN]
-				for k, d := range dy {
-					o := out[k*N : (k+1)*N]
-					if d == 0 {
-						clear(o)
-						continue
-					}
-					for j, p := range prev {
-						o[j] = d * p
-					}
-				}
-				gemv(true, N, N, 1, r.w[rr*NN:(rr+1)*NN], N, dy, 0, carry)
-				gemv(true, N, N, 1, bl, N, dy, 1, carry)
+	P := B * steps
+	t0 := tick()
+	parallelFor(B, func(b int) {
+		dg := make([]T, N)
+		carry := r.carry[b*N : (b+1)*N]
+		clear(carry)
+		for t := steps; t >= 1; t-- {
+			row := b*(steps+1) + t
+			rr := (t-1)*B + b
+			for k := range dg {
+				dg[k] = ds[row*N+k] + carry[k]
 			}
-		})
-		tock(PhaseRecurrenceBackward, t0)
-		t1 := tick()
-		rows, r0 := (tEnd-tStart+1)*B, (tStart-1)*B
-		gemmPar(false, false, rows, H, NN, 1, r.dWc, NN, wl, H, 0, r.dh2[r0*H:], H)
-		beta := 1.0
-		if tEnd == steps {
-			beta = 0
+			dy := r.dy[rr*N : (rr+1)*N]
+			normReLUBackward(r.s[row*N:(row+1)*N], r.n[row], dg, dy)
+			gemv(true, N, N, 1, r.w[rr*N*N:(rr+1)*N*N], N, dy, 0, carry)
+			gemv(true, N, N, 1, bl, N, dy, 1, carry)
 		}
-		gemmPar(true, false, NN, H, rows, 1, r.dWc, NN, h2[r0*H:], H, beta, r.dWl, H)
-		tock(PhaseMLPBackward, t1)
-	}
-	t2 := tick()
+	})
 	gemm(true, false, N, N, P, 1, r.dy, N, r.gprev, N, 0, r.dbl, N)
 	sum := make([]float64, N)
 	for b := 0; b < B; b++ {
@@ -308,5 +288,83 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 	for k, v := range d {
 		r.dg0[k] = T(v)
 	}
-	tock(PhaseRecurrenceBackward, t2)
+	tock(PhaseRecurrenceBackward, t0)
+
+	t1 := tick()
+	defer tock(PhaseMLPBackward, t1)
+	// Both products are split into tasks with disjoint outputs (units k for
+	// dWl, row blocks for dh2), each a sequence of single-threaded GEMMs on
+	// gathered rows, so no task waits for another and sums run in a fixed
+	// order.
+	const chunk = 1024 // gathered rows per GEMM
+	if len(r.scratch) < maxProcs() {
+		r.scratch = make([][]T, maxProcs())
+	}
+	scratch := func(w int) (gk, h2k []T) {
+		if r.scratch[w] == nil {
+			r.scratch[w] = make([]T, chunk*(N+H))
+		}
+		return r.scratch[w][:chunk*N], r.scratch[w][chunk*N:]
+	}
+	// dL/dWl[k] = Gk^T H2k, over the steps where unit k is active.
+	parallelForW(N, func(w, k int) {
+		gk, h2k := scratch(w)
+		dWk := r.dWl[k*N*H : (k+1)*N*H]
+		cnt, beta := 0, 0.0
+		flush := func() {
+			gemm(true, false, N, H, cnt, 1, gk, N, h2k, H, beta, dWk, H)
+			cnt, beta = 0, 1
+		}
+		for rr := 0; rr < P; rr++ {
+			f := r.dy[rr*N+k]
+			if f == 0 {
+				continue
+			}
+			dst := gk[cnt*N : (cnt+1)*N]
+			for j, v := range r.gprev[rr*N : (rr+1)*N] {
+				dst[j] = f * v
+			}
+			copy(h2k[cnt*H:(cnt+1)*H], h2[rr*H:(rr+1)*H])
+			if cnt++; cnt == chunk {
+				flush()
+			}
+		}
+		if cnt > 0 || beta == 0 {
+			flush() // with no active step at all this zeroes dWk (k = 0 rows)
+		}
+	})
+	// dL/dh2_r = sum_k dy_r[k] g_r^T Wl[k], row block by row block.
+	rows := min(chunk, max(16, (P+2*maxProcs()-1)/(2*maxProcs())))
+	parallelForW((P+rows-1)/rows, func(w, blk int) {
+		gk, z := scratch(w)
+		r0, r1 := blk*rows, min(P, (blk+1)*rows)
+		out := r.dh2[r0*H : r1*H]
+		clear(out)
+		var idx [chunk]int
+		for k := 0; k < N; k++ {
+			cnt := 0
+			for rr := r0; rr < r1; rr++ {
+				f := r.dy[rr*N+k]
+				if f == 0 {
+					continue
+				}
+				dst := gk[cnt*N : (cnt+1)*N]
+				for j, v := range r.gprev[rr*N : (rr+1)*N] {
+					dst[j] = f * v
+				}
+				idx[cnt] = rr - r0
+				cnt++
+			}
+			if cnt == 0 {
+				continue
+			}
+			gemm(false, false, cnt, H, N, 1, gk, N, wl[k*N*H:], H, 0, z, H)
+			for i, ri := range idx[:cnt] {
+				dst := out[ri*H : (ri+1)*H]
+				for c, v := range z[i*H : (i+1)*H] {
+					dst[c] += v
+				}
+			}
+		}
+	})
 }
