@@ -226,3 +226,51 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		t.Errorf("float64 total %.12g, naive %.12g", l64.Total, want.Total)
 	}
 }
+
+// The last layer's backward gathers the active steps of each unit in
+// batches of gatherRows rows and splits the steps into row blocks; with
+// small batches every path (several batches, ragged last batch, blocks)
+// runs at a size where finite differences are cheap.
+func TestGradientSmallGatherBatches(t *testing.T) {
+	const B, T, N, H = 5, 9, 6, 8
+	p32 := InitParams(N, H, 41)
+	b := testBatch(t, B, T, data.AugmentPermute, 42)
+	m, err := newModel[float64](B, T, N, H, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := toT[float64](p32)
+	_, want, err := m.run(p, b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int) { gatherRows = old }(gatherRows)
+	gatherRows = 4
+	_, grads, err := m.run(p, b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ti := range grads {
+		for k := range grads[ti] {
+			if math.Abs(grads[ti][k]-want[ti][k]) > 1e-12*math.Max(1, math.Abs(want[ti][k])) {
+				t.Fatalf("%s[%d]: %.15g with batches of 4 rows, %.15g with one batch", ParamNames[ti], k, grads[ti][k], want[ti][k])
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const h = 1e-6
+	for ti, tensor := range p {
+		for _, k := range rng.Perm(len(tensor))[:min(4, len(tensor))] {
+			old := tensor[k]
+			tensor[k] = old + h
+			lp, _, _ := m.run(p, b, false)
+			tensor[k] = old - h
+			lm, _, _ := m.run(p, b, false)
+			tensor[k] = old
+			fd := (lp.Total - lm.Total) / (2 * h)
+			if math.Abs(fd-grads[ti][k]) > 1e-5*math.Max(1e-2, math.Abs(fd)) {
+				t.Errorf("%s[%d]: finite difference %.9g, analytic %.9g", ParamNames[ti], k, fd, grads[ti][k])
+			}
+		}
+	}
+}

@@ -49,6 +49,10 @@ import (
 // these 2N products of k-sized slices do about half the arithmetic of the
 // two dense products with dL/dW, and hold no P x N*N buffer.
 //
+// gatherRows is the number of gathered rows per product in the backward
+// pass (a variable so that tests can make it small).
+var gatherRows = 1024
+
 // normEps is the Norm-ReLU threshold of SPEC section 2.
 const normEps = 1e-8
 
@@ -296,7 +300,7 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 	// dWl, row blocks for dh2), each a sequence of single-threaded GEMMs on
 	// gathered rows, so no task waits for another and sums run in a fixed
 	// order.
-	const chunk = 1024 // gathered rows per GEMM
+	chunk := gatherRows
 	if len(r.scratch) < maxProcs() {
 		r.scratch = make([][]T, maxProcs())
 	}
@@ -340,7 +344,7 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 		r0, r1 := blk*rows, min(P, (blk+1)*rows)
 		out := r.dh2[r0*H : r1*H]
 		clear(out)
-		var idx [chunk]int
+		idx := make([]int, chunk)
 		for k := 0; k < N; k++ {
 			cnt := 0
 			for rr := r0; rr < r1; rr++ {
