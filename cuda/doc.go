@@ -2,7 +2,8 @@
 // device ("cuda" or "cuda:N") with package train and runs whole optimiser
 // steps on one GPU.
 //
-// It is built only with the `cuda` build tag (`make build-cuda`). It uses the
+// It is built only with the `gridgpu_cuda` build tag (`make build-cuda`; not
+// `cuda`, which would also build gorgonia's own cuDNN-based code). It uses the
 // CUDA driver API through gorgonia.org/cu and kernels of its own (CUDA C in
 // cuda/kernels, compiled to PTX for compute_80 and embedded; the driver
 // compiles the PTX for the GPU it finds), so the binary needs nothing from

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # setup-cuda.sh: install the parts of Debian 12's CUDA 11.8 toolkit that the
-# `cuda` build needs (cuda.h, the libcuda link stub, nvcc/cicc/ptxas and
+# CUDA build (-tags gridgpu_cuda) needs (cuda.h, the libcuda link stub, nvcc/cicc/ptxas and
 # libdevice), on a fresh Debian 12 machine as root. Idempotent.
 #
 #   scripts/setup-cuda.sh          lean: download three .deb files and unpack

@@ -6,5 +6,5 @@
 // whose own imports are done, and this package imports only what cu itself
 // imports, so "github.com/gridgpu/..." is initialised before "gorgonia.org/cu".
 // It loads libcuda.so.1 with dlopen and calls cuInit and cuDeviceGetCount.
-// Built only with the `cuda` build tag.
+// Built only with the `gridgpu_cuda` build tag.
 package driverprobe

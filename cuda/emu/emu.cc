@@ -140,9 +140,26 @@ static bool runBlock(unsigned nthreads, std::string &err) {
         f.ctx.uc_link = nullptr;
         makecontext(&f.ctx, entry, 0);
     }
+    // GRIDGPU_EMU_ORDER=reverse runs the threads between two barriers in the
+    // opposite order, =shuffle in a random one: a result that changes with
+    // the order reveals a missing barrier (a race the hardware could show).
+    static int order = -1;
+    if (order < 0) {
+        const char *o = getenv("GRIDGPU_EMU_ORDER");
+        order = !o ? 0 : !strcmp(o, "reverse") ? 1 : !strcmp(o, "shuffle") ? 2 : 0;
+    }
+    std::vector<unsigned> seq(nthreads);
+    for (unsigned t = 0; t < nthreads; t++) seq[t] = order == 1 ? nthreads - 1 - t : t;
+    static unsigned long long rng = 0x9e3779b97f4a7c15ull;
     for (;;) {
         bool progress = false, any = false;
-        for (unsigned t = 0; t < nthreads; t++) {
+        if (order == 2)
+            for (unsigned t = nthreads - 1; t > 0; t--) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                std::swap(seq[t], seq[(rng >> 33) % (t + 1)]);
+            }
+        for (unsigned q = 0; q < nthreads; q++) {
+            const unsigned t = seq[q];
             Fiber &f = fibers[t];
             if (f.done) continue;
             any = true;
