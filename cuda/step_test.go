@@ -369,6 +369,11 @@ func BenchmarkGEMMPaper(b *testing.B) {
 	s := paperSize
 	e := newTestEngine(b, s, graph.PaperLoss(), 1)
 	b.StopTimer()
+	// One real step first, so that the products run on real data (not on
+	// freshly allocated memory, which may be zeros).
+	if _, err := e.Step([]*data.Batch{sampler(b, s, 2).Next()}, 2e-5); err != nil {
+		b.Fatal(err)
+	}
 	P, NN, H := e.P, e.NN, e.H
 	type g struct {
 		name, kind string
