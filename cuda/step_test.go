@@ -300,11 +300,25 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// benchSize is the paper size, or GRIDGPU_BENCH_SIZE="B,T,N,H" (to try the
+// benchmarks quickly, e.g. on the CPU emulator).
+func benchSize(b *testing.B) size {
+	v := os.Getenv("GRIDGPU_BENCH_SIZE")
+	if v == "" {
+		return paperSize
+	}
+	var s size
+	if _, err := fmt.Sscanf(v, "%d,%d,%d,%d", &s.B, &s.T, &s.N, &s.H); err != nil {
+		b.Fatalf("GRIDGPU_BENCH_SIZE=%q: want B,T,N,H: %v", v, err)
+	}
+	return s
+}
+
 // BenchmarkStepPaper: median seconds per optimiser step (two microbatches,
 // paper size) and device memory. With GRIDGPU_BENCH_JSON=FILE it also
 // writes the numbers and a per-stage time breakdown there.
 func BenchmarkStepPaper(b *testing.B) {
-	s := paperSize
+	s := benchSize(b)
 	e := newTestEngine(b, s, graph.PaperLoss(), 1)
 	// Device memory the engine took: free before its buffers (the context
 	// and kernels already loaded) minus free after the steps.
@@ -366,7 +380,7 @@ func BenchmarkStepPaper(b *testing.B) {
 // BenchmarkGEMMPaper times the three large products of a paper-size
 // microbatch alone and reports each one's rate.
 func BenchmarkGEMMPaper(b *testing.B) {
-	s := paperSize
+	s := benchSize(b)
 	e := newTestEngine(b, s, graph.PaperLoss(), 1)
 	b.StopTimer()
 	// One real step first, so that the products run on real data (not on
