@@ -177,7 +177,9 @@ func testStages(t *testing.T, s size, red string) {
 			WfBefore = e.get(t, e.Wf, P*NN)
 		}
 		gradBefore = e.get(t, e.grad, e.total)
-		if err := st.run(); err != nil {
+		// Stages launch kernels: like every driver call they must run on
+		// the device thread, where the context is current.
+		if err := e.d.run(st.run); err != nil {
 			t.Fatal(err)
 		}
 		e.sync(t)
