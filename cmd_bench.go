@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "warmup", Value: 1, Usage: "untimed steps first (buffers are allocated on the first)"},
 			&cli.IntFlag{Name: "threads", Value: 0, Usage: "GOMAXPROCS for the CPU engine (0: all cores)"},
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of the initial parameters and the microbatches"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
 		},
 		Action: benchAction,
 	}
@@ -128,6 +130,17 @@ func benchAction(c *cli.Context) error {
 	}
 	phases := map[string]float64{}
 	for it := 0; it < warmup+iters; it++ {
+		if it == warmup && c.String("cpuprofile") != "" {
+			f, err := os.Create(c.String("cpuprofile"))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		b := smp.Next()
 		graph.TakeTimings()
 		t0 := time.Now()

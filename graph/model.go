@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/gridgpu/gridgpu/data"
 	G "gorgonia.org/gorgonia"
@@ -25,7 +26,12 @@ func NewModel(B, T, N, H int, lc LossConfig) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Model{B: B, T: T, N: N, H: H, Loss: lc, impl: m}, nil
+	mm := &Model{B: B, T: T, N: N, H: H, Loss: lc, impl: m}
+	// A model dropped without Close still returns its off-heap buffer. No
+	// reference to that buffer leaves the model, so once the model is
+	// unreachable nothing can use it.
+	runtime.SetFinalizer(mm, func(mm *Model) { mm.impl.rec.free() })
+	return mm, nil
 }
 
 // Grad runs forward and backward on one microbatch and returns the losses and
@@ -46,8 +52,11 @@ func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
 	return l, err
 }
 
-// Close releases the graph's machine.
-func (m *Model) Close() error { return m.impl.vm.Close() }
+// Close releases the graph's machine and the model's largest buffer.
+func (m *Model) Close() error {
+	m.impl.rec.free()
+	return m.impl.vm.Close()
+}
 
 func toT[T float](p *Params) [][]T {
 	out := make([][]T, 0, 7)

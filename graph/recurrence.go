@@ -176,6 +176,7 @@ type recurrence[T float] struct {
 	B, T, N, H int
 	model      *model[T]
 	w          []T       // [P][N*N] time-major, bias-free last-layer output
+	freeW      func()
 	s          []T       // [B*(T+1)][N] states
 	n          []float64 // Norm-ReLU norms of the rows of s
 	gprev      []T       // [P][N] time-major: g_{b,t-1}
@@ -199,7 +200,7 @@ func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G
 	fwd.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
 	fwd.do = func(in []G.Value) (G.Value, error) {
 		if r.w == nil {
-			r.w = make([]T, P*NN)
+			r.w, r.freeW = bigAlloc[T](P * NN)
 		}
 		hs, ws, bs, g0 := sliceOf[T](in[0]), sliceOf[T](in[1]), sliceOf[T](in[2]), sliceOf[T](in[3])
 		t0 := tick()
@@ -371,4 +372,12 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 			}
 		}
 	})
+}
+
+// free releases the largest buffer; the next run allocates it again.
+func (r *recurrence[T]) free() {
+	if r.freeW != nil {
+		r.freeW()
+	}
+	r.w, r.freeW = nil, nil
 }
