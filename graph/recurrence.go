@@ -175,7 +175,7 @@ func recurForward[T float](B, steps, N int, w, bl, g0raw, s []T, n []float64, gp
 type recurrence[T float] struct {
 	B, T, N, H int
 	model      *model[T]
-	w          []T       // [P][N*N] time-major, bias-free last-layer output
+	w          []T // [P][N*N] time-major, bias-free last-layer output
 	freeW      func()
 	s          []T       // [B*(T+1)][N] states
 	n          []float64 // Norm-ReLU norms of the rows of s
