@@ -37,6 +37,7 @@ func NewModel(B, T, N, H int, lc LossConfig) (*Model, error) {
 // Grad runs forward and backward on one microbatch and returns the losses and
 // the gradient of the weighted total with respect to every parameter.
 func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
+	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
 	l, g, err := m.impl.run(toT[float32](p), b, true)
 	if err != nil {
 		return l, nil, err
@@ -48,6 +49,7 @@ func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 
 // Eval runs the forward pass only.
 func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
+	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
 	l, _, err := m.impl.run(toT[float32](p), b, false)
 	return l, err
 }

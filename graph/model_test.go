@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -272,5 +273,41 @@ func TestGradientSmallGatherBatches(t *testing.T) {
 				t.Errorf("%s[%d]: finite difference %.9g, analytic %.9g", ParamNames[ti], k, fd, grads[ti][k])
 			}
 		}
+	}
+}
+
+// At this size the last layer's output (16*64 x 128^2 float32 = 64 MiB) is
+// mapped outside the Go heap: it must survive use after Close (mapped
+// again) and be released when a model is dropped, with the same results.
+func TestOffHeapBufferLifecycle(t *testing.T) {
+	const B, T, N, H = 16, 64, 128, 4
+	p := InitParams(N, H, 7)
+	b := testBatch(t, B, T, data.AugmentPermute, 8)
+	m, err := NewModel(B, T, N, H, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Eval(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.impl.rec.free()
+	got, err := m.Eval(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("after releasing the buffer: %+v, before: %+v", got, want)
+	}
+	m = nil
+	runtime.GC()
+	runtime.GC()
+	m2, err := NewModel(B, T, N, H, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if got, err := m2.Eval(p, b); err != nil || got != want {
+		t.Errorf("a second model: %+v (%v), first: %+v", got, err, want)
 	}
 }

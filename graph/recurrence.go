@@ -12,8 +12,10 @@ import (
 // over T steps.
 //
 // Row order: the P = B*T rows of the MLP (velocities, hidden activations,
-// the last layer's output) are time-major, row r = (t-1)*B + b, so that the
-// rows of one range of time steps are contiguous (see the backward pass).
+// the last layer's output) are time-major, row r = (t-1)*B + b (run()
+// permutes the velocities); the products do not care about the order, and
+// rows of one time step are adjacent for whoever wants to process the
+// recurrence step by step.
 // The state tensor s is batch-major, [B*(T+1)][N]: row b*(T+1)+t holds
 // g_{b,t}, with t = 0 the shared start state g_0 = NormReLU(g0raw). Keeping
 // g_0 as a row lets the conformal-isometry loss see g_{b,0} without a second
@@ -48,7 +50,7 @@ import (
 // wherever unit k is silent (about half the units at initialisation), so
 // these 2N products of k-sized slices do about half the arithmetic of the
 // two dense products with dL/dW, and hold no P x N*N buffer.
-//
+
 // gatherRows is the number of gathered rows per product in the backward
 // pass (a variable so that tests can make it small).
 var gatherRows = 1024
