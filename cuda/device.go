@@ -42,6 +42,12 @@ type device struct {
 	// blas names the cuBLAS library the large products use
 	// (GRIDGPU_GEMM=cublas), or is empty: our own GEMM kernels.
 	blas string
+	// pairRowBlock selects the first pairwise kernel (pair_loss, 32 rows per
+	// block) instead of the register-tiled pair_tile: GRIDGPU_PAIR=rowblock.
+	pairRowBlock bool
+	// simt selects the FP32 SIMT GEMM kernels (GRIDGPU_GEMM=simt) instead of
+	// the 3xTF32 tensor-core ones.
+	simt bool
 	// sync makes every launch synchronous (GRIDGPU_CUDA_SYNC=1), so that an
 	// asynchronous kernel fault is reported at the launch that caused it.
 	sync bool
@@ -92,14 +98,23 @@ func openDevice(spec string) (*device, error) {
 				return fmt.Errorf("cuda:%d: loading kernels (PTX for compute_80; the driver must support it): %v", ord, err)
 			}
 		}
+		switch p := os.Getenv("GRIDGPU_PAIR"); p {
+		case "", "tiled":
+		case "rowblock":
+			d.pairRowBlock = true
+		default:
+			return fmt.Errorf("GRIDGPU_PAIR=%q: use tiled (the default) or rowblock", p)
+		}
 		switch g := os.Getenv("GRIDGPU_GEMM"); g {
-		case "", "own":
+		case "", "3xtf32":
+		case "simt", "own":
+			d.simt = true
 		case "cublas", "cublas-tf32":
 			if d.blas, err = d.drv.openBLAS(g == "cublas-tf32"); err != nil {
 				return fmt.Errorf("cuda:%d: GRIDGPU_GEMM=%s: %v", ord, g, err)
 			}
 		default:
-			return fmt.Errorf("GRIDGPU_GEMM=%q: use own (the default), cublas or cublas-tf32", g)
+			return fmt.Errorf("GRIDGPU_GEMM=%q: use 3xtf32 (the default), simt, cublas or cublas-tf32", g)
 		}
 		return nil
 	})

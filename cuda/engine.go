@@ -54,12 +54,23 @@ type Engine struct {
 	allocated            int64
 }
 
+// pairTiled reports whether the pairwise terms use pair_tile (the default
+// for N <= 128) rather than pair_loss (GRIDGPU_PAIR=rowblock, or N > 128).
+func (e *Engine) pairTiled() bool { return !e.d.pairRowBlock && e.N <= pairTileMaxN }
+
 // Device implements train.Engine.
 func (e *Engine) Device() string {
 	if e.d.blas != "" {
 		return fmt.Sprintf("cuda:%d (%s; GEMM: %s)", e.d.ordinal, e.d.name, e.d.blas)
 	}
-	return fmt.Sprintf("cuda:%d (%s)", e.d.ordinal, e.d.name)
+	gemm, pair := "3xTF32", "tiled"
+	if e.d.simt {
+		gemm = "SIMT"
+	}
+	if !e.pairTiled() {
+		pair = "rowblock"
+	}
+	return fmt.Sprintf("cuda:%d (%s; GEMM: %s; pairwise: %s)", e.d.ordinal, e.d.name, gemm, pair)
 }
 
 // AllocatedBytes is the device memory the engine holds (its buffers; the
@@ -145,7 +156,15 @@ func (e *Engine) allocate() error {
 			e.wsLen = max(e.wsLen, s*g[0]*g[1])
 		}
 	}
-	e.partLen = max(2*pairBlocks(P), 3*ciBlocks(P), 2*ceilDiv(P, 256), sumsqBlocks, B)
+	cx, cy := pairCountGrid(P)
+	e.partLen = max(2*pairBlocks(P), 3*ciBlocks(P), 2*cx*cy, sumsqBlocks, B)
+	if e.pairTiled() {
+		gx, slabs, _ := pairTilePlan(P, e.sms)
+		e.partLen = max(e.partLen, 2*gx*slabs)
+		if slabs > 1 {
+			e.wsLen = max(e.wsLen, slabs*P*N)
+		}
+	}
 	e.maxMicro = 16
 	e.sLen = (e.maxMicro + 1) * slotStride
 
@@ -187,6 +206,11 @@ func (e *Engine) allocate() error {
 	e.allocated = need
 	if sh := pairShared(N); sh > 48*1024 {
 		if err := e.d.drv.setMaxDynamicShared("pair_loss", sh); err != nil {
+			return err
+		}
+	}
+	if e.pairTiled() {
+		if err := e.d.drv.setMaxDynamicShared("pair_tile", pairTileShared()); err != nil {
 			return err
 		}
 	}
@@ -287,8 +311,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	// Pairwise terms (they write dG first, so they also clear it).
 	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
 		sx2 := lc.SigmaX * lc.SigmaX
-		nb := ceilDiv(P, 256)
-		pb := pairBlocks(P)
+		cx, cy := pairCountGrid(P)
 		doSep, doInv := 0, 0
 		if lc.LambdaSep != 0 {
 			doSep = 1
@@ -297,17 +320,43 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			doInv = 1
 		}
 		steps = append(steps,
-			stage{"pair_count", func() error { return d.launch("pair_count", nb, 1, 1, 256, 0, ptr(e.X), i64(P), f64(sx2), ptr(e.part)) }},
-			stage{"pair_count reduce", func() error { return d.reduce(e.part, nb, 2, e.slot(m, sNFar)) }},
+			stage{"pair_count", func() error {
+				return d.launch("pair_count", cx, cy, 1, 256, 0, ptr(e.X), i64(P), f64(sx2), ptr(e.part))
+			}},
+			stage{"pair_count reduce", func() error { return d.reduce(e.part, cx*cy, 2, e.slot(m, sNFar)) }},
 			stage{"pair_coef", func() error {
 				return d.launch("pair_coef", 1, 1, 1, 1, 0, ptr(S), f64(lc.LambdaSep), f64(lc.LambdaInv), f64(lc.SigmaG*lc.SigmaG), i64(mean))
 			}},
-			stage{"pair_loss", func() error {
-				return d.launch("pair_loss", pb, 1, 1, 256, pairShared(N), ptr(e.G), ptr(e.X), i64(P), i64(N), f64(sx2),
-					f64(1/(2*lc.SigmaG*lc.SigmaG)), i64(doSep), i64(doInv), ptr(S), ptr(e.dG), ptr(e.part), i64(doGrad))
-			}},
-			stage{"pair_loss reduce", func() error { return d.reduce(e.part, pb, 2, e.slot(m, sSepSum)) }},
 		)
+		if e.pairTiled() {
+			// pair_tile: partial gradients per slab of column tiles in ws
+			// (or straight into dG with one slab), then their sum.
+			gx, slabs, tps := pairTilePlan(P, e.sms)
+			out := e.dG
+			if slabs > 1 {
+				out = e.ws
+			}
+			steps = append(steps,
+				stage{"pair_loss", func() error {
+					return d.launch("pair_tile", gx, slabs, 1, 256, pairTileShared(), ptr(e.G), ptr(e.X), i64(P), i64(N), f64(sx2),
+						f64(1/(2*lc.SigmaG*lc.SigmaG)), i64(doSep), i64(doInv), ptr(S), ptr(out), ptr(e.part), i64(doGrad), i64(tps))
+				}})
+			if slabs > 1 && grad {
+				steps = append(steps, stage{"pair_loss slabs", func() error {
+					return d.launch("pair_slab_sum", gridFor(P*N), 1, 1, 256, 0, ptr(e.ws), i64(slabs), i64(P*N), ptr(e.dG))
+				}})
+			}
+			steps = append(steps, stage{"pair_loss reduce", func() error { return d.reduce(e.part, gx*slabs, 2, e.slot(m, sSepSum)) }})
+		} else {
+			pb := pairBlocks(P)
+			steps = append(steps,
+				stage{"pair_loss", func() error {
+					return d.launch("pair_loss", pb, 1, 1, 256, pairShared(N), ptr(e.G), ptr(e.X), i64(P), i64(N), f64(sx2),
+						f64(1/(2*lc.SigmaG*lc.SigmaG)), i64(doSep), i64(doInv), ptr(S), ptr(e.dG), ptr(e.part), i64(doGrad))
+				}},
+				stage{"pair_loss reduce", func() error { return d.reduce(e.part, pb, 2, e.slot(m, sSepSum)) }},
+			)
+		}
 	} else if grad {
 		steps = append(steps, stage{"clear dG", func() error { return e.d.fill(e.dG, 0, P*N) }})
 	}

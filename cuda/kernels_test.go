@@ -19,89 +19,105 @@ func TestGEMM(t *testing.T) {
 	e := newTestEngine(t, size{2, 3, 8, 8}, graph.PaperLoss(), seed)
 	type tc struct{ M, N, K int }
 	cases := []tc{{1, 1, 1}, {37, 50, 19}, {130, 257, 300}, {7, 300, 5000}, {257, 2, 1000}, {128, 128, 64}, {300, 129, 8000}}
-	for _, kind := range []string{"gemm_nt", "gemm_nn", "gemm_tn"} {
-		ta, tb := kind == "gemm_tn", kind == "gemm_nt"
-		for _, c := range cases {
-			for _, flags := range []int{0, flagAcc, flagBias | flagReLU} {
-				M, N, K := c.M, c.N, c.K
-				A, B := randSlice(r, M*K, 1), randSlice(r, K*N, 1)
-				C0, bias := randSlice(r, M*N, 1), randSlice(r, N, 1)
-				lda, ldb := K, N
-				if ta {
-					lda = M
-				}
-				if tb {
-					ldb = K
-				}
-				want := make([]float64, M*N)
-				for m := 0; m < M; m++ {
-					for n := 0; n < N; n++ {
-						var s float64
-						for k := 0; k < K; k++ {
-							var a, b float32
-							if ta {
-								a = A[k*lda+m]
-							} else {
-								a = A[m*lda+k]
-							}
-							if tb {
-								b = B[n*ldb+k]
-							} else {
-								b = B[k*ldb+n]
-							}
-							s += float64(a) * float64(b)
-						}
-						if flags&flagBias != 0 {
-							s += float64(bias[n])
-						}
-						if flags&flagAcc != 0 {
-							s += float64(C0[m*N+n])
-						}
-						if flags&flagReLU != 0 {
-							s = math.Max(s, 0)
-						}
-						want[m*N+n] = s
+	// Both kernel families: 3xTF32 tensor cores (the default) and FP32 SIMT
+	// (GRIDGPU_GEMM=simt), whatever GRIDGPU_GEMM says; cuBLAS when selected.
+	modes := []bool{false, true}
+	if e.d.blas != "" {
+		modes = []bool{e.d.simt}
+	}
+	defer func(simt bool) { e.d.simt = simt }(e.d.simt)
+	for _, simt := range modes {
+		e.d.simt = simt
+		family := "3xTF32"
+		if e.d.blas != "" {
+			family = "cuBLAS"
+		} else if simt {
+			family = "SIMT"
+		}
+		for _, kind := range []string{"gemm_nt", "gemm_nn", "gemm_tn"} {
+			ta, tb := kind == "gemm_tn", kind == "gemm_nt"
+			for _, c := range cases {
+				for _, flags := range []int{0, flagAcc, flagBias | flagReLU} {
+					M, N, K := c.M, c.N, c.K
+					A, B := randSlice(r, M*K, 1), randSlice(r, K*N, 1)
+					C0, bias := randSlice(r, M*N, 1), randSlice(r, N, 1)
+					lda, ldb := K, N
+					if ta {
+						lda = M
 					}
-				}
-				splits, _ := gemmPlan(M, N, K, e.sms)
-				var dA, dB, dC, dBias, dWs devPtr
-				got := make([]float32, M*N)
-				err := e.d.run(func() error {
-					var err error
-					for _, a := range []struct {
-						p *devPtr
-						n int
-					}{{&dA, M * K}, {&dB, K * N}, {&dC, M * N}, {&dBias, N}, {&dWs, splits * M * N}} {
-						if *a.p, err = e.d.alloc(int64(4*a.n), "test"); err != nil {
+					if tb {
+						ldb = K
+					}
+					want := make([]float64, M*N)
+					for m := 0; m < M; m++ {
+						for n := 0; n < N; n++ {
+							var s float64
+							for k := 0; k < K; k++ {
+								var a, b float32
+								if ta {
+									a = A[k*lda+m]
+								} else {
+									a = A[m*lda+k]
+								}
+								if tb {
+									b = B[n*ldb+k]
+								} else {
+									b = B[k*ldb+n]
+								}
+								s += float64(a) * float64(b)
+							}
+							if flags&flagBias != 0 {
+								s += float64(bias[n])
+							}
+							if flags&flagAcc != 0 {
+								s += float64(C0[m*N+n])
+							}
+							if flags&flagReLU != 0 {
+								s = math.Max(s, 0)
+							}
+							want[m*N+n] = s
+						}
+					}
+					splits, _ := gemmPlan(M, N, K, e.sms)
+					var dA, dB, dC, dBias, dWs devPtr
+					got := make([]float32, M*N)
+					err := e.d.run(func() error {
+						var err error
+						for _, a := range []struct {
+							p *devPtr
+							n int
+						}{{&dA, M * K}, {&dB, K * N}, {&dC, M * N}, {&dBias, N}, {&dWs, splits * M * N}} {
+							if *a.p, err = e.d.alloc(int64(4*a.n), "test"); err != nil {
+								return err
+							}
+						}
+						defer func() {
+							for _, p := range []devPtr{dA, dB, dC, dBias, dWs} {
+								e.d.free(p)
+							}
+						}()
+						e.d.upload(dA, A)
+						e.d.upload(dB, B)
+						e.d.upload(dBias, bias)
+						if flags&flagAcc != 0 {
+							e.d.upload(dC, C0)
+						} else {
+							e.d.fill(dC, nanBits, M*N)
+						}
+						e.d.fill(dWs, nanBits, splits*M*N)
+						if err := e.d.gemm(kind, M, N, K, dA, lda, dB, ldb, dC, N, dBias, flags, dWs, e.sms); err != nil {
 							return err
 						}
+						return e.d.download(got, dC)
+					})
+					if err != nil {
+						t.Fatal(err)
 					}
-					defer func() {
-						for _, p := range []devPtr{dA, dB, dC, dBias, dWs} {
-							e.d.free(p)
-						}
-					}()
-					e.d.upload(dA, A)
-					e.d.upload(dB, B)
-					e.d.upload(dBias, bias)
-					if flags&flagAcc != 0 {
-						e.d.upload(dC, C0)
-					} else {
-						e.d.fill(dC, nanBits, M*N)
-					}
-					e.d.fill(dWs, nanBits, splits*M*N)
-					if err := e.d.gemm(kind, M, N, K, dA, lda, dB, ldb, dC, N, dBias, flags, dWs, e.sms); err != nil {
-						return err
-					}
-					return e.d.download(got, dC)
-				})
-				if err != nil {
-					t.Fatal(err)
+					t.Run(family, func(t *testing.T) {
+						t.Logf("%s (%s) M=%d N=%d K=%d flags=%d splits=%d", kind, family, M, N, K, flags, splits)
+						closeTo(t, kind, got, want, 2e-5)
+					})
 				}
-				t.Run("", func(t *testing.T) {
-					t.Logf("%s M=%d N=%d K=%d flags=%d splits=%d", kind, M, N, K, flags, splits)
-					closeTo(t, kind, got, want, 2e-5)
-				})
 			}
 		}
 	}
@@ -113,16 +129,23 @@ func TestGEMM(t *testing.T) {
 func TestStages(t *testing.T) {
 	for _, s := range []size{{6, 13, 40, 48}, {16, 20, 128, 256}} {
 		for _, red := range []string{graph.ReduceMean, graph.ReduceSum} {
-			t.Run(s.String()+"_"+red, func(t *testing.T) { testStages(t, s, red) })
+			t.Run(s.String()+"_"+red, func(t *testing.T) { testStages(t, s, red, false) })
 		}
 	}
+	// The first pairwise kernel (GRIDGPU_PAIR=rowblock), kept for comparison.
+	t.Run("B16_T20_N128_H256_mean_rowblock", func(t *testing.T) { testStages(t, size{16, 20, 128, 256}, graph.ReduceMean, true) })
 }
 
-func testStages(t *testing.T, s size, red string) {
+func testStages(t *testing.T, s size, red string, rowblock bool) {
 	seed := freshSeed(t)
 	lc := graph.PaperLoss()
 	lc.Reduction = red
 	e := newTestEngine(t, s, lc, seed)
+	if rowblock {
+		// Safe after allocation: pair_loss needs no more than pair_tile.
+		e.d.pairRowBlock = true
+	}
+	t.Logf("%s", e.Device())
 	b := sampler(t, s, seed+1).Next()
 	// Random (not zero) gradient sums, so that accumulation is checked too.
 	r := rand.New(rand.NewPCG(seed, 2))

@@ -2,7 +2,10 @@
 
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Launch wrappers, one per kernel, with the grid shapes the kernels assume.
 // All run on the device thread (inside device.run).
@@ -27,10 +30,15 @@ func gemmPlan(M, N, K, sms int) (splits, kchunk int) {
 
 // gemm computes C = op(A) op(B) (+ epilogue) with kernel kind ("gemm_nt",
 // "gemm_nn", "gemm_tn"); ws must hold splits*M*N floats when K is split.
+// The 3xTF32 tensor-core kernels (gemm_tc_*) run unless GRIDGPU_GEMM=simt;
+// both have the same tiles, so the same plan and workspace.
 func (d *device) gemm(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int,
 	C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error {
 	if d.blas != "" && flags&flagReLU == 0 && flags != flagAcc|flagBias {
 		return d.gemmBLAS(kind, M, N, K, A, lda, B, ldb, C, ldc, bias, flags)
+	}
+	if !d.simt {
+		kind = "gemm_tc_" + strings.TrimPrefix(kind, "gemm_")
 	}
 	splits, kchunk := gemmPlan(M, N, K, sms)
 	gx, gy := ceilDiv(N, 128), ceilDiv(M, 128)
@@ -71,6 +79,32 @@ func pairShared(N int) int { return ((32+32)*(N|1) + 32*33) * 4 }
 
 // pairBlocks is pair_loss's grid (32 rows per block).
 func pairBlocks(P int) int { return ceilDiv(P, 32) }
+
+// pairCountGrid is pair_count's grid: P/256 blocks of i times up to 16
+// slabs of j.
+func pairCountGrid(P int) (gx, gy int) {
+	gx = ceilDiv(P, 256)
+	return gx, max(1, min(16, gx))
+}
+
+// pair_tile (the register-tiled pairwise kernel): 64 x 64 tiles, N <= 128.
+const (
+	pairTileRows = 64
+	pairTileMaxN = 128
+)
+
+// pairTileShared is pair_tile's dynamic shared memory: two 64 x 132 row
+// tiles and the 64 x 68 coefficient tile.
+func pairTileShared() int { return (2*pairTileRows*132 + pairTileRows*(pairTileRows+4)) * 4 }
+
+// pairTilePlan is pair_tile's grid: P/64 row tiles times slabs of column
+// tiles, about 8 blocks per SM (2 fit at a time), at most 8 slabs.
+func pairTilePlan(P, sms int) (gx, slabs, tilesPerSlab int) {
+	gx = ceilDiv(P, pairTileRows)
+	slabs = max(1, min(8, ceilDiv(8*sms, gx), gx))
+	tilesPerSlab = ceilDiv(gx, slabs)
+	return gx, ceilDiv(gx, tilesPerSlab), tilesPerSlab
+}
 
 // ciBlocks is the grid of ci_forward/ci_backward (8 warps, a state each).
 func ciBlocks(P int) int { return ceilDiv(P, 8) }

@@ -433,3 +433,74 @@ func BenchmarkGEMMPaper(b *testing.B) {
 		os.WriteFile(f, js, 0o644)
 	}
 }
+
+// BenchmarkPairPaper times the pairwise stages of a paper-size microbatch
+// (pair counts, coefficients, the Gram/coefficient/gradient pass and its
+// reductions: everything named pair_*) and reports their rate over the
+// 4 P^2 N FLOP of the Gram and gradient products. The path is the
+// engine's: pair_tile, or pair_loss with GRIDGPU_PAIR=rowblock. With
+// GRIDGPU_PAIR_JSON=FILE it writes the median and a per-stage breakdown.
+func BenchmarkPairPaper(b *testing.B) {
+	s := benchSize(b)
+	e := newTestEngine(b, s, graph.PaperLoss(), 1)
+	b.StopTimer()
+	batch := sampler(b, s, 2).Next()
+	// One real step first: the states G and the positions are real data.
+	if _, err := e.Step([]*data.Batch{batch}, 2e-5); err != nil {
+		b.Fatal(err)
+	}
+	var pair []stage
+	for _, st := range e.stages(batch, 0, true) {
+		if strings.HasPrefix(st.name, "pair") {
+			pair = append(pair, st)
+		}
+	}
+	var ts []float64
+	for i := 0; i < 12; i++ {
+		t0 := time.Now()
+		err := e.d.run(func() error {
+			for _, st := range pair {
+				if err := st.run(); err != nil {
+					return err
+				}
+			}
+			return e.d.drv.synchronize()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	sort.Float64s(ts)
+	med := ts[len(ts)/2]
+	// Per-stage times (synchronising after each).
+	stages := map[string]float64{}
+	err := e.d.run(func() error {
+		for _, st := range pair {
+			t0 := time.Now()
+			if err := st.run(); err != nil {
+				return err
+			}
+			if err := e.d.drv.synchronize(); err != nil {
+				return err
+			}
+			stages[st.name] += time.Since(t0).Seconds() * 1e3
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	P, N := float64(e.P), float64(e.N)
+	tf := 4 * P * P * N / med / 1e12
+	b.ReportMetric(med*1e3, "ms/microbatch")
+	b.ReportMetric(tf, "TFLOP/s")
+	b.Logf("pairwise (%s): %.3f ms per microbatch, %.1f TFLOP/s; stages (ms): %v", e.Device(), med*1e3, tf, stages)
+	if f := os.Getenv("GRIDGPU_PAIR_JSON"); f != "" {
+		js, _ := json.MarshalIndent(map[string]any{"device": e.Device(), "ms_per_microbatch": med * 1e3,
+			"tflops": tf, "stage_ms": stages, "times_s": ts}, "", "  ")
+		if err := os.WriteFile(f, js, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,18 +3,24 @@
 # the repository root, with .gpu/ built beforehand by `make gpu-bundle` (the
 # GPU machine needs no Go toolchain). Stages, each under its own timeout:
 #   1. nvidia-smi -L
+#   1b. the default kernels first: the 3xTF32 GEMM's tests, then the stage
+#      tests (pair_tile and the first pairwise kernel). A default that fails
+#      here is replaced for the rest of the run by its predecessor
+#      (GRIDGPU_GEMM=simt, GRIDGPU_PAIR=rowblock), and the summary says so.
 #   2. kernel tests and small whole-step tests (GPU vs CPU graph), -short
 #   3. the whole step at paper size vs the CPU graph
 #   4. benchmark: paper preset, median s/step (2 microbatches) and memory;
-#      the three large matrix products alone
+#      the three large matrix products alone; the pairwise stages alone
+#   4b. the same benchmarks with the previous kernels (GRIDGPU_GEMM=simt,
+#      GRIDGPU_PAIR=rowblock), for comparison on the same card
 #   5. the same with cuBLAS for the large products (GRIDGPU_GEMM=cublas)
 #   5b. cuBLAS in TF32 mode: its error against the CPU graph, its speed
 #   5c. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
 #   6. the PyTorch baseline (eager, --device cuda) at paper size, same card
 #   7. summary table (also OUTDIR/summary.json)
 # Every stage writes its output under OUTDIR; a failing stage does not stop
-# the later ones. Expected wall time: about 3 minutes; at most ~10 if
-# every stage ran into its timeout.
+# the later ones. Expected wall time: about 1-2 minutes (run 1 on an H200:
+# 50 s without stages 1b and 4b); the timeouts add up to under 10.
 set -uo pipefail
 
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
@@ -31,18 +37,55 @@ nvidia-smi -L | tee "$OUT/nvidia-smi.txt"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee -a "$OUT/nvidia-smi.txt"
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
-stage "kernel and small whole-step tests"
-timeout 100 "$BUNDLE/cuda.test" -test.v -test.short -test.timeout 95s 2>&1 | tee "$OUT/tests.txt" | grep -E -- '--- |^PASS|^FAIL|^ok|panic'
+stage "default kernels first: 3xTF32 GEMM tests, stage tests (pair_tile and rowblock)"
+DEFAULT_GEMM=3xtf32
+DEFAULT_PAIR=tiled
+timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestGEMM/3xTF32' -test.timeout 55s >"$OUT/tests_new_gemm.txt" 2>&1
+RC[new_gemm]=$?
+if [[ ${RC[new_gemm]} != 0 ]] || ! grep -q -- '--- PASS: TestGEMM/3xTF32' "$OUT/tests_new_gemm.txt"; then
+	echo "3xTF32 GEMM tests FAILED: the rest of this run uses GRIDGPU_GEMM=simt"
+	grep -E -- '--- FAIL|relative error|panic' "$OUT/tests_new_gemm.txt" | head -20
+	export GRIDGPU_GEMM=simt
+	DEFAULT_GEMM=simt-fallback
+else
+	echo "3xTF32 GEMM tests passed ($(grep -c -- '--- PASS: TestGEMM/3xTF32' "$OUT/tests_new_gemm.txt") cases)"
+fi
+timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestStages' -test.timeout 55s >"$OUT/tests_new_pair.txt" 2>&1
+RC[new_pair]=$?
+grep -E -- '^\s*--- (PASS|FAIL): TestStages' "$OUT/tests_new_pair.txt"
+if [[ ${RC[new_pair]} != 0 ]]; then
+	# Something failed: is it the pairwise default? Run the stage tests
+	# with the first pairwise kernel throughout.
+	GRIDGPU_PAIR=rowblock timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestStages' -test.timeout 55s >"$OUT/tests_rowblock.txt" 2>&1
+	RC[rowblock]=$?
+	if [[ ${RC[rowblock]} == 0 ]]; then
+		echo "stage tests FAIL with pair_tile and PASS with GRIDGPU_PAIR=rowblock: the rest of this run uses rowblock"
+		grep -E -- 'FAIL|relative error [0-9.]*e-0[1-3]|panic' "$OUT/tests_new_pair.txt" | head -20
+		export GRIDGPU_PAIR=rowblock
+		DEFAULT_PAIR=rowblock-fallback
+	else
+		echo "stage tests fail with either pairwise kernel: keeping the default"
+	fi
+fi
+echo "$DEFAULT_GEMM $DEFAULT_PAIR" >"$OUT/defaults.txt"
+
+stage "kernel and small whole-step tests (GEMM ${GRIDGPU_GEMM:-3xtf32}, pairwise ${GRIDGPU_PAIR:-tiled})"
+timeout 100 "$BUNDLE/cuda.test" -test.v -test.short -test.timeout 95s 2>&1 | tee "$OUT/tests.txt" | grep -E -- '^--- |^PASS|^FAIL|^ok|panic'
 RC[tests]=${PIPESTATUS[0]}
 
 stage "whole step at paper size vs the CPU graph"
 timeout 90 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B130' -test.timeout 85s 2>&1 | tee "$OUT/tests_paper.txt" | grep -E -- '--- |^PASS|^FAIL|panic|relative error'
 RC[paper]=${PIPESTATUS[0]}
 
-stage "benchmark (paper preset)"
-GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm.json" \
-	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
+stage "benchmark (paper preset): step, the three large products, the pairwise stages"
+GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm.json" GRIDGPU_PAIR_JSON="$OUT/bench_pair.json" \
+	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper|PairPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
 RC[bench]=${PIPESTATUS[0]}
+
+stage "previous kernels (GRIDGPU_GEMM=simt, GRIDGPU_PAIR=rowblock): the same benchmarks"
+GRIDGPU_GEMM=simt GRIDGPU_PAIR=rowblock GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_simt.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm_simt.json" GRIDGPU_PAIR_JSON="$OUT/bench_pair_rowblock.json" \
+	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper|PairPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_simt.txt" | grep -E 'Benchmark|s/step|TFLOP|pairwise|FAIL|panic'
+RC[bench_simt]=${PIPESTATUS[0]}
 
 stage "cuBLAS path (GRIDGPU_GEMM=cublas): GEMM and small whole-step tests, benchmark"
 GRIDGPU_GEMM=cublas timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestGEMM|TestStepVsGraph' -test.timeout 55s 2>&1 | tee "$OUT/tests_cublas.txt" | grep -E -- '^--- |^PASS|^FAIL|panic'
@@ -95,6 +138,11 @@ def count(name):
     return len(re.findall(r"^\s*--- PASS", txt, re.M)), len(re.findall(r"^\s*--- FAIL", txt, re.M))
 g, gemm, te, tc = load("bench_gridgpu.json"), load("bench_gemm.json"), load("torch_eager.json"), load("torch_compile.json")
 gb = load("bench_gridgpu_cublas.json")
+gs, gemms, pair, pairold = load("bench_gridgpu_simt.json"), load("bench_gemm_simt.json"), load("bench_pair.json"), load("bench_pair_rowblock.json")
+try:
+    dflt = open(os.path.join(out, "defaults.txt")).read().split()
+except Exception:
+    dflt = ["?", "?"]
 gt = load("bench_gridgpu_tf32.json")
 def maxerr(name):
     try:
@@ -106,7 +154,24 @@ p1, f1 = count("tests.txt")
 p2, f2 = count("tests_paper.txt")
 p3, f3 = count("tests_cublas.txt")
 s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2,
-     "cublas_tests_passed": p3, "cublas_tests_failed": f3}
+     "cublas_tests_passed": p3, "cublas_tests_failed": f3,
+     "default_gemm": dflt[0], "default_pairwise": dflt[1]}
+p4, f4 = count("tests_new_gemm.txt")
+p5, f5 = count("tests_new_pair.txt")
+s["new_gemm_tests_passed"], s["new_gemm_tests_failed"] = p4, f4
+s["stage_tests_passed"], s["stage_tests_failed"] = p5, f5
+if gs:
+    s["gridgpu_simt_s_per_step"] = gs["seconds_per_step"]
+    s["gridgpu_simt_stage_ms"] = gs["stage_ms_one_microbatch"]
+if gemms:
+    s["gemm_tflops_simt"] = gemms
+if pair:
+    s["pair_ms_per_microbatch"] = pair["ms_per_microbatch"]
+    s["pair_tflops"] = pair["tflops"]
+    s["pair_stage_ms"] = pair["stage_ms"]
+if pairold:
+    s["pair_ms_per_microbatch_rowblock"] = pairold["ms_per_microbatch"]
+    s["pair_stage_ms_rowblock"] = pairold["stage_ms"]
 if gt:
     s["gridgpu_tf32_s_per_step"] = gt["seconds_per_step"]
     s["tf32_max_relative_error_vs_cpu"] = maxerr("tests_tf32.txt")
@@ -123,6 +188,11 @@ if g:
     P, N, H = g["B"] * g["T"], g["N"], g["H"]
     flops = g["microbatches"] * 3 * 2 * P * N * N * H
     s["gridgpu_effective_tflops_big_matmuls"] = flops / g["seconds_per_step"] / 1e12
+    # The FP32 FLOP floor of a step (cuda/NOTES.md): all products and the
+    # pairwise work at 67 TFLOP/s (H100/H200 SXM FP32 datasheet).
+    total = g["microbatches"] * (3 * 2 * P * N * N * H + 3 * 2 * P * H * H + 4 * P * N * N + 4 * P * P * N)
+    s["fp32_floor_s_per_step"] = total / 67e12
+    s["gridgpu_over_fp32_floor"] = g["seconds_per_step"] / s["fp32_floor_s_per_step"]
 if gemm:
     s["gemm_tflops"] = gemm
 for name, t in (("torch_eager", te), ("torch_compile", tc)):
@@ -134,17 +204,21 @@ for name, t in (("torch_eager", te), ("torch_compile", tc)):
         s[name + "_loss"] = t.get("loss")
         if gb:
             s["cublas_speedup_vs_" + name] = 2 * t["median_s_per_step"] / gb["seconds_per_step"]
+        if gs:
+            s["simt_speedup_vs_" + name] = 2 * t["median_s_per_step"] / gs["seconds_per_step"]
         if g:
             s["speedup_vs_" + name] = t["median_s_per_step"] / s["gridgpu_s_per_microbatch"]
             s["memory_ratio_vs_" + name] = s["gridgpu_buffers_gib"] / max(s[name + "_peak_device_gib"], 1e-9)
 json.dump(s, open(os.path.join(out, "summary.json"), "w"), indent=2)
 def f(x, fmt="{:.4f}"):
     return "n/a" if x is None else fmt.format(x)
-print(f"card: {card}")
+print(f"card: {card}; defaults this run: GEMM {s['default_gemm']}, pairwise {s['default_pairwise']} (3xTF32 GEMM tests {p4} passed, {f4} failed; stage tests {p5} passed, {f5} failed)")
 print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed (cuBLAS path: {p3} passed, {f3} failed); stage exit codes {rc}")
 print(f"{'':28s}{'s/microbatch':>14s}{'s/step(2 mb)':>14s}{'peak GiB':>10s}")
 if g:
     print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}")
+if gs:
+    print(f"{'gridgpu (previous kernels)':28s}{f(gs['seconds_per_step'] / 2):>14s}{f(gs['seconds_per_step']):>14s}{f(gs['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
 if gb:
     print(f"{'gridgpu (cuda, cuBLAS GEMM)':28s}{f(gb['seconds_per_step'] / 2):>14s}{f(gb['seconds_per_step']):>14s}{f(gb['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
 if gt:
@@ -155,10 +229,20 @@ for name in ("torch_eager", "torch_compile"):
         print(f"{name:28s}{f(m):>14s}{f(2 * m):>14s}{f(s[name + '_peak_device_gib'], '{:.2f}'):>10s}")
 for name in ("torch_eager", "torch_compile"):
     if "speedup_vs_" + name in s:
-        print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x own GEMM" + (f", {s['cublas_speedup_vs_' + name]:.2f}x cuBLAS" if gb else "") + f"; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
+        print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x default" + (f", {s['simt_speedup_vs_' + name]:.2f}x previous kernels" if gs else "") + (f", {s['cublas_speedup_vs_' + name]:.2f}x cuBLAS" if gb else "") + f"; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
 if g:
     print(f"big-matmul rate over the whole step: {s['gridgpu_effective_tflops_big_matmuls']:.1f} TFLOP/s")
+if g:
+    print(f"step / FP32 FLOP floor ({s['fp32_floor_s_per_step'] * 1e3:.2f} ms): {s['gridgpu_over_fp32_floor']:.2f}x")
 if gemm:
     print("GEMM alone (TFLOP/s): " + ", ".join(f"{k}: {v:.1f}" for k, v in gemm.items()))
+if gemms:
+    print("GEMM alone, SIMT (TFLOP/s): " + ", ".join(f"{k}: {v:.1f}" for k, v in gemms.items()))
+if pair or pairold:
+    print(f"pairwise stages per microbatch: {f(pair and pair['ms_per_microbatch'], '{:.3f}')} ms default, {f(pairold and pairold['ms_per_microbatch'], '{:.3f}')} ms rowblock")
+for name, st in (("default", g), ("previous", gs)):
+    if st:
+        top = sorted(st["stage_ms_one_microbatch"].items(), key=lambda kv: -kv[1])[:8]
+        print(f"stages, {name} (ms, one microbatch): " + ", ".join(f"{k} {v:.2f}" for k, v in top))
 PY
 echo "total $(($(date +%s) - T0)) s; results in $OUT"

@@ -217,6 +217,59 @@ static inline T __shfl_xor_sync(unsigned, T v, int o) {
 #define __align__(n) __attribute__((aligned(n)))
 #define DYNAMIC_SHARED(T, name) T *name = reinterpret_cast<T *>(emu::dyn.data())
 
+// Warp-level tensor-core operations used by gemm.cu's 3xTF32 kernels, which
+// the emulator cannot run as inline PTX: C++ models of cvt.rna.tf32.f32 and
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 with the PTX ISA's
+// fragment layout (g = lane/4, t = lane%4):
+//   A 16x8: a0 (g,t) a1 (g+8,t) a2 (g,t+4) a3 (g+8,t+4)
+//   B 8x8:  b0 (t,g) b1 (t+4,g)
+//   C 16x8: c0 (g,2t) c1 (g,2t+1) c2 (g+8,2t) c3 (g+8,2t+1)
+// Each lane posts its fragments to a per-warp buffer; after a warp barrier
+// every lane computes its four outputs from the whole warp's operands.
+#define GRIDGPU_EMU 1
+static inline float __uint_as_float(unsigned u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+// Round to nearest (ties away from zero) keeping 10 mantissa bits.
+static inline unsigned emu_tf32_round(float x) {
+    unsigned u = __float_as_uint(x);
+    if ((u & 0x7f800000u) == 0x7f800000u) return u;  // inf, nan
+    return (u + 0x1000u) & 0xffffe000u;
+}
+namespace emu {
+// Two buffers used alternately, so one warp barrier per mma suffices: a lane
+// cannot write a buffer again before every lane has passed the next barrier,
+// i.e. finished reading it. mmaPhase is per thread, reset at each launch.
+static unsigned mmaA[2][32][32][4], mmaB[2][32][32][2];
+static unsigned char mmaPhase[1024];
+}
+static inline void emu_mma_tf32(float *c, const unsigned *a, const unsigned *b) {
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+    const int ph = emu::mmaPhase[threadIdx.x];
+    emu::mmaPhase[threadIdx.x] ^= 1;
+    for (int r = 0; r < 4; r++) emu::mmaA[ph][w][lane][r] = a[r] & 0xffffe000u;  // the unit reads 19 bits
+    for (int r = 0; r < 2; r++) emu::mmaB[ph][w][lane][r] = b[r] & 0xffffe000u;
+    emu::warpBarrier();
+    const int g = lane / 4, t = lane % 4;
+    for (int r = 0; r < 4; r++) {
+        const int row = g + 8 * (r / 2), col = 2 * t + (r % 2);
+        float s = c[r];
+        for (int k = 0; k < 8; k++) {
+            const float av = __uint_as_float(emu::mmaA[ph][w][(row % 8) * 4 + k % 4][(row / 8) + 2 * (k / 4)]);
+            const float bv = __uint_as_float(emu::mmaB[ph][w][col * 4 + k % 4][k / 4]);
+            s = fmaf(av, bv, s);
+        }
+        c[r] = s;
+    }
+}
+
 #include "../kernels/gemm.cu"
 #include "../kernels/sic.cu"
 
@@ -253,9 +306,9 @@ static Entry entryOf(void (*k)(A...)) {
 
 #define K(name) {#name, entryOf(name)}
 static std::map<std::string, Entry> table = {
-    K(gemm_nt), K(gemm_nn), K(gemm_tn), K(gemm_splitk_reduce), K(set_rows), K(reduce_partials), K(mlp_in), K(relu_mask),
+    K(gemm_nt), K(gemm_nn), K(gemm_tn), K(gemm_tc_nt), K(gemm_tc_nn), K(gemm_tc_tn), K(gemm_splitk_reduce), K(set_rows), K(reduce_partials), K(mlp_in), K(relu_mask),
     K(colsum), K(g0_forward), K(rnn_forward), K(rnn_backward), K(g0_backward), K(pair_loss), K(pair_count),
-    K(pair_coef), K(cap_finalize), K(add_rowvec), K(ci_forward), K(ci_coef), K(ci_backward), K(loss_finalize),
+    K(pair_coef), K(pair_tile), K(pair_slab_sum), K(cap_finalize), K(add_rowvec), K(ci_forward), K(ci_coef), K(ci_backward), K(loss_finalize),
     K(sumsq), K(opt_finalize), K(adamw),
 };
 
@@ -277,6 +330,7 @@ extern "C" int emu_launch(const char *name, int gx, int gy, int gz, int bx, int 
     std::vector<unsigned long long> a(args, args + nargs);
     emu::body = it->second.bind(a.data());
     emu::dyn.assign(std::max(shmem, 16), (char)0xff);  // garbage, as on the device
+    memset(emu::mmaPhase, 0, sizeof emu::mmaPhase);
     blockDim = {(unsigned)bx, 1, 1};
     gridDim = {(unsigned)gx, (unsigned)gy, (unsigned)gz};
     for (int z = 0; z < gz; z++)

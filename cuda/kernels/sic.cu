@@ -484,22 +484,27 @@ extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, cons
 }
 
 // Far and near ordered-pair counts (they depend only on positions): each
-// thread takes one i and all j. part[blk] = far, part[gridDim + blk] = near.
+// thread takes one i, and block row blockIdx.y one of gridDim.y slabs of j
+// (with one slab P/256 blocks could not fill the card). Counts are integers,
+// exact in float64, so the order of the sums does not matter.
+// part[b] = far, part[nb + b] = near, b = blockIdx.y*gridDim.x + blockIdx.x.
 extern "C" __global__ void pair_count(const float* X, long long P, double sx2, double* part) {
     __shared__ float xs[256][2];
     __shared__ double red[32];
     const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     const double xi = i < P ? X[2 * i] : 0, yi = i < P ? X[2 * i + 1] : 0;
+    const long long chunk = (P + gridDim.y - 1) / gridDim.y;
+    const long long jbeg = blockIdx.y * chunk, jend = min(P, jbeg + chunk);
     long long far = 0, near = 0;
-    for (long long j0 = 0; j0 < P; j0 += 256) {
+    for (long long j0 = jbeg; j0 < jend; j0 += 256) {
         __syncthreads();
-        if (j0 + threadIdx.x < P) {
+        if (j0 + threadIdx.x < jend) {
             xs[threadIdx.x][0] = X[2 * (j0 + threadIdx.x)];
             xs[threadIdx.x][1] = X[2 * (j0 + threadIdx.x) + 1];
         }
         __syncthreads();
         if (i < P) {
-            const long long jn = min(256LL, P - j0);
+            const long long jn = min(256LL, jend - j0);
             for (long long jj = 0; jj < jn; jj++) {
                 if (j0 + jj == i) continue;
                 const double dx = xi - (double)xs[jj][0], dy = yi - (double)xs[jj][1];
@@ -512,8 +517,9 @@ extern "C" __global__ void pair_count(const float* X, long long P, double sx2, d
     const double f = block_sum_d((double)far, red);
     const double n = block_sum_d((double)near, red);
     if (threadIdx.x == 0) {
-        part[blockIdx.x] = f;
-        part[gridDim.x + blockIdx.x] = n;
+        const long long b = blockIdx.y * (long long)gridDim.x + blockIdx.x, nb = (long long)gridDim.x * gridDim.y;
+        part[b] = f;
+        part[nb + b] = n;
     }
 }
 
@@ -710,5 +716,203 @@ extern "C" __global__ void adamw(float* p, const float* grad, float* m, float* v
         p[e] = (float)pi;
         m[e] = (float)mi;
         v[e] = (float)vi;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pairwise losses, register-tiled (the default; pair_loss above is the
+// first, row-block version, kept for comparison: GRIDGPU_PAIR=rowblock).
+//
+// Same math as pair_loss: dL/dg_i = sum_j c_ij (g_i - g_j) over ordered
+// pairs, c_ij from D_ij = s_i + s_j - 2 g_i.g_j and the position mask. Here
+// a block owns PT = 64 rows i and a slab of column tiles (blockIdx.y; the
+// grid has gridDim.y slabs so that ~4 blocks per SM keep the card busy even
+// though P/64 is about the number of SMs). Per 64x64 tile:
+//   1. Gram: thread (ty, tx) = (tid/16, tid%16) computes rows i = 4ty+r,
+//      columns j = tx+16c (r, c < 4) over k in float4 steps from row-major
+//      tiles with row stride PLD = 132 floats (the 16 different rows j a
+//      half-warp reads start in 8 different bank quads: 2 wavefronts per
+//      float4 read, the minimum; the i rows are broadcasts).
+//   2. mask (float64 positions, as the CPU graph), D in float64, loss sums
+//      (float64 per thread), c_ij into Ct[j][i] (transposed, float4 reads).
+//   3. acc[i][k] += sum_j c_ij g_j[k], rowsum_i += sum_j c_ij: thread
+//      (ig, kg) = (tid/16, tid%16) owns rows 4ig+a and k = 4kg+{0..3},
+//      64+4kg+{0..3}; per j one float4 of Ct (broadcast) and two of g_j.
+// Columns k >= N are zero-padded in shared memory, so N <= 128 (PK). The
+// slab's partial dG_i^(s) = rowsum_i g_i - acc_i goes to out + s*P*N
+// (out = dG when there is one slab); pair_slab_sum adds the slabs in
+// order. Loss partials: part[s*gx + bx] (sep), part[gx*gy + s*gx + bx]
+// (inv). No atomics: deterministic. Each unordered pair's Gram entry is
+// computed twice (once per orientation); the symmetric variant would save
+// a quarter of the FLOPs but needs a cross-block reduction of both row
+// sets.
+// Dynamic shared memory: 2*PT*PLD + PT*(PT+4) floats = 84,992 bytes.
+#define PT 64
+#define PK 128
+#define PLD 132
+#define CLD (PT + 4)
+extern "C" __global__ void __launch_bounds__(256, 2)
+    pair_tile(const float* G, const float* X, long long P, long long N, double sx2, double inv2sg2, long long doSep,
+              long long doInv, const double* S, float* out, double* part, long long doGrad, long long tilesPerSlab) {
+    DYNAMIC_SHARED(float, sm);
+    __shared__ float si[PT], sj[PT];
+    __shared__ double xi[PT][2], xj[PT][2];
+    __shared__ double red[32];
+    float* Gi = sm;
+    float* Gj = sm + PT * PLD;
+    float* Ct = sm + 2 * PT * PLD;  // [PT j][CLD]
+    const int tid = threadIdx.x;
+    const int ty = tid / 16, tx = tid % 16;
+    const long long i0 = blockIdx.x * (long long)PT;
+    const long long ntiles = (P + PT - 1) / PT;
+    const long long jt0 = blockIdx.y * tilesPerSlab;
+    const long long jt1 = min(ntiles, jt0 + tilesPerSlab);
+    const float csep = (float)S[S_CSEP], cinv = (float)S[S_CINV];
+
+    // Row tile i (zero-padded beyond P and N), positions, squared norms.
+    for (int e = tid; e < PT * PK; e += 256) {
+        const int r = e / PK, k = e % PK;
+        Gi[r * PLD + k] = (i0 + r < P && k < N) ? G[(i0 + r) * N + k] : 0.f;
+    }
+    if (tid < PT) {
+        xi[tid][0] = (i0 + tid < P) ? (double)X[2 * (i0 + tid)] : 0.0;
+        xi[tid][1] = (i0 + tid < P) ? (double)X[2 * (i0 + tid) + 1] : 0.0;
+    }
+    __syncthreads();
+    if (tid < PT) {
+        float s = 0;
+        for (int k = 0; k < PK; k++) s = fmaf(Gi[tid * PLD + k], Gi[tid * PLD + k], s);
+        si[tid] = s;
+    }
+
+    float acc[4][8];
+#pragma unroll
+    for (int a = 0; a < 4; a++)
+#pragma unroll
+        for (int q = 0; q < 8; q++) acc[a][q] = 0.f;
+    float rowsum[4] = {0.f, 0.f, 0.f, 0.f};
+    double sepAcc = 0, invAcc = 0;
+
+    for (long long jt = jt0; jt < jt1; jt++) {
+        const long long j0 = jt * PT;
+        __syncthreads();  // the previous tile's readers of Gj, Ct, sj, xj are done
+        for (int e = tid; e < PT * PK; e += 256) {
+            const int r = e / PK, k = e % PK;
+            Gj[r * PLD + k] = (j0 + r < P && k < N) ? G[(j0 + r) * N + k] : 0.f;
+        }
+        if (tid < PT) {
+            xj[tid][0] = (j0 + tid < P) ? (double)X[2 * (j0 + tid)] : 0.0;
+            xj[tid][1] = (j0 + tid < P) ? (double)X[2 * (j0 + tid) + 1] : 0.0;
+        }
+        __syncthreads();
+        if (tid < PT) {
+            float s = 0;
+            for (int k = 0; k < PK; k++) s = fmaf(Gj[tid * PLD + k], Gj[tid * PLD + k], s);
+            sj[tid] = s;
+        }
+        // 1. Gram.
+        float d[4][4];
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) d[r][c] = 0.f;
+#pragma unroll 1
+        for (int k = 0; k < PK; k += 4) {
+            float4 a[4], b[4];
+#pragma unroll
+            for (int r = 0; r < 4; r++) a[r] = *reinterpret_cast<const float4*>(&Gi[(4 * ty + r) * PLD + k]);
+#pragma unroll
+            for (int c = 0; c < 4; c++) b[c] = *reinterpret_cast<const float4*>(&Gj[(tx + 16 * c) * PLD + k]);
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    d[r][c] = fmaf(a[r].x, b[c].x, d[r][c]);
+                    d[r][c] = fmaf(a[r].y, b[c].y, d[r][c]);
+                    d[r][c] = fmaf(a[r].z, b[c].z, d[r][c]);
+                    d[r][c] = fmaf(a[r].w, b[c].w, d[r][c]);
+                }
+        }
+        __syncthreads();  // sj ready
+        // 2. Coefficients.
+        float tsep = 0, tinv = 0;
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                const int ii = 4 * ty + r, jj = tx + 16 * c;
+                const long long i = i0 + ii, j = j0 + jj;
+                float cij = 0.f;
+                if (i < P && j < P && i != j) {
+                    const double dx = xi[ii][0] - xj[jj][0];
+                    const double dy = xi[ii][1] - xj[jj][1];
+                    const double r2 = dx * dx + dy * dy;
+                    const double D = fmax((double)si[ii] + (double)sj[jj] - 2.0 * (double)d[r][c], 0.0);
+                    if (r2 > sx2) {
+                        if (doSep) {
+                            const float e = expf((float)(-D * inv2sg2));
+                            tsep += e;
+                            cij = csep * e;
+                        }
+                    } else if (r2 < sx2) {
+                        if (doInv) {
+                            tinv += (float)D;
+                            cij = cinv;
+                        }
+                    }
+                }
+                Ct[jj * CLD + ii] = cij;
+            }
+        }
+        sepAcc += tsep;
+        invAcc += tinv;
+        if (!doGrad) continue;
+        __syncthreads();  // Ct ready
+        // 3. acc += C G_j.
+#pragma unroll 4
+        for (int jj = 0; jj < PT; jj++) {
+            const float4 c4 = *reinterpret_cast<const float4*>(&Ct[jj * CLD + 4 * ty]);
+            const float4 g0 = *reinterpret_cast<const float4*>(&Gj[jj * PLD + 4 * tx]);
+            const float4 g1 = *reinterpret_cast<const float4*>(&Gj[jj * PLD + 64 + 4 * tx]);
+            const float c[4] = {c4.x, c4.y, c4.z, c4.w};
+            const float g[8] = {g0.x, g0.y, g0.z, g0.w, g1.x, g1.y, g1.z, g1.w};
+#pragma unroll
+            for (int a = 0; a < 4; a++) {
+                rowsum[a] += c[a];
+#pragma unroll
+                for (int q = 0; q < 8; q++) acc[a][q] = fmaf(c[a], g[q], acc[a][q]);
+            }
+        }
+    }
+    if (doGrad) {
+        float* o = out + blockIdx.y * P * N;
+#pragma unroll
+        for (int a = 0; a < 4; a++) {
+            const int ii = 4 * ty + a;
+            const long long i = i0 + ii;
+            if (i >= P) continue;
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                const int k = (q < 4 ? 4 * tx + q : 64 + 4 * tx + q - 4);
+                if (k < N) o[i * N + k] = rowsum[a] * Gi[ii * PLD + k] - acc[a][q];
+            }
+        }
+    }
+    const double s1 = block_sum_d(sepAcc, red);
+    const double s2 = block_sum_d(invAcc, red);
+    if (tid == 0) {
+        const long long b = blockIdx.y * (long long)gridDim.x + blockIdx.x, nb = (long long)gridDim.x * gridDim.y;
+        part[b] = s1;
+        part[nb + b] = s2;
+    }
+}
+
+// dG[e] = sum_s ws[s*n + e], slabs in increasing order (pair_tile's partial
+// gradients).
+extern "C" __global__ void pair_slab_sum(const float* ws, long long slabs, long long n, float* dG) {
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        float s = 0.f;
+        for (long long z = 0; z < slabs; z++) s += ws[z * n + e];
+        dG[e] = s;
     }
 }
