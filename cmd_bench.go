@@ -31,8 +31,8 @@ func benchCommand() *cli.Command {
 		Usage:     "time full training steps at a preset size; prints one JSON object",
 		UsageText: "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S]",
 		Description: "Times optimiser steps of one freshly sampled microbatch each (gradient accumulation 1,\n" +
-			"as ../shared/bench/torch_sic_baseline.py does): forward, backward, clipping and AdamW. Sampling\n" +
-			"the microbatch is not timed. Prints {\"seconds_per_step\" (median), \"min_seconds\",\n" +
+			"as the PyTorch reference that scripts/bench-vs-torch.sh runs): forward, backward, clipping and\n" +
+			"AdamW. Sampling the microbatch is not timed. Prints {\"seconds_per_step\" (median), \"min_seconds\",\n" +
 			"\"max_seconds\", \"step_times\", \"breakdown\" (seconds per step by phase, CPU only),\n" +
 			"\"peak_rss_mb\" (VmHWM), \"config\"}. Presets: tiny (B,T,N,H = 16,20,32,64),\n" +
 			"small (32,30,64,128), medium (64,40,128,256), paper (130,60,128,256).",
