@@ -11,7 +11,7 @@
 // Matrix products go through gonum's BLAS interface. The default build
 // registers OpenBLAS (cgo, Debian package libopenblas-dev); the build tag
 // purego, or CGO_ENABLED=0, keeps gonum's pure-Go implementation. Work is
-// spread over GOMAXPROCS goroutines, with results that do not depend on
-// their number. EnableTiming and TakeTimings expose a per-phase time
+// spread over GOMAXPROCS goroutines in fixed partitions, so that sums run in
+// an order that does not depend on their number or scheduling. EnableTiming and TakeTimings expose a per-phase time
 // breakdown for benchmarks.
 package graph
