@@ -165,6 +165,7 @@ extern "C" __global__ void g0_forward(const float* G0, float* g0, float* n0, lon
 // in 128-byte runs and reduce with shuffles. The block streams its T
 // matrices (N*N*4 bytes each) once: the kernel is bound by reading Wf.
 // Dynamic shared memory: 2*N floats. part[b] = number of zeroed states.
+#define RNN_RB 8
 extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* G, float* GP, float* nrm,
                                        double* part, long long B, long long T, long long N) {
     DYNAMIC_SHARED(float, sm);
@@ -174,17 +175,38 @@ extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* 
     const int b = blockIdx.x, lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
     for (long long k = threadIdx.x; k < N; k += blockDim.x) g[k] = g0[k];
     __syncthreads();
+    const int nq = (int)((N + 31) / 32);  // N <= 256
     int zeros = 0;
     for (long long t = 0; t < T; t++) {
         const long long i = b * T + t;
         const float* W = Wf + i * N * N;
-        for (long long r = w; r < N; r += nw) {
-            const float* row = W + r * N;
-            float s = 0;
-#pragma unroll 4
-            for (long long c = lane; c < N; c += 32) s = fmaf(row[c], g[c], s);
-            s = warp_sum_f(s);
-            if (lane == 0) y[r] = s;
+        // Rows r = w + nw*a, in batches of RNN_RB whose loads are all issued
+        // before the first reduction (the loop is latency-bound otherwise:
+        // one row's 128-byte runs, then a shuffle reduction, then the next).
+        // Same products and order as one row at a time.
+        for (long long r0 = w; r0 < N; r0 += RNN_RB * nw) {
+            float v[RNN_RB][8];
+#pragma unroll
+            for (int a = 0; a < RNN_RB; a++) {
+                const long long r = r0 + a * nw;
+#pragma unroll
+                for (int q = 0; q < 8; q++) {
+                    const long long c = lane + 32 * q;
+                    v[a][q] = (r < N && q < nq && c < N) ? W[r * N + c] : 0.f;
+                }
+            }
+#pragma unroll
+            for (int a = 0; a < RNN_RB; a++) {
+                const long long r = r0 + a * nw;
+                float s = 0;
+#pragma unroll
+                for (int q = 0; q < 8; q++) {
+                    const long long c = lane + 32 * q;
+                    if (q < nq && c < N) s = fmaf(v[a][q], g[c], s);
+                }
+                s = warp_sum_f(s);
+                if (lane == 0 && r < N) y[r] = s;
+            }
         }
         __syncthreads();
         float q = 0;
@@ -225,6 +247,7 @@ extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* 
 // receives dL/dg_{b,0} of the shared initial state (plus dg0ci[b], the
 // conformal-isometry term's direct gradient with respect to g_0).
 // Dynamic shared memory: (4 + nwarps) * N floats.
+#define RNN_RBB 4
 extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* GP, const float* nrm,
                                         const float* dG, float* DY, const float* dg0ci, float* dg0b, long long B,
                                         long long T, long long N) {
@@ -258,15 +281,34 @@ extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* 
         float acc[8];
 #pragma unroll
         for (int q = 0; q < 8; q++) acc[q] = 0.f;
-        for (long long r = w; r < N; r += nw) {
-            float* row = W + r * N;
-            const float dyr = dy[r];
+        // Rows r = w + nw*a in batches of RNN_RBB: all loads of a batch
+        // first, then the products and the in-place stores (one row at a
+        // time, a row's stores would keep the next row's loads waiting).
+        // Same order of accumulation as one row at a time.
+        for (long long r0 = w; r0 < N; r0 += RNN_RBB * nw) {
+            float v[RNN_RBB][8];
 #pragma unroll
-            for (int q = 0; q < 8; q++) {
-                const long long c = lane + 32 * q;
-                if (q < nq && c < N) {
-                    acc[q] = fmaf(row[c], dyr, acc[q]);
-                    row[c] = dyr * gp[c];
+            for (int a = 0; a < RNN_RBB; a++) {
+                const long long r = r0 + a * nw;
+#pragma unroll
+                for (int q = 0; q < 8; q++) {
+                    const long long c = lane + 32 * q;
+                    v[a][q] = (r < N && q < nq && c < N) ? W[r * N + c] : 0.f;
+                }
+            }
+#pragma unroll
+            for (int a = 0; a < RNN_RBB; a++) {
+                const long long r = r0 + a * nw;
+                if (r >= N) continue;
+                float* row = W + r * N;
+                const float dyr = dy[r];
+#pragma unroll
+                for (int q = 0; q < 8; q++) {
+                    const long long c = lane + 32 * q;
+                    if (q < nq && c < N) {
+                        acc[q] = fmaf(v[a][q], dyr, acc[q]);
+                        row[c] = dyr * gp[c];
+                    }
                 }
             }
         }
@@ -751,6 +793,17 @@ extern "C" __global__ void adamw(float* p, const float* grad, float* m, float* v
 #define PK 128
 #define PLD 132
 #define CLD (PT + 4)
+// Squared norms of the 64 rows of a pair_tile tile: 4 threads per row, each
+// over k = part + 4m (lanes hit 32 distinct banks), then two shuffles.
+__device__ __forceinline__ void tile_sqnorms(const float* T, float* out, int tid) {
+    const int row = tid / 4, part = tid % 4;
+    float s = 0;
+    for (int k = part; k < PK; k += 4) s = fmaf(T[row * PLD + k], T[row * PLD + k], s);
+    s += __shfl_xor_sync(0xffffffff, s, 1);
+    s += __shfl_xor_sync(0xffffffff, s, 2);
+    if (part == 0) out[row] = s;
+}
+
 extern "C" __global__ void __launch_bounds__(256, 2)
     pair_tile(const float* G, const float* X, long long P, long long N, double sx2, double inv2sg2, long long doSep,
               long long doInv, const double* S, float* out, double* part, long long doGrad, long long tilesPerSlab) {
@@ -779,11 +832,7 @@ extern "C" __global__ void __launch_bounds__(256, 2)
         xi[tid][1] = (i0 + tid < P) ? (double)X[2 * (i0 + tid) + 1] : 0.0;
     }
     __syncthreads();
-    if (tid < PT) {
-        float s = 0;
-        for (int k = 0; k < PK; k++) s = fmaf(Gi[tid * PLD + k], Gi[tid * PLD + k], s);
-        si[tid] = s;
-    }
+    tile_sqnorms(Gi, si, tid);
 
     float acc[4][8];
 #pragma unroll
@@ -805,11 +854,7 @@ extern "C" __global__ void __launch_bounds__(256, 2)
             xj[tid][1] = (j0 + tid < P) ? (double)X[2 * (j0 + tid) + 1] : 0.0;
         }
         __syncthreads();
-        if (tid < PT) {
-            float s = 0;
-            for (int k = 0; k < PK; k++) s = fmaf(Gj[tid * PLD + k], Gj[tid * PLD + k], s);
-            sj[tid] = s;
-        }
+        tile_sqnorms(Gj, sj, tid);
         // 1. Gram.
         float d[4][4];
 #pragma unroll
