@@ -258,3 +258,20 @@ func finite[T float](xs []T) bool {
 }
 
 var _ = tensor.Float32
+
+// Grad64 is the same graph in float64, for checking other implementations
+// (the CUDA engine's tests): it returns the losses and the gradient of every
+// tensor in ParamNames order. Parameters are taken as given (float32 values
+// widened exactly), so the float32 graph and another float32 implementation
+// can both be measured against it.
+func Grad64(p *Params, b *data.Batch, lc LossConfig) (Losses, [][]float64, error) {
+	m, err := newModel[float64](b.B, b.T, p.N, p.H, lc)
+	if err != nil {
+		return Losses{}, nil, err
+	}
+	defer func() {
+		m.rec.free()
+		m.vm.Close()
+	}()
+	return m.run(toT[float64](p), b, true)
+}

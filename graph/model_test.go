@@ -311,3 +311,19 @@ func TestOffHeapBufferLifecycle(t *testing.T) {
 		t.Errorf("a second model: %+v (%v), first: %+v", got, err, want)
 	}
 }
+
+func TestGrad64MatchesNaive(t *testing.T) {
+	p := InitParams(6, 8, 9)
+	b := testBatch(t, 3, 5, data.AugmentPermute, 10)
+	l, g, err := Grad64(p, b, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, _ := naiveStates(p, b)
+	if want := naiveLosses(states, b, PaperLoss()); relErr(l.Total, want.Total) > 1e-10 {
+		t.Errorf("total %.12g, naive %.12g", l.Total, want.Total)
+	}
+	if len(g) != len(ParamNames) || len(g[4]) != len(p.W2) {
+		t.Fatalf("gradient has %d tensors", len(g))
+	}
+}
