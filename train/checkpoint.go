@@ -90,8 +90,13 @@ func SaveCheckpoint(path string, ck *Checkpoint) error {
 // example torch's state_dict saved with safetensors): N and H come from the
 // shapes of g0 and mlp.0.weight, and every tensor's shape must agree. Extra
 // tensors are ignored. The metadata is returned as found (empty for files
-// without any).
+// without any). path may also be a run directory, its checkpoints/ folder or
+// the latest pointer file (see ResolveCheckpoint).
 func LoadParams(path string) (*graph.Params, map[string]string, error) {
+	path, err := ResolveCheckpoint(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	f, err := data.ReadSafetensors(path)
 	if err != nil {
 		return nil, nil, err
@@ -246,7 +251,11 @@ func ResolveCheckpoint(arg string) (string, error) {
 		return "", fmt.Errorf("checkpoint %s: %w", arg, errNoFile(err))
 	}
 	if !st.IsDir() {
-		return arg, nil
+		if filepath.Base(arg) != LatestFile {
+			return arg, nil
+		}
+		// The pointer file itself: follow it.
+		arg = filepath.Dir(arg)
 	}
 	for _, dir := range []string{filepath.Join(arg, "checkpoints"), arg} {
 		b, err := os.ReadFile(filepath.Join(dir, LatestFile))

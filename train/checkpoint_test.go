@@ -166,3 +166,34 @@ func TestResolveCheckpoint(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+// LoadParams follows a run directory, its checkpoints folder and the latest
+// pointer file to the newest checkpoint, as the analysis and loss commands
+// are given any of them.
+func TestLoadParamsResolvesRunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	ckDir := filepath.Join(dir, "checkpoints")
+	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := graph.InitParams(4, 6, 1)
+	var ts []data.Tensor
+	for i, s := range p.Slices() {
+		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: graph.Shapes(4, 6)[i], F32: s})
+	}
+	if err := data.WriteSafetensors(filepath.Join(ckDir, "step-00000007.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ckDir, LatestFile), []byte("step-00000007.safetensors\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{dir, ckDir, filepath.Join(ckDir, LatestFile), filepath.Join(ckDir, "step-00000007.safetensors")} {
+		q, _, err := LoadParams(arg)
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if q.N != 4 || q.G0[0] != p.G0[0] {
+			t.Errorf("%s: wrong tensors", arg)
+		}
+	}
+}
