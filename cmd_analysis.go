@@ -42,7 +42,7 @@ func analyzeCommand() *cli.Command {
 			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
 			"empty (or pass --overwrite); files appear there only once all of them are written.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
 			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
 			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"},
