@@ -64,6 +64,23 @@ func relErr(got, want []float32) float64 {
 	return math.Sqrt(es / ws)
 }
 
+// relErr64 is relErr against a float64 reference.
+func relErr64(got []float32, want []float64) float64 {
+	var es, ws float64
+	for i := range got {
+		d := float64(got[i]) - want[i]
+		if math.IsNaN(d) {
+			return math.Inf(1)
+		}
+		es += d * d
+		ws += want[i] * want[i]
+	}
+	if ws == 0 {
+		return math.Sqrt(es)
+	}
+	return math.Sqrt(es / ws)
+}
+
 func relScalar(got, want float64) float64 {
 	if want == 0 {
 		return math.Abs(got)
@@ -133,6 +150,36 @@ func testStepVsGraph(t *testing.T, s size, micro int, red string) {
 	t.Logf("CPU graph: %d microbatch(es) in %v", micro, time.Since(t0))
 	avg := graph.ZeroParams(s.N, s.H)
 	train.AverageGrads(avg, grads)
+	// How well float32 can do on this case at all: the CPU graph's own
+	// gradient error against the float64 graph. Where the conformal-isometry
+	// term dominates (steps with tiny speeds divide small state differences
+	// by smaller speeds), float32 rounding alone moves the gradient by more
+	// than 1e-4; two float32 implementations then differ by up to about the
+	// sum of their errors. The gradient bound per tensor is therefore
+	// max(tol, 4 x the CPU graph's own float32 error).
+	t0 = time.Now()
+	gradTol := make([]float64, len(graph.ParamNames))
+	avg64 := make([][]float64, len(graph.ParamNames))
+	for _, b := range batches {
+		_, g64, err := graph.Grad64(p, b, lc)
+		if err != nil {
+			t.Fatalf("float64 graph: %v", err)
+		}
+		for i, x := range g64 {
+			if avg64[i] == nil {
+				avg64[i] = make([]float64, len(x))
+			}
+			for k, v := range x {
+				avg64[i][k] += v / float64(micro)
+			}
+		}
+	}
+	for i := range gradTol {
+		cpuErr := relErr64(avg.Slices()[i], avg64[i])
+		gradTol[i] = math.Max(tol, 4*cpuErr)
+		t.Logf("CPU float32 gradient %s vs float64: relative error %.3g (bound %.3g)", graph.ParamNames[i], cpuErr, gradTol[i])
+	}
+	t.Logf("float64 graph: %v", time.Since(t0))
 	// The paper's learning rate: AdamW's first step moves every element by
 	// about lr*sign(g), so elements whose gradient is ~0 may move either way
 	// in two FP32 implementations; with lr = 2e-5 that stays far below the
@@ -188,8 +235,12 @@ func testStepVsGraph(t *testing.T, s size, micro int, red string) {
 		}{{"gradient", gsum.Slices()[i], avg.Slices()[i]}, {"updated", gotP.Slices()[i], ref.p.Slices()[i]},
 			{"adam m", gotS.M.Slices()[i], ref.m.Slices()[i]}, {"adam v", gotS.V.Slices()[i], ref.v.Slices()[i]}} {
 			r := relErr(c.got, c.want)
-			if !(r < tol) {
-				t.Errorf("%s %s: relative error %.3g", c.what, name, r)
+			bound := tol
+			if c.what != "updated" {
+				bound = gradTol[i] // the moments follow the gradient
+			}
+			if !(r < bound) {
+				t.Errorf("%s %s: relative error %.3g (bound %.3g)", c.what, name, r, bound)
 			} else {
 				t.Logf("%s %s: relative error %.3g", c.what, name, r)
 			}
