@@ -182,11 +182,20 @@ func testStepVsGraph(t *testing.T, s size, micro int, red string) {
 			}
 		}
 	}
+	// The conditioning is a property of the batch, not of one tensor: the
+	// bound uses the largest of the CPU graph's per-tensor errors. Measured on
+	// an H200 on such a batch (CPU float32 0.4-0.9% off float64): GPU FP32
+	// 1.6-2.2% off float64, GPU 3xTF32 5%.
+	cpuErrMax := 0.0
 	for i := range gradTol {
 		cpuErr := relErr64(avg.Slices()[i], avg64[i])
-		gradTol[i] = math.Max(tol, 4*cpuErr)
-		t.Logf("CPU float32 gradient %s vs float64: relative error %.3g (bound %.3g)", graph.ParamNames[i], cpuErr, gradTol[i])
+		cpuErrMax = max(cpuErrMax, cpuErr)
+		t.Logf("CPU float32 gradient %s vs float64: relative error %.3g", graph.ParamNames[i], cpuErr)
 	}
+	for i := range gradTol {
+		gradTol[i] = math.Max(tol, 4*cpuErrMax)
+	}
+	t.Logf("gradient bound %.3g", gradTol[0])
 	t.Logf("float64 graph: %v", time.Since(t0))
 	// The paper's learning rate: AdamW's first step moves every element by
 	// about lr*sign(g), so elements whose gradient is ~0 may move either way
@@ -252,6 +261,10 @@ func testStepVsGraph(t *testing.T, s size, micro int, red string) {
 			r := relErr(c.got, c.want)
 			bound := tol
 			switch c.what {
+			case "updated":
+				// AdamW moves each element by about lr: elements whose
+				// gradient is ill-determined may move either way.
+				bound = math.Max(tol, 0.01*gradTol[i])
 			case "gradient", "adam m": // the first moment follows the gradient
 				bound = gradTol[i]
 			case "adam v": // the second moment is quadratic in it
