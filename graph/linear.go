@@ -93,23 +93,14 @@ func newLinearReLU[T float](mdl *model[T], x, w, b *G.Node, diffX bool) (*G.Node
 		if err != nil {
 			return nil, err
 		}
-		// Gorgonia ops have one output; the other gradients computed
-		// alongside are handed over by ops that depend on the first, so
-		// they run after it.
-		take := func(name string, buf *[]T, shape ...int) (*G.Node, error) {
-			op := newOp(name, []int{2}, len(shape))
-			op.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape(shape), nil }
-			op.do = func([]G.Value) (G.Value, error) { return denseOf(*buf, shape...), nil }
-			return apply(op, first)
-		}
-		db, err := take("linearReLUGradB", &l.db, m)
+		db, err := handOver[T]("linearReLUGradB", &l.db, first, m)
 		if err != nil {
 			return nil, err
 		}
 		if !diffX {
 			return G.Nodes{nil, first, db}, nil
 		}
-		dW, err := take("linearReLUGradW", &l.dW, m, k)
+		dW, err := handOver[T]("linearReLUGradW", &l.dW, first, m, k)
 		if err != nil {
 			return nil, err
 		}

@@ -101,6 +101,17 @@ func (op *customOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	return op.symDiff(inputs, output, grad)
 }
 
+// handOver returns a node whose value is *buf, computed as a side result by
+// the op of node after. Gorgonia ops have one output; an op that computes
+// several gradients returns one and leaves the others in buffers, and these
+// nodes depend on it, so they run after it.
+func handOver[T float](name string, buf *[]T, after *G.Node, shape ...int) (*G.Node, error) {
+	op := newOp(name, []int{len(after.Shape())}, len(shape))
+	op.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape(shape), nil }
+	op.do = func([]G.Value) (G.Value, error) { return denseOf(*buf, shape...), nil }
+	return apply(op, after)
+}
+
 // apply adds op to the graph.
 func apply(op *customOp, in ...*G.Node) (*G.Node, error) { return G.ApplyOp(op, in...) }
 

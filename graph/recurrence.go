@@ -231,24 +231,15 @@ func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G
 		if err != nil {
 			return nil, err
 		}
-		// Gorgonia ops have one output; the other gradients computed
-		// alongside dh2 are handed over by ops that depend on it, so they
-		// run after it.
-		take := func(name string, buf *[]T, shape ...int) (*G.Node, error) {
-			op := newOp(name, []int{2}, len(shape))
-			op.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape(shape), nil }
-			op.do = func([]G.Value) (G.Value, error) { return denseOf(*buf, shape...), nil }
-			return apply(op, dh2)
-		}
-		dWl, err := take("sicRecurrenceGradW", &r.dWl, NN, H)
+		dWl, err := handOver[T]("sicRecurrenceGradW", &r.dWl, dh2, NN, H)
 		if err != nil {
 			return nil, err
 		}
-		dbl, err := take("sicRecurrenceGradB", &r.dbl, NN)
+		dbl, err := handOver[T]("sicRecurrenceGradB", &r.dbl, dh2, NN)
 		if err != nil {
 			return nil, err
 		}
-		dg0, err := take("sicRecurrenceGradG0", &r.dg0, N)
+		dg0, err := handOver[T]("sicRecurrenceGradG0", &r.dg0, dh2, N)
 		if err != nil {
 			return nil, err
 		}
