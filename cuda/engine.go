@@ -499,7 +499,9 @@ func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error
 	if err != nil {
 		return train.StepStats{}, err
 	}
-	var st train.StepStats
+	// The states stay on the device; counting silent units would need them
+	// downloaded every step, so this engine does not report them.
+	st := train.StepStats{DeadUnits: -1}
 	for m := 0; m < K; m++ {
 		l := lossesOf(scal, m)
 		if err := train.CheckLosses(l, m); err != nil {

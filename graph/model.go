@@ -54,6 +54,24 @@ func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
 	return l, err
 }
 
+// ActiveUnits ORs into active (length N) the units that were positive in at
+// least one stepped state g_1..g_T of the last Grad or Eval. A unit that is
+// never active gets no gradient through Norm-ReLU, so a count of the units
+// left false over a step's microbatches is the number of silent units.
+func (m *Model) ActiveUnits(active []bool) {
+	r := m.impl.rec
+	for b := 0; b < r.B; b++ {
+		for t := 1; t <= r.T; t++ {
+			row := r.s[(b*(r.T+1)+t)*r.N : (b*(r.T+1)+t+1)*r.N]
+			for i, v := range row {
+				if v > 0 {
+					active[i] = true
+				}
+			}
+		}
+	}
+}
+
 // Close releases the graph's machine and the model's largest buffer.
 func (m *Model) Close() error {
 	m.impl.rec.free()

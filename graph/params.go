@@ -83,10 +83,59 @@ func (p *Params) Check() error {
 	return nil
 }
 
+// Initialisations of the network (InitSpec.Kind) and of g0 (InitSpec.G0).
+const (
+	InitPyTorch  = "pytorch"  // every Linear as PyTorch's default
+	InitIdentity = "identity" // W(v) starts near the identity matrix
+	G0Normal     = "normal"   // g0 ~ N(0,1)
+	G0Abs        = "abs"      // g0 ~ |N(0,1)|: every unit starts active
+)
+
+// InitSpec says how InitParamsSpec draws the parameters.
+//
+// The paper does not say how it initialised. With PyTorch's default the
+// recurrent matrix W(v) is a random N x N matrix for every velocity, so the
+// state forgets where it came from within a few steps and about half the
+// units are silent from the first step (Norm-ReLU of a random projection).
+// Path integration needs W(v -> 0) ~ I: a small step must leave the state
+// almost unchanged. The identity start gives exactly that: the last layer's
+// bias is the flattened identity plus Scale times the PyTorch draw and its
+// weight is Scale times the PyTorch draw, so W(v) = I + O(Scale) for every v,
+// and g0 = |N(0,1)| keeps every unit active at the start.
+type InitSpec struct {
+	Kind  string  // InitPyTorch or InitIdentity
+	Scale float64 // identity: factor on the last layer's PyTorch draw
+	G0    string  // G0Normal or G0Abs
+}
+
+// DefaultInit is PyTorch's initialisation with g0 ~ N(0,1), the SPEC's
+// assumption.
+var DefaultInit = InitSpec{Kind: InitPyTorch, Scale: 1, G0: G0Normal}
+
+// Validate names the first bad field.
+func (s InitSpec) Validate() error {
+	switch {
+	case s.Kind != InitPyTorch && s.Kind != InitIdentity:
+		return fmt.Errorf("init %q: must be %q or %q", s.Kind, InitPyTorch, InitIdentity)
+	case !(s.Scale >= 0) || math.IsInf(s.Scale, 0):
+		return fmt.Errorf("init scale %g: must be a number >= 0", s.Scale)
+	case s.G0 != G0Normal && s.G0 != G0Abs:
+		return fmt.Errorf("g0 init %q: must be %q or %q", s.G0, G0Normal, G0Abs)
+	}
+	return nil
+}
+
 // InitParams draws parameters as PyTorch's nn.Linear default does
 // (weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))) and g0 ~ N(0,1)
 // (a SPEC assumption). The draw depends only on seed.
 func InitParams(N, H int, seed uint64) *Params {
+	return InitParamsSpec(N, H, seed, DefaultInit)
+}
+
+// InitParamsSpec draws parameters as spec says (see InitSpec). Every kind
+// makes the same random draws from seed and then transforms them, so two
+// specs differ only by that transformation.
+func InitParamsSpec(N, H int, seed uint64, spec InitSpec) *Params {
 	p := ZeroParams(N, H)
 	rng := rand.New(rand.NewPCG(seed, 0x9a7a3))
 	uni := func(dst []float32, fanIn int) {
@@ -103,6 +152,21 @@ func InitParams(N, H int, seed uint64) *Params {
 	uni(p.B2, H)
 	for i := range p.G0 {
 		p.G0[i] = float32(rng.NormFloat64())
+		if spec.G0 == G0Abs {
+			p.G0[i] = float32(math.Abs(float64(p.G0[i])))
+		}
+	}
+	if spec.Kind == InitIdentity {
+		k := float32(spec.Scale)
+		for i := range p.W2 {
+			p.W2[i] *= k
+		}
+		for i := range p.B2 {
+			p.B2[i] *= k
+		}
+		for i := 0; i < N; i++ {
+			p.B2[i*N+i]++
+		}
 	}
 	return p
 }

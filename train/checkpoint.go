@@ -106,7 +106,7 @@ func LoadParams(path string) (*graph.Params, map[string]string, error) {
 		return nil, nil, err
 	}
 	if cfgText, ok := f.Metadata["config"]; ok && f.Metadata["format"] == CheckpointFormat {
-		var c Config
+		c, _ := Preset("paper")
 		if err := ApplyYAML(&c, []byte(cfgText), "checkpoint "+path+" config"); err != nil {
 			return nil, nil, err
 		}
@@ -201,7 +201,10 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("checkpoint %s: metadata lacks %q", path, k)
 		}
 	}
+	// Recorded configs hold every key of their day; starting from the paper
+	// preset gives keys added since then their defaults.
 	ck := &Checkpoint{}
+	ck.Config, _ = Preset("paper")
 	if err := ApplyYAML(&ck.Config, []byte(md["config"]), "checkpoint "+path+" config"); err != nil {
 		return nil, err
 	}

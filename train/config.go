@@ -40,6 +40,16 @@ type ModelConfig struct {
 	// Hidden is H, the width of both hidden layers of the MLP that maps a
 	// velocity to the N x N recurrent matrix.
 	Hidden int `yaml:"hidden" usage:"H, hidden width of the velocity MLP (ASSUMPTION: 256; the paper does not give it)"`
+	// Init, InitScale and G0Init choose the initial parameters (see
+	// graph.InitSpec); the paper does not say how it initialised.
+	Init      string  `yaml:"init" usage:"initialisation: pytorch (every Linear as PyTorch's default; ASSUMPTION of the paper preset) or identity (W(v) = I + init_scale x the PyTorch draw, so small steps leave the state almost unchanged)"`
+	InitScale float64 `yaml:"init_scale" usage:"identity init: factor on the last layer's PyTorch draw (weight and bias)"`
+	G0Init    string  `yaml:"g0_init" usage:"initial raw state g0: normal (N(0,1), ASSUMPTION of the paper preset) or abs (|N(0,1)|, every unit active at the start)"`
+}
+
+// InitSpec converts the initialisation settings for package graph.
+func (m ModelConfig) InitSpec() graph.InitSpec {
+	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init}
 }
 
 // DataConfig describes the microbatches of SPEC section 1.
@@ -118,6 +128,13 @@ type RunConfig struct {
 	// KeepCheckpoints is how many of the newest checkpoints are kept; 0
 	// keeps all.
 	KeepCheckpoints int `yaml:"keep_checkpoints" usage:"keep only the newest this many checkpoints (0: all)"`
+	// EvalEvery is the interval of the grid evaluation (see EvalMetrics);
+	// 0 turns it off. The last step is always evaluated when it is on.
+	EvalEvery int `yaml:"eval_every" usage:"every this many steps (and at the last), score every unit on evaluation walks and add eval_* keys to metrics.jsonl (0: off)"`
+	// EvalArena is the side of the evaluation arena.
+	EvalArena float64 `yaml:"eval_arena" usage:"side in metres of the square arena of the grid evaluation"`
+	// EvalTrajectories is the number of evaluation walks (analyze uses 200).
+	EvalTrajectories int `yaml:"eval_trajectories" usage:"walks of the grid evaluation (fewer than analyze's 200, so it takes seconds)"`
 	// Device is "cpu" or "cuda:N".
 	Device string `yaml:"device" usage:"cpu, or cuda:N on a CUDA build"`
 }
@@ -134,13 +151,14 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium"}
 //     (B,T,N,H) = (16,20,32,64), (32,30,64,128), (64,40,128,256).
 func Preset(name string) (Config, error) {
 	c := Config{
-		Model: ModelConfig{Units: 128, Hidden: 256},
+		Model: ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal},
 		Data:  DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15},
 		Loss: LossSection{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1,
 			Reduction: graph.ReduceMean},
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
-		Run:       RunConfig{Steps: 2_000_000, Seed: 0, LogEvery: 100, CheckpointEvery: 10_000, KeepCheckpoints: 3, Device: "cpu"},
+		Run: RunConfig{Steps: 2_000_000, Seed: 0, LogEvery: 100, CheckpointEvery: 10_000, KeepCheckpoints: 3,
+			EvalEvery: 0, EvalArena: 2, EvalTrajectories: 50, Device: "cpu"},
 	}
 	size := func(B, T, N, H int) {
 		c.Data.BatchSize, c.Data.SeqLen, c.Model.Units, c.Model.Hidden = B, T, N, H
@@ -157,7 +175,7 @@ func Preset(name string) (Config, error) {
 		// spatial while the other terms train.
 		c.Loss.LambdaCI = 0.01
 		c.Scheduler.Window, c.Scheduler.Patience = 50, 2
-		c.Run = RunConfig{Steps: 200, Seed: 0, LogEvery: 10, CheckpointEvery: 100, KeepCheckpoints: 2, Device: "cpu"}
+		c.Run.Steps, c.Run.LogEvery, c.Run.CheckpointEvery, c.Run.KeepCheckpoints = 200, 10, 100, 2
 	case "tiny":
 		size(16, 20, 32, 64)
 	case "small":
@@ -398,6 +416,19 @@ func (c *Config) Validate() error {
 			return nil
 		},
 		func() error {
+			if c.Model.Init != graph.InitPyTorch && c.Model.Init != graph.InitIdentity {
+				return bad("model.init", `must be "pytorch" or "identity"`)
+			}
+			return nil
+		},
+		func() error { return nonneg("model.init_scale", c.Model.InitScale) },
+		func() error {
+			if c.Model.G0Init != graph.G0Normal && c.Model.G0Init != graph.G0Abs {
+				return bad("model.g0_init", `must be "normal" or "abs"`)
+			}
+			return nil
+		},
+		func() error {
 			if c.Data.BatchSize < 1 {
 				return bad("data.batch_size", "must be an integer >= 1")
 			}
@@ -487,6 +518,24 @@ func (c *Config) Validate() error {
 		func() error {
 			if c.Run.KeepCheckpoints < 0 {
 				return bad("run.keep_checkpoints", "must be an integer >= 0 (0: keep all)")
+			}
+			return nil
+		},
+		func() error {
+			if c.Run.EvalEvery < 0 {
+				return bad("run.eval_every", "must be an integer >= 0 (0: no evaluation)")
+			}
+			return nil
+		},
+		func() error {
+			if !(c.Run.EvalArena >= 0.2 && c.Run.EvalArena <= 100) {
+				return bad("run.eval_arena", "must be an arena side from 0.2 to 100 metres")
+			}
+			return nil
+		},
+		func() error {
+			if c.Run.EvalTrajectories < 1 || c.Run.EvalTrajectories > 100000 {
+				return bad("run.eval_trajectories", "must be an integer from 1 to 100000")
 			}
 			return nil
 		},

@@ -116,10 +116,15 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		e.grads = append(e.grads, graph.ZeroParams(e.spec.N, e.spec.H))
 	}
 	var sum graph.Losses
+	au, tracksUnits := e.model.(activeUnitser)
+	active := make([]bool, e.spec.N)
 	for k, b := range batches {
 		l, g, err := e.model.Grad(e.p, b)
 		if err != nil {
 			return StepStats{}, err
+		}
+		if tracksUnits {
+			au.ActiveUnits(active)
 		}
 		if err := CheckLosses(l, k); err != nil {
 			return StepStats{}, err
@@ -142,8 +147,16 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 	mean := graph.Losses{Total: sum.Total / n, Sep: sum.Sep / n, Inv: sum.Inv / n, Cap: sum.Cap / n, CI: sum.CI / n, ZeroFrac: sum.ZeroFrac / n}
 	AverageGrads(e.avg, e.grads[:len(batches)])
 	norm := ClipAndAdamW(e.p, e.avg, e.st, lr, e.spec.Opt)
-	return StepStats{Losses: mean, GradNorm: norm}, nil
+	dead := -1
+	if tracksUnits {
+		dead = CountDead(active)
+	}
+	return StepStats{Losses: mean, GradNorm: norm, DeadUnits: dead}, nil
 }
+
+// activeUnitser is implemented by models that report which units were
+// active in their last run (graph.Model does).
+type activeUnitser interface{ ActiveUnits(active []bool) }
 
 func (e *cpuEngine) Eval(b *data.Batch) (graph.Losses, error) {
 	return e.model.Eval(e.p, b)

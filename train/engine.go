@@ -28,6 +28,20 @@ type OptState struct {
 type StepStats struct {
 	Losses   graph.Losses // mean over the step's microbatches
 	GradNorm float64      // global norm of the averaged gradient, before clipping
+	// DeadUnits counts the units that were zero in every state g_1..g_T of
+	// every microbatch of the step; -1 when the engine cannot tell.
+	DeadUnits int
+}
+
+// CountDead is the number of false entries of active.
+func CountDead(active []bool) int {
+	n := 0
+	for _, a := range active {
+		if !a {
+			n++
+		}
+	}
+	return n
 }
 
 // Engine owns the model parameters and optimiser state on some device and

@@ -52,6 +52,11 @@ type Metrics struct {
 	GradNorm    float64 `json:"grad_norm"`
 	StepsPerSec float64 `json:"steps_per_sec"`
 	Elapsed     float64 `json:"elapsed"`
+	// DeadUnits counts the units zero in every state of the step's
+	// microbatches; null when the engine does not report it.
+	DeadUnits *int `json:"dead_units"`
+	// The grid evaluation's keys, on the lines of evaluated steps only.
+	*EvalMetrics
 }
 
 // Result summarises a finished (or stopped) run.
@@ -106,7 +111,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 
 	// The engine comes first: a bad device should fail before any file is
 	// written.
-	init := graph.InitParams(N, H, cfg.Run.Seed)
+	init := graph.InitParamsSpec(N, H, cfg.Run.Seed, cfg.Model.InitSpec())
 	if opt.Resume != nil {
 		init = opt.Resume.Params
 	}
@@ -233,12 +238,32 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		sched.Observe(st.Losses.Total)
 		now := time.Now()
 		elapsed := elapsedBefore + now.Sub(t0).Seconds()
-		if step%int64(cfg.Run.LogEvery) == 0 || step == 1 || step == cfg.Run.Steps {
+		var ev *EvalMetrics
+		if e := int64(cfg.Run.EvalEvery); e > 0 && (step%e == 0 || step == cfg.Run.Steps) {
+			p, err := eng.Params()
+			if err == nil {
+				ev, err = Evaluate(ctx, p, &cfg)
+			}
+			if err != nil {
+				prog.finish()
+				return res, fmt.Errorf("step %d: %w", step, err)
+			}
+			prog.setEval(ev.GridUnits, N)
+		}
+		if step%int64(cfg.Run.LogEvery) == 0 || step == 1 || step == cfg.Run.Steps || ev != nil {
 			sps := float64(step-lastLogStep) / now.Sub(lastLogT).Seconds()
 			lastLogT, lastLogStep = now, step
+			if ev != nil {
+				// The evaluation's time is not training time.
+				lastLogT = time.Now()
+			}
 			l := st.Losses
+			var dead *int
+			if st.DeadUnits >= 0 {
+				dead = &st.DeadUnits
+			}
 			line, err := json.Marshal(Metrics{Step: step, Loss: l.Total, Sep: l.Sep, Inv: l.Inv, Cap: l.Cap, CI: l.CI,
-				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed})
+				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed, DeadUnits: dead, EvalMetrics: ev})
 			if err != nil {
 				return res, fmt.Errorf("step %d: metrics: %w", step, err)
 			}

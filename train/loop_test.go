@@ -53,6 +53,7 @@ func readMetrics(t *testing.T, dir string) []map[string]any {
 		}
 		delete(m, "steps_per_sec")
 		delete(m, "elapsed")
+		delete(m, "eval_seconds")
 		out = append(out, m)
 	}
 	return out
@@ -132,7 +133,62 @@ func TestResumeEquivalenceReal(t *testing.T) {
 	cfg, _ := Preset("smoke")
 	cfg.Run.LogEvery, cfg.Run.CheckpointEvery = 1, 0
 	cfg.Scheduler.Window, cfg.Scheduler.Patience = 2, 0
+	// Evaluations at steps 4, 8, 12, 16 in both runs (the first half of the
+	// split run ends at 8, where it evaluates as its last step).
+	cfg.Run.EvalEvery, cfg.Run.EvalTrajectories = 4, 4
 	resumeEquivalence(t, cfg, 8)
+}
+
+// TestEvalLeavesTrainingUnchanged: a run with the grid evaluation gives the
+// same training metrics and parameters as one without, and its evaluated
+// lines carry every eval key.
+func TestEvalLeavesTrainingUnchanged(t *testing.T) {
+	if !realModelWorks(t) {
+		t.Skip("graph.Model not available")
+	}
+	cfg, _ := Preset("smoke")
+	cfg.Run.Steps, cfg.Run.LogEvery, cfg.Run.CheckpointEvery = 12, 1, 0
+	plain, evald := t.TempDir(), t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: plain}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Run.EvalEvery, cfg.Run.EvalTrajectories = 5, 4
+	if _, err := Run(context.Background(), cfg, Options{Out: evald}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readMetrics(t, plain), readMetrics(t, evald)
+	if len(a) != 12 || len(b) != 12 {
+		t.Fatalf("metrics lines: %d and %d, want 12", len(a), len(b))
+	}
+	keys := []string{"eval_grid_units", "eval_grid_frac", "eval_score60_max", "eval_score60_p90", "eval_dead_units", "eval_modules", "eval_periods"}
+	for i := range b {
+		step := i + 1
+		_, has := b[i]["eval_grid_units"]
+		if want := step%5 == 0 || step == 12; has != want {
+			t.Errorf("step %d: eval keys present %v, want %v", step, has, want)
+		}
+		for _, k := range keys {
+			if _, ok := b[i][k]; has && !ok {
+				t.Errorf("step %d: evaluated line lacks %q", step, k)
+			}
+		}
+		if d, ok := b[i]["dead_units"].(float64); !ok || d < 0 || d > float64(cfg.Model.Units) {
+			t.Errorf("step %d: dead_units = %v, want a count in [0, %d]", step, b[i]["dead_units"], cfg.Model.Units)
+		}
+		for k := range b[i] {
+			if strings.HasPrefix(k, "eval_") {
+				delete(b[i], k)
+			}
+		}
+		if !reflect.DeepEqual(a[i], b[i]) {
+			t.Fatalf("step %d: training metrics differ with evaluation:\n without %v\n with    %v", step, a[i], b[i])
+		}
+	}
+	ca, _ := LoadCheckpoint(filepath.Join(plain, "checkpoints", CheckpointName(12)))
+	cb, _ := LoadCheckpoint(filepath.Join(evald, "checkpoints", CheckpointName(12)))
+	if ca == nil || cb == nil || !reflect.DeepEqual(ca.Params, cb.Params) {
+		t.Error("final parameters differ with evaluation")
+	}
 }
 
 func TestSmokeLowersLoss(t *testing.T) {

@@ -27,7 +27,12 @@ type progress struct {
 	rateStep  int64
 	drawn     bool
 	lastWidth int
+	// grid is the last evaluation's "grid a/N" ("" before the first).
+	grid string
 }
+
+// setEval records the last grid evaluation for the progress line.
+func (p *progress) setEval(gridUnits, N int) { p.grid = fmt.Sprintf("  grid %d/%d", gridUnits, N) }
 
 func newProgress(w io.Writer, tty bool, interval time.Duration, start, goal int64) *progress {
 	if interval <= 0 {
@@ -70,8 +75,8 @@ func (p *progress) update(step int64, l graph.Losses, lr float64, now time.Time)
 	if rate > 0 {
 		eta = fmtDuration(time.Duration(float64(p.goal-step) / rate * float64(time.Second)))
 	}
-	line := fmt.Sprintf("step %d/%d (%.1f%%)  loss %.5g  sep %.4g inv %.4g cap %.4g ci %.4g  lr %.3g  %.3g steps/s  ETA %s",
-		step, p.goal, 100*float64(step)/float64(p.goal), l.Total, l.Sep, l.Inv, l.Cap, l.CI, lr, rate, eta)
+	line := fmt.Sprintf("step %d/%d (%.1f%%)  loss %.5g  sep %.4g inv %.4g cap %.4g ci %.4g  lr %.3g%s  %.3g steps/s  ETA %s",
+		step, p.goal, 100*float64(step)/float64(p.goal), l.Total, l.Sep, l.Inv, l.Cap, l.CI, lr, p.grid, rate, eta)
 	if p.tty {
 		pad := ""
 		if n := p.lastWidth - len(line); n > 0 {
