@@ -99,6 +99,9 @@ func NewEngine(spec train.EngineSpec) (*Engine, error) {
 	if err := spec.Loss.Validate(); err != nil {
 		return nil, err
 	}
+	if spec.Loss.LambdaCI != 0 && !spec.Loss.PaperCI() {
+		return nil, fmt.Errorf("loss.ci_max_lag/ci_max_dist/ci_scale: the CUDA engine has only the paper's conformal-isometry term (lag 1, steps below sigma_x, variance form); train this setting with --device cpu")
+	}
 	if err := spec.Opt.Validate(); err != nil {
 		return nil, err
 	}

@@ -28,47 +28,87 @@ func capLoss[T float](B, steps, N int, s []T) (float64, []float64) {
 	return l, m
 }
 
-// Conformal isometry: r_k = ||g_{b,t} - g_{b,t-1}|| / ||v_{b,t}|| over the K
-// steps with 0 < ||v_{b,t}|| < sigma_x; L_ci = (1/K) sum_k (r_k - mean r)^2.
-// dL/dr_k = (2/K)(r_k - mean r) (the mean's own dependence sums to zero), and
-// dr_k/dg_{b,t} = -dr_k/dg_{b,t-1} = (g_{b,t} - g_{b,t-1}) / (||g_{b,t} -
-// g_{b,t-1}|| ||v_{b,t}||), taken as zero where the two states coincide.
-func ciLoss[T float](B, steps, N int, s []T, vel []float32, sigmaX float64, ds []T, up float64) float64 {
+// CIWindow selects the pairs of states the conformal-isometry term compares
+// and its form (see LossConfig's CI fields); the zero value of each field
+// is the paper's choice.
+type CIWindow struct {
+	MaxLag  int     // pairs (g_{b,t-k}, g_{b,t}) for k = 1..MaxLag of one trajectory; 0 means 1
+	MaxDist float64 // only pairs whose displacement has 0 < ||dx|| < MaxDist
+	Scale   float64 // 0: variance of r; > 0: mean of (r - Scale)^2
+}
+
+// ciWindow is the window of lc, its zero fields replaced by the paper's.
+func (lc LossConfig) ciWindow() CIWindow {
+	w := CIWindow{MaxLag: lc.CIMaxLag, MaxDist: lc.CIMaxDist, Scale: lc.CIScale}
+	if w.MaxLag < 1 {
+		w.MaxLag = 1
+	}
+	if w.MaxDist <= 0 {
+		w.MaxDist = lc.SigmaX
+	}
+	return w
+}
+
+// Conformal isometry over pairs of states of one trajectory. For the K pairs
+// k = (b, t, lag) with 1 <= lag <= MaxLag and 0 < ||dx_k|| < MaxDist, where
+// dx_k = x_{b,t} - x_{b,t-lag} is the sum of the lag velocities between
+// them, r_k = ||g_{b,t} - g_{b,t-lag}|| / ||dx_k||. The paper's term is
+// MaxLag = 1, MaxDist = sigma_x: consecutive states over small steps.
+//
+//	variance form (Scale = 0): L = (1/K) sum_k (r_k - mean r)^2,
+//	  dL/dr_k = (2/K)(r_k - mean r) (the mean's own dependence sums to zero);
+//	fixed scale (Scale = s > 0): L = (1/K) sum_k (r_k - s)^2,
+//	  dL/dr_k = (2/K)(r_k - s);
+//
+// and dr_k/dg_{b,t} = -dr_k/dg_{b,t-lag} = (g_{b,t} - g_{b,t-lag}) /
+// (||g_{b,t} - g_{b,t-lag}|| ||dx_k||), taken as zero where the two states
+// coincide. The variance form is minimised by any constant r, including
+// r -> 0 on the compared pairs: over small steps only, that is a code that
+// ignores small steps. Longer lags bring in displacements that the
+// separation term needs resolved, so a constant r must then be large.
+func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, up float64) float64 {
 	type item struct {
-		row   int // row of g_{b,t} in s
-		r, sp float64
-		dist  float64
+		row, prev int // rows of g_{b,t} and g_{b,t-lag} in s
+		r, sp     float64
+		dist      float64
 	}
 	var items []item
 	for b := 0; b < B; b++ {
 		for t := 1; t <= steps; t++ {
-			vx, vy := float64(vel[(b*steps+t-1)*2]), float64(vel[(b*steps+t-1)*2+1])
-			sp := math.Hypot(vx, vy)
-			if !(sp > 0 && sp < sigmaX) {
-				continue
+			var dx, dy float64
+			for lag := 1; lag <= w.MaxLag && lag <= t; lag++ {
+				dx += float64(vel[(b*steps+t-lag)*2])
+				dy += float64(vel[(b*steps+t-lag)*2+1])
+				sp := math.Hypot(dx, dy)
+				if !(sp > 0 && sp < w.MaxDist) {
+					continue
+				}
+				row, prev := b*(steps+1)+t, b*(steps+1)+t-lag
+				var d2 float64
+				for k := 0; k < N; k++ {
+					d := float64(s[row*N+k]) - float64(s[prev*N+k])
+					d2 += d * d
+				}
+				dist := math.Sqrt(d2)
+				items = append(items, item{row: row, prev: prev, r: dist / sp, sp: sp, dist: dist})
 			}
-			row := b*(steps+1) + t
-			var d2 float64
-			for k := 0; k < N; k++ {
-				d := float64(s[row*N+k]) - float64(s[(row-1)*N+k])
-				d2 += d * d
-			}
-			dist := math.Sqrt(d2)
-			items = append(items, item{row: row, r: dist / sp, sp: sp, dist: dist})
 		}
 	}
 	if len(items) == 0 {
 		return 0
 	}
 	K := float64(len(items))
-	var mean float64
-	for _, it := range items {
-		mean += it.r
+	centre := w.Scale
+	if centre <= 0 {
+		centre = 0
+		for _, it := range items {
+			centre += it.r
+		}
+		centre /= K
 	}
-	mean /= K
 	var l float64
 	for _, it := range items {
-		l += (it.r - mean) * (it.r - mean)
+		l += (it.r - centre) * (it.r - centre)
 	}
 	l /= K
 	if ds != nil {
@@ -76,11 +116,11 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, sigmaX float64, ds [
 			if it.dist == 0 {
 				continue
 			}
-			f := up * 2 / K * (it.r - mean) / (it.dist * it.sp)
+			f := up * 2 / K * (it.r - centre) / (it.dist * it.sp)
 			for k := 0; k < N; k++ {
-				d := f * (float64(s[it.row*N+k]) - float64(s[(it.row-1)*N+k]))
+				d := f * (float64(s[it.row*N+k]) - float64(s[it.prev*N+k]))
 				ds[it.row*N+k] += T(d)
-				ds[(it.row-1)*N+k] -= T(d)
+				ds[it.prev*N+k] -= T(d)
 			}
 		}
 	}
@@ -134,12 +174,12 @@ type ciTerm[T float] struct {
 	vel []float32
 }
 
-func newCITerm[T float](mdl *model[T], B, steps, N int, sigmaX float64, s *G.Node) (*ciTerm[T], *G.Node, error) {
+func newCITerm[T float](mdl *model[T], B, steps, N int, win CIWindow, s *G.Node) (*ciTerm[T], *G.Node, error) {
 	c := &ciTerm[T]{scalarTerm: scalarTerm[T]{ds: make([]T, B*(steps+1)*N)}}
 	fwd := newOp("sicConformalIsometry", []int{2}, 0)
 	fwd.do = func(in []G.Value) (G.Value, error) {
 		defer tock(PhaseOtherLosses, tick())
-		c.value = ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, sigmaX, nil, 0)
+		c.value = ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, win, nil, 0)
 		return scalarValue[T](c.value), nil
 	}
 	fwd.diffWRT = []bool{true}
@@ -149,7 +189,7 @@ func newCITerm[T float](mdl *model[T], B, steps, N int, sigmaX float64, s *G.Nod
 		back.do = func(in []G.Value) (G.Value, error) {
 			defer tock(PhaseOtherLosses, tick())
 			clear(c.ds)
-			ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, sigmaX, c.ds, scalarOf(in[1]))
+			ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, win, c.ds, scalarOf(in[1]))
 			return denseOf(c.ds, B*(steps+1), N), nil
 		}
 		ds, err := apply(back, inputs[0], grad)

@@ -172,7 +172,7 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 	}
 	if lc.LambdaCI != 0 {
 		var n *G.Node
-		if m.ci, n, err = newCITerm(m, B, steps, N, lc.SigmaX, s); err == nil {
+		if m.ci, n, err = newCITerm(m, B, steps, N, lc.ciWindow(), s); err == nil {
 			n, err = weighted(n, lc.LambdaCI)
 		}
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -117,6 +118,10 @@ func TestGradientFiniteDifferences(t *testing.T) {
 		{"ci", only(0, 0, 0, 1)},
 		{"all", PaperLoss()},
 		{"all-sum", func() LossConfig { l := PaperLoss(); l.Reduction = ReduceSum; return l }()},
+		// Conformal isometry over lags up to 3 within 0.25 m (every batch
+		// has such pairs), in the variance and the fixed-scale form.
+		{"ci-window", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist = 3, 0.25; return l }()},
+		{"ci-scale", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIScale = 3, 0.25, 4; return l }()},
 	}
 	const B, T, N, H = 3, 4, 6, 8
 	for ci, c := range cases {
@@ -128,9 +133,12 @@ func TestGradientFiniteDifferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := toT[float64](p32)
-			_, grads, err := m.run(p, b, true)
+			l0, grads, err := m.run(p, b, true)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.HasPrefix(c.name, "ci-") && !(l0.CI > 0) {
+				t.Fatalf("the conformal-isometry term is %g on this batch: the test would check nothing", l0.CI)
 			}
 			loss := func() float64 {
 				l, _, err := m.run(p, b, false)
@@ -160,7 +168,9 @@ func TestGradientFiniteDifferences(t *testing.T) {
 					diff += (fd - grads[ti][k]) * (fd - grads[ti][k])
 				}
 				scale := math.Sqrt(math.Max(num, ana))
-				if scale < 1e-10 {
+				// Central differences carry rounding noise of about
+				// 1e-16 |L| / h; below a margin over it there is nothing to compare.
+				if scale < 1e-10*math.Max(1, 100*math.Abs(l0.Total)) {
 					continue // no dependence on these entries (e.g. capacity does not see g0's scale)
 				}
 				r := math.Sqrt(diff) / scale

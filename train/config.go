@@ -77,6 +77,11 @@ type LossSection struct {
 	// "sum" as the paper writes them; the paper's weights only balance for
 	// means.
 	Reduction string `yaml:"reduction" json:"reduction" usage:"pairwise reduction: mean (ASSUMPTION, default) or sum (as the paper writes it)"`
+	// The conformal-isometry window and form; 0 is the paper's choice in
+	// each (see graph.CIWindow).
+	CIMaxLag  int     `yaml:"ci_max_lag" json:"ci_max_lag" usage:"conformal isometry compares g_t with g_{t-k} for k = 1..this (0 or 1: consecutive states, the paper's)"`
+	CIMaxDist float64 `yaml:"ci_max_dist" json:"ci_max_dist" usage:"conformal isometry uses the pairs displaced less than this, metres (0: sigma_x, the paper's)"`
+	CIScale   float64 `yaml:"ci_scale" json:"ci_scale" usage:"conformal isometry form: 0 = variance of r = ||dg||/||dx|| (the paper's); s > 0 = mean of (r - s)^2, a fixed scale"`
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
@@ -192,7 +197,8 @@ func Preset(name string) (Config, error) {
 func (c *Config) LossConfig() graph.LossConfig {
 	l := c.Loss
 	return graph.LossConfig{SigmaX: l.SigmaX, SigmaG: l.SigmaG, LambdaSep: l.LambdaSep, LambdaInv: l.LambdaInv,
-		LambdaCap: l.LambdaCap, LambdaCI: l.LambdaCI, Reduction: l.Reduction}
+		LambdaCap: l.LambdaCap, LambdaCI: l.LambdaCI, Reduction: l.Reduction,
+		CIMaxLag: l.CIMaxLag, CIMaxDist: l.CIMaxDist, CIScale: l.CIScale}
 }
 
 // OptConfig converts the optimiser section for engines.
@@ -459,6 +465,14 @@ func (c *Config) Validate() error {
 			}
 			return nil
 		},
+		func() error {
+			if c.Loss.CIMaxLag < 0 || c.Loss.CIMaxLag > 1000 {
+				return bad("loss.ci_max_lag", "must be an integer from 0 to 1000")
+			}
+			return nil
+		},
+		func() error { return nonneg("loss.ci_max_dist", c.Loss.CIMaxDist) },
+		func() error { return nonneg("loss.ci_scale", c.Loss.CIScale) },
 		func() error { return pos("optimizer.lr", c.Optimizer.LR) },
 		func() error { return unit("optimizer.beta1", c.Optimizer.Beta1) },
 		func() error { return unit("optimizer.beta2", c.Optimizer.Beta2) },
