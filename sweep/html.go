@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,9 +41,30 @@ func lossThumb(curve [][2]float64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.Add(l) // before the range is set: Add widens it to the data
+	// The first steps' loss (the conformal-isometry term starts in the
+	// hundreds) would flatten the rest of the curve: the y range covers the
+	// points after the first tenth of the run, and the line is clipped.
+	if n := len(xys); n >= 10 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, q := range xys[n/10:] {
+			lo, hi = math.Min(lo, q.Y), math.Max(hi, q.Y)
+		}
+		pad := 0.05 * (hi - lo)
+		if pad == 0 {
+			pad = 0.05*math.Abs(hi) + 1e-9
+		}
+		p.Y.Min, p.Y.Max = lo-pad, hi+pad
+		for _, q := range xys[:n/10] {
+			if q.Y > p.Y.Max || q.Y < p.Y.Min {
+				p.Title.Text = "(start clipped)"
+				p.Title.TextStyle.Font.Size = 7
+				break
+			}
+		}
+	}
 	l.Color = color.RGBA{31, 119, 180, 255}
 	l.Width = vg.Points(1)
-	p.Add(l)
 	c := vgimg.NewWith(vgimg.UseWH(2.6*vg.Inch, 1.4*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
@@ -108,7 +130,7 @@ func (s *Summary) writeHTML(out string) error {
 		Source                          string
 		Total, Done, Incomplete, Failed int
 		Rows                            []htmlRow
-	}{Source: s.Source, Total: len(s.Rows), Done: done, Incomplete: inc, Failed: failed}
+	}{Source: strings.TrimPrefix(s.Source, "sweep file "), Total: len(s.Rows), Done: done, Incomplete: inc, Failed: failed}
 	skip := map[string]bool{"name": true, "status": true, "error": true, "index": true}
 	for i := range s.Rows {
 		r := &s.Rows[i]

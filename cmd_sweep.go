@@ -1,0 +1,279 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/sweep"
+)
+
+func sweepCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sweep",
+		Usage: "train and analyse every point of a sweep file (grid x variants); resumable; summary table and page; Slurm/Kubernetes batch files",
+		UsageText: "gridgpu sweep --spec F --out DIR [--parallel K] [--devices cpu|cuda:0,cuda:1,...] [--index I]\n" +
+			"   gridgpu sweep --spec F --list\n" +
+			"   gridgpu sweep [--spec F] --out DIR --collect\n" +
+			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--parallel K] [--image I --pvc NAME --mount PATH]",
+		Description: "A sweep file is YAML with the keys base (preset and config, as a --config file), grid (dotted\n" +
+			"config keys with lists of values; their cartesian product), variants (named override sets, each\n" +
+			"crossed with the grid; optional) and analyze (analyze flags; optional: no analysis without it).\n" +
+			"Each point's config is the preset, then base.config, then the variant, then the grid values.\n\n" +
+			"Every point trains in DIR/runs/NAME (as 'gridgpu train --out DIR/runs/NAME') and is analysed into\n" +
+			"DIR/runs/NAME/report (as 'gridgpu analyze'); NAME is the variant and the swept values, e.g.\n" +
+			"no-capacity_seed=1. Running the command again skips finished runs, resumes interrupted ones exactly\n" +
+			"and retries failed ones. SIGINT/SIGTERM is passed to the running trainers, which write a checkpoint.\n" +
+			"The summary is DIR/results.csv, DIR/results.json and DIR/index.html (rebuilt after every sweep, or\n" +
+			"by --collect).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"},
+			&cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "runs at once `K` (default 1, or one per listed GPU); with --emit: tasks at once (default: no limit)"},
+			&cli.StringFlag{Name: "devices", Usage: "`LIST` of devices to spread runs over: cpu, or cuda:0,cuda:1,... (one run per GPU at a time); default: each run's run.device"},
+			&cli.IntFlag{Name: "threads", Usage: "GOMAXPROCS of each run (`N`; 0: this machine's cores divided among the parallel runs)"},
+			&cli.BoolFlag{Name: "list", Usage: "print every run with its index and overrides, and exit"},
+			&cli.IntFlag{Name: "index", Value: -1, Usage: "run only run `I` (see --list); the summary is left to --collect", DefaultText: "all"},
+			&cli.BoolFlag{Name: "collect", Usage: "rebuild the summary from the run directories, without training"},
+			&cli.StringFlag{Name: "emit", Usage: "print a cluster batch file and exit: `slurm` (job array) or k8s (Indexed Job)", Category: "cluster"},
+			&cli.StringFlag{Name: "image", Value: "gridgpu:latest", Usage: "k8s: container `IMAGE` with gridgpu on its PATH", Category: "cluster"},
+			&cli.StringFlag{Name: "pvc", Value: "gridgpu-sweeps", Usage: "k8s: PersistentVolumeClaim `NAME` holding the sweep file and DIR", Category: "cluster"},
+			&cli.StringFlag{Name: "mount", Value: "/sweeps", Usage: "k8s: mount `PATH` of the claim, the working directory of the pods", Category: "cluster"},
+			&cli.StringFlag{Name: "job-name", Usage: "job `NAME` (default gridgpu-sweep-<sweep file name>)", Category: "cluster"},
+			&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPU cores per task (`N`)", Category: "cluster"},
+			&cli.StringFlag{Name: "time", Usage: "slurm: time limit per task (`T`, e.g. 1-00:00:00)", Category: "cluster"},
+			&cli.StringFlag{Name: "binary", Value: "gridgpu", Usage: "the gridgpu `COMMAND` in the tasks", Category: "cluster"},
+		},
+		Action: sweepAction,
+	}
+}
+
+// analyzeFlagKinds lists the analyze flags a sweep file may set, from the
+// analyze command itself, so that the two never disagree.
+func analyzeFlagKinds() map[string]sweep.FlagKind {
+	out := map[string]sweep.FlagKind{}
+	for _, f := range analyzeCommand().Flags {
+		name := f.Names()[0]
+		switch name {
+		case "checkpoint", "out", "overwrite":
+			continue // the sweep sets these
+		case "arena":
+			out[name] = sweep.FlagList
+			continue
+		}
+		switch f.(type) {
+		case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+			out[name] = sweep.FlagInt
+		case *cli.Float64Flag:
+			out[name] = sweep.FlagFloat
+		case *cli.BoolFlag:
+			out[name] = sweep.FlagBool
+		default:
+			out[name] = sweep.FlagString
+		}
+	}
+	return out
+}
+
+// loadSweep reads and expands a sweep file.
+func loadSweep(path string) (*sweep.Spec, []sweep.Point, []byte, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("sweep file: %w", err)
+	}
+	spec, err := sweep.Parse(src, "sweep file "+path, sweep.ParseOptions{AnalyzeFlags: analyzeFlagKinds()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pts, err := spec.Expand()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return spec, pts, src, nil
+}
+
+var sweepDeviceRE = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
+
+func sweepAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("sweep takes no arguments (got %q); options are flags, see 'gridgpu sweep --help'", c.Args().First())
+	}
+	out := c.String("out")
+	specPath := c.String("spec")
+	if specPath == "" && c.Bool("collect") && out != "" {
+		specPath = filepath.Join(out, "sweep.yaml")
+	}
+	if specPath == "" {
+		return usagef("sweep: missing --spec; see 'gridgpu sweep --help'")
+	}
+	modes := 0
+	for _, f := range []string{"list", "collect", "emit"} {
+		if c.IsSet(f) {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return usagef("sweep: --list, --collect and --emit do not mix; give one")
+	}
+	spec, pts, src, err := loadSweep(specPath)
+	if err != nil {
+		return err
+	}
+	index := c.Int("index")
+	if c.IsSet("index") && (index < 0 || index >= len(pts)) {
+		return usagef("--index %d: the sweep has %d runs, indices 0 to %d (see --list)", index, len(pts), len(pts)-1)
+	}
+	if c.Bool("list") {
+		w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "INDEX\tNAME\tOVERRIDES")
+		for _, p := range pts {
+			if c.IsSet("index") && p.Index != index {
+				continue
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\n", p.Index, p.Name, p.OverridesText())
+		}
+		return w.Flush()
+	}
+	if out == "" {
+		return usagef("sweep: missing --out DIR; see 'gridgpu sweep --help'")
+	}
+	if e := c.String("emit"); c.IsSet("emit") {
+		o := sweep.EmitOptions{Spec: specPath, Out: out, N: len(pts), Binary: c.String("binary"), JobName: c.String("job-name"),
+			CPUs: c.Int("cpus"), Time: c.String("time"), Image: c.String("image"), PVC: c.String("pvc"), Mount: c.String("mount")}
+		if c.IsSet("parallel") {
+			o.Parallel = c.Int("parallel")
+		}
+		var text []byte
+		switch e {
+		case "slurm":
+			text, err = sweep.Slurm(o)
+		case "k8s", "kubernetes":
+			text, err = sweep.Kubernetes(o)
+		default:
+			return usagef("--emit %q: choose slurm or k8s", e)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = c.App.Writer.Write(text)
+		return err
+	}
+	if c.Bool("collect") {
+		return writeSummary(c, spec, pts, out)
+	}
+
+	// Train and analyse.
+	if c.Int("parallel") < 1 {
+		return usagef("--parallel %d: give 1 or more", c.Int("parallel"))
+	}
+	if c.Int("threads") < 0 {
+		return usagef("--threads %d: give 0 (automatic) or more", c.Int("threads"))
+	}
+	opt := sweep.RunOptions{Out: out, Parallel: c.Int("parallel"), Threads: c.Int("threads"), Log: c.App.ErrWriter}
+	if d := c.String("devices"); d != "" {
+		gpus := 0
+		for _, dev := range strings.Split(d, ",") {
+			dev = strings.TrimSpace(dev)
+			if dev == "cuda" {
+				dev = "cuda:0"
+			}
+			if !sweepDeviceRE.MatchString(dev) {
+				return usagef("--devices: %q is not a device; give cpu or a list such as cuda:0,cuda:1", dev)
+			}
+			for _, seen := range opt.Devices {
+				if seen == dev {
+					return usagef("--devices: %s listed twice", dev)
+				}
+			}
+			if dev != "cpu" {
+				gpus++
+			}
+			opt.Devices = append(opt.Devices, dev)
+		}
+		if !c.IsSet("parallel") && gpus > 1 {
+			opt.Parallel = gpus
+		}
+	}
+	if opt.Exe, err = os.Executable(); err != nil {
+		return fmt.Errorf("sweep: cannot find this program's executable to run the points: %w", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	// The sweep file beside its runs, for --collect and for the record.
+	if err := data.WriteFileAtomic(filepath.Join(out, "sweep.yaml"), src); err != nil {
+		return err
+	}
+	todo := pts
+	if c.IsSet("index") {
+		todo = pts[index : index+1]
+	}
+
+	// Signals go to the runner, which passes them on to the children. The
+	// channel stays registered until the end, so a second Ctrl-C also
+	// reaches the children (and aborts them) rather than killing the sweep
+	// while they still run.
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	opt.Signals = sigc
+	stderr := c.App.ErrWriter
+	fmt.Fprintf(stderr, "sweep %s: %d run(s) into %s, %d at once\n", specPath, len(todo), out, min(opt.Parallel, len(todo)))
+	res, err := sweep.Run(spec, todo, opt)
+	if err != nil {
+		return err
+	}
+	if !c.IsSet("index") {
+		if err := writeSummary(c, spec, pts, out); err != nil {
+			fmt.Fprintf(stderr, "gridgpu: sweep: writing the summary: %v\n", err)
+		}
+	}
+	again := fmt.Sprintf("gridgpu sweep --spec %s --out %s", specPath, out)
+	if c.IsSet("index") {
+		again += fmt.Sprintf(" --index %d", index)
+	}
+	if res.Signal != nil {
+		code := 130
+		if res.Signal == syscall.SIGTERM {
+			code = 143
+		}
+		return cli.Exit(fmt.Sprintf("sweep interrupted by %s: %d of %d runs done, %d stopped with a checkpoint, %d not started; continue with: %s",
+			sigName(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again), code)
+	}
+	if len(res.Failed) > 0 {
+		return fmt.Errorf("sweep: %d of %d runs failed (%s); see DIR/runs/NAME/%s and the log it names; fix and run '%s' again to retry them",
+			len(res.Failed), res.Total, strings.Join(res.Failed, ", "), sweep.StatusFile, again)
+	}
+	fmt.Fprintf(stderr, "sweep: %d run(s) done (%d before this invocation) in %.1f s\n", res.Done, res.Skipped, res.TotalSecond)
+	return nil
+}
+
+func writeSummary(c *cli.Context, spec *sweep.Spec, pts []sweep.Point, out string) error {
+	if st, err := os.Stat(out); err != nil || !st.IsDir() {
+		return errors.New("sweep: --out " + out + " is not a directory")
+	}
+	sum, err := sweep.Collect(spec, pts, out)
+	if err != nil {
+		return err
+	}
+	if err := sum.Write(out); err != nil {
+		return err
+	}
+	done, inc, failed := sum.Counts()
+	fmt.Fprintf(c.App.ErrWriter, "summary: %d done, %d incomplete, %d failed: %s, %s, %s\n", done, inc, failed,
+		filepath.Join(out, "results.csv"), filepath.Join(out, "results.json"), filepath.Join(out, "index.html"))
+	return nil
+}
+
+func init() {
+	extraCommands = append(extraCommands, sweepCommand())
+}
