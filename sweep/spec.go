@@ -381,18 +381,31 @@ func (s *Spec) parseGrid(n *yaml.Node) error {
 		}
 		s.Grid = append(s.Grid, ax)
 	}
-	// Short labels: the last path component, unless two axes share it.
-	count := map[string]int{}
+	var keys []string
 	for _, a := range s.Grid {
-		count[leaf(a.Key)]++
+		keys = append(keys, a.Key)
 	}
-	for i := range s.Grid {
-		s.Grid[i].Short = leaf(s.Grid[i].Key)
-		if count[s.Grid[i].Short] > 1 {
-			s.Grid[i].Short = s.Grid[i].Key
-		}
+	for i, l := range shortLabels(keys) {
+		s.Grid[i].Short = l
 	}
 	return nil
+}
+
+// shortLabels names swept keys in run names: the last path component,
+// unless two keys share it, which then keep their full paths.
+func shortLabels(keys []string) []string {
+	count := map[string]int{}
+	for _, k := range keys {
+		count[leaf(k)]++
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = leaf(k)
+		if count[out[i]] > 1 {
+			out[i] = k
+		}
+	}
+	return out
 }
 
 func leaf(key string) string { return key[strings.LastIndex(key, ".")+1:] }
