@@ -34,11 +34,19 @@ func analyzeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
 		Usage:     "measure grid cells of a trained network: ratemaps, grid scores, modules, figures",
-		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--trajectories N] [--steps N] [--seed S]",
+		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
 		Description: "Drives the network along smooth random walks (Sorscher et al.'s motion model, all starting at the\n" +
 			"origin) in square arenas centred on the origin, bins each unit's activation into a ratemap, and\n" +
 			"computes spatial autocorrelograms, grid scores (score60, score90), grid scale and orientation,\n" +
 			"grid modules and the neural-vs-spatial distance curve (SPEC section 6).\n\n" +
+			"Walks: 'standard' (default) is that motion model with 0.02 s steps, 200 walks of 500 steps per arena.\n" +
+			"'training' uses steps like the training data's: the same model with dt 0.1 s (mean step 0.10 m;\n" +
+			"training steps are Uniform(-0.15,0.15)^2, mean 0.115 m), 30 steps per walk from the origin as in\n" +
+			"training, 4000 walks per arena; --trajectories and --steps override those numbers.\n\n" +
+			"Scorer: 'banino' (default) is the published grid score of Banino et al. 2018 as Sorscher et al. use\n" +
+			"it (rings of 0.2-0.4...1.0 map sides, spline-rotated SACs; grid cells: score60 > 0.3); 'rings' is\n" +
+			"this project's variant with rings tied to the SAC's central peak (grid cells: score60 > 0.4).\n" +
+			"summary.json has both scorers' scores for every unit.\n\n" +
 			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
 			"empty (or pass --overwrite); files appear there only once all of them are written.",
 		Flags: []cli.Flag{
@@ -46,10 +54,12 @@ func analyzeCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
 			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
 			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"},
-			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, Usage: "walks per arena (`N`)"},
-			&cli.IntFlag{Name: "steps", Value: d.Steps, Usage: fmt.Sprintf("steps per walk (`N`; %g s each)", d.Motion.Dt)},
+			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
+			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"},
+			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"},
 			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks (`S`)"},
-			&cli.Float64Flag{Name: "min-score", Value: d.Modules.MinScore, Usage: "grid score60 a unit needs to count as a grid cell in module detection"},
+			&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
+			&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "grid score60 a unit needs to count as a grid cell (module detection, histograms)"},
 			&cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"},
 			&cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"},
 			&cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"},
@@ -57,6 +67,26 @@ func analyzeCommand() *cli.Command {
 		},
 		Action: runAnalyze,
 	}
+}
+
+// scoreThresholdText describes the --min-score default.
+var scoreThresholdText = fmt.Sprintf("the scorer's threshold: %g for banino, %g for rings", analysis.GridThreshold(analysis.ScorerBanino), analysis.GridThreshold(analysis.ScorerRings))
+
+// scorerOptions reads --scorer and --min-score: the scorer's name and the
+// grid threshold (the scorer's GridThreshold unless --min-score is given).
+func scorerOptions(c *cli.Context) (string, float64, error) {
+	scorer, err := analysis.CheckScorer(c.String("scorer"))
+	if err != nil {
+		return "", 0, usagef("%v", err)
+	}
+	thr := analysis.GridThreshold(scorer)
+	if c.IsSet("min-score") {
+		thr = c.Float64("min-score")
+		if math.IsNaN(thr) || math.IsInf(thr, 0) {
+			return "", 0, usagef("--min-score: must be a number")
+		}
+	}
+	return scorer, thr, nil
 }
 
 // parseArenas reads the --arena list.
@@ -92,16 +122,22 @@ func runAnalyze(c *cli.Context) error {
 		return err
 	}
 	opt.BinsPerMetre = c.Int("bins")
-	opt.Trajectories = c.Int("trajectories")
-	opt.Steps = c.Int("steps")
+	if err := opt.SetWalks(c.String("walks")); err != nil {
+		return usagef("%v", err)
+	}
+	if c.IsSet("trajectories") {
+		opt.Trajectories = c.Int("trajectories")
+	}
+	if c.IsSet("steps") {
+		opt.Steps = c.Int("steps")
+	}
 	opt.Seed = c.Uint64("seed")
-	opt.Modules.MinScore = c.Float64("min-score")
+	if opt.Scorer, opt.Modules.MinScore, err = scorerOptions(c); err != nil {
+		return err
+	}
 	opt.Modules.MinSize = c.Int("min-module-size")
 	opt.DistanceSamples = c.Int("distance-samples")
 	opt.Workers = c.Int("workers")
-	if math.IsNaN(opt.Modules.MinScore) {
-		return usagef("--min-score: must be a number")
-	}
 	if opt.Workers < 0 {
 		return usagef("--workers: %d, must be 0 (one per CPU) or more", opt.Workers)
 	}
@@ -128,8 +164,8 @@ func runAnalyze(c *cli.Context) error {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	pr.linef("analyze: %s (N=%d, H=%d): %d arena(s) %v m, %d walks x %d steps each, %d bins/m, %d workers",
-		ckpt, p.N, p.H, len(opt.Arenas), opt.Arenas, opt.Trajectories, opt.Steps, opt.BinsPerMetre, workers)
+	pr.linef("analyze: %s (N=%d, H=%d): %d arena(s) %v m, %d %s walks x %d steps of %g s each, %d bins/m, %s scorer, %d workers",
+		ckpt, p.N, p.H, len(opt.Arenas), opt.Arenas, opt.Trajectories, opt.Walks, opt.Steps, opt.Motion.Dt, opt.BinsPerMetre, opt.Scorer, workers)
 	opt.Progress = pr.event
 	start := time.Now()
 	res, err := analysis.Analyze(ctx, p, opt)
@@ -255,11 +291,13 @@ func gridscoreCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gridscore",
 		Usage:     "grid scores, scale and orientation of ratemaps in a NumPy .npz file",
-		UsageText: "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M]",
+		UsageText: "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]",
 		Description: "Reads the array 'ratemaps' [K,nx,ny] (or one map [nx,ny]; float32 or float64; NaN = unvisited\n" +
 			"bin; axis 1 is x, axis 2 is y) and prints one JSON object: per map score60, score90, scale and\n" +
 			"orientation (degrees in [0,60)), with null for undefined values (a constant or empty map, a map\n" +
-			"without periodic autocorrelogram peaks), plus the grid modules among the maps.\n\n" +
+			"without periodic autocorrelogram peaks), plus the grid modules among the maps.\n" +
+			"score60/score90 are the --scorer's (banino: the published method of Banino et al. 2018, default;\n" +
+			"rings: this project's variant); the other scorer's appear as rings_score60/... or banino_score60/....\n\n" +
 			"Scale is in metres when the bin size is known: from --bin-size, else from the file's scalar\n" +
 			"'bin_size' (for --name ratemaps_2m: 'bin_size_2m'). Without either, the bin size is taken as 1\n" +
 			"and scale is in bins (\"scale_unit\": \"bins\" in the output).\n" +
@@ -268,7 +306,8 @@ func gridscoreCommand() *cli.Command {
 			&cli.StringFlag{Name: "ratemaps", Usage: "(required) NumPy `F.npz` holding the ratemaps"},
 			&cli.StringFlag{Name: "name", Value: "ratemaps", Usage: "`NAME` of the array to score"},
 			&cli.Float64Flag{Name: "bin-size", Usage: "bin side in metres (`M`); overrides the file's bin_size"},
-			&cli.Float64Flag{Name: "min-score", Value: analysis.DefaultModuleOptions.MinScore, Usage: "score60 a map needs to count in module detection"},
+			&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
+			&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "score60 a map needs to count in module detection"},
 		},
 		Action: runGridscore,
 	}
@@ -282,6 +321,7 @@ type gridscoreMap struct {
 	Scale       analysis.Num `json:"scale"`
 	Orientation analysis.Num `json:"orientation"`
 	Visited     float64      `json:"visited_fraction"`
+	analysis.OtherScores
 }
 
 func runGridscore(c *cli.Context) error {
@@ -292,6 +332,10 @@ func runGridscore(c *cli.Context) error {
 		return err
 	}
 	path, name := c.String("ratemaps"), c.String("name")
+	scorer, thr, err := scorerOptions(c)
+	if err != nil {
+		return err
+	}
 	if c.IsSet("bin-size") {
 		if bs := c.Float64("bin-size"); !(bs > 0) || math.IsInf(bs, 0) {
 			return usagef("--bin-size: %g, must be a positive number of metres", bs)
@@ -336,7 +380,7 @@ func runGridscore(c *cli.Context) error {
 	vals := a.Float64s()
 	nb := nx * ny
 	scores := make([]analysis.Score, K)
-	sc := &analysis.Scorer{BinSize: binSize}
+	sc := &analysis.Scorer{BinSize: binSize, Method: scorer}
 	var wg sync.WaitGroup
 	var next int
 	var mu sync.Mutex
@@ -358,14 +402,16 @@ func runGridscore(c *cli.Context) error {
 	}
 	wg.Wait()
 	out := struct {
-		File      string                `json:"file"`
-		Array     string                `json:"array"`
-		Shape     []int                 `json:"shape"`
-		BinSize   float64               `json:"bin_size"`
-		ScaleUnit string                `json:"scale_unit"`
-		Maps      []gridscoreMap        `json:"maps"`
-		Modules   analysis.ModuleReport `json:"modules"`
-	}{File: path, Array: name, Shape: a.Shape, BinSize: binSize, ScaleUnit: unit}
+		File          string                `json:"file"`
+		Array         string                `json:"array"`
+		Shape         []int                 `json:"shape"`
+		BinSize       float64               `json:"bin_size"`
+		ScaleUnit     string                `json:"scale_unit"`
+		Scorer        string                `json:"scorer"`
+		GridThreshold float64               `json:"grid_threshold"`
+		Maps          []gridscoreMap        `json:"maps"`
+		Modules       analysis.ModuleReport `json:"modules"`
+	}{File: path, Array: name, Shape: a.Shape, BinSize: binSize, ScaleUnit: unit, Scorer: scorer, GridThreshold: thr}
 	for k, s := range scores {
 		visited := 0
 		for _, v := range vals[k*nb : (k+1)*nb] {
@@ -374,10 +420,11 @@ func runGridscore(c *cli.Context) error {
 			}
 		}
 		out.Maps = append(out.Maps, gridscoreMap{Map: k, Score60: analysis.Num(s.Score60), Score90: analysis.Num(s.Score90),
-			Scale: analysis.Num(s.Scale), Orientation: analysis.Num(s.Orientation), Visited: float64(visited) / float64(nb)})
+			Scale: analysis.Num(s.Scale), Orientation: analysis.Num(s.Orientation), Visited: float64(visited) / float64(nb),
+			OtherScores: analysis.NewOtherScores(s, scorer)})
 	}
 	mopt := analysis.DefaultModuleOptions
-	mopt.MinScore = c.Float64("min-score")
+	mopt.MinScore = thr
 	out.Modules = analysis.DetectModules(scores, mopt)
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -76,11 +76,92 @@ func TestAnalyzeAndGridscoreCLI(t *testing.T) {
 			}
 		}
 	}
+	// summary.json: the scorer and walks, and both scorers' scores.
+	sum := readSummary(t, filepath.Join(out, "summary.json"))
+	if st := sum.Settings; st.Scorer != "banino" || st.GridThreshold != 0.3 || st.Walks != "standard" || st.Motion.Dt != 0.02 || st.Steps != 100 || st.Trajectories != 6 {
+		t.Errorf("summary settings: %+v", st)
+	}
+	for _, u := range sum.Arenas[0].Units {
+		for _, k := range []string{"score60", "score90", "rings_score60", "rings_score90"} {
+			if _, ok := u[k]; !ok {
+				t.Errorf("summary unit lacks %s: %v", k, u)
+			}
+		}
+		if _, ok := u["banino_score60"]; ok {
+			t.Errorf("summary unit repeats the chosen scorer's scores: %v", u)
+		}
+	}
+	code, stdout, stderr = analysisCLI("gridscore", "--ratemaps", filepath.Join(out, "ratemaps.npz"), "--scorer", "rings")
+	if code != 0 {
+		t.Fatalf("gridscore --scorer rings: exit %d\n%s", code, stderr)
+	}
+	var rings struct {
+		Scorer        string                `json:"scorer"`
+		GridThreshold float64               `json:"grid_threshold"`
+		Maps          []map[string]*float64 `json:"maps"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rings); err != nil {
+		t.Fatal(err)
+	}
+	if rings.Scorer != "rings" || rings.GridThreshold != 0.4 || len(rings.Maps) != 8 {
+		t.Errorf("gridscore --scorer rings: scorer %q threshold %g, %d maps", rings.Scorer, rings.GridThreshold, len(rings.Maps))
+	}
+	for _, m := range rings.Maps {
+		if _, ok := m["banino_score60"]; !ok {
+			t.Errorf("gridscore --scorer rings: map lacks banino_score60: %v", m)
+		}
+	}
+	// Training-like walks: 0.1 s steps, 30 per walk unless --steps says.
+	tout := filepath.Join(dir, "training")
+	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", tout, "--arena", "1", "--bins", "10", "--walks", "training", "--trajectories", "40", "--scorer", "rings", "--min-score", "0.5")
+	if code != 0 {
+		t.Fatalf("analyze --walks training: exit %d\n%s", code, stderr)
+	}
+	sum = readSummary(t, filepath.Join(tout, "summary.json"))
+	if st := sum.Settings; st.Walks != "training" || st.Motion.Dt != 0.1 || st.Steps != 30 || st.Trajectories != 40 || st.Scorer != "rings" || st.GridThreshold != 0.5 {
+		t.Errorf("--walks training summary settings: %+v", st)
+	}
+	if _, ok := sum.Arenas[0].Units[0]["banino_score60"]; !ok {
+		t.Errorf("--scorer rings: summary unit lacks banino_score60: %v", sum.Arenas[0].Units[0])
+	}
 	// Running again into the same directory needs --overwrite.
 	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "2", "--steps", "20")
 	if code == 0 || !strings.Contains(stderr, "--overwrite") {
 		t.Errorf("non-empty --out: exit %d, %q", code, stderr)
 	}
+}
+
+// summaryJSON is the part of summary.json the CLI tests look at.
+type summaryJSON struct {
+	Settings struct {
+		Scorer        string  `json:"scorer"`
+		GridThreshold float64 `json:"grid_threshold"`
+		Walks         string  `json:"walks"`
+		Trajectories  int     `json:"trajectories"`
+		Steps         int     `json:"steps"`
+		Motion        struct {
+			Dt float64 `json:"dt_s"`
+		} `json:"motion"`
+	} `json:"settings"`
+	Arenas []struct {
+		Units []map[string]*float64 `json:"units"`
+	} `json:"arenas"`
+}
+
+func readSummary(t *testing.T, path string) summaryJSON {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summaryJSON
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(s.Arenas) == 0 || len(s.Arenas[0].Units) == 0 {
+		t.Fatalf("%s: no arenas or units", path)
+	}
+	return s
 }
 
 func TestAnalysisCLIErrors(t *testing.T) {
@@ -102,6 +183,10 @@ func TestAnalysisCLIErrors(t *testing.T) {
 		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--steps", "0"}, "--steps"},
 		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--trajectories", "-3"}, "--trajectories"},
 		{[]string{"analyze", "--checkpoint", ck, "--out", ck}, "not a directory"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--scorer", "sargolini"}, `--scorer: "sargolini" is not a grid scorer`},
+		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--walks", "long"}, `--walks: "long" is not a kind of walks`},
+		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--walks", "training", "--steps", "0"}, "--steps"},
+		{[]string{"gridscore", "--ratemaps", npz, "--scorer", "x"}, "--scorer"},
 		{[]string{"analyze", "--checkpoint", filepath.Join(dir, "none"), "--out", o}, "none"},
 		{[]string{"gridscore", "--ratemaps", npz, "--name", "nope"}, `no array "nope" (it holds: other, ratemaps)`},
 		{[]string{"gridscore", "--ratemaps", npz}, "want [K,nx,ny]"},

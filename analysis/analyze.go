@@ -15,12 +15,19 @@ import (
 
 // Options configures Analyze.
 type Options struct {
-	Arenas          []float64 // arena sides, m
-	BinsPerMetre    int       // spatial bins per metre; the same bin size in every arena
-	Trajectories    int       // walks per arena
-	Steps           int       // steps per walk
-	Seed            uint64
-	Motion          Motion
+	Arenas       []float64 // arena sides, m
+	BinsPerMetre int       // spatial bins per metre; the same bin size in every arena
+	Trajectories int       // walks per arena
+	Steps        int       // steps per walk
+	Seed         uint64
+	// Walks names the kind of walks, WalksStandard or WalksTraining (""
+	// is standard); SetWalks sets Motion, Trajectories and Steps to match.
+	Walks  string
+	Motion Motion
+	// Scorer is the grid scorer that gives Score60/Score90 and decides
+	// which units are grid units: ScorerBanino or ScorerRings ("" is
+	// banino). SetScorer also sets Modules.MinScore to its GridThreshold.
+	Scorer          string
 	Modules         ModuleOptions
 	DistanceSamples int                 // states sampled per arena for the distance curve; its bins are one spatial bin wide
 	Workers         int                 // parallel workers; GOMAXPROCS when 0
@@ -35,10 +42,59 @@ func DefaultOptions() Options {
 		Trajectories:    200,
 		Steps:           500,
 		Seed:            1,
+		Walks:           WalksStandard,
 		Motion:          DefaultMotion,
+		Scorer:          DefaultScorer,
 		Modules:         DefaultModuleOptions,
 		DistanceSamples: 2000,
 	}
+}
+
+// The kinds of evaluation walks (Options.Walks).
+const (
+	// WalksStandard: the Sorscher et al. motion model (DefaultMotion, dt
+	// 0.02 s), 200 walks of 500 steps (10 s) per arena.
+	WalksStandard = "standard"
+	// WalksTraining: walks whose steps look like the training data's: the
+	// same motion model with dt 0.1 s (TrainingMotion), so a step is about
+	// 0.1 m long (measured mean: 0.094 m in a 1 m arena, where walls slow
+	// the walker, 0.101 m in 2 m, 0.103 m in 4 m; training velocities are
+	// Uniform(-0.15, 0.15)^2, mean length 0.115 m), 30 steps from the
+	// origin as training trajectories have, and 4000 walks per arena.
+	WalksTraining = "training"
+)
+
+// TrainingMotion is the motion model of WalksTraining.
+var TrainingMotion = func() Motion { m := DefaultMotion; m.Dt = 0.1; return m }()
+
+// SetWalks selects the kind of walks and sets Motion, Trajectories and
+// Steps to its defaults (see WalksStandard, WalksTraining); set
+// Trajectories or Steps afterwards to change them.
+func (o *Options) SetWalks(name string) error {
+	switch name {
+	case "", WalksStandard:
+		o.Walks, o.Motion, o.Trajectories, o.Steps = WalksStandard, DefaultMotion, 200, 500
+	case WalksTraining:
+		o.Walks, o.Motion, o.Trajectories, o.Steps = WalksTraining, TrainingMotion, 4000, 30
+	default:
+		return walksError(name)
+	}
+	return nil
+}
+
+func walksError(name string) error {
+	return fmt.Errorf("--walks: %q is not a kind of walks; use standard (Sorscher et al.'s motion model, default) or training (the same with training-like 0.1 m steps, 30 per walk)", name)
+}
+
+// SetScorer selects the grid scorer and sets Modules.MinScore to its
+// GridThreshold.
+func (o *Options) SetScorer(name string) error {
+	s, err := CheckScorer(name)
+	if err != nil {
+		return err
+	}
+	o.Scorer, o.Modules.MinScore = s, GridThreshold(s)
+	return nil
 }
 
 // Validate reports the first option that cannot work, naming the
@@ -73,8 +129,23 @@ func (o *Options) Validate() error {
 	if o.Steps < 1 {
 		return fmt.Errorf("--steps: %d, must be at least 1", o.Steps)
 	}
+	switch o.Walks {
+	case "", WalksStandard:
+	case WalksTraining:
+		if o.Motion.Dt != TrainingMotion.Dt {
+			return fmt.Errorf("--walks training: the motion model's dt is %g s, training walks take %g s steps (Options.SetWalks sets them up)", o.Motion.Dt, TrainingMotion.Dt)
+		}
+	default:
+		return walksError(o.Walks)
+	}
 	if err := o.Motion.Validate(); err != nil {
 		return err
+	}
+	if _, err := CheckScorer(o.Scorer); err != nil {
+		return err
+	}
+	if math.IsNaN(o.Modules.MinScore) {
+		return fmt.Errorf("--min-score: must be a number")
 	}
 	if o.DistanceSamples < 2 {
 		return fmt.Errorf("distance samples: %d, must be at least 2", o.DistanceSamples)
@@ -150,6 +221,10 @@ func AnalyzeStates(ctx context.Context, N int, states StatesFunc, opt Options) (
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
 	start := time.Now()
+	opt.Scorer, _ = CheckScorer(opt.Scorer)
+	if opt.Walks == "" {
+		opt.Walks = WalksStandard
+	}
 	res := &Result{N: N, Options: opt}
 	for i, L := range opt.Arenas {
 		ar, err := analyzeArena(ctx, N, states, opt, i, L)
@@ -265,7 +340,7 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 	nb := bins.NB * bins.NB
 	ar.Scores = make([]Score, N)
 	ar.SACs = make([][]float64, N)
-	sc := &Scorer{BinSize: bins.BinSize()}
+	sc := &Scorer{BinSize: bins.BinSize(), Method: opt.Scorer}
 	var nextU, doneU int
 	report("scoring", 0, N)
 	for w := 0; w < opt.Workers; w++ {

@@ -157,6 +157,9 @@ func TestAnalyzeRejectsBadOptions(t *testing.T) {
 		{func(o *Options) { o.BinsPerMetre = 3 }, "--bins"},
 		{func(o *Options) { o.Trajectories = 0 }, "--trajectories"},
 		{func(o *Options) { o.Steps = -1 }, "--steps"},
+		{func(o *Options) { o.Scorer = "sargolini" }, "--scorer"},
+		{func(o *Options) { o.Walks = "long" }, "--walks"},
+		{func(o *Options) { o.Walks = WalksTraining }, "--walks"}, // without SetWalks: standard dt
 	} {
 		o := smallOptions()
 		c.mod(&o)

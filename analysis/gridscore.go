@@ -7,8 +7,21 @@ import (
 
 // Scorer computes grid scores, scales and orientations of ratemaps.
 //
-// Method (Sargolini et al. 2006, in the multi-mask form of Banino et al.
-// 2018's scoring code):
+// Two grid scorers are implemented, and Score reports both; Method chooses
+// which one gives Score60 and Score90:
+//
+//   - "banino" (ScorerBanino, the default): the published scorer of
+//     Banino et al. 2018 as Sorscher et al. use it, reproduced to 1e-3
+//     (see BaninoSAC and baninoScore): ring masks with inner radius 0.2 n
+//     and outer radii 0.4 n to n for an n-bin map, SACs rotated by cubic
+//     splines as scipy.ndimage.rotate does, missing bins counted as 0.
+//   - "rings" (ScorerRings): this project's variant, steps 1 to 4 below.
+//
+// Scale and orientation (steps 5 and 6) come from the NaN-aware SAC of
+// step 1 under either scorer.
+//
+// The rings method (Sargolini et al. 2006, in the multi-mask form of
+// Banino et al. 2018's scoring code, with rings tied to the SAC):
 //
 //  1. The SAC of the map (see SAC).
 //  2. The radius of the SAC's central peak, r0: where the SAC's radial mean
@@ -30,6 +43,7 @@ import (
 //  6. Orientation: the mean direction of those peaks modulo 60 degrees (a
 //     circular mean of 6 times the peak angles), in [0, 60).
 type Scorer struct {
+	Method     string    // ScorerBanino or ScorerRings; "" is DefaultScorer
 	BinSize    float64   // metres per bin; scales are reported in these units
 	MinOverlap int       // see SAC; DefaultMinOverlap when 0
 	OuterRadii []float64 // outer ring radii in units of r0; DefaultOuterRadii when nil
@@ -49,13 +63,17 @@ const minRingBins = 12
 
 // Score is the grid analysis of one ratemap. NaN marks an undefined value.
 type Score struct {
-	Score60     float64 // hexagonal grid score, max over rings
-	Score90     float64 // square grid score, max over rings
+	Score60     float64 // hexagonal grid score of the chosen scorer, max over rings
+	Score90     float64 // square grid score of the chosen scorer, max over rings
 	Scale       float64 // median distance to the six nearest SAC peaks, in BinSize units
 	Orientation float64 // degrees in [0, 60)
 	Ring60      [2]float64
 	Ring90      [2]float64 // inner and outer radius (BinSize units) of the ring that gave each score
 	Peaks       []Peak     // the SAC peaks used for scale and orientation
+
+	// Both scorers' scores; Score60 and Score90 repeat one pair.
+	BaninoScore60, BaninoScore90 float64
+	RingsScore60, RingsScore90   float64
 }
 
 // Peak is a local maximum of a SAC, relative to its centre, in bins.
@@ -65,21 +83,43 @@ type Peak struct {
 
 func nanScore() Score {
 	n := math.NaN()
-	return Score{Score60: n, Score90: n, Scale: n, Orientation: n, Ring60: [2]float64{n, n}, Ring90: [2]float64{n, n}}
+	return Score{Score60: n, Score90: n, Scale: n, Orientation: n, Ring60: [2]float64{n, n}, Ring90: [2]float64{n, n},
+		BaninoScore60: n, BaninoScore90: n, RingsScore60: n, RingsScore90: n}
 }
 
-// Score analyses the nx by ny ratemap m (row-major, NaN = missing). It also
-// returns the SAC, for plotting.
+// Score analyses the nx by ny ratemap m (row-major, NaN = missing) with
+// both scorers. It also returns the chosen scorer's SAC, for plotting: for
+// banino the BaninoSAC, for rings (and for a map that has no BaninoSAC)
+// the NaN-aware SAC.
 func (s *Scorer) Score(m []float64, nx, ny int) (Score, []float64) {
 	mo := s.MinOverlap
 	if mo == 0 {
 		mo = DefaultMinOverlap
 	}
 	sac := SAC(m, nx, ny, mo)
-	return s.ScoreSAC(sac, nx, ny), sac
+	res := s.ScoreSAC(sac, nx, ny)
+	bsac := BaninoSAC(m, nx, ny)
+	bs := s.BinSize
+	if !(bs > 0) {
+		bs = 1
+	}
+	b60, b90, r60, r90 := baninoScore(bsac, nx, ny)
+	res.BaninoScore60, res.BaninoScore90 = b60, b90
+	if s.Method == ScorerRings {
+		return res, sac
+	}
+	res.Score60, res.Score90 = b60, b90
+	res.Ring60 = [2]float64{r60[0] * bs, r60[1] * bs}
+	res.Ring90 = [2]float64{r90[0] * bs, r90[1] * bs}
+	if bsac == nil {
+		return res, sac // all NaN: nothing is defined
+	}
+	return res, bsac
 }
 
-// ScoreSAC analyses a SAC of a nx by ny map, as returned by SAC.
+// ScoreSAC analyses a SAC of a nx by ny map, as returned by SAC, with the
+// rings scorer (Score60 = RingsScore60, Score90 = RingsScore90), and finds
+// scale and orientation; the banino scores stay NaN.
 func (s *Scorer) ScoreSAC(sac []float64, nx, ny int) Score {
 	res := nanScore()
 	bs := s.BinSize
@@ -130,6 +170,7 @@ func (s *Scorer) ScoreSAC(sac []float64, nx, ny int) Score {
 				best90, res.Score90, res.Ring90 = g90, g90, [2]float64{rings[i][0] * bs, rings[i][1] * bs}
 			}
 		}
+		res.RingsScore60, res.RingsScore90 = res.Score60, res.Score90
 	}
 	peaks := sacPeaks(sac, sx, sy, cx, cy, r0, rmax)
 	if len(peaks) >= 3 {

@@ -7,19 +7,27 @@ import (
 
 // ModuleOptions sets the module detection thresholds (see DetectModules).
 type ModuleOptions struct {
-	MinScore          float64 `json:"min_score"`           // grid units have score60 above this
-	MinLogGap         float64 `json:"min_log_gap"`         // a gap in ln(scale) at least this wide separates modules
-	MinSize           int     `json:"min_size"`            // fewest units in a module
-	MaxLogSpread      float64 `json:"max_log_spread"`      // largest standard deviation of ln(scale) within a module
-	MinOrientationGap float64 `json:"min_orientation_gap"` // degrees; a gap in orientation (mod 60) this wide splits a scale cluster
+	MinScore          float64 `json:"min_score"`              // grid units have score60 above this
+	MinLogGap         float64 `json:"min_log_gap"`            // a gap in ln(scale) at least this wide separates modules
+	MinSize           int     `json:"min_size"`               // fewest units in a module
+	MaxLogSpread      float64 `json:"max_log_spread"`         // largest standard deviation of ln(scale) within a module
+	MinOrientationGap float64 `json:"min_orientation_gap"`    // degrees; a gap in orientation (mod 60) this wide splits a scale cluster
+	MaxOriSpread      float64 `json:"max_orientation_spread"` // degrees; largest circular standard deviation of orientation within a module (0: no limit)
 }
 
-// DefaultModuleOptions: a grid score of 0.4 is above the 95th percentile of
-// smoothed-noise maps for this scorer (measured: about 0.3-0.5 depending on
-// smoothing); module period ratios in the entorhinal cortex and in the paper
-// are about 1.4 (ln 1.4 = 0.34), well above a gap of 0.15 (ratio 1.16),
-// while scale estimates within one module vary by a few percent.
-var DefaultModuleOptions = ModuleOptions{MinScore: 0.4, MinLogGap: 0.15, MinSize: 3, MaxLogSpread: 0.1, MinOrientationGap: 15}
+// DefaultModuleOptions: the grid threshold is GridThreshold of the default
+// scorer, 0.3 for banino (the literature's value); Options.SetScorer and
+// the commands use the chosen scorer's threshold. Neither threshold keeps
+// out smoothed noise on its own: on 20-60 bin maps of Gaussian-smoothed
+// white noise (widths 1.5-4 bins) the 95th percentile of score60 is about
+// 0.5-0.85 for banino and 0.45-0.85 for rings (measured, 100 maps per
+// case). So a module must also be coherent: module period ratios in the
+// entorhinal cortex and in the paper are about 1.4 (ln 1.4 = 0.34), well
+// above a gap of 0.15 (ratio 1.16), while scale estimates within one module
+// vary by a few percent and orientations by a degree or two (in the tests'
+// noisy lattices, under 1.5 degrees); clusters of noise maps that pass the
+// score threshold have orientation spreads of about 14 degrees.
+var DefaultModuleOptions = ModuleOptions{MinScore: 0.3, MinLogGap: 0.15, MinSize: 3, MaxLogSpread: 0.1, MinOrientationGap: 15, MaxOriSpread: 8}
 
 // Module is a group of grid units with a common scale (and orientation).
 type Module struct {
@@ -51,8 +59,12 @@ type ModuleReport struct {
 // A module is then split by orientation if its members' orientations (mod
 // 60 degrees) fall into groups separated by gaps of at least
 // MinOrientationGap and at least two of those groups have MinSize units;
-// units of smaller groups join the nearest large group. Modules are numbered
-// by increasing period; Ratios are the ratios of consecutive periods.
+// units of smaller groups join the nearest large group. A module whose
+// orientations then spread (circular standard deviation) by more than
+// MaxOriSpread degrees is not a module either, and its units stay
+// unassigned: noise maps that pass the score threshold can have similar
+// scales by chance, but not similar orientations. Modules are numbered by
+// increasing period; Ratios are the ratios of consecutive periods.
 func DetectModules(scores []Score, opt ModuleOptions) ModuleReport {
 	rep := ModuleReport{Modules: []Module{}, GridUnits: []int{}, Unassigned: []int{}, Ratios: []float64{}}
 	for u, s := range scores {
@@ -85,6 +97,10 @@ func DetectModules(scores []Score, opt ModuleOptions) ModuleReport {
 			sc[i] = scores[u].Scale
 		}
 		mean, spread := orientationStats(scores, m)
+		if opt.MaxOriSpread > 0 && spread > opt.MaxOriSpread {
+			rep.Unassigned = append(rep.Unassigned, m...)
+			continue
+		}
 		rep.Modules = append(rep.Modules, Module{Period: median(sc), Orientation: mean, OriSpread: spread, LogSpread: logSpread(scores, m), Units: m})
 	}
 	sort.SliceStable(rep.Modules, func(a, b int) bool { return rep.Modules[a].Period < rep.Modules[b].Period })

@@ -8,8 +8,8 @@ import (
 )
 
 // scoreMaps scores n by n maps with bin size 1.
-func scoreMaps(maps [][]float64, n int) []Score {
-	sc := &Scorer{BinSize: 1}
+func scoreMaps(maps [][]float64, n int, method string) []Score {
+	sc := &Scorer{BinSize: 1, Method: method}
 	out := make([]Score, len(maps))
 	for i, m := range maps {
 		out[i], _ = sc.Score(m, n, n)
@@ -69,43 +69,50 @@ func TestDetectModules(t *testing.T) {
 		{"place-fields", places(30), nil, nil},
 		{"too-few-grid-units", cat(moduleMaps(rng, n, 2, 6, 10), noise(10)), nil, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			scores := scoreMaps(c.maps, n)
-			rep := DetectModules(scores, DefaultModuleOptions)
-			if len(rep.Modules) != len(c.periods) {
-				var desc []string
-				for _, u := range rep.GridUnits {
-					desc = append(desc, fmt.Sprintf("%d:%.2f/%.1f", u, scores[u].Scale, scores[u].Orientation))
-				}
-				t.Fatalf("%d modules %+v, want %d (grid units scale/orientation: %v)", len(rep.Modules), rep.Modules, len(c.periods), desc)
+	for _, method := range []string{ScorerBanino, ScorerRings} {
+		opt := DefaultModuleOptions
+		opt.MinScore = GridThreshold(method)
+		for _, c := range cases {
+			t.Run(method+"/"+c.name, func(t *testing.T) {
+				testModuleCase(t, scoreMaps(c.maps, n, method), opt, c.periods, c.orients)
+			})
+		}
+	}
+}
+
+func testModuleCase(t *testing.T, scores []Score, opt ModuleOptions, periods, orients []float64) {
+	rep := DetectModules(scores, opt)
+	if len(rep.Modules) != len(periods) {
+		var desc []string
+		for _, u := range rep.GridUnits {
+			desc = append(desc, fmt.Sprintf("%d:%.2f/%.1f", u, scores[u].Scale, scores[u].Orientation))
+		}
+		t.Fatalf("%d modules %+v, want %d (grid units scale/orientation: %v)", len(rep.Modules), rep.Modules, len(periods), desc)
+	}
+	for _, m := range rep.Modules {
+		t.Logf("module %d: period %.3f orientation %.1f, %d units (log spread %.3f)", m.ID, m.Period, m.Orientation, len(m.Units), m.LogSpread)
+	}
+	t.Logf("grid units %d, unassigned %d", len(rep.GridUnits), len(rep.Unassigned))
+	if len(periods) > 1 && periods[0] == periods[1] {
+		// Split by orientation: the two modules' orientations must
+		// differ by about 30 degrees.
+		if d := angleDist60(rep.Modules[0].Orientation, rep.Modules[1].Orientation); d < 25 {
+			t.Errorf("orientation split: module orientations %.1f and %.1f", rep.Modules[0].Orientation, rep.Modules[1].Orientation)
+		}
+		return
+	}
+	for i, m := range rep.Modules {
+		if math.Abs(m.Period-periods[i]) > 0.05*periods[i] {
+			t.Errorf("module %d period %.3f, want %.3f +- 5%%", i, m.Period, periods[i])
+		}
+		if !math.IsNaN(orients[i]) && angleDist60(m.Orientation, orients[i]) > 3 {
+			t.Errorf("module %d orientation %.2f, want %.2f +- 3", i, m.Orientation, orients[i])
+		}
+		if i > 0 {
+			if want := periods[i] / periods[i-1]; math.Abs(rep.Ratios[i-1]-want) > 0.05*want {
+				t.Errorf("ratio %d: %.3f, want %.3f", i-1, rep.Ratios[i-1], want)
 			}
-			for _, m := range rep.Modules {
-				t.Logf("module %d: period %.3f orientation %.1f, %d units (log spread %.3f)", m.ID, m.Period, m.Orientation, len(m.Units), m.LogSpread)
-			}
-			t.Logf("grid units %d, unassigned %d", len(rep.GridUnits), len(rep.Unassigned))
-			if len(c.periods) > 1 && c.periods[0] == c.periods[1] {
-				// Split by orientation: the two modules' orientations
-				// must differ by about 30 degrees.
-				if d := angleDist60(rep.Modules[0].Orientation, rep.Modules[1].Orientation); d < 25 {
-					t.Errorf("orientation split: module orientations %.1f and %.1f", rep.Modules[0].Orientation, rep.Modules[1].Orientation)
-				}
-				return
-			}
-			for i, m := range rep.Modules {
-				if math.Abs(m.Period-c.periods[i]) > 0.05*c.periods[i] {
-					t.Errorf("module %d period %.3f, want %.3f +- 5%%", i, m.Period, c.periods[i])
-				}
-				if !math.IsNaN(c.orients[i]) && angleDist60(m.Orientation, c.orients[i]) > 3 {
-					t.Errorf("module %d orientation %.2f, want %.2f +- 3", i, m.Orientation, c.orients[i])
-				}
-				if i > 0 {
-					if want := c.periods[i] / c.periods[i-1]; math.Abs(rep.Ratios[i-1]-want) > 0.05*want {
-						t.Errorf("ratio %d: %.3f, want %.3f", i-1, rep.Ratios[i-1], want)
-					}
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -115,7 +122,7 @@ func TestDetectModulesMembership(t *testing.T) {
 	const n = 40
 	rng := rand.New(rand.NewPCG(13, 14))
 	maps := append(moduleMaps(rng, n, 9, 6, 12), moduleMaps(rng, n, 9, 8.4, 12)...)
-	rep := DetectModules(scoreMaps(maps, n), DefaultModuleOptions)
+	rep := DetectModules(scoreMaps(maps, n, ScorerBanino), DefaultModuleOptions)
 	if len(rep.Modules) != 2 {
 		t.Fatalf("%d modules, want 2", len(rep.Modules))
 	}

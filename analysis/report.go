@@ -30,15 +30,23 @@ type Summary struct {
 
 // SummarySettings records what the analysis ran with.
 type SummarySettings struct {
-	Arenas          []float64     `json:"arenas_m"`
-	BinsPerMetre    int           `json:"bins_per_metre"`
-	Trajectories    int           `json:"trajectories"`
-	Steps           int           `json:"steps"`
-	Seed            uint64        `json:"seed"`
-	Motion          Motion        `json:"motion"`
+	Arenas       []float64 `json:"arenas_m"`
+	BinsPerMetre int       `json:"bins_per_metre"`
+	Trajectories int       `json:"trajectories"`
+	Steps        int       `json:"steps"`
+	Seed         uint64    `json:"seed"`
+	Walks        string    `json:"walks"` // "standard" or "training"
+	Motion       Motion    `json:"motion"`
+	// Scorer gives each unit's score60/score90 and the grid units;
+	// GridThreshold is the score60 a grid unit exceeds (= Modules.MinScore).
+	Scorer          string        `json:"scorer"`
+	GridThreshold   float64       `json:"grid_threshold"`
 	Modules         ModuleOptions `json:"modules"`
 	DistanceSamples int           `json:"distance_samples"`
-	MaskOuterRadii  []float64     `json:"mask_outer_radii_r0"`
+	// The rings of each scorer: banino's in units of the map side (inner,
+	// outer), rings' outer radii in units of the SAC's central-peak radius.
+	BaninoRings    [][2]float64 `json:"banino_rings_map_side"`
+	MaskOuterRadii []float64    `json:"mask_outer_radii_r0"`
 }
 
 // ArenaSummary is one arena in summary.json. Scales, periods and ring radii
@@ -282,8 +290,14 @@ func buildSummary(res *Result, info ReportInfo) Summary {
 	s.Model.N, s.Model.H = res.N, res.H
 	s.Model.Checkpoint, s.Model.Metadata = info.Checkpoint, info.Metadata
 	o := res.Options
+	walks := o.Walks
+	if walks == "" {
+		walks = WalksStandard
+	}
+	scorer, _ := CheckScorer(o.Scorer)
 	s.Settings = SummarySettings{Arenas: o.Arenas, BinsPerMetre: o.BinsPerMetre, Trajectories: o.Trajectories, Steps: o.Steps,
-		Seed: o.Seed, Motion: o.Motion, Modules: o.Modules, DistanceSamples: o.DistanceSamples, MaskOuterRadii: DefaultOuterRadii}
+		Seed: o.Seed, Walks: walks, Motion: o.Motion, Scorer: scorer, GridThreshold: o.Modules.MinScore, Modules: o.Modules,
+		DistanceSamples: o.DistanceSamples, BaninoRings: BaninoRings, MaskOuterRadii: DefaultOuterRadii}
 	s.Seconds = res.Seconds
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
@@ -293,7 +307,7 @@ func buildSummary(res *Result, info ReportInfo) Summary {
 			Figures: ArenaFigures{Ratemaps: "ratemaps_" + tag + ".png", SACs: "sacs_" + tag + ".png",
 				Histograms: "histograms_" + tag + ".png", Modules: "modules_" + tag + ".png"}}
 		for u, sc := range ar.Scores {
-			a.Units = append(a.Units, NewMapScore(u, sc))
+			a.Units = append(a.Units, NewMapScore(u, sc, scorer))
 		}
 		s.Arenas = append(s.Arenas, a)
 	}
@@ -339,8 +353,8 @@ img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
 <h1>Grid-cell analysis</h1>
 <p>Model: N = {{.Model.N}} units, H = {{.Model.H}}{{if .Model.Checkpoint}}, checkpoint <code>{{.Model.Checkpoint}}</code>{{end}}.
 {{with .Model.Metadata}}{{with index . "step"}}Step {{.}}.{{end}}{{end}}
-Walks: {{.Settings.Trajectories}} per arena of {{.Settings.Steps}} steps (dt {{.Settings.Motion.Dt}} s), seed {{.Settings.Seed}};
-{{.Settings.BinsPerMetre}} bins per metre. Grid units: score60 &gt; {{.Settings.Modules.MinScore}}. Analysis took {{num .Seconds}} s.</p>
+Walks ({{.Settings.Walks}}): {{.Settings.Trajectories}} per arena of {{.Settings.Steps}} steps (dt {{.Settings.Motion.Dt}} s), seed {{.Settings.Seed}};
+{{.Settings.BinsPerMetre}} bins per metre. Grid scorer: {{.Settings.Scorer}}; grid units: score60 &gt; {{.Settings.GridThreshold}}. Analysis took {{num .Seconds}} s.</p>
 <p class="note">Files: <a href="summary.json">summary.json</a> (all numbers), <a href="ratemaps.npz">ratemaps.npz</a> (ratemaps per arena, NaN = unvisited).</p>
 <h2>Summary</h2>
 <table><tr><th>arena</th><th>bins</th><th>visited</th><th>median visits/bin</th><th>grid units</th><th>modules</th><th>periods (m)</th><th>period ratios</th></tr>

@@ -70,6 +70,37 @@ func TestTrajectoriesStayInsideAndCover(t *testing.T) {
 	}
 }
 
+// TestTrainingWalks checks the --walks training preset: steps about as
+// long as training steps (Uniform(-0.15, 0.15)^2 velocities, mean length
+// 0.115 m), 30 per walk from the origin, inside the arena.
+func TestTrainingWalks(t *testing.T) {
+	var o Options
+	if err := o.SetWalks(WalksTraining); err != nil {
+		t.Fatal(err)
+	}
+	if o.Motion.Dt != 0.1 || o.Steps != 30 || o.Trajectories != 4000 || o.Motion.SpeedScale != DefaultMotion.SpeedScale {
+		t.Fatalf("training walks: %+v", o)
+	}
+	for _, L := range []float64{1, 2, 4} {
+		vel, pos := Trajectories(o.Motion, L, 2000, o.Steps, 3)
+		var path, far float64
+		for k := 0; k < len(vel); k += 2 {
+			path += math.Hypot(float64(vel[k]), float64(vel[k+1]))
+			if math.Abs(pos[k]) > L/2 || math.Abs(pos[k+1]) > L/2 {
+				t.Fatalf("L=%g: position (%g, %g) outside the arena", L, pos[k], pos[k+1])
+			}
+			far = max(far, math.Hypot(pos[k], pos[k+1]))
+		}
+		mean := path / float64(len(vel)/2)
+		t.Logf("L=%g m: mean step %.4f m, farthest point %.2f m from the origin", L, mean, far)
+		// Rayleigh mean speed 1.024 m/s times 0.1 s, a little less where
+		// walls slow the walker.
+		if mean < 0.09 || mean > 0.105 {
+			t.Errorf("L=%g: mean step %.4f m, want about 0.10", L, mean)
+		}
+	}
+}
+
 func TestTrajectoriesSeeded(t *testing.T) {
 	v1, _ := Trajectories(DefaultMotion, 2, 3, 100, 7)
 	v2, _ := Trajectories(DefaultMotion, 2, 3, 100, 7)
