@@ -125,9 +125,9 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 				}
 				r.mu.Unlock()
 				if first {
-					r.logf("sweep: %v: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again to abort them at once.", s, n)
+					r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again to abort them at once.", signalName(s), n)
 				} else {
-					r.logf("sweep: %v again: aborting the running runs", s)
+					r.logf("sweep: %s again: aborting the running runs", signalName(s))
 				}
 			}
 		}
@@ -307,7 +307,7 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 		st.State, st.Phase, st.Error, st.Log = StateTraining, "", "", ""
 		st.Attempts++
 		writeStatus(dir, st)
-		r.logf("%s: training on %s (%s, %d threads), %d steps; log %s", tag, st.Device, how, threads, p.Config.Run.Steps, filepath.Join(dir, TrainLog))
+		r.logf("%s: training on %s (%s, GOMAXPROCS=%d), %d steps; log %s", tag, st.Device, how, threads, p.Config.Run.Steps, filepath.Join(dir, TrainLog))
 		t0 := time.Now()
 		code, msg, err := r.child(filepath.Join(dir, TrainLog), args, threads)
 		release() // the analysis runs on the CPU: free the device for the next run
@@ -354,7 +354,7 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 		args = append(args, r.spec.Analyze...)
 		st.State, st.Phase, st.Error, st.Log = StateAnalyzing, "", "", ""
 		writeStatus(dir, st)
-		r.logf("%s: analysing (%d threads); log %s", tag, threads, filepath.Join(dir, AnalyzeLog))
+		r.logf("%s: analysing (GOMAXPROCS=%d); log %s", tag, threads, filepath.Join(dir, AnalyzeLog))
 		t0 := time.Now()
 		code, msg, err := r.child(filepath.Join(dir, AnalyzeLog), args, threads)
 		st.AnalyzeS = time.Since(t0).Seconds()
@@ -457,4 +457,14 @@ func (t *tailWriter) lastError() string {
 		}
 	}
 	return ""
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
