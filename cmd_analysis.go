@@ -44,7 +44,7 @@ func analyzeCommand() *cli.Command {
 			"training steps are Uniform(-0.15,0.15)^2, mean 0.115 m), 30 steps per walk from the origin as in\n" +
 			"training, 4000 walks per arena; --trajectories and --steps override those numbers.\n\n" +
 			"Scorer: 'banino' (default) is the published grid score of Banino et al. 2018 as Sorscher et al. use\n" +
-			"it (rings of 0.2-0.4...1.0 map sides, spline-rotated SACs; grid cells: score60 > 0.3); 'rings' is\n" +
+			"it (rings from 0.2 to 0.4-1.0 map sides, spline-rotated SACs; grid cells: score60 > 0.3); 'rings' is\n" +
 			"this project's variant with rings tied to the SAC's central peak (grid cells: score60 > 0.4).\n" +
 			"summary.json has both scorers' scores for every unit.\n\n" +
 			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +

@@ -2,7 +2,8 @@
 // evaluation protocol of SPEC section 6 describes: it drives the network
 // along smooth random walks in square arenas (the motion model of Sorscher et
 // al.), bins each unit's activation into a ratemap, computes spatial
-// autocorrelograms (SACs), grid scores, grid scales and orientations, groups
+// autocorrelograms (SACs), grid scores (by default the published scorer of
+// Banino et al. 2018, see ScorerBanino), grid scales and orientations, groups
 // grid cells into modules by scale, and relates distances in neural space to
 // distances in physical space. Analyze runs the whole protocol and writes
 // summary.json, ratemaps.npz, PNG figures and an index.html report.
