@@ -75,7 +75,10 @@ func baninoRings() [][2]float64 {
 //     bins gets the Pearson correlation over the full overlap.
 //   - Lags where the correlation is undefined (one overlapping bin, or one
 //     copy constant over the overlap, i.e. 0/0) are 0, as numpy.nan_to_num
-//     makes them in the published code.
+//     makes them in the published code. (Where rounding leaves a nonzero
+//     covariance over a zero standard deviation, the published code gets
+//     an infinity that nan_to_num turns into +-1.8e308; such lags are 0
+//     here too.)
 //
 // The layout is SAC's: (2nx-1) by (2ny-1), lag (dx, dy) at index
 // (dx+nx-1)*(2ny-1) + (dy+ny-1). (The published code puts lag l at -l;
