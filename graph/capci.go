@@ -35,11 +35,19 @@ type CIWindow struct {
 	MaxLag  int     // pairs (g_{b,t-k}, g_{b,t}) for k = 1..MaxLag of one trajectory; 0 means 1
 	MaxDist float64 // only pairs whose displacement has 0 < ||dx|| < MaxDist
 	Scale   float64 // 0: variance of r; > 0: mean of (r - Scale)^2
+	// Bins > 1 splits (0, MaxDist) into this many equal bins of ||dx|| and
+	// takes the variance of r within each bin (pooled), so that only pairs
+	// displaced by about the same distance in different directions are
+	// compared. 0 or 1: one bin.
+	Bins int
 }
 
 // ciWindow is the window of lc, its zero fields replaced by the paper's.
 func (lc LossConfig) ciWindow() CIWindow {
-	w := CIWindow{MaxLag: lc.CIMaxLag, MaxDist: lc.CIMaxDist, Scale: lc.CIScale}
+	w := CIWindow{MaxLag: lc.CIMaxLag, MaxDist: lc.CIMaxDist, Scale: lc.CIScale, Bins: lc.CIBins}
+	if w.Bins < 1 {
+		w.Bins = 1
+	}
 	if w.MaxLag < 1 {
 		w.MaxLag = 1
 	}
@@ -59,6 +67,15 @@ func (lc LossConfig) ciWindow() CIWindow {
 //	  dL/dr_k = (2/K)(r_k - mean r) (the mean's own dependence sums to zero);
 //	fixed scale (Scale = s > 0): L = (1/K) sum_k (r_k - s)^2,
 //	  dL/dr_k = (2/K)(r_k - s);
+//	binned variance (Bins = m > 1): the pooled within-bin variance
+//	  L = (1/K) sum_k (r_k - mean of r over k's bin of ||dx||)^2,
+//	  dL/dr_k = (2/K)(r_k - bin mean) (each bin's mean drops out as above);
+//
+// The binned form asks only that equal displacements in different
+// directions give equal neural distances: it leaves the code free to
+// saturate with distance (a unit-norm code cannot grow linearly for ever),
+// and it is what tells a hexagonal lattice (isotropic to fourth order in
+// ||dx||) from a square one (isotropic only to second order).
 //
 // and dr_k/dg_{b,t} = -dr_k/dg_{b,t-lag} = (g_{b,t} - g_{b,t-lag}) /
 // (||g_{b,t} - g_{b,t-lag}|| ||dx_k||), taken as zero where the two states
@@ -71,6 +88,7 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, 
 		row, prev int // rows of g_{b,t} and g_{b,t-lag} in s
 		r, sp     float64
 		dist      float64
+		bin       int
 	}
 	var items []item
 	for b := 0; b < B; b++ {
@@ -90,7 +108,8 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, 
 					d2 += d * d
 				}
 				dist := math.Sqrt(d2)
-				items = append(items, item{row: row, prev: prev, r: dist / sp, sp: sp, dist: dist})
+				bin := min(int(sp/w.MaxDist*float64(w.Bins)), w.Bins-1)
+				items = append(items, item{row: row, prev: prev, r: dist / sp, sp: sp, dist: dist, bin: bin})
 			}
 		}
 	}
@@ -98,17 +117,26 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, 
 		return 0
 	}
 	K := float64(len(items))
-	centre := w.Scale
-	if centre <= 0 {
-		centre = 0
-		for _, it := range items {
-			centre += it.r
+	centre := make([]float64, w.Bins) // per bin: the scale, or the bin's mean r
+	if w.Scale > 0 {
+		for i := range centre {
+			centre[i] = w.Scale
 		}
-		centre /= K
+	} else {
+		count := make([]float64, w.Bins)
+		for _, it := range items {
+			centre[it.bin] += it.r
+			count[it.bin]++
+		}
+		for i := range centre {
+			if count[i] > 0 {
+				centre[i] /= count[i]
+			}
+		}
 	}
 	var l float64
 	for _, it := range items {
-		l += (it.r - centre) * (it.r - centre)
+		l += (it.r - centre[it.bin]) * (it.r - centre[it.bin])
 	}
 	l /= K
 	if ds != nil {
@@ -116,7 +144,7 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, 
 			if it.dist == 0 {
 				continue
 			}
-			f := up * 2 / K * (it.r - centre) / (it.dist * it.sp)
+			f := up * 2 / K * (it.r - centre[it.bin]) / (it.dist * it.sp)
 			for k := 0; k < N; k++ {
 				d := f * (float64(s[it.row*N+k]) - float64(s[it.prev*N+k]))
 				ds[it.row*N+k] += T(d)

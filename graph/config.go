@@ -26,13 +26,14 @@ type LossConfig struct {
 	CIMaxLag  int
 	CIMaxDist float64
 	CIScale   float64
+	CIBins    int
 }
 
 // PaperCI reports whether the conformal-isometry term is the paper's
 // (consecutive states over steps shorter than sigma_x, variance form).
 func (c LossConfig) PaperCI() bool {
 	w := c.ciWindow()
-	return w.MaxLag == 1 && w.MaxDist == c.SigmaX && w.Scale == 0
+	return w.MaxLag == 1 && w.MaxDist == c.SigmaX && w.Scale == 0 && w.Bins == 1
 }
 
 // PaperLoss is the paper's setting (lambda_ci = 1 is an assumption).
@@ -49,8 +50,8 @@ func (c LossConfig) Validate() error {
 		return fmt.Errorf("sigma_g = %g: must be positive", c.SigmaG)
 	case c.LambdaSep < 0 || c.LambdaInv < 0 || c.LambdaCap < 0 || c.LambdaCI < 0:
 		return fmt.Errorf("loss weights must be >= 0 (lambda_sep %g, lambda_inv %g, lambda_cap %g, lambda_ci %g)", c.LambdaSep, c.LambdaInv, c.LambdaCap, c.LambdaCI)
-	case c.CIMaxLag < 0 || c.CIMaxDist < 0 || c.CIScale < 0 || math.IsInf(c.CIMaxDist, 0) || math.IsInf(c.CIScale, 0):
-		return fmt.Errorf("conformal-isometry window (ci_max_lag %d, ci_max_dist %g, ci_scale %g): each must be a finite number >= 0", c.CIMaxLag, c.CIMaxDist, c.CIScale)
+	case c.CIMaxLag < 0 || c.CIBins < 0 || c.CIMaxDist < 0 || c.CIScale < 0 || math.IsInf(c.CIMaxDist, 0) || math.IsInf(c.CIScale, 0):
+		return fmt.Errorf("conformal-isometry window (ci_max_lag %d, ci_bins %d, ci_max_dist %g, ci_scale %g): each must be a finite number >= 0", c.CIMaxLag, c.CIBins, c.CIMaxDist, c.CIScale)
 	case c.Reduction != ReduceMean && c.Reduction != ReduceSum:
 		return fmt.Errorf("reduction %q: must be %q or %q", c.Reduction, ReduceMean, ReduceSum)
 	}

@@ -122,6 +122,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 		// has such pairs), in the variance and the fixed-scale form.
 		{"ci-window", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist = 3, 0.25; return l }()},
 		{"ci-scale", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIScale = 3, 0.25, 4; return l }()},
+		{"ci-bins", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIBins = 4, 0.3, 3; return l }()},
 	}
 	const B, T, N, H = 3, 4, 6, 8
 	for ci, c := range cases {

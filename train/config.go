@@ -82,6 +82,7 @@ type LossSection struct {
 	CIMaxLag  int     `yaml:"ci_max_lag" json:"ci_max_lag" usage:"conformal isometry compares g_t with g_{t-k} for k = 1..this (0 or 1: consecutive states, the paper's)"`
 	CIMaxDist float64 `yaml:"ci_max_dist" json:"ci_max_dist" usage:"conformal isometry uses the pairs displaced less than this, metres (0: sigma_x, the paper's)"`
 	CIScale   float64 `yaml:"ci_scale" json:"ci_scale" usage:"conformal isometry form: 0 = variance of r = ||dg||/||dx|| (the paper's); s > 0 = mean of (r - s)^2, a fixed scale"`
+	CIBins    int     `yaml:"ci_bins" json:"ci_bins" usage:"conformal isometry: split (0, ci_max_dist) into this many bins of ||dx|| and take the variance of r within each, comparing only equal displacements in different directions (0 or 1: one bin, the paper's)"`
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
@@ -138,6 +139,8 @@ type RunConfig struct {
 	EvalEvery int `yaml:"eval_every" usage:"every this many steps (and at the last), score every unit on evaluation walks and add eval_* keys to metrics.jsonl (0: off)"`
 	// EvalArena is the side of the evaluation arena.
 	EvalArena float64 `yaml:"eval_arena" usage:"side in metres of the square arena of the grid evaluation"`
+	// EvalWalks is the evaluation's walks: standard, training or both.
+	EvalWalks string `yaml:"eval_walks" usage:"walks of the grid evaluation: standard (Sorscher motion, 0.02 m steps), training (training-like 0.1 m steps) or both (grid units must be hexagonal under each)"`
 	// EvalTrajectories is the number of evaluation walks (analyze uses 200).
 	EvalTrajectories int `yaml:"eval_trajectories" usage:"walks of the grid evaluation (fewer than analyze's 200, so it takes seconds)"`
 	// Device is "cpu" or "cuda:N".
@@ -163,7 +166,7 @@ func Preset(name string) (Config, error) {
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
 		Run: RunConfig{Steps: 2_000_000, Seed: 0, LogEvery: 100, CheckpointEvery: 10_000, KeepCheckpoints: 3,
-			EvalEvery: 0, EvalArena: 2, EvalTrajectories: 50, Device: "cpu"},
+			EvalEvery: 0, EvalArena: 2, EvalWalks: EvalStandard, EvalTrajectories: 50, Device: "cpu"},
 	}
 	size := func(B, T, N, H int) {
 		c.Data.BatchSize, c.Data.SeqLen, c.Model.Units, c.Model.Hidden = B, T, N, H
@@ -198,7 +201,7 @@ func (c *Config) LossConfig() graph.LossConfig {
 	l := c.Loss
 	return graph.LossConfig{SigmaX: l.SigmaX, SigmaG: l.SigmaG, LambdaSep: l.LambdaSep, LambdaInv: l.LambdaInv,
 		LambdaCap: l.LambdaCap, LambdaCI: l.LambdaCI, Reduction: l.Reduction,
-		CIMaxLag: l.CIMaxLag, CIMaxDist: l.CIMaxDist, CIScale: l.CIScale}
+		CIMaxLag: l.CIMaxLag, CIMaxDist: l.CIMaxDist, CIScale: l.CIScale, CIBins: l.CIBins}
 }
 
 // OptConfig converts the optimiser section for engines.
@@ -471,6 +474,12 @@ func (c *Config) Validate() error {
 			}
 			return nil
 		},
+		func() error {
+			if c.Loss.CIBins < 0 || c.Loss.CIBins > 10000 {
+				return bad("loss.ci_bins", "must be an integer from 0 to 10000")
+			}
+			return nil
+		},
 		func() error { return nonneg("loss.ci_max_dist", c.Loss.CIMaxDist) },
 		func() error { return nonneg("loss.ci_scale", c.Loss.CIScale) },
 		func() error { return pos("optimizer.lr", c.Optimizer.LR) },
@@ -544,6 +553,12 @@ func (c *Config) Validate() error {
 		func() error {
 			if !(c.Run.EvalArena >= 0.2 && c.Run.EvalArena <= 100) {
 				return bad("run.eval_arena", "must be an arena side from 0.2 to 100 metres")
+			}
+			return nil
+		},
+		func() error {
+			if c.Run.EvalWalks != EvalStandard && c.Run.EvalWalks != EvalTraining && c.Run.EvalWalks != EvalBoth {
+				return bad("run.eval_walks", `must be "standard", "training" or "both"`)
 			}
 			return nil
 		},

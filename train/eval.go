@@ -14,7 +14,12 @@ import (
 // EvalMetrics are the grid-evaluation keys of a metrics.jsonl line
 // (run.eval_every). They describe the network after that line's step,
 // driven along seeded walks of one arena and scored unit by unit as
-// `gridgpu analyze` scores them, with fewer walks.
+// `gridgpu analyze` scores them (the standard scorer), with fewer walks.
+//
+// With run.eval_walks = both, the headline counts (eval_grid_units,
+// eval_grid_frac) are of grid cells: units hexagonal under both the
+// standard and the training-like walks; the trn_ keys give the
+// training-like walks' own numbers.
 type EvalMetrics struct {
 	// GridUnits counts the units whose score60 exceeds GridThreshold.
 	GridUnits int     `json:"eval_grid_units"`
@@ -32,53 +37,118 @@ type EvalMetrics struct {
 	// Periods are the modules' periods in metres, smallest first.
 	Periods []float64 `json:"eval_periods"`
 	Arena   float64   `json:"eval_arena"`
-	Seconds float64   `json:"eval_seconds"`
+	Walks   string    `json:"eval_walks"`
+	// The training-like walks' numbers, with eval_walks = both.
+	StdGridUnits   *int    `json:"eval_std_grid_units,omitempty"`
+	TrnGridUnits   *int    `json:"eval_trn_grid_units,omitempty"`
+	TrnSquareUnits *int    `json:"eval_trn_square_units,omitempty"`
+	Seconds        float64 `json:"eval_seconds"`
 }
 
+// Evaluation walks (run.eval_walks).
+const (
+	EvalStandard = "standard" // the analyze default: Sorscher et al.'s motion model
+	EvalTraining = "training" // training-like 0.1 m steps, 30 per walk
+	EvalBoth     = "both"     // both; grid cells must be hexagonal under each
+)
+
 // evalOptions are the analysis options of the in-training evaluation: the
-// analyze defaults in one arena with fewer walks, so that an evaluation
-// takes seconds. The walks' seed is fixed, so every evaluation of a run
-// sees the same walks, and nothing is drawn from the training streams.
-func evalOptions(cfg *Config) analysis.Options {
+// analyze defaults for the walks in one arena with fewer walks, so that an
+// evaluation takes seconds. The walks' seed is fixed, so every evaluation of
+// a run sees the same walks, and nothing is drawn from the training streams.
+func evalOptions(cfg *Config, walks string) (analysis.Options, error) {
 	opt := analysis.DefaultOptions()
+	if err := opt.SetWalks(walks); err != nil {
+		return opt, err
+	}
 	opt.Arenas = []float64{cfg.Run.EvalArena}
+	// Training-like walks are 30 steps, not 500: as many states need about
+	// 16 times as many walks.
 	opt.Trajectories = cfg.Run.EvalTrajectories
-	return opt
+	if walks == EvalTraining {
+		opt.Trajectories = cfg.Run.EvalTrajectories * 16
+	}
+	return opt, nil
+}
+
+// unitScores is one evaluation's per-unit view.
+type unitScores struct {
+	hex, square []bool
+	res         *analysis.ArenaResult
+	thr         float64
+}
+
+func scoreUnits(ctx context.Context, p *graph.Params, cfg *Config, walks string) (*unitScores, error) {
+	opt, err := evalOptions(cfg, walks)
+	if err != nil {
+		return nil, err
+	}
+	res, err := analysis.Analyze(ctx, p, opt)
+	if err != nil {
+		return nil, fmt.Errorf("evaluation (%s walks): %w", walks, err)
+	}
+	u := &unitScores{hex: make([]bool, p.N), square: make([]bool, p.N), res: &res.Arenas[0], thr: opt.Modules.MinScore}
+	for i, s := range u.res.Scores {
+		u.hex[i] = s.Score60 > u.thr // NaN compares false
+		u.square[i] = s.Score90 > u.thr
+	}
+	return u, nil
+}
+
+func count(b []bool) int {
+	n := 0
+	for _, x := range b {
+		if x {
+			n++
+		}
+	}
+	return n
 }
 
 // Evaluate scores every unit of p on the evaluation walks of cfg.
 func Evaluate(ctx context.Context, p *graph.Params, cfg *Config) (*EvalMetrics, error) {
 	t0 := time.Now()
-	opt := evalOptions(cfg)
-	res, err := analysis.Analyze(ctx, p, opt)
-	if err != nil {
-		return nil, fmt.Errorf("evaluation: %w", err)
+	walks := cfg.Run.EvalWalks
+	first := walks
+	if walks == EvalBoth {
+		first = EvalStandard
 	}
-	ar := &res.Arenas[0]
-	thr := opt.Modules.MinScore
-	m := &EvalMetrics{GridThreshold: thr, Arena: ar.Side, Periods: []float64{}}
+	u, err := scoreUnits(ctx, p, cfg, first)
+	if err != nil {
+		return nil, err
+	}
+	ar := u.res
+	m := &EvalMetrics{GridThreshold: u.thr, Arena: ar.Side, Walks: walks, Periods: []float64{}}
+	hex := u.hex
+	if walks == EvalBoth {
+		t, err := scoreUnits(ctx, p, cfg, EvalTraining)
+		if err != nil {
+			return nil, err
+		}
+		std, trn, trnSq := count(u.hex), count(t.hex), count(t.square)
+		m.StdGridUnits, m.TrnGridUnits, m.TrnSquareUnits = &std, &trn, &trnSq
+		hex = make([]bool, p.N)
+		for i := range hex {
+			hex[i] = u.hex[i] && t.hex[i]
+		}
+	}
+	m.GridUnits, m.SquareUnits = count(hex), count(u.square)
+	m.GridFrac = float64(m.GridUnits) / float64(p.N)
 	var s60, s90 []float64
 	for _, s := range ar.Scores {
 		if !math.IsNaN(s.Score60) {
 			s60 = append(s60, s.Score60)
-			if s.Score60 > thr {
-				m.GridUnits++
-			}
 		}
 		if !math.IsNaN(s.Score90) {
 			s90 = append(s90, s.Score90)
-			if s.Score90 > thr {
-				m.SquareUnits++
-			}
 		}
 	}
-	m.GridFrac = float64(m.GridUnits) / float64(p.N)
 	m.Score60Max, m.Score60P90 = analysis.Num(quantile(s60, 1)), analysis.Num(quantile(s60, 0.9))
 	m.Score90Max = analysis.Num(quantile(s90, 1))
 	nb := ar.Bins.NB * ar.Bins.NB
-	for u := 0; u < p.N; u++ {
+	for i := 0; i < p.N; i++ {
 		dead := true
-		for _, v := range ar.Ratemaps[u*nb : (u+1)*nb] {
+		for _, v := range ar.Ratemaps[i*nb : (i+1)*nb] {
 			if v > 0 { // NaN (unvisited) compares false
 				dead = false
 				break

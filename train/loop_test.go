@@ -152,7 +152,7 @@ func TestEvalLeavesTrainingUnchanged(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{Out: plain}); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Run.EvalEvery, cfg.Run.EvalTrajectories = 5, 4
+	cfg.Run.EvalEvery, cfg.Run.EvalTrajectories, cfg.Run.EvalWalks = 5, 4, EvalBoth
 	if _, err := Run(context.Background(), cfg, Options{Out: evald}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,8 @@ func TestEvalLeavesTrainingUnchanged(t *testing.T) {
 	if len(a) != 12 || len(b) != 12 {
 		t.Fatalf("metrics lines: %d and %d, want 12", len(a), len(b))
 	}
-	keys := []string{"eval_grid_units", "eval_grid_frac", "eval_score60_max", "eval_score60_p90", "eval_dead_units", "eval_modules", "eval_periods"}
+	keys := []string{"eval_grid_units", "eval_grid_frac", "eval_score60_max", "eval_score60_p90", "eval_dead_units", "eval_modules", "eval_periods",
+		"eval_std_grid_units", "eval_trn_grid_units", "eval_trn_square_units"}
 	for i := range b {
 		step := i + 1
 		_, has := b[i]["eval_grid_units"]
