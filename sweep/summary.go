@@ -329,6 +329,16 @@ func cellText(v any) string {
 			parts = append(parts, strconv.FormatFloat(f, 'g', 6, 64))
 		}
 		return strings.Join(parts, " ")
+	case []any: // a list logged in metrics.jsonl, e.g. eval_periods
+		var parts []string
+		for _, e := range x {
+			if f, ok := e.(float64); ok {
+				parts = append(parts, strconv.FormatFloat(f, 'g', 6, 64))
+			} else {
+				parts = append(parts, cellText(e))
+			}
+		}
+		return strings.Join(parts, " ")
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case json.Number:

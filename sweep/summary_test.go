@@ -46,7 +46,7 @@ func TestCollectColumns(t *testing.T) {
 	// Run 0: done, with the keys other parts of the program may log.
 	fakeRun(t, RunDir(out, pts[0].Name), []string{
 		`{"step":10,"loss":2,"sep":0.5,"inv":0.1,"cap":-0.5,"ci":3,"elapsed":1,"eval_grid_units":1,"dead_units":4}`,
-		`{"step":20,"loss":1.5,"sep":0.4,"inv":0.2,"cap":-0.6,"ci":2,"elapsed":4,"eval_grid_units":3,"eval_score60_max":0.9}`,
+		`{"step":20,"loss":1.5,"sep":0.4,"inv":0.2,"cap":-0.6,"ci":2,"elapsed":4,"eval_grid_units":3,"eval_score60_max":0.9,"eval_periods":[0.3,0.42]}`,
 	}, 20, report)
 	// Run 1: trained but not analysed; run 2: failed before any checkpoint.
 	fakeRun(t, RunDir(out, pts[1].Name), []string{`{"step":20,"loss":1,"sep":0.1,"inv":0.1,"cap":-0.1,"ci":1,"elapsed":2}`}, 20, "")
@@ -71,15 +71,15 @@ func TestCollectColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantHeader := "name,index,run.seed,optimizer.lr,status,steps,loss,sep,inv,cap,ci,steps_per_sec,dead_units," +
-		"grid_units_1m,modules_1m,periods_1m,grid_units_2m,modules_2m,periods_2m,eval_grid_units,eval_score60_max,error"
+		"grid_units_1m,modules_1m,periods_1m,grid_units_2m,modules_2m,periods_2m,eval_grid_units,eval_periods,eval_score60_max,error"
 	if got := strings.Join(recs[0], ","); got != wantHeader {
 		t.Fatalf("header\n %s\nwant\n %s", got, wantHeader)
 	}
 	want := []string{
-		"seed=0_lr=0.01,0,0,0.01,done,20,1.5,0.4,0.2,-0.6,2,5,4,6,2,0.3 0.42,1,0,,3,0.9,",
-		"seed=1_lr=0.01,1,1,0.01,incomplete,20,1,0.1,0.1,-0.1,1,10,,,,,,,,,,",
-		"seed=2_lr=0.01,2,2,0.01,failed,5,1,0.1,0.1,-0.1,1,2.5,,,,,,,,,,step 6: loss term ci is NaN",
-		"seed=9_lr=0.01,,9,0.01,done,20,1,0.1,0.1,-0.1,1,10,,,,,,,,,,",
+		"seed=0_lr=0.01,0,0,0.01,done,20,1.5,0.4,0.2,-0.6,2,5,4,6,2,0.3 0.42,1,0,,3,0.3 0.42,0.9,",
+		"seed=1_lr=0.01,1,1,0.01,incomplete,20,1,0.1,0.1,-0.1,1,10,,,,,,,,,,,",
+		"seed=2_lr=0.01,2,2,0.01,failed,5,1,0.1,0.1,-0.1,1,2.5,,,,,,,,,,,step 6: loss term ci is NaN",
+		"seed=9_lr=0.01,,9,0.01,done,20,1,0.1,0.1,-0.1,1,10,,,,,,,,,,,",
 	}
 	if len(recs) != 5 {
 		t.Fatalf("%d records", len(recs))
