@@ -47,6 +47,10 @@ func analyzeCommand() *cli.Command {
 			"it (rings from 0.2 to 0.4-1.0 map sides, spline-rotated SACs; grid cells: score60 > 0.3); 'rings' is\n" +
 			"this project's variant with rings tied to the SAC's central peak (grid cells: score60 > 0.4).\n" +
 			"summary.json has both scorers' scores for every unit.\n\n" +
+			"Training curves: when the checkpoint is in a run directory (RUN/checkpoints/step-N.safetensors,\n" +
+			"RUN/checkpoints/latest, or RUN itself), the report also plots RUN/metrics.jsonl against step: the\n" +
+			"loss terms unweighted and weighted by RUN/config.yaml's lambdas, the total loss, lr, grad_norm,\n" +
+			"dead units and the eval_* keys of in-training evaluations (curves_*.png, a Training section).\n\n" +
 			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
 			"empty (or pass --overwrite); files appear there only once all of them are written.",
 		Flags: []cli.Flag{
@@ -153,6 +157,13 @@ func runAnalyze(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A checkpoint in a run directory: the report shows its training curves.
+	var curves *analysis.TrainingCurves
+	if resolved, err := train.ResolveCheckpoint(ckpt); err == nil {
+		if run := analysis.RunDirOf(ckpt, resolved); run != "" {
+			curves = analysis.ReadTrainingCurves(run)
+		}
+	}
 
 	// Ctrl-C or SIGTERM stops the analysis; nothing is written then.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -176,13 +187,20 @@ func runAnalyze(c *cli.Context) error {
 		}
 		return err
 	}
+	if curves != nil {
+		if curves.Note != "" {
+			pr.linef("training curves: none (%s)", curves.Note)
+		} else {
+			pr.linef("training curves: %d lines of %s (%d malformed, skipped)", len(curves.Points), filepath.Join(curves.RunDir, analysis.MetricsFile), curves.Malformed)
+		}
+	}
 	for _, ar := range res.Arenas {
 		pr.linef("arena %g m: %d of %d units with score60 > %g, %d module(s), %.1f%% of bins visited (%.1f s)",
 			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), 100*ar.Coverage.VisitedFraction, ar.Seconds)
 	}
 	var files int
 	err = analysis.WriteReport(out, res, analysis.ReportInfo{
-		Checkpoint: ckpt, Metadata: meta,
+		Checkpoint: ckpt, Metadata: meta, Training: curves,
 		Progress: func(name string) {
 			files++
 			pr.update(fmt.Sprintf("writing %s", name))

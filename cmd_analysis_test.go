@@ -206,3 +206,70 @@ func TestAnalysisCLIErrors(t *testing.T) {
 		t.Error("a failed analyze created its output directory")
 	}
 }
+
+// TestAnalyzeTrainingCurves trains a tiny run and analyses its newest
+// checkpoint: the report has the run's training curves above the arenas.
+func TestAnalyzeTrainingCurves(t *testing.T) {
+	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
+		t.Skipf("graph.Model not available: %v", err)
+	}
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
+		"run:\n  steps: 12\n  log_every: 1\n  checkpoint_every: 6\n  eval_every: 6\n  eval_trajectories: 4\n"), 0o644)
+	code, _, stderr := analysisCLI("train", "--preset", "smoke", "--config", cfg, "--out", run)
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, stderr)
+	}
+	// A line cut short (a run killed mid-write) is skipped and counted.
+	f, err := os.OpenFile(filepath.Join(run, "metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"step":13,"loss":`)
+	f.Close()
+	out := filepath.Join(dir, "report")
+	code, _, stderr = analysisCLI("analyze", "--checkpoint", filepath.Join(run, "checkpoints", "latest"), "--out", out,
+		"--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--distance-samples", "100")
+	if code != 0 {
+		t.Fatalf("analyze: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "training curves: 12 lines") {
+		t.Errorf("stderr does not mention the training curves:\n%s", stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Training struct {
+			RunDir    string   `json:"run_dir"`
+			Lines     int      `json:"metrics_lines"`
+			Malformed int      `json:"malformed_lines"`
+			EvalLines int      `json:"eval_lines"`
+			LastStep  int64    `json:"last_step"`
+			Figures   []string `json:"figures"`
+			Weights   *struct {
+				CI float64 `json:"lambda_ci"`
+			} `json:"loss_weights"`
+		} `json:"training"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	tr := sum.Training
+	if tr.RunDir != run || tr.Lines != 12 || tr.Malformed != 1 || tr.EvalLines != 2 || tr.LastStep != 12 || tr.Weights == nil || len(tr.Figures) != 3 {
+		t.Errorf("summary training: %+v", tr)
+	}
+	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
+	page := string(html)
+	if i, j := strings.Index(page, `id="training"`), strings.Index(page, `id="arena-`); i < 0 || j < i {
+		t.Errorf("training section at %d, first arena at %d", i, j)
+	}
+	for _, f := range tr.Figures {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 || !strings.Contains(page, `src="`+f+`"`) {
+			t.Errorf("figure %s missing or not in index.html", f)
+		}
+	}
+}

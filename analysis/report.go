@@ -25,7 +25,10 @@ type Summary struct {
 	} `json:"model"`
 	Settings SummarySettings `json:"settings"`
 	Arenas   []ArenaSummary  `json:"arenas"`
-	Seconds  float64         `json:"seconds"`
+	// Training describes the run's training curves (a checkpoint in a run
+	// directory only).
+	Training *TrainingSummary `json:"training,omitempty"`
+	Seconds  float64          `json:"seconds"`
 }
 
 // SummarySettings records what the analysis ran with.
@@ -79,6 +82,9 @@ type ReportInfo struct {
 	Checkpoint string
 	Metadata   map[string]string
 	Progress   func(string) // called before each file is made; may be nil
+	// Training holds the run's metrics.jsonl (see ReadTrainingCurves); nil
+	// when the checkpoint is not in a run directory.
+	Training *TrainingCurves
 }
 
 // CheckOutDir reports whether dir can receive a report: it must not exist,
@@ -212,6 +218,19 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 		if err := writeFig(f.Modules, func() ([]byte, error) { return modulesPNG(ar, minScore) }); err != nil {
 			return err
 		}
+	}
+	if info.Training != nil {
+		mark := -1.0
+		if st, err := strconv.ParseInt(info.Metadata["step"], 10, 64); err == nil && st >= 0 {
+			mark = float64(st)
+		}
+		ts, figs := trainingFigures(info.Training, mark, res.N)
+		for _, f := range figs {
+			if err := writeFig(f.file, f.draw); err != nil {
+				return err
+			}
+		}
+		sum.Training = ts
 	}
 	if err := writeFig("distance.png", func() ([]byte, error) { return distancePNG(res) }); err != nil {
 		return err
@@ -362,7 +381,13 @@ Walks ({{.Settings.Walks}}): {{.Settings.Trajectories}} per arena of {{.Settings
 <td>{{len .Modules.GridUnits}} / {{len .Units}}</td><td>{{len .Modules.Modules}}</td>
 <td>{{range $i, $m := .Modules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .Modules.Ratios}}</td></tr>
 {{end}}</table>
-<h2>Neural vs spatial distance</h2>
+{{with .Training}}{{if .Figures}}<h2 id="training">Training</h2>
+<p>Run <code>{{.RunDir}}</code>: {{.MetricsLines}} lines of metrics.jsonl, steps {{.FirstStep}} to {{.LastStep}}{{if .EvalLines}}, {{.EvalLines}} with a grid evaluation{{end}}{{if .Malformed}}; {{.Malformed}} malformed line(s) skipped{{end}}{{if .Superseded}}; {{.Superseded}} line(s) superseded by a resumed run{{end}}.
+{{with .Weights}}Loss weights (config.yaml): lambda_sep {{num .Sep}}, lambda_inv {{num .Inv}}, lambda_cap {{num .Cap}}, lambda_ci {{num .CI}}.{{else}}No loss weights: {{.WeightsNote}}.{{end}}</p>
+{{range $i, $f := .Figures}}<p class="note">{{index $.Training.Captions $i}}</p>
+<img src="{{$f}}" alt="{{$f}}">
+{{end}}{{else}}<p class="note">Training curves: none ({{.Note}}).</p>
+{{end}}{{end}}<h2>Neural vs spatial distance</h2>
 <img src="distance.png" alt="neural distance against spatial distance">
 <h2>Coverage</h2>
 <img src="coverage.png" alt="visits per bin in each arena">
