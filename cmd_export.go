@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -13,14 +15,18 @@ import (
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
-		Usage:     "write a checkpoint's model tensors to a NumPy .npz file",
-		UsageText: "gridgpu export --checkpoint F --out F.npz",
+		Usage:     "write a checkpoint's model tensors to a NumPy .npz or a PyTorch .pt file",
+		UsageText: "gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt]",
 		Description: "Writes mlp.0.weight [H,2], mlp.0.bias [H], mlp.2.weight [H,H], mlp.2.bias [H],\n" +
-			"mlp.4.weight [N*N,H], mlp.4.bias [N*N] and g0 [N] (float32, the raw g0 vector) to F.npz,\n" +
-			"named as in the checkpoint (SPEC section 7). Optimiser state is not exported.",
+			"mlp.4.weight [N*N,H], mlp.4.bias [N*N] and g0 [N] (float32, the raw g0 vector),\n" +
+			"named as in the checkpoint (SPEC section 7). Optimiser state is not exported.\n" +
+			"--format npz writes a NumPy .npz (np.load); --format pt a PyTorch state dict in\n" +
+			"torch.save's format (torch.load, any PyTorch since 1.6, weights_only or not).\n" +
+			"Without --format, an --out ending in .pt or .pth gives pt, anything else npz.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output `F.npz`"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output `F.npz` or F.pt"},
+			&cli.StringFlag{Name: "format", Usage: "`npz` or pt (default: pt when --out ends in .pt or .pth, else npz)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -29,19 +35,40 @@ func exportCommand() *cli.Command {
 			if err := requireFlags(c, "checkpoint", "out"); err != nil {
 				return err
 			}
+			out := c.String("out")
+			format := c.String("format")
+			if format == "" {
+				format = "npz"
+				if ext := strings.ToLower(filepath.Ext(out)); ext == ".pt" || ext == ".pth" {
+					format = "pt"
+				}
+			}
+			if format != "npz" && format != "pt" {
+				return usagef("--format %q: want npz or pt", format)
+			}
 			p, _, err := train.LoadParams(c.String("checkpoint"))
 			if err != nil {
 				return err
 			}
 			shapes := graph.Shapes(p.N, p.H)
-			arrays := make([]data.Array, 0, len(shapes))
-			for i, s := range p.Slices() {
-				arrays = append(arrays, data.Array{Name: graph.ParamNames[i], Shape: shapes[i], F32: s})
+			slices := p.Slices()
+			if format == "pt" {
+				tensors := make([]data.Tensor, len(slices))
+				for i, s := range slices {
+					tensors[i] = data.Tensor{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
+				}
+				err = data.WriteTorch(out, tensors)
+			} else {
+				arrays := make([]data.Array, len(slices))
+				for i, s := range slices {
+					arrays[i] = data.Array{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
+				}
+				err = data.WriteNPZ(out, arrays)
 			}
-			if err := data.WriteNPZ(c.String("out"), arrays); err != nil {
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.ErrWriter, "wrote %s: %d tensors, N=%d, H=%d\n", c.String("out"), len(arrays), p.N, p.H)
+			fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s): %d tensors, N=%d, H=%d\n", out, format, len(slices), p.N, p.H)
 			return nil
 		},
 	}

@@ -43,6 +43,14 @@ setup_blas() {
 	apt_install libopenblas-dev
 }
 
+setup_python() {
+	# The test of README.md's Python snippets (python_test.go) runs them with
+	# Debian's own PyTorch and NumPy; libopenblas0-pthread provides the
+	# libblas.so.3 that python3-numpy asks for (as OpenBLAS, not the slow
+	# reference BLAS that apt would otherwise pick).
+	apt_install python3 python3-torch python3-numpy libopenblas0-pthread
+}
+
 setup_go() {
 	if ! command -v go >/dev/null; then
 		log "Go not found: install Go $(sed -n 's/^go //p' go.mod) at /usr/local/go (https://go.dev/dl/)"
@@ -61,5 +69,6 @@ setup_go() {
 
 setup_base
 setup_blas
+setup_python
 setup_go
 log "done"

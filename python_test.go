@@ -1,0 +1,154 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// readmeSnippet returns the ```python block that follows the
+// "<!-- readme-test: NAME -->" marker in README.md, verbatim.
+func readmeSnippet(t *testing.T, name string) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := "<!-- readme-test: " + name + " -->\n"
+	_, rest, ok := strings.Cut(string(readme), marker)
+	if !ok {
+		t.Fatalf("README.md lacks the marker %q", strings.TrimSpace(marker))
+	}
+	rest, ok = strings.CutPrefix(rest, "```python\n")
+	if !ok {
+		t.Fatalf("README.md: no ```python block right after %q", strings.TrimSpace(marker))
+	}
+	code, _, ok := strings.Cut(rest, "\n```\n")
+	if !ok {
+		t.Fatalf("README.md: the block after %q is not closed", strings.TrimSpace(marker))
+	}
+	return code + "\n"
+}
+
+// python3WithTorch returns /usr/bin/python3 when it has torch and numpy.
+// Without them the test fails (scripts/setup.sh installs them, as CI runs
+// it), unless GRIDGPU_SKIP_PYTHON=1.
+func python3WithTorch(t *testing.T) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	out, err := exec.Command(py, "-c", "import torch, numpy").CombinedOutput()
+	if err == nil {
+		return py
+	}
+	if os.Getenv("GRIDGPU_SKIP_PYTHON") == "1" {
+		t.Skipf("GRIDGPU_SKIP_PYTHON=1 and %s lacks torch or numpy", py)
+	}
+	t.Fatalf("%s cannot import torch and numpy (%v: %s): run scripts/setup.sh as root, which installs "+
+		"python3-torch and python3-numpy (CI does), or set GRIDGPU_SKIP_PYTHON=1 to skip this test",
+		py, err, strings.TrimSpace(string(out)))
+	return ""
+}
+
+// TestREADMEPythonSnippets exports a small model with --format pt and
+// --format npz, runs README.md's PyTorch and NumPy snippets, verbatim, on
+// fixed velocities and checks their states against graph.ForwardStates.
+func TestREADMEPythonSnippets(t *testing.T) {
+	torchCode, numpyCode := readmeSnippet(t, "torch"), readmeSnippet(t, "numpy")
+	py := python3WithTorch(t)
+
+	const N, H, B, T = 12, 16, 3, 25
+	p := graph.InitParams(N, H, 7)
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "model.safetensors")
+	shapes := graph.Shapes(N, H)
+	var ts []data.Tensor
+	for i, s := range p.Slices() {
+		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: shapes[i], F32: s})
+	}
+	if err := data.WriteSafetensors(ck, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The snippets read model.pt and model.npz; --format is given for one
+	// and taken from the name for the other.
+	for _, args := range [][]string{
+		{"export", "--checkpoint", ck, "--out", filepath.Join(dir, "model.pt")},
+		{"export", "--checkpoint", ck, "--out", filepath.Join(dir, "model.npz"), "--format", "npz"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: status %d: %s", args, code, stderr)
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	vel := make([]float32, B*T*2)
+	for i := range vel {
+		vel[i] = float32(rng.NormFloat64() * 0.1)
+	}
+	if err := data.WriteNPZ(filepath.Join(dir, "vel.npz"), []data.Array{{Name: "v", Shape: []int{B, T, 2}, F32: vel}}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := graph.ForwardStates(p, vel, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonzero := 0
+	for _, v := range want {
+		if v != 0 {
+			nonzero++
+		}
+	}
+	if nonzero < len(want)/4 {
+		t.Fatalf("only %d of %d state values are non-zero: a weak test case", nonzero, len(want))
+	}
+
+	for _, c := range []struct{ name, code, harness string }{
+		{"torch", torchCode, `
+import numpy as _np
+_s = states(torch.from_numpy(_np.load("vel.npz")["v"]))
+assert _s.dtype == torch.float32, _s.dtype
+_np.savez("out-torch.npz", states=_s.numpy())
+`},
+		{"numpy", numpyCode, `
+_s = states(np.load("vel.npz")["v"])
+assert _s.dtype == np.float32, _s.dtype
+np.savez("out-numpy.npz", states=_s)
+`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			script := filepath.Join(dir, "readme_"+c.name+".py") // not torch.py: it would shadow the module
+			if err := os.WriteFile(script, []byte(c.code+c.harness), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(py, script)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "PYTHONDONTWRITEBYTECODE=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("README.md's %s snippet: %v\n%s", c.name, err, out)
+			}
+			got, err := data.ReadNPZ(filepath.Join(dir, "out-"+c.name+".npz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := got["states"]
+			if len(s.Shape) != 3 || s.Shape[0] != B || s.Shape[1] != T || s.Shape[2] != N {
+				t.Fatalf("states have shape %v, want [%d %d %d]", s.Shape, B, T, N)
+			}
+			worst := 0.0
+			for i, g := range s.Float64s() {
+				d := math.Abs(g - float64(want[i]))
+				if !(d <= 1e-5) {
+					t.Fatalf("state [%d][%d][%d] = %.9g, graph.ForwardStates %.9g", i/(T*N), i/N%T, i%N, g, want[i])
+				}
+				worst = max(worst, d)
+			}
+			t.Logf("largest difference from graph.ForwardStates: %.3g", worst)
+		})
+	}
+}
