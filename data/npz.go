@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +82,10 @@ func WriteNPZ(path string, arrays []Array) error {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("npz %s is a directory; name a file to write", path)
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+tempMarker+"*")
 	if err != nil {
 		return fmt.Errorf("npz %s: %w", path, err)
 	}
@@ -230,17 +234,59 @@ func writeNPY(w io.Writer, a Array) error {
 	return nil
 }
 
+// maxDeflateRatio bounds how many bytes deflate can produce per compressed
+// byte (the format's limit is about 1032:1).
+const maxDeflateRatio = 1032
+
 // ReadNPZ reads every array of a NumPy .npz archive (stored or deflated
 // entries, as numpy.savez and numpy.savez_compressed write them), keyed by
 // name without the ".npy" suffix. Only little-endian float32 ('<f4') and
 // float64 ('<f8') arrays in C order are supported; anything else, and any
 // damage to the file, is an error naming the file and the array.
+//
+// Nothing the archive declares is trusted for allocation: entries are
+// decompressed as streams, each capped by what its compressed bytes can
+// hold, entries may not share data (the trick of zip bombs), the total is
+// capped by MaxNPZBytes, and arrays grow with the data actually read.
 func ReadNPZ(path string) (map[string]Array, error) {
-	zr, err := zip.OpenReader(path)
+	fh, size, err := OpenRegular(path, "npz", MaxNPZBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return readNPZ(fh, size, path)
+}
+
+func readNPZ(r io.ReaderAt, size int64, path string) (map[string]Array, error) {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("npz %s: not a readable .npz (zip) archive: %w", path, err)
 	}
-	defer zr.Close()
+	if len(zr.File) > MaxNPZEntries {
+		return nil, fmt.Errorf("npz %s: %d entries, more than the %d this reader accepts", path, len(zr.File), MaxNPZEntries)
+	}
+	type region struct {
+		name       string
+		begin, end int64
+	}
+	regions := make([]region, 0, len(zr.File))
+	for _, f := range zr.File {
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, fmt.Errorf("npz %s: entry %s: %w", path, QuoteForError(f.Name, 64), err)
+		}
+		if f.CompressedSize64 > uint64(size) || off < 0 || uint64(off) > uint64(size)-f.CompressedSize64 {
+			return nil, fmt.Errorf("npz %s: entry %s claims %d compressed bytes beyond the end of the %d-byte file (truncated?)", path, QuoteForError(f.Name, 64), f.CompressedSize64, size)
+		}
+		regions = append(regions, region{f.Name, off, off + int64(f.CompressedSize64)})
+	}
+	sort.Slice(regions, func(i, j int) bool { return regions[i].begin < regions[j].begin })
+	for i := 1; i < len(regions); i++ {
+		if regions[i].begin < regions[i-1].end {
+			return nil, fmt.Errorf("npz %s: entries %s and %s share compressed data (a damaged or malicious archive)", path, QuoteForError(regions[i-1].name, 64), QuoteForError(regions[i].name, 64))
+		}
+	}
+	budget := uint64(MaxNPZBytes)
 	out := make(map[string]Array, len(zr.File))
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/") {
@@ -248,38 +294,64 @@ func ReadNPZ(path string) (map[string]Array, error) {
 		}
 		name := strings.TrimSuffix(f.Name, ".npy")
 		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("npz %s: array %q appears twice", path, name)
+			return nil, fmt.Errorf("npz %s: array %s appears twice", path, QuoteForError(name, 64))
 		}
-		a, err := readEntry(f, name)
+		a, n, err := readEntry(f, name, budget)
 		if err != nil {
-			return nil, fmt.Errorf("npz %s: array %q: %w", path, name, err)
+			return nil, fmt.Errorf("npz %s: array %s: %w", path, QuoteForError(name, 64), err)
 		}
+		budget -= n
 		out[name] = a
 	}
 	return out, nil
 }
 
-func readEntry(f *zip.File, name string) (Array, error) {
+// readEntry reads one entry of at most budget decompressed bytes and
+// returns its array and its size.
+func readEntry(f *zip.File, name string, budget uint64) (Array, uint64, error) {
+	limit := f.UncompressedSize64
+	switch f.Method {
+	case zip.Store:
+		if f.UncompressedSize64 != f.CompressedSize64 {
+			return Array{}, 0, fmt.Errorf("stored entry declares %d bytes but occupies %d", f.UncompressedSize64, f.CompressedSize64)
+		}
+	case zip.Deflate:
+		if most := f.CompressedSize64*maxDeflateRatio + 1024; limit > most {
+			return Array{}, 0, fmt.Errorf("entry declares %d bytes uncompressed, more than its %d compressed bytes can hold", f.UncompressedSize64, f.CompressedSize64)
+		}
+	default:
+		return Array{}, 0, fmt.Errorf("compression method %d is not supported (only stored and deflated entries)", f.Method)
+	}
+	if limit > budget {
+		return Array{}, 0, fmt.Errorf("the archive decompresses to more than %s in all, over this reader's limit", FormatBytes(float64(MaxNPZBytes)))
+	}
 	rc, err := f.Open()
 	if err != nil {
-		return Array{}, err
+		return Array{}, 0, err
 	}
 	defer rc.Close()
-	a, err := readNPY(rc, name, f.UncompressedSize64)
+	// archive/zip itself refuses entries longer or shorter than declared;
+	// the cap is a second line of defence.
+	lr := io.LimitReader(rc, int64(limit)+1)
+	a, err := readNPY(lr, name, limit)
 	if err != nil {
-		return Array{}, err
+		return Array{}, 0, err
 	}
 	// Reading to the end makes archive/zip verify the entry's CRC-32.
 	var one [1]byte
-	n, err := io.ReadFull(rc, one[:])
+	n, err := io.ReadFull(lr, one[:])
 	if n > 0 {
-		return Array{}, errors.New("trailing bytes after the array data")
+		return Array{}, 0, errors.New("trailing bytes after the array data")
 	}
 	if err != io.EOF {
-		return Array{}, fmt.Errorf("corrupt entry: %w", err)
+		return Array{}, 0, fmt.Errorf("corrupt entry: %w", err)
 	}
-	return a, nil
+	return a, limit, nil
 }
+
+// maxNPYHeader bounds the .npy header dict (numpy itself refuses headers
+// over 10000 bytes unless told otherwise).
+const maxNPYHeader = 1 << 20
 
 var (
 	reDescr   = regexp.MustCompile(`['"]descr['"]\s*:\s*['"]([^'"]*)['"]`)
@@ -318,6 +390,9 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 	if uint64(hlen) > size {
 		return Array{}, fmt.Errorf("corrupt .npy header: length %d exceeds entry size %d", hlen, size)
 	}
+	if hlen > maxNPYHeader {
+		return Array{}, fmt.Errorf("corrupt .npy header: length %d is implausible (over %d)", hlen, maxNPYHeader)
+	}
 	hdr := make([]byte, hlen)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return Array{}, fmt.Errorf("truncated .npy header: %w", err)
@@ -325,7 +400,7 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 	h := string(hdr)
 	m := reDescr.FindStringSubmatch(h)
 	if m == nil {
-		return Array{}, fmt.Errorf("corrupt .npy header (no descr): %q", h)
+		return Array{}, errors.New("corrupt .npy header (no descr key)")
 	}
 	descr := m[1]
 	var item int
@@ -335,15 +410,15 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 	case "<f8":
 		item = 8
 	default:
-		return Array{}, fmt.Errorf("dtype %q is not supported; save it as little-endian float32 ('<f4') or float64 ('<f8')", descr)
+		return Array{}, fmt.Errorf("dtype %s is not supported; save it as little-endian float32 ('<f4') or float64 ('<f8')", QuoteForError(descr, 16))
 	}
 	mf := reFortran.FindStringSubmatch(h)
 	if mf == nil {
-		return Array{}, fmt.Errorf("corrupt .npy header (no fortran_order): %q", h)
+		return Array{}, errors.New("corrupt .npy header (no fortran_order key)")
 	}
 	m2 := reShape.FindStringSubmatch(h)
 	if m2 == nil {
-		return Array{}, fmt.Errorf("corrupt .npy header (no shape): %q", h)
+		return Array{}, errors.New("corrupt .npy header (no shape key)")
 	}
 	a := Array{Name: name, Shape: []int{}}
 	for _, s := range strings.Split(m2[1], ",") {
@@ -354,7 +429,7 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 		s = strings.TrimSuffix(s, "L") // Python 2 writers append L to longs
 		d, err := strconv.Atoi(s)
 		if err != nil || d < 0 {
-			return Array{}, fmt.Errorf("corrupt .npy header (bad shape %q)", m2[1])
+			return Array{}, fmt.Errorf("corrupt .npy header (bad shape %s)", QuoteForError(m2[1], 64))
 		}
 		a.Shape = append(a.Shape, d)
 	}
@@ -368,29 +443,43 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 		return Array{}, fmt.Errorf("array is stored in Fortran order; save it in C order (numpy.ascontiguousarray)")
 	}
 	if n > 0 && uint64(n) > size/uint64(item) {
-		return Array{}, fmt.Errorf("truncated: shape %v needs %d bytes of data, entry has %d bytes in all", a.Shape, n*item, size)
+		return Array{}, fmt.Errorf("truncated: shape %v needs %.0f bytes of data, entry has %d bytes in all", a.Shape, float64(n)*float64(item), size)
 	}
+	// The arrays grow with the data actually read (the first chunk is
+	// allocated at once), so a header that lies about the size costs no
+	// more memory than the data that is really there.
 	const chunk = 1 << 16
 	buf := make([]byte, item*min(n, chunk))
 	if item == 4 {
-		a.F32 = make([]float32, n)
+		a.F32 = make([]float32, 0, min(n, chunk))
 	} else {
-		a.F64 = make([]float64, n)
+		a.F64 = make([]float64, 0, min(n, chunk))
 	}
 	for i := 0; i < n; i += chunk {
 		k := min(chunk, n-i)
 		b := buf[:k*item]
 		if _, err := io.ReadFull(r, b); err != nil {
-			return Array{}, fmt.Errorf("truncated data (shape %v): %w", a.Shape, err)
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return Array{}, fmt.Errorf("truncated data (shape %v needs %d bytes, the entry ends after %d): %w", a.Shape, n*item, i*item, err)
 		}
 		if item == 4 {
 			for j := 0; j < k; j++ {
-				a.F32[i+j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+				a.F32 = append(a.F32, math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:])))
 			}
 		} else {
 			for j := 0; j < k; j++ {
-				a.F64[i+j] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:]))
+				a.F64 = append(a.F64, math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:])))
 			}
+		}
+	}
+	if n == 0 {
+		// Empty arrays are non-nil, as callers tell F32 from F64 by nil.
+		if item == 4 {
+			a.F32 = []float32{}
+		} else {
+			a.F64 = []float64{}
 		}
 	}
 	return a, nil

@@ -117,32 +117,52 @@ func WriteSafetensors(path string, tensors []Tensor, metadata map[string]string)
 	})
 }
 
-// ReadSafetensors parses path. Every problem (truncation, bad header JSON,
-// unsupported dtype, offsets outside the data section or overlapping, shape
-// and size disagreeing) is an error naming the file and the problem.
+// ReadSafetensors parses path. Every problem (not a regular file, too
+// large, truncation, bad header JSON, unsupported dtype, shapes whose size
+// overflows, offsets outside the data section or overlapping, shape and size
+// disagreeing) is an error naming the file and the problem. The header is
+// checked completely before any tensor is allocated, and no allocation is
+// larger than what the file holds.
 func ReadSafetensors(path string) (*SafeFile, error) {
-	raw, err := os.ReadFile(path)
+	fh, size, err := OpenRegular(path, "checkpoint", MaxCheckpointBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading checkpoint: %w", err)
+		return nil, err
 	}
+	defer fh.Close()
+	return readSafetensors(fh, size, path)
+}
+
+// readSafetensors parses a safetensors file of size bytes read through r.
+func readSafetensors(r io.ReaderAt, size int64, path string) (*SafeFile, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%s: not a valid safetensors file: %s", path, fmt.Sprintf(format, a...))
 	}
-	if len(raw) < 8 {
-		return nil, bad("file is %d bytes, too short for the 8-byte header length (truncated?)", len(raw))
+	if size < 8 {
+		return nil, bad("file is %d bytes, too short for the 8-byte header length (truncated?)", size)
 	}
-	hlen := binary.LittleEndian.Uint64(raw[:8])
+	var lenBuf [8]byte
+	if _, err := r.ReadAt(lenBuf[:], 0); err != nil {
+		return nil, bad("reading the header length: %v", err)
+	}
+	hlen := binary.LittleEndian.Uint64(lenBuf[:])
 	if hlen > maxSafetensorsHeader {
-		return nil, bad("header length %d is implausible (over %d bytes)", hlen, maxSafetensorsHeader)
+		// The value is not quoted: for a file of another kind it is just
+		// eight bytes of its contents.
+		return nil, bad("the header length field is implausible (over %d bytes); the file is damaged or of another kind", maxSafetensorsHeader)
 	}
-	if uint64(len(raw)-8) < hlen {
-		return nil, bad("header says %d bytes of JSON but the file has only %d bytes after the length (truncated?)", hlen, len(raw)-8)
+	if uint64(size-8) < hlen {
+		return nil, bad("header says %d bytes of JSON but the file has only %d bytes after the length (truncated?)", hlen, size-8)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := r.ReadAt(hdr, 8); err != nil {
+		return nil, bad("reading the header: %v", err)
 	}
 	var header map[string]json.RawMessage
-	if err := json.Unmarshal(raw[8:8+hlen], &header); err != nil {
+	if err := json.Unmarshal(hdr, &header); err != nil {
 		return nil, bad("header JSON: %v", err)
 	}
-	dataSec := raw[8+hlen:]
+	dataStart := int64(8 + hlen)
+	dataLen := size - dataStart
 	f := &SafeFile{Metadata: map[string]string{}, Tensors: map[string]Tensor{}}
 	if m, ok := header["__metadata__"]; ok {
 		if err := json.Unmarshal(m, &f.Metadata); err != nil {
@@ -152,18 +172,25 @@ func ReadSafetensors(path string) (*SafeFile, error) {
 	}
 	type span struct {
 		name       string
+		e          stEntry
+		n          int64 // values
+		width      int64 // bytes per value
 		begin, end int64
 	}
-	var spans []span
+	spans := make([]span, 0, len(header))
 	for name, rawEntry := range header {
 		var e stEntry
 		if err := json.Unmarshal(rawEntry, &e); err != nil {
-			return nil, bad("header entry %q: %v", name, err)
+			return nil, bad("header entry %s: %v", QuoteForError(name, 64), err)
 		}
+		qn := QuoteForError(name, 64)
 		n := int64(1)
 		for _, d := range e.Shape {
 			if d < 0 {
-				return nil, bad("tensor %q has a negative dimension in shape %v", name, e.Shape)
+				return nil, bad("tensor %s has a negative dimension in shape %v", qn, e.Shape)
+			}
+			if d != 0 && n > math.MaxInt64/int64(d) {
+				return nil, bad("tensor %s: the size of shape %v overflows", qn, e.Shape)
 			}
 			n *= int64(d)
 		}
@@ -174,44 +201,65 @@ func ReadSafetensors(path string) (*SafeFile, error) {
 		case "F64":
 			width = 8
 		default:
-			return nil, bad("tensor %q has dtype %q; only F32 (and F64, converted) are supported", name, e.Dtype)
+			return nil, bad("tensor %s has dtype %s; only F32 (and F64, converted) are supported", qn, QuoteForError(e.Dtype, 16))
 		}
 		b, en := e.DataOffsets[0], e.DataOffsets[1]
-		if b < 0 || en < b || en > int64(len(dataSec)) {
-			return nil, bad("tensor %q has data offsets [%d, %d] outside the %d-byte data section (truncated?)", name, b, en, len(dataSec))
+		if b < 0 || en < b || en > dataLen {
+			return nil, bad("tensor %s has data offsets [%d, %d] outside the %d-byte data section (truncated?)", qn, b, en, dataLen)
 		}
-		if en-b != n*width {
-			return nil, bad("tensor %q: shape %v of %s needs %d bytes but its offsets span %d", name, e.Shape, e.Dtype, n*width, en-b)
-		}
-		t := Tensor{Name: name, Shape: e.Shape, F32: make([]float32, n)}
-		seg := dataSec[b:en]
-		if width == 4 {
-			for i := range t.F32 {
-				t.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(seg[4*i:]))
+		if n > (en-b)/width || n*width != en-b {
+			if n > math.MaxInt64/width {
+				return nil, bad("tensor %s: shape %v of %s needs more bytes than any file holds, but its offsets span %d", qn, e.Shape, e.Dtype, en-b)
 			}
-		} else {
-			for i := range t.F32 {
-				t.F32[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(seg[8*i:])))
-			}
+			return nil, bad("tensor %s: shape %v of %s needs %d bytes but its offsets span %d", qn, e.Shape, e.Dtype, n*width, en-b)
 		}
-		if t.Shape == nil {
-			t.Shape = []int{}
+		if int64(int(n)) != n {
+			return nil, bad("tensor %s: shape %v is too large for this machine", qn, e.Shape)
 		}
-		f.Tensors[name] = t
-		spans = append(spans, span{name, b, en})
+		spans = append(spans, span{name, e, n, width, b, en})
 	}
 	sort.Slice(spans, func(i, j int) bool {
 		if spans[i].begin != spans[j].begin {
 			return spans[i].begin < spans[j].begin
 		}
-		return spans[i].end < spans[j].end
+		if spans[i].end != spans[j].end {
+			return spans[i].end < spans[j].end
+		}
+		return spans[i].name < spans[j].name
 	})
 	for i := 1; i < len(spans); i++ {
+		// Empty tensors occupy no bytes and may share an offset.
 		if spans[i].begin < spans[i-1].end {
-			return nil, bad("tensors %q and %q overlap in the data section", spans[i-1].name, spans[i].name)
+			return nil, bad("tensors %s and %s overlap in the data section", QuoteForError(spans[i-1].name, 64), QuoteForError(spans[i].name, 64))
 		}
 	}
+	// Only now, with every entry checked against the file's size, allocate
+	// and read the data, in chunks.
+	buf := make([]byte, 1<<16)
 	for _, s := range spans {
+		t := Tensor{Name: s.name, Shape: s.e.Shape, F32: make([]float32, s.n)}
+		per := int64(len(buf)) / s.width
+		for i := int64(0); i < s.n; i += per {
+			k := min(per, s.n-i)
+			seg := buf[:k*s.width]
+			if _, err := r.ReadAt(seg, dataStart+s.begin+i*s.width); err != nil {
+				return nil, bad("reading tensor %s: %v (truncated?)", QuoteForError(s.name, 64), err)
+			}
+			dst := t.F32[i : i+k]
+			if s.width == 4 {
+				for j := range dst {
+					dst[j] = math.Float32frombits(binary.LittleEndian.Uint32(seg[4*j:]))
+				}
+			} else {
+				for j := range dst {
+					dst[j] = float32(math.Float64frombits(binary.LittleEndian.Uint64(seg[8*j:])))
+				}
+			}
+		}
+		if t.Shape == nil {
+			t.Shape = []int{}
+		}
+		f.Tensors[s.name] = t
 		f.Order = append(f.Order, s.name)
 	}
 	return f, nil
@@ -221,8 +269,11 @@ func ReadSafetensors(path string) (*SafeFile, error) {
 // directory, fsynced, renamed over path, then the directory fsynced so the
 // rename itself survives a crash.
 func atomicReplace(path string, fill func(io.Writer) error) (err error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("writing %s: it is a directory; name a file to write", path)
+	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
