@@ -191,7 +191,11 @@ func runAnalyze(c *cli.Context) error {
 		if curves.Note != "" {
 			pr.linef("training curves: none (%s)", curves.Note)
 		} else {
-			pr.linef("training curves: %d lines of %s (%d malformed, skipped)", len(curves.Points), filepath.Join(curves.RunDir, analysis.MetricsFile), curves.Malformed)
+			skipped := ""
+			if curves.Malformed > 0 {
+				skipped = fmt.Sprintf(" (%d malformed, skipped)", curves.Malformed)
+			}
+			pr.linef("training curves: %d lines of %s%s", len(curves.Points), filepath.Join(curves.RunDir, analysis.MetricsFile), skipped)
 		}
 	}
 	for _, ar := range res.Arenas {

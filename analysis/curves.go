@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -48,6 +49,9 @@ type TrainingCurves struct {
 	Points     []map[string]float64
 	Malformed  int // lines that are not a JSON object with a numeric step
 	Superseded int
+	// EvalWalks is the last eval_walks value ("standard", "training",
+	// "both"; "" in files without it).
+	EvalWalks string
 	// Weights are from config.yaml; nil when it is missing or lacks one of
 	// them (WeightsNote says why), and then no weighted curves are drawn.
 	Weights     *LossWeights
@@ -148,6 +152,9 @@ func (c *TrainingCurves) add(line []byte) {
 	if !ok || st < 0 || st != math.Trunc(st) {
 		c.Malformed++
 		return
+	}
+	if w, ok := m["eval_walks"].(string); ok {
+		c.EvalWalks = w
 	}
 	p := make(map[string]float64, len(m))
 	for k, v := range m {
@@ -346,6 +353,9 @@ func lossCurvesPNG(c *TrainingCurves, mark float64) ([]byte, error) {
 		if sign < 0 {
 			p.ylabel, p.logY = "-"+t.key, "log"
 			raw = negate(raw)
+		} else if allNeg(raw) {
+			p.title += " (negative; linear axis)"
+			p.logY = ""
 		}
 		p.lines = append(p.lines, curveLine{label: t.key, xy: raw, col: colBlue})
 		if w != nil {
@@ -396,9 +406,21 @@ func evalCurvesPNG(c *TrainingCurves, mark float64, N int) ([]byte, error) {
 			arena = fmt.Sprintf(", %g m arena", v)
 		}
 	}
+
 	gridLabel, squareLabel := "grid (score60 > threshold)", "square (score90 > threshold)"
 	if !math.IsNaN(thr) {
 		gridLabel, squareLabel = fmt.Sprintf("grid (score60 > %g)", thr), fmt.Sprintf("square (score90 > %g)", thr)
+	}
+	if c.EvalWalks != "" {
+		arena += ", " + c.EvalWalks + " walks"
+	}
+	scoreTitle := "grid score60"
+	if c.EvalWalks == "both" {
+		// The headline grid count needs both walks; the other numbers are
+		// the standard walks'.
+		gridLabel = strings.Replace(gridLabel, "grid", "grid under both walks", 1)
+		squareLabel = strings.Replace(squareLabel, "square", "square, standard walks", 1)
+		scoreTitle += " (standard walks)"
 	}
 	panels := []curvePanel{
 		{title: fmt.Sprintf("units (of %d)%s", N, arena), ylabel: "units", hline: math.NaN(), points: true, counts: true,
@@ -406,8 +428,12 @@ func evalCurvesPNG(c *TrainingCurves, mark float64, N int) ([]byte, error) {
 				{label: gridLabel, xy: c.series("eval_grid_units", nil), col: colBlue},
 				{label: squareLabel, xy: c.series("eval_square_units", nil), col: colOrange},
 				{label: "dead", xy: c.series("eval_dead_units", nil), col: colRed, dashed: true},
+				// With eval_walks = both: each kind of walks' own counts.
+				{label: "grid, standard walks", xy: c.series("eval_std_grid_units", nil), col: colGreen, dashed: true},
+				{label: "grid, training walks", xy: c.series("eval_trn_grid_units", nil), col: colPurple, dashed: true},
+				{label: "square, training walks", xy: c.series("eval_trn_square_units", nil), col: colGrey, dashed: true},
 			}},
-		{title: "grid score60", ylabel: "score60", hline: thr, hlineLabel: "grid threshold", points: true,
+		{title: scoreTitle, ylabel: "score60", hline: thr, hlineLabel: "grid threshold", points: true,
 			lines: []curveLine{
 				{label: "max", xy: c.series("eval_score60_max", nil), col: colBlue},
 				{label: "90th percentile", xy: c.series("eval_score60_p90", nil), col: colGreen},

@@ -46,6 +46,10 @@ func syntheticMetrics(n, evalEvery int, bad bool) string {
 			m["eval_modules"] = int(2 * f)
 			m["eval_periods"] = []float64{}
 			m["eval_arena"] = 2
+			m["eval_walks"] = "both"
+			m["eval_std_grid_units"] = int(12 * f)
+			m["eval_trn_grid_units"] = int(11 * f)
+			m["eval_trn_square_units"] = 1
 			if i == evalEvery/10 {
 				m["eval_score60_max"] = nil // an undefined score
 			}
