@@ -663,6 +663,9 @@ func curvePlot(cp curvePanel, mark float64) (*plot.Plot, bool, error) {
 	// Room above the data for the legend.
 	frac := 0.08 + 0.1*float64(nLeg)
 	if logY {
+		if ylo == yhi {
+			p.Title.Text += fmt.Sprintf(": %.4g throughout", ylo)
+		}
 		if yhi/ylo < 2 { // (nearly) constant: a decade around it
 			ylo, yhi = ylo/3, yhi*3
 		}
