@@ -148,7 +148,7 @@ type RunConfig struct {
 }
 
 // PresetNames lists the presets, in the order help text shows them.
-var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium"}
+var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", "grids"}
 
 // Preset returns a named preset.
 //
@@ -190,6 +190,26 @@ func Preset(name string) (Config, error) {
 		size(32, 30, 64, 128)
 	case "medium":
 		size(64, 40, 128, 256)
+	case "demo", "grids":
+		// The recipe of docs/RESULTS.md: W(v) starts at the identity (the
+		// paper does not say how it initialised; with PyTorch's default the
+		// code does not path-integrate and half the units are silent), a
+		// constant learning rate of 1e-3 without accumulation, and a small
+		// conformal-isometry weight (at 1 the term collapses the code).
+		c.Model.Init, c.Model.G0Init = graph.InitIdentity, graph.G0Abs
+		c.Optimizer.LR, c.Optimizer.Accumulation = 1e-3, 1
+		c.Scheduler.Kind = "none"
+		c.Loss.LambdaCI = 0.01
+		c.Run.LogEvery, c.Run.EvalWalks = 100, EvalBoth
+		if name == "demo" {
+			// About 6 minutes on two CPU cores.
+			size(32, 30, 64, 128)
+			c.Run.Steps, c.Run.CheckpointEvery, c.Run.EvalEvery = 15000, 1000, 2500
+		} else {
+			// The paper's sizes, for one GPU (about 10 ms a step on an
+			// H100/H200, so well under an hour).
+			c.Run.Steps, c.Run.CheckpointEvery, c.Run.EvalEvery = 100000, 5000, 5000
+		}
 	default:
 		return Config{}, fmt.Errorf("unknown preset %q: choose one of %s", name, strings.Join(PresetNames, ", "))
 	}
