@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,8 +57,64 @@ func CheckpointName(step int64) string { return fmt.Sprintf("step-%08d.safetenso
 // holds the newest checkpoint's file name.
 const LatestFile = "latest"
 
-// SaveCheckpoint writes ck to path atomically.
+// MaxParamMagnitude is the largest absolute value a checkpoint tensor may
+// hold. Values beyond it are finite but absurd (a step with a huge learning
+// rate); the next step would overflow float32.
+const MaxParamMagnitude = 1e30
+
+// NonFiniteTensorError reports a tensor value that a checkpoint must not
+// hold: NaN, Inf, or a magnitude over MaxParamMagnitude.
+type NonFiniteTensorError struct {
+	Tensor string
+	Index  int
+	Value  float32
+}
+
+func (e *NonFiniteTensorError) Error() string {
+	v := float64(e.Value)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Sprintf("tensor %s holds %v (at index %d)", e.Tensor, v, e.Index)
+	}
+	return fmt.Sprintf("tensor %s holds %g (at index %d), beyond the plausible magnitude %g", e.Tensor, v, e.Index, MaxParamMagnitude)
+}
+
+// checkFinite returns the first value of s that is NaN, Inf or beyond
+// MaxParamMagnitude.
+func checkFinite(name string, s []float32) error {
+	for i, v := range s {
+		if !(v >= -MaxParamMagnitude && v <= MaxParamMagnitude) {
+			return &NonFiniteTensorError{Tensor: name, Index: i, Value: v}
+		}
+	}
+	return nil
+}
+
+// checkParamsFinite checks every tensor of p, named prefix+ParamNames.
+func checkParamsFinite(prefix string, p *graph.Params) error {
+	if p == nil {
+		return nil
+	}
+	for i, s := range p.Slices() {
+		if err := checkFinite(prefix+graph.ParamNames[i], s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveCheckpoint writes ck to path atomically. A checkpoint whose
+// parameters or AdamW moments hold NaN, Inf or absurd magnitudes is not
+// written (the error names the tensor), so every checkpoint on disk is one
+// training can continue from.
 func SaveCheckpoint(path string, ck *Checkpoint) error {
+	for _, q := range []struct {
+		prefix string
+		p      *graph.Params
+	}{{"", ck.Params}, {"opt.m.", ck.Opt.M}, {"opt.v.", ck.Opt.V}} {
+		if err := checkParamsFinite(q.prefix, q.p); err != nil {
+			return fmt.Errorf("checkpoint %s not written: after the optimiser update, %w", path, err)
+		}
+	}
 	var ts []data.Tensor
 	shapes := graph.Shapes(ck.Params.N, ck.Params.H)
 	add := func(prefix string, p *graph.Params) {
@@ -103,6 +160,9 @@ func LoadParams(path string) (*graph.Params, map[string]string, error) {
 	}
 	p, err := paramsFrom(path, f, "")
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkFileFinite(path, f); err != nil {
 		return nil, nil, err
 	}
 	if cfgText, ok := f.Metadata["config"]; ok && f.Metadata["format"] == CheckpointFormat {
@@ -161,6 +221,23 @@ func checkShapes(path string, f *data.SafeFile, prefix string, N, H int, why str
 		}
 		if !reflect.DeepEqual(t.Shape, want) {
 			return fmt.Errorf("checkpoint %s: tensor %s has shape %v, but %s needs %v", path, name, t.Shape, why, want)
+		}
+	}
+	return nil
+}
+
+// checkFileFinite refuses a checkpoint whose model tensors or AdamW moments
+// (the tensors any command uses) hold NaN, Inf or absurd magnitudes.
+func checkFileFinite(path string, f *data.SafeFile) error {
+	for _, prefix := range []string{"", "opt.m.", "opt.v."} {
+		for _, n := range graph.ParamNames {
+			t, ok := f.Tensors[prefix+n]
+			if !ok {
+				continue
+			}
+			if err := checkFinite(prefix+n, t.F32); err != nil {
+				return fmt.Errorf("checkpoint %s: %w; the file is damaged or was written after training diverged", path, err)
+			}
 		}
 	}
 	return nil
@@ -225,6 +302,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		}
 		return p
 	}
+	if err := checkFileFinite(path, f); err != nil {
+		return nil, err
+	}
 	ck.Params = load("")
 	ck.Opt = &OptState{M: load("opt.m."), V: load("opt.v.")}
 	if ck.Step, err = strconv.ParseInt(md["step"], 10, 64); err != nil || ck.Step < 0 {
@@ -245,9 +325,14 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	return ck, nil
 }
 
+// maxPointerBytes bounds the latest pointer file, which holds one name.
+const maxPointerBytes = 4096
+
 // ResolveCheckpoint turns a --resume argument into a checkpoint file: a
 // file is itself; a run directory or its checkpoints/ directory means the
-// newest checkpoint named by its "latest" pointer.
+// newest checkpoint named by its "latest" pointer. A pointer must name a
+// plain file in its own directory; symbolic links there may not lead out of
+// the run directory.
 func ResolveCheckpoint(arg string) (string, error) {
 	st, err := os.Stat(arg)
 	if err != nil {
@@ -261,17 +346,52 @@ func ResolveCheckpoint(arg string) (string, error) {
 		arg = filepath.Dir(arg)
 	}
 	for _, dir := range []string{filepath.Join(arg, "checkpoints"), arg} {
-		b, err := os.ReadFile(filepath.Join(dir, LatestFile))
-		if err != nil {
+		ptr := filepath.Join(dir, LatestFile)
+		if _, err := os.Lstat(ptr); err != nil {
 			continue
 		}
-		name := strings.TrimSpace(string(b))
-		if name == "" || strings.ContainsAny(name, `/\`) {
-			return "", fmt.Errorf("%s: pointer file %q does not name a checkpoint", arg, filepath.Join(dir, LatestFile))
+		b, err := data.ReadRegularFile(ptr, "pointer file", maxPointerBytes)
+		if err != nil {
+			return "", err
 		}
-		return filepath.Join(dir, name), nil
+		name := strings.TrimSpace(string(b))
+		if name == "" || strings.ContainsAny(name, "/\\\x00\n") || name == "." || name == ".." {
+			return "", fmt.Errorf("%s: pointer file %s does not name a checkpoint (it holds %s)", arg, ptr, data.QuoteForError(name, 64))
+		}
+		path := filepath.Join(dir, name)
+		if err := checkInsideRun(path, dir); err != nil {
+			return "", err
+		}
+		return path, nil
 	}
 	return "", fmt.Errorf("%s is a directory without a %s pointer (neither in it nor in its checkpoints/); name a checkpoint file", arg, LatestFile)
+}
+
+// checkInsideRun refuses a checkpoint found through a pointer in dir when
+// it is a symbolic link leading outside dir's run directory (dir itself, or
+// its parent when dir is a checkpoints/ folder).
+func checkInsideRun(path, dir string) error {
+	lst, err := os.Lstat(path)
+	if err != nil || lst.Mode()&os.ModeSymlink == 0 {
+		return nil // missing files are reported by the reader
+	}
+	run := dir
+	if filepath.Base(dir) == "checkpoints" {
+		run = filepath.Dir(dir)
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s is a symbolic link that cannot be followed: %w", path, errNoFile(err))
+	}
+	root, err := filepath.EvalSymlinks(run)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	rel, err := filepath.Rel(root, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("checkpoint %s is a symbolic link to a file outside the run directory %s; refusing to follow it (name the file itself to use it)", path, run)
+	}
+	return nil
 }
 
 func errNoFile(err error) error {
@@ -305,15 +425,33 @@ func listCheckpoints(dir string) ([]string, error) {
 // "latest" at it, and removes all but the newest keep checkpoints (keep 0
 // keeps all). The pointer is updated only after the file is complete, and
 // old files are removed only after that, so a crash at any moment leaves a
-// loadable latest checkpoint.
+// loadable latest checkpoint. If writing fails (a full disk, a non-finite
+// parameter), the new file is removed again, latest keeps pointing at the
+// previous checkpoint, and the error names that last good checkpoint.
+// Temporary files left in dir by an earlier process killed in the middle of
+// a write are removed first.
 func commitCheckpoint(dir string, ck *Checkpoint, keep int) (string, error) {
+	data.RemoveStaleTemps(dir, data.ProcessStart)
 	name := CheckpointName(ck.Step)
 	path := filepath.Join(dir, name)
+	lastGood := func(err error) error {
+		prev := lastGoodCheckpoint(dir)
+		if prev == "" || prev == path {
+			return fmt.Errorf("%w; no earlier checkpoint in %s", err, dir)
+		}
+		return fmt.Errorf("%w; the last good checkpoint is %s", err, prev)
+	}
+	_, existed := os.Stat(path)
 	if err := SaveCheckpoint(path, ck); err != nil {
-		return "", err
+		return "", lastGood(err)
 	}
 	if err := data.WriteFileAtomic(filepath.Join(dir, LatestFile), []byte(name+"\n")); err != nil {
-		return "", err
+		if existed != nil {
+			// Nothing points at the new file: remove it so that the
+			// directory holds only checkpoints reachable from latest.
+			os.Remove(path)
+		}
+		return "", lastGood(err)
 	}
 	if keep > 0 {
 		names, err := listCheckpoints(dir)
@@ -330,4 +468,22 @@ func commitCheckpoint(dir string, ck *Checkpoint, keep int) (string, error) {
 		}
 	}
 	return path, nil
+}
+
+// lastGoodCheckpoint is the checkpoint dir's latest pointer names, if it
+// names an existing file ("" otherwise).
+func lastGoodCheckpoint(dir string) string {
+	b, err := data.ReadRegularFile(filepath.Join(dir, LatestFile), "pointer file", maxPointerBytes)
+	if err != nil {
+		return ""
+	}
+	name := strings.TrimSpace(string(b))
+	if name == "" || strings.ContainsAny(name, "/\\") {
+		return ""
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
