@@ -3,17 +3,21 @@ package train
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/gridgpu/gridgpu/graph"
 )
 
 // progress shows training progress: on a terminal one line redrawn in place
-// with \r (at most 5 times a second, so drawing never costs step time);
-// elsewhere (logs, CI) a plain line every interval, so log files hold no
-// control characters.
+// with \r (at most 5 times a second, so drawing never costs step time),
+// fitted to the terminal's width so that it never wraps; elsewhere (logs,
+// CI) the full line every interval, so log files hold no control
+// characters.
 type progress struct {
 	w           io.Writer
 	tty         bool
@@ -29,17 +33,96 @@ type progress struct {
 	lastWidth int
 	// grid is the last evaluation's "grid a/N" ("" before the first).
 	grid string
+	// width returns the terminal's width in columns.
+	width func() int
 }
 
 // setEval records the last grid evaluation for the progress line.
-func (p *progress) setEval(gridUnits, N int) { p.grid = fmt.Sprintf("  grid %d/%d", gridUnits, N) }
+func (p *progress) setEval(gridUnits, N int) { p.grid = fmt.Sprintf("grid %d/%d", gridUnits, N) }
 
 func newProgress(w io.Writer, tty bool, interval time.Duration, start, goal int64) *progress {
 	if interval <= 0 {
 		interval = 10 * time.Second
 	}
 	now := time.Now()
-	return &progress{w: w, tty: tty, interval: interval, start: start, goal: goal, t0: now, last: now, rateT: now, rateStep: start}
+	return &progress{w: w, tty: tty, interval: interval, start: start, goal: goal, t0: now, last: now, rateT: now, rateStep: start,
+		width: func() int { return termWidth(w) }}
+}
+
+// termWidth is the width of the terminal w writes to, or 80 when w is not a
+// file or its size is unknown.
+func termWidth(w io.Writer) int {
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return 80
+}
+
+// field is one part of the progress line: its text, the separator written
+// before it (unless it comes first) and its rank: when the line is too
+// wide, the field of lowest rank goes first.
+type field struct {
+	sep, text string
+	rank      int
+}
+
+// fitLine joins the fields, dropping the lowest-ranked (the rightmost among
+// equals) until the line is at most width bytes; if the last field left is
+// still too wide, it is cut.
+func fitLine(fields []field, width int) string {
+	fs := make([]field, 0, len(fields))
+	for _, f := range fields {
+		if f.text != "" {
+			fs = append(fs, f)
+		}
+	}
+	join := func() string {
+		var b strings.Builder
+		for i, f := range fs {
+			if i > 0 {
+				b.WriteString(f.sep)
+			}
+			b.WriteString(f.text)
+		}
+		return b.String()
+	}
+	line := join()
+	for len(line) > width && len(fs) > 1 {
+		drop := len(fs) - 1
+		for i := len(fs) - 1; i >= 0; i-- {
+			if fs[i].rank < fs[drop].rank {
+				drop = i
+			}
+		}
+		fs = append(fs[:drop], fs[drop+1:]...)
+		line = join()
+	}
+	if len(line) > width {
+		line = line[:max(width, 0)]
+	}
+	return line
+}
+
+// progressFields are the progress line's fields, ranked: the individual
+// loss terms go first (right to left, so a kept "sep" stays next to the
+// loss), then lr, steps/s and the percentage; the step, loss, ETA and grid
+// evaluation stay longest.
+func progressFields(step, goal int64, l graph.Losses, lr float64, grid string, rate float64, eta string) []field {
+	return []field{
+		{"", fmt.Sprintf("step %d/%d", step, goal), 100},
+		{" ", fmt.Sprintf("(%.1f%%)", 100*float64(step)/float64(goal)), 7},
+		{"  ", fmt.Sprintf("loss %.5g", l.Total), 90},
+		{"  ", fmt.Sprintf("sep %.4g", l.Sep), 4},
+		{" ", fmt.Sprintf("inv %.4g", l.Inv), 3},
+		{" ", fmt.Sprintf("cap %.4g", l.Cap), 2},
+		{" ", fmt.Sprintf("ci %.4g", l.CI), 1},
+		{"  ", fmt.Sprintf("lr %.3g", lr), 5},
+		{"  ", grid, 80},
+		{"  ", fmt.Sprintf("%.3g steps/s", rate), 6},
+		{"  ", "ETA " + eta, 95},
+	}
 }
 
 // IsTerminal reports whether f is a character device (a terminal), the
@@ -75,18 +158,22 @@ func (p *progress) update(step int64, l graph.Losses, lr float64, now time.Time)
 	if rate > 0 {
 		eta = fmtDuration(time.Duration(float64(p.goal-step) / rate * float64(time.Second)))
 	}
-	line := fmt.Sprintf("step %d/%d (%.1f%%)  loss %.5g  sep %.4g inv %.4g cap %.4g ci %.4g  lr %.3g%s  %.3g steps/s  ETA %s",
-		step, p.goal, 100*float64(step)/float64(p.goal), l.Total, l.Sep, l.Inv, l.Cap, l.CI, lr, p.grid, rate, eta)
+	fields := progressFields(step, p.goal, l, lr, p.grid, rate, eta)
 	if p.tty {
+		// One column short of the width: a line filling the last column
+		// leaves some terminals waiting to wrap, and the next \r would
+		// then start a new line.
+		width := p.width() - 1
+		line := fitLine(fields, width)
 		pad := ""
-		if n := p.lastWidth - len(line); n > 0 {
+		if n := min(p.lastWidth, width) - len(line); n > 0 {
 			pad = strings.Repeat(" ", n)
 		}
 		fmt.Fprint(p.w, "\r"+line+pad)
 		p.lastWidth = len(line)
 		p.drawn = true
 	} else {
-		fmt.Fprintln(p.w, line)
+		fmt.Fprintln(p.w, fitLine(fields, math.MaxInt))
 	}
 }
 
