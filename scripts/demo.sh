@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# demo.sh: set up a fresh Debian 12 machine (as root), build gridgpu, run a
-# short CPU training on the smoke preset and analyse the result. Writes
-# runs/demo/ (config.yaml, metrics.jsonl, checkpoints/, model.npz) and the
-# analysis report runs/demo/report/ (index.html, summary.json, figures).
-# Takes about a minute, most of it the first build.
+# demo.sh: set up a fresh Debian 12 machine (as root), build gridgpu, train
+# the demo preset on the CPU and analyse the result. Writes runs/demo/
+# (config.yaml, metrics.jsonl, checkpoints/, model.npz) and two analysis
+# reports: runs/demo/report/ (the standard evaluation walks, arenas 1-4 m)
+# and runs/demo/report-training/ (training-like walks, 2 m). About 7 minutes
+# on two cores, plus the first build. PRESET=smoke gives a one-minute run
+# that checks the set-up only (no lattices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,8 +16,8 @@ echo "demo: building ./gridgpu" >&2
 go build -o gridgpu .
 ./gridgpu version
 rm -rf "$OUT"
-echo "demo: training the smoke preset into $OUT" >&2
-./gridgpu train --preset smoke --out "$OUT"
+echo "demo: training the ${PRESET:-demo} preset into $OUT" >&2
+./gridgpu train --preset "${PRESET:-demo}" --out "$OUT"
 echo "demo: metrics (first and last lines of $OUT/metrics.jsonl)" >&2
 head -n 1 "$OUT/metrics.jsonl"
 tail -n 1 "$OUT/metrics.jsonl"
@@ -24,4 +26,6 @@ echo "demo: exporting the model tensors to $OUT/model.npz" >&2
 CK="$OUT/checkpoints/$(cat "$OUT/checkpoints/latest")"
 echo "demo: analysing $CK into $OUT/report" >&2
 ./gridgpu analyze --checkpoint "$CK" --out "$OUT/report"
-echo "demo: done; checkpoint $CK, report $OUT/report/index.html" >&2
+echo "demo: analysing $CK along training-like walks into $OUT/report-training" >&2
+./gridgpu analyze --checkpoint "$CK" --walks training --arena 2 --out "$OUT/report-training"
+echo "demo: done; checkpoint $CK, reports $OUT/report/index.html and $OUT/report-training/index.html" >&2
