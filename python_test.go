@@ -50,9 +50,12 @@ func python3WithTorch(t *testing.T) string {
 	if os.Getenv("GRIDGPU_SKIP_PYTHON") == "1" {
 		t.Skipf("GRIDGPU_SKIP_PYTHON=1 and %s lacks torch or numpy", py)
 	}
-	t.Fatalf("%s cannot import torch and numpy (%v: %s): run scripts/setup.sh as root, which installs "+
-		"python3-torch and python3-numpy (CI does), or set GRIDGPU_SKIP_PYTHON=1 to skip this test",
-		py, err, strings.TrimSpace(string(out)))
+	why := err.Error()
+	if o := strings.TrimSpace(string(out)); o != "" {
+		why = o[strings.LastIndex(o, "\n")+1:] // the exception's last line
+	}
+	t.Fatalf("%s cannot import torch and numpy (%s): run scripts/setup.sh as root, which installs "+
+		"python3-torch and python3-numpy (CI does), or set GRIDGPU_SKIP_PYTHON=1 to skip this test", py, why)
 	return ""
 }
 
