@@ -94,10 +94,12 @@ func benchAction(c *cli.Context) error {
 	if iters < 1 || warmup < 0 {
 		return usagef("--iters must be at least 1 and --warmup at least 0 (got %d, %d)", iters, warmup)
 	}
-	if n := c.Int("threads"); n > 0 {
-		runtime.GOMAXPROCS(n)
-	} else if n < 0 {
+	if n := c.Int("threads"); n < 0 {
 		return usagef("--threads %d: must be at least 0", n)
+	} else if most := maxThreads(); n > most {
+		return usagef("--threads %d: at most %d (4 x the %d CPUs of this machine)", n, most, runtime.NumCPU())
+	} else if n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
 	cfg, err := train.Preset(preset)
 	if err != nil {
@@ -106,6 +108,11 @@ func benchAction(c *cli.Context) error {
 	B, T, N, H := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden
 	seed := c.Uint64("seed")
 	device := c.String("device")
+	if strings.HasPrefix(device, "cpu") {
+		if err := train.CheckMemory(B, T, N, H, 1, train.UseTrain, "choose a smaller --preset"); err != nil {
+			return fmt.Errorf("bench --preset %s: %w", preset, err)
+		}
+	}
 	eng, err := train.NewEngine(train.EngineSpec{
 		Device: device, B: B, T: T, N: N, H: H,
 		Loss: cfg.LossConfig(), Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed),
@@ -189,6 +196,10 @@ func benchAction(c *cli.Context) error {
 	enc := json.NewEncoder(os.Stdout)
 	return enc.Encode(out)
 }
+
+// maxThreads is the largest --threads bench accepts: more goroutines than
+// that only add scheduling and stacks.
+func maxThreads() int { return 4 * runtime.NumCPU() }
 
 // peakRSSMB reads the process's peak resident set (VmHWM) in MiB, or 0
 // where /proc is not available.

@@ -77,6 +77,13 @@ func lossAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := train.CheckMemory(b.B, b.T, p.N, p.H, 1, train.UseLoss, "evaluate a smaller batch (fewer trajectories or steps)"); err != nil {
+		return fmt.Errorf("%s: %w", c.String("batch"), err)
+	}
+	if P := b.B * b.T; P > largeLossRows {
+		// The pairwise terms visit every pair of the B*T states.
+		fmt.Fprintf(c.App.ErrWriter, "gridgpu: note: %s has B*T = %d states (the paper's batches have %d); the pairwise losses are quadratic in that, so this may take minutes\n", c.String("batch"), P, 130*60)
+	}
 	m, err := graph.NewModel(b.B, b.T, p.N, p.H, lc)
 	if err != nil {
 		return err
@@ -88,6 +95,12 @@ func lossAction(c *cli.Context) error {
 		var g *graph.Params
 		if l, g, err = m.Grad(p, b); err != nil {
 			return err
+		}
+		if err := train.CheckLosses(l, 0); err != nil {
+			return fmt.Errorf("%s on %s: %w", c.String("checkpoint"), c.String("batch"), err)
+		}
+		if err := gradNonFinite(g); err != nil {
+			return fmt.Errorf("%s on %s: %w", c.String("checkpoint"), c.String("batch"), err)
 		}
 		n := train.GlobalNorm(g)
 		out.GradNorm = &n
@@ -106,9 +119,30 @@ func lossAction(c *cli.Context) error {
 	if err := train.CheckLosses(l, 0); err != nil {
 		return fmt.Errorf("%s on %s: %w", c.String("checkpoint"), c.String("batch"), err)
 	}
-	enc := json.NewEncoder(c.App.Writer)
-	return enc.Encode(out)
+	// Marshal first, so that a value JSON cannot hold is an error rather
+	// than half an object on stdout.
+	js, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("%s on %s: a result is not finite (%v)", c.String("checkpoint"), c.String("batch"), err)
+	}
+	_, err = c.App.Writer.Write(append(js, '\n'))
+	return err
 }
+
+// gradNonFinite names the first gradient tensor holding NaN or Inf.
+func gradNonFinite(g *graph.Params) error {
+	for i, s := range g.Slices() {
+		for j, v := range s {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("the losses are finite but the gradient of %s holds %v (at index %d)", graph.ParamNames[i], f, j)
+			}
+		}
+	}
+	return nil
+}
+
+// largeLossRows is the B*T from which loss warns that it will be slow.
+const largeLossRows = 20000
 
 // readBatch reads a microbatch file: "velocities" [B,T,2], float32 (float64
 // is accepted and rounded, as numpy defaults to it).

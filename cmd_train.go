@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -141,34 +142,49 @@ func trainAction(c *cli.Context) error {
 			return err
 		}
 		cfg = ck.Config
-		if f := c.String("config"); f != "" {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				return fmt.Errorf("config file: %w", err)
-			}
-			if err := train.ApplyYAML(&cfg, src, "config file "+f); err != nil {
-				return err
-			}
-		}
-	} else if cfg, err = train.LoadConfig(c.String("preset"), c.String("config")); err != nil {
+	} else if cfg, err = train.LoadConfig(c.String("preset"), ""); err != nil {
 		return err
+	}
+	if f := c.String("config"); f != "" {
+		// Read here rather than by LoadConfig: only regular files of
+		// sane size, so that /dev/zero or a FIFO cannot hang or exhaust
+		// the process.
+		src, err := data.ReadRegularFile(f, "config file", data.MaxConfigBytes)
+		if err != nil {
+			return err
+		}
+		if err := train.ApplyYAML(&cfg, src, "config file "+f); err != nil {
+			return err
+		}
 	}
 	applyConfigFlags(c, &cfg)
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := train.CheckConfigMemory(&cfg); err != nil {
 		return err
 	}
 	if ck != nil && (cfg.Model.Units != ck.Config.Model.Units || cfg.Model.Hidden != ck.Config.Model.Hidden) {
 		return usagef("checkpoint %s holds a model with units=%d, hidden=%d; --units/--hidden cannot change on resume", resumePath, ck.Config.Model.Units, ck.Config.Model.Hidden)
 	}
 	out := c.String("out")
-	if out == "" && ck != nil {
-		out = filepath.Dir(filepath.Dir(resumePath))
-		if filepath.Base(filepath.Dir(resumePath)) != "checkpoints" {
-			out = filepath.Dir(resumePath)
+	if ck != nil {
+		src := runDirOf(resumePath)
+		if out == "" {
+			out = src
+		} else if !sameDir(out, src) {
+			if what := holdsRun(out); what != "" {
+				return usagef("--out %s already holds another run (%s); resuming %s there would rewrite that run's files: choose a new or empty --out, or leave --out out to continue in %s", out, what, resumePath, src)
+			}
 		}
 	}
 	if out == "" {
 		return usagef("no output directory: pass --out DIR")
+	}
+	// Temporary files of an earlier process killed in the middle of a
+	// write are garbage: no reader ever sees them.
+	for _, d := range []string{out, filepath.Join(out, "checkpoints")} {
+		data.RemoveStaleTemps(d, data.ProcessStart)
 	}
 
 	// The first SIGINT/SIGTERM asks the loop to stop after the current
@@ -185,9 +201,21 @@ func trainAction(c *cli.Context) error {
 		if !ok {
 			return
 		}
-		signal.Stop(sigc)
 		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again aborts)\n", sigName(s))
 		cancel(errors.New(sigName(s)))
+		// The second signal aborts. It is handled here rather than by
+		// restoring the default action, because a shell that started this
+		// process with SIGINT ignored would make the default "ignore".
+		s, ok = <-sigc
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n", sigName(s))
+		code := 130
+		if s == syscall.SIGTERM {
+			code = 143
+		}
+		os.Exit(code)
 	}()
 
 	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: train.IsTerminal(os.Stderr) && stderr == os.Stderr}
@@ -204,6 +232,42 @@ func trainAction(c *cli.Context) error {
 		return cli.Exit(err.Error(), code)
 	}
 	return err
+}
+
+// runDirOf is the run directory of a checkpoint file: the parent of its
+// checkpoints/ folder, else the folder the file is in.
+func runDirOf(ckPath string) string {
+	dir := filepath.Dir(ckPath)
+	if filepath.Base(dir) == "checkpoints" {
+		return filepath.Dir(dir)
+	}
+	return dir
+}
+
+// sameDir reports whether a and b name the same directory (both must
+// exist), or the same path.
+func sameDir(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	ca, _ := filepath.Abs(a)
+	cb, _ := filepath.Abs(b)
+	return filepath.Clean(ca) == filepath.Clean(cb)
+}
+
+// holdsRun describes the training run dir holds ("" when it holds none):
+// a non-empty metrics.jsonl or a checkpoints/ folder with anything in it.
+func holdsRun(dir string) string {
+	var what []string
+	if st, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err == nil && st.Size() > 0 {
+		what = append(what, "metrics.jsonl")
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, "checkpoints")); err == nil && len(ents) > 0 {
+		what = append(what, "checkpoints/")
+	}
+	return strings.Join(what, " and ")
 }
 
 func sigName(s os.Signal) string {

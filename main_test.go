@@ -1,12 +1,24 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"math"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
@@ -266,4 +278,329 @@ func TestLossMatchesTorchReference(t *testing.T) {
 	for name, w := range ref.GradNorm {
 		check("grad norm of "+name, got.GradNorms[name], w)
 	}
+}
+
+// hostileFixture trains a tiny run and derives the malformed inputs of the
+// hardening report from it.
+type hostileFixture struct {
+	dir, run, ck, batch string
+}
+
+func newHostileFixture(t *testing.T) hostileFixture {
+	t.Helper()
+	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
+		t.Skipf("graph.Model not available: %v", err)
+	}
+	dir := t.TempDir()
+	run := filepath.Join(dir, "A")
+	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5", "--steps", "4", "--checkpoint-every", "2", "--out", run)
+	if code != 0 {
+		t.Fatalf("train: %d %s", code, stderr)
+	}
+	s, _ := data.NewSampler(5, 3, 5, "permute", 0.15)
+	batch := filepath.Join(dir, "batch.npz")
+	if err := data.WriteNPZ(batch, []data.Array{{Name: "velocities", Shape: []int{3, 5, 2}, F32: s.Next().Vel}}); err != nil {
+		t.Fatal(err)
+	}
+	return hostileFixture{dir: dir, run: run, ck: filepath.Join(run, "checkpoints", train.CheckpointName(4)), batch: batch}
+}
+
+// withNaN writes a copy of the checkpoint src with one value of tensor
+// replaced by v, bypassing the writer's checks as a damaged file would.
+func withNaN(t *testing.T, src, dst, tensor string, v float32) string {
+	t.Helper()
+	f, err := data.ReadSafetensors(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []data.Tensor
+	for _, n := range f.Order {
+		tn := f.Tensors[n]
+		if n == tensor {
+			tn.F32[len(tn.F32)-1] = v
+		}
+		ts = append(ts, tn)
+	}
+	if err := data.WriteSafetensors(dst, ts, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func rawSafetensors(t *testing.T, path, header string, body []byte) string {
+	t.Helper()
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	b = append(append(b, header...), body...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// bombNPZ is a few hundred bytes whose zip entry claims 4 GiB and whose
+// .npy header asks for 2^35 floats.
+func bombNPZ(t *testing.T, path string) string {
+	t.Helper()
+	hdr := "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 11453246123, 2), }"
+	for (10+len(hdr)+1)%64 != 0 {
+		hdr += " "
+	}
+	npy := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)+1), 0)
+	npy = append(append(npy, hdr...), '\n')
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, flate.BestCompression)
+	fw.Write(npy)
+	fw.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "velocities.npy", Method: zip.Deflate, CRC32: crc32.ChecksumIEEE(npy),
+		CompressedSize64: uint64(comp.Len()), UncompressedSize64: 1 << 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(comp.Bytes())
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestMalformedInputsCLI sends the malformed inputs of the hardening report
+// through the real CLI: each must end in one "gridgpu: ..." line naming the
+// problem, a non-zero status, no stack trace, and bounded memory.
+func TestMalformedInputsCLI(t *testing.T) {
+	fx := newHostileFixture(t)
+	dir := fx.dir
+	p := func(name string) string { return filepath.Join(dir, name) }
+	good := `"g0":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}`
+	over62 := rawSafetensors(t, p("over62.safetensors"), `{`+good+`,"x":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}`, make([]byte, 4))
+	over32 := rawSafetensors(t, p("over32.safetensors"), `{`+good+`,"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[4,4]}}`, make([]byte, 4))
+	nanModel := withNaN(t, fx.ck, p("nan.safetensors"), "mlp.2.weight", float32(math.NaN()))
+	infMoment := withNaN(t, fx.ck, p("infm.safetensors"), "opt.v.g0", float32(math.Inf(1)))
+	bomb := bombNPZ(t, p("bomb.npz"))
+	fifo := p("fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := p("existing")
+	os.Mkdir(outDir, 0o755)
+	// A run whose latest pointer is 50 MB, and one whose checkpoint is a
+	// link out of the run directory.
+	hugeRun := p("huge")
+	os.MkdirAll(filepath.Join(hugeRun, "checkpoints"), 0o755)
+	os.WriteFile(filepath.Join(hugeRun, "checkpoints", train.LatestFile), bytes.Repeat([]byte("x"), 50<<20), 0o644)
+	linkRun := p("link")
+	os.MkdirAll(filepath.Join(linkRun, "checkpoints"), 0o755)
+	os.WriteFile(p("secret"), []byte("password=hunter2"), 0o644)
+	os.Symlink(p("secret"), filepath.Join(linkRun, "checkpoints", "step-00000001.safetensors"))
+	os.WriteFile(filepath.Join(linkRun, "checkpoints", train.LatestFile), []byte("step-00000001.safetensors\n"), 0o644)
+	smoke := []string{"train", "--preset", "smoke", "--out", p("never")}
+
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"loss", "--checkpoint", over62, "--batch", fx.batch}, "needs more bytes than any file holds"},
+		{[]string{"export", "--checkpoint", over62, "--out", p("x.npz")}, "needs more bytes than any file holds"},
+		{[]string{"analyze", "--checkpoint", over62, "--out", p("rep")}, "needs more bytes than any file holds"},
+		{[]string{"train", "--resume", over62}, "needs more bytes than any file holds"},
+		{[]string{"loss", "--checkpoint", over32, "--batch", fx.batch}, "overflows"},
+		{[]string{"loss", "--checkpoint", fx.ck, "--batch", bomb}, "more than its"},
+		{[]string{"loss", "--checkpoint", nanModel, "--batch", fx.batch}, "tensor mlp.2.weight holds NaN"},
+		{[]string{"export", "--checkpoint", nanModel, "--out", p("y.npz")}, "tensor mlp.2.weight holds NaN"},
+		{[]string{"analyze", "--checkpoint", nanModel, "--out", p("rep2")}, "tensor mlp.2.weight holds NaN"},
+		{[]string{"train", "--resume", nanModel}, "tensor mlp.2.weight holds NaN"},
+		{[]string{"train", "--resume", infMoment}, "tensor opt.v.g0 holds +Inf"},
+		{[]string{"loss", "--checkpoint", "/dev/zero", "--batch", fx.batch}, "is a device"},
+		{[]string{"loss", "--checkpoint", fx.ck, "--batch", "/dev/zero"}, "is a device"},
+		{[]string{"loss", "--checkpoint", fifo, "--batch", fx.batch}, "named pipe"},
+		{[]string{"loss", "--checkpoint", fx.ck, "--batch", dir}, "is a directory"},
+		{append(smoke, "--config", "/dev/zero"), "config file /dev/zero is a device"},
+		{append(smoke, "--config", fifo), "is a named pipe"},
+		{[]string{"train", "--resume", fx.run, "--config", fifo, "--steps", "9"}, "is a named pipe"},
+		{append(smoke, "--batch-size", "100000"), "needs about"},
+		{append(smoke, "--seq-len", "100000"), "needs about"},
+		{append(smoke, "--units", "4096"), "needs about"},
+		{append(smoke, "--hidden", "65536"), "needs about"},
+		{append(smoke, "--max-speed", "1e300"), "max speed"},
+		{[]string{"bench", "--threads", "100000"}, "--threads 100000: at most"},
+		{[]string{"export", "--checkpoint", fx.ck, "--out", outDir}, "is a directory"},
+		{[]string{"train", "--resume", hugeRun}, "over the limit"},
+		{[]string{"train", "--resume", linkRun}, "outside the run directory"},
+	}
+	for _, c := range cases {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		done := make(chan struct{})
+		var code int
+		var stderr string
+		go func() {
+			defer close(done)
+			code, _, stderr = runCLI(t, c.args...)
+		}()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%v hangs", c.args)
+		}
+		runtime.ReadMemStats(&after)
+		oneLine(t, c.args, code, stderr, c.want)
+		if len(stderr) > 1000 {
+			t.Errorf("%v: %d-byte error line", c.args, len(stderr))
+		}
+		if strings.Contains(stderr, "hunter2") {
+			t.Errorf("%v: the error quotes another file's contents", c.args)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+			t.Errorf("%v: allocated %d MiB", c.args, grew>>20)
+		}
+	}
+	if _, err := os.Stat(p("never")); !os.IsNotExist(err) {
+		t.Error("a refused train invocation created its output directory")
+	}
+}
+
+// Resuming a checkpoint of run A into a directory B that holds another run
+// is refused and leaves B untouched; a fresh B becomes a new run.
+func TestResumeIntoAnotherRun(t *testing.T) {
+	fx := newHostileFixture(t)
+	other := filepath.Join(fx.dir, "B")
+	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5", "--steps", "6", "--checkpoint-every", "2", "--log-every", "1", "--out", other)
+	if code != 0 {
+		t.Fatalf("train B: %d %s", code, stderr)
+	}
+	metricsBefore, _ := os.ReadFile(filepath.Join(other, "metrics.jsonl"))
+	latestBefore, _ := os.ReadFile(filepath.Join(other, "checkpoints", train.LatestFile))
+	first := filepath.Join(fx.run, "checkpoints", train.CheckpointName(2))
+	args := []string{"train", "--resume", first, "--out", other, "--steps", "5"}
+	code, _, stderr = runCLI(t, args...)
+	oneLine(t, args, code, stderr, "already holds another run")
+	metricsAfter, _ := os.ReadFile(filepath.Join(other, "metrics.jsonl"))
+	latestAfter, _ := os.ReadFile(filepath.Join(other, "checkpoints", train.LatestFile))
+	if !bytes.Equal(metricsBefore, metricsAfter) || !bytes.Equal(latestBefore, latestAfter) {
+		t.Error("the refused resume changed the other run's files")
+	}
+	// Into a fresh directory, and into its own run directory named
+	// explicitly: both fine.
+	fresh := filepath.Join(fx.dir, "C")
+	if code, _, stderr := runCLI(t, "train", "--resume", first, "--out", fresh, "--steps", "5"); code != 0 {
+		t.Errorf("resume into a fresh directory: %d %s", code, stderr)
+	}
+	if _, err := train.LoadCheckpoint(filepath.Join(fresh, "checkpoints", train.CheckpointName(5))); err != nil {
+		t.Errorf("fresh run: %v", err)
+	}
+	if code, _, stderr := runCLI(t, "train", "--resume", fx.run, "--out", fx.run+string(filepath.Separator), "--steps", "6"); code != 0 {
+		t.Errorf("resume with --out naming its own run: %d %s", code, stderr)
+	}
+}
+
+// Temporary files left by a process killed in the middle of a checkpoint
+// write are removed when the run is resumed.
+func TestResumeRemovesStaleTemporaries(t *testing.T) {
+	fx := newHostileFixture(t)
+	stale := filepath.Join(fx.run, "checkpoints", "."+train.CheckpointName(6)+".tmp-1234567")
+	os.WriteFile(stale, make([]byte, 1000), 0o600)
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, past, past)
+	if code, _, stderr := runCLI(t, "train", "--resume", fx.run, "--steps", "5"); code != 0 {
+		t.Fatalf("resume: %d %s", code, stderr)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("stale temporary file survived the resume")
+	}
+}
+
+func TestLossGradNonFinite(t *testing.T) {
+	g := graph.ZeroParams(3, 2)
+	if err := gradNonFinite(g); err != nil {
+		t.Errorf("zero gradient: %v", err)
+	}
+	g.W2[4] = float32(math.NaN())
+	if err := gradNonFinite(g); err == nil || !strings.Contains(err.Error(), "gradient of mlp.4.weight holds NaN (at index 4)") {
+		t.Errorf("NaN gradient: %v", err)
+	}
+	g.W2[4], g.G0[1] = 0, float32(math.Inf(-1))
+	if err := gradNonFinite(g); err == nil || !strings.Contains(err.Error(), "gradient of g0 holds -Inf") {
+		t.Errorf("Inf gradient: %v", err)
+	}
+}
+
+// A second SIGINT aborts at once, even when the shell started gridgpu with
+// SIGINT ignored (as for a background job).
+func TestSecondSignalAborts(t *testing.T) {
+	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
+		t.Skipf("graph.Model not available: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	// Steps of a second or more, so that both signals arrive within one.
+	cmd := exec.Command(exe, "train", "--preset", "medium", "--steps", "1000", "--out", out)
+	cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	signal.Ignore(os.Interrupt) // inherited by the child
+	err = cmd.Start()
+	signal.Reset(os.Interrupt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "training") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("exit: %v, want status 130; stderr:\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "second SIGINT: aborting") {
+			t.Errorf("stderr lacks the abort line:\n%s", stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("a second SIGINT did not abort; stderr:\n%s", stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a child writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// FuzzConfigYAML feeds arbitrary YAML to the config loader: it may refuse
+// anything but must not panic or hang.
+func FuzzConfigYAML(f *testing.F) {
+	f.Add([]byte("model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n"))
+	f.Add([]byte("optimizer: {lr: .nan}\ndata: {max_speed: 1e300}\n"))
+	f.Add([]byte("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"))
+	f.Add([]byte("model: {units: 99999999999999999999}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, _ := train.Preset("paper")
+		if err := train.ApplyYAML(&c, b, "fuzz.yaml"); err == nil {
+			_ = c.Validate()
+		}
+	})
 }

@@ -49,6 +49,11 @@ const (
 	AugmentNone    = "none"    // ablation: independent velocities per trajectory
 )
 
+// MaxSpeedLimit bounds the sampler's max speed (the paper uses 0.15 metres
+// per step): beyond it float32 positions and distances lose all precision
+// or overflow.
+const MaxSpeedLimit = 1e6
+
 // Sampler draws microbatches as SPEC section 1 describes. Its whole state is
 // a PCG generator, so it can be saved in a checkpoint and resumed exactly.
 type Sampler struct {
@@ -69,6 +74,9 @@ func NewSampler(seed uint64, B, T int, augment string, maxSpeed float64) (*Sampl
 	}
 	if !(maxSpeed > 0) {
 		return nil, fmt.Errorf("sampler: max speed %g must be positive", maxSpeed)
+	}
+	if maxSpeed > MaxSpeedLimit {
+		return nil, fmt.Errorf("sampler: max speed %g (data.max_speed, --max-speed) is over %g metres per step; positions would overflow float32", maxSpeed, MaxSpeedLimit)
 	}
 	pcg := rand.NewPCG(seed, 0x5eed9a1d)
 	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), pcg: pcg, rng: rand.New(pcg)}, nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -329,5 +330,16 @@ func TestAtomicWritersTempNamesAndDirectories(t *testing.T) {
 	}
 	if err := WriteSafetensors(sub, nil, nil); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("WriteSafetensors over a directory: %v", err)
+	}
+}
+
+func TestSamplerRefusesAbsurdSpeeds(t *testing.T) {
+	for _, v := range []float64{1e300, math.Inf(1), math.NaN(), 0, -1} {
+		if _, err := NewSampler(1, 2, 3, AugmentPermute, v); err == nil || !strings.Contains(err.Error(), "max speed") {
+			t.Errorf("max speed %g: %v", v, err)
+		}
+	}
+	if _, err := NewSampler(1, 2, 3, AugmentPermute, MaxSpeedLimit); err != nil {
+		t.Errorf("max speed %g: %v", MaxSpeedLimit, err)
 	}
 }
