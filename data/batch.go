@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -60,8 +61,14 @@ type Sampler struct {
 	B, T     int
 	Augment  string
 	MaxSpeed float32 // each velocity component is Uniform(-MaxSpeed, MaxSpeed)
-	pcg      *rand.PCG
-	rng      *rand.Rand
+	// MinSpeedFactor < 1 multiplies each drawn velocity by its own factor,
+	// log-uniform in [MinSpeedFactor, 1]: the data then holds steps of every
+	// length down to MinSpeedFactor x the paper's, which a network must
+	// integrate to follow slow walks. 1 (the default) is the paper's data and
+	// draws nothing more.
+	MinSpeedFactor float64
+	pcg            *rand.PCG
+	rng            *rand.Rand
 }
 
 // NewSampler returns a sampler seeded with seed.
@@ -79,7 +86,30 @@ func NewSampler(seed uint64, B, T int, augment string, maxSpeed float64) (*Sampl
 		return nil, fmt.Errorf("sampler: max speed %g (data.max_speed, --max-speed) is over %g metres per step; positions would overflow float32", maxSpeed, MaxSpeedLimit)
 	}
 	pcg := rand.NewPCG(seed, 0x5eed9a1d)
-	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), pcg: pcg, rng: rand.New(pcg)}, nil
+	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), MinSpeedFactor: 1, pcg: pcg, rng: rand.New(pcg)}, nil
+}
+
+// SetMinSpeedFactor sets MinSpeedFactor, which must be in (0, 1].
+func (s *Sampler) SetMinSpeedFactor(f float64) error {
+	if !(f > 0 && f <= 1) {
+		return fmt.Errorf("sampler: min speed factor %g must be in (0, 1]", f)
+	}
+	s.MinSpeedFactor = f
+	return nil
+}
+
+// scaleSpeeds multiplies each velocity (x, y pair) of v by its own
+// log-uniform factor in [MinSpeedFactor, 1], keeping its direction.
+func (s *Sampler) scaleSpeeds(v []float32) {
+	if s.MinSpeedFactor >= 1 {
+		return
+	}
+	lo := math.Log(s.MinSpeedFactor)
+	for i := 0; i+1 < len(v); i += 2 {
+		f := float32(math.Exp(lo * s.rng.Float64()))
+		v[i] *= f
+		v[i+1] *= f
+	}
 }
 
 func (s *Sampler) uniform() float32 {
@@ -93,12 +123,14 @@ func (s *Sampler) Next() *Batch {
 		for i := range b.Vel {
 			b.Vel[i] = s.uniform()
 		}
+		s.scaleSpeeds(b.Vel)
 		return b
 	}
 	base := make([]float32, s.T*2)
 	for i := range base {
 		base[i] = s.uniform()
 	}
+	s.scaleSpeeds(base)
 	perm := make([]int, s.T)
 	for i := 0; i < s.B; i++ {
 		for t := range perm {

@@ -63,6 +63,9 @@ type DataConfig struct {
 	Augment string `yaml:"augment" usage:"permute (paper) or none (ablation: independent velocities per trajectory)"`
 	// MaxSpeed bounds each velocity component: Uniform(-max_speed, max_speed).
 	MaxSpeed float64 `yaml:"max_speed" usage:"velocity components ~ Uniform(-max_speed, max_speed), metres per step (paper: 0.15)"`
+	// MinSpeedFactor < 1 scales each velocity by a log-uniform factor in
+	// [min_speed_factor, 1] (see data.Sampler).
+	MinSpeedFactor float64 `yaml:"min_speed_factor" usage:"each velocity is multiplied by its own factor, log-uniform in [this, 1], so the data holds short steps too (1: the paper's velocities)"`
 }
 
 // LossSection holds the losses of SPEC section 3.
@@ -160,7 +163,7 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 func Preset(name string) (Config, error) {
 	c := Config{
 		Model: ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal},
-		Data:  DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15},
+		Data:  DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1},
 		Loss: LossSection{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1,
 			Reduction: graph.ReduceMean},
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
@@ -476,6 +479,12 @@ func (c *Config) Validate() error {
 			return nil
 		},
 		func() error { return pos("data.max_speed", c.Data.MaxSpeed) },
+		func() error {
+			if !(c.Data.MinSpeedFactor > 0 && c.Data.MinSpeedFactor <= 1) {
+				return bad("data.min_speed_factor", "must be in (0, 1] (1: the paper's velocities)")
+			}
+			return nil
+		},
 		func() error { return pos("loss.sigma_x", c.Loss.SigmaX) },
 		func() error { return pos("loss.sigma_g", c.Loss.SigmaG) },
 		func() error { return nonneg("loss.lambda_sep", c.Loss.LambdaSep) },

@@ -129,6 +129,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sampler.SetMinSpeedFactor(cfg.Data.MinSpeedFactor); err != nil {
+		return nil, err
+	}
 	sched := NewPlateau(&cfg)
 	elapsedBefore := 0.0
 	if ck := opt.Resume; ck != nil {
