@@ -24,12 +24,19 @@ type Options struct {
 	// is standard); SetWalks sets Motion, Trajectories and Steps to match.
 	Walks  string
 	Motion Motion
+	// Start is where walks start: StartOrigin ("" too) or StartUniform;
+	// under StartUniform each walk is preceded by BurnIn steps that are
+	// not binned (see StartUniform).
+	Start  string
+	BurnIn int
 	// Scorer is the grid scorer that gives Score60/Score90 and decides
 	// which units are grid units: ScorerBanino or ScorerRings ("" is
 	// banino). SetScorer also sets Modules.MinScore to its GridThreshold.
 	Scorer          string
 	Modules         ModuleOptions
-	DistanceSamples int                 // states sampled per arena for the distance curve; its bins are one spatial bin wide
+	Fourier         FourierOptions      // the Fourier lattice of each ratemap
+	StateSpace      StateSpaceOptions   // the state space of modules
+	DistanceSamples int                 // states sampled per arena for the distance curve and the state space; its bins are one spatial bin wide
 	Workers         int                 // parallel workers; GOMAXPROCS when 0
 	Progress        func(ProgressEvent) // may be nil
 }
@@ -44,8 +51,12 @@ func DefaultOptions() Options {
 		Seed:            1,
 		Walks:           WalksStandard,
 		Motion:          DefaultMotion,
+		Start:           StartOrigin,
+		BurnIn:          100,
 		Scorer:          DefaultScorer,
 		Modules:         DefaultModuleOptions,
+		Fourier:         DefaultFourierOptions,
+		StateSpace:      DefaultStateSpaceOptions,
 		DistanceSamples: 2000,
 	}
 }
@@ -64,18 +75,31 @@ const (
 	WalksTraining = "training"
 )
 
+// Where walks start (Options.Start).
+const (
+	// StartOrigin: every walk starts at the origin, where the network's
+	// initial state g0 belongs; the first states of every walk, which may
+	// not have settled, are binned near the origin.
+	StartOrigin = "origin"
+	// StartUniform: walk i starts at a uniformly random position
+	// (StartPosition). The network first runs BurnIn steps along the
+	// straight path from the origin to that position (BurnIn), unbinned,
+	// so that its state belongs to the start when binning begins.
+	StartUniform = "uniform"
+)
+
 // TrainingMotion is the motion model of WalksTraining.
 var TrainingMotion = func() Motion { m := DefaultMotion; m.Dt = 0.1; return m }()
 
-// SetWalks selects the kind of walks and sets Motion, Trajectories and
-// Steps to its defaults (see WalksStandard, WalksTraining); set
-// Trajectories or Steps afterwards to change them.
+// SetWalks selects the kind of walks and sets Motion, Trajectories, Steps
+// and BurnIn to its defaults (see WalksStandard, WalksTraining); set them
+// afterwards to change them.
 func (o *Options) SetWalks(name string) error {
 	switch name {
 	case "", WalksStandard:
-		o.Walks, o.Motion, o.Trajectories, o.Steps = WalksStandard, DefaultMotion, 200, 500
+		o.Walks, o.Motion, o.Trajectories, o.Steps, o.BurnIn = WalksStandard, DefaultMotion, 200, 500, 100
 	case WalksTraining:
-		o.Walks, o.Motion, o.Trajectories, o.Steps = WalksTraining, TrainingMotion, 4000, 30
+		o.Walks, o.Motion, o.Trajectories, o.Steps, o.BurnIn = WalksTraining, TrainingMotion, 4000, 30, 20
 	default:
 		return walksError(name)
 	}
@@ -141,6 +165,15 @@ func (o *Options) Validate() error {
 	if err := o.Motion.Validate(); err != nil {
 		return err
 	}
+	switch o.Start {
+	case "", StartOrigin:
+	case StartUniform:
+		if o.BurnIn < 1 || o.BurnIn > 100000 {
+			return fmt.Errorf("--burn-in: %d steps, must be 1 to 100000 with --start uniform", o.BurnIn)
+		}
+	default:
+		return fmt.Errorf("--start: %q; use origin (every walk from the origin, default) or uniform (uniformly random starts after a burn-in)", o.Start)
+	}
 	if _, err := CheckScorer(o.Scorer); err != nil {
 		return err
 	}
@@ -174,9 +207,21 @@ type ArenaResult struct {
 	Ratemaps []float64 // [unit][ix*NB+iy], NaN = unvisited
 	SACs     [][]float64
 	Scores   []Score
-	Modules  ModuleReport
-	Distance DistanceCurve
-	Seconds  float64
+	Modules  ModuleReport // by SAC scale (DetectModules)
+	// Silent are the units whose ratemap is zero everywhere.
+	Silent []int
+	// Fourier is each unit's Fourier lattice; FourierModules the modules
+	// from their spacings (FourierModules); Comparison says whether the
+	// two methods agree.
+	Fourier        []FourierUnit
+	FourierModules ModuleReport
+	Comparison     ModuleComparison
+	Distance       DistanceCurve
+	// SamplePos [k][2] and SampleStates [k][N]: the states sampled for
+	// the distance curve, at their positions.
+	SamplePos    []float64
+	SampleStates []float32
+	Seconds      float64
 }
 
 // Result is the whole analysis.
@@ -184,7 +229,10 @@ type Result struct {
 	N, H    int
 	Options Options
 	Arenas  []ArenaResult
-	Seconds float64
+	// StateSpaces are the state spaces of the modules with at least
+	// StateSpace.MinUnits units, in one arena (see StateSpaces).
+	StateSpaces []StateSpace
+	Seconds     float64
 }
 
 // StatesFunc maps B walks of T velocities ([B][T][2], metres per step, from
@@ -225,6 +273,9 @@ func AnalyzeStates(ctx context.Context, N int, states StatesFunc, opt Options) (
 	if opt.Walks == "" {
 		opt.Walks = WalksStandard
 	}
+	if opt.Start == "" {
+		opt.Start = StartOrigin
+	}
 	res := &Result{N: N, Options: opt}
 	for i, L := range opt.Arenas {
 		ar, err := analyzeArena(ctx, N, states, opt, i, L)
@@ -233,6 +284,10 @@ func AnalyzeStates(ctx context.Context, N int, states StatesFunc, opt Options) (
 		}
 		res.Arenas = append(res.Arenas, *ar)
 	}
+	if opt.Progress != nil {
+		opt.Progress(ProgressEvent{Arena: math.NaN(), ArenaIndex: len(opt.Arenas) - 1, Arenas: len(opt.Arenas), Stage: "state space"})
+	}
+	res.StateSpaces = StateSpaces(res, opt.StateSpace)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
@@ -249,6 +304,11 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 	// The samples for the distance curve are fixed up front (seeded), so
 	// the result does not depend on how walks are split among workers.
 	nTraj, T := opt.Trajectories, opt.Steps
+	Tb := 0 // burn-in steps, not binned
+	if opt.Start == StartUniform {
+		Tb = opt.BurnIn
+	}
+	Tt := Tb + T
 	total := nTraj * T
 	ns := min(opt.DistanceSamples, total)
 	rng := rand.New(rand.NewPCG(opt.Seed, walkStream(L, -1)))
@@ -260,7 +320,7 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 	// larger B makes the network's matrix products more efficient; the
 	// bound on B*T*N keeps the returned states within about 128 MB.
 	B := (nTraj + 4*opt.Workers - 1) / (4 * opt.Workers)
-	B = max(1, min(B, 64, (32<<20)/max(1, T*N)))
+	B = max(1, min(B, 64, (32<<20)/max(1, Tt*N)))
 	nChunks := (nTraj + B - 1) / B
 
 	// A failing worker stops the others through wctx.
@@ -288,23 +348,38 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 				}
 				t0 := c * B
 				b := min(B, nTraj-t0)
-				vel := make([]float32, b*T*2)
+				vel := make([]float32, b*Tt*2)
 				pos := make([]float64, b*T*2)
 				for i := 0; i < b; i++ {
-					Walk(opt.Motion, L, T, opt.Seed, t0+i, vel[i*T*2:(i+1)*T*2], pos[i*T*2:(i+1)*T*2])
+					v := vel[i*Tt*2 : (i+1)*Tt*2]
+					var x0, y0 float64
+					if Tb > 0 {
+						x0, y0 = StartPosition(opt.Motion, L, opt.Seed, t0+i)
+						BurnIn(x0, y0, v[:Tb*2])
+					}
+					WalkFrom(opt.Motion, L, T, opt.Seed, t0+i, x0, y0, v[Tb*2:], pos[i*T*2:(i+1)*T*2])
 				}
-				states, err := forward(vel, b, T)
-				if err == nil && len(states) != b*T*N {
-					err = fmt.Errorf("network returned %d state values for %d walks of %d steps, want %d", len(states), b, T, b*T*N)
+				states, err := forward(vel, b, Tt)
+				if err == nil && len(states) != b*Tt*N {
+					err = fmt.Errorf("network returned %d state values for %d walks of %d steps, want %d", len(states), b, Tt, b*Tt*N)
 				}
 				if err != nil {
 					errs[w] = err
 					stopWorkers()
 					return
 				}
+				if Tb > 0 { // drop the burn-in's states
+					for i := 0; i < b; i++ {
+						copy(states[i*T*N:(i+1)*T*N], states[(i*Tt+Tb)*N:(i+1)*Tt*N])
+					}
+					states = states[:b*T*N]
+				}
 				acc.Add(pos, states)
-				for i := 0; i < b*T; i++ {
-					acc.PathLen += math.Hypot(float64(vel[2*i]), float64(vel[2*i+1]))
+				for i := 0; i < b; i++ {
+					for t := Tb; t < Tt; t++ {
+						k := i*Tt + t
+						acc.PathLen += math.Hypot(float64(vel[2*k]), float64(vel[2*k+1]))
+					}
 				}
 				acc.Steps += int64(b * T)
 				// Copy out the chosen samples that fall in this chunk.
@@ -336,10 +411,17 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 		acc.Merge(a)
 	}
 
-	ar := &ArenaResult{Side: L, Bins: bins, Coverage: acc.Coverage(opt.Motion.Dt), Visits: acc.Count, Ratemaps: acc.Ratemaps()}
+	ar := &ArenaResult{Side: L, Bins: bins, Coverage: acc.Coverage(opt.Motion.Dt), Visits: acc.Count, Ratemaps: acc.Ratemaps(),
+		SamplePos: samplePos, SampleStates: sampleState}
 	nb := bins.NB * bins.NB
 	ar.Scores = make([]Score, N)
 	ar.SACs = make([][]float64, N)
+	ar.Fourier = make([]FourierUnit, N)
+	ar.Silent = silentUnits(ar.Ratemaps, N, nb)
+	silent := map[int]bool{}
+	for _, u := range ar.Silent {
+		silent[u] = true
+	}
 	sc := &Scorer{BinSize: bins.BinSize(), Method: opt.Scorer}
 	var nextU, doneU int
 	report("scoring", 0, N)
@@ -355,7 +437,13 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 				if u >= N || ctx.Err() != nil {
 					return
 				}
-				ar.Scores[u], ar.SACs[u] = sc.Score(ar.Ratemaps[u*nb:(u+1)*nb], bins.NB, bins.NB)
+				m := ar.Ratemaps[u*nb : (u+1)*nb]
+				ar.Scores[u], ar.SACs[u] = sc.Score(m, bins.NB, bins.NB)
+				if silent[u] {
+					ar.Fourier[u] = nanFourier(LatticeSilent)
+				} else {
+					ar.Fourier[u] = FourierAnalyse(m, bins.NB, bins.NB, bins.BinSize(), opt.Fourier)
+				}
 				mu.Lock()
 				doneU++
 				d := doneU
@@ -371,6 +459,8 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 		return nil, err
 	}
 	ar.Modules = DetectModules(ar.Scores, opt.Modules)
+	ar.FourierModules = FourierModules(ar.Fourier, opt.Modules)
+	ar.Comparison = CompareModules(ar.FourierModules, ar.Modules)
 	// Distance bins as wide as the spatial bins resolve the rise of the
 	// curve at short distances the same way in every arena.
 	nd := min(1000, int(math.Ceil(float64(bins.NB)*math.Sqrt2)))
@@ -396,5 +486,76 @@ func sampleIndices(rng *rand.Rand, n, k int) []int {
 		out = append(out, v)
 	}
 	sort.Ints(out)
+	return out
+}
+
+// silentUnits are the units whose ratemap is zero (or not above 1e-9 of
+// the largest activation of any unit) in every visited bin.
+func silentUnits(maps []float64, N, nb int) []int {
+	top := 0.0
+	peak := make([]float64, N)
+	for u := 0; u < N; u++ {
+		for _, v := range maps[u*nb : (u+1)*nb] {
+			if !math.IsNaN(v) {
+				peak[u] = max(peak[u], math.Abs(v))
+			}
+		}
+		top = max(top, peak[u])
+	}
+	out := []int{}
+	for u, p := range peak {
+		if p <= 1e-9*top || top == 0 {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// StateSpaces analyses the state space (ModuleStateSpace) of every module
+// with at least opt.MinUnits units, in one arena: the Fourier modules
+// (the paper's method) where any is that large, else the SAC-scale
+// modules; the arena is the one where such modules hold the most units
+// (the larger arena on a tie). A module's wave vectors come from its
+// period and orientation (ModuleWaveVectors).
+func StateSpaces(res *Result, opt StateSpaceOptions) []StateSpace {
+	out := []StateSpace{}
+	pick := func(method string) (int, []Module) {
+		best, bestN := -1, 0
+		var mods []Module
+		for i := range res.Arenas {
+			ar := &res.Arenas[i]
+			rep := ar.FourierModules
+			if method == "sac" {
+				rep = ar.Modules
+			}
+			var big []Module
+			n := 0
+			for _, m := range rep.Modules {
+				if len(m.Units) >= opt.MinUnits {
+					big = append(big, m)
+					n += len(m.Units)
+				}
+			}
+			if n > 0 && (n > bestN || (n == bestN && ar.Side > res.Arenas[best].Side)) {
+				best, bestN, mods = i, n, big
+			}
+		}
+		return best, mods
+	}
+	method := "fourier"
+	ai, mods := pick(method)
+	if ai < 0 {
+		method = "sac"
+		if ai, mods = pick(method); ai < 0 {
+			return out
+		}
+	}
+	ar := &res.Arenas[ai]
+	for _, m := range mods {
+		kA, kB := ModuleWaveVectors(m.Period, m.Orientation)
+		ss := ModuleStateSpace(ar.SampleStates, ar.SamplePos, res.N, m.Units, kA, kB, ar.Ratemaps, ar.Bins, opt)
+		ss.Arena, ss.Module, ss.Method = ar.Side, m.ID, method
+		out = append(out, ss)
+	}
 	return out
 }

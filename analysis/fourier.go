@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -63,6 +64,18 @@ type FourierUnit struct {
 	Orientation float64   `json:"orientation"`
 	Angles      []float64 `json:"angles"`        // degrees between the lines of peaks 1-2, 1-3, 2-3 (0-90)
 	Fraction    float64   `json:"peak_fraction"` // share of the band's power within 1/L of the peaks
+}
+
+// MarshalJSON writes undefined values (NaN) as null.
+func (f FourierUnit) MarshalJSON() ([]byte, error) {
+	type plain FourierUnit
+	return json.Marshal(struct {
+		plain
+		Spacing     Num `json:"spacing"`
+		Wavelength  Num `json:"wavelength"`
+		Orientation Num `json:"orientation"`
+		Fraction    Num `json:"peak_fraction"`
+	}{plain(f), Num(f.Spacing), Num(f.Wavelength), Num(f.Orientation), Num(f.Fraction)})
 }
 
 func nanFourier(kind string) FourierUnit {

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -70,12 +71,34 @@ func mapImage(m []float64, nx, ny int, lo, hi float64) *image.RGBA {
 	return img
 }
 
-// tile is one small titled map in a panel.
+// tile is one small titled map in a panel, with a colour bar from lo to
+// hi unless noBar.
 type tile struct {
 	title  string
 	m      []float64
 	nx, ny int
 	lo, hi float64
+	noBar  bool
+}
+
+// barRoom is the width of a tile with its colour bar over the map's width.
+const barRoom = 1.5
+
+// colourBar is a vertical bar of the colour map, 1 by 64 pixels.
+var colourBar = func() *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, 1, 64))
+	for y := 0; y < 64; y++ {
+		img.SetRGBA(0, 63-y, colourAt(float64(y)/63))
+	}
+	return img
+}()
+
+// fmtBar formats a colour bar's end label.
+func fmtBar(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 // newTitlePlot returns a plot with a small title and no axes.
@@ -101,13 +124,28 @@ func panelPNG(tiles []tile, tileW vg.Length, heading string) ([]byte, error) {
 	}
 	for i, t := range tiles {
 		p := newTitlePlot(t.title, 7)
-		// Equal data ranges on both axes keep bins square.
-		p.Add(plotter.NewImage(mapImage(t.m, t.nx, t.ny, t.lo, t.hi), 0, 0, float64(t.nx), float64(t.ny)))
-		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, float64(t.nx), 0, float64(t.ny)
+		// Equal data ranges on both axes keep bins square; the colour bar
+		// and its labels take the room to the right of the map.
+		nx, ny := float64(t.nx), float64(t.ny)
+		p.Add(plotter.NewImage(mapImage(t.m, t.nx, t.ny, t.lo, t.hi), 0, 0, nx, ny))
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, barRoom*nx, 0, ny
+		if !t.noBar && !math.IsNaN(t.lo) {
+			p.Add(plotter.NewImage(colourBar, 1.05*nx, 0, 1.13*nx, ny))
+			lab, err := plotter.NewLabels(plotter.XYLabels{
+				XYs:    []plotter.XY{{X: 1.16 * nx, Y: 0}, {X: 1.16 * nx, Y: ny * 0.93}},
+				Labels: []string{fmtBar(t.lo), fmtBar(t.hi)},
+			})
+			if err == nil {
+				for k := range lab.TextStyle {
+					lab.TextStyle[k].Font.Size = 6
+				}
+				p.Add(lab)
+			}
+		}
 		plots[i/cols][i%cols] = p
 	}
 	headH := vg.Length(28)
-	W := tileW * vg.Length(cols)
+	W := tileW * barRoom * vg.Length(cols)
 	H := (tileW+vg.Length(16))*vg.Length(rows) + headH
 	c := vgimg.NewWith(vgimg.UseWH(W, H), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
 	dc := draw.New(c)
@@ -179,23 +217,79 @@ func fmtScore(v float64) string {
 // titled with the unit, its score and the map's range.
 func ratemapPanel(ar *ArenaResult) ([]byte, error) {
 	nb := ar.Bins.NB
+	silent := silentSet(ar)
 	var tiles []tile
-	for _, u := range scoreOrder(ar.Scores) {
+	for _, u := range unitOrder(ar) {
 		m := ar.Ratemaps[u*nb*nb : (u+1)*nb*nb]
+		if silent[u] {
+			tiles = append(tiles, silentTile(u, nb, nb))
+			continue
+		}
 		lo, hi := finiteRange(m)
 		tiles = append(tiles, tile{
-			title: fmt.Sprintf("unit %d  g60 %s\nmax %.4g  min %.4g", u, fmtScore(ar.Scores[u].Score60), hi, lo),
+			title: fmt.Sprintf("unit %d  g60 %s\n%s", u, fmtScore(ar.Scores[u].Score60), fourierTitle(ar.Fourier, u)),
 			m:     m, nx: nb, ny: nb, lo: lo, hi: hi,
 		})
 	}
-	return panelPNG(tiles, 1.45*vg.Inch, fmt.Sprintf("Ratemaps, %g m arena (%dx%d bins of %.3g m; grey = unvisited), sorted by grid score", ar.Side, nb, nb, ar.Bins.BinSize()))
+	return panelPNG(tiles, 1.3*vg.Inch, fmt.Sprintf("Ratemaps, %g m arena (%dx%d bins of %.3g m; grey = unvisited; %d silent), sorted by grid score", ar.Side, nb, nb, ar.Bins.BinSize(), len(ar.Silent)))
+}
+
+// silentSet is the set of the arena's silent units.
+func silentSet(ar *ArenaResult) map[int]bool {
+	s := map[int]bool{}
+	for _, u := range ar.Silent {
+		s[u] = true
+	}
+	return s
+}
+
+// unitOrder is scoreOrder with the silent units last.
+func unitOrder(ar *ArenaResult) []int {
+	silent := silentSet(ar)
+	var live, dead []int
+	for _, u := range scoreOrder(ar.Scores) {
+		if silent[u] {
+			dead = append(dead, u)
+		} else {
+			live = append(live, u)
+		}
+	}
+	return append(live, dead...)
+}
+
+// silentTile is the tile of a unit that never fires: blank, no colour bar.
+func silentTile(u, nx, ny int) tile {
+	m := make([]float64, nx*ny)
+	for i := range m {
+		m[i] = math.NaN()
+	}
+	return tile{title: fmt.Sprintf("unit %d\nSILENT (zero everywhere)", u), m: m, nx: nx, ny: ny, lo: math.NaN(), hi: math.NaN(), noBar: true}
+}
+
+// fourierTitle is the Fourier lattice of unit u in a few words.
+func fourierTitle(f []FourierUnit, u int) string {
+	if u >= len(f) {
+		return ""
+	}
+	switch f[u].Kind {
+	case LatticeHexagonal:
+		return fmt.Sprintf("hex %.3g m %.0f deg", f[u].Spacing, f[u].Orientation)
+	case LatticeSquare:
+		return fmt.Sprintf("square %.3g m %.0f deg", f[u].Spacing, f[u].Orientation)
+	}
+	return "no lattice"
 }
 
 // sacPanel draws the SACs in the same order as ratemapPanel.
 func sacPanel(ar *ArenaResult) ([]byte, error) {
 	nb := ar.Bins.NB
+	silent := silentSet(ar)
 	var tiles []tile
-	for _, u := range scoreOrder(ar.Scores) {
+	for _, u := range unitOrder(ar) {
+		if silent[u] {
+			tiles = append(tiles, silentTile(u, 2*nb-1, 2*nb-1))
+			continue
+		}
 		s := ar.Scores[u]
 		scale := "n/a"
 		if !math.IsNaN(s.Scale) {
@@ -207,7 +301,7 @@ func sacPanel(ar *ArenaResult) ([]byte, error) {
 			m:     ar.SACs[u], nx: 2*nb - 1, ny: 2*nb - 1, lo: lo, hi: hi,
 		})
 	}
-	return panelPNG(tiles, 1.45*vg.Inch, fmt.Sprintf("Spatial autocorrelograms, %g m arena (lags up to %.3g m; grey = undefined), same order", ar.Side, float64(nb-1)*ar.Bins.BinSize()))
+	return panelPNG(tiles, 1.3*vg.Inch, fmt.Sprintf("Spatial autocorrelograms, %g m arena (lags up to %.3g m; grey = undefined), same order", ar.Side, float64(nb-1)*ar.Bins.BinSize()))
 }
 
 // histogramsPNG draws histograms of score60 (all units) and of scale (all
@@ -231,6 +325,7 @@ func histogramsPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
 		p.Title.Text = title
 		p.X.Label.Text = xlabel
 		p.Y.Label.Text = "units"
+		p.Y.Tick.Marker = intTicks{}
 		if len(vals) == 0 {
 			p.Title.Text += " (none defined)"
 			return p, nil
@@ -378,21 +473,19 @@ func modulesPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
 // the last bins, near the arena diagonal, hold only a handful.
 const minCurvePairs = 50
 
-// distancePNG plots the neural distance curves of all arenas: the mean as a
-// line and +-1 standard deviation as a translucent band.
+// distancePNG plots the neural distance curve of each arena in a panel of
+// its own: the mean as a line and +-1 standard deviation as a band.
 func distancePNG(res *Result) ([]byte, error) {
-	p := plot.New()
-	p.Title.Text = "Neural distance vs spatial distance (line: mean; band: +-1 sd)"
-	p.X.Label.Text = "spatial distance ||x_i - x_j|| (m)"
-	p.Y.Label.Text = "neural distance ||g_i - g_j||"
-	p.Legend.Top = true
-	p.Legend.Left = true
-	ymax := 0.0
+	var plots []*plot.Plot
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
-		col := moduleColours[i%len(moduleColours)]
-		var mean, band plotter.XYs
-		var upper plotter.XYs
+		col := moduleColours[1]
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("%g m arena", ar.Side)
+		p.X.Label.Text = "spatial distance ||x_i - x_j|| (m)"
+		p.Y.Label.Text = "neural distance ||g_i - g_j||"
+		var mean, band, upper plotter.XYs
+		ymax := 0.0
 		for b, x := range ar.Distance.Spatial {
 			m, s := float64(ar.Distance.Mean[b]), float64(ar.Distance.Std[b])
 			if math.IsNaN(m) || ar.Distance.Pairs[b] < minCurvePairs {
@@ -403,7 +496,9 @@ func distancePNG(res *Result) ([]byte, error) {
 			upper = append(upper, plotter.XY{X: x, Y: m + s})
 			ymax = max(ymax, m+s)
 		}
+		plots = append(plots, p)
 		if len(mean) < 2 {
+			p.Title.Text += " (too few pairs)"
 			continue
 		}
 		for k := len(upper) - 1; k >= 0; k-- {
@@ -413,7 +508,7 @@ func distancePNG(res *Result) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		poly.Color = color.NRGBA{col.R, col.G, col.B, 45} // non-premultiplied: translucent
+		poly.Color = color.NRGBA{col.R, col.G, col.B, 60}
 		poly.LineStyle.Width = 0
 		p.Add(poly)
 		l, err := plotter.NewLine(mean)
@@ -423,11 +518,58 @@ func distancePNG(res *Result) ([]byte, error) {
 		l.Color = col
 		l.Width = 2
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%g m arena", ar.Side), l)
+		p.Y.Min, p.Y.Max = 0, ymax*1.05
 	}
-	p.Legend.Left = false
-	padTop(p, 0, ymax, 0.1+0.06*float64(len(res.Arenas)))
-	return savePNG(p, 7*vg.Inch, 4.5*vg.Inch)
+	return gridOfPlots(plots, 4.2*vg.Inch, 3.2*vg.Inch, "Neural distance vs spatial distance (line: mean; band: +-1 sd)")
+}
+
+// gridOfPlots draws plots in rows of up to four cells of w by h under a
+// heading.
+func gridOfPlots(plots []*plot.Plot, w, h vg.Length, heading string) ([]byte, error) {
+	if len(plots) == 0 {
+		return emptyPNG(heading + ": nothing to show")
+	}
+	cols := min(len(plots), 4)
+	if len(plots) == 4 {
+		cols = 2
+	}
+	return gridOfPlotsCols(plots, cols, w, h, heading)
+}
+
+// gridOfPlotsCols draws plots in rows of cols cells of w by h.
+func gridOfPlotsCols(plots []*plot.Plot, cols int, w, h vg.Length, heading string) ([]byte, error) {
+	if len(plots) == 0 {
+		return emptyPNG(heading + ": nothing to show")
+	}
+	rows := (len(plots) + cols - 1) / cols
+	headH := vg.Length(26)
+	c := vgimg.NewWith(vgimg.UseWH(w*vg.Length(cols), h*vg.Length(rows)+headH), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(c)
+	hc := dc
+	hc.Min.Y = dc.Max.Y - headH
+	sty := plot.New().Title.TextStyle
+	sty.Font.Size = 12
+	sty.XAlign = draw.XCenter
+	sty.YAlign = draw.YCenter
+	hc.FillText(sty, vg.Point{X: (hc.Min.X + hc.Max.X) / 2, Y: (hc.Min.Y + hc.Max.Y) / 2}, heading)
+	body := dc
+	body.Max.Y -= headH
+	grid := make([][]*plot.Plot, rows)
+	for r := range grid {
+		grid[r] = make([]*plot.Plot, cols)
+	}
+	for i, p := range plots {
+		grid[i/cols][i%cols] = p
+	}
+	canv := plot.Align(grid, draw.Tiles{Rows: rows, Cols: cols, PadX: 18, PadY: 14, PadLeft: 6, PadRight: 10, PadTop: 4, PadBottom: 6}, body)
+	for r := range grid {
+		for k, p := range grid[r] {
+			if p != nil {
+				p.Draw(canv[r][k])
+			}
+		}
+	}
+	return encodePNG(c)
 }
 
 // coveragePNG shows the visit counts of each arena.

@@ -25,6 +25,11 @@ type Summary struct {
 	} `json:"model"`
 	Settings SummarySettings `json:"settings"`
 	Arenas   []ArenaSummary  `json:"arenas"`
+	// Generalisation names the figure of scores, periods and unit counts
+	// against arena size.
+	Generalisation string `json:"generalisation_figure"`
+	// StateSpaces are the modules' state spaces (in one arena).
+	StateSpaces []StateSpaceSummary `json:"state_spaces"`
 	// Training describes the run's training curves (a checkpoint in a run
 	// directory only).
 	Training *TrainingSummary `json:"training,omitempty"`
@@ -40,12 +45,16 @@ type SummarySettings struct {
 	Seed         uint64    `json:"seed"`
 	Walks        string    `json:"walks"` // "standard" or "training"
 	Motion       Motion    `json:"motion"`
+	Start        string    `json:"start"`                   // "origin" or "uniform"
+	BurnIn       int       `json:"burn_in_steps,omitempty"` // unbinned steps before each walk (uniform starts)
 	// Scorer gives each unit's score60/score90 and the grid units;
 	// GridThreshold is the score60 a grid unit exceeds (= Modules.MinScore).
-	Scorer          string        `json:"scorer"`
-	GridThreshold   float64       `json:"grid_threshold"`
-	Modules         ModuleOptions `json:"modules"`
-	DistanceSamples int           `json:"distance_samples"`
+	Scorer          string            `json:"scorer"`
+	GridThreshold   float64           `json:"grid_threshold"`
+	Modules         ModuleOptions     `json:"modules"`
+	Fourier         FourierOptions    `json:"fourier"`
+	StateSpace      StateSpaceOptions `json:"state_space"`
+	DistanceSamples int               `json:"distance_samples"`
 	// The rings of each scorer: banino's in units of the map side (inner,
 	// outer), rings' outer radii in units of the SAC's central-peak radius.
 	BaninoRings    [][2]float64 `json:"banino_rings_map_side"`
@@ -55,15 +64,55 @@ type SummarySettings struct {
 // ArenaSummary is one arena in summary.json. Scales, periods and ring radii
 // are in metres; orientations in degrees modulo 60.
 type ArenaSummary struct {
-	Side     float64       `json:"side_m"`
-	Bins     int           `json:"bins_per_side"`
-	BinSize  float64       `json:"bin_size_m"`
-	Coverage Coverage      `json:"coverage"`
-	Units    []MapScore    `json:"units"`
-	Modules  ModuleReport  `json:"modules"`
-	Distance DistanceCurve `json:"distance_curve"`
-	Figures  ArenaFigures  `json:"figures"`
-	Seconds  float64       `json:"seconds"`
+	Side     float64    `json:"side_m"`
+	Bins     int        `json:"bins_per_side"`
+	BinSize  float64    `json:"bin_size_m"`
+	Coverage Coverage   `json:"coverage"`
+	Units    []MapScore `json:"units"`
+	// Silent units are zero everywhere; SilentCount is their number.
+	SilentUnits []int `json:"silent_units"`
+	SilentCount int   `json:"silent"`
+	// Modules are found by SAC scale; FourierModules by the spacing of
+	// the units' Fourier lattices (Fourier has each unit's), and
+	// ModuleComparison says whether the two agree.
+	Modules          ModuleReport     `json:"modules"`
+	Fourier          []FourierUnit    `json:"fourier"`
+	LatticeCounts    map[string]int   `json:"lattice_counts"`
+	FourierModules   ModuleReport     `json:"fourier_modules"`
+	ModuleComparison ModuleComparison `json:"module_comparison"`
+	Distance         DistanceCurve    `json:"distance_curve"`
+	Figures          ArenaFigures     `json:"figures"`
+	Seconds          float64          `json:"seconds"`
+}
+
+// StateSpaceSummary is one module's state space in summary.json (see
+// StateSpace for the meaning of each number).
+type StateSpaceSummary struct {
+	Arena       float64    `json:"arena_m"`
+	Module      int        `json:"module"`
+	Method      string     `json:"method"`
+	Units       []int      `json:"units"`
+	Points      int        `json:"points"`
+	PCAVariance []float64  `json:"pca_variance"`
+	KA          [2]float64 `json:"k_a_rad_per_m"`
+	KB          [2]float64 `json:"k_b_rad_per_m"`
+	UnitPhases  [][2]Num   `json:"unit_phases"`
+	PhaseSpread Num        `json:"phase_spread"`
+	Continuity  Num        `json:"continuity"`
+	Figure      string     `json:"figure"`
+}
+
+func newStateSpaceSummary(ss StateSpace, figure string) StateSpaceSummary {
+	out := StateSpaceSummary{Arena: ss.Arena, Module: ss.Module, Method: ss.Method, Units: ss.Units, Points: ss.Points,
+		PCAVariance: ss.PCAVariance, KA: ss.KA, KB: ss.KB, PhaseSpread: Num(ss.PhaseSpread), Continuity: Num(ss.Continuity), Figure: figure}
+	if out.PCAVariance == nil {
+		out.PCAVariance = []float64{}
+	}
+	out.UnitPhases = make([][2]Num, len(ss.UnitPhases))
+	for i, p := range ss.UnitPhases {
+		out.UnitPhases[i] = [2]Num{Num(p[0]), Num(p[1])}
+	}
+	return out
 }
 
 // ArenaFigures names an arena's PNG files, relative to the output directory.
@@ -72,6 +121,7 @@ type ArenaFigures struct {
 	SACs       string `json:"sacs"`
 	Histograms string `json:"histograms"`
 	Modules    string `json:"modules"`
+	Fourier    string `json:"fourier"`
 }
 
 // arenaTag names an arena in file and array names: "2m", "1.5m".
@@ -218,6 +268,18 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 		if err := writeFig(f.Modules, func() ([]byte, error) { return modulesPNG(ar, minScore) }); err != nil {
 			return err
 		}
+		if err := writeFig(f.Fourier, func() ([]byte, error) { return fourierPNG(ar) }); err != nil {
+			return err
+		}
+	}
+	if err := writeFig(sum.Generalisation, func() ([]byte, error) { return arenasPNG(res) }); err != nil {
+		return err
+	}
+	for i := range res.StateSpaces {
+		ss := &res.StateSpaces[i]
+		if err := writeFig(sum.StateSpaces[i].Figure, func() ([]byte, error) { return stateSpacePNG(ss) }); err != nil {
+			return err
+		}
 	}
 	if info.Training != nil {
 		mark := -1.0
@@ -314,17 +376,35 @@ func buildSummary(res *Result, info ReportInfo) Summary {
 		walks = WalksStandard
 	}
 	scorer, _ := CheckScorer(o.Scorer)
+	start, burn := o.Start, 0
+	if start == "" {
+		start = StartOrigin
+	}
+	if start == StartUniform {
+		burn = o.BurnIn
+	}
 	s.Settings = SummarySettings{Arenas: o.Arenas, BinsPerMetre: o.BinsPerMetre, Trajectories: o.Trajectories, Steps: o.Steps,
-		Seed: o.Seed, Walks: walks, Motion: o.Motion, Scorer: scorer, GridThreshold: o.Modules.MinScore, Modules: o.Modules,
+		Seed: o.Seed, Walks: walks, Motion: o.Motion, Start: start, BurnIn: burn, Scorer: scorer, GridThreshold: o.Modules.MinScore, Modules: o.Modules,
+		Fourier: o.Fourier, StateSpace: o.StateSpace,
 		DistanceSamples: o.DistanceSamples, BaninoRings: BaninoRings, MaskOuterRadii: DefaultOuterRadii}
+	s.Generalisation = "arenas.png"
+	s.StateSpaces = []StateSpaceSummary{}
+	for _, ss := range res.StateSpaces {
+		s.StateSpaces = append(s.StateSpaces, newStateSpaceSummary(ss, fmt.Sprintf("statespace_%s_%s_module%d.png", ss.Method, arenaTag(ss.Arena), ss.Module)))
+	}
 	s.Seconds = res.Seconds
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
 		tag := arenaTag(ar.Side)
 		a := ArenaSummary{Side: ar.Side, Bins: ar.Bins.NB, BinSize: ar.Bins.BinSize(), Coverage: ar.Coverage,
 			Modules: ar.Modules, Distance: ar.Distance, Seconds: ar.Seconds,
+			SilentUnits: append([]int{}, ar.Silent...), SilentCount: len(ar.Silent),
+			Fourier: ar.Fourier, LatticeCounts: latticeCounts(ar.Fourier), FourierModules: ar.FourierModules, ModuleComparison: ar.Comparison,
 			Figures: ArenaFigures{Ratemaps: "ratemaps_" + tag + ".png", SACs: "sacs_" + tag + ".png",
-				Histograms: "histograms_" + tag + ".png", Modules: "modules_" + tag + ".png"}}
+				Histograms: "histograms_" + tag + ".png", Modules: "modules_" + tag + ".png", Fourier: "fourier_" + tag + ".png"}}
+		if a.Fourier == nil {
+			a.Fourier = []FourierUnit{}
+		}
 		for u, sc := range ar.Scores {
 			a.Units = append(a.Units, NewMapScore(u, sc, scorer))
 		}
@@ -349,6 +429,13 @@ var indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
 	},
 	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
 	"units": func(u []int) string { return joinInts(u, 40) },
+	"pcs": func(v []float64) string {
+		var p []string
+		for _, x := range v {
+			p = append(p, strconv.FormatFloat(x, 'f', 2, 64))
+		}
+		return strings.Join(p, ", ")
+	},
 	"ratios": func(r []float64) string {
 		var p []string
 		for _, v := range r {
@@ -372,15 +459,36 @@ img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
 <h1>Grid-cell analysis</h1>
 <p>Model: N = {{.Model.N}} units, H = {{.Model.H}}{{if .Model.Checkpoint}}, checkpoint <code>{{.Model.Checkpoint}}</code>{{end}}.
 {{with .Model.Metadata}}{{with index . "step"}}Step {{.}}.{{end}}{{end}}
-Walks ({{.Settings.Walks}}): {{.Settings.Trajectories}} per arena of {{.Settings.Steps}} steps (dt {{.Settings.Motion.Dt}} s), seed {{.Settings.Seed}};
+Walks ({{.Settings.Walks}}): {{.Settings.Trajectories}} per arena of {{.Settings.Steps}} steps (dt {{.Settings.Motion.Dt}} s), seed {{.Settings.Seed}},
+{{if eq .Settings.Start "uniform"}}starting at uniformly random positions after {{.Settings.BurnIn}} unbinned burn-in steps from the origin{{else}}all starting at the origin{{end}};
 {{.Settings.BinsPerMetre}} bins per metre. Grid scorer: {{.Settings.Scorer}}; grid units: score60 &gt; {{.Settings.GridThreshold}}. Analysis took {{num .Seconds}} s.</p>
 <p class="note">Files: <a href="summary.json">summary.json</a> (all numbers), <a href="ratemaps.npz">ratemaps.npz</a> (ratemaps per arena, NaN = unvisited).</p>
 <h2>Summary</h2>
-<table><tr><th>arena</th><th>bins</th><th>visited</th><th>median visits/bin</th><th>grid units</th><th>modules</th><th>periods (m)</th><th>period ratios</th></tr>
-{{range .Arenas}}<tr><td>{{.Side}} m</td><td>{{.Bins}}x{{.Bins}}</td><td>{{pct .Coverage.VisitedFraction}}</td><td>{{num .Coverage.MedianVisits}}</td>
+<table><tr><th rowspan="2">arena</th><th rowspan="2">bins</th><th rowspan="2">visited</th><th rowspan="2">median visits/bin</th><th rowspan="2">silent units</th>
+<th colspan="4">SAC-scale method</th><th colspan="5">Fourier method</th><th rowspan="2">methods</th></tr>
+<tr><th>grid units</th><th>modules</th><th>periods (m)</th><th>period ratios</th><th>hexagonal</th><th>square</th><th>modules</th><th>periods (m)</th><th>period ratios</th></tr>
+{{range .Arenas}}<tr><td>{{.Side}} m</td><td>{{.Bins}}x{{.Bins}}</td><td>{{pct .Coverage.VisitedFraction}}</td><td>{{num .Coverage.MedianVisits}}</td><td>{{.SilentCount}} / {{len .Units}}</td>
 <td>{{len .Modules.GridUnits}} / {{len .Units}}</td><td>{{len .Modules.Modules}}</td>
-<td>{{range $i, $m := .Modules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .Modules.Ratios}}</td></tr>
+<td>{{range $i, $m := .Modules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .Modules.Ratios}}</td>
+<td>{{index .LatticeCounts "hexagonal"}}</td><td>{{index .LatticeCounts "square"}}</td><td>{{len .FourierModules.Modules}}</td>
+<td>{{range $i, $m := .FourierModules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .FourierModules.Ratios}}</td>
+<td style="text-align:left">{{if .ModuleComparison.Agree}}agree{{else}}<b>disagree</b>: {{.ModuleComparison.Note}}{{end}}</td></tr>
 {{end}}</table>
+<p class="note">Periods are lattice spacings (distance between neighbouring fields). SAC-scale: grid units (score60 above the threshold)
+clustered by the scale of their autocorrelogram. Fourier: units whose ratemap's power spectrum has three peaks of similar
+frequency 60 degrees apart (hexagonal; square: two peaks at 90 degrees), clustered by spacing 2/(sqrt(3)|f|), as the paper does.</p>
+<h2 id="generalisation">Generalisation across arenas</h2>
+<img src="{{.Generalisation}}" alt="score60, module periods and unit counts against arena size">
+<h2 id="state-space">Module state space</h2>
+{{if .StateSpaces}}{{range .StateSpaces}}<p>{{.Method}} module {{.Module}} in the {{.Arena}} m arena: {{len .Units}} units ({{units .Units}}), {{.Points}} states embedded;
+first principal components hold {{pcs .PCAVariance}} of the variance; continuity {{num .Continuity}} (lattice-phase distance to the nearest state over that of random pairs: near 0 for a torus, near 1 without one);
+unit phase spread {{num .PhaseSpread}} (1: random phases, above 1: phases tile the unit cell evenly, below 1: clustered).</p>
+<img src="{{.Figure}}" alt="state space of module {{.Module}}">
+{{end}}<p class="note">PCA of the module's states (sampled along the walks), then a spectral embedding (Laplacian eigenmaps on a
+{{.Settings.StateSpace.Neighbours}}-nearest-neighbour graph of the first {{.Settings.StateSpace.Components}} components) to 3-D; points coloured by their position's
+phase along the module's two lattice directions. For persistent homology (Betti numbers 1, 2, 1 for a torus) write the states with
+<code>gridgpu states</code> and see the README.</p>
+{{else}}<p>No module has {{.Settings.StateSpace.MinUnits}} or more units.</p>{{end}}
 {{with .Training}}{{if .Figures}}<h2 id="training">Training</h2>
 <p>Run <code>{{.RunDir}}</code>: {{.MetricsLines}} lines of metrics.jsonl, steps {{.FirstStep}} to {{.LastStep}}{{if .EvalLines}}, {{.EvalLines}} with a grid evaluation{{end}}{{if .Malformed}}; {{.Malformed}} malformed line(s) skipped{{end}}{{if .Superseded}}; {{.Superseded}} line(s) superseded by a resumed run{{end}}.
 {{with .Weights}}Loss weights (config.yaml): lambda_sep {{num .Sep}}, lambda_inv {{num .Inv}}, lambda_cap {{num .Cap}}, lambda_ci {{num .CI}}.{{else}}No loss weights: {{.WeightsNote}}.{{end}}</p>
@@ -399,6 +507,13 @@ mean speed {{num .Coverage.MeanSpeed}} m/s; {{.Coverage.OutsideSamples}} samples
 {{range .Modules.Modules}}<tr><td>{{.ID}}</td><td>{{num .Period}}</td><td>{{num .Orientation}}</td><td>{{num .LogSpread}}</td><td>{{num .OriSpread}}</td><td style="text-align:left">{{units .Units}}</td></tr>
 {{end}}</table>{{else}}<p>No modules found.</p>{{end}}
 {{if .Modules.Unassigned}}<p class="note">Grid units in no module: {{units .Modules.Unassigned}}</p>{{end}}
+{{if .SilentUnits}}<p class="note">Silent units (zero everywhere): {{units .SilentUnits}}</p>{{end}}
+<h3>Fourier modules</h3>
+<p>{{if .ModuleComparison.Agree}}The Fourier and SAC-scale methods agree: {{.ModuleComparison.Note}}.{{else}}<b>The Fourier and SAC-scale methods disagree</b>: {{.ModuleComparison.Note}}.{{end}}</p>
+{{if .FourierModules.Modules}}<table><tr><th>Fourier module</th><th>spacing (m)</th><th>orientation (deg)</th><th>sd ln(spacing)</th><th>orientation sd (deg)</th><th>units</th></tr>
+{{range .FourierModules.Modules}}<tr><td>{{.ID}}</td><td>{{num .Period}}</td><td>{{num .Orientation}}</td><td>{{num .LogSpread}}</td><td>{{num .OriSpread}}</td><td style="text-align:left">{{units .Units}}</td></tr>
+{{end}}</table>{{else}}<p>No Fourier modules.</p>{{end}}
+<img src="{{.Figures.Fourier}}" alt="Fourier spacing and orientation histograms by module">
 <img src="{{.Figures.Histograms}}" alt="histograms of grid score and scale">
 <img src="{{.Figures.Modules}}" alt="scale against orientation by module">
 <h3>Ratemaps</h3>

@@ -69,10 +69,16 @@ func walkStream(L float64, i int) uint64 {
 
 // Walk draws walk number i of Trajectories into vel and pos (each steps*2).
 func Walk(m Motion, L float64, steps int, seed uint64, i int, vel []float32, pos []float64) {
+	WalkFrom(m, L, steps, seed, i, 0, 0, vel, pos)
+}
+
+// WalkFrom is Walk starting at (x0, y0) instead of the origin; from the
+// origin it is exactly Walk.
+func WalkFrom(m Motion, L float64, steps int, seed uint64, i int, x0, y0 float64, vel []float32, pos []float64) {
 	rng := rand.New(rand.NewPCG(seed, walkStream(L, i)))
 	h := rng.Float64() * 2 * math.Pi
 	half := L / 2
-	var x, y float64
+	x, y := x0, y0
 	for t := 0; t < steps; t++ {
 		// Rayleigh(b) by inversion: b*sqrt(-2 ln U), U in (0, 1].
 		v := m.SpeedScale * math.Sqrt(-2*math.Log(1-rng.Float64()))
@@ -111,5 +117,24 @@ func Walk(m Motion, L float64, steps int, seed uint64, i int, vel []float32, pos
 		x, y = nx, ny
 		pos[2*t], pos[2*t+1] = x, y
 		h += turn
+	}
+}
+
+// StartPosition is the start of walk i under StartUniform: uniform over the
+// arena less a margin of Border from the walls (seeded by seed, L and i, on
+// a stream of its own so that the walk itself is Walk's).
+func StartPosition(m Motion, L float64, seed uint64, i int) (x, y float64) {
+	rng := rand.New(rand.NewPCG(seed^0x5851f42d4c957f2d, walkStream(L, i)))
+	s := max(0, L-2*m.Border)
+	return (rng.Float64() - 0.5) * s, (rng.Float64() - 0.5) * s
+}
+
+// BurnIn fills vel (steps*2) with the straight path from the origin to
+// (x, y) in equal steps: the velocities that carry the network's state
+// from g0, which belongs to the origin, to the start of a walk at (x, y).
+func BurnIn(x, y float64, vel []float32) {
+	n := len(vel) / 2
+	for t := 0; t < n; t++ {
+		vel[2*t], vel[2*t+1] = float32(x/float64(n)), float32(y/float64(n))
 	}
 }
