@@ -34,11 +34,16 @@ func analyzeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
 		Usage:     "measure grid cells of a trained network: ratemaps, grid scores, modules, figures",
-		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
-		Description: "Drives the network along smooth random walks (Sorscher et al.'s motion model, all starting at the\n" +
-			"origin) in square arenas centred on the origin, bins each unit's activation into a ratemap, and\n" +
-			"computes spatial autocorrelograms, grid scores (score60, score90), grid scale and orientation,\n" +
-			"grid modules and the neural-vs-spatial distance curve (SPEC section 6).\n\n" +
+		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
+		Description: "Drives the network along smooth random walks (Sorscher et al.'s motion model) in square arenas\n" +
+			"centred on the origin, bins each unit's activation into a ratemap, and computes spatial\n" +
+			"autocorrelograms, grid scores (score60, score90), grid scale and orientation, grid modules by SAC\n" +
+			"scale and by Fourier analysis (each unit's three strongest spectral peaks), the state space of each\n" +
+			"module with 6 or more units, and the neural-vs-spatial distance curve.\n\n" +
+			"Starts: 'origin' (default): every walk starts at the origin, where the network's initial state\n" +
+			"belongs. 'uniform': each walk starts at a uniformly random position, reached by --burn-in steps\n" +
+			"along the straight path from the origin that are run but not binned, so the ratemaps lose the spot\n" +
+			"that the first, unsettled states leave at the origin.\n\n" +
 			"Walks: 'standard' (default) is that motion model with 0.02 s steps, 200 walks of 500 steps per arena.\n" +
 			"'training' uses steps like the training data's: the same model with dt 0.1 s (mean step 0.10 m;\n" +
 			"training steps are Uniform(-0.15,0.15)^2, mean 0.115 m), 30 steps per walk from the origin as in\n" +
@@ -59,6 +64,8 @@ func analyzeCommand() *cli.Command {
 			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
 			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"},
 			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
+			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin, or uniform (random positions, after --burn-in unbinned steps from the origin)"},
+			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, DefaultText: "100; 20 with --walks training", Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"},
 			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"},
 			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"},
 			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks (`S`)"},
@@ -135,6 +142,10 @@ func runAnalyze(c *cli.Context) error {
 	if c.IsSet("steps") {
 		opt.Steps = c.Int("steps")
 	}
+	opt.Start = c.String("start")
+	if c.IsSet("burn-in") {
+		opt.BurnIn = c.Int("burn-in")
+	}
 	opt.Seed = c.Uint64("seed")
 	if opt.Scorer, opt.Modules.MinScore, err = scorerOptions(c); err != nil {
 		return err
@@ -175,8 +186,12 @@ func runAnalyze(c *cli.Context) error {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	pr.linef("analyze: %s (N=%d, H=%d): %d arena(s) %v m, %d %s walks x %d steps of %g s each, %d bins/m, %s scorer, %d workers",
-		ckpt, p.N, p.H, len(opt.Arenas), opt.Arenas, opt.Trajectories, opt.Walks, opt.Steps, opt.Motion.Dt, opt.BinsPerMetre, opt.Scorer, workers)
+	starts := "from the origin"
+	if opt.Start == analysis.StartUniform {
+		starts = fmt.Sprintf("from uniform starts after %d burn-in steps", opt.BurnIn)
+	}
+	pr.linef("analyze: %s (N=%d, H=%d): %d arena(s) %v m, %d %s walks x %d steps of %g s each %s, %d bins/m, %s scorer, %d workers",
+		ckpt, p.N, p.H, len(opt.Arenas), opt.Arenas, opt.Trajectories, opt.Walks, opt.Steps, opt.Motion.Dt, starts, opt.BinsPerMetre, opt.Scorer, workers)
 	opt.Progress = pr.event
 	start := time.Now()
 	res, err := analysis.Analyze(ctx, p, opt)
@@ -199,8 +214,17 @@ func runAnalyze(c *cli.Context) error {
 		}
 	}
 	for _, ar := range res.Arenas {
-		pr.linef("arena %g m: %d of %d units with score60 > %g, %d module(s), %.1f%% of bins visited (%.1f s)",
-			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), 100*ar.Coverage.VisitedFraction, ar.Seconds)
+		agree := "methods agree"
+		if !ar.Comparison.Agree {
+			agree = "methods disagree: " + ar.Comparison.Note
+		}
+		pr.linef("arena %g m: %d of %d units with score60 > %g, %d SAC-scale module(s); %d hexagonal Fourier lattices, %d Fourier module(s) (%s); %d silent; %.1f%% of bins visited (%.1f s)",
+			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), countKind(ar.Fourier, analysis.LatticeHexagonal),
+			len(ar.FourierModules.Modules), agree, len(ar.Silent), 100*ar.Coverage.VisitedFraction, ar.Seconds)
+	}
+	for _, ss := range res.StateSpaces {
+		pr.linef("state space of %s module %d (%g m arena, %d units): continuity %.2f (0: a torus, 1: none), unit phase spread %.2f (1: random)",
+			ss.Method, ss.Module, ss.Arena, len(ss.Units), ss.Continuity, ss.PhaseSpread)
 	}
 	var files int
 	err = analysis.WriteReport(out, res, analysis.ReportInfo{
@@ -264,6 +288,10 @@ func (p *progress) update(msg string) {
 }
 
 func (p *progress) event(e analysis.ProgressEvent) {
+	if e.Stage == "state space" {
+		p.update("state space of the modules")
+		return
+	}
 	pct := 100
 	if e.Total > 0 {
 		pct = 100 * e.Done / e.Total
@@ -457,6 +485,17 @@ func runGridscore(c *cli.Context) error {
 		return nil
 	}
 	return err
+}
+
+// countKind counts the units whose Fourier lattice is of the given kind.
+func countKind(f []analysis.FourierUnit, kind string) int {
+	n := 0
+	for _, u := range f {
+		if u.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // reportPath is where analyze's index.html ends up, for messages.

@@ -240,7 +240,7 @@ type Result struct {
 // called from several goroutines at once.
 type StatesFunc func(vel []float32, B, T int) ([]float32, error)
 
-// Analyze runs the evaluation protocol of SPEC section 6 on the network p in
+// Analyze runs the evaluation protocol (walks, ratemaps, scores, modules) on the network p in
 // every arena of opt.
 func Analyze(ctx context.Context, p *graph.Params, opt Options) (*Result, error) {
 	if err := p.Check(); err != nil {

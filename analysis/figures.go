@@ -16,6 +16,7 @@ import (
 var (
 	unassignedColour = color.RGBA{90, 90, 90, 255}
 	dashRed          = color.RGBA{200, 30, 30, 255}
+	dashBlack        = color.RGBA{0, 0, 0, 255}
 )
 
 // stackedHist adds to p a histogram of groups stacked on common bins over
@@ -147,12 +148,12 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 		return nil, err
 	}
 	for i, m := range ar.Modules.Modules {
-		if err := vline(p1, m.Period, p1.Y.Max*0.7, dashRed); err != nil {
+		if err := vline(p1, m.Period, p1.Y.Max*0.7, dashBlack); err != nil {
 			return nil, err
 		}
 		if i == 0 {
 			l, _ := plotter.NewLine(plotter.XYs{{X: m.Period, Y: 0}, {X: m.Period, Y: 0}})
-			l.Color, l.Dashes, l.Width = dashRed, []vg.Length{4, 3}, 1.5
+			l.Color, l.Dashes, l.Width = dashBlack, []vg.Length{4, 3}, 1.5
 			p1.Legend.Add("SAC-scale module periods", l)
 		}
 	}
@@ -322,7 +323,7 @@ func arenasPNG(res *Result) ([]byte, error) {
 		padTop(p2, lo, hi, 0.35)
 		p2.Y.Min = 0
 	}
-	p2.Legend.Top = true
+	p2.Legend.Top = false // periods are well above 0
 	p2.X.Min, p2.X.Max = sides[0]-0.3, sides[len(sides)-1]+0.3
 	p2.X.Tick.Marker = sideTicks(sides)
 
@@ -350,7 +351,7 @@ func arenasPNG(res *Result) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.Color, l.Width = moduleColours[k], 2
+		l.Color, l.Width = moduleColours[k], vg.Length(4-k)
 		pts.Color, pts.Shape = moduleColours[k], draw.CircleGlyph{}
 		p3.Add(l, pts)
 		p3.Legend.Add(f.name, l, pts)

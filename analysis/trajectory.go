@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 )
 
-// Motion is the random-walk model of Sorscher et al. (2019, 2023), as SPEC
-// section 6 gives it: a smooth walk whose speed is drawn afresh each step
-// and whose heading diffuses, turning away from walls it comes close to.
+// Motion is the random-walk model of Sorscher et al. (2019, 2023): a smooth
+// walk whose speed is drawn afresh each step and whose heading diffuses,
+// turning away from walls it comes close to.
 type Motion struct {
 	Dt         float64 `json:"dt_s"`                 // seconds per step
 	SpeedScale float64 `json:"speed_scale_m_per_s"`  // Rayleigh scale of the speed
@@ -17,7 +17,7 @@ type Motion struct {
 	WallSlow   float64 `json:"wall_slow"`            // speed factor while turning away from a wall
 }
 
-// DefaultMotion is the SPEC section 6 model.
+// DefaultMotion is the model of Sorscher et al.
 var DefaultMotion = Motion{Dt: 0.02, SpeedScale: 0.13 * 2 * math.Pi, TurnSigma: 11.52, Border: 0.03, WallSlow: 0.25}
 
 // Validate reports a parameter that would make the walk meaningless.

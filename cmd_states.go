@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/train"
+)
+
+func init() { extraCommands = append(extraCommands, statesCommand()) }
+
+// maxStateSamples bounds --samples (the analysis also compares all pairs
+// of samples for its distance curve).
+const maxStateSamples = 20000
+
+func statesCommand() *cli.Command {
+	d := analysis.DefaultOptions()
+	return &cli.Command{
+		Name:      "states",
+		Usage:     "write population states along walks, with each unit's module, to a NumPy .npz (for topology in Python)",
+		UsageText: "gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]",
+		Description: "Runs analyze's walks in one arena, finds the units' modules there (by Fourier analysis of their\n" +
+			"ratemaps, and by SAC scale), and writes K states sampled at random from all walks:\n\n" +
+			"   states       [K,N] float32   the network's states g (all N units)\n" +
+			"   positions    [K,2] float32   where each state was, m (the arena is centred on the origin)\n" +
+			"   modules      [N]   float64   each unit's Fourier module, -1 for none\n" +
+			"   modules_sac  [N]   float64   each unit's SAC-scale module, -1 for none\n" +
+			"   spacing      [N]   float64   each unit's Fourier lattice spacing, m (NaN: no hexagonal lattice)\n" +
+			"   orientation  [N]   float64   its orientation, degrees mod 60 (NaN: none)\n" +
+			"   module_period, module_orientation [M] float64, module_k_a, module_k_b [M,2] float64\n" +
+			"                                the Fourier modules' spacing, orientation and wave vectors (rad/m)\n" +
+			"   arena_m      scalar          the arena side\n\n" +
+			"states[:, modules == m] is module m's population activity; the README shows how to compute its\n" +
+			"Betti numbers with GUDHI (a torus has 1, 2, 1).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output file `S.npz`"},
+			&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`)"},
+			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"},
+			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard or training (as analyze)"},
+			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin or uniform (as analyze)"},
+			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, DefaultText: "100; 20 with --walks training", Usage: "unbinned steps before each walk with --start uniform (`N`)"},
+			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks (`N`)"},
+			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: "500; 30 with --walks training", Usage: "steps per walk (`N`)"},
+			&cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)},
+			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks and samples (`S`)"},
+			&cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists"},
+		},
+		Action: runStates,
+	}
+}
+
+func runStates(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("states takes no arguments (got %q); use --checkpoint and --out", c.Args().First())
+	}
+	if err := requireFlags(c, "checkpoint", "out"); err != nil {
+		return err
+	}
+	out := c.String("out")
+	if !strings.HasSuffix(out, ".npz") {
+		return usagef("--out %s: give a file name ending in .npz", out)
+	}
+	if st, err := os.Stat(out); err == nil {
+		if st.IsDir() {
+			return usagef("--out %s: is a directory; give a file name ending in .npz", out)
+		}
+		if !c.Bool("overwrite") {
+			return usagef("--out %s: exists; choose another name or pass --overwrite", out)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--out %s: %w", out, err)
+	} else if pst, err := os.Stat(filepath.Dir(out)); err != nil || !pst.IsDir() {
+		return usagef("--out %s: directory %s does not exist; create it first", out, filepath.Dir(out))
+	}
+	opt := analysis.DefaultOptions()
+	opt.Arenas = []float64{c.Float64("arena")}
+	opt.BinsPerMetre = c.Int("bins")
+	if err := opt.SetWalks(c.String("walks")); err != nil {
+		return usagef("%v", err)
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"trajectories", &opt.Trajectories}, {"steps", &opt.Steps}, {"burn-in", &opt.BurnIn}} {
+		if c.IsSet(f.name) {
+			*f.dst = c.Int(f.name)
+		}
+	}
+	opt.Start = c.String("start")
+	opt.Seed = c.Uint64("seed")
+	opt.Workers = c.Int("workers")
+	if opt.Workers < 0 {
+		return usagef("--workers: %d, must be 0 (one per CPU) or more", opt.Workers)
+	}
+	K := c.Int("samples")
+	if K < 2 || K > maxStateSamples {
+		return usagef("--samples: %d, must be 2 to %d", K, maxStateSamples)
+	}
+	if total := opt.Trajectories * opt.Steps; K > total {
+		return usagef("--samples: %d, but the walks have only %d states (--trajectories x --steps)", K, total)
+	}
+	opt.DistanceSamples = K
+	if err := opt.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	ckpt := c.String("checkpoint")
+	p, _, err := train.LoadParams(ckpt)
+	if err != nil {
+		return err
+	}
+	opt.StateSpace.MinUnits = p.N + 1 // the embedding is for the report; Python users get the states
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	pr := newProgress(c.App.ErrWriter)
+	opt.Progress = pr.event
+	res, err := analysis.Analyze(ctx, p, opt)
+	pr.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return cli.Exit("states: interrupted; nothing written", 130)
+		}
+		return err
+	}
+	ar := &res.Arenas[0]
+	N := p.N
+	arrays := statesArrays(ar, N)
+	if err := data.WriteNPZ(out, arrays); err != nil {
+		return err
+	}
+	var sizes []string
+	for _, m := range ar.FourierModules.Modules {
+		sizes = append(sizes, fmt.Sprintf("%d: %.3g m, %d units", m.ID, m.Period, len(m.Units)))
+	}
+	mods := "none"
+	if len(sizes) > 0 {
+		mods = strings.Join(sizes, "; ")
+	}
+	pr.linef("wrote %s: %d states of %d units in the %g m arena; Fourier modules: %s; SAC-scale modules: %d",
+		out, len(ar.SamplePos)/2, N, ar.Side, mods, len(ar.Modules.Modules))
+	return nil
+}
+
+// statesArrays are the arrays that the states command writes.
+func statesArrays(ar *analysis.ArenaResult, N int) []data.Array {
+	K := len(ar.SamplePos) / 2
+	pos := make([]float32, 2*K)
+	for i, v := range ar.SamplePos {
+		pos[i] = float32(v)
+	}
+	labels := func(r analysis.ModuleReport) []float64 {
+		l := make([]float64, N)
+		for i := range l {
+			l[i] = -1
+		}
+		for _, m := range r.Modules {
+			for _, u := range m.Units {
+				l[u] = float64(m.ID)
+			}
+		}
+		return l
+	}
+	spacing, orient := make([]float64, N), make([]float64, N)
+	for u, f := range ar.Fourier {
+		spacing[u], orient[u] = math.NaN(), math.NaN()
+		if f.Kind == analysis.LatticeHexagonal {
+			spacing[u], orient[u] = f.Spacing, f.Orientation
+		}
+	}
+	M := len(ar.FourierModules.Modules)
+	per, ori := make([]float64, M), make([]float64, M)
+	ka, kb := make([]float64, 2*M), make([]float64, 2*M)
+	for i, m := range ar.FourierModules.Modules {
+		per[i], ori[i] = m.Period, m.Orientation
+		a, b := analysis.ModuleWaveVectors(m.Period, m.Orientation)
+		ka[2*i], ka[2*i+1], kb[2*i], kb[2*i+1] = a[0], a[1], b[0], b[1]
+	}
+	return []data.Array{
+		{Name: "states", Shape: []int{K, N}, F32: ar.SampleStates},
+		{Name: "positions", Shape: []int{K, 2}, F32: pos},
+		{Name: "modules", Shape: []int{N}, F64: labels(ar.FourierModules)},
+		{Name: "modules_sac", Shape: []int{N}, F64: labels(ar.Modules)},
+		{Name: "spacing", Shape: []int{N}, F64: spacing},
+		{Name: "orientation", Shape: []int{N}, F64: orient},
+		{Name: "module_period", Shape: []int{M}, F64: per},
+		{Name: "module_orientation", Shape: []int{M}, F64: ori},
+		{Name: "module_k_a", Shape: []int{M, 2}, F64: ka},
+		{Name: "module_k_b", Shape: []int{M, 2}, F64: kb},
+		{Name: "arena_m", Shape: []int{}, F64: []float64{ar.Side}},
+	}
+}
