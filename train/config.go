@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 )
 
@@ -381,9 +381,9 @@ func LoadConfig(preset, file string) (Config, error) {
 		return Config{}, err
 	}
 	if file != "" {
-		src, err := os.ReadFile(file)
+		src, err := data.ReadRegularFile(file, "config file", data.MaxConfigBytes)
 		if err != nil {
-			return Config{}, fmt.Errorf("config file: %w", err)
+			return Config{}, err
 		}
 		if err := ApplyYAML(&c, src, "config file "+file); err != nil {
 			return Config{}, err
