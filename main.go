@@ -78,8 +78,10 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 	msg := err.Error()
 	msg = strings.Replace(msg, "flag provided but not defined: -", "unknown flag --", 1)
 	msg = strings.Replace(msg, " for flag -", " for flag --", 1)
+	// At the top level urfave/cli's context carries a root command named
+	// after the app itself: "gridgpu", not "gridgpu gridgpu".
 	name := "gridgpu"
-	if c != nil && c.Command != nil && c.Command.Name != "" {
+	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != name {
 		name += " " + c.Command.Name
 	}
 	return usagef("%s; run '%s --help' for the options", msg, name)

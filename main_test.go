@@ -604,3 +604,27 @@ func FuzzConfigYAML(f *testing.F) {
 		}
 	})
 }
+
+// An unknown flag names the command once: "gridgpu --help" at the top
+// level, "gridgpu train --help" for a command (never "gridgpu gridgpu").
+func TestUsageErrorNamesCommandOnce(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--nope"}, "run 'gridgpu --help' for the options"},
+		{[]string{"train", "--nope"}, "run 'gridgpu train --help' for the options"},
+		{[]string{"loss", "--nope"}, "run 'gridgpu loss --help' for the options"},
+		{[]string{"export", "--nope"}, "run 'gridgpu export --help' for the options"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		oneLine(t, c.args, code, stderr, c.want)
+		if code != exitUsage {
+			t.Errorf("%v: exit status %d, want %d", c.args, code, exitUsage)
+		}
+		if strings.Contains(stderr, "gridgpu gridgpu") {
+			t.Errorf("%v: %q names the program twice", c.args, stderr)
+		}
+	}
+}
