@@ -57,7 +57,9 @@ func analyzeCommand() *cli.Command {
 			"loss terms unweighted and weighted by RUN/config.yaml's lambdas, the total loss, lr, grad_norm,\n" +
 			"dead units and the eval_* keys of in-training evaluations (curves_*.png, a Training section).\n\n" +
 			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
-			"empty (or pass --overwrite); files appear there only once all of them are written.",
+			"empty (or pass --overwrite); files appear there only once all of them are written, and an\n" +
+			"unwritable DIR is refused before the analysis starts. SIGINT or SIGTERM stops the analysis with\n" +
+			"exit status 130 or 143 and no report.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
@@ -92,9 +94,11 @@ func scorerOptions(c *cli.Context) (string, float64, error) {
 	}
 	thr := analysis.GridThreshold(scorer)
 	if c.IsSet("min-score") {
+		// score60 = min(r60, r120) - max(r30, r90, r150) of correlations,
+		// so it lies in [-2, 2]; a threshold outside says nothing.
 		thr = c.Float64("min-score")
-		if math.IsNaN(thr) || math.IsInf(thr, 0) {
-			return "", 0, usagef("--min-score: must be a number")
+		if !(thr >= -2 && thr <= 2) {
+			return "", 0, usagef("--min-score %g: must be a number from -2 to 2 (the range of score60)", thr)
 		}
 	}
 	return scorer, thr, nil
@@ -163,6 +167,12 @@ func runAnalyze(c *cli.Context) error {
 	if err := analysis.CheckOutDir(out, c.Bool("overwrite")); err != nil {
 		return usagef("%v", err)
 	}
+	// Staging directories of an analysis killed while writing this report
+	// are garbage; an unwritable --out is found now, not after the work.
+	analysis.RemoveStalePartials(out, data.ProcessStart)
+	if err := analysis.ProbeOutDir(out); err != nil {
+		return err
+	}
 	ckpt := c.String("checkpoint")
 	p, meta, err := train.LoadParams(ckpt)
 	if err != nil {
@@ -176,11 +186,30 @@ func runAnalyze(c *cli.Context) error {
 		}
 	}
 
-	// Ctrl-C or SIGTERM stops the analysis; nothing is written then.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+	// Ctrl-C or SIGTERM stops the analysis (exit status 130 or 143, as
+	// train); nothing is written then. Once the report is being written it
+	// is finished unless a second signal aborts at once (its staging
+	// directory is removed by the next analysis into the same --out).
 	stderr := c.App.ErrWriter
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer func() { signal.Stop(sigc); close(sigc) }()
+	go func() {
+		s, ok := <-sigc
+		if !ok {
+			return
+		}
+		cancel(signalCause{s})
+		s, ok = <-sigc
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "\ngridgpu: second %s: aborting; no report written\n", sigName(s))
+		os.Exit(signalStatus(s))
+	}()
+
 	pr := newProgress(stderr)
 	workers := opt.Workers
 	if workers == 0 {
@@ -197,8 +226,9 @@ func runAnalyze(c *cli.Context) error {
 	res, err := analysis.Analyze(ctx, p, opt)
 	if err != nil {
 		pr.finish()
-		if ctx.Err() != nil {
-			return cli.Exit("analyze: interrupted; no report written", 130)
+		var sc signalCause
+		if errors.As(context.Cause(ctx), &sc) {
+			return cli.Exit(fmt.Sprintf("analyze: %s: interrupted; no report written", sigName(sc.sig)), signalStatus(sc.sig))
 		}
 		return err
 	}
@@ -461,7 +491,7 @@ func runGridscore(c *cli.Context) error {
 		GridThreshold float64               `json:"grid_threshold"`
 		Maps          []gridscoreMap        `json:"maps"`
 		Modules       analysis.ModuleReport `json:"modules"`
-	}{File: path, Array: name, Shape: a.Shape, BinSize: binSize, ScaleUnit: unit, Scorer: scorer, GridThreshold: thr}
+	}{File: path, Array: name, Shape: a.Shape, BinSize: binSize, ScaleUnit: unit, Scorer: scorer, GridThreshold: thr, Maps: []gridscoreMap{}}
 	for k, s := range scores {
 		visited := 0
 		for _, v := range vals[k*nb : (k+1)*nb] {
@@ -485,6 +515,20 @@ func runGridscore(c *cli.Context) error {
 		return nil
 	}
 	return err
+}
+
+// signalCause is the cause of a context cancelled by a signal.
+type signalCause struct{ sig os.Signal }
+
+func (s signalCause) Error() string { return sigName(s.sig) }
+
+// signalStatus is the exit status of a process stopped by s: 128 + the
+// signal's number, as shells report it (130 for SIGINT, 143 for SIGTERM).
+func signalStatus(s os.Signal) int {
+	if s == syscall.SIGTERM {
+		return 143
+	}
+	return 130
 }
 
 // countKind counts the units whose Fourier lattice is of the given kind.

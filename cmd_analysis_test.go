@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
@@ -192,6 +196,13 @@ func TestAnalysisCLIErrors(t *testing.T) {
 		{[]string{"gridscore", "--ratemaps", npz}, "want [K,nx,ny]"},
 		{[]string{"gridscore", "--ratemaps", npz, "--bin-size", "-1"}, "--bin-size"},
 		{[]string{"gridscore", "--ratemaps", filepath.Join(dir, "none.npz")}, "none.npz"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", filepath.Join(ck, "report")}, "not a directory"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--min-score", "nan"}, "--min-score NaN: must be a number from -2 to 2"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--min-score", "inf"}, "--min-score +Inf: must be"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", o, "--min-score", "-2.5"}, "--min-score -2.5: must be"},
+		{[]string{"gridscore", "--ratemaps", npz, "--min-score", "NaN"}, "--min-score NaN: must be"},
+		{[]string{"gridscore", "--ratemaps", npz, "--min-score", "-Inf"}, "--min-score -Inf: must be"},
+		{[]string{"gridscore", "--ratemaps", npz, "--min-score", "3"}, "--min-score 3: must be"},
 	} {
 		code, _, stderr := analysisCLI(c.args...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
@@ -271,5 +282,172 @@ func TestAnalyzeTrainingCurves(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 || !strings.Contains(page, `src="`+f+`"`) {
 			t.Errorf("figure %s missing or not in index.html", f)
 		}
+	}
+}
+
+// A negative --min-score within score60's range is a threshold like any
+// other; gridscore of an array of no maps prints an empty list, not null.
+func TestGridscoreNoMapsAndNegativeThreshold(t *testing.T) {
+	npz := filepath.Join(t.TempDir(), "empty.npz")
+	if err := data.WriteNPZ(npz, []data.Array{{Name: "ratemaps", Shape: []int{0, 5, 5}, F32: []float32{}}}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := analysisCLI("gridscore", "--ratemaps", npz, "--min-score", "-0.5")
+	if code != 0 {
+		t.Fatalf("gridscore: exit %d\n%s", code, stderr)
+	}
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("gridscore output is not JSON: %v\n%s", err, stdout)
+	}
+	if m := string(out["maps"]); m != "[]" {
+		t.Errorf(`"maps": %s, want []`, m)
+	}
+	if thr := string(out["grid_threshold"]); thr != "-0.5" {
+		t.Errorf(`"grid_threshold": %s, want -0.5`, thr)
+	}
+}
+
+// An --out that cannot be written is refused at once, before the analysis
+// (whose progress lines would otherwise come first).
+func TestAnalyzeUnwritableOut(t *testing.T) {
+	dir := t.TempDir()
+	ck := modelFile(t, dir)
+	cases := []struct {
+		name, out, want string
+	}{
+		{name: "read-only parent", out: filepath.Join(dir, "ro", "report"), want: "cannot write in " + filepath.Join(dir, "ro") + ": permission denied"},
+		{name: "read-only existing directory", out: filepath.Join(dir, "ro"), want: "cannot write"},
+		{name: "read-only file system", out: "/sys/gridgpu-report", want: "cannot write in /sys"},
+	}
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o755)
+	os.WriteFile(filepath.Join(ro, "old.png"), nil, 0o644)
+	os.Chmod(ro, 0o555)
+	defer os.Chmod(ro, 0o755)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			probe := filepath.Dir(c.out)
+			if c.out == ro {
+				probe = ro
+			}
+			if st, err := os.Stat(probe); err != nil || !st.IsDir() {
+				t.Skipf("no directory %s here", probe)
+			}
+			if f, err := os.CreateTemp(probe, ".probe.tmp-"); err == nil {
+				f.Close()
+				os.Remove(f.Name())
+				t.Skipf("%s is writable here (running as root?)", probe)
+			}
+			args := []string{"analyze", "--checkpoint", ck, "--out", c.out, "--overwrite", "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50"}
+			code, _, stderr := analysisCLI(args...)
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "gridgpu: ") || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want one 'gridgpu:' line containing %q", code, stderr, c.want)
+			}
+			if strings.Contains(stderr, ".partial-") || strings.Contains(stderr, ".tmp-") {
+				t.Errorf("the error names a temporary: %q", stderr)
+			}
+		})
+	}
+}
+
+// Staging directories left beside --out by an analysis killed while
+// writing (older than this process) are removed by the next analysis into
+// that --out; newer ones and those of other report directories are kept.
+func TestAnalyzeRemovesStalePartials(t *testing.T) {
+	dir := t.TempDir()
+	ck := modelFile(t, dir)
+	out := filepath.Join(dir, "report")
+	past := time.Now().Add(-time.Hour)
+	mk := func(name string, old bool) string {
+		p := filepath.Join(dir, name)
+		os.Mkdir(p, 0o700)
+		os.WriteFile(filepath.Join(p, "ratemaps.npz"), make([]byte, 100), 0o644)
+		if old {
+			os.Chtimes(p, past, past)
+		}
+		return p
+	}
+	cases := []struct {
+		name string
+		old  bool
+		kept bool
+	}{
+		{".report.partial-1234567", true, false},
+		{".report.partial-7654321", true, false},
+		{".report.partial-2222222", false, true}, // another live analysis's
+		{".other.partial-1234567", true, true},   // another report's
+		{".report.partial-notes", true, true},    // not a staging name
+		{".report.partial-", true, true},
+	}
+	for _, c := range cases {
+		mk(c.name, c.old)
+	}
+	code, _, stderr := analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--distance-samples", "50")
+	if code != 0 {
+		t.Fatalf("analyze: exit %d\n%s", code, stderr)
+	}
+	for _, c := range cases {
+		_, err := os.Stat(filepath.Join(dir, c.name))
+		if kept := err == nil; kept != c.kept {
+			t.Errorf("%s: kept %v, want %v", c.name, kept, c.kept)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "summary.json")); err != nil {
+		t.Errorf("no report: %v", err)
+	}
+}
+
+// SIGINT and SIGTERM stop analyze with the statuses train uses, 130 and
+// 143, and no report.
+func TestAnalyzeSignalStatus(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	ck := modelFile(t, dir)
+	for _, c := range []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{
+		{syscall.SIGINT, "SIGINT", 130},
+		{syscall.SIGTERM, "SIGTERM", 143},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(dir, "report-"+c.name)
+			cmd := exec.Command(exe, "analyze", "--checkpoint", ck, "--out", out, "--arena", "4", "--trajectories", "100000", "--steps", "500", "--workers", "1")
+			cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(stderr.String(), "walking") && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cmd.Process.Signal(c.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != c.code {
+					t.Errorf("exit: %v, want status %d; stderr:\n%s", err, c.code, stderr.String())
+				}
+				if want := "analyze: " + c.name + ": interrupted; no report written"; !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s did not stop analyze; stderr:\n%s", c.name, stderr.String())
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("an interrupted analyze created %s", out)
+			}
+		})
 	}
 }

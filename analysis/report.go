@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 )
@@ -168,6 +169,87 @@ func CheckOutDir(dir string, overwrite bool) error {
 	return nil
 }
 
+// partialMarker is in the name of WriteReport's staging directories:
+// "." + the report directory's name + partialMarker + random digits.
+const partialMarker = ".partial-"
+
+// isPartialOf reports whether name is one of WriteReport's staging
+// directories for a report directory named base.
+func isPartialOf(name, base string) bool {
+	digits, ok := strings.CutPrefix(name, "."+base+partialMarker)
+	if !ok || digits == "" {
+		return false
+	}
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveStalePartials removes the staging directories of the report
+// directory dir (".DIR.partial-*" beside it) last modified before the given
+// time: an analysis killed while writing its report left them. Staging
+// directories of other report directories are left alone. It returns the
+// names removed.
+func RemoveStalePartials(dir string, before time.Time) []string {
+	dir = filepath.Clean(dir)
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.IsDir() || !isPartialOf(e.Name(), base) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(before) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed
+}
+
+// ProbeOutDir checks, before any work, that WriteReport will be able to
+// write the report directory dir (which CheckOutDir has accepted): it
+// creates and removes a staging directory beside dir and, when dir exists,
+// a file inside it. A read-only parent or file system is reported here
+// rather than after the analysis.
+func ProbeOutDir(dir string) error {
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	stage, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+partialMarker)
+	if err != nil {
+		return fmt.Errorf("--out %s: cannot write in %s: %v", dir, parent, pathErrCause(err))
+	}
+	os.Remove(stage)
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		f, err := os.CreateTemp(dir, ".write-probe.tmp-")
+		if err != nil {
+			return fmt.Errorf("--out %s: cannot write in it: %v", dir, pathErrCause(err))
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return nil
+}
+
+// pathErrCause is the cause of a file-system error without the path it
+// names (a random temporary name means nothing to the user).
+func pathErrCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // WriteReport writes summary.json, ratemaps.npz, the PNG figures and
 // index.html for res into dir.
 //
@@ -183,9 +265,10 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 		return err
 	}
 	dir = filepath.Clean(dir)
-	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".partial-")
+	RemoveStalePartials(dir, data.ProcessStart)
+	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+partialMarker)
 	if err != nil {
-		return fmt.Errorf("--out %s: cannot create a staging directory beside it: %w", dir, err)
+		return fmt.Errorf("--out %s: cannot create a staging directory beside it: %v", dir, pathErrCause(err))
 	}
 	defer func() {
 		if err != nil {
