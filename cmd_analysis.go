@@ -67,7 +67,7 @@ func analyzeCommand() *cli.Command {
 			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"},
 			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
 			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin, or uniform (random positions, after --burn-in unbinned steps from the origin)"},
-			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, DefaultText: "100; 20 with --walks training", Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"},
+			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"},
 			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"},
 			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"},
 			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks (`S`)"},

@@ -37,8 +37,9 @@ func statesCommand() *cli.Command {
 			"   positions    [K,2] float32   where each state was, m (the arena is centred on the origin)\n" +
 			"   modules      [N]   float64   each unit's Fourier module, -1 for none\n" +
 			"   modules_sac  [N]   float64   each unit's SAC-scale module, -1 for none\n" +
-			"   spacing      [N]   float64   each unit's Fourier lattice spacing, m (NaN: no hexagonal lattice)\n" +
-			"   orientation  [N]   float64   its orientation, degrees mod 60 (NaN: none)\n" +
+			"   spacing      [N]   float64   each unit's Fourier lattice spacing, m (NaN: no lattice)\n" +
+			"   orientation  [N]   float64   its orientation, degrees (mod 60 hexagonal, mod 90 square; NaN: none)\n" +
+			"   lattice      [N]   float64   6 hexagonal, 4 square, 0 neither, -1 silent\n" +
 			"   module_period, module_orientation [M] float64, module_k_a, module_k_b [M,2] float64\n" +
 			"                                the Fourier modules' spacing, orientation and wave vectors (rad/m)\n" +
 			"   arena_m      scalar          the arena side\n\n" +
@@ -51,7 +52,7 @@ func statesCommand() *cli.Command {
 			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"},
 			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard or training (as analyze)"},
 			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin or uniform (as analyze)"},
-			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, DefaultText: "100; 20 with --walks training", Usage: "unbinned steps before each walk with --start uniform (`N`)"},
+			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps before each walk with --start uniform (`N`)"},
 			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks (`N`)"},
 			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: "500; 30 with --walks training", Usage: "steps per walk (`N`)"},
 			&cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)},
@@ -173,11 +174,15 @@ func statesArrays(ar *analysis.ArenaResult, N int) []data.Array {
 		}
 		return l
 	}
-	spacing, orient := make([]float64, N), make([]float64, N)
+	spacing, orient, kind := make([]float64, N), make([]float64, N), make([]float64, N)
 	for u, f := range ar.Fourier {
 		spacing[u], orient[u] = math.NaN(), math.NaN()
-		if f.Kind == analysis.LatticeHexagonal {
+		switch f.Kind {
+		case analysis.LatticeHexagonal, analysis.LatticeSquare:
 			spacing[u], orient[u] = f.Spacing, f.Orientation
+			kind[u] = map[string]float64{analysis.LatticeHexagonal: 6, analysis.LatticeSquare: 4}[f.Kind]
+		case analysis.LatticeSilent:
+			kind[u] = -1
 		}
 	}
 	M := len(ar.FourierModules.Modules)
@@ -195,6 +200,7 @@ func statesArrays(ar *analysis.ArenaResult, N int) []data.Array {
 		{Name: "modules_sac", Shape: []int{N}, F64: labels(ar.Modules)},
 		{Name: "spacing", Shape: []int{N}, F64: spacing},
 		{Name: "orientation", Shape: []int{N}, F64: orient},
+		{Name: "lattice", Shape: []int{N}, F64: kind},
 		{Name: "module_period", Shape: []int{M}, F64: per},
 		{Name: "module_orientation", Shape: []int{M}, F64: ori},
 		{Name: "module_k_a", Shape: []int{M, 2}, F64: ka},

@@ -143,3 +143,13 @@ func TestFourierModules(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFourierAnalyse(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 80
+	m := damage(hexMap(n, 9, 12, 0, 0), 0.4, 0.05, rng)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		FourierAnalyse(m, n, n, 0.05, DefaultFourierOptions)
+	}
+}

@@ -109,7 +109,7 @@ func TestAnalyzeFourierStateSpace(t *testing.T) {
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Settings.Start != "uniform" || sum.Settings.BurnIn != 100 || len(sum.Arenas) != 3 || sum.Arenas[1].Silent != 3 ||
+	if sum.Settings.Start != "uniform" || sum.Settings.BurnIn != 20 || len(sum.Arenas) != 3 || sum.Arenas[1].Silent != 3 ||
 		sum.Arenas[1].Fourier[16].Kind != LatticeSilent || sum.Arenas[1].Fourier[16].Spacing != nil || len(sum.StateSpaces) != 2 {
 		t.Errorf("summary.json: %s", b[:min(len(b), 600)])
 	}
