@@ -14,7 +14,7 @@ import (
 
 func lossCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F` (gridgpu's, or model tensors only as SPEC section 7 names them)"},
+		&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F` (gridgpu's, or model tensors only, named as in the README's \"Checkpoint format\")"},
 		&cli.StringFlag{Name: "batch", Usage: "(required) microbatch `F.npz` holding velocities float32 [B,T,2]"},
 		&cli.BoolFlag{Name: "grad", Usage: "also compute the gradient and report its global norm and per-tensor norms"},
 	}
@@ -24,7 +24,9 @@ func lossCommand() *cli.Command {
 		Usage:     "evaluate the losses of a checkpoint on one microbatch; prints one JSON object",
 		UsageText: "gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
 		Description: "Prints {\"loss\", \"sep\", \"inv\", \"cap\", \"ci\", \"zero_frac\", \"B\", \"T\", \"N\", \"H\", \"loss_config\"}:\n" +
-			"the weighted total and the four unweighted terms (SPEC section 3). The loss settings are the\n" +
+			"the weighted total and the four unweighted terms (README: \"The model and its losses\"), each also\n" +
+			"when its weight is 0. \"undefined\" lists the terms the batch has nothing to average over (printed\n" +
+			"as 0): sep or inv without far or near pairs, ci without a short enough step. The loss settings are the\n" +
 			"checkpoint's recorded config if it has one, else the paper's; loss flags override either.\n" +
 			"N and H come from the tensor shapes, B and T from the batch.",
 		Flags:  flags,
@@ -34,12 +36,16 @@ func lossCommand() *cli.Command {
 
 // lossOutput is the JSON printed by the loss command.
 type lossOutput struct {
-	Loss       float64            `json:"loss"`
-	Sep        float64            `json:"sep"`
-	Inv        float64            `json:"inv"`
-	Cap        float64            `json:"cap"`
-	CI         float64            `json:"ci"`
-	ZeroFrac   float64            `json:"zero_frac"`
+	Loss     float64 `json:"loss"`
+	Sep      float64 `json:"sep"`
+	Inv      float64 `json:"inv"`
+	Cap      float64 `json:"cap"`
+	CI       float64 `json:"ci"`
+	ZeroFrac float64 `json:"zero_frac"`
+	// Undefined names the terms with nothing to average over in this batch
+	// (printed as 0): sep or inv without far or near pairs, ci without a
+	// short enough step.
+	Undefined  []string           `json:"undefined,omitempty"`
 	B          int                `json:"B"`
 	T          int                `json:"T"`
 	N          int                `json:"N"`
@@ -118,6 +124,24 @@ func lossAction(c *cli.Context) error {
 	out.Loss, out.Sep, out.Inv, out.Cap, out.CI, out.ZeroFrac = l.Total, l.Sep, l.Inv, l.Cap, l.CI, l.ZeroFrac
 	if err := train.CheckLosses(l, 0); err != nil {
 		return fmt.Errorf("%s on %s: %w", c.String("checkpoint"), c.String("batch"), err)
+	}
+	// Every unweighted term, also those whose weight is 0 (the graph leaves
+	// them out).
+	terms, err := m.AllTerms(b)
+	if err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		name string
+		v    *float64
+		dst  *float64
+	}{{"sep", terms.Sep, &out.Sep}, {"inv", terms.Inv, &out.Inv}, {"cap", terms.Cap, &out.Cap}, {"ci", terms.CI, &out.CI}} {
+		if t.v == nil {
+			*t.dst = 0
+			out.Undefined = append(out.Undefined, t.name)
+		} else if !math.IsNaN(*t.v) && !math.IsInf(*t.v, 0) {
+			*t.dst = *t.v
+		}
 	}
 	// Marshal first, so that a value JSON cannot hold is an error rather
 	// than half an object on stdout.

@@ -72,6 +72,90 @@ func (m *Model) ActiveUnits(active []bool) {
 	}
 }
 
+// Terms are the four unweighted loss terms of one microbatch. A nil term is
+// undefined for that microbatch: sep or inv when (with the mean reduction)
+// it has no far or no near pairs to average over, ci when no pair of states
+// qualifies for the conformal-isometry term. Cap always has a value.
+type Terms struct {
+	Sep, Inv, Cap, CI *float64
+}
+
+// AllTerms returns every unweighted term of the microbatch b, which must be
+// the one of the last Grad or Eval, including the terms whose weight is
+// zero. Those are not part of the graph (a zero weight costs nothing in
+// Grad), so they are computed here from the states that run left: a
+// forward-only pairwise pass when lambda_sep or lambda_inv is zero, a pass
+// over the states for the others. Training calls it on logging steps only.
+func (m *Model) AllTerms(b *data.Batch) (Terms, error) {
+	defer runtime.KeepAlive(m)
+	if m.impl.last == nil || m.impl.last != b {
+		return Terms{}, errors.New("AllTerms: the microbatch is not the one of the model's last run")
+	}
+	return m.impl.allTerms(b), nil
+}
+
+// allTerms is AllTerms for element type T.
+func (m *model[T]) allTerms(b *data.Batch) Terms {
+	B, steps, N, lc := m.B, m.T, m.N, m.lc
+	s := m.rec.s
+	var out Terms
+	val := func(v float64) *float64 { return &v }
+
+	var res pairResult
+	if m.pair != nil && lc.LambdaSep != 0 && lc.LambdaInv != 0 {
+		res = m.pair.res
+	} else {
+		g := make([]T, B*steps*N)
+		stepRows(B, steps, N, s, g)
+		both := lc
+		both.LambdaSep, both.LambdaInv = 1, 1
+		res = pairLoss(B*steps, N, g, b.Positions(), both, nil)
+	}
+	mean := lc.Reduction == ReduceMean
+	if !mean || res.NFar > 0 {
+		out.Sep = val(res.Sep)
+	}
+	if !mean || res.NNear > 0 {
+		out.Inv = val(res.Inv)
+	}
+
+	if m.capT != nil {
+		out.Cap = val(m.capT.value)
+	} else {
+		c, _ := capLoss(B, steps, N, s)
+		out.Cap = val(c)
+	}
+
+	w := lc.ciWindow()
+	if ciPairs(B, steps, b.Vel, w) > 0 {
+		if m.ci != nil {
+			out.CI = val(m.ci.value)
+		} else {
+			out.CI = val(ciLoss(B, steps, N, s, b.Vel, w, nil, 0))
+		}
+	}
+	return out
+}
+
+// ciPairs counts the pairs of states the conformal-isometry term compares
+// (the selection of ciLoss): none means the term is undefined.
+func ciPairs(B, steps int, vel []float32, w CIWindow) int {
+	n := 0
+	for b := 0; b < B; b++ {
+		for t := 1; t <= steps; t++ {
+			var dx, dy float64
+			for lag := 1; lag <= w.MaxLag && lag <= t; lag++ {
+				dx += float64(vel[(b*steps+t-lag)*2])
+				dy += float64(vel[(b*steps+t-lag)*2+1])
+				if sp := math.Hypot(dx, dy); sp > 0 && sp < w.MaxDist {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
 // Close releases the graph's machine and the model's largest buffer.
 func (m *Model) Close() error {
 	m.impl.rec.free()
@@ -110,6 +194,7 @@ type model[T float] struct {
 	pair       *pairTerm[T]
 	capT       *scalarTerm[T]
 	ci         *ciTerm[T]
+	last       *data.Batch // the microbatch of the last successful run
 }
 
 func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
@@ -230,12 +315,14 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 		m.ci.vel = b.Vel
 	}
 	m.wantGrad = wantGrad
+	m.last = nil
 	defer m.vm.Reset()
 	t0 := tick()
 	defer tock(PhaseTotal, t0)
 	if err := m.vm.RunAll(); err != nil {
 		return Losses{}, nil, fmt.Errorf("running the model graph: %w", err)
 	}
+	m.last = b
 	var l Losses
 	l.Total = scalarOf(m.total.Value())
 	if m.pair != nil {

@@ -34,6 +34,8 @@ type cpuEngine struct {
 	// scratch, reused every step
 	avg   *graph.Params
 	grads []*graph.Params
+	// allTerms asks Step for StepStats.Terms (see AllTermser)
+	allTerms bool
 }
 
 func newCPUEngine(spec EngineSpec) (Engine, error) {
@@ -117,6 +119,9 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 	}
 	var sum graph.Losses
 	au, tracksUnits := e.model.(activeUnitser)
+	tm, hasTerms := e.model.(allTermser)
+	var terms termMean
+	wantTerms := e.allTerms && hasTerms
 	active := make([]bool, e.spec.N)
 	for k, b := range batches {
 		l, g, err := e.model.Grad(e.p, b)
@@ -125,6 +130,13 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		}
 		if tracksUnits {
 			au.ActiveUnits(active)
+		}
+		if wantTerms {
+			t, err := tm.AllTerms(b)
+			if err != nil {
+				return StepStats{}, err
+			}
+			terms.add(t)
 		}
 		if err := CheckLosses(l, k); err != nil {
 			return StepStats{}, err
@@ -151,7 +163,47 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 	if tracksUnits {
 		dead = CountDead(active)
 	}
-	return StepStats{Losses: mean, GradNorm: norm, DeadUnits: dead}, nil
+	st := StepStats{Losses: mean, GradNorm: norm, DeadUnits: dead}
+	if wantTerms {
+		st.Terms = terms.mean()
+	}
+	return st, nil
+}
+
+// SetAllTerms implements AllTermser.
+func (e *cpuEngine) SetAllTerms(on bool) { e.allTerms = on }
+
+// allTermser is implemented by models that compute every unweighted term of
+// their last run (graph.Model does).
+type allTermser interface {
+	AllTerms(b *data.Batch) (graph.Terms, error)
+}
+
+// termMean averages terms over microbatches, each term over those where it
+// is defined and finite.
+type termMean struct {
+	sum [4]float64
+	n   [4]int
+}
+
+func (m *termMean) add(t graph.Terms) {
+	for i, v := range []*float64{t.Sep, t.Inv, t.Cap, t.CI} {
+		if v != nil && !math.IsNaN(*v) && !math.IsInf(*v, 0) {
+			m.sum[i] += *v
+			m.n[i]++
+		}
+	}
+}
+
+func (m *termMean) mean() *graph.Terms {
+	var out [4]*float64
+	for i := range out {
+		if m.n[i] > 0 {
+			v := m.sum[i] / float64(m.n[i])
+			out[i] = &v
+		}
+	}
+	return &graph.Terms{Sep: out[0], Inv: out[1], Cap: out[2], CI: out[3]}
 }
 
 // activeUnitser is implemented by models that report which units were

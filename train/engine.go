@@ -31,6 +31,22 @@ type StepStats struct {
 	// DeadUnits counts the units that were zero in every state g_1..g_T of
 	// every microbatch of the step; -1 when the engine cannot tell.
 	DeadUnits int
+	// Terms holds every unweighted loss term, those with weight zero
+	// included, averaged over the microbatches where each is defined (nil
+	// where it is defined in none). Only engines that implement AllTermser
+	// fill it, and only for steps asked for; otherwise it is nil and
+	// Losses has the terms the engine computed (zero for a zero weight).
+	Terms *graph.Terms
+}
+
+// AllTermser is implemented by engines that can report every unweighted
+// loss term of a step, including those whose weight is zero and that the
+// step itself does not compute (the CPU engine; the CUDA engine does not).
+// SetAllTerms(true) asks for StepStats.Terms on the following Steps; the
+// training loop asks only on the steps it logs, so that a zero weight still
+// costs nothing on the others.
+type AllTermser interface {
+	SetAllTerms(on bool)
 }
 
 // CountDead is the number of false entries of active.

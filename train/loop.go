@@ -41,20 +41,29 @@ type Options struct {
 // files diff cleanly; steps_per_sec and elapsed are the only fields that
 // depend on timing.
 type Metrics struct {
-	Step        int64   `json:"step"`
-	Loss        float64 `json:"loss"`
-	Sep         float64 `json:"sep"`
-	Inv         float64 `json:"inv"`
-	Cap         float64 `json:"cap"`
-	CI          float64 `json:"ci"`
-	ZeroFrac    float64 `json:"zero_frac"`
-	LR          float64 `json:"lr"`
-	GradNorm    float64 `json:"grad_norm"`
-	StepsPerSec float64 `json:"steps_per_sec"`
-	Elapsed     float64 `json:"elapsed"`
+	Step int64   `json:"step"`
+	Loss float64 `json:"loss"`
+	// The unweighted terms, also those with weight zero (on the CPU; the
+	// CUDA engine reports 0 for a zero weight); null where a term is
+	// undefined for the step's microbatches (no far or no near pairs, no
+	// step short enough for conformal isometry).
+	Sep         *float64 `json:"sep"`
+	Inv         *float64 `json:"inv"`
+	Cap         *float64 `json:"cap"`
+	CI          *float64 `json:"ci"`
+	ZeroFrac    float64  `json:"zero_frac"`
+	LR          float64  `json:"lr"`
+	GradNorm    float64  `json:"grad_norm"`
+	StepsPerSec float64  `json:"steps_per_sec"`
+	Elapsed     float64  `json:"elapsed"`
 	// DeadUnits counts the units zero in every state of the step's
 	// microbatches; null when the engine does not report it.
 	DeadUnits *int `json:"dead_units"`
+	// On the first line after a resume that changed the configuration:
+	// the step resumed from and each changed key, "old -> new" (run.steps
+	// left out; config-history.yaml has every change).
+	ResumedAt     *int64            `json:"resumed_at,omitempty"`
+	ConfigChanged map[string]string `json:"config_changed,omitempty"`
 	// The grid evaluation's keys, on the lines of evaluated steps only.
 	*EvalMetrics
 }
@@ -160,16 +169,39 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := os.MkdirAll(ckDir, 0o755); err != nil {
 		return nil, err
 	}
-	cfgText := append([]byte("# Effective configuration of this run (gridgpu train --config this-file reproduces it).\n"), cfg.YAML()...)
+	header := "# Effective configuration of this run (gridgpu train --config this-file reproduces it).\n"
+	var changes map[string]string
+	if ck := opt.Resume; ck != nil {
+		header = fmt.Sprintf("# Effective configuration of this run since step %d, where it was resumed; %s\n# holds the configuration of every part of the run and what changed.\n", start, HistoryFile)
+		changes = ConfigChanges(&ck.Config, &cfg)
+		if err := appendHistory(opt.Out, HistoryEntry{Step: start, Event: "resume", From: opt.ResumePath, Changes: changes, Config: cfg}, &ck.Config); err != nil {
+			return nil, err
+		}
+	} else if err := writeHistory(opt.Out, []HistoryEntry{{Step: 0, Event: "start", Config: cfg}}); err != nil {
+		return nil, err
+	}
+	cfgText := append([]byte(header), cfg.YAML()...)
 	if err := data.WriteFileAtomic(filepath.Join(opt.Out, "config.yaml"), cfgText); err != nil {
 		return nil, err
 	}
-	if start > 0 {
-		if err := trimMetrics(metricsPath, start); err != nil {
+	if opt.Resume != nil {
+		if err := trimMetrics(metricsPath, start, &opt.Resume.Config); err != nil {
 			return nil, err
 		}
 	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
 		return nil, err
+	}
+	// The first metrics line after a resume names what the resume changed
+	// (run.steps aside: every resume that continues a finished run sets it).
+	var pendingResume *int64
+	pendingChanges := map[string]string{}
+	for k, v := range changes {
+		if k != "run.steps" {
+			pendingChanges[k] = v
+		}
+	}
+	if len(pendingChanges) > 0 {
+		pendingResume = &start
 	}
 	mf, err := os.OpenFile(metricsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -219,6 +251,14 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	step := start
 	batches := make([]*data.Batch, cfg.Optimizer.Accumulation)
 	lastCkStep := start
+	evalStep := func(s int64) bool {
+		e := int64(cfg.Run.EvalEvery)
+		return e > 0 && (s%e == 0 || s == cfg.Run.Steps)
+	}
+	logStep := func(s int64) bool {
+		return s%int64(cfg.Run.LogEvery) == 0 || s == 1 || s == cfg.Run.Steps || evalStep(s)
+	}
+	allTerms, _ := eng.(AllTermser)
 	for step < cfg.Run.Steps {
 		if ctx.Err() != nil {
 			return res, interrupted(ctx, step, res, lastCkStep, checkpoint, elapsedBefore+time.Since(t0).Seconds(), prog)
@@ -227,6 +267,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			batches[i] = sampler.Next()
 		}
 		lr := sched.LR
+		if allTerms != nil {
+			// Every unweighted term, also those with weight zero, on the
+			// steps that are logged only.
+			allTerms.SetAllTerms(logStep(step + 1))
+		}
 		st, err := eng.Step(batches, lr)
 		if err != nil {
 			prog.finish()
@@ -242,7 +287,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		now := time.Now()
 		elapsed := elapsedBefore + now.Sub(t0).Seconds()
 		var ev *EvalMetrics
-		if e := int64(cfg.Run.EvalEvery); e > 0 && (step%e == 0 || step == cfg.Run.Steps) {
+		if evalStep(step) {
 			p, err := eng.Params()
 			if err == nil {
 				ev, err = Evaluate(ctx, p, &cfg)
@@ -253,7 +298,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			}
 			prog.setEval(ev.GridUnits, N)
 		}
-		if step%int64(cfg.Run.LogEvery) == 0 || step == 1 || step == cfg.Run.Steps || ev != nil {
+		if logStep(step) {
 			sps := float64(step-lastLogStep) / now.Sub(lastLogT).Seconds()
 			lastLogT, lastLogStep = now, step
 			if ev != nil {
@@ -265,8 +310,16 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			if st.DeadUnits >= 0 {
 				dead = &st.DeadUnits
 			}
-			line, err := json.Marshal(Metrics{Step: step, Loss: l.Total, Sep: l.Sep, Inv: l.Inv, Cap: l.Cap, CI: l.CI,
-				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed, DeadUnits: dead, EvalMetrics: ev})
+			m := Metrics{Step: step, Loss: l.Total, Sep: &l.Sep, Inv: &l.Inv, Cap: &l.Cap, CI: &l.CI,
+				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed, DeadUnits: dead, EvalMetrics: ev}
+			if t := st.Terms; t != nil {
+				m.Sep, m.Inv, m.Cap, m.CI = t.Sep, t.Inv, t.Cap, t.CI
+			}
+			if pendingResume != nil {
+				m.ResumedAt, m.ConfigChanged = pendingResume, pendingChanges
+				pendingResume = nil
+			}
+			line, err := json.Marshal(m)
 			if err != nil {
 				return res, fmt.Errorf("step %d: metrics: %w", step, err)
 			}
@@ -327,8 +380,13 @@ func checkFreshOut(out, ckDir, metricsPath string) error {
 }
 
 // trimMetrics drops metrics lines after step (written by a run that went on
-// past the checkpoint being resumed), so the file reads as one run.
-func trimMetrics(path string, step int64) error {
+// past the checkpoint being resumed), so the file reads as one run. The line
+// at step itself is dropped too where only the end of the earlier run
+// (whose config is prev) put it there: step is not a logging step had that
+// run gone on. And an evaluation made only because step was the earlier
+// run's last is taken off its line. The file then reads as the
+// uninterrupted run's.
+func trimMetrics(path string, step int64, prev *Config) error {
 	raw, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil
@@ -336,17 +394,31 @@ func trimMetrics(path string, step int64) error {
 	if err != nil {
 		return err
 	}
+	evalStep := prev.Run.EvalEvery > 0 && step%int64(prev.Run.EvalEvery) == 0
+	logStep := step%int64(max(prev.Run.LogEvery, 1)) == 0 || step == 1 || evalStep
 	var keep bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var m struct {
-			Step int64 `json:"step"`
+			Step int64  `json:"step"`
+			Eval *int64 `json:"eval_grid_units"`
 		}
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step > step {
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step > step || m.Step == step && !logStep {
 			continue
 		}
-		keep.Write(sc.Bytes())
+		line := sc.Bytes()
+		if m.Step == step && m.Eval != nil && !evalStep {
+			var full Metrics
+			if err := json.Unmarshal(line, &full); err != nil {
+				continue
+			}
+			full.EvalMetrics = nil
+			if line, err = json.Marshal(full); err != nil {
+				return err
+			}
+		}
+		keep.Write(line)
 		keep.WriteByte('\n')
 	}
 	if keep.Len() == len(raw) {

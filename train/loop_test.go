@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -92,8 +93,8 @@ func resumeEquivalence(t *testing.T, cfg Config, k int64) {
 		t.Fatal(err)
 	}
 	a, b := readMetrics(t, whole), readMetrics(t, split)
-	if len(a) != int(2*k) || len(b) != int(2*k) {
-		t.Fatalf("metrics lines: %d uninterrupted, %d resumed, want %d each", len(a), len(b), 2*k)
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("metrics lines: %d uninterrupted, %d resumed", len(a), len(b))
 	}
 	for i := range a {
 		if !reflect.DeepEqual(a[i], b[i]) {
@@ -122,6 +123,20 @@ func TestResumeEquivalenceFake(t *testing.T) {
 	// k = 7 is not a multiple of the checkpoint interval or the scheduler
 	// window, so partial windows must be carried over exactly.
 	resumeEquivalence(t, cfg, 7)
+}
+
+// TestResumeEquivalenceLogEvery: the first half ends at a step that the
+// uninterrupted run does not log (k = 7, log_every 3), or logs without an
+// evaluation (k = 6, eval_every 4): the line the first half wrote as its
+// last, and its evaluation, do not stay in the resumed run's file.
+func TestResumeEquivalenceLogEvery(t *testing.T) {
+	useFake(t, nil)
+	for _, k := range []int64{7, 6} {
+		cfg := testConfig(t, 0)
+		cfg.Run.LogEvery = 3
+		cfg.Run.EvalEvery, cfg.Run.EvalTrajectories = 4, 2
+		resumeEquivalence(t, cfg, k)
+	}
 }
 
 func TestResumeEquivalenceReal(t *testing.T) {
@@ -381,5 +396,137 @@ func TestBadDeviceFailsBeforeWriting(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("output directory was created before the device check")
+	}
+}
+
+// TestZeroWeightTermsLogged: with a term's weight zero, metrics.jsonl still
+// has its unweighted value (capacity is negative, not 0); a term undefined
+// for the batch is null, and every term key is on every line.
+func TestZeroWeightTermsLogged(t *testing.T) {
+	if !realModelWorks(t) {
+		t.Skip("graph.Model not available")
+	}
+	cfg, _ := Preset("smoke")
+	cfg.Run.Steps, cfg.Run.LogEvery, cfg.Run.CheckpointEvery = 4, 2, 0
+	cfg.Loss.LambdaCap = 0
+	out := t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	lines := readMetrics(t, out)
+	if len(lines) != 3 { // steps 1, 2, 4
+		t.Fatalf("%d metrics lines, want 3", len(lines))
+	}
+	for _, m := range lines {
+		c, ok := m["cap"].(float64)
+		if !ok || !(c < 0) {
+			t.Errorf("step %v: cap = %v with lambda_cap 0, want its (negative) unweighted value", m["step"], m["cap"])
+		}
+		for _, k := range []string{"sep", "inv", "ci"} {
+			if _, ok := m[k].(float64); !ok {
+				t.Errorf("step %v: %s = %v, want a number", m["step"], k, m[k])
+			}
+		}
+	}
+
+	// sigma_x below any distance: no near pairs (inv) and no step short
+	// enough (ci), so both are undefined; their weights zero, sep trains.
+	// (Permuted trajectories all end at one point: near pairs.)
+	cfg.Loss.LambdaCap, cfg.Loss.SigmaX, cfg.Data.Augment = 0.5, 1e-9, "none"
+	cfg.Loss.LambdaInv, cfg.Loss.LambdaCI = 0, 0
+	out = t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range readMetrics(t, out) {
+		if m["inv"] != nil || m["ci"] != nil {
+			t.Errorf("step %v: inv = %v, ci = %v, want null (no near pairs, no short steps)", m["step"], m["inv"], m["ci"])
+		}
+		if _, ok := m["sep"].(float64); !ok {
+			t.Errorf("step %v: sep = %v, want a number", m["step"], m["sep"])
+		}
+	}
+}
+
+// TestResumeRecordsConfigHistory: a resume that changes settings appends
+// its configuration and changes to config-history.yaml, and the first
+// metrics line after it names the changes.
+func TestResumeRecordsConfigHistory(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 8)
+	cfg.Run.LogEvery = 2
+	out := t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadHistory(out)
+	if err != nil || len(h) != 1 || h[0].Step != 0 || h[0].Event != "start" || h[0].Config.Optimizer.LR != cfg.Optimizer.LR {
+		t.Fatalf("history of a fresh run: %+v, %v", h, err)
+	}
+	p := filepath.Join(out, "checkpoints", CheckpointName(8))
+	ck, err := LoadCheckpoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ck.Config
+	c.Run.Steps, c.Optimizer.LR, c.Scheduler.Kind = 14, 1e-3, "none"
+	if _, err := Run(context.Background(), c, Options{Out: out, Resume: ck, ResumePath: p}); err != nil {
+		t.Fatal(err)
+	}
+	h, err = ReadHistory(out)
+	if err != nil || len(h) != 2 {
+		t.Fatalf("history after a resume: %d entries, %v", len(h), err)
+	}
+	want := map[string]string{
+		"optimizer.lr":   fmt.Sprintf("%v -> 0.001", cfg.Optimizer.LR),
+		"scheduler.kind": cfg.Scheduler.Kind + " -> none",
+		"run.steps":      "8 -> 14",
+	}
+	if e := h[1]; e.Step != 8 || e.Event != "resume" || e.From != p || !reflect.DeepEqual(e.Changes, want) || e.Config.Optimizer.LR != 1e-3 || e.Time == "" {
+		t.Errorf("resume entry %+v, want step 8 and changes %v", e, want)
+	}
+	if h[0].Config.Optimizer.LR != cfg.Optimizer.LR {
+		t.Errorf("the first entry lost the earlier lr: %v", h[0].Config.Optimizer.LR)
+	}
+	lines := readMetrics(t, out)
+	var seen int
+	for _, m := range lines {
+		step := int64(m["step"].(float64))
+		cc, has := m["config_changed"]
+		switch {
+		case step == 10:
+			seen++
+			if !has || m["resumed_at"] != float64(8) {
+				t.Errorf("first line after the resume: %v, want resumed_at 8 and config_changed", m)
+				break
+			}
+			got := cc.(map[string]any)
+			if len(got) != 2 || got["optimizer.lr"] != want["optimizer.lr"] || got["scheduler.kind"] != want["scheduler.kind"] {
+				t.Errorf("config_changed = %v, want optimizer.lr and scheduler.kind (run.steps left out)", got)
+			}
+		case has || m["resumed_at"] != nil:
+			t.Errorf("step %d carries the resume's keys: %v", step, m)
+		}
+	}
+	if seen != 1 {
+		t.Errorf("no metrics line at step 10")
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "config.yaml"))
+	if err != nil || !strings.Contains(string(raw), "since step 8") {
+		t.Errorf("config.yaml does not say it holds the configuration since step 8: %s", raw)
+	}
+
+	// A resume from an earlier checkpoint supersedes the later entries.
+	p4 := filepath.Join(out, "checkpoints", CheckpointName(4))
+	ck4, err := LoadCheckpoint(p4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), ck4.Config, Options{Out: out, Resume: ck4, ResumePath: p4}); err != nil {
+		t.Fatal(err)
+	}
+	h, err = ReadHistory(out)
+	if err != nil || len(h) != 2 || h[1].Step != 4 || len(h[1].Changes) != 0 {
+		t.Errorf("history after resuming from step 4: %+v, %v", h, err)
 	}
 }

@@ -1,0 +1,93 @@
+package graph
+
+import (
+	"testing"
+
+	"github.com/gridgpu/gridgpu/data"
+)
+
+// TestAllTermsWithZeroWeights: AllTerms gives every unweighted term, those
+// with weight zero included (the graph does not compute them), equal to the
+// terms of a model with every weight 1 on the same parameters and
+// microbatch; undefined terms are nil.
+func TestAllTermsWithZeroWeights(t *testing.T) {
+	base := PaperLoss()
+	with := func(f func(*LossConfig)) LossConfig { l := base; f(&l); return l }
+	cases := []struct {
+		name                  string
+		lc                    LossConfig
+		augment               string
+		nilSep, nilInv, nilCI bool
+	}{
+		{"all-weights", base, data.AugmentPermute, false, false, false},
+		{"no-cap", with(func(l *LossConfig) { l.LambdaCap = 0 }), data.AugmentPermute, false, false, false},
+		{"no-ci", with(func(l *LossConfig) { l.LambdaCI = 0 }), data.AugmentPermute, false, false, false},
+		{"no-inv", with(func(l *LossConfig) { l.LambdaInv = 0 }), data.AugmentPermute, false, false, false},
+		{"cap-only", LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaCap: 0.5, Reduction: ReduceMean}, data.AugmentPermute, false, false, false},
+		{"ci-only-binned", with(func(l *LossConfig) {
+			l.LambdaSep, l.LambdaInv, l.LambdaCap = 0, 0, 0
+			l.CIMaxLag, l.CIBins = 3, 2
+		}), data.AugmentPermute, false, false, false},
+		// sigma_x 1e-9: no near pairs (inv has nothing to average) and no
+		// step shorter than sigma_x (ci has none to compare).
+		{"no-near-pairs", with(func(l *LossConfig) { l.SigmaX = 1e-9; l.LambdaInv = 0 }), data.AugmentNone, false, true, true},
+		{"no-near-pairs-sum", with(func(l *LossConfig) { l.SigmaX = 1e-9; l.Reduction = ReduceSum }), data.AugmentNone, false, false, true},
+		{"no-far-pairs", with(func(l *LossConfig) { l.SigmaX = 100; l.LambdaSep = 0 }), data.AugmentPermute, true, false, false},
+	}
+	const B, T, N, H = 3, 40, 8, 10
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := InitParams(N, H, uint64(i+1))
+			b := testBatch(t, B, T, c.augment, uint64(20+i))
+			m, err := NewModel(B, T, N, H, c.lc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if _, _, err := m.Grad(p, b); err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.AllTerms(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := c.lc
+			all.LambdaSep, all.LambdaInv, all.LambdaCap, all.LambdaCI = 1, 1, 1, 1
+			full, err := NewModel(B, T, N, H, all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer full.Close()
+			want, err := full.Eval(p, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []struct {
+				name    string
+				got     *float64
+				want    float64
+				wantNil bool
+			}{
+				{"sep", got.Sep, want.Sep, c.nilSep},
+				{"inv", got.Inv, want.Inv, c.nilInv},
+				{"cap", got.Cap, want.Cap, false},
+				{"ci", got.CI, want.CI, c.nilCI},
+			} {
+				switch {
+				case k.wantNil && k.got != nil:
+					t.Errorf("%s = %g, want nil (undefined)", k.name, *k.got)
+				case !k.wantNil && k.got == nil:
+					t.Errorf("%s is nil, want %g", k.name, k.want)
+				case k.got != nil && relErr(*k.got, k.want) > 1e-9:
+					t.Errorf("%s = %g, naive %g", k.name, *k.got, k.want)
+				}
+			}
+			if *got.Cap >= 0 {
+				t.Errorf("cap = %g: the unweighted capacity term is negative", *got.Cap)
+			}
+			if _, err := m.AllTerms(testBatch(t, B, T, c.augment, 99)); err == nil {
+				t.Error("AllTerms of another microbatch than the last run's: no error")
+			}
+		})
+	}
+}
