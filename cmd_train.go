@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -101,21 +102,27 @@ func trainCommand() *cli.Command {
 		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: "paper", Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ")},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "run directory `DIR` for config.yaml, metrics.jsonl and checkpoints/ (default with --resume: the checkpoint's run directory)"},
 		&cli.StringFlag{Name: "resume", Aliases: []string{"r"}, Usage: "continue exactly from checkpoint `F` (or a run directory: its latest checkpoint); the config comes from the checkpoint, --config and flags override it"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the effective config, the estimated memory and the time a step (a few measured steps) and the whole run take, then exit without writing anything"},
 	}
 	flags = append(flags, configFlags("from the preset")...)
 	return &cli.Command{
 		Name:      "train",
 		Usage:     "train a model; writes DIR/config.yaml, DIR/metrics.jsonl and DIR/checkpoints/",
-		UsageText: "gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]",
-		Description: "Trains the SIC model (SPEC sections 1-4). The effective configuration is the preset (default paper),\n" +
+		UsageText: "gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]\n   gridgpu train --dry-run [the same flags]",
+		Description: "Trains the SIC model (README: \"The model and its losses\"). The effective configuration is the preset (default paper),\n" +
 			"then the --config file, then flags: flags win. The paper preset follows the paper's appendix; values the\n" +
 			"paper does not give are marked ASSUMPTION in the flag help. Presets: paper (B=130 T=60 N=128 H=256,\n" +
-			"2,000,000 steps), smoke (a tiny model whose loss drops within seconds), and the benchmark sizes tiny\n" +
-			"(16,20,32,64), small (32,30,64,128) and medium (64,40,128,256) with the paper's other settings.\n\n" +
+			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns spatial lattices at small\n" +
+			"sizes: minutes on a CPU), grids (that recipe at the paper's sizes, for one GPU), smoke (a tiny model whose\n" +
+			"loss drops within seconds), and the benchmark sizes tiny (16,20,32,64), small (32,30,64,128) and medium\n" +
+			"(64,40,128,256) with the paper's other settings. --dry-run prints the effective config, the estimated\n" +
+			"memory and the measured time a step and the whole run take, and exits; a run of more than a day says so\n" +
+			"after its second step, naming the preset meant for the device.\n\n" +
 			"On a terminal a live progress line shows step, losses, steps/s and ETA; otherwise a plain line is\n" +
 			"logged every 10 s. SIGINT or SIGTERM finishes the current step, writes a checkpoint and exits with\n" +
 			"status 130/143; a second Ctrl-C aborts at once. A NaN or Inf loss or gradient stops the run with an\n" +
-			"error naming the step and term; the last good checkpoint is kept.",
+			"error naming the step and term; the last good checkpoint is kept. A resume records its configuration\n" +
+			"and what it changed in DIR/config-history.yaml.",
 		Flags:  flags,
 		Action: trainAction,
 	}
@@ -160,6 +167,13 @@ func trainAction(c *cli.Context) error {
 	applyConfigFlags(c, &cfg)
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if c.Bool("dry-run") {
+		var start int64
+		if ck != nil {
+			start = ck.Step
+		}
+		return dryRun(c, &cfg, start)
 	}
 	if err := train.CheckConfigMemory(&cfg); err != nil {
 		return err
@@ -232,6 +246,60 @@ func trainAction(c *cli.Context) error {
 		return cli.Exit(err.Error(), code)
 	}
 	return err
+}
+
+// dryRun prints the effective config with the estimated memory and run time
+// as YAML comments (so the output is a config file), measuring a few steps
+// on the chosen device; nothing is written.
+func dryRun(c *cli.Context, cfg *train.Config, start int64) error {
+	w := c.App.Writer
+	steps := cfg.Run.Steps - start
+	fmt.Fprintf(w, "# gridgpu train --dry-run: nothing was trained or written. The effective configuration:\n")
+	w.Write(cfg.YAML())
+	B, T, N, H, A := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden, cfg.Optimizer.Accumulation
+	fmt.Fprintf(w, "# size: B=%d T=%d N=%d H=%d, %d microbatch(es) per step, %d steps", B, T, N, H, A, steps)
+	if start > 0 {
+		fmt.Fprintf(w, " (from step %d to %d)", start, cfg.Run.Steps)
+	}
+	fmt.Fprintln(w)
+	if cfg.Run.Device == "cpu" {
+		est := train.EstimateMemory(B, T, N, H, A, train.UseTrain)
+		have, kind := train.MachineMemory()
+		line := fmt.Sprintf("# memory: about %s (largest: %s)", data.FormatBytes(est.Bytes), est.Largest)
+		if have > 0 {
+			line += fmt.Sprintf("; this machine has %s %s", data.FormatBytes(have), kind)
+		}
+		fmt.Fprintln(w, line)
+		if err := train.CheckConfigMemory(cfg); err != nil {
+			fmt.Fprintln(w, "# time: not measured, the run does not fit in memory")
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "# memory: not estimated for %s (the estimate is of the CPU model; the GPU's own memory holds the model)\n", cfg.Run.Device)
+	}
+	tm, err := train.MeasureStep(cfg, 20*time.Second)
+	if err != nil {
+		fmt.Fprintln(w, "# time: not measured")
+		return err
+	}
+	how := "one measured step"
+	if tm.Steps > 1 {
+		how = fmt.Sprintf("median of %d measured steps after the first", tm.Steps-1)
+	}
+	fmt.Fprintf(w, "# time: %s a step (%s, on %s), the whole run about %s",
+		train.FormatSeconds(tm.Seconds), how, tm.Device, train.FormatSeconds(tm.Seconds*float64(steps)))
+	if cfg.Run.EvalEvery > 0 {
+		fmt.Fprintf(w, " plus the grid evaluations")
+	}
+	fmt.Fprintln(w)
+	preset := ""
+	if start == 0 {
+		preset = c.String("preset")
+	}
+	if note := train.SlowRunNote(tm.Seconds, steps, tm.Device, preset); note != "" {
+		fmt.Fprintln(w, "# "+note)
+	}
+	return nil
 }
 
 // runDirOf is the run directory of a checkpoint file: the parent of its

@@ -272,7 +272,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			// steps that are logged only.
 			allTerms.SetAllTerms(logStep(step + 1))
 		}
+		stepT0 := time.Now()
 		st, err := eng.Step(batches, lr)
+		stepSecs := time.Since(stepT0).Seconds()
 		if err != nil {
 			prog.finish()
 			where := "no checkpoint has been written"
@@ -325,6 +327,14 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			}
 			if _, err := mf.Write(append(line, '\n')); err != nil {
 				return res, fmt.Errorf("step %d: writing %s: %w", step, metricsPath, err)
+			}
+		}
+		if step == start+2 {
+			// From the second step's time (the first warms the engine up):
+			// a run of more than a day says so, once, at its start.
+			if note := SlowRunNote(stepSecs, cfg.Run.Steps-start, eng.Device(), opt.Preset); note != "" {
+				prog.finish()
+				fmt.Fprintln(logw, note)
 			}
 		}
 		prog.update(step, st.Losses, sched.LR, now)

@@ -321,9 +321,13 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 type cancelAfter struct {
 	cancel func(error)
 	marker string
+	log    strings.Builder
 }
 
+func (c *cancelAfter) String() string { return c.log.String() }
+
 func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.log.Write(p)
 	if strings.Contains(string(p), c.marker) {
 		c.cancel(errors.New("SIGTERM"))
 	}
@@ -528,5 +532,46 @@ func TestResumeRecordsConfigHistory(t *testing.T) {
 	h, err = ReadHistory(out)
 	if err != nil || len(h) != 2 || h[1].Step != 4 || len(h[1].Changes) != 0 {
 		t.Errorf("history after resuming from step 4: %+v, %v", h, err)
+	}
+}
+
+// TestSlowRunNote: a run that would take more than a day says so in one
+// line at its start, naming the preset meant for the device.
+func TestSlowRunNote(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 1<<40) // microseconds a step, 10^12 steps: years
+	cfg.Run.CheckpointEvery = 0
+	ctx, cancel := context.WithCancelCause(context.Background())
+	w := &cancelAfter{cancel: cancel, marker: "note:"}
+	_, err := Run(ctx, cfg, Options{Out: t.TempDir(), Log: w, LogInterval: 1, Preset: "smoke"})
+	var ie *InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("error %v, want the interruption the note triggers", err)
+	}
+	if ie.Step != 2 {
+		t.Errorf("the note came after step %d, want 2", ie.Step)
+	}
+	log := w.String()
+	if n := strings.Count(log, "note:"); n != 1 || !strings.Contains(log, "--preset demo") || !strings.Contains(log, "on cpu") {
+		t.Errorf("log %q: want one note naming the demo preset", log)
+	}
+
+	for _, c := range []struct {
+		secs        float64
+		steps       int64
+		device      string
+		preset      string
+		want, avoid string
+	}{
+		{0.01, 1000, "cpu", "paper", "", ""},
+		{5, 2000000, "cpu", "paper", "--preset demo", ""},
+		{5, 2000000, "cpu", "demo", "about", "--preset demo"},
+		{0.015, 10000000, "cuda:0 (NVIDIA H200)", "paper", "--preset grids", "demo"},
+		{0.015, 10000000, "cuda:0", "grids", "on cuda:0", "--preset"},
+	} {
+		got := SlowRunNote(c.secs, c.steps, c.device, c.preset)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) || c.avoid != "" && strings.Contains(got, c.avoid) {
+			t.Errorf("SlowRunNote(%g, %d, %q, %q) = %q", c.secs, c.steps, c.device, c.preset, got)
+		}
 	}
 }
