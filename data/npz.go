@@ -240,9 +240,13 @@ const maxDeflateRatio = 1032
 
 // ReadNPZ reads every array of a NumPy .npz archive (stored or deflated
 // entries, as numpy.savez and numpy.savez_compressed write them), keyed by
-// name without the ".npy" suffix. Only little-endian float32 ('<f4') and
-// float64 ('<f8') arrays in C order are supported; anything else, and any
-// damage to the file, is an error naming the file and the array.
+// name without the ".npy" suffix. Floating-point, integer and boolean
+// arrays of either byte order, in C or Fortran order, are read: float32,
+// float16 and integers and booleans of at most 16 bits become F32, float64
+// and wider integers F64 (exact below 2^53), and a Fortran-ordered array is
+// transposed into C order. Other dtypes (complex, strings, records,
+// objects), and any damage to the file, are errors naming the file and the
+// array.
 //
 // Nothing the archive declares is trusted for allocation: entries are
 // decompressed as streams, each capped by what its compressed bytes can
@@ -403,15 +407,11 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 		return Array{}, errors.New("corrupt .npy header (no descr key)")
 	}
 	descr := m[1]
-	var item int
-	switch descr {
-	case "<f4":
-		item = 4
-	case "<f8":
-		item = 8
-	default:
-		return Array{}, fmt.Errorf("dtype %s is not supported; save it as little-endian float32 ('<f4') or float64 ('<f8')", QuoteForError(descr, 16))
+	dt, ok := parseDescr(descr)
+	if !ok {
+		return Array{}, fmt.Errorf("dtype %s is not supported; save a floating-point, integer or boolean array (numpy's f2, f4, f8, i1 to i8, u1 to u8, b1)", QuoteForError(descr, 16))
 	}
+	item := dt.size
 	mf := reFortran.FindStringSubmatch(h)
 	if mf == nil {
 		return Array{}, errors.New("corrupt .npy header (no fortran_order key)")
@@ -437,11 +437,9 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 	if n < 0 {
 		return Array{}, fmt.Errorf("corrupt .npy header (shape %v overflows)", a.Shape)
 	}
-	if mf[1] == "True" && len(a.Shape) > 1 {
-		// Fortran order is only a different layout when there are at least
-		// two dimensions; refuse rather than silently transpose.
-		return Array{}, fmt.Errorf("array is stored in Fortran order; save it in C order (numpy.ascontiguousarray)")
-	}
+	// Fortran order is only a different layout with two or more
+	// dimensions; the data is then transposed after reading.
+	fortran := mf[1] == "True" && len(a.Shape) > 1
 	if n > 0 && uint64(n) > size/uint64(item) {
 		return Array{}, fmt.Errorf("truncated: shape %v needs %.0f bytes of data, entry has %d bytes in all", a.Shape, float64(n)*float64(item), size)
 	}
@@ -450,7 +448,8 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 	// more memory than the data that is really there.
 	const chunk = 1 << 16
 	buf := make([]byte, item*min(n, chunk))
-	if item == 4 {
+	wide := dt.wide()
+	if !wide {
 		a.F32 = make([]float32, 0, min(n, chunk))
 	} else {
 		a.F64 = make([]float64, 0, min(n, chunk))
@@ -464,23 +463,180 @@ func readNPY(r io.Reader, name string, size uint64) (Array, error) {
 			}
 			return Array{}, fmt.Errorf("truncated data (shape %v needs %d bytes, the entry ends after %d): %w", a.Shape, n*item, i*item, err)
 		}
-		if item == 4 {
+		switch {
+		case dt == npyF4:
 			for j := 0; j < k; j++ {
 				a.F32 = append(a.F32, math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:])))
 			}
-		} else {
+		case dt == npyF8:
 			for j := 0; j < k; j++ {
 				a.F64 = append(a.F64, math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:])))
+			}
+		case wide:
+			for j := 0; j < k; j++ {
+				a.F64 = append(a.F64, dt.decode(b[item*j:]))
+			}
+		default:
+			for j := 0; j < k; j++ {
+				a.F32 = append(a.F32, float32(dt.decode(b[item*j:])))
 			}
 		}
 	}
 	if n == 0 {
 		// Empty arrays are non-nil, as callers tell F32 from F64 by nil.
-		if item == 4 {
+		if !wide {
 			a.F32 = []float32{}
 		} else {
 			a.F64 = []float64{}
 		}
 	}
+	if fortran {
+		if a.F32 != nil {
+			a.F32 = fortranToC(a.F32, a.Shape)
+		} else {
+			a.F64 = fortranToC(a.F64, a.Shape)
+		}
+	}
 	return a, nil
+}
+
+// npyDType is a .npy element type: kind 'f' (float), 'i' (signed), 'u'
+// (unsigned) or 'b' (bool), its size in bytes and byte order.
+type npyDType struct {
+	kind byte
+	size int
+	big  bool
+}
+
+var (
+	npyF4 = npyDType{kind: 'f', size: 4}
+	npyF8 = npyDType{kind: 'f', size: 8}
+)
+
+// nativeBig is whether this machine is big-endian ('=' in a descr).
+var nativeBig = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+// parseDescr parses a simple dtype string such as "<f4", ">i8", "|u1",
+// "|b1" or "<f2".
+func parseDescr(d string) (npyDType, bool) {
+	if len(d) < 2 {
+		return npyDType{}, false
+	}
+	var dt npyDType
+	switch d[0] {
+	case '<', '|':
+		d = d[1:]
+	case '>':
+		dt.big, d = true, d[1:]
+	case '=':
+		dt.big, d = nativeBig, d[1:]
+	}
+	if len(d) != 2 {
+		return npyDType{}, false
+	}
+	dt.kind = d[0]
+	dt.size = int(d[1] - '0')
+	switch {
+	case dt.kind == 'f' && (dt.size == 2 || dt.size == 4 || dt.size == 8):
+	case (dt.kind == 'i' || dt.kind == 'u') && (dt.size == 1 || dt.size == 2 || dt.size == 4 || dt.size == 8):
+	case dt.kind == 'b' && dt.size == 1:
+	default:
+		return npyDType{}, false
+	}
+	if dt.size == 1 {
+		dt.big = false
+	}
+	return dt, true
+}
+
+// wide reports whether values of dt need float64 (F64) to be held exactly.
+func (dt npyDType) wide() bool {
+	return dt.kind == 'f' && dt.size == 8 || (dt.kind == 'i' || dt.kind == 'u') && dt.size >= 4
+}
+
+// decode returns the value of the element starting at b[0].
+func (dt npyDType) decode(b []byte) float64 {
+	var bits uint64
+	var order binary.ByteOrder = binary.LittleEndian
+	if dt.big {
+		order = binary.BigEndian
+	}
+	switch dt.size {
+	case 1:
+		bits = uint64(b[0])
+	case 2:
+		bits = uint64(order.Uint16(b))
+	case 4:
+		bits = uint64(order.Uint32(b))
+	case 8:
+		bits = order.Uint64(b)
+	}
+	switch dt.kind {
+	case 'f':
+		switch dt.size {
+		case 2:
+			return float64(halfToFloat32(uint16(bits)))
+		case 4:
+			return float64(math.Float32frombits(uint32(bits)))
+		}
+		return math.Float64frombits(bits)
+	case 'i':
+		shift := 64 - 8*uint(dt.size)
+		return float64(int64(bits<<shift) >> shift)
+	case 'b':
+		if bits != 0 {
+			return 1
+		}
+		return 0
+	}
+	return float64(bits)
+}
+
+// halfToFloat32 converts an IEEE 754 binary16 value exactly.
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: frac * 2^-24
+		v := float32(frac) * (1.0 / (1 << 24))
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+}
+
+// fortranToC reorders values stored in Fortran (column-major) order for
+// shape into C (row-major) order.
+func fortranToC[T float32 | float64](v []T, shape []int) []T {
+	out := make([]T, len(v))
+	k := len(shape)
+	stride := make([]int, k) // Fortran strides
+	s := 1
+	for i := 0; i < k; i++ {
+		stride[i] = s
+		s *= shape[i]
+	}
+	idx := make([]int, k)
+	off := 0
+	for c := range out {
+		out[c] = v[off]
+		// Advance the C-order odometer, last index fastest.
+		for d := k - 1; d >= 0; d-- {
+			idx[d]++
+			off += stride[d]
+			if idx[d] < shape[d] {
+				break
+			}
+			off -= idx[d] * stride[d]
+			idx[d] = 0
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package data
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"math"
 	"os"
 	"os/exec"
@@ -195,9 +196,9 @@ func TestReadNPZErrors(t *testing.T) {
 		data   []byte
 		want   string
 	}{
-		{"big endian", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", eight, "\">f4\""},
-		{"int64", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }\n", eight, "\"<i8\""},
-		{"fortran", "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }\n", eight, "Fortran"},
+		{"complex", "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }\n", eight, "\"<c8\""},
+		{"string", "{'descr': '<U2', 'fortran_order': False, 'shape': (1,), }\n", eight, "\"<U2\""},
+		{"float128", "{'descr': '<f16', 'fortran_order': False, 'shape': (1,), }\n", eight, "\"<f16\""},
 		{"short data", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }\n", eight, "truncated"},
 		{"long data", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\n", eight, "trailing"},
 		{"no shape", "{'descr': '<f4', 'fortran_order': False, }\n", eight, "no shape"},
@@ -293,6 +294,9 @@ np.savez(sys.argv[1] + "/plain.npz", a=a, b=b, s=np.float64(0.025))
 np.savez_compressed(sys.argv[1] + "/comp.npz", a=a, b=b, s=np.float64(0.025))
 np.savez(sys.argv[1] + "/int.npz", a=a, i=np.arange(3))
 np.savez(sys.argv[1] + "/fortran.npz", f=np.asfortranarray(a))
+m = np.arange(6, dtype=np.float64).reshape(2, 3)
+np.savez(sys.argv[1] + "/other.npz", ratemaps=m.T, be=a.astype(">f4"), i2=np.array([-2, 300], dtype=">i2"),
+	u1=np.array([0, 7, 255], dtype=np.uint8), b=np.array([True, False]), h=np.array([1.0, -2.5], dtype=np.float16))
 `
 	if out, err := exec.Command(py, "-c", script, dir).CombinedOutput(); err != nil {
 		t.Fatalf("numpy: %v\n%s", err, out)
@@ -315,10 +319,98 @@ np.savez(sys.argv[1] + "/fortran.npz", f=np.asfortranarray(a))
 			t.Errorf("%s: s = %+v", name, s)
 		}
 	}
-	for name, want := range map[string]string{"int.npz": `"i"`, "fortran.npz": "Fortran"} {
-		_, err := ReadNPZ(filepath.Join(dir, name))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %v, want one containing %s", name, err, want)
+	// Integer, Fortran-ordered, big-endian, boolean and float16 arrays are
+	// converted.
+	sameA := func(what string, got []float32) {
+		if len(got) != 24 || got[23] != 23 || got[4] != 4 || got[5] != 5 || !math.IsNaN(float64(got[1])) {
+			t.Errorf("%s: %v, want a's values in C order", what, got)
 		}
+	}
+	got, err := ReadNPZ(filepath.Join(dir, "int.npz"))
+	if err != nil || !reflect.DeepEqual(got["i"].F64, []float64{0, 1, 2}) {
+		t.Errorf("int.npz: %v, %+v", err, got["i"])
+	}
+	if got, err = ReadNPZ(filepath.Join(dir, "fortran.npz")); err != nil || !reflect.DeepEqual(got["f"].Shape, []int{2, 3, 4}) {
+		t.Errorf("fortran.npz: %v, %+v", err, got["f"])
+	} else {
+		sameA("fortran.npz", got["f"].F32)
+	}
+	if got, err = ReadNPZ(filepath.Join(dir, "other.npz")); err != nil {
+		t.Fatalf("other.npz: %v", err)
+	}
+	if r := got["ratemaps"]; !reflect.DeepEqual(r.Shape, []int{3, 2}) || !reflect.DeepEqual(r.F64, []float64{0, 3, 1, 4, 2, 5}) {
+		t.Errorf("m.T: %+v, want shape [3 2] and 0 3 1 4 2 5", r)
+	}
+	sameA("big-endian", got["be"].F32)
+	for name, want := range map[string][]float32{"i2": {-2, 300}, "u1": {0, 7, 255}, "b": {1, 0}, "h": {1, -2.5}} {
+		if !reflect.DeepEqual(got[name].F32, want) {
+			t.Errorf("%s: %+v, want %v", name, got[name], want)
+		}
+	}
+}
+
+// TestReadNPZConverts: big-endian, integer, boolean, float16 and
+// Fortran-ordered arrays (np.savez(f, ratemaps=m.T) of a C-ordered m) are
+// read and converted: values exact, C order.
+func TestReadNPZConverts(t *testing.T) {
+	dir := t.TempDir()
+	be32 := func(vs ...float32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		return b
+	}
+	le64 := func(vs ...float64) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		return b
+	}
+	var i8 []byte
+	for _, v := range []int64{-3, 1 << 40, 7} {
+		i8 = binary.LittleEndian.AppendUint64(i8, uint64(v))
+	}
+	var i2be []byte
+	for _, v := range []int16{-2, 300} {
+		i2be = binary.BigEndian.AppendUint16(i2be, uint16(v))
+	}
+	// m = [[1, 2, 3], [4, 5, 6]]; m.T is (3, 2) in Fortran order, whose
+	// bytes are m's in C order: 1 2 3 4 5 6. In C order m.T is 1 4 2 5 3 6.
+	cases := []struct {
+		name, header string
+		data         []byte
+		shape        []int
+		f32          []float32
+		f64          []float64
+	}{
+		{"big-endian float32", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", be32(1.5, -2), []int{2}, []float32{1.5, -2}, nil},
+		{"int64", "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\n", i8, []int{3}, nil, []float64{-3, 1 << 40, 7}},
+		{"big-endian int16", "{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }\n", i2be, []int{2}, []float32{-2, 300}, nil},
+		{"uint8", "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }\n", []byte{0, 7, 255}, []int{3}, []float32{0, 7, 255}, nil},
+		{"bool", "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n", []byte{1, 0, 1}, []int{3}, []float32{1, 0, 1}, nil},
+		// float16 1.0 = 0x3c00, -2.5 = 0xc100, 2^-24 (smallest subnormal) = 0x0001
+		{"float16", "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }\n", []byte{0x00, 0x3c, 0x00, 0xc1, 0x01, 0x00}, []int{3}, []float32{1, -2.5, 1.0 / (1 << 24)}, nil},
+		{"fortran float64 (m.T)", "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }\n", le64(1, 2, 3, 4, 5, 6), []int{3, 2}, nil, []float64{1, 4, 2, 5, 3, 6}},
+		{"fortran big-endian float32 3-d", "{'descr': '>f4', 'fortran_order': True, 'shape': (2, 2, 2), }\n", be32(0, 1, 2, 3, 4, 5, 6, 7), []int{2, 2, 2},
+			// C index (i, j, k) holds Fortran offset i + 2j + 4k.
+			[]float32{0, 4, 2, 6, 1, 5, 3, 7}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := rawNPZ(t, dir, c.header, c.data)
+			arrs, err := ReadNPZ(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := arrs["arr"]
+			if !reflect.DeepEqual(a.Shape, c.shape) {
+				t.Errorf("shape %v, want %v", a.Shape, c.shape)
+			}
+			if c.f32 != nil && !reflect.DeepEqual(a.F32, c.f32) || c.f64 != nil && !reflect.DeepEqual(a.F64, c.f64) {
+				t.Errorf("values F32 %v F64 %v, want %v %v", a.F32, a.F64, c.f32, c.f64)
+			}
+		})
 	}
 }
