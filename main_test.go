@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -625,6 +626,67 @@ func TestUsageErrorNamesCommandOnce(t *testing.T) {
 		}
 		if strings.Contains(stderr, "gridgpu gridgpu") {
 			t.Errorf("%v: %q names the program twice", c.args, stderr)
+		}
+	}
+}
+
+// The progress line's ETA of an absurd step count is capped (">100y")
+// rather than overflowing into "0s"; ordinary counts keep their durations.
+func TestETAOfAbsurdStepCounts(t *testing.T) {
+	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
+		t.Skipf("graph.Model not available: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	for i, c := range []struct {
+		steps string
+		want  string
+	}{
+		{"9000000000000000000", "ETA >100y"},
+		{"9223372036854775807", "ETA >100y"},
+		{"3", "step 3/3 (100.0%)"},
+	} {
+		cmd := exec.Command(exe, "train", "--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5",
+			"--steps", c.steps, "--log-every", "1", "--out", filepath.Join(dir, strconv.Itoa(i)))
+		cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		exited := false
+		deadline := time.After(30 * time.Second)
+	wait:
+		for !strings.Contains(stderr.String(), c.want) {
+			select {
+			case <-done:
+				exited = true
+				break wait
+			case <-deadline:
+				break wait
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if !exited {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		}
+		out := stderr.String()
+		if !strings.Contains(out, c.want) {
+			t.Errorf("--steps %s: progress lacks %q:\n%s", c.steps, c.want, out)
+		}
+		if c.want != "step 3/3 (100.0%)" && strings.Contains(out, "ETA 0s") {
+			t.Errorf("--steps %s: ETA 0s:\n%s", c.steps, out)
 		}
 	}
 }

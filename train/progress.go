@@ -154,10 +154,7 @@ func (p *progress) update(step int64, l graph.Losses, lr float64, now time.Time)
 		return
 	}
 	p.last = now
-	eta := "?"
-	if rate > 0 {
-		eta = fmtDuration(time.Duration(float64(p.goal-step) / rate * float64(time.Second)))
-	}
+	eta := fmtETA(float64(p.goal-step), rate)
 	fields := progressFields(step, p.goal, l, lr, p.grid, rate, eta)
 	if p.tty {
 		// One column short of the width: a line filling the last column
@@ -183,6 +180,26 @@ func (p *progress) finish() {
 		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
+}
+
+// etaCap is the longest ETA shown as a duration; longer ones (absurd step
+// counts) are shown as ">100y" rather than overflowing time.Duration.
+const etaCap = 100 * 365.25 * 86400 // seconds
+
+// fmtETA renders the time left for remaining steps at rate steps/s: "?"
+// when the rate is not yet known, ">100y" beyond etaCap.
+func fmtETA(remaining, rate float64) string {
+	if remaining <= 0 {
+		return "0s"
+	}
+	if !(rate > 0) || math.IsNaN(remaining) {
+		return "?"
+	}
+	secs := remaining / rate
+	if !(secs <= etaCap) {
+		return ">100y"
+	}
+	return fmtDuration(time.Duration(secs * float64(time.Second)))
 }
 
 func fmtDuration(d time.Duration) string {
