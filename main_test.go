@@ -690,3 +690,34 @@ func TestETAOfAbsurdStepCounts(t *testing.T) {
 		}
 	}
 }
+
+// train.LoadConfig reads --config files as bounded regular files: a
+// device, a FIFO (which would block) or an oversized file is refused with
+// an error naming it.
+func TestLoadConfigBoundedRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	os.WriteFile(big, bytes.Repeat([]byte("# x\n"), data.MaxConfigBytes/4+1), 0o644)
+	for _, c := range []struct{ file, want string }{
+		{"/dev/zero", "config file /dev/zero is a device"},
+		{fifo, "config file " + fifo + " is a named pipe"},
+		{dir, "config file " + dir + " is a directory"},
+		{big, "config file " + big},
+		{filepath.Join(dir, "missing.yaml"), "no such file or directory"},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := train.LoadConfig("smoke", c.file); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), c.file) != 1 {
+				t.Errorf("LoadConfig(%s): %v, want an error containing %q that names the file once", c.file, err, c.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("LoadConfig(%s) hangs", c.file)
+		}
+	}
+}
