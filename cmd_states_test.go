@@ -1,7 +1,10 @@
 package main
 
 import (
+	"math"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,5 +67,65 @@ func TestStatesCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t.npz")); err == nil {
 		t.Error("a refused run wrote its file")
+	}
+}
+
+// torusNPZ writes S.npz as the states command does, for one module of 12
+// units at 2000 random positions in a 2 m arena: plane waves along two
+// lattice directions 60 degrees apart (0.5 m lattice, 10 degrees), unit j
+// cos(k_(j mod 2).x - 2 pi j/12) plus noise 0.05, whose states lie on a
+// torus; or (noise) position-independent noise.
+func torusNPZ(t *testing.T, path string, noise bool) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, K, period = 12, 2000, 0.5
+	k := 4 * math.Pi / (math.Sqrt(3) * period)
+	states := make([]float32, K*n)
+	pos := make([]float32, 2*K)
+	for i := 0; i < K; i++ {
+		x, y := 2*rng.Float64()-1, 2*rng.Float64()-1
+		pos[2*i], pos[2*i+1] = float32(x), float32(y)
+		for u := 0; u < n; u++ {
+			th := (40 + 60*float64(u%2)) * math.Pi / 180
+			v := math.Cos(k*(math.Cos(th)*x+math.Sin(th)*y)-2*math.Pi*float64(u)/n) + 0.05*rng.NormFloat64()
+			if noise {
+				v = rng.Float64()
+			}
+			states[i*n+u] = float32(v)
+		}
+	}
+	if err := data.WriteNPZ(path, []data.Array{
+		{Name: "states", Shape: []int{K, n}, F32: states},
+		{Name: "positions", Shape: []int{K, 2}, F32: pos},
+		{Name: "modules", Shape: []int{n}, F64: make([]float64, n)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestREADMEGudhiSnippet runs README.md's GUDHI snippet, verbatim, on a
+// hand-made torus (Betti numbers 1, 2, 1) and on noise (1, 0, 0). It needs
+// Debian's python3-gudhi and is skipped without it.
+func TestREADMEGudhiSnippet(t *testing.T) {
+	code := readmeSnippet(t, "gudhi")
+	const py = "/usr/bin/python3"
+	if out, err := exec.Command(py, "-c", "import gudhi, numpy").CombinedOutput(); err != nil {
+		t.Skipf("%s cannot import gudhi and numpy (apt-get install python3-gudhi python3-numpy): %s", py, strings.TrimSpace(string(out)))
+	}
+	for _, c := range []struct {
+		noise bool
+		want  string
+	}{{false, "Betti numbers: [1, 2, 1]"}, {true, "Betti numbers: [1, 0, 0]"}} {
+		dir := t.TempDir()
+		torusNPZ(t, filepath.Join(dir, "S.npz"), c.noise)
+		cmd := exec.Command(py, "-c", code)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("snippet: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("noise=%v: snippet printed %q, want %q", c.noise, strings.TrimSpace(string(out)), c.want)
+		}
 	}
 }
