@@ -451,3 +451,47 @@ func TestAnalyzeSignalStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestAnalyzeStartFlag(t *testing.T) {
+	dir := t.TempDir()
+	ck := modelFile(t, dir)
+	code, _, stderr := analysisCLI("analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "bad"), "--start", "centre")
+	if code != 2 || !strings.Contains(stderr, "--start") {
+		t.Errorf("--start centre: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "bad2"), "--start", "uniform", "--burn-in", "0")
+	if code != 2 || !strings.Contains(stderr, "--burn-in") {
+		t.Errorf("--burn-in 0: exit %d, %s", code, stderr)
+	}
+	out := filepath.Join(dir, "report")
+	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--start", "uniform", "--burn-in", "7")
+	if code != 0 {
+		t.Fatalf("analyze --start uniform: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "uniform starts after 7 burn-in steps") {
+		t.Errorf("stderr does not describe the starts:\n%s", stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Settings struct {
+			Start  string `json:"start"`
+			BurnIn int    `json:"burn_in_steps"`
+		} `json:"settings"`
+		Arenas []struct {
+			Coverage struct {
+				Samples int `json:"samples"`
+			} `json:"coverage"`
+			Silent        int            `json:"silent"`
+			LatticeCounts map[string]int `json:"lattice_counts"`
+		} `json:"arenas"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Settings.Start != "uniform" || sum.Settings.BurnIn != 7 || sum.Arenas[0].Coverage.Samples != 4*50 || sum.Arenas[0].LatticeCounts == nil {
+		t.Errorf("summary.json settings %+v, arenas %+v", sum.Settings, sum.Arenas)
+	}
+}
