@@ -21,6 +21,8 @@ WORKDIR /src
 COPY scripts/setup-cuda.sh scripts/setup-cuda.sh
 RUN scripts/setup-cuda.sh
 COPY go.mod go.sum ./
+# A module proxy of one's own (default: the golang image's, proxy.golang.org).
+ARG GOPROXY
 RUN go mod download
 COPY . .
 # purego: the CPU graph uses gonum's Go BLAS, so the image needs no OpenBLAS.
