@@ -23,6 +23,9 @@ var (
 // [lo, hi]; group g is drawn in cols[g] and named names[g] in the legend
 // (empty groups are left out of it).
 func stackedHist(p *plot.Plot, groups [][]float64, cols []color.RGBA, names []string, lo, hi float64, nbins int) error {
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		lo, hi = 0, 1 // no finite value to place: an empty histogram
+	}
 	if !(hi > lo) {
 		lo, hi = lo-0.5, hi+0.5
 	}
@@ -32,6 +35,9 @@ func stackedHist(p *plot.Plot, groups [][]float64, cols []color.RGBA, names []st
 	for g, vals := range groups {
 		cnt := make([]float64, nbins)
 		for _, v := range vals {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue // a polygon at NaN or Inf makes the rasteriser crawl
+			}
 			b := int((v - lo) / w)
 			b = max(0, min(nbins-1, b))
 			cnt[b]++
@@ -114,12 +120,17 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 		if !ok {
 			g = ng - 1
 		}
+		if !finitePositive(f.Spacing) {
+			continue
+		}
 		spac[g] = append(spac[g], f.Spacing)
 		ori[g] = append(ori[g], f.Orientation)
 		lo, hi = min(lo, f.Spacing), max(hi, f.Spacing)
 	}
 	for _, m := range ar.Modules.Modules {
-		lo, hi = min(lo, m.Period), max(hi, m.Period)
+		if finitePositive(m.Period) {
+			lo, hi = min(lo, m.Period), max(hi, m.Period)
+		}
 	}
 	cols := make([]color.RGBA, ng)
 	names := make([]string, ng)
@@ -160,34 +171,12 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	if err := stackedHist(p2, ori, cols, names, 0, 60, 30); err != nil {
 		return nil, err
 	}
-	p3 := plot.New()
-	p3.Title.Text = "Lattice kinds (Fourier peaks)"
-	p3.HideAxes()
-	lines := []string{
-		fmt.Sprintf("hexagonal (3 peaks at 60 deg): %d", kinds[LatticeHexagonal]),
-		fmt.Sprintf("square (2 peaks at 90 deg): %d", kinds[LatticeSquare]),
-		fmt.Sprintf("no lattice: %d", kinds[LatticeNone]+kinds[LatticeFlat]),
-		fmt.Sprintf("silent: %d", kinds[LatticeSilent]),
-		"",
-		fmt.Sprintf("Fourier modules: %s", periodList(rep)),
-		fmt.Sprintf("SAC-scale modules: %s", periodList(ar.Modules)),
-		agreementLine(ar.Comparison),
-	}
-	var xy plotter.XYLabels
-	for i, s := range lines {
-		xy.XYs = append(xy.XYs, plotter.XY{X: 0, Y: float64(len(lines) - i)})
-		xy.Labels = append(xy.Labels, s)
-	}
-	lab, err := plotter.NewLabels(xy)
-	if err != nil {
-		return nil, err
-	}
-	for k := range lab.TextStyle {
-		lab.TextStyle[k].Font.Size = 11
-	}
-	p3.Add(lab)
-	p3.X.Min, p3.X.Max, p3.Y.Min, p3.Y.Max = 0, 1, 0, float64(len(lines)+1)
-	return gridOfPlots([]*plot.Plot{p1, p2, p3}, 5.2*vg.Inch, 4.2*vg.Inch, fmt.Sprintf("Fourier modules, %g m arena", ar.Side))
+	// The lattice counts and the comparison of the two module methods are
+	// in the figure's heading, not in a panel of text labels: gonum's label
+	// layout on an axis-less panel could take minutes to draw.
+	heading := fmt.Sprintf("Fourier modules, %g m arena: %d hexagonal, %d square, %d no lattice, %d silent; Fourier modules %s; SAC-scale modules %s",
+		ar.Side, kinds[LatticeHexagonal], kinds[LatticeSquare], kinds[LatticeNone]+kinds[LatticeFlat], kinds[LatticeSilent], periodList(rep), periodList(ar.Modules))
+	return gridOfPlots([]*plot.Plot{p1, p2}, 5.2*vg.Inch, 4.2*vg.Inch, heading)
 }
 
 // periodList is "0.52, 0.73 m (ratio 1.4)" or "none".
@@ -491,3 +480,6 @@ func stateSpacePNG(ss *StateSpace) ([]byte, error) {
 func gridOfPlots4(plots []*plot.Plot, heading string) ([]byte, error) {
 	return gridOfPlotsCols(plots, 4, 3.4*vg.Inch, 3.2*vg.Inch, heading)
 }
+
+// finitePositive reports whether x is a finite number above 0.
+func finitePositive(x float64) bool { return x > 0 && !math.IsInf(x, 0) }
