@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"time"
@@ -50,10 +51,12 @@ func ConfigChanges(old, new *Config) map[string]string {
 // ReadHistory reads DIR/config-history.yaml; a missing file is no entries.
 func ReadHistory(dir string) ([]HistoryEntry, error) {
 	path := filepath.Join(dir, HistoryFile)
-	raw, err := data.ReadRegularFile(path, "configuration history", maxHistoryBytes)
-	if errors.Is(err, fs.ErrNotExist) {
+	// data.ReadRegularFile's errors are one-line messages that need not
+	// wrap fs.ErrNotExist, so a missing file is told by Lstat first.
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	raw, err := data.ReadRegularFile(path, "configuration history", maxHistoryBytes)
 	if err != nil {
 		return nil, err
 	}
