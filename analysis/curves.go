@@ -527,24 +527,7 @@ func curvesPNG(panels []curvePanel, cols int, mark float64, heading string) ([]b
 	headH := vg.Length(26)
 	W, H := 4.3*vg.Inch*vg.Length(cols), 3.3*vg.Inch*vg.Length(rows)+headH
 	cv := vgimg.NewWith(vgimg.UseWH(W, H), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
-	dc := draw.New(cv)
-	hc := dc
-	hc.Min.Y = dc.Max.Y - headH
-	sty := plot.New().Title.TextStyle
-	sty.Font.Size = 13
-	sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
-	hc.FillText(sty, vg.Point{X: (hc.Min.X + hc.Max.X) / 2, Y: (hc.Min.Y + hc.Max.Y) / 2}, heading)
-	body := dc
-	body.Max.Y -= headH
-	canv := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 18, PadY: 14, PadLeft: 6, PadRight: 12, PadTop: 4, PadBottom: 6}, body)
-	for r := range plots {
-		for k, p := range plots[r] {
-			if p != nil {
-				p.Draw(canv[r][k])
-			}
-		}
-	}
-	return encodePNG(cv)
+	return drawHeaded(cv, plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 18, PadY: 14, PadLeft: 6, PadRight: 12, PadTop: 4, PadBottom: 6}, heading, headH, 13)
 }
 
 // curvePlot builds one panel; it reports whether a line was smoothed.

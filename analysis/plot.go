@@ -148,26 +148,7 @@ func panelPNG(tiles []tile, tileW vg.Length, heading string) ([]byte, error) {
 	W := tileW * barRoom * vg.Length(cols)
 	H := (tileW+vg.Length(16))*vg.Length(rows) + headH
 	c := vgimg.NewWith(vgimg.UseWH(W, H), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
-	dc := draw.New(c)
-	// Heading across the top.
-	hc := dc
-	hc.Min.Y = dc.Max.Y - headH
-	sty := plot.New().Title.TextStyle
-	sty.Font.Size = 12
-	sty.XAlign = draw.XCenter
-	sty.YAlign = draw.YCenter
-	hc.FillText(sty, vg.Point{X: (hc.Min.X + hc.Max.X) / 2, Y: (hc.Min.Y + hc.Max.Y) / 2}, heading)
-	body := dc
-	body.Max.Y -= headH
-	canvases := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 2, PadY: 2, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}, body)
-	for r := range plots {
-		for k, p := range plots[r] {
-			if p != nil {
-				p.Draw(canvases[r][k])
-			}
-		}
-	}
-	return encodePNG(c)
+	return drawHeaded(c, plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 2, PadY: 2, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}, heading, headH, 12)
 }
 
 func encodePNG(c *vgimg.Canvas) ([]byte, error) {
@@ -544,16 +525,6 @@ func gridOfPlotsCols(plots []*plot.Plot, cols int, w, h vg.Length, heading strin
 	rows := (len(plots) + cols - 1) / cols
 	headH := vg.Length(26)
 	c := vgimg.NewWith(vgimg.UseWH(w*vg.Length(cols), h*vg.Length(rows)+headH), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
-	dc := draw.New(c)
-	hc := dc
-	hc.Min.Y = dc.Max.Y - headH
-	sty := plot.New().Title.TextStyle
-	sty.Font.Size = 12
-	sty.XAlign = draw.XCenter
-	sty.YAlign = draw.YCenter
-	hc.FillText(sty, vg.Point{X: (hc.Min.X + hc.Max.X) / 2, Y: (hc.Min.Y + hc.Max.Y) / 2}, heading)
-	body := dc
-	body.Max.Y -= headH
 	grid := make([][]*plot.Plot, rows)
 	for r := range grid {
 		grid[r] = make([]*plot.Plot, cols)
@@ -561,15 +532,7 @@ func gridOfPlotsCols(plots []*plot.Plot, cols int, w, h vg.Length, heading strin
 	for i, p := range plots {
 		grid[i/cols][i%cols] = p
 	}
-	canv := plot.Align(grid, draw.Tiles{Rows: rows, Cols: cols, PadX: 18, PadY: 14, PadLeft: 6, PadRight: 10, PadTop: 4, PadBottom: 6}, body)
-	for r := range grid {
-		for k, p := range grid[r] {
-			if p != nil {
-				p.Draw(canv[r][k])
-			}
-		}
-	}
-	return encodePNG(c)
+	return drawHeaded(c, grid, draw.Tiles{Rows: rows, Cols: cols, PadX: 18, PadY: 14, PadLeft: 6, PadRight: 10, PadTop: 4, PadBottom: 6}, heading, headH, 12)
 }
 
 // coveragePNG shows the visit counts of each arena.
@@ -609,4 +572,28 @@ func padTop(p *plot.Plot, lo, hi, frac float64) {
 		p.Y.Min = max(0, p.Y.Min)
 	}
 	p.Y.Max = hi + frac*span
+}
+
+// drawHeaded draws heading (font size in points) centred in a band headH
+// tall across the top of canvas c and the plots of grid (nil cells left
+// blank) in tiles below it, and encodes the PNG.
+func drawHeaded(c *vgimg.Canvas, grid [][]*plot.Plot, tiles draw.Tiles, heading string, headH, fontSize vg.Length) ([]byte, error) {
+	dc := draw.New(c)
+	hc := dc
+	hc.Min.Y = dc.Max.Y - headH
+	sty := plot.New().Title.TextStyle
+	sty.Font.Size = fontSize
+	sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
+	hc.FillText(sty, vg.Point{X: (hc.Min.X + hc.Max.X) / 2, Y: (hc.Min.Y + hc.Max.Y) / 2}, heading)
+	body := dc
+	body.Max.Y -= headH
+	canv := plot.Align(grid, tiles, body)
+	for r := range grid {
+		for k, p := range grid[r] {
+			if p != nil {
+				p.Draw(canv[r][k])
+			}
+		}
+	}
+	return encodePNG(c)
 }
