@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gridgpu/gridgpu/reference"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -39,7 +40,7 @@ func gemmBias(n, m, k int, x, w, bias, out []float32) {
 }
 
 // normReLU writes ReLU(y)/||ReLU(y)|| into out and returns false (and a zero
-// vector) where the norm is at most 1e-8.
+// vector) where the norm is at most reference.ZeroNorm.
 func normReLU(y, out []float32) bool {
 	var ss float64
 	for _, v := range y {
@@ -48,7 +49,7 @@ func normReLU(y, out []float32) bool {
 		}
 	}
 	nrm := math.Sqrt(ss)
-	if nrm <= 1e-8 {
+	if nrm <= reference.ZeroNorm {
 		clear(out)
 		return false
 	}

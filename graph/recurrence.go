@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/gridgpu/gridgpu/reference"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -26,7 +27,7 @@ import (
 // every row, so the op stores only W'_r = Wl h2_r (one GEMM, no bias pass
 // over the P x N*N output) and applies Bl in the recurrence:
 //
-//	y = (W'_r + Bl) g_{b,t-1},  r = ReLU(y),  g_{b,t} = r / ||r||  (0 when ||r|| <= 1e-8)
+//	y = (W'_r + Bl) g_{b,t-1},  r = ReLU(y),  g_{b,t} = r / ||r||  (0 when ||r|| <= reference.ZeroNorm)
 //
 // Backward. With u = dL/dg_{b,t} (the loss's direct gradient plus what flows
 // back from step t+1) and n = ||r||:
@@ -55,11 +56,8 @@ import (
 // pass (a variable so that tests can make it small).
 var gatherRows = 1024
 
-// normEps is the Norm-ReLU threshold of SPEC section 2.
-const normEps = 1e-8
-
 // normReLUInto writes ReLU(y)/||ReLU(y)|| into g and returns ||ReLU(y)||, or
-// zero (with g zeroed) when that norm is at most normEps.
+// zero (with g zeroed) when that norm is at most reference.ZeroNorm.
 func normReLUInto[T float](y, g []T) float64 {
 	var ss float64
 	for _, v := range y {
@@ -68,7 +66,7 @@ func normReLUInto[T float](y, g []T) float64 {
 		}
 	}
 	n := math.Sqrt(ss)
-	if n <= normEps {
+	if n <= reference.ZeroNorm {
 		clear(g)
 		return 0
 	}
