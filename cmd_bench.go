@@ -115,7 +115,7 @@ func benchAction(c *cli.Context) error {
 	}
 	eng, err := train.NewEngine(train.EngineSpec{
 		Device: device, B: B, T: T, N: N, H: H,
-		Loss: cfg.LossConfig(), Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed),
+		Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed),
 	})
 	if err != nil {
 		return err

@@ -34,14 +34,12 @@ func lossCommand() *cli.Command {
 	}
 }
 
-// lossOutput is the JSON printed by the loss command.
+// lossOutput is the JSON printed by the loss command: the total, then each
+// unweighted term by its key (graph.TermSpecs), then the rest.
 type lossOutput struct {
-	Loss     float64 `json:"loss"`
-	Sep      float64 `json:"sep"`
-	Inv      float64 `json:"inv"`
-	Cap      float64 `json:"cap"`
-	CI       float64 `json:"ci"`
-	ZeroFrac float64 `json:"zero_frac"`
+	Loss     float64                 `json:"loss"`
+	Terms    [graph.NumTerms]float64 `json:"-"`
+	ZeroFrac float64                 `json:"zero_frac"`
 	// Undefined names the terms with nothing to average over in this batch
 	// (printed as 0): sep or inv without far or near pairs, ci without a
 	// short enough step.
@@ -52,7 +50,19 @@ type lossOutput struct {
 	H          int                `json:"H"`
 	GradNorm   *float64           `json:"grad_norm,omitempty"`
 	GradNorms  map[string]float64 `json:"grad_norms,omitempty"`
-	LossConfig train.LossSection  `json:"loss_config"`
+	LossConfig graph.LossConfig   `json:"loss_config"`
+}
+
+// lossFields is lossOutput without its JSON method.
+type lossFields lossOutput
+
+// MarshalJSON writes the terms after "loss".
+func (o lossOutput) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(lossFields(o))
+	if err != nil {
+		return nil, err
+	}
+	return graph.InsertTermsJSON(b, "zero_frac", func(t graph.Term) any { return o.Terms[t] })
 }
 
 func lossAction(c *cli.Context) error {
@@ -75,7 +85,7 @@ func lossAction(c *cli.Context) error {
 		}
 	}
 	applyConfigFlags(c, &cfg, "loss.")
-	lc := cfg.LossConfig()
+	lc := cfg.Loss
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -121,7 +131,7 @@ func lossAction(c *cli.Context) error {
 	} else if l, err = m.Eval(p, b); err != nil {
 		return err
 	}
-	out.Loss, out.Sep, out.Inv, out.Cap, out.CI, out.ZeroFrac = l.Total, l.Sep, l.Inv, l.Cap, l.CI, l.ZeroFrac
+	out.Loss, out.Terms, out.ZeroFrac = l.Total, l.Term, l.ZeroFrac
 	if err := train.CheckLosses(l, 0); err != nil {
 		return fmt.Errorf("%s on %s: %w", c.String("checkpoint"), c.String("batch"), err)
 	}
@@ -131,16 +141,12 @@ func lossAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range []struct {
-		name string
-		v    *float64
-		dst  *float64
-	}{{"sep", terms.Sep, &out.Sep}, {"inv", terms.Inv, &out.Inv}, {"cap", terms.Cap, &out.Cap}, {"ci", terms.CI, &out.CI}} {
-		if t.v == nil {
-			*t.dst = 0
-			out.Undefined = append(out.Undefined, t.name)
-		} else if !math.IsNaN(*t.v) && !math.IsInf(*t.v, 0) {
-			*t.dst = *t.v
+	for t, v := range terms {
+		if v == nil {
+			out.Terms[t] = 0
+			out.Undefined = append(out.Undefined, graph.TermSpecs[t].Key)
+		} else if !math.IsNaN(*v) && !math.IsInf(*v, 0) {
+			out.Terms[t] = *v
 		}
 	}
 	// Marshal first, so that a value JSON cannot hold is an error rather

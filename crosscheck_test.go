@@ -55,7 +55,7 @@ func TestAgainstPyTorchReference(t *testing.T) {
 			}
 			want := map[string]float64{"loss": ref.Loss, "sep": ref.Sep, "inv": ref.Inv, "cap": ref.Cap, "ci": ref.CI}
 			for k, w := range want {
-				got := l.Terms()[k]
+				got := l.Keyed()[k]
 				if math.Abs(got-w) > 2e-5*math.Max(1, math.Abs(w)) {
 					t.Errorf("%s = %.9g, PyTorch float64 %.9g", k, got, w)
 				}

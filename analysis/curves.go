@@ -22,6 +22,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gridgpu/gridgpu/graph"
 )
 
 // The files of a run directory that the training curves come from.
@@ -30,12 +32,46 @@ const (
 	ConfigFile  = "config.yaml"
 )
 
-// LossWeights are the loss section's weights in a run's config.yaml.
-type LossWeights struct {
-	Sep float64 `json:"lambda_sep" yaml:"lambda_sep"`
-	Inv float64 `json:"lambda_inv" yaml:"lambda_inv"`
-	Cap float64 `json:"lambda_cap" yaml:"lambda_cap"`
-	CI  float64 `json:"lambda_ci" yaml:"lambda_ci"`
+// LossWeights are the loss section's weights in a run's config.yaml, in
+// graph.Term order; their JSON is an object keyed by the weights' config
+// keys ("lambda_sep", ...).
+type LossWeights [graph.NumTerms]float64
+
+// MarshalJSON writes {"lambda_sep": w, ...} in term order.
+func (w LossWeights) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for t, s := range graph.TermSpecs {
+		if t > 0 {
+			b = append(b, ',')
+		}
+		v, err := json.Marshal(w[t])
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `"`+s.WeightKey+`":`...), v...)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (w *LossWeights) UnmarshalJSON(b []byte) error {
+	var keyed map[string]float64
+	if err := json.Unmarshal(b, &keyed); err != nil {
+		return err
+	}
+	for t, s := range graph.TermSpecs {
+		w[t] = keyed[s.WeightKey]
+	}
+	return nil
+}
+
+// WeightText lists the weights as "lambda_sep 1, lambda_inv 0.1, ...".
+func (w LossWeights) WeightText() string {
+	parts := make([]string, len(w))
+	for t, s := range graph.TermSpecs {
+		parts[t] = fmt.Sprintf("%s %g", s.WeightKey, w[t])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // TrainingCurves are the lines of a run's metrics.jsonl, read generically:
@@ -179,21 +215,27 @@ func readLossWeights(path string) (*LossWeights, string) {
 		return nil, fmt.Sprintf("cannot read %s: %v", path, err)
 	}
 	var cfg struct {
-		Loss struct {
-			Sep *float64 `yaml:"lambda_sep"`
-			Inv *float64 `yaml:"lambda_inv"`
-			Cap *float64 `yaml:"lambda_cap"`
-			CI  *float64 `yaml:"lambda_ci"`
-		} `yaml:"loss"`
+		Loss map[string]any `yaml:"loss"`
 	}
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Sprintf("%s: %v", path, err)
 	}
-	l := cfg.Loss
-	if l.Sep == nil || l.Inv == nil || l.Cap == nil || l.CI == nil {
-		return nil, path + " lacks one of loss.lambda_sep, lambda_inv, lambda_cap, lambda_ci"
+	var w LossWeights
+	for t, s := range graph.TermSpecs {
+		switch v := cfg.Loss[s.WeightKey].(type) {
+		case float64:
+			w[t] = v
+		case int:
+			w[t] = float64(v)
+		default:
+			keys := make([]string, len(w))
+			for t, s := range graph.TermSpecs {
+				keys[t] = s.WeightKey
+			}
+			return nil, path + " lacks one of loss." + strings.Join(keys, ", ")
+		}
 	}
-	return &LossWeights{Sep: *l.Sep, Inv: *l.Inv, Cap: *l.Cap, CI: *l.CI}, ""
+	return &w, ""
 }
 
 // series returns (step, f(value of key)) for the points that have key;
@@ -331,39 +373,30 @@ func positive(v float64) (float64, bool) { return v, v > 0 }
 // for the total loss.
 func lossCurvesPNG(c *TrainingCurves, mark float64) ([]byte, error) {
 	w := c.Weights
-	terms := []struct {
-		key, name string
-		lambda    func(*LossWeights) float64
-	}{
-		{"sep", "separation (sep)", func(w *LossWeights) float64 { return w.Sep }},
-		{"inv", "invariance (inv)", func(w *LossWeights) float64 { return w.Inv }},
-		{"cap", "capacity (cap)", func(w *LossWeights) float64 { return w.Cap }},
-		{"ci", "conformal isometry (ci)", func(w *LossWeights) float64 { return w.CI }},
-	}
 	var panels []curvePanel
-	for _, t := range terms {
-		raw := c.series(t.key, nil)
-		sign, title := 1.0, t.name
+	for ti, t := range graph.TermSpecs {
+		raw := c.series(t.Key, nil)
+		sign, title := 1.0, t.Name+" ("+t.Key+")"
 		// A negative term (cap) spanning decades is shown as -term on a
 		// log axis; otherwise linearly.
 		if allNeg(raw) && wantLog(negate(raw)) {
-			sign, title = -1, "-"+t.key+": "+t.name+" negated"
+			sign, title = -1, "-"+t.Key+": "+t.Name+" negated"
 		}
-		p := curvePanel{title: title, ylabel: t.key, logY: "auto", hline: math.NaN()}
+		p := curvePanel{title: title, ylabel: t.Key, logY: "auto", hline: math.NaN()}
 		if sign < 0 {
-			p.ylabel, p.logY = "-"+t.key, "log"
+			p.ylabel, p.logY = "-"+t.Key, "log"
 			raw = negate(raw)
 		} else if allNeg(raw) {
 			p.title += " (negative; linear axis)"
 			p.logY = ""
 		}
-		p.lines = append(p.lines, curveLine{label: t.key, xy: raw, col: colBlue})
+		p.lines = append(p.lines, curveLine{label: t.Key, xy: raw, col: colBlue})
 		if w != nil {
-			l := t.lambda(w)
+			l := w[ti]
 			if l != 1 {
-				p.lines = append(p.lines, curveLine{label: fmt.Sprintf("%g x %s (lambda_%s)", l, t.key, t.key), xy: scale(raw, l), col: colOrange, dashed: true})
+				p.lines = append(p.lines, curveLine{label: fmt.Sprintf("%g x %s (%s)", l, t.Key, t.WeightKey), xy: scale(raw, l), col: colOrange, dashed: true})
 			} else {
-				p.lines[0].label = t.key + " (lambda_" + t.key + " = 1)"
+				p.lines[0].label = t.Key + " (" + t.WeightKey + " = 1)"
 			}
 		}
 		panels = append(panels, p)
@@ -373,8 +406,9 @@ func lossCurvesPNG(c *TrainingCurves, mark float64) ([]byte, error) {
 	if w != nil {
 		// The weighted terms side by side: which one drives the loss.
 		p := curvePanel{title: "weighted terms (lambda x term)", ylabel: "contribution to loss", hline: math.NaN()}
-		for i, t := range terms {
-			p.lines = append(p.lines, curveLine{label: t.key, xy: scale(c.series(t.key, nil), t.lambda(w)), col: []color.RGBA{colBlue, colOrange, colGreen, colRed}[i]})
+		cols := []color.RGBA{colBlue, colOrange, colGreen, colRed, colPurple, colGrey}
+		for i, t := range graph.TermSpecs {
+			p.lines = append(p.lines, curveLine{label: t.Key, xy: scale(c.series(t.Key, nil), w[i]), col: cols[i%len(cols)]})
 		}
 		panels = append(panels, p)
 	}

@@ -158,7 +158,7 @@ func TestReportTrainingCurves(t *testing.T) {
 				if (c.config != "") != (ts.Weights != nil) {
 					t.Errorf("loss weights %+v with config %q", ts.Weights, c.config)
 				}
-				if c.config != "" && (ts.Weights.CI != 0.01 || ts.Weights.Inv != 0.1) {
+				if c.config != "" && (ts.Weights[graph.CI] != 0.01 || ts.Weights[graph.Inv] != 0.1) {
 					t.Errorf("loss weights %+v", ts.Weights)
 				}
 			} else {

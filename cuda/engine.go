@@ -438,10 +438,17 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	return steps
 }
 
+// termSlots holds each loss term's slot, in graph.Term order.
+var termSlots = [graph.NumTerms]int{graph.Sep: sLSep, graph.Inv: sLInv, graph.Cap: sLCap, graph.CI: sLCI}
+
 // lossesOf reads microbatch block m of the downloaded scalars.
 func lossesOf(s []float64, m int) graph.Losses {
 	b := s[m*slotStride:]
-	return graph.Losses{Total: b[sLTot], Sep: b[sLSep], Inv: b[sLInv], Cap: b[sLCap], CI: b[sLCI], ZeroFrac: b[sZFrac]}
+	l := graph.Losses{Total: b[sLTot], ZeroFrac: b[sZFrac]}
+	for t, slot := range termSlots {
+		l.Term[t] = b[slot]
+	}
+	return l
 }
 
 // Step implements train.Engine.
@@ -505,18 +512,14 @@ func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error
 	// The states stay on the device; counting silent units would need them
 	// downloaded every step, so this engine does not report them.
 	st := train.StepStats{DeadUnits: -1}
-	for m := 0; m < K; m++ {
-		l := lossesOf(scal, m)
-		if err := train.CheckLosses(l, m); err != nil {
+	losses := make([]graph.Losses, K)
+	for m := range losses {
+		losses[m] = lossesOf(scal, m)
+		if err := train.CheckLosses(losses[m], m); err != nil {
 			return train.StepStats{}, err
 		}
-		st.Losses.Total += l.Total / float64(K)
-		st.Losses.Sep += l.Sep / float64(K)
-		st.Losses.Inv += l.Inv / float64(K)
-		st.Losses.Cap += l.Cap / float64(K)
-		st.Losses.CI += l.CI / float64(K)
-		st.Losses.ZeroFrac += l.ZeroFrac / float64(K)
 	}
+	st.Losses = graph.MeanLosses(losses)
 	gs := scal[e.maxMicro*slotStride:]
 	st.GradNorm = gs[gNorm]
 	if gs[gOK] == 0 {

@@ -11,22 +11,28 @@ const (
 	ReduceSum  = "sum"  // plain sum, as the paper writes it
 )
 
-// LossConfig holds the loss weights and scales of SPEC section 3.
+// LossConfig holds the loss weights and scales of the model (README: "The
+// model and its losses"). It is also the loss section of a training config:
+// its YAML keys are the config keys, its usage tags the flags' help texts.
+// The weights' keys are those of TermSpecs.
 type LossConfig struct {
-	SigmaX    float64 // metres: pairs closer than this are "near"
-	SigmaG    float64 // width of the Gaussian kernel on neural distance
-	LambdaSep float64
-	LambdaInv float64
-	LambdaCap float64
-	LambdaCI  float64
-	Reduction string // ReduceMean or ReduceSum
-	// The conformal-isometry window and form (see ciLoss); zero values are
-	// the paper's: consecutive states (lag 1), steps shorter than SigmaX,
-	// the variance of r.
-	CIMaxLag  int
-	CIMaxDist float64
-	CIScale   float64
-	CIBins    int
+	SigmaX    float64 `yaml:"sigma_x" json:"sigma_x" usage:"spatial scale in metres: pairs closer are 'near' (paper: 0.05)"`
+	SigmaG    float64 `yaml:"sigma_g" json:"sigma_g" usage:"width of the separation kernel on neural distance (paper: 0.4)"`
+	LambdaSep float64 `yaml:"lambda_sep" json:"lambda_sep" usage:"weight of the separation loss (paper: 1.0)"`
+	LambdaInv float64 `yaml:"lambda_inv" json:"lambda_inv" usage:"weight of the invariance loss (paper: 0.1)"`
+	LambdaCap float64 `yaml:"lambda_cap" json:"lambda_cap" usage:"weight of the capacity loss (paper: 0.5)"`
+	LambdaCI  float64 `yaml:"lambda_ci" json:"lambda_ci" usage:"weight of the conformal-isometry loss (ASSUMPTION: 1.0; the paper does not give it)"`
+	// Reduction of the pairwise losses: ReduceMean over qualifying pairs or
+	// ReduceSum as the paper writes them; the paper's weights only balance
+	// for means.
+	Reduction string `yaml:"reduction" json:"reduction" usage:"pairwise reduction: mean (ASSUMPTION, default) or sum (as the paper writes it)"`
+	// The conformal-isometry window and form (see CIWindow); zero values
+	// are the paper's: consecutive states (lag 1), steps shorter than
+	// SigmaX, the variance of r.
+	CIMaxLag  int     `yaml:"ci_max_lag" json:"ci_max_lag" usage:"conformal isometry compares g_t with g_{t-k} for k = 1..this (0 or 1: consecutive states, the paper's)"`
+	CIMaxDist float64 `yaml:"ci_max_dist" json:"ci_max_dist" usage:"conformal isometry uses the pairs displaced less than this, metres (0: sigma_x, the paper's)"`
+	CIScale   float64 `yaml:"ci_scale" json:"ci_scale" usage:"conformal isometry form: 0 = variance of r = ||dg||/||dx|| (the paper's); s > 0 = mean of (r - s)^2, a fixed scale"`
+	CIBins    int     `yaml:"ci_bins" json:"ci_bins" usage:"conformal isometry: split (0, ci_max_dist) into this many bins of ||dx|| and take the variance of r within each, comparing only equal displacements in different directions (0 or 1: one bin, the paper's)"`
 }
 
 // PaperCI reports whether the conformal-isometry term is the paper's
@@ -41,31 +47,42 @@ func PaperLoss() LossConfig {
 	return LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1, Reduction: ReduceMean}
 }
 
-// Validate names the first bad field.
+// FieldError names a loss setting outside its allowed range by its YAML key.
+type FieldError struct {
+	Key   string // e.g. "sigma_x"
+	Value any
+	Rule  string // e.g. "must be a positive number"
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s = %v: %s", e.Key, e.Value, e.Rule) }
+
+// Validate returns a *FieldError for the first setting outside its range,
+// in declaration order.
 func (c LossConfig) Validate() error {
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	bad := func(key string, v any, rule string) error { return &FieldError{key, v, rule} }
 	switch {
-	case !(c.SigmaX > 0):
-		return fmt.Errorf("sigma_x = %g: must be positive", c.SigmaX)
-	case !(c.SigmaG > 0):
-		return fmt.Errorf("sigma_g = %g: must be positive", c.SigmaG)
-	case c.LambdaSep < 0 || c.LambdaInv < 0 || c.LambdaCap < 0 || c.LambdaCI < 0:
-		return fmt.Errorf("loss weights must be >= 0 (lambda_sep %g, lambda_inv %g, lambda_cap %g, lambda_ci %g)", c.LambdaSep, c.LambdaInv, c.LambdaCap, c.LambdaCI)
-	case c.CIMaxLag < 0 || c.CIBins < 0 || c.CIMaxDist < 0 || c.CIScale < 0 || math.IsInf(c.CIMaxDist, 0) || math.IsInf(c.CIScale, 0):
-		return fmt.Errorf("conformal-isometry window (ci_max_lag %d, ci_bins %d, ci_max_dist %g, ci_scale %g): each must be a finite number >= 0", c.CIMaxLag, c.CIBins, c.CIMaxDist, c.CIScale)
+	case !(c.SigmaX > 0) || !finite(c.SigmaX):
+		return bad("sigma_x", c.SigmaX, "must be a positive number")
+	case !(c.SigmaG > 0) || !finite(c.SigmaG):
+		return bad("sigma_g", c.SigmaG, "must be a positive number")
+	}
+	for _, s := range TermSpecs {
+		if w := *s.Weight(&c); !(w >= 0) || !finite(w) {
+			return bad(s.WeightKey, w, "must be a number >= 0")
+		}
+	}
+	switch {
 	case c.Reduction != ReduceMean && c.Reduction != ReduceSum:
-		return fmt.Errorf("reduction %q: must be %q or %q", c.Reduction, ReduceMean, ReduceSum)
+		return bad("reduction", c.Reduction, fmt.Sprintf("must be %q or %q", ReduceMean, ReduceSum))
+	case c.CIMaxLag < 0 || c.CIMaxLag > 1000:
+		return bad("ci_max_lag", c.CIMaxLag, "must be an integer from 0 to 1000")
+	case !(c.CIMaxDist >= 0) || !finite(c.CIMaxDist):
+		return bad("ci_max_dist", c.CIMaxDist, "must be a number >= 0")
+	case !(c.CIScale >= 0) || !finite(c.CIScale):
+		return bad("ci_scale", c.CIScale, "must be a number >= 0")
+	case c.CIBins < 0 || c.CIBins > 10000:
+		return bad("ci_bins", c.CIBins, "must be an integer from 0 to 10000")
 	}
 	return nil
-}
-
-// Losses are the weighted total and the four unweighted terms of one
-// microbatch, plus the fraction of states that Norm-ReLU set to zero.
-type Losses struct {
-	Total, Sep, Inv, Cap, CI float64
-	ZeroFrac                 float64
-}
-
-// Term returns the named term ("loss", "sep", "inv", "cap", "ci").
-func (l Losses) Terms() map[string]float64 {
-	return map[string]float64{"loss": l.Total, "sep": l.Sep, "inv": l.Inv, "cap": l.Cap, "ci": l.CI}
 }

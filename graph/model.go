@@ -72,33 +72,25 @@ func (m *Model) ActiveUnits(active []bool) {
 	}
 }
 
-// Terms are the four unweighted loss terms of one microbatch. A nil term is
-// undefined for that microbatch: sep or inv when (with the mean reduction)
-// it has no far or no near pairs to average over, ci when no pair of states
-// qualifies for the conformal-isometry term. Cap always has a value.
-type Terms struct {
-	Sep, Inv, Cap, CI *float64
-}
-
 // AllTerms returns every unweighted term of the microbatch b, which must be
 // the one of the last Grad or Eval, including the terms whose weight is
 // zero. Those are not part of the graph (a zero weight costs nothing in
 // Grad), so they are computed here from the states that run left: a
 // forward-only pairwise pass when lambda_sep or lambda_inv is zero, a pass
 // over the states for the others. Training calls it on logging steps only.
-func (m *Model) AllTerms(b *data.Batch) (Terms, error) {
+func (m *Model) AllTerms(b *data.Batch) (TermValues, error) {
 	defer runtime.KeepAlive(m)
 	if m.impl.last == nil || m.impl.last != b {
-		return Terms{}, errors.New("AllTerms: the microbatch is not the one of the model's last run")
+		return TermValues{}, errors.New("AllTerms: the microbatch is not the one of the model's last run")
 	}
 	return m.impl.allTerms(b), nil
 }
 
 // allTerms is AllTerms for element type T.
-func (m *model[T]) allTerms(b *data.Batch) Terms {
+func (m *model[T]) allTerms(b *data.Batch) TermValues {
 	B, steps, N, lc := m.B, m.T, m.N, m.lc
 	s := m.rec.s
-	var out Terms
+	var out TermValues
 	val := func(v float64) *float64 { return &v }
 
 	var res pairResult
@@ -113,25 +105,25 @@ func (m *model[T]) allTerms(b *data.Batch) Terms {
 	}
 	mean := lc.Reduction == ReduceMean
 	if !mean || res.NFar > 0 {
-		out.Sep = val(res.Sep)
+		out[Sep] = val(res.Sep)
 	}
 	if !mean || res.NNear > 0 {
-		out.Inv = val(res.Inv)
+		out[Inv] = val(res.Inv)
 	}
 
 	if m.capT != nil {
-		out.Cap = val(m.capT.value)
+		out[Cap] = val(m.capT.value)
 	} else {
 		c, _ := capLoss(B, steps, N, s)
-		out.Cap = val(c)
+		out[Cap] = val(c)
 	}
 
 	w := lc.ciWindow()
 	if ciPairs(B, steps, b.Vel, w) > 0 {
 		if m.ci != nil {
-			out.CI = val(m.ci.value)
+			out[CI] = val(m.ci.value)
 		} else {
-			out.CI = val(ciLoss(B, steps, N, s, b.Vel, w, nil, 0))
+			out[CI] = val(ciLoss(B, steps, N, s, b.Vel, w, nil, 0))
 		}
 	}
 	return out
@@ -204,8 +196,8 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 	if err := lc.Validate(); err != nil {
 		return nil, err
 	}
-	if lc.LambdaSep == 0 && lc.LambdaInv == 0 && lc.LambdaCap == 0 && lc.LambdaCI == 0 {
-		return nil, errors.New("all four loss weights are zero: nothing to train")
+	if lc.Weights() == ([NumTerms]float64{}) {
+		return nil, errors.New("every loss weight is zero: nothing to train")
 	}
 	m := &model[T]{B: B, T: steps, N: N, H: H, lc: lc, g: G.NewGraph()}
 	dt := dtypeOf[T]()
@@ -326,18 +318,18 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 	var l Losses
 	l.Total = scalarOf(m.total.Value())
 	if m.pair != nil {
-		l.Sep, l.Inv = m.pair.res.Sep, m.pair.res.Inv
+		l.Term[Sep], l.Term[Inv] = m.pair.res.Sep, m.pair.res.Inv
 	}
 	if m.capT != nil {
-		l.Cap = m.capT.value
+		l.Term[Cap] = m.capT.value
 	}
 	if m.ci != nil {
-		l.CI = m.ci.value
+		l.Term[CI] = m.ci.value
 	}
 	l.ZeroFrac = float64(m.rec.zeros) / float64(m.B*m.T)
 	// The total in float64 from the terms, so that float32 rounding of the
 	// graph's scalar adds does not show in reports.
-	l.Total = m.lc.LambdaSep*l.Sep + m.lc.LambdaInv*l.Inv + m.lc.LambdaCap*l.Cap + m.lc.LambdaCI*l.CI
+	l.Total = l.Weighted(m.lc)
 	if !wantGrad {
 		return l, nil, nil
 	}

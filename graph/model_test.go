@@ -55,7 +55,7 @@ func TestLossesMatchNaive(t *testing.T) {
 			states, zeros := naiveStates(p, b)
 			want := naiveLosses(states, b, c.lc)
 			for _, k := range []string{"loss", "sep", "inv", "cap", "ci"} {
-				g, w := got.Terms()[k], want.Terms()[k]
+				g, w := got.Keyed()[k], want.Keyed()[k]
 				if c.lc.LambdaInv == 0 && k == "inv" || c.lc.LambdaCap == 0 && k == "cap" || c.lc.LambdaCI == 0 && k == "ci" {
 					continue
 				}
@@ -138,8 +138,8 @@ func TestGradientFiniteDifferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasPrefix(c.name, "ci-") && !(l0.CI > 0) {
-				t.Fatalf("the conformal-isometry term is %g on this batch: the test would check nothing", l0.CI)
+			if strings.HasPrefix(c.name, "ci-") && !(l0.Term[CI] > 0) {
+				t.Fatalf("the conformal-isometry term is %g on this batch: the test would check nothing", l0.Term[CI])
 			}
 			loss := func() float64 {
 				l, _, err := m.run(p, b, false)
@@ -189,7 +189,7 @@ func ExampleNewModel() {
 	s, _ := data.NewSampler(1, 4, 10, data.AugmentPermute, 0.15)
 	m, _ := NewModel(4, 10, 8, 16, PaperLoss())
 	l, _ := m.Eval(p, s.Next())
-	fmt.Println(l.Cap < 0, l.Sep > 0, l.Sep <= 1)
+	fmt.Println(l.Term[Cap] < 0, l.Term[Sep] > 0, l.Term[Sep] <= 1)
 	// Output: true true true
 }
 
@@ -217,8 +217,8 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"loss", "sep", "inv", "cap", "ci"} {
-		if r := relErr(l32.Terms()[k], l64.Terms()[k]); r > 1e-5 {
-			t.Errorf("%s: float32 %.8g, float64 %.8g", k, l32.Terms()[k], l64.Terms()[k])
+		if r := relErr(l32.Keyed()[k], l64.Keyed()[k]); r > 1e-5 {
+			t.Errorf("%s: float32 %.8g, float64 %.8g", k, l32.Keyed()[k], l64.Keyed()[k])
 		}
 	}
 	for i, s := range g32.Slices() {

@@ -156,7 +156,7 @@ func naiveLosses(states [][][]float64, b *data.Batch, lc LossConfig) Losses {
 		}
 		ci /= float64(len(rs))
 	}
-	l := Losses{Sep: sep, Inv: inv, Cap: capL, CI: ci}
+	l := Losses{Term: [NumTerms]float64{Sep: sep, Inv: inv, Cap: capL, CI: ci}}
 	l.Total = lc.LambdaSep*sep + lc.LambdaInv*inv + lc.LambdaCap*capL + lc.LambdaCI*ci
 	return l
 }

@@ -68,10 +68,10 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 				want    float64
 				wantNil bool
 			}{
-				{"sep", got.Sep, want.Sep, c.nilSep},
-				{"inv", got.Inv, want.Inv, c.nilInv},
-				{"cap", got.Cap, want.Cap, false},
-				{"ci", got.CI, want.CI, c.nilCI},
+				{"sep", got[Sep], want.Term[Sep], c.nilSep},
+				{"inv", got[Inv], want.Term[Inv], c.nilInv},
+				{"cap", got[Cap], want.Term[Cap], false},
+				{"ci", got[CI], want.Term[CI], c.nilCI},
 			} {
 				switch {
 				case k.wantNil && k.got != nil:
@@ -82,8 +82,8 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 					t.Errorf("%s = %g, naive %g", k.name, *k.got, k.want)
 				}
 			}
-			if *got.Cap >= 0 {
-				t.Errorf("cap = %g: the unweighted capacity term is negative", *got.Cap)
+			if *got[Cap] >= 0 {
+				t.Errorf("cap = %g: the unweighted capacity term is negative", *got[Cap])
 			}
 			if _, err := m.AllTerms(testBatch(t, B, T, c.augment, 99)); err == nil {
 				t.Error("AllTerms of another microbatch than the last run's: no error")

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/graph"
 )
 
 // Summary statuses.
@@ -42,14 +43,15 @@ type Row struct {
 	Status  string
 	Error   string
 	Steps   int64
-	// Final loss terms (last metrics line); nil when there is none.
-	Loss, Sep, Inv, Cap, CI *float64
-	StepsPerSec             *float64 // steps / elapsed of the last metrics line
-	DeadUnits               any      // newest metrics value of dead_units, nil if never logged
-	Eval                    map[string]any
-	Arenas                  []ArenaResult
-	Curve                   [][2]float64 // (step, loss) of every metrics line
-	Report                  string       // report/index.html relative to the sweep directory, "" if none
+	// Final loss and terms (last metrics line); nil when there is none.
+	Loss        *float64
+	Terms       graph.TermValues
+	StepsPerSec *float64 // steps / elapsed of the last metrics line
+	DeadUnits   any      // newest metrics value of dead_units, nil if never logged
+	Eval        map[string]any
+	Arenas      []ArenaResult
+	Curve       [][2]float64 // (step, loss) of every metrics line
+	Report      string       // report/index.html relative to the sweep directory, "" if none
 }
 
 // Summary is the collected state of a sweep.
@@ -156,7 +158,10 @@ func readRun(row *Row, out, dir string) {
 			if s := num("step"); s != nil {
 				row.Steps = int64(*s)
 			}
-			row.Loss, row.Sep, row.Inv, row.Cap, row.CI = num("loss"), num("sep"), num("inv"), num("cap"), num("ci")
+			row.Loss = num("loss")
+			for t, spec := range graph.TermSpecs {
+				row.Terms[t] = num(spec.Key)
+			}
 			if e := num("elapsed"); e != nil && *e > 0 {
 				v := float64(row.Steps) / *e
 				row.StepsPerSec = &v
@@ -244,11 +249,11 @@ func (s *Summary) columns() []column {
 	cols = append(cols,
 		column{"status", func(r *Row) any { return r.Status }},
 		column{"steps", func(r *Row) any { return r.Steps }},
-		column{"loss", func(r *Row) any { return f64(r.Loss) }},
-		column{"sep", func(r *Row) any { return f64(r.Sep) }},
-		column{"inv", func(r *Row) any { return f64(r.Inv) }},
-		column{"cap", func(r *Row) any { return f64(r.Cap) }},
-		column{"ci", func(r *Row) any { return f64(r.CI) }},
+		column{"loss", func(r *Row) any { return f64(r.Loss) }})
+	for t, spec := range graph.TermSpecs {
+		cols = append(cols, column{spec.Key, func(r *Row) any { return f64(r.Terms[t]) }})
+	}
+	cols = append(cols,
 		column{"steps_per_sec", func(r *Row) any { return f64(r.StepsPerSec) }},
 		column{"dead_units", func(r *Row) any { return r.DeadUnits }},
 	)

@@ -25,12 +25,12 @@ import (
 //
 // Precedence: flags > --config file > --preset (default "paper").
 type Config struct {
-	Model     ModelConfig     `yaml:"model"`
-	Data      DataConfig      `yaml:"data"`
-	Loss      LossSection     `yaml:"loss"`
-	Optimizer OptimizerConfig `yaml:"optimizer"`
-	Scheduler SchedulerConfig `yaml:"scheduler"`
-	Run       RunConfig       `yaml:"run"`
+	Model     ModelConfig      `yaml:"model"`
+	Data      DataConfig       `yaml:"data"`
+	Loss      graph.LossConfig `yaml:"loss"`
+	Optimizer OptimizerConfig  `yaml:"optimizer"`
+	Scheduler SchedulerConfig  `yaml:"scheduler"`
+	Run       RunConfig        `yaml:"run"`
 }
 
 // ModelConfig sizes the network of SPEC section 2.
@@ -66,26 +66,6 @@ type DataConfig struct {
 	// MinSpeedFactor < 1 scales each velocity by a log-uniform factor in
 	// [min_speed_factor, 1] (see data.Sampler).
 	MinSpeedFactor float64 `yaml:"min_speed_factor" usage:"each velocity is multiplied by its own factor, log-uniform in [this, 1], so the data holds short steps too (1: the paper's velocities)"`
-}
-
-// LossSection holds the losses of SPEC section 3.
-type LossSection struct {
-	SigmaX    float64 `yaml:"sigma_x" json:"sigma_x" usage:"spatial scale in metres: pairs closer are 'near' (paper: 0.05)"`
-	SigmaG    float64 `yaml:"sigma_g" json:"sigma_g" usage:"width of the separation kernel on neural distance (paper: 0.4)"`
-	LambdaSep float64 `yaml:"lambda_sep" json:"lambda_sep" usage:"weight of the separation loss (paper: 1.0)"`
-	LambdaInv float64 `yaml:"lambda_inv" json:"lambda_inv" usage:"weight of the invariance loss (paper: 0.1)"`
-	LambdaCap float64 `yaml:"lambda_cap" json:"lambda_cap" usage:"weight of the capacity loss (paper: 0.5)"`
-	LambdaCI  float64 `yaml:"lambda_ci" json:"lambda_ci" usage:"weight of the conformal-isometry loss (ASSUMPTION: 1.0; the paper does not give it)"`
-	// Reduction of the pairwise losses: "mean" over qualifying pairs or
-	// "sum" as the paper writes them; the paper's weights only balance for
-	// means.
-	Reduction string `yaml:"reduction" json:"reduction" usage:"pairwise reduction: mean (ASSUMPTION, default) or sum (as the paper writes it)"`
-	// The conformal-isometry window and form; 0 is the paper's choice in
-	// each (see graph.CIWindow).
-	CIMaxLag  int     `yaml:"ci_max_lag" json:"ci_max_lag" usage:"conformal isometry compares g_t with g_{t-k} for k = 1..this (0 or 1: consecutive states, the paper's)"`
-	CIMaxDist float64 `yaml:"ci_max_dist" json:"ci_max_dist" usage:"conformal isometry uses the pairs displaced less than this, metres (0: sigma_x, the paper's)"`
-	CIScale   float64 `yaml:"ci_scale" json:"ci_scale" usage:"conformal isometry form: 0 = variance of r = ||dg||/||dx|| (the paper's); s > 0 = mean of (r - s)^2, a fixed scale"`
-	CIBins    int     `yaml:"ci_bins" json:"ci_bins" usage:"conformal isometry: split (0, ci_max_dist) into this many bins of ||dx|| and take the variance of r within each, comparing only equal displacements in different directions (0 or 1: one bin, the paper's)"`
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
@@ -164,7 +144,7 @@ func Preset(name string) (Config, error) {
 	c := Config{
 		Model: ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal},
 		Data:  DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1},
-		Loss: LossSection{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1,
+		Loss: graph.LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1,
 			Reduction: graph.ReduceMean},
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
@@ -224,14 +204,6 @@ func Preset(name string) (Config, error) {
 		return Config{}, fmt.Errorf("unknown preset %q: choose one of %s", name, strings.Join(PresetNames, ", "))
 	}
 	return c, nil
-}
-
-// LossConfig converts the loss section for package graph.
-func (c *Config) LossConfig() graph.LossConfig {
-	l := c.Loss
-	return graph.LossConfig{SigmaX: l.SigmaX, SigmaG: l.SigmaG, LambdaSep: l.LambdaSep, LambdaInv: l.LambdaInv,
-		LambdaCap: l.LambdaCap, LambdaCI: l.LambdaCI, Reduction: l.Reduction,
-		CIMaxLag: l.CIMaxLag, CIMaxDist: l.CIMaxDist, CIScale: l.CIScale, CIBins: l.CIBins}
 }
 
 // OptConfig converts the optimiser section for engines.
@@ -492,32 +464,16 @@ func (c *Config) Validate() error {
 			}
 			return nil
 		},
-		func() error { return pos("loss.sigma_x", c.Loss.SigmaX) },
-		func() error { return pos("loss.sigma_g", c.Loss.SigmaG) },
-		func() error { return nonneg("loss.lambda_sep", c.Loss.LambdaSep) },
-		func() error { return nonneg("loss.lambda_inv", c.Loss.LambdaInv) },
-		func() error { return nonneg("loss.lambda_cap", c.Loss.LambdaCap) },
-		func() error { return nonneg("loss.lambda_ci", c.Loss.LambdaCI) },
 		func() error {
-			if c.Loss.Reduction != graph.ReduceMean && c.Loss.Reduction != graph.ReduceSum {
-				return bad("loss.reduction", `must be "mean" or "sum"`)
+			// The loss section validates itself (its rules are graph's).
+			var fe *graph.FieldError
+			if err := c.Loss.Validate(); errors.As(err, &fe) {
+				return bad("loss."+fe.Key, fe.Rule)
+			} else if err != nil {
+				return err
 			}
 			return nil
 		},
-		func() error {
-			if c.Loss.CIMaxLag < 0 || c.Loss.CIMaxLag > 1000 {
-				return bad("loss.ci_max_lag", "must be an integer from 0 to 1000")
-			}
-			return nil
-		},
-		func() error {
-			if c.Loss.CIBins < 0 || c.Loss.CIBins > 10000 {
-				return bad("loss.ci_bins", "must be an integer from 0 to 10000")
-			}
-			return nil
-		},
-		func() error { return nonneg("loss.ci_max_dist", c.Loss.CIMaxDist) },
-		func() error { return nonneg("loss.ci_scale", c.Loss.CIScale) },
 		func() error { return pos("optimizer.lr", c.Optimizer.LR) },
 		func() error { return unit("optimizer.beta1", c.Optimizer.Beta1) },
 		func() error { return unit("optimizer.beta2", c.Optimizer.Beta2) },

@@ -85,21 +85,22 @@ func (e *NonFiniteError) Error() string {
 	if math.IsInf(e.Value, 0) {
 		what = fmt.Sprintf("%v", e.Value)
 	}
-	if e.Term == "loss" || e.Term == "sep" || e.Term == "inv" || e.Term == "cap" || e.Term == "ci" {
+	if _, isTerm := (graph.Losses{}).Keyed()[e.Term]; isTerm {
 		return fmt.Sprintf("loss term %s is %s (microbatch %d)", e.Term, what, e.Microbatch)
 	}
 	return fmt.Sprintf("%s is %s (microbatch %d)", e.Term, what, e.Microbatch)
 }
 
-// CheckLosses reports the first non-finite loss term, in the order total,
-// sep, inv, cap, ci.
+// CheckLosses reports the first non-finite loss: the total, then the terms
+// in graph.Term order.
 func CheckLosses(l graph.Losses, microbatch int) error {
-	for _, t := range []struct {
-		name string
-		v    float64
-	}{{"loss", l.Total}, {"sep", l.Sep}, {"inv", l.Inv}, {"cap", l.Cap}, {"ci", l.CI}} {
-		if math.IsNaN(t.v) || math.IsInf(t.v, 0) {
-			return &NonFiniteError{Term: t.name, Value: t.v, Microbatch: microbatch}
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	if bad(l.Total) {
+		return &NonFiniteError{Term: "loss", Value: l.Total, Microbatch: microbatch}
+	}
+	for t, v := range l.Term {
+		if bad(v) {
+			return &NonFiniteError{Term: graph.TermSpecs[t].Key, Value: v, Microbatch: microbatch}
 		}
 	}
 	return nil
@@ -117,10 +118,10 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 	for len(e.grads) < len(batches) {
 		e.grads = append(e.grads, graph.ZeroParams(e.spec.N, e.spec.H))
 	}
-	var sum graph.Losses
+	losses := make([]graph.Losses, 0, len(batches))
 	au, tracksUnits := e.model.(activeUnitser)
 	tm, hasTerms := e.model.(allTermser)
-	var terms termMean
+	var terms []graph.TermValues
 	wantTerms := e.allTerms && hasTerms
 	active := make([]bool, e.spec.N)
 	for k, b := range batches {
@@ -136,7 +137,7 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 			if err != nil {
 				return StepStats{}, err
 			}
-			terms.add(t)
+			terms = append(terms, t)
 		}
 		if err := CheckLosses(l, k); err != nil {
 			return StepStats{}, err
@@ -148,15 +149,9 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		for i, s := range g.Slices() {
 			copy(dst.Slices()[i], s)
 		}
-		sum.Total += l.Total
-		sum.Sep += l.Sep
-		sum.Inv += l.Inv
-		sum.Cap += l.Cap
-		sum.CI += l.CI
-		sum.ZeroFrac += l.ZeroFrac
+		losses = append(losses, l)
 	}
-	n := float64(len(batches))
-	mean := graph.Losses{Total: sum.Total / n, Sep: sum.Sep / n, Inv: sum.Inv / n, Cap: sum.Cap / n, CI: sum.CI / n, ZeroFrac: sum.ZeroFrac / n}
+	mean := graph.MeanLosses(losses)
 	AverageGrads(e.avg, e.grads[:len(batches)])
 	norm := ClipAndAdamW(e.p, e.avg, e.st, lr, e.spec.Opt)
 	dead := -1
@@ -165,7 +160,8 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 	}
 	st := StepStats{Losses: mean, GradNorm: norm, DeadUnits: dead}
 	if wantTerms {
-		st.Terms = terms.mean()
+		m := graph.MeanTermValues(terms)
+		st.Terms = &m
 	}
 	return st, nil
 }
@@ -176,34 +172,7 @@ func (e *cpuEngine) SetAllTerms(on bool) { e.allTerms = on }
 // allTermser is implemented by models that compute every unweighted term of
 // their last run (graph.Model does).
 type allTermser interface {
-	AllTerms(b *data.Batch) (graph.Terms, error)
-}
-
-// termMean averages terms over microbatches, each term over those where it
-// is defined and finite.
-type termMean struct {
-	sum [4]float64
-	n   [4]int
-}
-
-func (m *termMean) add(t graph.Terms) {
-	for i, v := range []*float64{t.Sep, t.Inv, t.Cap, t.CI} {
-		if v != nil && !math.IsNaN(*v) && !math.IsInf(*v, 0) {
-			m.sum[i] += *v
-			m.n[i]++
-		}
-	}
-}
-
-func (m *termMean) mean() *graph.Terms {
-	var out [4]*float64
-	for i := range out {
-		if m.n[i] > 0 {
-			v := m.sum[i] / float64(m.n[i])
-			out[i] = &v
-		}
-	}
-	return &graph.Terms{Sep: out[0], Inv: out[1], Cap: out[2], CI: out[3]}
+	AllTerms(b *data.Batch) (graph.TermValues, error)
 }
 
 // activeUnitser is implemented by models that report which units were

@@ -36,7 +36,7 @@ type StepStats struct {
 	// where it is defined in none). Only engines that implement AllTermser
 	// fill it, and only for steps asked for; otherwise it is nil and
 	// Losses has the terms the engine computed (zero for a zero weight).
-	Terms *graph.Terms
+	Terms *graph.TermValues
 }
 
 // AllTermser is implemented by engines that can report every unweighted

@@ -36,25 +36,18 @@ func (f *fakeModel) Eval(p *graph.Params, b *data.Batch) (graph.Losses, error) {
 			ss += float64(v) * float64(v)
 		}
 		term := s / 2 * ss / float64(len(t))
-		switch i % 4 {
-		case 0:
-			l.Sep += term
-		case 1:
-			l.Inv += term
-		case 2:
-			l.Cap += term
-		case 3:
-			l.CI += term
-		}
+		l.Term[i%int(graph.NumTerms)] += term
 	}
-	l.Total = l.Sep + l.Inv + l.Cap + l.CI
+	for _, v := range l.Term {
+		l.Total += v
+	}
 	return l, nil
 }
 
 func (f *fakeModel) Grad(p *graph.Params, b *data.Batch) (graph.Losses, *graph.Params, error) {
 	l, _ := f.Eval(p, b)
 	if f.nanAt != nil && f.calls == *f.nanAt {
-		l.CI = math.NaN()
+		l.Term[graph.CI] = math.NaN()
 	}
 	f.calls++
 	s := batchScale(b)

@@ -43,19 +43,17 @@ type Options struct {
 type Metrics struct {
 	Step int64   `json:"step"`
 	Loss float64 `json:"loss"`
-	// The unweighted terms, also those with weight zero (on the CPU; the
-	// CUDA engine reports 0 for a zero weight); null where a term is
-	// undefined for the step's microbatches (no far or no near pairs, no
-	// step short enough for conformal isometry).
-	Sep         *float64 `json:"sep"`
-	Inv         *float64 `json:"inv"`
-	Cap         *float64 `json:"cap"`
-	CI          *float64 `json:"ci"`
-	ZeroFrac    float64  `json:"zero_frac"`
-	LR          float64  `json:"lr"`
-	GradNorm    float64  `json:"grad_norm"`
-	StepsPerSec float64  `json:"steps_per_sec"`
-	Elapsed     float64  `json:"elapsed"`
+	// The unweighted terms, keyed by graph.TermSpecs (written after
+	// "loss"), also those with weight zero (on the CPU; the CUDA engine
+	// reports 0 for a zero weight); null where a term is undefined for the
+	// step's microbatches (no far or no near pairs, no step short enough
+	// for conformal isometry).
+	Terms       graph.TermValues `json:"-"`
+	ZeroFrac    float64          `json:"zero_frac"`
+	LR          float64          `json:"lr"`
+	GradNorm    float64          `json:"grad_norm"`
+	StepsPerSec float64          `json:"steps_per_sec"`
+	Elapsed     float64          `json:"elapsed"`
 	// DeadUnits counts the units zero in every state of the step's
 	// microbatches; null when the engine does not report it.
 	DeadUnits *int `json:"dead_units"`
@@ -66,6 +64,38 @@ type Metrics struct {
 	ConfigChanged map[string]string `json:"config_changed,omitempty"`
 	// The grid evaluation's keys, on the lines of evaluated steps only.
 	*EvalMetrics
+}
+
+// metricsFields is Metrics without its JSON methods.
+type metricsFields Metrics
+
+// MarshalJSON writes the fields in order, the terms after "loss".
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(metricsFields(m))
+	if err != nil {
+		return nil, err
+	}
+	return graph.InsertTermsJSON(b, "zero_frac", func(t graph.Term) any { return m.Terms[t] })
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (m *Metrics) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*metricsFields)(m)); err != nil {
+		return err
+	}
+	var keyed map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keyed); err != nil {
+		return err
+	}
+	m.Terms = graph.TermValues{}
+	for t, s := range graph.TermSpecs {
+		if raw, ok := keyed[s.Key]; ok {
+			if err := json.Unmarshal(raw, &m.Terms[t]); err != nil {
+				return fmt.Errorf("metrics: %s: %w", s.Key, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Result summarises a finished (or stopped) run.
@@ -124,7 +154,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if opt.Resume != nil {
 		init = opt.Resume.Params
 	}
-	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.LossConfig(), Opt: cfg.OptConfig(), Init: init})
+	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init})
 	if err != nil {
 		return nil, err
 	}
@@ -312,10 +342,13 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			if st.DeadUnits >= 0 {
 				dead = &st.DeadUnits
 			}
-			m := Metrics{Step: step, Loss: l.Total, Sep: &l.Sep, Inv: &l.Inv, Cap: &l.Cap, CI: &l.CI,
+			m := Metrics{Step: step, Loss: l.Total,
 				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed, DeadUnits: dead, EvalMetrics: ev}
-			if t := st.Terms; t != nil {
-				m.Sep, m.Inv, m.Cap, m.CI = t.Sep, t.Inv, t.Cap, t.CI
+			for t := range l.Term {
+				m.Terms[t] = &l.Term[t]
+			}
+			if st.Terms != nil {
+				m.Terms = *st.Terms
 			}
 			if pendingResume != nil {
 				m.ResumedAt, m.ConfigChanged = pendingResume, pendingChanges

@@ -110,19 +110,24 @@ func fitLine(fields []field, width int) string {
 // loss), then lr, steps/s and the percentage; the step, loss, ETA and grid
 // evaluation stay longest.
 func progressFields(step, goal int64, l graph.Losses, lr float64, grid string, rate float64, eta string) []field {
-	return []field{
+	fs := []field{
 		{"", fmt.Sprintf("step %d/%d", step, goal), 100},
-		{" ", fmt.Sprintf("(%.1f%%)", 100*float64(step)/float64(goal)), 7},
+		{" ", fmt.Sprintf("(%.1f%%)", 100*float64(step)/float64(goal)), int(graph.NumTerms) + 3},
 		{"  ", fmt.Sprintf("loss %.5g", l.Total), 90},
-		{"  ", fmt.Sprintf("sep %.4g", l.Sep), 4},
-		{" ", fmt.Sprintf("inv %.4g", l.Inv), 3},
-		{" ", fmt.Sprintf("cap %.4g", l.Cap), 2},
-		{" ", fmt.Sprintf("ci %.4g", l.CI), 1},
-		{"  ", fmt.Sprintf("lr %.3g", lr), 5},
-		{"  ", grid, 80},
-		{"  ", fmt.Sprintf("%.3g steps/s", rate), 6},
-		{"  ", "ETA " + eta, 95},
 	}
+	// The terms rank below lr (5), the last term lowest.
+	for t, s := range graph.TermSpecs {
+		sep := " "
+		if t == 0 {
+			sep = "  "
+		}
+		fs = append(fs, field{sep, fmt.Sprintf("%s %.4g", s.Key, l.Term[t]), int(graph.NumTerms) - t})
+	}
+	return append(fs,
+		field{"  ", fmt.Sprintf("lr %.3g", lr), int(graph.NumTerms) + 1},
+		field{"  ", grid, 80},
+		field{"  ", fmt.Sprintf("%.3g steps/s", rate), int(graph.NumTerms) + 2},
+		field{"  ", "ETA " + eta, 95})
 }
 
 // IsTerminal reports whether f is a character device (a terminal), the

@@ -11,7 +11,7 @@ import (
 )
 
 func TestProgressLines(t *testing.T) {
-	l := graph.Losses{Total: 1.5, Sep: 0.5, Inv: 0.25, Cap: -0.5, CI: 1}
+	l := graph.Losses{Total: 1.5, Term: [graph.NumTerms]float64{0.5, 0.25, -0.5, 1}}
 	t0 := time.Now()
 	for _, tty := range []bool{false, true} {
 		var buf bytes.Buffer
@@ -47,7 +47,7 @@ func TestProgressLines(t *testing.T) {
 // widths: it never exceeds the width, the step, loss, ETA and grid fields
 // stay longest, and fields go in rank order (loss terms, lr, steps/s first).
 func TestFitLine(t *testing.T) {
-	l := graph.Losses{Total: 0.123456, Sep: -0.012345, Inv: 0.0012345, Cap: -1.2345, CI: 0.00012345}
+	l := graph.Losses{Total: 0.123456, Term: [graph.NumTerms]float64{-0.012345, 0.0012345, -1.2345, 0.00012345}}
 	fields := progressFields(1234, 1500, l, 1.234e-4, "grid 123/512", 123.4, "1h02m")
 	full := fitLine(fields, math.MaxInt)
 	const want = "step 1234/1500 (82.3%)  loss 0.12346  sep -0.01235 inv 0.001234 cap -1.234 ci 0.0001234  lr 0.000123  grid 123/512  123 steps/s  ETA 1h02m"
@@ -113,7 +113,7 @@ func TestProgressFitsTerminal(t *testing.T) {
 	p.width = func() int { return width }
 	p.setEval(12, 512)
 	t0 := time.Now()
-	l := graph.Losses{Total: 1.5, Sep: 0.5, Inv: 0.25, Cap: -0.5, CI: 1}
+	l := graph.Losses{Total: 1.5, Term: [graph.NumTerms]float64{0.5, 0.25, -0.5, 1}}
 	for s := int64(1); s <= 50; s++ {
 		if s == 20 {
 			width = 60 // the terminal is narrowed

@@ -7,27 +7,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Capacity: L_cap = -||m||^2 with m = (1/P) sum_i g_i over the stepped
-// states, so dL/dg_i = -2 m / P.
-func capLoss[T float](B, steps, N int, s []T) (float64, []float64) {
-	m := make([]float64, N)
-	for b := 0; b < B; b++ {
-		for t := 1; t <= steps; t++ {
-			row := s[(b*(steps+1)+t)*N : (b*(steps+1)+t+1)*N]
-			for k, v := range row {
-				m[k] += float64(v)
-			}
-		}
-	}
-	P := float64(B * steps)
-	var l float64
-	for k := range m {
-		m[k] /= P
-		l -= m[k] * m[k]
-	}
-	return l, m
-}
-
 // CIWindow selects the pairs of states the conformal-isometry term compares
 // and its form (see LossConfig's CI fields); the zero value of each field
 // is the paper's choice.
@@ -153,47 +132,6 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, 
 		}
 	}
 	return l
-}
-
-// scalarTerm is a graph op for a loss term of the states that is cheap
-// enough to recompute in its backward pass.
-type scalarTerm[T float] struct {
-	value float64
-	ds    []T
-}
-
-func newCapTerm[T float](mdl *model[T], B, steps, N int, s *G.Node) (*scalarTerm[T], *G.Node, error) {
-	c := &scalarTerm[T]{ds: make([]T, B*(steps+1)*N)}
-	fwd := newOp("sicCapacity", []int{2}, 0)
-	fwd.do = func(in []G.Value) (G.Value, error) {
-		defer tock(PhaseOtherLosses, tick())
-		c.value, _ = capLoss(B, steps, N, sliceOf[T](in[0]))
-		return scalarValue[T](c.value), nil
-	}
-	fwd.diffWRT = []bool{true}
-	fwd.symDiff = func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-		back := newOp("sicCapacityGrad", []int{2, 0}, 2)
-		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
-		back.do = func(in []G.Value) (G.Value, error) {
-			defer tock(PhaseOtherLosses, tick())
-			_, m := capLoss(B, steps, N, sliceOf[T](in[0]))
-			f := -2 * scalarOf(in[1]) / float64(B*steps)
-			clear(c.ds)
-			for b := 0; b < B; b++ {
-				for t := 1; t <= steps; t++ {
-					row := c.ds[(b*(steps+1)+t)*N : (b*(steps+1)+t+1)*N]
-					for k := range row {
-						row[k] = T(f * m[k])
-					}
-				}
-			}
-			return denseOf(c.ds, B*(steps+1), N), nil
-		}
-		ds, err := apply(back, inputs[0], grad)
-		return G.Nodes{ds}, err
-	}
-	out, err := apply(fwd, s)
-	return c, out, err
 }
 
 // ciTerm also needs the microbatch's velocities, set before each run.

@@ -1,0 +1,166 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// Term names one of the model's loss terms. It indexes Losses.Term,
+// TermValues and TermSpecs.
+type Term int
+
+// The loss terms, in the order the metrics, the progress line, the loss
+// command and the reports list them.
+const (
+	Sep      Term = iota // separation: far states apart
+	Inv                  // path invariance: near states together
+	Cap                  // capacity: states spread over the sphere
+	CI                   // conformal isometry: ||dg|| proportional to ||dx||
+	NumTerms             // the number of terms
+)
+
+// TermSpec describes one loss term for everything outside the model's
+// graph: the config keys, their validation, the metrics.jsonl keys, the
+// progress line, the loss command and the reports are derived from
+// TermSpecs, so a new term is one row here (and its op, its CUDA stages and
+// its reference definition).
+type TermSpec struct {
+	// Key names the term in metrics.jsonl, the progress line and the loss
+	// command's JSON ("sep").
+	Key string
+	// Name is the term's name for people ("separation").
+	Name string
+	// WeightKey is the YAML key of the term's weight in the loss section
+	// ("lambda_sep"); its flag is the same with '-' for '_'.
+	WeightKey string
+	// Weight returns the term's weight field in c.
+	Weight func(c *LossConfig) *float64
+}
+
+// TermSpecs lists the terms in Term order.
+var TermSpecs = [NumTerms]TermSpec{
+	Sep: {"sep", "separation", "lambda_sep", func(c *LossConfig) *float64 { return &c.LambdaSep }},
+	Inv: {"inv", "invariance", "lambda_inv", func(c *LossConfig) *float64 { return &c.LambdaInv }},
+	Cap: {"cap", "capacity", "lambda_cap", func(c *LossConfig) *float64 { return &c.LambdaCap }},
+	CI:  {"ci", "conformal isometry", "lambda_ci", func(c *LossConfig) *float64 { return &c.LambdaCI }},
+}
+
+// String returns the term's key.
+func (t Term) String() string {
+	if t < 0 || t >= NumTerms {
+		return fmt.Sprintf("Term(%d)", int(t))
+	}
+	return TermSpecs[t].Key
+}
+
+// Weights returns every term's weight in Term order.
+func (c LossConfig) Weights() [NumTerms]float64 {
+	var w [NumTerms]float64
+	for t, s := range TermSpecs {
+		w[t] = *s.Weight(&c)
+	}
+	return w
+}
+
+// Losses are the weighted total and the unweighted terms of one microbatch
+// (or a mean over microbatches), plus the fraction of states that Norm-ReLU
+// set to zero.
+type Losses struct {
+	Total    float64
+	Term     [NumTerms]float64
+	ZeroFrac float64
+}
+
+// Weighted returns the sum of the terms weighted as c says. Terms whose
+// weight is zero do not count, whatever their value.
+func (l Losses) Weighted(c LossConfig) float64 {
+	var s float64
+	for t, w := range c.Weights() {
+		if w != 0 {
+			s += w * l.Term[t]
+		}
+	}
+	return s
+}
+
+// Keyed returns the total (as "loss") and every term by its key.
+func (l Losses) Keyed() map[string]float64 {
+	m := map[string]float64{"loss": l.Total}
+	for t, s := range TermSpecs {
+		m[s.Key] = l.Term[t]
+	}
+	return m
+}
+
+// MeanLosses averages every field of ls (the microbatches of one step).
+func MeanLosses(ls []Losses) Losses {
+	var m Losses
+	if len(ls) == 0 {
+		return m
+	}
+	for _, l := range ls {
+		m.Total += l.Total
+		for t := range m.Term {
+			m.Term[t] += l.Term[t]
+		}
+		m.ZeroFrac += l.ZeroFrac
+	}
+	n := float64(len(ls))
+	m.Total /= n
+	for t := range m.Term {
+		m.Term[t] /= n
+	}
+	m.ZeroFrac /= n
+	return m
+}
+
+// TermValues are the unweighted terms of one microbatch, including those
+// whose weight is zero. A nil term is undefined for that microbatch: sep or
+// inv when (with the mean reduction) it has no far or no near pairs to
+// average over, ci when no pair of states qualifies for the
+// conformal-isometry term. Cap always has a value.
+type TermValues [NumTerms]*float64
+
+// MeanTermValues averages each term over the microbatches where it is
+// defined and finite; a term with no such microbatch stays nil.
+func MeanTermValues(vs []TermValues) TermValues {
+	var out TermValues
+	for t := range out {
+		var sum float64
+		n := 0
+		for _, v := range vs {
+			if v[t] != nil && !math.IsNaN(*v[t]) && !math.IsInf(*v[t], 0) {
+				sum += *v[t]
+				n++
+			}
+		}
+		if n > 0 {
+			m := sum / float64(n)
+			out[t] = &m
+		}
+	}
+	return out
+}
+
+// InsertTermsJSON inserts `"sep":v,"inv":v,...` (value(t) as JSON, in Term
+// order) into the JSON object obj before its member named before, so that
+// the files and outputs that list the terms by key keep one order. It is for
+// MarshalJSON methods of structs that hold the terms as an array.
+func InsertTermsJSON(obj []byte, before string, value func(Term) any) ([]byte, error) {
+	key := []byte(`"` + before + `":`)
+	at := bytes.Index(obj, key)
+	if at < 0 {
+		return nil, fmt.Errorf("no member %q to insert the loss terms before", before)
+	}
+	out := append([]byte(nil), obj[:at]...)
+	for t, s := range TermSpecs {
+		v, err := json.Marshal(value(Term(t)))
+		if err != nil {
+			return nil, fmt.Errorf("loss term %s: %w", s.Key, err)
+		}
+		out = append(append(append(out, `"`+s.Key+`":`...), v...), ',')
+	}
+	return append(out, obj[at:]...), nil
+}
