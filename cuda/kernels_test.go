@@ -8,10 +8,13 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/reference"
 )
 
-// Each kernel alone against a float64 CPU reference on fresh random inputs,
-// with outputs poisoned (NaN) beforehand and every element checked.
+// Each kernel alone against a float64 CPU computation on fresh random
+// inputs, with outputs poisoned (NaN) beforehand and every element checked.
+// What a stage computes of the model or its losses is taken from package
+// reference, applied to the stage's inputs as they are on the device.
 
 func TestGEMM(t *testing.T) {
 	seed := freshSeed(t)
@@ -124,8 +127,9 @@ func TestGEMM(t *testing.T) {
 }
 
 // TestStages runs one microbatch's stages one at a time; before each stage it
-// poisons the stage's outputs, after it checks them against a float64 CPU
-// computation from the stage's inputs as they are on the device.
+// poisons the stage's outputs, after it checks them against the float64
+// reference (package reference) applied to the stage's inputs as they are
+// on the device.
 func TestStages(t *testing.T) {
 	for _, s := range []size{{6, 13, 40, 48}, {16, 20, 128, 256}} {
 		for _, red := range []string{graph.ReduceMean, graph.ReduceSum} {
@@ -162,7 +166,6 @@ func testStages(t *testing.T, s size, red string, rowblock bool) {
 	Sm := func() []float64 { return e.getF64(t, e.slots(0), slotStride) }
 	V := f64s(b.Vel)
 	X := f64s(b.Positions())
-	sx2 := lc.SigmaX * lc.SigmaX
 	var dGbefore, gradBefore, WfBefore []float32
 	for _, st := range e.stages(b, 0, true) {
 		// Poison outputs and remember in-place inputs.
@@ -206,7 +209,7 @@ func testStages(t *testing.T, s size, red string, rowblock bool) {
 			t.Fatal(err)
 		}
 		e.sync(t)
-		checkStage(t, e, st.name, V, X, par, lc, sx2, dGbefore, gradBefore, WfBefore, Sm)
+		checkStage(t, e, st.name, V, X, par, lc, dGbefore, gradBefore, WfBefore, Sm)
 		if t.Failed() {
 			t.Fatalf("stage %s failed", st.name)
 		}
@@ -214,26 +217,52 @@ func testStages(t *testing.T, s size, red string, rowblock bool) {
 	_ = T
 }
 
-func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]float32, lc graph.LossConfig, sx2 float64,
+func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]float32, lc graph.LossConfig,
 	dGb, gradB, WfB []float32, Sm func() []float64) {
 	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
 	const tol = 2e-5
+	// linear applies one layer of the MLP to each of the P input rows.
 	linear := func(in []float32, K int, W, bias []float32, outN int, relu bool) []float64 {
-		out := make([]float64, P*outN)
+		w, b := f64s(W), f64s(bias)
+		out := make([]float64, 0, P*outN)
 		for i := 0; i < P; i++ {
-			for o := 0; o < outN; o++ {
-				s := float64(bias[o])
-				for k := 0; k < K; k++ {
-					s += float64(in[i*K+k]) * float64(W[o*K+k])
-				}
-				if relu {
-					s = math.Max(s, 0)
-				}
-				out[i*outN+o] = s
-			}
+			out = append(out, reference.Linear(f64s(in[i*K:(i+1)*K]), w, b, relu)...)
 		}
 		return out
 	}
+	// rows splits [P][N] device values into float64 rows.
+	rows := func(x []float32) [][]float64 {
+		out := make([][]float64, P)
+		for i := range out {
+			out[i] = f64s(x[i*N : (i+1)*N])
+		}
+		return out
+	}
+	flat := func(x [][]float64) []float64 {
+		var out []float64
+		for _, r := range x {
+			out = append(out, r...)
+		}
+		return out
+	}
+	// trajectories arranges the device's G and GP as the reference's
+	// states [b][t], t = 0..T: g_{b,0} is GP's first row of trajectory b
+	// (the device's g_0), g_{b,t} for t >= 1 is G's row b*T + t-1.
+	trajectories := func(G, GP []float32) [][][]float64 {
+		s := make([][][]float64, B)
+		for b := range s {
+			s[b] = [][]float64{f64s(GP[b*T*N : (b*T+1)*N])}
+			for tt := 0; tt < T; tt++ {
+				s[b] = append(s[b], f64s(G[(b*T+tt)*N:(b*T+tt+1)*N]))
+			}
+		}
+		return s
+	}
+	red := reference.Mean
+	if lc.Reduction == graph.ReduceSum {
+		red = reference.Sum
+	}
+	ciWin := reference.PaperCI(lc.SigmaX) // the device computes the paper's window
 	gradOff := func(i int) (int, int) {
 		n := e.total - e.off[i]
 		if i+1 < 7 {
@@ -250,20 +279,6 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		}
 		closeTo(t, name+" "+graph.ParamNames[ti], after, want, tol)
 	}
-	normrelu := func(y []float64) ([]float64, float64) {
-		var q float64
-		for _, v := range y {
-			q += math.Max(v, 0) * math.Max(v, 0)
-		}
-		n := math.Sqrt(q)
-		g := make([]float64, len(y))
-		if n > 1e-8 {
-			for k, v := range y {
-				g[k] = math.Max(v, 0) / n
-			}
-		}
-		return g, n
-	}
 	switch name {
 	case "mlp_in":
 		vel := make([]float32, 2*P)
@@ -276,7 +291,7 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 	case "gemm W":
 		closeTo(t, "Wf", e.get(t, e.Wf, P*NN), linear(e.get(t, e.h2, P*H), H, par[tW2], par[tB2], NN, false), tol)
 	case "g0_forward":
-		g, n := normrelu(f64s(par[tG0]))
+		g, n := reference.NormReLU(f64s(par[tG0]))
 		closeTo(t, "g0", e.get(t, e.g0, N), g, tol)
 		closeTo(t, "n0", e.get(t, e.n0, 1), []float64{n}, tol)
 	case "rnn_forward":
@@ -290,13 +305,7 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 			Gdev := e.get(t, e.G, P*N)
 			for tt := 0; tt < T; tt++ {
 				i := b*T + tt
-				y := make([]float64, N)
-				for r := 0; r < N; r++ {
-					for c := 0; c < N; c++ {
-						y[r] += float64(Wf[i*NN+r*N+c]) * prev[c]
-					}
-				}
-				g, n := normrelu(y)
+				g, n := reference.Step(f64s(Wf[i*NN:(i+1)*NN]), prev)
 				copy(wantG[i*N:], g)
 				copy(wantGP[i*N:], prev)
 				wantN[i] = n
@@ -310,26 +319,14 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		nrm := e.get(t, e.nrm, P)
 		z := 0
 		for _, n := range nrm {
-			if !(n > 1e-8) {
+			if !(float64(n) > reference.ZeroNorm) {
 				z++
 			}
 		}
 		scalarClose(t, "zeros", Sm()[sZeros], float64(z), 0)
 	case "pair_coef":
-		var far, near float64
-		for i := 0; i < P; i++ {
-			for j := 0; j < P; j++ {
-				if i == j {
-					continue
-				}
-				dx, dy := X[2*i]-X[2*j], X[2*i+1]-X[2*j+1]
-				if r2 := dx*dx + dy*dy; r2 > sx2 {
-					far++
-				} else if r2 < sx2 {
-					near++
-				}
-			}
-		}
+		ps := reference.Pairs(make([][]float64, P), X, lc.SigmaX, lc.SigmaG) // counts only: the states do not matter
+		far, near := float64(ps.Far), float64(ps.Near)
 		S := Sm()
 		scalarClose(t, "far pairs", S[sNFar], far, 0)
 		scalarClose(t, "near pairs", S[sNNear], near, 0)
@@ -340,53 +337,20 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		scalarClose(t, "csep", S[sCSep], lc.LambdaSep*(-2/(lc.SigmaG*lc.SigmaG*mf)), 1e-12)
 		scalarClose(t, "cinv", S[sCInv], lc.LambdaInv*4/mn, 1e-12)
 	case "pair_loss reduce":
-		G := f64s(e.get(t, e.G, P*N))
+		G := rows(e.get(t, e.G, P*N))
 		S := Sm()
-		var sep, inv float64
-		dG := make([]float64, P*N)
-		for i := 0; i < P; i++ {
-			for j := 0; j < P; j++ {
-				if i == j {
-					continue
-				}
-				var D float64
-				for k := 0; k < N; k++ {
-					d := G[i*N+k] - G[j*N+k]
-					D += d * d
-				}
-				dx, dy := X[2*i]-X[2*j], X[2*i+1]-X[2*j+1]
-				var c float64
-				if r2 := dx*dx + dy*dy; r2 > sx2 {
-					w := math.Exp(-D / (2 * lc.SigmaG * lc.SigmaG))
-					sep += w
-					c = S[sCSep] * w
-				} else if r2 < sx2 {
-					inv += D
-					c = S[sCInv]
-				}
-				for k := 0; k < N; k++ {
-					dG[i*N+k] += c * (G[i*N+k] - G[j*N+k])
-				}
-			}
-		}
-		scalarClose(t, "sep sum", S[sSepSum], sep, 1e-5)
-		scalarClose(t, "inv sum", S[sInvSum], inv, 1e-4)
-		closeTo(t, "dG (pairwise)", e.get(t, e.dG, P*N), dG, 1e-4)
+		ps := reference.Pairs(G, X, lc.SigmaX, lc.SigmaG)
+		dG := reference.PairGrad(G, X, lc.SigmaX, lc.SigmaG, lc.LambdaSep, lc.LambdaInv, red)
+		scalarClose(t, "sep sum", S[sSepSum], ps.SepSum, 1e-5)
+		scalarClose(t, "inv sum", S[sInvSum], ps.InvSum, 1e-4)
+		closeTo(t, "dG (pairwise)", e.get(t, e.dG, P*N), flat(dG), 1e-4)
 	case "cap_finalize":
-		G := e.get(t, e.G, P*N)
-		m := make([]float64, N)
-		for i := 0; i < P; i++ {
-			for k := 0; k < N; k++ {
-				m[k] += float64(G[i*N+k]) / float64(P)
-			}
+		G := rows(e.get(t, e.G, P*N))
+		capg := reference.CapacityGrad(G)[0] // the same for every state
+		for k := range capg {
+			capg[k] *= lc.LambdaCap
 		}
-		var n2 float64
-		capg := make([]float64, N)
-		for k := range m {
-			n2 += m[k] * m[k]
-			capg[k] = lc.LambdaCap * (-2 * m[k] / float64(P))
-		}
-		scalarClose(t, "|mean g|^2", Sm()[sCapN2], n2, 1e-6)
+		scalarClose(t, "|mean g|^2", Sm()[sCapN2], -reference.Capacity(G), 1e-6)
 		closeTo(t, "capg", e.get(t, e.capg, N), capg, 1e-6)
 	case "add_rowvec":
 		capg := e.get(t, e.capg, N)
@@ -396,51 +360,28 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		}
 		closeTo(t, "dG (+cap)", e.get(t, e.dG, P*N), want, 1e-6)
 	case "ci_coef":
-		G, GP := e.get(t, e.G, P*N), e.get(t, e.GP, P*N)
-		var K, s1, s2 float64
-		for i := 0; i < P; i++ {
-			sp := math.Hypot(V[2*i], V[2*i+1])
-			if !(sp > 0 && sp < lc.SigmaX) {
-				continue
-			}
-			var d2 float64
-			for k := 0; k < N; k++ {
-				d := float64(G[i*N+k]) - float64(GP[i*N+k])
-				d2 += d * d
-			}
-			r := math.Sqrt(d2) / sp
-			K++
-			s1 += r
-			s2 += r * r
+		pairs := reference.CIPairs(trajectories(e.get(t, e.G, P*N), e.get(t, e.GP, P*N)), V, ciWin)
+		var s1 float64
+		for _, p := range pairs {
+			s1 += p.R
 		}
+		K := float64(len(pairs))
 		S := Sm()
 		scalarClose(t, "ci count", S[sCIK], K, 0)
 		scalarClose(t, "ci sum r", S[sCISum], s1, 1e-5)
-		scalarClose(t, "ci sum r^2", S[sCISum2], s2, 1e-5)
+		scalarClose(t, "ci mean r", S[sCIMean], s1/K, 1e-5)
+		scalarClose(t, "ci coefficient", S[sCICoef], lc.LambdaCI*2/K, 1e-12)
 	case "ci_backward":
-		G, GP := f64s(e.get(t, e.G, P*N)), f64s(e.get(t, e.GP, P*N))
-		S := Sm()
+		grad := reference.CIGrad(trajectories(e.get(t, e.G, P*N), e.get(t, e.GP, P*N)), V, ciWin)
 		want := f64s(dGb)
 		dg0 := make([]float64, B*N)
-		for i := 0; i < P; i++ {
-			sp := math.Hypot(V[2*i], V[2*i+1])
-			var d2 float64
+		for b := 0; b < B; b++ {
 			for k := 0; k < N; k++ {
-				d := G[i*N+k] - GP[i*N+k]
-				d2 += d * d
+				dg0[b*N+k] = lc.LambdaCI * grad[b][0][k]
 			}
-			d := math.Sqrt(d2)
-			if !(sp > 0 && sp < lc.SigmaX) || d == 0 {
-				continue
-			}
-			f := S[sCICoef] * (d/sp - S[sCIMean]) / (d * sp)
-			for k := 0; k < N; k++ {
-				diff := f * (G[i*N+k] - GP[i*N+k])
-				want[i*N+k] += diff
-				if i%T == 0 {
-					dg0[(i/T)*N+k] -= diff
-				} else {
-					want[(i-1)*N+k] -= diff
+			for tt := 1; tt <= T; tt++ {
+				for k := 0; k < N; k++ {
+					want[(b*T+tt-1)*N+k] += lc.LambdaCI * grad[b][tt][k]
 				}
 			}
 		}
@@ -454,13 +395,12 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		} else {
 			sep, inv = S[sSepSum], S[sInvSum]
 		}
-		m := S[sCISum] / S[sCIK]
-		ci := S[sCISum2]/S[sCIK] - m*m
+		ci, _ := reference.ConformalIsometry(trajectories(e.get(t, e.G, P*N), e.get(t, e.GP, P*N)), V, ciWin)
 		scalarClose(t, "L_sep", S[sLSep], sep, 1e-12)
 		scalarClose(t, "L_inv", S[sLInv], inv, 1e-12)
 		scalarClose(t, "L_cap", S[sLCap], -S[sCapN2], 1e-12)
-		scalarClose(t, "L_ci", S[sLCI], ci, 1e-12)
-		scalarClose(t, "L", S[sLTot], lc.LambdaSep*sep+lc.LambdaInv*inv-lc.LambdaCap*S[sCapN2]+lc.LambdaCI*ci, 1e-12)
+		scalarClose(t, "L_ci (reference, on the device's states)", S[sLCI], ci, 1e-5)
+		scalarClose(t, "L", S[sLTot], lc.LambdaSep*sep+lc.LambdaInv*inv-lc.LambdaCap*S[sCapN2]+lc.LambdaCI*S[sLCI], 1e-12)
 	case "rnn_backward":
 		G, GP, nrm := e.get(t, e.G, P*N), e.get(t, e.GP, P*N), e.get(t, e.nrm, P)
 		dg0ci := e.get(t, e.dg0ci, B*N)
@@ -471,17 +411,10 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 			for tt := T - 1; tt >= 0; tt-- {
 				i := b*T + tt
 				dg := make([]float64, N)
-				var dot float64
 				for k := range dg {
 					dg[k] = float64(dGb[i*N+k]) + carry[k]
-					dot += float64(G[i*N+k]) * dg[k]
 				}
-				n := float64(nrm[i])
-				for k := 0; k < N; k++ {
-					if n > 1e-8 && G[i*N+k] > 0 {
-						wantDY[i*N+k] = (dg[k] - float64(G[i*N+k])*dot) / n
-					}
-				}
+				copy(wantDY[i*N:], reference.NormReLUGrad(f64s(G[i*N:(i+1)*N]), float64(nrm[i]), dg))
 				// Carry from the device's dy so that errors do not compound.
 				for c := 0; c < N; c++ {
 					carry[c] = 0
@@ -504,20 +437,12 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 	case "g0_backward":
 		dg0b, g0, n0 := e.get(t, e.dg0b, B*N), e.get(t, e.g0, N), e.get(t, e.n0, 1)
 		s := make([]float64, N)
-		var dot float64
 		for k := 0; k < N; k++ {
 			for b := 0; b < B; b++ {
 				s[k] += float64(dg0b[b*N+k])
 			}
-			dot += s[k] * float64(g0[k])
 		}
-		add := make([]float64, N)
-		for k := range add {
-			if n0[0] > 1e-8 && g0[k] > 0 {
-				add[k] = (s[k] - float64(g0[k])*dot) / float64(n0[0])
-			}
-		}
-		checkGradAdd(tG0, add)
+		checkGradAdd(tG0, reference.NormReLUGrad(f64s(g0), float64(n0[0]), s))
 	case "gemm dB2":
 		DY, GP := e.get(t, e.DY, P*N), e.get(t, e.GP, P*N)
 		add := make([]float64, NN)
