@@ -5,78 +5,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
-)
 
-// naivePairs is the pairwise part of the loss written from SPEC section 3
-// with one loop over ordered pairs, in float64: lambda_sep L_sep +
-// lambda_inv L_inv, the unweighted terms, the counts, and the gradient of
-// the weighted sum with respect to each state (d ||g_i - g_j||^2 / d g_i =
-// 2 (g_i - g_j), d / d g_j = -2 (g_i - g_j), for each ordered pair).
-func naivePairs(g [][]float64, pos []float32, lc LossConfig) (res pairResult, grad [][]float64) {
-	P := len(g)
-	dist2 := func(i, j int) float64 {
-		var s float64
-		for k := range g[i] {
-			d := g[i][k] - g[j][k]
-			s += d * d
-		}
-		return s
-	}
-	far := func(i, j int) (isFar, isNear bool) {
-		r := math.Hypot(float64(pos[2*i])-float64(pos[2*j]), float64(pos[2*i+1])-float64(pos[2*j+1]))
-		return r > lc.SigmaX, r < lc.SigmaX
-	}
-	for i := 0; i < P; i++ {
-		for j := 0; j < P; j++ {
-			if i == j {
-				continue
-			}
-			f, n := far(i, j)
-			if f {
-				res.NFar++
-				res.SepSum += math.Exp(-dist2(i, j) / (2 * lc.SigmaG * lc.SigmaG))
-			} else if n {
-				res.NNear++
-				res.InvSq += dist2(i, j)
-			}
-		}
-	}
-	mFar, mNear := 1.0, 1.0
-	if lc.Reduction == ReduceMean {
-		mFar, mNear = math.Max(1, float64(res.NFar)), math.Max(1, float64(res.NNear))
-	}
-	res.Sep, res.Inv = res.SepSum/mFar, res.InvSq/mNear
-	if lc.LambdaSep == 0 {
-		res.Sep = 0
-	}
-	if lc.LambdaInv == 0 {
-		res.Inv = 0
-	}
-	grad = make([][]float64, P)
-	for i := range grad {
-		grad[i] = make([]float64, len(g[i]))
-	}
-	for i := 0; i < P; i++ {
-		for j := 0; j < P; j++ {
-			if i == j {
-				continue
-			}
-			var w float64 // dL/d dist2 for this ordered pair
-			f, n := far(i, j)
-			if f {
-				w = -lc.LambdaSep / mFar / (2 * lc.SigmaG * lc.SigmaG) * math.Exp(-dist2(i, j)/(2*lc.SigmaG*lc.SigmaG))
-			} else if n {
-				w = lc.LambdaInv / mNear
-			}
-			for k := range g[i] {
-				d := 2 * w * (g[i][k] - g[j][k])
-				grad[i][k] += d
-				grad[j][k] -= d
-			}
-		}
-	}
-	return res, grad
-}
+	"github.com/gridgpu/gridgpu/reference"
+)
 
 // pairCase draws P unit-norm non-negative states (as Norm-ReLU makes them)
 // and positions on a random walk, with a few exact repeats of positions
@@ -133,15 +64,26 @@ func convert[T float](x []float64) []T {
 	return out
 }
 
-// checkPairs compares the tiled op in element type T with the naive loop.
+// checkPairs compares the tiled op in element type T with the reference's
+// loop over ordered pairs.
 func checkPairs[T float](t *testing.T, P, N, block int, lc LossConfig, g []float64, pos []float32, tol float64) {
 	t.Helper()
-	want, wantGrad := naivePairs(toRows(g, P, N), pos, lc)
+	rows, x, red := toRows(g, P, N), reference.F64(pos), refReduction(lc)
+	ref := reference.Pairs(rows, x, lc.SigmaX, lc.SigmaG)
+	want := pairResult{Sep: ref.Sep(red), Inv: ref.Inv(red), NFar: int64(ref.Far), NNear: int64(ref.Near), SepSum: ref.SepSum, InvSq: ref.InvSum}
+	// The op computes only the terms of non-zero weight.
+	if lc.LambdaSep == 0 {
+		want.Sep = 0
+	}
+	if lc.LambdaInv == 0 {
+		want.Inv = 0
+	}
+	wantGrad := reference.PairGrad(rows, x, lc.SigmaX, lc.SigmaG, lc.LambdaSep, lc.LambdaInv, red)
 	gt := convert[T](g)
 	dg := make([]T, P*N)
 	got := pairLossBlock(P, N, gt, pos, lc, dg, block, nil)
 	if got.NFar != want.NFar || got.NNear != want.NNear {
-		t.Errorf("counts far %d near %d, naive %d %d", got.NFar, got.NNear, want.NFar, want.NNear)
+		t.Errorf("counts far %d near %d, reference %d %d", got.NFar, got.NNear, want.NFar, want.NNear)
 	}
 	for _, c := range []struct {
 		name      string
@@ -151,7 +93,7 @@ func checkPairs[T float](t *testing.T, P, N, block int, lc LossConfig, g []float
 			continue
 		}
 		if math.Abs(c.got-c.want) > tol*math.Max(1, math.Abs(c.want)) {
-			t.Errorf("%s = %.12g, naive %.12g", c.name, c.got, c.want)
+			t.Errorf("%s = %.12g, reference %.12g", c.name, c.got, c.want)
 		}
 	}
 	var num, den float64
@@ -163,7 +105,7 @@ func checkPairs[T float](t *testing.T, P, N, block int, lc LossConfig, g []float
 		}
 	}
 	if math.Sqrt(num) > tol*math.Max(math.Sqrt(den), 1e-300) && math.Sqrt(num) > 1e-12 {
-		t.Errorf("gradient: |error| %.3g, |naive| %.3g", math.Sqrt(num), math.Sqrt(den))
+		t.Errorf("gradient: |error| %.3g, |reference| %.3g", math.Sqrt(num), math.Sqrt(den))
 	}
 	// Without a gradient buffer the values are the same.
 	if v := pairLossBlock(P, N, gt, pos, lc, nil, block, nil); v.Sep != got.Sep || v.Inv != got.Inv {
@@ -171,7 +113,7 @@ func checkPairs[T float](t *testing.T, P, N, block int, lc LossConfig, g []float
 	}
 }
 
-func TestPairLossMatchesNaive(t *testing.T) {
+func TestPairLossMatchesReference(t *testing.T) {
 	paper := PaperLoss()
 	sum := paper
 	sum.Reduction = ReduceSum
@@ -223,7 +165,16 @@ func TestPairLossFiniteDifferences(t *testing.T) {
 	lc.SigmaX = 0.1
 	g, pos := pairCase(P, N, 99, false)
 	dg := make([]float64, P*N)
-	pairLossBlock(P, N, g, pos, lc, dg, 16, nil)
+	r0 := pairLossBlock(P, N, g, pos, lc, dg, 16, nil)
+	for _, v := range []struct {
+		name  string
+		value float64
+		pairs int64
+	}{{"separation", r0.Sep, r0.NFar}, {"invariance", r0.Inv, r0.NNear}} {
+		if v.pairs == 0 || v.value == 0 || math.IsNaN(v.value) || math.IsInf(v.value, 0) {
+			t.Fatalf("the %s term is %g over %d pairs: its gradient would not be checked", v.name, v.value, v.pairs)
+		}
+	}
 	value := func() float64 {
 		r := pairLossBlock(P, N, g, pos, lc, nil, 16, nil)
 		return lc.LambdaSep*r.Sep + lc.LambdaInv*r.Inv
@@ -266,30 +217,17 @@ func TestPairLossDeterministic(t *testing.T) {
 	}
 }
 
-// pairCounts against the direct count, with pairs exactly sigma_x apart
-// (neither near nor far) and repeated positions.
+// pairCounts against the reference's count over every ordered pair, with
+// pairs exactly sigma_x apart (neither near nor far) and repeated
+// positions.
 func TestPairCounts(t *testing.T) {
 	pos := []float32{0, 0, 0.5, 0, 0.5, 0, 1, 0.25, -3, 7, 0, 0.5, 0.25, 0.25}
 	for _, sx := range []float64{0.5, 0.25, 1e-9, 0.3, 100} {
-		var far, near int64
-		P := len(pos) / 2
-		for i := 0; i < P; i++ {
-			for j := 0; j < P; j++ {
-				if i == j {
-					continue
-				}
-				dx, dy := float64(pos[2*i])-float64(pos[2*j]), float64(pos[2*i+1])-float64(pos[2*j+1])
-				r2 := dx*dx + dy*dy
-				if r2 > sx*sx {
-					far++
-				} else if r2 < sx*sx {
-					near++
-				}
-			}
-		}
+		// The states do not matter for the counts.
+		ref := reference.Pairs(make([][]float64, len(pos)/2), reference.F64(pos), sx, 1)
 		gf, gn := pairCounts(pos, sx)
-		if gf != far || gn != near {
-			t.Errorf("sigma_x %g: far %d near %d, direct %d %d", sx, gf, gn, far, near)
+		if gf != int64(ref.Far) || gn != int64(ref.Near) {
+			t.Errorf("sigma_x %g: far %d near %d, reference %d %d", sx, gf, gn, ref.Far, ref.Near)
 		}
 	}
 }
