@@ -6,7 +6,9 @@
 // recurrence, and the losses are custom Gorgonia ops with analytic backward
 // passes (each derivation sits beside its code): the P x P pair matrix and
 // the P x N^2 gradient of the recurrent matrices are never materialised, and
-// every buffer is allocated once per graph.
+// every buffer is allocated once per graph. Package reference holds the
+// same model and losses as plain float64 loops; this package's tests
+// measure the graph against it.
 //
 // Matrix products go through gonum's BLAS interface. The default build
 // registers OpenBLAS (cgo, Debian package libopenblas-dev); the build tag
