@@ -79,7 +79,7 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 				case !k.wantNil && k.got == nil:
 					t.Errorf("%s is nil, want %g", k.name, k.want)
 				case k.got != nil && relErr(*k.got, k.want) > 1e-9:
-					t.Errorf("%s = %g, naive %g", k.name, *k.got, k.want)
+					t.Errorf("%s = %g, the full graph %g", k.name, *k.got, k.want)
 				}
 			}
 			if *got[Cap] >= 0 {
