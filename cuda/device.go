@@ -39,14 +39,18 @@ type device struct {
 	drv     *driver
 	allocs  map[devPtr]int64
 	inUse   int64
-	// blas names the cuBLAS library the large products use
-	// (GRIDGPU_GEMM=cublas), or is empty: our own GEMM kernels.
+	// gemmReq is the requested gpu.gemm (auto, simt, cublas, 3xtf32 or
+	// cublas-tf32); blas, simt say what it resolved to.
+	gemmReq string
+	// blas names the cuBLAS library the large products use (gpu.gemm
+	// cublas, cublas-tf32, or auto where one loads), or is empty: our own
+	// GEMM kernels.
 	blas string
 	// pairRowBlock selects the first pairwise kernel (pair_loss, 32 rows per
-	// block) instead of the register-tiled pair_tile: GRIDGPU_PAIR=rowblock.
+	// block) instead of the register-tiled pair_tile: gpu.pair rowblock.
 	pairRowBlock bool
-	// simt selects the FP32 SIMT GEMM kernels (GRIDGPU_GEMM=simt) instead of
-	// the 3xTF32 tensor-core ones.
+	// simt selects the FP32 SIMT GEMM kernels (gpu.gemm simt, or auto
+	// without cuBLAS) instead of the 3xTF32 tensor-core ones.
 	simt bool
 	// sync makes every launch synchronous (GRIDGPU_CUDA_SYNC=1), so that an
 	// asynchronous kernel fault is reported at the launch that caused it.
@@ -69,8 +73,10 @@ func parseDevice(s string) (int, error) {
 	return n, nil
 }
 
-// openDevice creates a context on GPU ordinal and loads the kernels.
-func openDevice(spec string) (*device, error) {
+// openDevice creates a context on GPU ordinal and loads the kernels; gemm
+// and pair are the values of the config's gpu section (train.GPUConfig; ""
+// is the default).
+func openDevice(spec, gemm, pair string) (*device, error) {
 	ord, err := parseDevice(spec)
 	if err != nil {
 		return nil, err
@@ -98,14 +104,14 @@ func openDevice(spec string) (*device, error) {
 				return fmt.Errorf("cuda:%d: loading kernels (PTX for compute_80; the driver must support it): %v", ord, err)
 			}
 		}
-		switch p := os.Getenv("GRIDGPU_PAIR"); p {
+		switch pair {
 		case "", "tiled":
 		case "rowblock":
 			d.pairRowBlock = true
 		default:
-			return fmt.Errorf("GRIDGPU_PAIR=%q: use tiled (the default) or rowblock", p)
+			return fmt.Errorf("gpu.pair = %q: must be one of tiled, rowblock", pair)
 		}
-		switch g := os.Getenv("GRIDGPU_GEMM"); g {
+		switch d.gemmReq = gemm; gemm {
 		case "", "auto":
 			// FP32 products: cuBLAS where a libcublas is installed, else our
 			// SIMT kernels. Not 3xTF32 by default: its products carry about
@@ -113,18 +119,19 @@ func openDevice(spec string) (*device, error) {
 			// conformal-isometry term is ill-conditioned (steps with tiny
 			// speeds) the recurrence amplifies that into percent-level
 			// gradient differences (measured on an H200, cuda/NOTES.md).
+			d.gemmReq = "auto"
 			if d.blas, err = d.drv.openBLAS(false); err != nil {
 				d.blas, d.simt = "", true
 			}
 		case "3xtf32":
-		case "simt", "own":
+		case "simt":
 			d.simt = true
 		case "cublas", "cublas-tf32":
-			if d.blas, err = d.drv.openBLAS(g == "cublas-tf32"); err != nil {
-				return fmt.Errorf("cuda:%d: GRIDGPU_GEMM=%s: %v", ord, g, err)
+			if d.blas, err = d.drv.openBLAS(gemm == "cublas-tf32"); err != nil {
+				return fmt.Errorf("cuda:%d: gpu.gemm = %s: %v", ord, gemm, err)
 			}
 		default:
-			return fmt.Errorf("GRIDGPU_GEMM=%q: use auto (the default: cuBLAS FP32 if installed, else simt), simt, cublas, 3xtf32 or cublas-tf32", g)
+			return fmt.Errorf("gpu.gemm = %q: must be one of auto, simt, cublas, 3xtf32, cublas-tf32", gemm)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -54,23 +55,46 @@ type Engine struct {
 	allocated            int64
 }
 
-// pairTiled reports whether the pairwise terms use pair_tile (the default
-// for N <= 128) rather than pair_loss (GRIDGPU_PAIR=rowblock, or N > 128).
+// pairTiled reports whether the pairwise terms use pair_tile (gpu.pair
+// tiled, the default, for N <= 128) rather than pair_loss (gpu.pair
+// rowblock, or N > 128).
 func (e *Engine) pairTiled() bool { return !e.d.pairRowBlock && e.N <= pairTileMaxN }
 
-// Device implements train.Engine.
+// Device implements train.Engine. Besides the GPU it names the effective
+// kernel choices, "gemm REQUESTED[: RESOLVED]; pair KERNEL", e.g.
+// "cuda:0 (NVIDIA H200; gemm auto: cublas libcublas.so.12; pair tiled)".
 func (e *Engine) Device() string {
-	if e.d.blas != "" {
-		return fmt.Sprintf("cuda:%d (%s; GEMM: %s)", e.d.ordinal, e.d.name, e.d.blas)
+	return fmt.Sprintf("cuda:%d (%s; gemm %s; pair %s)", e.d.ordinal, e.d.name, e.gemmKind(), e.pairKind())
+}
+
+// gemmKind is the GEMM the large products use, as a gpu.gemm value (with
+// what auto resolved to and the cuBLAS library).
+func (e *Engine) gemmKind() string {
+	kind := "3xtf32"
+	switch {
+	case e.d.blas != "":
+		kind = "cublas " + e.d.blas
+		if strings.HasSuffix(e.d.blas, ", TF32") {
+			kind = "cublas-tf32 " + strings.TrimSuffix(e.d.blas, ", TF32")
+		}
+	case e.d.simt:
+		kind = "simt"
 	}
-	gemm, pair := "3xTF32", "tiled"
-	if e.d.simt {
-		gemm = "SIMT"
+	if e.d.gemmReq == "auto" {
+		return "auto: " + kind
 	}
-	if !e.pairTiled() {
-		pair = "rowblock"
+	return kind
+}
+
+// pairKind is the pairwise kernel, as a gpu.pair value.
+func (e *Engine) pairKind() string {
+	switch {
+	case e.pairTiled():
+		return "tiled"
+	case e.d.pairRowBlock:
+		return "rowblock"
 	}
-	return fmt.Sprintf("cuda:%d (%s; GEMM: %s; pairwise: %s)", e.d.ordinal, e.d.name, gemm, pair)
+	return fmt.Sprintf("rowblock (tiled takes N <= %d)", pairTileMaxN)
 }
 
 // AllocatedBytes is the device memory the engine holds (its buffers; the
@@ -120,7 +144,7 @@ func NewEngine(spec train.EngineSpec) (*Engine, error) {
 	if spec.N > maxN {
 		return nil, fmt.Errorf("cuda: N=%d units: the CUDA kernels support N <= %d", spec.N, maxN)
 	}
-	d, err := openDevice(spec.Device)
+	d, err := openDevice(spec.Device, spec.GPU.GEMM, spec.GPU.Pair)
 	if err != nil {
 		return nil, err
 	}
@@ -274,14 +298,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
 	lc := e.spec.Loss
 	S := e.slots(m)
-	mean := 0
-	if lc.Reduction == graph.ReduceMean {
-		mean = 1
-	}
-	doGrad := 0
-	if grad {
-		doGrad = 1
-	}
+	mean := lc.Reduction == graph.ReduceMean
 	steps := []stage{
 		{"upload", func() error {
 			if err := e.d.upload(e.V, b.Vel); err != nil {
@@ -293,43 +310,27 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			return e.d.fill(e.slots(m), 0, 2*slotStride)
 		}},
 		// MLP forward.
-		stage{"mlp_in", func() error {
-			return d.launch("mlp_in", gridFor(P*H), 1, 1, 256, 0, ptr(e.V), ptr(e.tensor(tW0)), ptr(e.tensor(tB0)), ptr(e.h1), i64(P), i64(H))
-		}},
-		stage{"gemm h2", func() error {
+		{"mlp_in", func() error { return d.mlpIn(e.V, e.tensor(tW0), e.tensor(tB0), e.h1, P, H) }},
+		{"gemm h2", func() error {
 			return d.gemm("gemm_nt", P, H, H, e.h1, H, e.tensor(tW1), H, e.h2, H, e.tensor(tB1), flagBias|flagReLU, e.ws, e.sms)
 		}},
-		stage{"gemm W", func() error {
+		{"gemm W", func() error {
 			return d.gemm("gemm_nt", P, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
 		}},
 		// Recurrence.
-		stage{"g0_forward", func() error {
-			return d.launch("g0_forward", 1, 1, 1, 128, 0, ptr(e.tensor(tG0)), ptr(e.g0), ptr(e.n0), i64(N))
-		}},
-		stage{"rnn_forward", func() error {
-			return d.launch("rnn_forward", B, 1, 1, rnnThreads, rnnForwardShared(N), ptr(e.Wf), ptr(e.g0), ptr(e.G), ptr(e.GP), ptr(e.nrm), ptr(e.part), i64(B), i64(T), i64(N))
-		}},
-		stage{"zeros", func() error { return d.reduce(e.part, B, 1, e.slot(m, sZeros)) }},
+		{"g0_forward", func() error { return d.g0Forward(e.tensor(tG0), e.g0, e.n0, N) }},
+		{"rnn_forward", func() error { return d.rnnForward(e.Wf, e.g0, e.G, e.GP, e.nrm, e.part, B, T, N) }},
+		{"zeros", func() error { return d.reducePartials(e.part, B, 1, e.slot(m, sZeros)) }},
 	}
 	// Pairwise terms (they write dG first, so they also clear it).
 	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
-		sx2 := lc.SigmaX * lc.SigmaX
+		sx2, inv2sg2 := lc.SigmaX*lc.SigmaX, 1/(2*lc.SigmaG*lc.SigmaG)
+		doSep, doInv := lc.LambdaSep != 0, lc.LambdaInv != 0
 		cx, cy := pairCountGrid(P)
-		doSep, doInv := 0, 0
-		if lc.LambdaSep != 0 {
-			doSep = 1
-		}
-		if lc.LambdaInv != 0 {
-			doInv = 1
-		}
 		steps = append(steps,
-			stage{"pair_count", func() error {
-				return d.launch("pair_count", cx, cy, 1, 256, 0, ptr(e.X), i64(P), f64(sx2), ptr(e.part))
-			}},
-			stage{"pair_count reduce", func() error { return d.reduce(e.part, cx*cy, 2, e.slot(m, sNFar)) }},
-			stage{"pair_coef", func() error {
-				return d.launch("pair_coef", 1, 1, 1, 1, 0, ptr(S), f64(lc.LambdaSep), f64(lc.LambdaInv), f64(lc.SigmaG*lc.SigmaG), i64(mean))
-			}},
+			stage{"pair_count", func() error { return d.pairCount(e.X, P, sx2, e.part) }},
+			stage{"pair_count reduce", func() error { return d.reducePartials(e.part, cx*cy, 2, e.slot(m, sNFar)) }},
+			stage{"pair_coef", func() error { return d.pairCoef(S, lc.LambdaSep, lc.LambdaInv, lc.SigmaG*lc.SigmaG, mean) }},
 		)
 		if e.pairTiled() {
 			// pair_tile: partial gradients per slab of column tiles in ws
@@ -339,25 +340,19 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			if slabs > 1 {
 				out = e.ws
 			}
-			steps = append(steps,
-				stage{"pair_loss", func() error {
-					return d.launch("pair_tile", gx, slabs, 1, 256, pairTileShared(), ptr(e.G), ptr(e.X), i64(P), i64(N), f64(sx2),
-						f64(1/(2*lc.SigmaG*lc.SigmaG)), i64(doSep), i64(doInv), ptr(S), ptr(out), ptr(e.part), i64(doGrad), i64(tps))
-				}})
+			steps = append(steps, stage{"pair_loss", func() error {
+				return d.pairTile(e.G, e.X, P, N, sx2, inv2sg2, doSep, doInv, S, out, e.part, grad, gx, slabs, tps)
+			}})
 			if slabs > 1 && grad {
-				steps = append(steps, stage{"pair_loss slabs", func() error {
-					return d.launch("pair_slab_sum", gridFor(P*N), 1, 1, 256, 0, ptr(e.ws), i64(slabs), i64(P*N), ptr(e.dG))
-				}})
+				steps = append(steps, stage{"pair_loss slabs", func() error { return d.pairSlabSum(e.ws, slabs, P*N, e.dG) }})
 			}
-			steps = append(steps, stage{"pair_loss reduce", func() error { return d.reduce(e.part, gx*slabs, 2, e.slot(m, sSepSum)) }})
+			steps = append(steps, stage{"pair_loss reduce", func() error { return d.reducePartials(e.part, gx*slabs, 2, e.slot(m, sSepSum)) }})
 		} else {
-			pb := pairBlocks(P)
 			steps = append(steps,
 				stage{"pair_loss", func() error {
-					return d.launch("pair_loss", pb, 1, 1, 256, pairShared(N), ptr(e.G), ptr(e.X), i64(P), i64(N), f64(sx2),
-						f64(1/(2*lc.SigmaG*lc.SigmaG)), i64(doSep), i64(doInv), ptr(S), ptr(e.dG), ptr(e.part), i64(doGrad))
+					return d.pairLoss(e.G, e.X, P, N, sx2, inv2sg2, doSep, doInv, S, e.dG, e.part, grad)
 				}},
-				stage{"pair_loss reduce", func() error { return d.reduce(e.part, pb, 2, e.slot(m, sSepSum)) }},
+				stage{"pair_loss reduce", func() error { return d.reducePartials(e.part, pairBlocks(P), 2, e.slot(m, sSepSum)) }},
 			)
 		}
 	} else if grad {
@@ -366,43 +361,37 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	if lc.LambdaCap != 0 {
 		steps = append(steps,
 			stage{"cap colsum", func() error { return d.colsum(e.G, P, N, 0, e.colD, false) }},
-			stage{"cap_finalize", func() error {
-				return d.launch("cap_finalize", 1, 1, 1, 128, 0, ptr(e.colD), i64(N), i64(P), f64(lc.LambdaCap), ptr(S), ptr(e.capg))
-			}})
+			stage{"cap_finalize", func() error { return d.capFinalize(e.colD, N, P, lc.LambdaCap, S, e.capg) }})
 		if grad {
-			steps = append(steps, stage{"add_rowvec", func() error {
-				return d.launch("add_rowvec", gridFor(P*N), 1, 1, 256, 0, ptr(e.dG), ptr(e.capg), i64(P), i64(N))
-			}})
+			steps = append(steps, stage{"add_rowvec", func() error { return d.addRowvec(e.dG, e.capg, P, N) }})
 		}
 	}
 	if lc.LambdaCI != 0 {
-		cb := ciBlocks(P)
+		// Two passes: the mean of r, then the mean square deviation from it.
 		steps = append(steps,
-			stage{"ci_forward", func() error {
-				return d.launch("ci_forward", cb, 1, 1, 256, 0, ptr(e.G), ptr(e.GP), ptr(e.V), i64(P), i64(N), f64(lc.SigmaX), ptr(e.part))
-			}},
-			stage{"ci reduce", func() error { return d.reduce(e.part, cb, 3, e.slot(m, sCIK)) }},
-			stage{"ci_coef", func() error { return d.launch("ci_coef", 1, 1, 1, 1, 0, ptr(S), f64(lc.LambdaCI)) }})
+			stage{"ci_forward", func() error { return d.ciForward(e.G, e.GP, e.V, P, N, lc.SigmaX, e.part) }},
+			stage{"ci reduce", func() error { return d.reducePartials(e.part, ciBlocks(P), 2, e.slot(m, sCIK)) }},
+			stage{"ci_coef", func() error { return d.ciCoef(S, lc.LambdaCI) }},
+			stage{"ci_var", func() error { return d.ciVar(e.G, e.GP, e.V, P, N, lc.SigmaX, S, e.part) }},
+			stage{"ci_var reduce", func() error { return d.reducePartials(e.part, ciBlocks(P), 1, e.slot(m, sCISqDev)) }})
 		if grad {
 			steps = append(steps, stage{"ci_backward", func() error {
-				return d.launch("ci_backward", cb, 1, 1, 256, 0, ptr(e.G), ptr(e.GP), ptr(e.V), i64(B), i64(T), i64(N), f64(lc.SigmaX), ptr(S), ptr(e.dG), ptr(e.dg0ci))
+				return d.ciBackward(e.G, e.GP, e.V, B, T, N, lc.SigmaX, S, e.dG, e.dg0ci)
 			}})
 		}
 	} else if grad {
 		steps = append(steps, stage{"clear dg0ci", func() error { return e.d.fill(e.dg0ci, 0, B*N) }})
 	}
 	steps = append(steps, stage{"loss_finalize", func() error {
-		return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), f64(lc.LambdaSep), f64(lc.LambdaInv), f64(lc.LambdaCap), f64(lc.LambdaCI), i64(mean))
+		return d.lossFinalize(S, P, lc.LambdaSep, lc.LambdaInv, lc.LambdaCap, lc.LambdaCI, mean)
 	}})
 	if grad {
 		steps = append(steps,
 			// Backpropagation through time; Wf becomes dWf.
 			stage{"rnn_backward", func() error {
-				return d.launch("rnn_backward", B, 1, 1, rnnThreads, rnnBackwardShared(N), ptr(e.Wf), ptr(e.G), ptr(e.GP), ptr(e.nrm), ptr(e.dG), ptr(e.DY), ptr(e.dg0ci), ptr(e.dg0b), i64(B), i64(T), i64(N))
+				return d.rnnBackward(e.Wf, e.G, e.GP, e.nrm, e.dG, e.DY, e.dg0ci, e.dg0b, B, T, N)
 			}},
-			stage{"g0_backward", func() error {
-				return d.launch("g0_backward", 1, 1, 1, 128, 4*N, ptr(e.dg0b), ptr(e.g0), ptr(e.n0), ptr(e.gtensor(tG0)), i64(B), i64(N))
-			}},
+			stage{"g0_backward", func() error { return d.g0Backward(e.dg0b, e.g0, e.n0, e.gtensor(tG0), B, N) }},
 			// Last layer: dB2 = sum_i dWf_i = DY^T GP (dWf_i = dy_i g_prev_i^T),
 			// dW2 = dWf^T h2, dh2 = dWf W2.
 			stage{"gemm dB2", func() error {
@@ -414,9 +403,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			stage{"gemm dh2", func() error {
 				return d.gemm("gemm_nn", P, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
 			}},
-			stage{"relu_mask h2", func() error {
-				return d.launch("relu_mask", gridFor(P*H), 1, 1, 256, 0, ptr(e.dh2), ptr(e.h2), i64(P*H))
-			}},
+			stage{"relu_mask h2", func() error { return d.reluMask(e.dh2, e.h2, P*H) }},
 			// Second layer.
 			stage{"colsum dB1", func() error { return d.colsum(e.dh2, P, H, e.gtensor(tB1), 0, true) }},
 			stage{"gemm dW1", func() error {
@@ -425,9 +412,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			stage{"gemm dh1", func() error {
 				return d.gemm("gemm_nn", P, H, H, e.dh2, H, e.tensor(tW1), H, e.dh1, H, 0, 0, e.ws, e.sms)
 			}},
-			stage{"relu_mask h1", func() error {
-				return d.launch("relu_mask", gridFor(P*H), 1, 1, 256, 0, ptr(e.dh1), ptr(e.h1), i64(P*H))
-			}},
+			stage{"relu_mask h1", func() error { return d.reluMask(e.dh1, e.h1, P*H) }},
 			// First layer.
 			stage{"colsum dB0", func() error { return d.colsum(e.dh1, P, H, e.gtensor(tB0), 0, true) }},
 			stage{"gemm dW0", func() error {
@@ -484,16 +469,12 @@ func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error
 		t := float64(e.step + 1)
 		G := e.slots(-1)
 		for _, f := range []func() error{
+			func() error { return e.d.sumsq(e.grad, e.total, e.part) },
+			func() error { return e.d.reducePartials(e.part, sumsqBlocks, 1, G+8*gSumSq) },
+			func() error { return e.d.optFinalize(G, e.slots(0), slotStride, K, oc.ClipNorm) },
 			func() error {
-				return e.d.launch("sumsq", sumsqBlocks, 1, 1, 256, 0, ptr(e.grad), i64(e.total), ptr(e.part))
-			},
-			func() error { return e.d.reduce(e.part, sumsqBlocks, 1, G+8*gSumSq) },
-			func() error {
-				return e.d.launch("opt_finalize", 1, 1, 1, 1, 0, ptr(G), ptr(e.slots(0)), i64(slotStride), i64(K), f64(oc.ClipNorm))
-			},
-			func() error {
-				return e.d.launch("adamw", gridFor(e.total), 1, 1, 256, 0, ptr(e.par), ptr(e.grad), ptr(e.mom), ptr(e.vel), i64(e.total), ptr(G),
-					f64(lr), f64(oc.WeightDecay), f64(oc.Beta1), f64(oc.Beta2), f64(oc.Eps), f64(1-math.Pow(oc.Beta1, t)), f64(1-math.Pow(oc.Beta2, t)))
+				return e.d.adamw(e.par, e.grad, e.mom, e.vel, e.total, G,
+					lr, oc.WeightDecay, oc.Beta1, oc.Beta2, oc.Eps, 1-math.Pow(oc.Beta1, t), 1-math.Pow(oc.Beta2, t))
 			},
 		} {
 			if err := f(); err != nil {

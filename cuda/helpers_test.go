@@ -44,10 +44,25 @@ func paperOpt() train.OptConfig {
 	return train.OptConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1}
 }
 
+// testGPU is the default gpu section with the GRIDGPU_GEMM and GRIDGPU_PAIR
+// overrides applied: the tests' way to choose the kernels.
+func testGPU(t testing.TB) train.GPUConfig {
+	t.Helper()
+	g := train.DefaultGPU()
+	notes, err := g.ApplyEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notes {
+		t.Log(n)
+	}
+	return g
+}
+
 func newTestEngine(t testing.TB, s size, lc graph.LossConfig, seed uint64) *Engine {
 	t.Helper()
 	e, err := NewEngine(train.EngineSpec{Device: testDevice(), B: s.B, T: s.T, N: s.N, H: s.H, Loss: lc,
-		Opt: paperOpt(), Init: graph.InitParams(s.N, s.H, seed)})
+		Opt: paperOpt(), Init: graph.InitParams(s.N, s.H, seed), GPU: testGPU(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

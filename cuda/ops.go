@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Launch wrappers, one per kernel, with the grid shapes the kernels assume.
-// All run on the device thread (inside device.run).
+// Launch plans (grid shapes, shared memory, split-K) and the composite
+// operations built on the kernels' launch functions (kernels.go). All run on
+// the device thread (inside device.run).
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
@@ -30,8 +31,10 @@ func gemmPlan(M, N, K, sms int) (splits, kchunk int) {
 
 // gemm computes C = op(A) op(B) (+ epilogue) with kernel kind ("gemm_nt",
 // "gemm_nn", "gemm_tn"); ws must hold splits*M*N floats when K is split.
-// The 3xTF32 tensor-core kernels (gemm_tc_*) run unless GRIDGPU_GEMM=simt;
-// both have the same tiles, so the same plan and workspace.
+// The products run on cuBLAS where gpu.gemm selected it (and the epilogue
+// allows), else on the 3xTF32 tensor-core kernels (gemm_tc_*) or, with
+// d.simt, the FP32 SIMT ones; both families have the same tiles, so the same
+// plan and workspace.
 func (d *device) gemm(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int,
 	C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error {
 	if d.blas != "" && flags&flagReLU == 0 && flags != flagAcc|flagBias {
@@ -43,28 +46,17 @@ func (d *device) gemm(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb
 	splits, kchunk := gemmPlan(M, N, K, sms)
 	gx, gy := ceilDiv(N, 128), ceilDiv(M, 128)
 	if splits == 1 {
-		return d.launch(kind, gx, gy, 1, 256, 0, ptr(A), ptr(B), ptr(C), ptr(bias), ptr(0),
-			i64(M), i64(N), i64(K), i64(lda), i64(ldb), i64(ldc), i64(K), i64(flags))
+		return d.gemmKernel(kind, gx, gy, 1, A, B, C, bias, 0, M, N, K, lda, ldb, ldc, K, flags)
 	}
-	if err := d.launch(kind, gx, gy, splits, 256, 0, ptr(A), ptr(B), ptr(C), ptr(bias), ptr(ws),
-		i64(M), i64(N), i64(K), i64(lda), i64(ldb), i64(ldc), i64(kchunk), i64(flags)); err != nil {
+	if err := d.gemmKernel(kind, gx, gy, splits, A, B, C, bias, ws, M, N, K, lda, ldb, ldc, kchunk, flags); err != nil {
 		return err
 	}
-	return d.launch("gemm_splitk_reduce", min(ceilDiv(M*N, 256), 8192), 1, 1, 256, 0,
-		ptr(ws), ptr(C), ptr(bias), i64(M), i64(N), i64(ldc), i64(splits), i64(flags))
+	return d.gemmSplitkReduce(ws, C, bias, M, N, ldc, splits, flags)
 }
 
-// reduce sums ncomp consecutive runs of n partials into dst[0..ncomp).
+// reduce is reducePartials (kernels.go), under the name the tests use.
 func (d *device) reduce(part devPtr, n, ncomp int, dst devPtr) error {
-	return d.launch("reduce_partials", ncomp, 1, 1, 256, 0, ptr(part), i64(n), ptr(dst))
-}
-
-func (d *device) colsum(X devPtr, rows, cols int, outf, outd devPtr, accumulate bool) error {
-	acc := 0
-	if accumulate {
-		acc = 1
-	}
-	return d.launch("colsum", ceilDiv(cols, 32), 1, 1, 256, 0, ptr(X), i64(rows), i64(cols), ptr(outf), ptr(outd), i64(acc))
+	return d.reducePartials(part, n, ncomp, dst)
 }
 
 // Threads per block of the recurrence kernels (16 warps: one warp per row at
@@ -114,7 +106,7 @@ const sumsqBlocks = 1024
 // ptrOff converts an element offset for device-pointer arithmetic.
 func ptrOff(n int) devPtr { return devPtr(n) }
 
-// gemmBLAS computes the same product with cuBLAS (GRIDGPU_GEMM=cublas). A
+// gemmBLAS computes the same product with cuBLAS (gpu.gemm cublas). A
 // row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, and a
 // row-major matrix read column-major is its transpose: so B goes first, A
 // second, each transposed exactly when our kernel's TB/TA is set.
@@ -125,7 +117,7 @@ func (d *device) gemmBLAS(kind string, M, N, K int, A devPtr, lda int, B devPtr,
 		beta = 1
 	}
 	if flags&flagBias != 0 {
-		if err := d.launch("set_rows", gridFor(M*N), 1, 1, 256, 0, ptr(C), ptr(bias), i64(M), i64(N), i64(ldc)); err != nil {
+		if err := d.setRows(C, bias, M, N, ldc); err != nil {
 			return err
 		}
 		beta = 1

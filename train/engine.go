@@ -88,6 +88,9 @@ type EngineSpec struct {
 	Loss       graph.LossConfig
 	Opt        OptConfig
 	Init       *graph.Params // initial parameters (copied)
+	// GPU is the CUDA engine's choice of kernels (an empty value is the
+	// default, see DefaultGPU); the CPU engine ignores it.
+	GPU GPUConfig
 }
 
 // Backend builds engines for device strings with its prefix ("cpu", "cuda").

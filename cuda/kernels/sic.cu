@@ -8,7 +8,8 @@
 //   GP [P,N]  g_{b,t-1}, with g_0 = NormReLU(G0) for t = 0
 //   nrm [P]   ||ReLU(y_i)||; the state was zeroed where nrm <= 1e-8
 //   dG [P,N]  dL/dg_i from the losses (before backpropagation in time)
-//   S  double scalars (slot layout in cuda/slots.go, mirrored below)
+//   S  double scalars (slot layout below; cuda/slots.go has the same
+//      numbers, and cuda/slots_test.go checks that they agree)
 //
 // Every scalar kernel parameter is 8 bytes (long long or double) because the
 // Go launcher passes each argument as one 64-bit slot. Reductions never use
@@ -21,9 +22,11 @@
 #define DYNAMIC_SHARED(T, name) extern __shared__ T name[]
 #endif
 
+// The Norm-ReLU threshold of SPEC section 2 (graph's normEps; zeroEps in
+// cuda/slots.go).
 #define ZERO_EPS 1e-8f
 
-// Slots of the per-microbatch scalar block (must match slots.go).
+// Slots of the per-microbatch scalar block (cuda/slots.go: the same numbers).
 #define S_NFAR 0
 #define S_NNEAR 1
 #define S_SEPSUM 2
@@ -31,7 +34,7 @@
 #define S_CAPN2 4
 #define S_CIK 5
 #define S_CISUM 6
-#define S_CISUM2 7
+#define S_CISQDEV 7
 #define S_ZEROS 8
 #define S_CSEP 10
 #define S_CINV 11
@@ -601,8 +604,11 @@ extern "C" __global__ void add_rowvec(float* dG, const float* v, long long P, lo
 // ---------------------------------------------------------------------------
 // Conformal isometry. r_i = ||g_i - g_prev(i)|| / ||v_i|| over the steps with
 // 0 < ||v_i|| < sigma_x (speed in float64 as the CPU graph computes it);
-// L_ci = (1/K) sum r^2 - ((1/K) sum r)^2 (population variance).
-// One warp per state. part: [3][nblocks] = count, sum r, sum r^2.
+// L_ci = (1/K) sum (r - mean)^2 (population variance), in two passes as the
+// CPU graph: ci_forward counts and sums r, ci_coef divides, ci_var sums the
+// squared deviations from that mean (one pass, E[r^2] - E[r]^2, cancels
+// badly when r is in the hundreds and varies little). One warp per state;
+// each pass recomputes r the same way, so both see the same values.
 __device__ __forceinline__ float warp_dist(const float* a, const float* b, long long N, int lane) {
     float s = 0;
     for (long long k = lane; k < N; k += 32) {
@@ -617,30 +623,55 @@ __device__ __forceinline__ double speed_of(const float* V, long long i) {
     return sqrt(vx * vx + vy * vy);
 }
 
+// r of state i (the whole warp computes it); *counts says whether the step
+// counts (its speed is above 0 and below sigma_x). A NaN r counts, so that
+// it reaches the loss and the step is reported non-finite.
+__device__ __forceinline__ double ci_ratio(const float* G, const float* GP, const float* V, long long i, long long N,
+                                           double sx, int lane, bool* counts) {
+    const double sp = speed_of(V, i);
+    const float d = warp_dist(G + i * N, GP + i * N, N, lane);
+    *counts = sp > 0 && sp < sx;
+    return (double)d / sp;
+}
+
+// First pass. part: [2][nblocks] = count, sum r.
 extern "C" __global__ void ci_forward(const float* G, const float* GP, const float* V, long long P, long long N,
                                       double sx, double* part) {
     __shared__ double red[32];
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
     const long long i = blockIdx.x * (long long)nw + w;
-    double cnt = 0, s1 = 0, s2 = 0;
+    double cnt = 0, s1 = 0;
     if (i < P) {
-        const double sp = speed_of(V, i);
-        const float d = warp_dist(G + i * N, GP + i * N, N, lane);
-        if (lane == 0 && sp > 0 && sp < sx) {
-            const double r = (double)d / sp;
+        bool counts;
+        const double r = ci_ratio(G, GP, V, i, N, sx, lane, &counts);
+        if (lane == 0 && counts) {
             cnt = 1;
             s1 = r;
-            s2 = r * r;
         }
     }
     cnt = block_sum_d(cnt, red);
     s1 = block_sum_d(s1, red);
-    s2 = block_sum_d(s2, red);
     if (threadIdx.x == 0) {
         part[blockIdx.x] = cnt;
         part[gridDim.x + blockIdx.x] = s1;
-        part[2 * gridDim.x + blockIdx.x] = s2;
     }
+}
+
+// Second pass, after ci_coef: part[nblocks] = sum of (r - S[CIMEAN])^2.
+extern "C" __global__ void ci_var(const float* G, const float* GP, const float* V, long long P, long long N,
+                                  double sx, const double* S, double* part) {
+    __shared__ double red[32];
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    const long long i = blockIdx.x * (long long)nw + w;
+    const double mean = S[S_CIMEAN];
+    double s2 = 0;
+    if (i < P) {
+        bool counts;
+        const double r = ci_ratio(G, GP, V, i, N, sx, lane, &counts);
+        if (lane == 0 && counts) s2 = (r - mean) * (r - mean);
+    }
+    s2 = block_sum_d(s2, red);
+    if (threadIdx.x == 0) part[blockIdx.x] = s2;
 }
 
 // S[CIMEAN] = mean r; S[CICOEF] = lambda_ci * 2/K (dL/dr_k = coef (r_k - mean)).
@@ -694,10 +725,7 @@ extern "C" __global__ void loss_finalize(double* S, long long P, double lsep, do
     if (lsep != 0) sep = mean ? (S[S_NFAR] > 0 ? S[S_SEPSUM] / S[S_NFAR] : 0) : S[S_SEPSUM];
     if (linv != 0) inv = mean ? (S[S_NNEAR] > 0 ? S[S_INVSUM] / S[S_NNEAR] : 0) : S[S_INVSUM];
     if (lcap != 0) cap = -S[S_CAPN2];
-    if (lci != 0 && S[S_CIK] > 0) {
-        const double m = S[S_CISUM] / S[S_CIK];
-        ci = fmax(S[S_CISUM2] / S[S_CIK] - m * m, 0.0);
-    }
+    if (lci != 0 && S[S_CIK] > 0) ci = S[S_CISQDEV] / S[S_CIK];
     S[S_LSEP] = sep;
     S[S_LINV] = inv;
     S[S_LCAP] = cap;

@@ -1,0 +1,201 @@
+package cuda
+
+// Plain tests (no build tag, no GPU, no emulator): the Go side's copies of
+// numbers that kernels/*.cu define, and the kernels' launch functions
+// against the kernels' signatures.
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gridgpu/gridgpu/reference"
+)
+
+func readKernel(t *testing.T, name string) string {
+	t.Helper()
+	src, err := os.ReadFile("kernels/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(src)
+}
+
+// defines returns the object-like #defines of src whose names match re.
+func defines(src string, re *regexp.Regexp) map[string]string {
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^#define\s+(\w+)\s+(\S+)\s*$`).FindAllStringSubmatch(src, -1) {
+		if re.MatchString(m[1]) {
+			out[m[1]] = m[2]
+		}
+	}
+	return out
+}
+
+// TestSlotsMatchKernels compares slots.go with the S_*, G_* and FLAG_*
+// macros of the kernels: every macro has its Go constant with the same
+// value, and the other way round.
+func TestSlotsMatchKernels(t *testing.T) {
+	goSlots := map[string]int{
+		"S_NFAR": sNFar, "S_NNEAR": sNNear, "S_SEPSUM": sSepSum, "S_INVSUM": sInvSum, "S_CAPN2": sCapN2,
+		"S_CIK": sCIK, "S_CISUM": sCISum, "S_CISQDEV": sCISqDev, "S_ZEROS": sZeros, "S_CSEP": sCSep,
+		"S_CINV": sCInv, "S_CIMEAN": sCIMean, "S_CICOEF": sCICoef, "S_LSEP": sLSep, "S_LINV": sLInv,
+		"S_LCAP": sLCap, "S_LCI": sLCI, "S_LTOT": sLTot, "S_ZFRAC": sZFrac,
+		"G_SUMSQ": gSumSq, "G_NORM": gNorm, "G_SCALE": gScale, "G_OK": gOK,
+	}
+	goFlags := map[string]int{"FLAG_ACC": flagAcc, "FLAG_BIAS": flagBias, "FLAG_RELU": flagReLU}
+	for _, c := range []struct {
+		file   string
+		re     *regexp.Regexp
+		consts map[string]int
+	}{
+		{"sic.cu", regexp.MustCompile(`^[SG]_[A-Z0-9]+$`), goSlots},
+		{"gemm.cu", regexp.MustCompile(`^FLAG_[A-Z0-9]+$`), goFlags},
+	} {
+		cu := defines(readKernel(t, c.file), c.re)
+		var names []string
+		for name := range cu {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		used := map[int]string{}
+		for _, name := range names {
+			v, err := strconv.Atoi(cu[name])
+			if err != nil {
+				t.Errorf("%s: #define %s %s: not an integer", c.file, name, cu[name])
+				continue
+			}
+			g, ok := c.consts[name]
+			switch {
+			case !ok:
+				t.Errorf("%s defines %s = %d, which slots.go lacks", c.file, name, v)
+			case g != v:
+				t.Errorf("%s: %s = %d, slots.go has %d", c.file, name, v, g)
+			}
+			if strings.HasPrefix(name, "S_") {
+				if v < 0 || v >= slotStride {
+					t.Errorf("%s: %s = %d is outside a block of slotStride = %d slots", c.file, name, v, slotStride)
+				}
+				if other, dup := used[v]; dup {
+					t.Errorf("%s: %s and %s share slot %d", c.file, other, name, v)
+				}
+				used[v] = name
+			}
+		}
+		for name := range c.consts {
+			if _, ok := cu[name]; !ok {
+				t.Errorf("slots.go has %s, which %s does not define", name, c.file)
+			}
+		}
+	}
+}
+
+// TestZeroEpsMatchesReference: the kernels' Norm-ReLU threshold is the CPU's.
+func TestZeroEpsMatchesReference(t *testing.T) {
+	v := defines(readKernel(t, "sic.cu"), regexp.MustCompile(`^ZERO_EPS$`))["ZERO_EPS"]
+	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "f"), 32)
+	if err != nil || !strings.HasSuffix(v, "f") {
+		t.Fatalf("sic.cu: ZERO_EPS is %q, want a float literal (suffix f)", v)
+	}
+	if float32(f) != float32(reference.ZeroNorm) {
+		t.Errorf("sic.cu: ZERO_EPS = %s; reference.ZeroNorm = %g", v, reference.ZeroNorm)
+	}
+}
+
+// kernelParams maps each kernel of the .cu files to its parameter count.
+func kernelParams(t *testing.T) map[string]int {
+	out := map[string]int{}
+	sig := regexp.MustCompile(`extern "C" __global__ void(?:\s+__launch_bounds__\([^)]*\))?\s+(\w+)\(([^)]*)\)`)
+	for _, f := range []string{"sic.cu", "gemm.cu"} {
+		src := readKernel(t, f)
+		// GEMM_ARGS is a multi-line macro: count its commas.
+		if i := strings.Index(src, "#define GEMM_ARGS"); i >= 0 {
+			body := src[i:]
+			end := strings.Index(body, "#define GEMM_PASS")
+			src = strings.ReplaceAll(src, "(GEMM_ARGS)", "("+strings.ReplaceAll(strings.ReplaceAll(body[len("#define GEMM_ARGS"):end], "\\", ""), "\n", " ")+")")
+		}
+		for _, m := range sig.FindAllStringSubmatch(src, -1) {
+			out[m[1]] = len(strings.Split(m[2], ","))
+		}
+	}
+	return out
+}
+
+// TestLaunchFunctions parses kernels.go: every d.launch there names a kernel
+// of the .cu files and passes as many arguments as the kernel has
+// parameters (the GEMM kernels' name is a parameter, kind: they share
+// GEMM_ARGS), every kernel has a launch, and no other non-test file of the
+// package launches a kernel by name.
+func TestLaunchFunctions(t *testing.T) {
+	params := kernelParams(t)
+	if len(params) < 25 {
+		t.Fatalf("found only %d kernels in kernels/*.cu: %v", len(params), params)
+	}
+	fset := token.NewFileSet()
+	launched := map[string]bool{}
+	files, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fi := range files {
+		name := fi.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "launch" || len(call.Args) < 6 {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "d" {
+				return true
+			}
+			pos := fset.Position(call.Pos())
+			if name != "kernels.go" {
+				t.Errorf("%s: launches a kernel directly; add a launch function to kernels.go", pos)
+				return true
+			}
+			nargs := len(call.Args) - 6
+			var kernels []string
+			switch a := call.Args[0].(type) {
+			case *ast.BasicLit:
+				k, _ := strconv.Unquote(a.Value)
+				kernels = []string{k}
+			case *ast.Ident: // gemmKernel's kind
+				kernels = []string{"gemm_nt", "gemm_nn", "gemm_tn", "gemm_tc_nt", "gemm_tc_nn", "gemm_tc_tn"}
+			default:
+				t.Errorf("%s: kernel name is neither a literal nor kind", pos)
+			}
+			for _, k := range kernels {
+				want, ok := params[k]
+				switch {
+				case !ok:
+					t.Errorf("%s: launches %s, which kernels/*.cu lacks", pos, k)
+				case want != nargs:
+					t.Errorf("%s: launches %s with %d arguments; the kernel has %d parameters", pos, k, nargs, want)
+				}
+				launched[k] = true
+			}
+			return true
+		})
+	}
+	for k := range params {
+		if !launched[k] {
+			t.Errorf("kernel %s has no launch function in kernels.go", k)
+		}
+	}
+}
