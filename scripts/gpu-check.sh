@@ -18,6 +18,9 @@
 #   5c. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
 #   6. the PyTorch baseline (eager, --device cuda) at paper size, same card
 #   7. summary table (also OUTDIR/summary.json)
+# The test binary (cuda.test) takes its kernels from GRIDGPU_GEMM and
+# GRIDGPU_PAIR, the environment overrides of the config's gpu section
+# (gridgpu train --gpu-gemm / --gpu-pair); unset, the defaults (auto, tiled).
 # Every stage writes its output under OUTDIR; a failing stage does not stop
 # the later ones. Expected wall time: about 1-2 minutes (run 1 on an H200:
 # 50 s without stages 1b and 4b); the timeouts add up to under 10.
@@ -43,7 +46,7 @@ DEFAULT_PAIR=tiled
 timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestGEMM/3xTF32' -test.timeout 55s >"$OUT/tests_new_gemm.txt" 2>&1
 RC[new_gemm]=$?
 if [[ ${RC[new_gemm]} != 0 ]] || ! grep -q -- '--- PASS: TestGEMM/3xTF32' "$OUT/tests_new_gemm.txt"; then
-	echo "3xTF32 GEMM tests FAILED (GRIDGPU_GEMM=3xtf32 is opt-in; the default is auto: cuBLAS FP32 or SIMT)"
+	echo "3xTF32 GEMM tests FAILED (gpu.gemm 3xtf32 is opt-in; the default is auto: cuBLAS FP32 or SIMT)"
 	grep -E -- '--- FAIL|relative error|panic' "$OUT/tests_new_gemm.txt" | head -20
 else
 	echo "3xTF32 GEMM tests passed ($(grep -c -- '--- PASS: TestGEMM/3xTF32' "$OUT/tests_new_gemm.txt") cases)"
@@ -103,6 +106,8 @@ stage "CLI: train on cuda:0 (smoke preset), resume the checkpoint on the CPU"
 timeout 30 "$BUNDLE/gridgpu-cuda" train --preset smoke --device cuda:0 --steps 200 --out "$OUT/train_smoke" >"$OUT/train_cuda.txt" 2>&1
 RC[train_cuda]=$?
 tail -3 "$OUT/train_cuda.txt"
+grep -A2 '^gpu:' "$OUT/train_smoke/config.yaml"
+head -1 "$OUT/train_smoke/metrics.jsonl" | grep -o '"device":"[^"]*"'
 timeout 30 "$BUNDLE/gridgpu-cuda" train --resume "$OUT/train_smoke" --device cpu --steps 220 >"$OUT/train_resume_cpu.txt" 2>&1
 RC[resume_cpu]=$?
 tail -3 "$OUT/train_resume_cpu.txt"
