@@ -22,12 +22,9 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/train"
 )
-
-func init() {
-	extraCommands = append(extraCommands, analyzeCommand(), gridscoreCommand())
-}
 
 func analyzeCommand() *cli.Command {
 	d := analysis.DefaultOptions()
@@ -273,49 +270,27 @@ func runAnalyze(c *cli.Context) error {
 	return nil
 }
 
-// progress prints what analyze is doing to stderr: one line rewritten in
-// place on a terminal, plain lines at stage changes and quarter marks
-// otherwise (so logs stay readable).
+// progress prints what analyze (and states) is doing to stderr on a status
+// line: redrawn in place on a terminal, plain lines at stage changes and
+// quarter marks otherwise (so logs stay readable).
 type progress struct {
-	mu      sync.Mutex
-	w       io.Writer
-	tty     bool
-	live    bool // a live line is on screen and must be cleared first
+	line *statusline.Line
+
+	mu      sync.Mutex // guards the fields below (events come from several workers)
 	stage   string
 	lastPct int
 	lastTTY time.Time
 }
 
 func newProgress(w io.Writer) *progress {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return &progress{w: w, tty: tty}
+	return &progress{line: statusline.New(w, statusline.IsTerminal(w))}
 }
 
-func (p *progress) linef(format string, a ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.live {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.live = false
-	}
-	fmt.Fprintf(p.w, format+"\n", a...)
-}
+// linef prints a permanent line.
+func (p *progress) linef(format string, a ...any) { p.line.Printf(format, a...) }
 
-func (p *progress) update(msg string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", msg)
-		p.live = true
-		return
-	}
-	fmt.Fprintln(p.w, msg)
-}
+// update shows msg as the status.
+func (p *progress) update(msg string) { p.line.Update(msg) }
 
 func (p *progress) event(e analysis.ProgressEvent) {
 	if e.Stage == "state space" {
@@ -338,7 +313,7 @@ func (p *progress) event(e analysis.ProgressEvent) {
 		p.stage, p.lastPct = key, -1
 	}
 	show := false
-	if p.tty {
+	if p.line.TTY() {
 		show = newStage || e.Done == e.Total || time.Since(p.lastTTY) > 100*time.Millisecond
 		if show {
 			p.lastTTY = time.Now()
@@ -358,14 +333,8 @@ func (p *progress) event(e analysis.ProgressEvent) {
 	}
 }
 
-func (p *progress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.live {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.live = false
-	}
-}
+// finish erases the status: what follows is a result line.
+func (p *progress) finish() { p.line.Clear() }
 
 func gridscoreCommand() *cli.Command {
 	return &cli.Command{

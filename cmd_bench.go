@@ -19,8 +19,6 @@ import (
 	"github.com/gridgpu/gridgpu/train"
 )
 
-func init() { extraCommands = append(extraCommands, benchCommand()) }
-
 // benchPresets are the sizes bench accepts: the project's four benchmark
 // sizes, each with the paper's loss and optimiser settings.
 var benchPresets = []string{"tiny", "small", "medium", "paper"}
@@ -29,14 +27,15 @@ func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "bench",
 		Usage:     "time full training steps at a preset size; prints one JSON object",
-		UsageText: "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S]",
+		UsageText: "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]",
 		Description: "Times optimiser steps of one freshly sampled microbatch each (gradient accumulation 1,\n" +
 			"as the PyTorch reference that scripts/bench-vs-torch.sh runs): forward, backward, clipping and\n" +
 			"AdamW. Sampling the microbatch is not timed. Prints {\"seconds_per_step\" (median), \"min_seconds\",\n" +
 			"\"max_seconds\", \"step_times\", \"breakdown\" (seconds per step by phase, CPU only),\n" +
 			"\"peak_rss_mb\" (VmHWM), \"config\"}. Presets: tiny (B,T,N,H = 16,20,32,64),\n" +
-			"small (32,30,64,128), medium (64,40,128,256), paper (130,60,128,256).",
-		Flags: []cli.Flag{
+			"small (32,30,64,128), medium (64,40,128,256), paper (130,60,128,256). On a CUDA device\n" +
+			"--gpu-gemm and --gpu-pair choose the kernels as the training config's gpu section does.",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "preset", Value: "paper", Usage: "size: " + strings.Join(benchPresets, ", ")},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N on a CUDA build"},
 			&cli.IntFlag{Name: "iters", Value: 5, Usage: "timed steps"},
@@ -44,7 +43,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Value: 0, Usage: "GOMAXPROCS for the CPU engine (0: all cores)"},
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of the initial parameters and the microbatches"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
-		},
+		}, configFlags("the presets': auto, tiled", "gpu.")...),
 		Action: benchAction,
 	}
 }
@@ -76,6 +75,9 @@ type benchConfig struct {
 	Warmup  int    `json:"warmup"`
 	Seed    uint64 `json:"seed"`
 	Go      string `json:"go"`
+	// GPU is the gpu section asked for (CUDA devices only); Device says
+	// what it resolved to.
+	GPU *train.GPUConfig `json:"gpu,omitempty"`
 }
 
 func benchAction(c *cli.Context) error {
@@ -108,6 +110,18 @@ func benchAction(c *cli.Context) error {
 	B, T, N, H := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden
 	seed := c.Uint64("seed")
 	device := c.String("device")
+	cfg.Run.Device = device
+	applyConfigFlags(c, &cfg, "gpu.")
+	notes, err := train.ApplyGPUEnv(&cfg.GPU, cfg.Run.Device, os.Getenv)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(c.App.ErrWriter, "gridgpu: %s\n", n)
+	}
+	if err := cfg.GPU.Validate(); err != nil {
+		return usagef("%v", err)
+	}
 	if strings.HasPrefix(device, "cpu") {
 		if err := train.CheckMemory(B, T, N, H, 1, train.UseTrain, "choose a smaller --preset"); err != nil {
 			return fmt.Errorf("bench --preset %s: %w", preset, err)
@@ -115,7 +129,7 @@ func benchAction(c *cli.Context) error {
 	}
 	eng, err := train.NewEngine(train.EngineSpec{
 		Device: device, B: B, T: T, N: N, H: H,
-		Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed),
+		Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed), GPU: cfg.GPU,
 	})
 	if err != nil {
 		return err
@@ -134,6 +148,8 @@ func benchAction(c *cli.Context) error {
 		Go: runtime.Version()}}
 	if cpu {
 		out.Config.BLAS = graph.BLAS + " (" + graph.BLASCore() + ")"
+	} else {
+		out.Config.GPU = &cfg.GPU
 	}
 	phases := map[string]float64{}
 	for it := 0; it < warmup+iters; it++ {
@@ -193,7 +209,7 @@ func benchAction(c *cli.Context) error {
 		}
 	}
 	out.PeakRSSMB = peakRSSMB()
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(c.App.Writer)
 	return enc.Encode(out)
 }
 

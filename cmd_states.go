@@ -19,8 +19,6 @@ import (
 	"github.com/gridgpu/gridgpu/train"
 )
 
-func init() { extraCommands = append(extraCommands, statesCommand()) }
-
 // maxStateSamples bounds --samples (the analysis also compares all pairs
 // of samples for its distance curve).
 const maxStateSamples = 20000

@@ -273,7 +273,3 @@ func writeSummary(c *cli.Context, spec *sweep.Spec, pts []sweep.Point, out strin
 		filepath.Join(out, "results.csv"), filepath.Join(out, "results.json"), filepath.Join(out, "index.html"))
 	return nil
 }
-
-func init() {
-	extraCommands = append(extraCommands, sweepCommand())
-}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -15,90 +14,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/train"
 )
 
-// configFlags makes one flag per config field whose path starts with one of
-// the prefixes (all fields when none is given). The flags have no defaults
-// of their own: a flag only counts when it is set, so that presets and
-// config files keep their values.
-func configFlags(defaultText string, prefixes ...string) []cli.Flag {
-	var out []cli.Flag
-	for _, f := range train.Fields() {
-		if len(prefixes) > 0 && !hasPrefix(f.Path, prefixes) {
-			continue
-		}
-		section, _, _ := strings.Cut(f.Path, ".")
-		usage := f.Usage + " [" + f.Path + "]"
-		switch f.Kind {
-		case reflect.Int:
-			out = append(out, &cli.IntFlag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
-		case reflect.Int64:
-			out = append(out, &cli.Int64Flag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
-		case reflect.Uint64:
-			out = append(out, &cli.Uint64Flag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
-		case reflect.Float64:
-			out = append(out, &cli.Float64Flag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
-		case reflect.String:
-			out = append(out, &cli.StringFlag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
-		default:
-			panic("config field " + f.Path + " has a kind without a flag type")
-		}
-	}
-	return out
-}
-
-// requireFlags reports missing required flags as one usage error (urfave's
-// Required option prints the whole help page first).
-func requireFlags(c *cli.Context, names ...string) error {
-	var missing []string
-	for _, n := range names {
-		if c.String(n) == "" {
-			missing = append(missing, "--"+n)
-		}
-	}
-	if len(missing) > 0 {
-		return usagef("%s: missing %s; see 'gridgpu %s --help'", c.Command.Name, strings.Join(missing, " and "), c.Command.Name)
-	}
-	return nil
-}
-
-func hasPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// applyConfigFlags copies every flag the user set into cfg.
-func applyConfigFlags(c *cli.Context, cfg *train.Config, prefixes ...string) {
-	for _, f := range train.Fields() {
-		if len(prefixes) > 0 && !hasPrefix(f.Path, prefixes) {
-			continue
-		}
-		if !c.IsSet(f.Flag) {
-			continue
-		}
-		switch f.Kind {
-		case reflect.Int:
-			f.Set(cfg, c.Int(f.Flag))
-		case reflect.Int64:
-			f.Set(cfg, c.Int64(f.Flag))
-		case reflect.Uint64:
-			f.Set(cfg, c.Uint64(f.Flag))
-		case reflect.Float64:
-			f.Set(cfg, c.Float64(f.Flag))
-		case reflect.String:
-			f.Set(cfg, c.String(f.Flag))
-		}
-	}
-}
-
 func trainCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config file `FILE` (sections model, data, loss, optimizer, scheduler, run; unknown keys are errors); applied over the preset"},
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config file `FILE` (sections model, data, loss, optimizer, scheduler, run, gpu; unknown keys are errors); applied over the preset"},
 		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: "paper", Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ")},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "run directory `DIR` for config.yaml, metrics.jsonl and checkpoints/ (default with --resume: the checkpoint's run directory)"},
 		&cli.StringFlag{Name: "resume", Aliases: []string{"r"}, Usage: "continue exactly from checkpoint `F` (or a run directory: its latest checkpoint); the config comes from the checkpoint, --config and flags override it"},
@@ -165,6 +87,15 @@ func trainAction(c *cli.Context) error {
 		}
 	}
 	applyConfigFlags(c, &cfg)
+	// GRIDGPU_GEMM and GRIDGPU_PAIR (debugging) override the gpu section;
+	// the overridden values are what config.yaml and checkpoints record.
+	notes, err := train.ApplyGPUEnv(&cfg.GPU, cfg.Run.Device, os.Getenv)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(c.App.ErrWriter, "gridgpu: %s; config.yaml and the checkpoints record the overridden value\n", n)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -232,7 +163,7 @@ func trainAction(c *cli.Context) error {
 		os.Exit(code)
 	}()
 
-	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: train.IsTerminal(os.Stderr) && stderr == os.Stderr}
+	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: statusline.IsTerminal(stderr)}
 	if ck == nil {
 		opt.Preset = c.String("preset")
 	}

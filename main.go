@@ -21,22 +21,11 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// extraCommands lets other files of this package (analysis, CUDA-only
-// commands) add subcommands from their init functions.
-var extraCommands []*cli.Command
-
 // Exit statuses. Interruption by a signal uses 128+signal, as shells do.
 const (
 	exitError = 1
 	exitUsage = 2
 )
-
-// usageError marks mistakes in how a command was called (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
@@ -64,35 +53,27 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		HideHelpCommand: true,
 	}
-	app.Commands = append(app.Commands, trainCommand(), lossCommand(), exportCommand(), versionCommand())
-	app.Commands = append(app.Commands, extraCommands...)
+	app.Commands = commands()
 	for _, cmd := range app.Commands {
 		setUsageErrors(cmd)
 	}
 	return app
 }
 
-// onUsageError turns flag-parsing failures into one-line errors instead of
-// urfave/cli's default of printing the whole help page.
-func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
-	msg := err.Error()
-	msg = strings.Replace(msg, "flag provided but not defined: -", "unknown flag --", 1)
-	msg = strings.Replace(msg, " for flag -", " for flag --", 1)
-	// At the top level urfave/cli's context carries a root command named
-	// after the app itself: "gridgpu", not "gridgpu gridgpu".
-	name := "gridgpu"
-	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != name {
-		name += " " + c.Command.Name
-	}
-	return usagef("%s; run '%s --help' for the options", msg, name)
-}
-
-func setUsageErrors(cmd *cli.Command) {
-	if cmd.OnUsageError == nil {
-		cmd.OnUsageError = onUsageError
-	}
-	for _, sub := range cmd.Subcommands {
-		setUsageErrors(sub)
+// commands are gridgpu's subcommands, in the order --help lists them:
+// training, then analysis of what was trained, then tools. Each is defined
+// in its cmd_*.go file.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		trainCommand(),
+		sweepCommand(),
+		analyzeCommand(),
+		gridscoreCommand(),
+		statesCommand(),
+		lossCommand(),
+		exportCommand(),
+		benchCommand(),
+		versionCommand(),
 	}
 }
 

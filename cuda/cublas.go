@@ -59,7 +59,7 @@ import "C"
 
 import "fmt"
 
-// openBLAS loads cuBLAS (GRIDGPU_GEMM=cublas, or cublas-tf32 for its TF32
+// openBLAS loads cuBLAS (gpu.gemm cublas, or cublas-tf32 for its TF32
 // tensor-core mode: faster, ~1e-3 relative error instead of ~1e-6); on the
 // device thread, with the context current (the handle binds to it).
 func (dr *driver) openBLAS(tf32 bool) (string, error) {

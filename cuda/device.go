@@ -49,8 +49,9 @@ type device struct {
 	// pairRowBlock selects the first pairwise kernel (pair_loss, 32 rows per
 	// block) instead of the register-tiled pair_tile: gpu.pair rowblock.
 	pairRowBlock bool
-	// simt selects the FP32 SIMT GEMM kernels (gpu.gemm simt, or auto
-	// without cuBLAS) instead of the 3xTF32 tensor-core ones.
+	// simt selects the FP32 SIMT GEMM kernels instead of the 3xTF32
+	// tensor-core ones for the products that do not go to cuBLAS (gpu.gemm
+	// simt, auto and cublas: all of them FP32).
 	simt bool
 	// sync makes every launch synchronous (GRIDGPU_CUDA_SYNC=1), so that an
 	// asynchronous kernel fault is reported at the launch that caused it.
@@ -119,14 +120,18 @@ func openDevice(spec, gemm, pair string) (*device, error) {
 			// conformal-isometry term is ill-conditioned (steps with tiny
 			// speeds) the recurrence amplifies that into percent-level
 			// gradient differences (measured on an H200, cuda/NOTES.md).
-			d.gemmReq = "auto"
+			// The products cuBLAS is not given (those with a ReLU or an
+			// accumulate-and-bias epilogue) run on the SIMT kernels, so
+			// that every product is FP32.
+			d.gemmReq, d.simt = "auto", true
 			if d.blas, err = d.drv.openBLAS(false); err != nil {
-				d.blas, d.simt = "", true
+				d.blas = ""
 			}
 		case "3xtf32":
 		case "simt":
 			d.simt = true
 		case "cublas", "cublas-tf32":
+			d.simt = gemm == "cublas" // FP32 for the products cuBLAS is not given
 			if d.blas, err = d.drv.openBLAS(gemm == "cublas-tf32"); err != nil {
 				return fmt.Errorf("cuda:%d: gpu.gemm = %s: %v", ord, gemm, err)
 			}

@@ -31,6 +31,7 @@ type Config struct {
 	Optimizer OptimizerConfig  `yaml:"optimizer"`
 	Scheduler SchedulerConfig  `yaml:"scheduler"`
 	Run       RunConfig        `yaml:"run"`
+	GPU       GPUConfig        `yaml:"gpu"`
 }
 
 // ModelConfig sizes the network of SPEC section 2.
@@ -142,14 +143,14 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 //     (B,T,N,H) = (16,20,32,64), (32,30,64,128), (64,40,128,256).
 func Preset(name string) (Config, error) {
 	c := Config{
-		Model: ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal},
-		Data:  DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1},
-		Loss: graph.LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1,
-			Reduction: graph.ReduceMean},
+		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal},
+		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1},
+		Loss:      graph.PaperLoss(),
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
 		Run: RunConfig{Steps: 2_000_000, Seed: 0, LogEvery: 100, CheckpointEvery: 10_000, KeepCheckpoints: 3,
 			EvalEvery: 0, EvalArena: 2, EvalWalks: EvalStandard, EvalTrajectories: 50, Device: "cpu"},
+		GPU: DefaultGPU(),
 	}
 	size := func(B, T, N, H int) {
 		c.Data.BatchSize, c.Data.SeqLen, c.Model.Units, c.Model.Hidden = B, T, N, H
@@ -566,6 +567,7 @@ func (c *Config) Validate() error {
 			}
 			return nil
 		},
+		func() error { return c.GPU.Validate() },
 	}
 	for _, chk := range checks {
 		if err := chk(); err != nil {

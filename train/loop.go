@@ -62,6 +62,11 @@ type Metrics struct {
 	// left out; config-history.yaml has every change).
 	ResumedAt     *int64            `json:"resumed_at,omitempty"`
 	ConfigChanged map[string]string `json:"config_changed,omitempty"`
+	// Device is the engine's Device() on the run's first line (step 1) and
+	// on each resumed_at line: on the CUDA path the GPU and the kernels the
+	// gpu section resolved to, e.g. "cuda:0 (NVIDIA H200; gemm auto: cublas
+	// libcublas.so.12; pair tiled)".
+	Device string `json:"device,omitempty"`
 	// The grid evaluation's keys, on the lines of evaluated steps only.
 	*EvalMetrics
 }
@@ -154,7 +159,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if opt.Resume != nil {
 		init = opt.Resume.Params
 	}
-	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init})
+	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU})
 	if err != nil {
 		return nil, err
 	}
@@ -350,8 +355,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			if st.Terms != nil {
 				m.Terms = *st.Terms
 			}
+			if step == 1 {
+				m.Device = eng.Device()
+			}
 			if pendingResume != nil {
-				m.ResumedAt, m.ConfigChanged = pendingResume, pendingChanges
+				m.ResumedAt, m.ConfigChanged, m.Device = pendingResume, pendingChanges, eng.Device()
 				pendingResume = nil
 			}
 			line, err := json.Marshal(m)

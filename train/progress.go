@@ -4,37 +4,30 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/statusline"
 )
 
-// progress shows training progress: on a terminal one line redrawn in place
-// with \r (at most 5 times a second, so drawing never costs step time),
-// fitted to the terminal's width so that it never wraps; elsewhere (logs,
-// CI) the full line every interval, so log files hold no control
-// characters.
+// progress shows training progress on a status line (package statusline):
+// on a terminal one line redrawn in place with \r (at most 5 times a
+// second, so drawing never costs step time), fitted to the terminal's width
+// so that it never wraps; elsewhere (logs, CI) the full line every
+// interval, so log files hold no control characters.
 type progress struct {
-	w           io.Writer
-	tty         bool
+	line        *statusline.Line
 	interval    time.Duration
 	start, goal int64
 	t0, last    time.Time
 	// rate is an exponential moving average of steps per second, so that
 	// the ETA follows the current speed rather than the whole run's.
-	rate      float64
-	rateT     time.Time
-	rateStep  int64
-	drawn     bool
-	lastWidth int
+	rate     float64
+	rateT    time.Time
+	rateStep int64
 	// grid is the last evaluation's "grid a/N" ("" before the first).
 	grid string
-	// width returns the terminal's width in columns.
-	width func() int
 }
 
 // setEval records the last grid evaluation for the progress line.
@@ -45,19 +38,7 @@ func newProgress(w io.Writer, tty bool, interval time.Duration, start, goal int6
 		interval = 10 * time.Second
 	}
 	now := time.Now()
-	return &progress{w: w, tty: tty, interval: interval, start: start, goal: goal, t0: now, last: now, rateT: now, rateStep: start,
-		width: func() int { return termWidth(w) }}
-}
-
-// termWidth is the width of the terminal w writes to, or 80 when w is not a
-// file or its size is unknown.
-func termWidth(w io.Writer) int {
-	if f, ok := w.(interface{ Fd() uintptr }); ok {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			return cols
-		}
-	}
-	return 80
+	return &progress{line: statusline.New(w, tty), interval: interval, start: start, goal: goal, t0: now, last: now, rateT: now, rateStep: start}
 }
 
 // field is one part of the progress line: its text, the separator written
@@ -130,13 +111,6 @@ func progressFields(step, goal int64, l graph.Losses, lr float64, grid string, r
 		field{"  ", "ETA " + eta, 95})
 }
 
-// IsTerminal reports whether f is a character device (a terminal), the
-// condition for live \r progress.
-func IsTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 func (p *progress) update(step int64, l graph.Losses, lr float64, now time.Time) {
 	if dt := now.Sub(p.rateT).Seconds(); dt >= 0.5 || step == p.goal {
 		inst := float64(step-p.rateStep) / dt
@@ -152,7 +126,7 @@ func (p *progress) update(step int64, l graph.Losses, lr float64, now time.Time)
 		rate = float64(step-p.start) / now.Sub(p.t0).Seconds()
 	}
 	due := now.Sub(p.last) >= p.interval
-	if p.tty {
+	if p.line.TTY() {
 		due = now.Sub(p.last) >= 200*time.Millisecond
 	}
 	if !due && step != p.goal && step != p.start+1 {
@@ -161,31 +135,15 @@ func (p *progress) update(step int64, l graph.Losses, lr float64, now time.Time)
 	p.last = now
 	eta := fmtETA(float64(p.goal-step), rate)
 	fields := progressFields(step, p.goal, l, lr, p.grid, rate, eta)
-	if p.tty {
-		// One column short of the width: a line filling the last column
-		// leaves some terminals waiting to wrap, and the next \r would
-		// then start a new line.
-		width := p.width() - 1
-		line := fitLine(fields, width)
-		pad := ""
-		if n := min(p.lastWidth, width) - len(line); n > 0 {
-			pad = strings.Repeat(" ", n)
-		}
-		fmt.Fprint(p.w, "\r"+line+pad)
-		p.lastWidth = len(line)
-		p.drawn = true
-	} else {
-		fmt.Fprintln(p.w, fitLine(fields, math.MaxInt))
+	width := math.MaxInt
+	if p.line.TTY() {
+		width = p.line.Columns()
 	}
+	p.line.Update(fitLine(fields, width))
 }
 
 // finish ends the live line so following output starts on a fresh line.
-func (p *progress) finish() {
-	if p.tty && p.drawn {
-		fmt.Fprintln(p.w)
-		p.drawn = false
-	}
-}
+func (p *progress) finish() { p.line.Finish() }
 
 // etaCap is the longest ETA shown as a duration; longer ones (absurd step
 // counts) are shown as ">100y" rather than overflowing time.Duration.

@@ -213,8 +213,8 @@ extern "C" __global__ void set_rows(float* C, const float* bias, long long M, lo
 }
 
 // ---------------------------------------------------------------------------
-// 3xTF32 tensor-core GEMM (the default; the SIMT kernels above stay
-// selectable with GRIDGPU_GEMM=simt).
+// 3xTF32 tensor-core GEMM (opt-in: gpu.gemm 3xtf32, and the products
+// that gpu.gemm cublas-tf32 does not give to cuBLAS).
 //
 // Same contract, tiles, operand loads, split-K and epilogue as gemm_body;
 // the inner product runs on the tensor cores with
@@ -226,7 +226,7 @@ extern "C" __global__ void set_rows(float* C, const float* bias, long long M, lo
 // small terms first: FP32-level accuracy (~1e-6 relative, as the SIMT
 // kernel), three tensor-core products per step instead of one. Plain TF32
 // (one product) would be ~1e-3; that is only available through
-// GRIDGPU_GEMM=cublas-tf32.
+// gpu.gemm cublas-tf32.
 //
 // Warps: 8 per block as 2 (M) x 4 (N); a warp owns 64 x 32 outputs, i.e.
 // 4 x 4 tiles of 16 x 8, 64 accumulators per thread. Fragment layouts (PTX

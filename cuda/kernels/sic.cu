@@ -22,8 +22,8 @@
 #define DYNAMIC_SHARED(T, name) extern __shared__ T name[]
 #endif
 
-// The Norm-ReLU threshold of SPEC section 2 (graph's normEps; zeroEps in
-// cuda/slots.go).
+// The Norm-ReLU threshold, reference.ZeroNorm rounded to float32
+// (TestZeroEpsMatchesReference checks it).
 #define ZERO_EPS 1e-8f
 
 // Slots of the per-microbatch scalar block (cuda/slots.go: the same numbers).
@@ -791,7 +791,7 @@ extern "C" __global__ void adamw(float* p, const float* grad, float* m, float* v
 
 // ---------------------------------------------------------------------------
 // Pairwise losses, register-tiled (the default; pair_loss above is the
-// first, row-block version, kept for comparison: GRIDGPU_PAIR=rowblock).
+// first, row-block version, kept for comparison: gpu.pair rowblock).
 //
 // Same math as pair_loss: dL/dg_i = sum_j c_ij (g_i - g_j) over ordered
 // pairs, c_ij from D_ij = s_i + s_j - 2 g_i.g_j and the position mask. Here
