@@ -423,9 +423,6 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	return steps
 }
 
-// termSlots holds each loss term's slot, in graph.Term order.
-var termSlots = [graph.NumTerms]int{graph.Sep: sLSep, graph.Inv: sLInv, graph.Cap: sLCap, graph.CI: sLCI}
-
 // lossesOf reads microbatch block m of the downloaded scalars.
 func lossesOf(s []float64, m int) graph.Losses {
 	b := s[m*slotStride:]

@@ -3,6 +3,12 @@ package cuda
 // This file has no build tag, so that slots_test.go (a plain go test) can
 // compare its numbers with the #defines of kernels/sic.cu and gemm.cu.
 
+import "github.com/gridgpu/gridgpu/graph"
+
+// termSlots holds each loss term's unweighted value's slot, in graph.Term
+// order (TestTermSlots: every term has its own).
+var termSlots = [graph.NumTerms]int{graph.Sep: sLSep, graph.Inv: sLInv, graph.Cap: sLCap, graph.CI: sLCI}
+
 // Slots of the float64 scalar buffer: the S_* and G_* macros of
 // kernels/sic.cu (sNFar is S_NFAR, gSumSq is G_SUMSQ, ...). Each microbatch
 // of a step has a block of slotStride doubles; the step-wide (optimiser)

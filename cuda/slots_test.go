@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/reference"
 )
 
@@ -97,6 +98,21 @@ func TestSlotsMatchKernels(t *testing.T) {
 }
 
 // TestZeroEpsMatchesReference: the kernels' Norm-ReLU threshold is the CPU's.
+// A term added to graph.TermSpecs without a slot here would read slot 0
+// (a pair count) as its value.
+func TestTermSlots(t *testing.T) {
+	seen := map[int]graph.Term{}
+	for term, slot := range termSlots {
+		if slot < sLSep || slot >= sLTot {
+			t.Errorf("loss term %s: slot %d is not one of the loss slots S_LSEP..S_LTOT-1", graph.Term(term), slot)
+		}
+		if other, dup := seen[slot]; dup {
+			t.Errorf("loss terms %s and %s share slot %d", other, graph.Term(term), slot)
+		}
+		seen[slot] = graph.Term(term)
+	}
+}
+
 func TestZeroEpsMatchesReference(t *testing.T) {
 	v := defines(readKernel(t, "sic.cu"), regexp.MustCompile(`^ZERO_EPS$`))["ZERO_EPS"]
 	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "f"), 32)
