@@ -14,6 +14,42 @@
 // registers OpenBLAS (cgo, Debian package libopenblas-dev); the build tag
 // purego, or CGO_ENABLED=0, keeps gonum's pure-Go implementation. Work is
 // spread over GOMAXPROCS goroutines in fixed partitions, so that sums run in
-// an order that does not depend on their number or scheduling. EnableTiming and TakeTimings expose a per-phase time
-// breakdown for benchmarks.
+// an order that does not depend on their number or scheduling.
+// EnableTiming and TakeTimings expose a per-phase time breakdown for
+// benchmarks.
+//
+// # Files
+//
+// terms.go lists the loss terms (TermSpecs) and holds Losses; config.go the
+// loss settings; one file per loss op: separation_invariance.go (the two
+// pairwise terms, computed in one pass over the pairs), capacity.go,
+// conformal.go; recurrence.go and linear.go the network's ops; model.go
+// builds the graph from them; forward.go is the float32 forward pass
+// without a graph that package analysis runs.
+//
+// # Adding a loss term
+//
+// Outside the graph everything that lists the terms is derived from
+// TermSpecs: the config keys and their validation and flags, the
+// metrics.jsonl keys, the progress line, the loss command's output, the
+// averaging over microbatches (CPU and CUDA), the training curves and the
+// sweep tables. A new term therefore touches, on the CPU:
+//
+//   - terms.go: its Term constant and TermSpecs row;
+//   - config.go: its weight in LossConfig (YAML key, help text) and its
+//     value in PaperLoss;
+//   - a new file with its op, forward and backward, the derivation in a
+//     comment;
+//   - model.go: the op in newModel, its value in run and allTerms;
+//   - package reference: its plain definition, which the tests compare
+//     the op against (and a finite-difference case in model_test.go);
+//   - README.md: the config table's row for the weight (a test requires
+//     one for every key).
+//
+// The CUDA engine must then either refuse a non-zero weight (one check in
+// cuda/engine.go, as for the conformal-isometry variants) or implement it:
+// the kernel and its slot in cuda/kernels/sic.cu (then make ptx), the slot
+// and termSlots in cuda/slots.go (tests check both against sic.cu), a
+// launch function in cuda/kernels.go (checked against the kernel's
+// signature) and its stages in cuda/engine.go.
 package graph
