@@ -36,6 +36,33 @@ func (lc LossConfig) ciWindow() CIWindow {
 	return w
 }
 
+// forEachCIPair calls f for each pair of states the conformal-isometry
+// term compares, in a fixed order: g_{b,t} and g_{b,t-lag} (t = 1..steps,
+// lag = 1..MaxLag) whose displacement sp = ||v_{t-lag+1} + ... + v_t|| lies
+// in (0, MaxDist).
+func forEachCIPair(B, steps int, vel []float32, w CIWindow, f func(b, t, lag int, sp float64)) {
+	for b := 0; b < B; b++ {
+		for t := 1; t <= steps; t++ {
+			var dx, dy float64
+			for lag := 1; lag <= w.MaxLag && lag <= t; lag++ {
+				dx += float64(vel[(b*steps+t-lag)*2])
+				dy += float64(vel[(b*steps+t-lag)*2+1])
+				if sp := math.Hypot(dx, dy); sp > 0 && sp < w.MaxDist {
+					f(b, t, lag, sp)
+				}
+			}
+		}
+	}
+}
+
+// ciPairs counts the pairs of states the conformal-isometry term compares:
+// none means the term is undefined.
+func ciPairs(B, steps int, vel []float32, w CIWindow) int {
+	n := 0
+	forEachCIPair(B, steps, vel, w, func(int, int, int, float64) { n++ })
+	return n
+}
+
 // Conformal isometry over pairs of states of one trajectory. For the K pairs
 // k = (b, t, lag) with 1 <= lag <= MaxLag and 0 < ||dx_k|| < MaxDist, where
 // dx_k = x_{b,t} - x_{b,t-lag} is the sum of the lag velocities between
@@ -70,28 +97,17 @@ func ciLoss[T float](B, steps, N int, s []T, vel []float32, w CIWindow, ds []T, 
 		bin       int
 	}
 	var items []item
-	for b := 0; b < B; b++ {
-		for t := 1; t <= steps; t++ {
-			var dx, dy float64
-			for lag := 1; lag <= w.MaxLag && lag <= t; lag++ {
-				dx += float64(vel[(b*steps+t-lag)*2])
-				dy += float64(vel[(b*steps+t-lag)*2+1])
-				sp := math.Hypot(dx, dy)
-				if !(sp > 0 && sp < w.MaxDist) {
-					continue
-				}
-				row, prev := b*(steps+1)+t, b*(steps+1)+t-lag
-				var d2 float64
-				for k := 0; k < N; k++ {
-					d := float64(s[row*N+k]) - float64(s[prev*N+k])
-					d2 += d * d
-				}
-				dist := math.Sqrt(d2)
-				bin := min(int(sp/w.MaxDist*float64(w.Bins)), w.Bins-1)
-				items = append(items, item{row: row, prev: prev, r: dist / sp, sp: sp, dist: dist, bin: bin})
-			}
+	forEachCIPair(B, steps, vel, w, func(b, t, lag int, sp float64) {
+		row, prev := b*(steps+1)+t, b*(steps+1)+t-lag
+		var d2 float64
+		for k := 0; k < N; k++ {
+			d := float64(s[row*N+k]) - float64(s[prev*N+k])
+			d2 += d * d
 		}
-	}
+		dist := math.Sqrt(d2)
+		bin := min(int(sp/w.MaxDist*float64(w.Bins)), w.Bins-1)
+		items = append(items, item{row: row, prev: prev, r: dist / sp, sp: sp, dist: dist, bin: bin})
+	})
 	if len(items) == 0 {
 		return 0
 	}

@@ -2,9 +2,7 @@ package graph
 
 import (
 	"fmt"
-	"math"
 
-	"github.com/gridgpu/gridgpu/reference"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -39,27 +37,6 @@ func gemmBias(n, m, k int, x, w, bias, out []float32) {
 		1, blas32.General{Rows: n, Cols: m, Stride: m, Data: out[:n*m]})
 }
 
-// normReLU writes ReLU(y)/||ReLU(y)|| into out and returns false (and a zero
-// vector) where the norm is at most reference.ZeroNorm.
-func normReLU(y, out []float32) bool {
-	var ss float64
-	for _, v := range y {
-		if v > 0 {
-			ss += float64(v) * float64(v)
-		}
-	}
-	nrm := math.Sqrt(ss)
-	if nrm <= reference.ZeroNorm {
-		clear(out)
-		return false
-	}
-	inv := float32(1 / nrm)
-	for i, v := range y {
-		out[i] = max(v, 0) * inv
-	}
-	return true
-}
-
 // ForwardStates runs the network on B trajectories of T velocities (vel is
 // [B][T][2]) from g_0 = NormReLU(G0) and returns the states g_1..g_T as
 // [B][T][N]. It is the plain forward pass, for analysis of long trajectories:
@@ -73,7 +50,7 @@ func ForwardStates(p *Params, vel []float32, B, T int) ([]float32, error) {
 	}
 	N, H := p.N, p.H
 	g0 := make([]float32, N)
-	normReLU(p.G0, g0)
+	normReLUInto(p.G0, g0)
 	prev := make([]float32, B*N)
 	for b := 0; b < B; b++ {
 		copy(prev[b*N:], g0)
@@ -100,7 +77,7 @@ func ForwardStates(p *Params, vel []float32, B, T int) ([]float32, error) {
 				y[i] = s
 			}
 			out := states[(b*T+t)*N : (b*T+t+1)*N]
-			normReLU(y, out)
+			normReLUInto(y, out)
 			copy(gp, out)
 		}
 	}

@@ -129,25 +129,6 @@ func (m *model[T]) allTerms(b *data.Batch) TermValues {
 	return out
 }
 
-// ciPairs counts the pairs of states the conformal-isometry term compares
-// (the selection of ciLoss): none means the term is undefined.
-func ciPairs(B, steps int, vel []float32, w CIWindow) int {
-	n := 0
-	for b := 0; b < B; b++ {
-		for t := 1; t <= steps; t++ {
-			var dx, dy float64
-			for lag := 1; lag <= w.MaxLag && lag <= t; lag++ {
-				dx += float64(vel[(b*steps+t-lag)*2])
-				dy += float64(vel[(b*steps+t-lag)*2+1])
-				if sp := math.Hypot(dx, dy); sp > 0 && sp < w.MaxDist {
-					n++
-				}
-			}
-		}
-	}
-	return n
-}
-
 // Close releases the graph's machine and the model's largest buffer.
 func (m *Model) Close() error {
 	m.impl.rec.free()
