@@ -23,6 +23,7 @@ import (
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
+	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -203,7 +204,7 @@ func runAnalyze(c *cli.Context) error {
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "\ngridgpu: second %s: aborting; no report written\n", sigName(s))
+		fmt.Fprintf(stderr, "\ngridgpu: second %s: aborting; no report written\n", sweep.SignalName(s))
 		os.Exit(signalStatus(s))
 	}()
 
@@ -225,7 +226,7 @@ func runAnalyze(c *cli.Context) error {
 		pr.finish()
 		var sc signalCause
 		if errors.As(context.Cause(ctx), &sc) {
-			return cli.Exit(fmt.Sprintf("analyze: %s: interrupted; no report written", sigName(sc.sig)), signalStatus(sc.sig))
+			return cli.Exit(fmt.Sprintf("analyze: %s: interrupted; no report written", sweep.SignalName(sc.sig)), signalStatus(sc.sig))
 		}
 		return err
 	}
@@ -489,7 +490,7 @@ func runGridscore(c *cli.Context) error {
 // signalCause is the cause of a context cancelled by a signal.
 type signalCause struct{ sig os.Signal }
 
-func (s signalCause) Error() string { return sigName(s.sig) }
+func (s signalCause) Error() string { return sweep.SignalName(s.sig) }
 
 // signalStatus is the exit status of a process stopped by s: 128 + the
 // signal's number, as shells report it (130 for SIGINT, 143 for SIGTERM).

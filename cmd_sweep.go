@@ -247,7 +247,7 @@ func sweepAction(c *cli.Context) error {
 			code = 143
 		}
 		return cli.Exit(fmt.Sprintf("sweep interrupted by %s: %d of %d runs done, %d stopped with a checkpoint, %d not started; continue with: %s",
-			sigName(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again), code)
+			sweep.SignalName(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again), code)
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("sweep: %d of %d runs failed (%s); see DIR/runs/NAME/%s and the log it names; fix and run '%s' again to retry them",

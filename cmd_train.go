@@ -15,6 +15,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
+	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -146,8 +147,8 @@ func trainAction(c *cli.Context) error {
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again aborts)\n", sigName(s))
-		cancel(errors.New(sigName(s)))
+		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again aborts)\n", sweep.SignalName(s))
+		cancel(errors.New(sweep.SignalName(s)))
 		// The second signal aborts. It is handled here rather than by
 		// restoring the default action, because a shell that started this
 		// process with SIGINT ignored would make the default "ignore".
@@ -155,7 +156,7 @@ func trainAction(c *cli.Context) error {
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n", sigName(s))
+		fmt.Fprintf(stderr, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n", sweep.SignalName(s))
 		code := 130
 		if s == syscall.SIGTERM {
 			code = 143
@@ -267,14 +268,4 @@ func holdsRun(dir string) string {
 		what = append(what, "checkpoints/")
 	}
 	return strings.Join(what, " and ")
-}
-
-func sigName(s os.Signal) string {
-	switch s {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
 }

@@ -125,9 +125,9 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 				}
 				r.mu.Unlock()
 				if first {
-					r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again to abort them at once.", signalName(s), n)
+					r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again to abort them at once.", SignalName(s), n)
 				} else {
-					r.logf("sweep: %s again: aborting the running runs", signalName(s))
+					r.logf("sweep: %s again: aborting the running runs", SignalName(s))
 				}
 			}
 		}
@@ -459,7 +459,8 @@ func (t *tailWriter) lastError() string {
 	return ""
 }
 
-func signalName(s os.Signal) string {
+// SignalName names a stop signal as people know it ("SIGINT", "SIGTERM").
+func SignalName(s os.Signal) string {
 	switch s {
 	case os.Interrupt:
 		return "SIGINT"
