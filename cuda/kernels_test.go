@@ -371,6 +371,18 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		scalarClose(t, "ci sum r", S[sCISum], s1, 1e-5)
 		scalarClose(t, "ci mean r", S[sCIMean], s1/K, 1e-5)
 		scalarClose(t, "ci coefficient", S[sCICoef], lc.LambdaCI*2/K, 1e-12)
+	case "ci_var reduce":
+		// The second pass: the sum of squared deviations from the mean r
+		// of the first (the reference's two-pass variance, times K).
+		pairs := reference.CIPairs(trajectories(e.get(t, e.G, P*N), e.get(t, e.GP, P*N)), V, ciWin)
+		var mean, dev float64
+		for _, p := range pairs {
+			mean += p.R / float64(len(pairs))
+		}
+		for _, p := range pairs {
+			dev += (p.R - mean) * (p.R - mean)
+		}
+		scalarClose(t, "ci sum (r - mean r)^2", Sm()[sCISqDev], dev, 1e-4)
 	case "ci_backward":
 		grad := reference.CIGrad(trajectories(e.get(t, e.G, P*N), e.get(t, e.GP, P*N)), V, ciWin)
 		want := f64s(dGb)
