@@ -87,10 +87,15 @@ type OptimizerConfig struct {
 // of consecutive steps. The paper names the scheduler and nothing else: every
 // value here is an assumption.
 type SchedulerConfig struct {
-	// Kind is "plateau" or "none" (constant learning rate).
-	Kind string `yaml:"kind" flag:"scheduler" usage:"plateau (paper: ReduceLROnPlateau) or none"`
-	// Factor multiplies the learning rate on a plateau.
-	Factor float64 `yaml:"factor" flag:"lr-factor" usage:"learning-rate factor on a plateau (ASSUMPTION: 0.5)"`
+	// Kind is "plateau", "none" (constant learning rate) or "step" (one
+	// drop by Factor after DecayStep).
+	Kind string `yaml:"kind" flag:"scheduler" usage:"plateau (paper: ReduceLROnPlateau), none (constant) or step (the learning rate times lr-factor after step lr-decay-step)"`
+	// Factor multiplies the learning rate on a plateau, or once at
+	// DecayStep.
+	Factor float64 `yaml:"factor" flag:"lr-factor" usage:"learning-rate factor on a plateau, or at the step of a step schedule (ASSUMPTION: 0.5)"`
+	// DecayStep is the last optimiser step of a step schedule at the full
+	// learning rate; later steps use optimizer.lr times Factor.
+	DecayStep int64 `yaml:"decay_step" flag:"lr-decay-step" usage:"step schedule: the last step at the full learning rate (later steps: lr x lr-factor)"`
 	// Patience is how many windows without improvement are tolerated.
 	Patience int `yaml:"patience" flag:"lr-patience" usage:"windows without improvement before reducing (ASSUMPTION: 10)"`
 	// Window is the number of steps whose mean loss forms one observation.
@@ -488,8 +493,8 @@ func (c *Config) Validate() error {
 			return nil
 		},
 		func() error {
-			if c.Scheduler.Kind != "plateau" && c.Scheduler.Kind != "none" {
-				return bad("scheduler.kind", `must be "plateau" or "none"`)
+			if c.Scheduler.Kind != "plateau" && c.Scheduler.Kind != "none" && c.Scheduler.Kind != "step" {
+				return bad("scheduler.kind", `must be "plateau", "none" or "step"`)
 			}
 			return nil
 		},
@@ -508,6 +513,12 @@ func (c *Config) Validate() error {
 		func() error {
 			if c.Scheduler.Window < 1 {
 				return bad("scheduler.window", "must be an integer >= 1")
+			}
+			return nil
+		},
+		func() error {
+			if c.Scheduler.DecayStep < 0 || c.Scheduler.Kind == "step" && c.Scheduler.DecayStep < 1 {
+				return bad("scheduler.decay_step", `must be a step >= 1 with scheduler.kind "step" (and >= 0 otherwise)`)
 			}
 			return nil
 		},

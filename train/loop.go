@@ -190,7 +190,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		// effective config, so they can be changed on resume. A changed
 		// optimizer.lr restarts the learning rate from the new value.
 		s := *ck.Scheduler
-		s.Enabled, s.Factor, s.Patience, s.Window, s.MinLR, s.Threshold = sched.Enabled, sched.Factor, sched.Patience, sched.Window, sched.MinLR, sched.Threshold
+		s.Enabled, s.Factor, s.Patience, s.Window, s.MinLR, s.Threshold, s.DecayStep = sched.Enabled, sched.Factor, sched.Patience, sched.Window, sched.MinLR, sched.Threshold, sched.DecayStep
 		if ck.Config.Optimizer.LR != cfg.Optimizer.LR {
 			s.LR = cfg.Optimizer.LR
 		}
@@ -301,7 +301,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		for i := range batches {
 			batches[i] = sampler.Next()
 		}
-		lr := sched.LR
+		lr := sched.LRFor(step + 1)
 		if allTerms != nil {
 			// Every unweighted term, also those with weight zero, on the
 			// steps that are logged only.
@@ -378,7 +378,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 				fmt.Fprintln(logw, note)
 			}
 		}
-		prog.update(step, st.Losses, sched.LR, now)
+		prog.update(step, st.Losses, lr, now)
 		if (cfg.Run.CheckpointEvery > 0 && step%int64(cfg.Run.CheckpointEvery) == 0) || step == cfg.Run.Steps {
 			path, err := checkpoint(step, elapsed)
 			if err != nil {

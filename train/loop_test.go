@@ -139,6 +139,41 @@ func TestResumeEquivalenceLogEvery(t *testing.T) {
 	}
 }
 
+// TestStepSchedule: with scheduler.kind step the metrics lines show the
+// full learning rate up to the decay step and lr x factor after it, and a
+// run resumed before the decay step (k = 3) or after it (k = 7) equals the
+// uninterrupted one.
+func TestStepSchedule(t *testing.T) {
+	useFake(t, nil)
+	cfg := testConfig(t, 10)
+	cfg.Optimizer.LR = 1e-3
+	cfg.Scheduler.Kind, cfg.Scheduler.DecayStep, cfg.Scheduler.Factor = "step", 5, 0.1
+	out := t.TempDir()
+	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range readMetrics(t, out) {
+		step, lr := int64(m["step"].(float64)), m["lr"].(float64)
+		want := 1e-3
+		if step > 5 {
+			want = 1e-3 * 0.1
+		}
+		if lr != want {
+			t.Errorf("step %d: lr %g, want %g", step, lr, want)
+		}
+	}
+	for _, k := range []int64{3, 7} {
+		c := cfg
+		c.Scheduler.DecayStep = 5
+		resumeEquivalence(t, c, k)
+	}
+	bad := cfg
+	bad.Scheduler.DecayStep = 0
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "scheduler.decay_step") {
+		t.Errorf("kind step without a decay step: %v", err)
+	}
+}
+
 func TestResumeEquivalenceReal(t *testing.T) {
 	if !realModelWorks(t) {
 		t.Skip("graph.Model not available")

@@ -29,6 +29,9 @@ type Plateau struct {
 	Window    int     `json:"window"`
 	MinLR     float64 `json:"min_lr"`
 	Threshold float64 `json:"threshold"`
+	// DecayStep > 0 is a step schedule instead (Enabled is then false):
+	// LRFor gives LR up to this step and LR*Factor after it.
+	DecayStep int64 `json:"decay_step,omitempty"`
 
 	HasBest   bool      `json:"has_best"`
 	Best      float64   `json:"best"`
@@ -40,8 +43,23 @@ type Plateau struct {
 // NewPlateau builds the scheduler for a config.
 func NewPlateau(c *Config) *Plateau {
 	s := c.Scheduler
-	return &Plateau{Enabled: s.Kind == "plateau", LR: c.Optimizer.LR, Factor: s.Factor, Patience: s.Patience,
+	p := &Plateau{Enabled: s.Kind == "plateau", LR: c.Optimizer.LR, Factor: s.Factor, Patience: s.Patience,
 		Window: s.Window, MinLR: s.MinLR, Threshold: s.Threshold}
+	if s.Kind == "step" {
+		p.DecayStep = s.DecayStep
+	}
+	return p
+}
+
+// LRFor returns the learning rate of optimiser step `step` (counted from 1):
+// the plateau's current rate, or for a step schedule the rate before or
+// after its decay step. It depends on nothing but the step and the
+// settings, so a resumed run takes the same rates as an uninterrupted one.
+func (p *Plateau) LRFor(step int64) float64 {
+	if p.DecayStep > 0 && step > p.DecayStep {
+		return p.LR * p.Factor
+	}
+	return p.LR
 }
 
 // Observe records one step's total loss and returns the learning rate for
