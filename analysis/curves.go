@@ -566,11 +566,7 @@ func curvesPNG(panels []curvePanel, cols int, mark float64, heading string) ([]b
 
 // curvePlot builds one panel; it reports whether a line was smoothed.
 func curvePlot(cp curvePanel, mark float64) (*plot.Plot, bool, error) {
-	p := plot.New()
-	p.Title.Text = cp.title
-	p.Title.TextStyle.Font.Size = 11
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = cp.ylabel
+	p := newAxes(cp.title, "step", cp.ylabel, 11)
 	p.X.Tick.Marker = stepTicks{}
 	logY := cp.logY == "log"
 	if cp.logY == "auto" {

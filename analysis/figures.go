@@ -141,12 +141,8 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	cols[ng-1], names[ng-1] = unassignedColour, "hexagonal, no module"
 	kinds := latticeCounts(ar.Fourier)
 
-	p1 := plot.New()
-	p1.Title.Text = fmt.Sprintf("Fourier lattice spacing, %g m arena (%d hexagonal units)", ar.Side, kinds[LatticeHexagonal])
-	p1.X.Label.Text = "spacing 2/(sqrt(3)|f|) (m)"
-	p2 := plot.New()
-	p2.Title.Text = fmt.Sprintf("Fourier orientation, %g m arena", ar.Side)
-	p2.X.Label.Text = "orientation of the lattice (degrees, mod 60)"
+	p1 := newAxes(fmt.Sprintf("Fourier lattice spacing, %g m arena (%d hexagonal units)", ar.Side, kinds[LatticeHexagonal]), "spacing 2/(sqrt(3)|f|) (m)", "", 0)
+	p2 := newAxes(fmt.Sprintf("Fourier orientation, %g m arena", ar.Side), "orientation of the lattice (degrees, mod 60)", "", 0)
 	if math.IsInf(lo, 1) {
 		p1.Title.Text += ": none"
 		p2.Title.Text += ": none"
@@ -212,10 +208,7 @@ func agreementLine(c ModuleComparison) string {
 // grid and hexagonal units.
 func arenasPNG(res *Result) ([]byte, error) {
 	thr := res.Options.Modules.MinScore
-	p1 := plot.New()
-	p1.Title.Text = "Grid score60 against arena size"
-	p1.X.Label.Text = "arena side (m)"
-	p1.Y.Label.Text = "score60"
+	p1 := newAxes("Grid score60 against arena size", "arena side (m)", "score60", 0)
 	sides := make([]float64, len(res.Arenas))
 	for i := range res.Arenas {
 		sides[i] = res.Arenas[i].Side
@@ -271,10 +264,7 @@ func arenasPNG(res *Result) ([]byte, error) {
 	p1.Legend.Top = true
 	p1.X.Tick.Marker = sideTicks(sides)
 
-	p2 := plot.New()
-	p2.Title.Text = "Module periods against arena size"
-	p2.X.Label.Text = "arena side (m)"
-	p2.Y.Label.Text = "period (m)"
+	p2 := newAxes("Module periods against arena size", "arena side (m)", "period (m)", 0)
 	var sacXY, fXY plotter.XYs
 	for i := range res.Arenas {
 		for _, m := range res.Arenas[i].Modules.Modules {
@@ -316,10 +306,7 @@ func arenasPNG(res *Result) ([]byte, error) {
 	p2.X.Min, p2.X.Max = sides[0]-0.3, sides[len(sides)-1]+0.3
 	p2.X.Tick.Marker = sideTicks(sides)
 
-	p3 := plot.New()
-	p3.Title.Text = "Grid and lattice units against arena size"
-	p3.X.Label.Text = "arena side (m)"
-	p3.Y.Label.Text = "units"
+	p3 := newAxes("Grid and lattice units against arena size", "arena side (m)", "units", 0)
 	top := 1.0
 	for k, f := range []struct {
 		name  string
@@ -400,11 +387,7 @@ func stateSpacePNG(ss *StateSpace) ([]byte, error) {
 	proj := [][2]int{{0, 1}, {0, 2}, {1, 2}}
 	for row := 0; row < 2; row++ {
 		for _, pr := range proj {
-			p := plot.New()
-			p.Title.Text = fmt.Sprintf("embedding %d vs %d, colour: phase along k_%c", pr[1]+1, pr[0]+1, "ab"[row])
-			p.Title.TextStyle.Font.Size = 10
-			p.X.Label.Text = fmt.Sprintf("e%d", pr[0]+1)
-			p.Y.Label.Text = fmt.Sprintf("e%d", pr[1]+1)
+			p := newAxes(fmt.Sprintf("embedding %d vs %d, colour: phase along k_%c", pr[1]+1, pr[0]+1, "ab"[row]), fmt.Sprintf("e%d", pr[0]+1), fmt.Sprintf("e%d", pr[1]+1), 10)
 			p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = 7, 7
 			var xy plotter.XYs
 			var cols []color.RGBA
@@ -428,11 +411,7 @@ func stateSpacePNG(ss *StateSpace) ([]byte, error) {
 			plots = append(plots, p)
 		}
 		if row == 0 {
-			p := plot.New()
-			p.Title.Text = fmt.Sprintf("unit phases (spread %.2f; 1 = random)", ss.PhaseSpread)
-			p.Title.TextStyle.Font.Size = 10
-			p.X.Label.Text = "phase along k_a (rad)"
-			p.Y.Label.Text = "phase along k_b (rad)"
+			p := newAxes(fmt.Sprintf("unit phases (spread %.2f; 1 = random)", ss.PhaseSpread), "phase along k_a (rad)", "phase along k_b (rad)", 10)
 			var xy plotter.XYs
 			for _, ph := range ss.UnitPhases {
 				if !math.IsNaN(ph[0]) && !math.IsNaN(ph[1]) {
@@ -450,11 +429,7 @@ func stateSpacePNG(ss *StateSpace) ([]byte, error) {
 			p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 2*math.Pi, 0, 2*math.Pi
 			plots = append(plots, p)
 		} else {
-			p := plot.New()
-			p.Title.Text = fmt.Sprintf("PCA: share of variance (continuity %.2f; 0 = torus)", ss.Continuity)
-			p.Title.TextStyle.Font.Size = 10
-			p.X.Label.Text = "principal component"
-			p.Y.Label.Text = "share of variance"
+			p := newAxes(fmt.Sprintf("PCA: share of variance (continuity %.2f; 0 = torus)", ss.Continuity), "principal component", "share of variance", 10)
 			var xy plotter.XYs
 			for i, v := range ss.PCAVariance {
 				xy = append(xy, plotter.XY{X: float64(i + 1), Y: v})

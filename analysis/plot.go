@@ -23,6 +23,18 @@ var viridis = [...][3]float64{
 	{39, 173, 129}, {92, 200, 99}, {170, 220, 50}, {253, 231, 37},
 }
 
+// newAxes is a plot with a title and axis labels; titleSize > 0 sets the
+// title's font size (0 keeps gonum's).
+func newAxes(title, xlabel, ylabel string, titleSize vg.Length) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	if titleSize > 0 {
+		p.Title.TextStyle.Font.Size = titleSize
+	}
+	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
+	return p
+}
+
 // missingColour marks unvisited bins and undefined SAC lags.
 var missingColour = color.RGBA{225, 225, 225, 255}
 
@@ -302,10 +314,7 @@ func histogramsPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
 	}
 	blue := color.RGBA{59, 81, 139, 255}
 	mk := func(vals, sub plotter.Values, withSub bool, title, xlabel string, mark float64) (*plot.Plot, error) {
-		p := plot.New()
-		p.Title.Text = title
-		p.X.Label.Text = xlabel
-		p.Y.Label.Text = "units"
+		p := newAxes(title, xlabel, "units", 0)
 		p.Y.Tick.Marker = intTicks{}
 		if len(vals) == 0 {
 			p.Title.Text += " (none defined)"
@@ -381,10 +390,7 @@ var moduleColours = []color.RGBA{
 
 // modulesPNG plots scale against orientation, one colour per module.
 func modulesPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Scale vs orientation, %g m arena: %d modules among %d grid units", ar.Side, len(ar.Modules.Modules), len(ar.Modules.GridUnits))
-	p.X.Label.Text = "orientation (degrees, mod 60)"
-	p.Y.Label.Text = "scale (m)"
+	p := newAxes(fmt.Sprintf("Scale vs orientation, %g m arena: %d modules among %d grid units", ar.Side, len(ar.Modules.Modules), len(ar.Modules.GridUnits)), "orientation (degrees, mod 60)", "scale (m)", 0)
 	p.X.Min, p.X.Max = 0, 60
 	p.Legend.Top = true
 	inModule := map[int]bool{}
@@ -461,10 +467,7 @@ func distancePNG(res *Result) ([]byte, error) {
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
 		col := moduleColours[1]
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("%g m arena", ar.Side)
-		p.X.Label.Text = "spatial distance ||x_i - x_j|| (m)"
-		p.Y.Label.Text = "neural distance ||g_i - g_j||"
+		p := newAxes(fmt.Sprintf("%g m arena", ar.Side), "spatial distance ||x_i - x_j|| (m)", "neural distance ||g_i - g_j||", 0)
 		var mean, band, upper plotter.XYs
 		ymax := 0.0
 		for b, x := range ar.Distance.Spatial {
