@@ -150,6 +150,12 @@ func testStepVsGraph(t *testing.T, s size, micro int, red string) {
 	}
 	want := graph.MeanLosses(losses)
 	t.Logf("CPU graph: %d microbatch(es) in %v", micro, time.Since(t0))
+	// A term with a weight but no value would leave its gradient unchecked.
+	for term, w := range lc.Weights() {
+		if v := want.Term[term]; w != 0 && (v == 0 || math.IsNaN(v) || math.IsInf(v, 0)) {
+			t.Fatalf("the %s term is %g on these microbatches: the comparison would not check its gradient", graph.TermSpecs[term].Name, v)
+		}
+	}
 	avg := graph.ZeroParams(s.N, s.H)
 	train.AverageGrads(avg, grads)
 	// How well float32 can do on this case at all: the CPU graph's own
