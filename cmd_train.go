@@ -36,7 +36,7 @@ func trainCommand() *cli.Command {
 			"then the --config file, then flags: flags win. The paper preset follows the paper's appendix; values the\n" +
 			"paper does not give are marked ASSUMPTION in the flag help. Presets: paper (B=130 T=60 N=128 H=256,\n" +
 			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns spatial lattices at small\n" +
-			"sizes: minutes on a CPU), grids (that recipe at the paper's sizes, for one GPU), smoke (a tiny model whose\n" +
+			"sizes: minutes on a CPU), grids (that recipe at the paper's B, T and N, with H = 128, for one GPU), smoke (a tiny model whose\n" +
 			"loss drops within seconds), and the benchmark sizes tiny (16,20,32,64), small (32,30,64,128) and medium\n" +
 			"(64,40,128,256) with the paper's other settings. --dry-run prints the effective config, the estimated\n" +
 			"memory and the measured time a step and the whole run take, and exits; a run of more than a day says so\n" +
