@@ -13,7 +13,7 @@ import (
 
 // MemoryEstimate is the host memory a CPU model of one size needs, from the
 // buffers package graph allocates once per model (see graph/model.go,
-// graph/recurrence.go, graph/pairwise.go, graph/linear.go, graph/capci.go)
+// graph/recurrence.go, graph/separation_invariance.go, graph/linear.go, graph/capacity.go, graph/conformal.go)
 // and those of the engine. Sizes are float64 so that absurd configurations
 // cannot overflow the arithmetic.
 type MemoryEstimate struct {
