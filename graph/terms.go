@@ -55,6 +55,16 @@ func (t Term) String() string {
 	return TermSpecs[t].Key
 }
 
+// TermByKey returns the term whose key is key ("sep", ...).
+func TermByKey(key string) (Term, bool) {
+	for t, s := range TermSpecs {
+		if s.Key == key {
+			return Term(t), true
+		}
+	}
+	return 0, false
+}
+
 // Weights returns every term's weight in Term order.
 func (c LossConfig) Weights() [NumTerms]float64 {
 	var w [NumTerms]float64

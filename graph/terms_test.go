@@ -91,3 +91,15 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 		})
 	}
 }
+
+func TestTermByKey(t *testing.T) {
+	for _, c := range []struct {
+		key  string
+		want Term
+		ok   bool
+	}{{"sep", Sep, true}, {"inv", Inv, true}, {"cap", Cap, true}, {"ci", CI, true}, {"loss", 0, false}, {"", 0, false}} {
+		if got, ok := TermByKey(c.key); got != c.want || ok != c.ok {
+			t.Errorf("TermByKey(%q) = %v, %v; want %v, %v", c.key, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func (e *NonFiniteError) Error() string {
 	if math.IsInf(e.Value, 0) {
 		what = fmt.Sprintf("%v", e.Value)
 	}
-	if _, isTerm := (graph.Losses{}).Keyed()[e.Term]; isTerm {
+	if _, isTerm := graph.TermByKey(e.Term); isTerm || e.Term == "loss" {
 		return fmt.Sprintf("loss term %s is %s (microbatch %d)", e.Term, what, e.Microbatch)
 	}
 	return fmt.Sprintf("%s is %s (microbatch %d)", e.Term, what, e.Microbatch)
