@@ -49,23 +49,27 @@ func gemm[T float](ta, tb bool, m, n, k int, alpha float64, a []T, lda int, b []
 	}
 }
 
-// gemmPar is gemm with the output split into bands, one per goroutine:
-// bands of rows when there are enough of them, else bands of columns. Each
-// output element is still computed by a single call over the full k, so the
-// result does not depend on the number of goroutines beyond what the BLAS
-// kernel's own blocking does.
+// gemmBand is the side of the bands gemmPar splits a product into. It is a
+// constant, not a function of GOMAXPROCS: a BLAS kernel may round an output
+// element differently depending on the shape of the call that computes it
+// (OpenBLAS has separate small-matrix and edge kernels), so bands that
+// followed the thread count would make the results follow it too.
+const gemmBand = 128
+
+// gemmPar is gemm with the output split into bands of gemmBand rows (when
+// op(a) has at least as many rows as op(b) has columns) or columns, one
+// single-threaded BLAS call each over the full k, spread over the
+// goroutines. The partition depends only on m, n and k, so every output
+// element is computed by the same call whatever the number of threads, and
+// the result is bit-identical with 1 or 64 of them.
 func gemmPar[T float](ta, tb bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
-	workers := maxProcs()
-	const align = 64 // keeps bands on whole kernel blocks
-	if workers <= 1 || int64(m)*int64(n)*int64(k) < 1<<20 {
+	if int64(m)*int64(n)*int64(k) < 1<<20 || (m <= gemmBand && n <= gemmBand) {
 		gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if m >= n || m >= workers*align {
-		band := (m + workers - 1) / workers
-		band = (band + align - 1) / align * align
-		parallelFor((m+band-1)/band, func(i int) {
-			i0, i1 := i*band, min(m, (i+1)*band)
+	if m >= n {
+		parallelFor((m+gemmBand-1)/gemmBand, func(i int) {
+			i0, i1 := i*gemmBand, min(m, (i+1)*gemmBand)
 			ao := i0 * lda // rows of op(a)
 			if ta {
 				ao = i0
@@ -74,10 +78,8 @@ func gemmPar[T float](ta, tb bool, m, n, k int, alpha float64, a []T, lda int, b
 		})
 		return
 	}
-	band := (n + workers - 1) / workers
-	band = (band + align - 1) / align * align
-	parallelFor((n+band-1)/band, func(j int) {
-		j0, j1 := j*band, min(n, (j+1)*band)
+	parallelFor((n+gemmBand-1)/gemmBand, func(j int) {
+		j0, j1 := j*gemmBand, min(n, (j+1)*gemmBand)
 		bo := j0 // columns of op(b)
 		if tb {
 			bo = j0 * ldb

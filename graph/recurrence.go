@@ -329,8 +329,10 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 			flush() // with no active step at all this zeroes dWk (k = 0 rows)
 		}
 	})
-	// dL/dh2_r = sum_k dy_r[k] g_r^T Wl[k], row block by row block.
-	rows := min(chunk, max(16, (P+2*maxProcs()-1)/(2*maxProcs())))
+	// dL/dh2_r = sum_k dy_r[k] g_r^T Wl[k], row block by row block. The
+	// block size is fixed (not a share of GOMAXPROCS) so that each GEMM has
+	// the same shape, and so the same rounding, with any number of threads.
+	rows := min(chunk, 64)
 	parallelForW((P+rows-1)/rows, func(w, blk int) {
 		gk, z := scratch(w)
 		r0, r1 := blk*rows, min(P, (blk+1)*rows)

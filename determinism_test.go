@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gridgpu/gridgpu/data"
+)
+
+// TestThreadCountDoesNotChangeTraining trains the demo preset's size for a
+// few steps with GOMAXPROCS 1, 2 and 3 and requires every tensor of the
+// final checkpoint (parameters and AdamW moments) and every logged loss to
+// be bit-identical: a run's outcome must not depend on the machine's core
+// count. The demo size is large enough that every parallel product and
+// reduction splits into several tasks.
+func TestThreadCountDoesNotChangeTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three runs")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	type result struct {
+		tensors map[string][]byte
+		losses  []string
+	}
+	train := func(threads int) result {
+		runtime.GOMAXPROCS(threads)
+		dir := filepath.Join(t.TempDir(), "run")
+		code, _, stderr := runCLI(t, "train", "--preset", "demo", "--steps", "4", "--log-every", "1",
+			"--eval-every", "0", "--checkpoint-every", "0", "--seed", "3", "--out", dir)
+		if code != 0 {
+			t.Fatalf("train with GOMAXPROCS=%d: exit %d: %s", threads, code, stderr)
+		}
+		ck, err := os.ReadFile(filepath.Join(dir, "checkpoints", "latest"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := data.ReadSafetensors(filepath.Join(dir, "checkpoints", strings.TrimSpace(string(ck))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := result{tensors: map[string][]byte{}}
+		for name, ten := range f.Tensors {
+			var buf bytes.Buffer
+			binary.Write(&buf, binary.LittleEndian, ten.F32)
+			r.tensors[name] = buf.Bytes()
+		}
+		metrics, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(metrics), []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			// Everything but the clock.
+			for _, k := range []string{"elapsed", "steps_per_sec"} {
+				delete(m, k)
+			}
+			b, _ := json.Marshal(m)
+			r.losses = append(r.losses, string(b))
+		}
+		return r
+	}
+	want := train(1)
+	if len(want.tensors) == 0 || len(want.losses) < 4 {
+		t.Fatalf("one-thread run left %d tensors and %d metrics lines", len(want.tensors), len(want.losses))
+	}
+	for _, threads := range []int{2, 3} {
+		got := train(threads)
+		for name, b := range want.tensors {
+			if !bytes.Equal(got.tensors[name], b) {
+				t.Errorf("GOMAXPROCS=%d: tensor %s differs from the one-thread run", threads, name)
+			}
+		}
+		for i := range want.losses {
+			if i >= len(got.losses) || got.losses[i] != want.losses[i] {
+				t.Errorf("GOMAXPROCS=%d: metrics line %d differs:\n one thread: %s\n %d threads: %s", threads, i+1, want.losses[i], threads, got.losses[min(i, len(got.losses)-1)])
+				break
+			}
+		}
+	}
+}
