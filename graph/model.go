@@ -14,30 +14,66 @@ import (
 // Model is the SIC graph built once for a fixed microbatch shape (B, T),
 // model size (N, H) and loss setting; it is reused every step. It is not
 // safe for concurrent use.
+//
+// It holds up to two graphs: one whose MLP runs on the T distinct
+// velocities of a microbatch whose trajectories share them (the paper's
+// permutation augmentation; recurrence.go, "Distinct velocities"), and one,
+// built when first needed, whose MLP runs on all B*T rows (augment none).
+// Each microbatch goes to the first that fits it.
 type Model struct {
 	B, T, N, H int
 	Loss       LossConfig
-	impl       *model[float32]
+	impl       *model[float32] // the last graph run
+	shared     *model[float32] // U = T
+	all        *model[float32] // U = B*T, nil until needed
 }
 
 // NewModel builds the float32 graph.
 func NewModel(B, T, N, H int, lc LossConfig) (*Model, error) {
-	m, err := newModel[float32](B, T, N, H, lc)
+	m, err := newModel[float32](B, T, N, H, T, lc)
 	if err != nil {
 		return nil, err
 	}
-	mm := &Model{B: B, T: T, N: N, H: H, Loss: lc, impl: m}
-	// A model dropped without Close still returns its off-heap buffer. No
-	// reference to that buffer leaves the model, so once the model is
-	// unreachable nothing can use it.
-	runtime.SetFinalizer(mm, func(mm *Model) { mm.impl.rec.free() })
+	mm := &Model{B: B, T: T, N: N, H: H, Loss: lc, impl: m, shared: m}
+	// A model dropped without Close still returns its off-heap buffers. No
+	// reference to them leaves the model, so once the model is unreachable
+	// nothing can use them.
+	runtime.SetFinalizer(mm, func(mm *Model) { mm.free() })
 	return mm, nil
+}
+
+func (m *Model) free() {
+	m.shared.rec.free()
+	if m.all != nil {
+		m.all.rec.free()
+	}
+}
+
+// graphFor returns the graph that runs microbatch b: the distinct-velocity
+// graph when b has at most T distinct velocities, else the all-rows graph.
+func (m *Model) graphFor(b *data.Batch) (*model[float32], error) {
+	if b.B*b.T == m.T || distinctVelocities(b, m.T) != nil {
+		return m.shared, nil
+	}
+	if m.all == nil {
+		all, err := newModel[float32](m.B, m.T, m.N, m.H, m.B*m.T, m.Loss)
+		if err != nil {
+			return nil, err
+		}
+		m.all = all
+	}
+	return m.all, nil
 }
 
 // Grad runs forward and backward on one microbatch and returns the losses and
 // the gradient of the weighted total with respect to every parameter.
 func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
+	impl, err := m.graphFor(b)
+	if err != nil {
+		return Losses{}, nil, err
+	}
+	m.impl = impl
 	l, g, err := m.impl.run(toT[float32](p), b, true)
 	if err != nil {
 		return l, nil, err
@@ -50,6 +86,11 @@ func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 // Eval runs the forward pass only.
 func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
 	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
+	impl, err := m.graphFor(b)
+	if err != nil {
+		return Losses{}, err
+	}
+	m.impl = impl
 	l, _, err := m.impl.run(toT[float32](p), b, false)
 	return l, err
 }
@@ -129,10 +170,42 @@ func (m *model[T]) allTerms(b *data.Batch) TermValues {
 	return out
 }
 
-// Close releases the graph's machine and the model's largest buffer.
+// Close releases the graphs' machines and the model's largest buffers.
 func (m *Model) Close() error {
-	m.impl.rec.free()
-	return m.impl.vm.Close()
+	m.free()
+	err := m.shared.vm.Close()
+	if m.all != nil {
+		if e := m.all.vm.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// distinctVelocities numbers the distinct velocities of b in the order they
+// first appear in the time-major rows (row (t-1)*B + b) and returns, for each
+// row, its velocity's number; nil when there are more than most. Velocities
+// are equal when their float32 bits are.
+func distinctVelocities(b *data.Batch, most int) []int32 {
+	P := b.B * b.T
+	idx := make([]int32, P)
+	seen := make(map[[2]float32]int32, most)
+	for t := 0; t < b.T; t++ {
+		for bi := 0; bi < b.B; bi++ {
+			src := (bi*b.T + t) * 2
+			v := [2]float32{b.Vel[src], b.Vel[src+1]}
+			u, ok := seen[v]
+			if !ok {
+				if len(seen) == most {
+					return nil
+				}
+				u = int32(len(seen))
+				seen[v] = u
+			}
+			idx[t*b.B+bi] = u
+		}
+	}
+	return idx
 }
 
 func toT[T float](p *Params) [][]T {
@@ -154,6 +227,7 @@ func toT[T float](p *Params) [][]T {
 // model is the graph for element type T.
 type model[T float] struct {
 	B, T, N, H int
+	U          int // rows of the MLP: B*T, or fewer distinct velocities
 	lc         LossConfig
 	g          *G.ExprGraph
 	vm         G.VM
@@ -170,9 +244,15 @@ type model[T float] struct {
 	last       *data.Batch // the microbatch of the last successful run
 }
 
-func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
+// newModel builds the graph with U rows of the MLP: B*T (each time-major
+// row its own velocity) or fewer, for microbatches with at most U distinct
+// velocities.
+func newModel[T float](B, steps, N, H, U int, lc LossConfig) (*model[T], error) {
 	if B < 1 || steps < 1 || N < 1 || H < 1 {
 		return nil, fmt.Errorf("model sizes B=%d, T=%d, N=%d, H=%d must all be at least 1", B, steps, N, H)
+	}
+	if U < 1 || U > B*steps {
+		return nil, fmt.Errorf("model: %d MLP rows, want 1 to B*T = %d", U, B*steps)
 	}
 	if err := lc.Validate(); err != nil {
 		return nil, err
@@ -180,10 +260,9 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 	if lc.Weights() == ([NumTerms]float64{}) {
 		return nil, errors.New("every loss weight is zero: nothing to train")
 	}
-	m := &model[T]{B: B, T: steps, N: N, H: H, lc: lc, g: G.NewGraph()}
+	m := &model[T]{B: B, T: steps, N: N, H: H, U: U, lc: lc, g: G.NewGraph()}
 	dt := dtypeOf[T]()
-	P := B * steps
-	m.vel = G.NewMatrix(m.g, dt, G.WithShape(P, 2), G.WithName("velocities"))
+	m.vel = G.NewMatrix(m.g, dt, G.WithShape(U, 2), G.WithName("velocities"))
 	for i, sh := range Shapes(N, H) {
 		var n *G.Node
 		if len(sh) == 2 {
@@ -193,8 +272,8 @@ func newModel[T float](B, steps, N, H int, lc LossConfig) (*model[T], error) {
 		}
 		m.params = append(m.params, n)
 	}
-	// The MLP's rows are time-major (row (t-1)*B + b, see recurrence.go);
-	// run() permutes the velocities accordingly.
+	// The MLP's rows are time-major (row (t-1)*B + b, see recurrence.go),
+	// or the distinct velocities when U < B*T; run() arranges them.
 	p := m.params
 	h, err := newLinearReLU(m, m.vel, p[0], p[1], false)
 	if err == nil {
@@ -270,15 +349,28 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 		}
 	}
 	if m.velT == nil {
-		m.velT = make([]T, m.B*m.T*2)
+		m.velT = make([]T, m.U*2)
+	}
+	var idx []int32
+	if m.U < m.B*m.T {
+		if idx = distinctVelocities(b, m.U); idx == nil {
+			return Losses{}, nil, fmt.Errorf("microbatch has more than %d distinct velocities, the graph's MLP rows", m.U)
+		}
+		// Rows no step uses (fewer distinct velocities than U) stay zero:
+		// their W is computed and never read, and their gradient is zero.
+		clear(m.velT)
 	}
 	for bi := 0; bi < m.B; bi++ {
 		for t := 0; t < m.T; t++ {
-			src, dst := (bi*m.T+t)*2, (t*m.B+bi)*2
-			m.velT[dst], m.velT[dst+1] = T(b.Vel[src]), T(b.Vel[src+1])
+			src, dst := (bi*m.T+t)*2, t*m.B+bi
+			if idx != nil {
+				dst = int(idx[dst])
+			}
+			m.velT[2*dst], m.velT[2*dst+1] = T(b.Vel[src]), T(b.Vel[src+1])
 		}
 	}
-	if err := G.Let(m.vel, denseOf(m.velT, m.B*m.T, 2)); err != nil {
+	m.rec.setRows(idx)
+	if err := G.Let(m.vel, denseOf(m.velT, m.U, 2)); err != nil {
 		return Losses{}, nil, err
 	}
 	if m.pair != nil {
@@ -343,7 +435,17 @@ var _ = tensor.Float32
 // widened exactly), so the float32 graph and another float32 implementation
 // can both be measured against it.
 func Grad64(p *Params, b *data.Batch, lc LossConfig) (Losses, [][]float64, error) {
-	m, err := newModel[float64](b.B, b.T, p.N, p.H, lc)
+	U := b.B * b.T
+	if distinctVelocities(b, b.T) != nil {
+		U = b.T
+	}
+	return grad64(p, b, lc, U)
+}
+
+// grad64 is Grad64 with the number of MLP rows given (U = B*T: every row
+// its own, the path without shared velocities).
+func grad64(p *Params, b *data.Batch, lc LossConfig, U int) (Losses, [][]float64, error) {
+	m, err := newModel[float64](b.B, b.T, p.N, p.H, U, lc)
 	if err != nil {
 		return Losses{}, nil, err
 	}

@@ -51,6 +51,24 @@ import (
 // wherever unit k is silent (about half the units at initialisation), so
 // these 2N products of k-sized slices do about half the arithmetic of the
 // two dense products with dL/dW, and hold no P x N*N buffer.
+//
+// Distinct velocities. With the paper's permutation augmentation every
+// trajectory of a microbatch takes the same T velocities in another order,
+// so the MLP has only U = T distinct inputs among its P = B*T rows. The
+// graph then runs the MLP and the last layer on those U rows (rows of h2 and
+// W' are indexed by u; idx[r] names the distinct velocity of row r), and the
+// backward pass first sums the outer products per distinct velocity,
+//
+//	dL/dW_u = sum_{r: idx[r] = u} dy_r g_r^T = DY_u^T Gprev_u   (N x B_u x N)
+//
+// after which the last layer's gradients are two dense products over U rows:
+//
+//	dL/dWl = dW^T H2  (N*N x U x H),   dL/dh2 = dW Wl  (U x N*N x H).
+//
+// The largest products then cost U x N^2 x H instead of P x N^2 x H, B times
+// (130 at paper size) fewer multiply-adds; the per-velocity sums cost
+// P x N^2. Without shared velocities (augment none) U = P, idx is the
+// identity, and the gathered products above run instead.
 
 // gatherRows is the number of gathered rows per product in the backward
 // pass (a variable so that tests can make it small).
@@ -139,9 +157,10 @@ func parallelForW(n int, f func(w, i int)) {
 
 // recurForward fills s ([B*(T+1)][N]), the norms n ([B*(T+1)]) and gprev
 // ([P][N], time-major: the state each step starts from) from the
-// bias-free last-layer output w ([P][N*N], time-major) and the bias bl
-// ([N*N]). It returns how many of the B*T stepped states were zeroed.
-func recurForward[T float](B, steps, N int, w, bl, g0raw, s []T, n []float64, gprev []T) int {
+// bias-free last-layer output w ([U][N*N]: row idx[r] serves time-major row
+// r; nil idx: U = P and row r itself) and the bias bl ([N*N]). It returns
+// how many of the B*T stepped states were zeroed.
+func recurForward[T float](B, steps, N int, w []T, idx []int32, bl, g0raw, s []T, n []float64, gprev []T) int {
 	g0 := make([]T, N)
 	n0 := normReLUInto(g0raw, g0)
 	zeros := make([]int, B)
@@ -156,7 +175,8 @@ func recurForward[T float](B, steps, N int, w, bl, g0raw, s []T, n []float64, gp
 			prev := s[(base+t-1)*N : (base+t)*N]
 			copy(gprev[r*N:(r+1)*N], prev)
 			gemv(false, N, N, 1, bl, N, prev, 0, y)
-			gemv(false, N, N, 1, w[r*NN:(r+1)*NN], N, prev, 1, y)
+			wr := rowOf(idx, r)
+			gemv(false, N, N, 1, w[wr*NN:(wr+1)*NN], N, prev, 1, y)
 			n[base+t] = normReLUInto(y, s[(base+t)*N:(base+t+1)*N])
 			if n[base+t] == 0 {
 				zeros[b]++
@@ -170,12 +190,26 @@ func recurForward[T float](B, steps, N int, w, bl, g0raw, s []T, n []float64, gp
 	return total
 }
 
+// rowOf is the row of the distinct-velocity tensors that time-major row r
+// uses.
+func rowOf(idx []int32, r int) int {
+	if idx == nil {
+		return r
+	}
+	return int(idx[r])
+}
+
 // recurrence holds one graph's fused last layer and recurrence, and the
 // buffers its two passes share. Everything is allocated once per graph.
 type recurrence[T float] struct {
 	B, T, N, H int
+	U          int // rows of the MLP: distinct velocities (U = P: every row its own)
 	model      *model[T]
-	w          []T // [P][N*N] time-major, bias-free last-layer output
+	w          []T // [U][N*N], bias-free last-layer output
+	// idx[r] is the distinct velocity of time-major row r, and rowsOf[u]
+	// the rows of velocity u in increasing order; both nil when U = P.
+	idx    []int32
+	rowsOf [][]int32
 	freeW      func()
 	s          []T       // [B*(T+1)][N] states
 	n          []float64 // Norm-ReLU norms of the rows of s
@@ -186,44 +220,46 @@ type recurrence[T float] struct {
 	scratch       [][]T // per goroutine: gathered rows and products
 	dh2, dWl, dbl []T
 	dg0           []T
+	dW            []T // [U][N*N]: dL/dW per distinct velocity (U < P only)
 }
 
 // newRecurrence adds the last layer (weights wl [N*N][H], bias bl [N*N]) on
-// the hidden activations h2 ([P][H], time-major) and the recurrence from
-// g0raw ([N]) to the graph, and returns the state node ([B*(T+1)][N]).
+// the hidden activations h2 ([U][H]: time-major rows when U = P, distinct
+// velocities otherwise, see setRows) and the recurrence from g0raw ([N]) to
+// the graph, and returns the state node ([B*(T+1)][N]).
 func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G.Node) (*recurrence[T], *G.Node, error) {
-	H := h2.Shape()[1]
+	U, H := h2.Shape()[0], h2.Shape()[1]
 	P, NN := B*steps, N*N
-	r := &recurrence[T]{B: B, T: steps, N: N, H: H, model: mdl,
+	r := &recurrence[T]{B: B, T: steps, N: N, H: H, U: U, model: mdl,
 		s: make([]T, B*(steps+1)*N), n: make([]float64, B*(steps+1)), gprev: make([]T, P*N)}
 	fwd := newOp("sicRecurrence", []int{2, 2, 1, 1}, 2)
 	fwd.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
 	fwd.do = func(in []G.Value) (G.Value, error) {
 		if r.w == nil {
-			r.w, r.freeW = bigAlloc[T](P * NN)
+			r.w, r.freeW = bigAlloc[T](U * NN)
 		}
 		hs, ws, bs, g0 := sliceOf[T](in[0]), sliceOf[T](in[1]), sliceOf[T](in[2]), sliceOf[T](in[3])
 		t0 := tick()
-		gemmPar(false, true, P, NN, H, 1, hs, H, ws, H, 0, r.w, NN)
+		gemmPar(false, true, U, NN, H, 1, hs, H, ws, H, 0, r.w, NN)
 		tock(PhaseMLPForward, t0)
 		t1 := tick()
-		r.zeros = recurForward(B, steps, N, r.w, bs, g0, r.s, r.n, r.gprev)
+		r.zeros = recurForward(B, steps, N, r.w, r.idx, bs, g0, r.s, r.n, r.gprev)
 		tock(PhaseRecurrenceForward, t1)
 		return denseOf(r.s, B*(steps+1), N), nil
 	}
 	fwd.diffWRT = []bool{true, true, true, true}
 	fwd.symDiff = func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 		back := newOp("sicRecurrenceGrad", []int{2, 2, 1, 1, 2}, 2)
-		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{P, H}, nil }
+		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{U, H}, nil }
 		back.do = func(in []G.Value) (G.Value, error) {
 			if r.dh2 == nil {
 				r.dy, r.carry = make([]T, P*N), make([]T, B*N)
-				r.dh2, r.dWl, r.dbl, r.dg0 = make([]T, P*H), make([]T, NN*H), make([]T, NN), make([]T, N)
+				r.dh2, r.dWl, r.dbl, r.dg0 = make([]T, U*H), make([]T, NN*H), make([]T, NN), make([]T, N)
 			}
 			if r.model.wantGrad {
 				r.backward(sliceOf[T](in[0]), sliceOf[T](in[1]), sliceOf[T](in[2]), sliceOf[T](in[3]), sliceOf[T](in[4]))
 			}
-			return denseOf(r.dh2, P, H), nil
+			return denseOf(r.dh2, U, H), nil
 		}
 		dh2, err := apply(back, inputs[0], inputs[1], inputs[2], inputs[3], grad)
 		if err != nil {
@@ -265,7 +301,8 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 			}
 			dy := r.dy[rr*N : (rr+1)*N]
 			normReLUBackward(r.s[row*N:(row+1)*N], r.n[row], dg, dy)
-			gemv(true, N, N, 1, r.w[rr*N*N:(rr+1)*N*N], N, dy, 0, carry)
+			wr := rowOf(r.idx, rr)
+			gemv(true, N, N, 1, r.w[wr*N*N:(wr+1)*N*N], N, dy, 0, carry)
 			gemv(true, N, N, 1, bl, N, dy, 1, carry)
 		}
 	})
@@ -288,6 +325,10 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 
 	t1 := tick()
 	defer tock(PhaseMLPBackward, t1)
+	if r.idx != nil {
+		r.backwardDistinct(h2, wl)
+		return
+	}
 	// Both products are split into tasks with disjoint outputs (units k for
 	// dWl, row blocks for dh2), each a sequence of single-threaded GEMMs on
 	// gathered rows, so no task waits for another and sums run in a fixed
@@ -365,6 +406,53 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 			}
 		}
 	})
+}
+
+// backwardDistinct fills dWl and dh2 when the U rows of h2 are distinct
+// velocities: dL/dW per velocity from the rows that use it, then two dense
+// products (see "Distinct velocities" above).
+func (r *recurrence[T]) backwardDistinct(h2, wl []T) {
+	N, H, U, NN := r.N, r.H, r.U, r.N*r.N
+	if len(r.dW) != U*NN {
+		r.dW = make([]T, U*NN)
+	}
+	if len(r.scratch) < maxProcs() {
+		r.scratch = make([][]T, maxProcs())
+	}
+	parallelForW(U, func(w, u int) {
+		rows := r.rowsOf[u]
+		if need := 2 * len(rows) * N; len(r.scratch[w]) < need {
+			r.scratch[w] = make([]T, need)
+		}
+		dys, gps := r.scratch[w][:len(rows)*N], r.scratch[w][len(rows)*N:2*len(rows)*N]
+		for i, rr := range rows {
+			copy(dys[i*N:(i+1)*N], r.dy[int(rr)*N:(int(rr)+1)*N])
+			copy(gps[i*N:(i+1)*N], r.gprev[int(rr)*N:(int(rr)+1)*N])
+		}
+		// dW_u = DY_u^T Gprev_u (zero for a padding row that no step uses).
+		gemm(true, false, N, N, len(rows), 1, dys, N, gps, N, 0, r.dW[u*NN:(u+1)*NN], N)
+	})
+	gemmPar(true, false, NN, H, U, 1, r.dW, NN, h2, H, 0, r.dWl, H)
+	gemmPar(false, false, U, H, NN, 1, r.dW, NN, wl, H, 0, r.dh2, H)
+}
+
+// setRows records which distinct velocity each time-major row uses (nil:
+// U = P, every row its own).
+func (r *recurrence[T]) setRows(idx []int32) {
+	r.idx = idx
+	if idx == nil {
+		r.rowsOf = nil
+		return
+	}
+	if len(r.rowsOf) != r.U {
+		r.rowsOf = make([][]int32, r.U)
+	}
+	for u := range r.rowsOf {
+		r.rowsOf[u] = r.rowsOf[u][:0]
+	}
+	for rr, u := range idx {
+		r.rowsOf[u] = append(r.rowsOf[u], int32(rr))
+	}
 }
 
 // free releases the largest buffer; the next run allocates it again.

@@ -1,0 +1,72 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gridgpu/gridgpu/data"
+)
+
+// LossOfStates evaluates the four loss terms and their weighted total on
+// states that did not come from the network: s holds g_{b,t} for t = 0..T
+// of each of the B trajectories of the microbatch b, as [B*(T+1)][N]
+// row-major with row b*(T+1)+t (the layout of the recurrence's output;
+// g_{b,0} sits at the origin, g_{b,t} at b.Positions()'s x_{b,t}). It runs
+// the code that training runs on the network's states (pairLoss over the
+// stepped rows, capLoss, ciLoss with lc's window, as AllTerms does), so a
+// hand-made code and a trained network are scored by one definition.
+//
+// Every term is computed whatever its weight, as AllTerms does; the total
+// counts only the terms of non-zero weight (Losses.Weighted). A term with
+// nothing to average over is 0, as in training. ZeroFrac is the fraction
+// of stepped states (t >= 1) that are the zero vector.
+func LossOfStates(B, T, N int, s []float32, b *data.Batch, lc LossConfig) (Losses, error) {
+	if B < 1 || T < 1 || N < 1 {
+		return Losses{}, fmt.Errorf("LossOfStates: sizes B=%d, T=%d, N=%d must all be at least 1", B, T, N)
+	}
+	if b == nil {
+		return Losses{}, errors.New("LossOfStates: no microbatch")
+	}
+	if err := b.Validate(); err != nil {
+		return Losses{}, err
+	}
+	if b.B != B || b.T != T {
+		return Losses{}, fmt.Errorf("LossOfStates: microbatch is %d x %d, the states are for B=%d, T=%d", b.B, b.T, B, T)
+	}
+	if want := B * (T + 1) * N; len(s) != want {
+		return Losses{}, fmt.Errorf("LossOfStates: %d state values, want B*(T+1)*N = %d", len(s), want)
+	}
+	if err := lc.Validate(); err != nil {
+		return Losses{}, err
+	}
+	var l Losses
+	// The pairwise terms see the stepped states only. Their values do not
+	// depend on the weights (those only scale the gradient, which is not
+	// asked for), so both are switched on: a weight of 0 still yields its
+	// term, as AllTerms does.
+	g := make([]float32, B*T*N)
+	stepRows(B, T, N, s, g)
+	both := lc
+	both.LambdaSep, both.LambdaInv = 1, 1
+	res := pairLoss(B*T, N, g, b.Positions(), both, nil)
+	l.Term[Sep], l.Term[Inv] = res.Sep, res.Inv
+	l.Term[Cap], _ = capLoss(B, T, N, s)
+	// ciLoss is 0 when no pair qualifies, as in training.
+	l.Term[CI] = ciLoss(B, T, N, s, b.Vel, lc.ciWindow(), nil, 0)
+	zeros := 0
+	for i := 0; i < B*T; i++ {
+		zero := true
+		for _, v := range g[i*N : (i+1)*N] {
+			if v != 0 {
+				zero = false
+				break
+			}
+		}
+		if zero {
+			zeros++
+		}
+	}
+	l.ZeroFrac = float64(zeros) / float64(B*T)
+	l.Total = l.Weighted(lc)
+	return l, nil
+}
