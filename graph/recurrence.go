@@ -210,11 +210,11 @@ type recurrence[T float] struct {
 	// the rows of velocity u in increasing order; both nil when U = P.
 	idx    []int32
 	rowsOf [][]int32
-	freeW      func()
-	s          []T       // [B*(T+1)][N] states
-	n          []float64 // Norm-ReLU norms of the rows of s
-	gprev      []T       // [P][N] time-major: g_{b,t-1}
-	zeros      int
+	freeW  func()
+	s      []T       // [B*(T+1)][N] states
+	n      []float64 // Norm-ReLU norms of the rows of s
+	gprev  []T       // [P][N] time-major: g_{b,t-1}
+	zeros  int
 	// backward
 	dy, carry     []T
 	scratch       [][]T // per goroutine: gathered rows and products
