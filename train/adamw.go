@@ -16,7 +16,8 @@ import (
 //  1. Average: g = (g_1 + ... + g_K) / K, summed in float64 and rounded once
 //     to float32 (AverageGrads).
 //  2. Global norm: norm = sqrt(sum over all elements of all tensors of g^2),
-//     accumulated in float64 (GlobalNorm). This is the StepStats.GradNorm
+//     accumulated in float64 (GlobalNorm): a partial sum per chunk of
+//     optChunk elements of each tensor, the partial sums added in order. This is the StepStats.GradNorm
 //     that metrics report, measured before clipping.
 //  3. Clip as torch.nn.utils.clip_grad_norm_(max_norm=clip): coef =
 //     clip / (norm + 1e-6); if clip > 0 and coef < 1, every element is
@@ -41,25 +42,58 @@ const ClipEps = 1e-6
 // within rounding of the final float32.
 func AverageGrads(dst *graph.Params, grads []*graph.Params) {
 	ds := dst.Slices()
-	k := float64(len(grads))
-	for ti, d := range ds {
-		for i := range d {
-			var s float64
-			for _, g := range grads {
-				s += float64(g.Slices()[ti][i])
-			}
-			d[i] = float32(s / k)
+	if len(grads) == 1 { // the mean of one is itself, exactly
+		for ti, d := range ds {
+			copy(d, grads[0].Slices()[ti])
 		}
+		return
+	}
+	k := float64(len(grads))
+	gs := make([][]float32, len(grads))
+	for ti, d := range ds {
+		for gi, g := range grads {
+			gs[gi] = g.Slices()[ti]
+		}
+		forChunks(len(d), func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				var s float64
+				for _, g := range gs {
+					s += float64(g[i])
+				}
+				d[i] = float32(s / k)
+			}
+		})
 	}
 }
 
+// optChunk is the number of elements of one tensor that one task of the
+// optimiser handles. It is fixed, so that the norm's partial sums, and so
+// every result, do not depend on the number of threads.
+const optChunk = 1 << 14
+
+// forChunks calls f on the ranges [i0, i1) of optChunk elements that cover
+// [0, n), spread over the goroutines.
+func forChunks(n int, f func(i0, i1 int)) {
+	graph.ParallelFor((n+optChunk-1)/optChunk, func(c int) {
+		f(c*optChunk, min(n, (c+1)*optChunk))
+	})
+}
+
 // GlobalNorm is the Euclidean norm of all tensors together, accumulated in
-// float64.
+// float64 over fixed chunks whose partial sums are added in order.
 func GlobalNorm(g *graph.Params) float64 {
 	var ss float64
 	for _, s := range g.Slices() {
-		for _, v := range s {
-			ss += float64(v) * float64(v)
+		parts := make([]float64, (len(s)+optChunk-1)/optChunk)
+		forChunks(len(s), func(i0, i1 int) {
+			var sum float64
+			for _, v := range s[i0:i1] {
+				sum += float64(v) * float64(v)
+			}
+			parts[i0/optChunk] = sum
+		})
+		for _, p := range parts {
+			ss += p
 		}
 	}
 	return math.Sqrt(ss)
@@ -86,14 +120,17 @@ func AdamWTensor(p, g, m, v []float32, gscale float64, t int64, lr float64, oc O
 	bc1 := 1 - math.Pow(b1, float64(t))
 	bc2 := 1 - math.Pow(b2, float64(t))
 	decay := 1 - lr*oc.WeightDecay
-	for i := range p {
-		gi := float64(g[i]) * gscale
-		pi := float64(p[i]) * decay
-		mi := b1*float64(m[i]) + (1-b1)*gi
-		vi := b2*float64(v[i]) + (1-b2)*gi*gi
-		pi -= lr * (mi / bc1) / (math.Sqrt(vi/bc2) + oc.Eps)
-		p[i], m[i], v[i] = float32(pi), float32(mi), float32(vi)
-	}
+	// Each element on its own: chunks change nothing but the speed.
+	forChunks(len(p), func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			gi := float64(g[i]) * gscale
+			pi := float64(p[i]) * decay
+			mi := b1*float64(m[i]) + (1-b1)*gi
+			vi := b2*float64(v[i]) + (1-b2)*gi*gi
+			pi -= lr * (mi / bc1) / (math.Sqrt(vi/bc2) + oc.Eps)
+			p[i], m[i], v[i] = float32(pi), float32(mi), float32(vi)
+		}
+	})
 }
 
 // ClipAndAdamW performs steps 2-4 above on the averaged gradient g: it
