@@ -69,6 +69,7 @@ func commands() []*cli.Command {
 		sweepCommand(),
 		analyzeCommand(),
 		gridscoreCommand(),
+		gridcellsCommand(),
 		statesCommand(),
 		lossCommand(),
 		exportCommand(),
