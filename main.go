@@ -72,6 +72,7 @@ func commands() []*cli.Command {
 		gridcellsCommand(),
 		statesCommand(),
 		lossCommand(),
+		landscapeCommand(),
 		exportCommand(),
 		benchCommand(),
 		versionCommand(),
