@@ -126,6 +126,9 @@ func NewEngine(spec train.EngineSpec) (*Engine, error) {
 	if spec.Loss.LambdaCI != 0 && !spec.Loss.PaperCI() {
 		return nil, fmt.Errorf("loss.ci_max_lag/ci_max_dist/ci_scale: the CUDA engine has only the paper's conformal-isometry term (lag 1, steps below sigma_x, variance form); train this setting with --device cpu")
 	}
+	if spec.Blocks > 1 {
+		return nil, fmt.Errorf("model.blocks = %d: the CUDA engine has only the dense W(v); train block-diagonal networks with --device cpu", spec.Blocks)
+	}
 	if err := spec.Opt.Validate(); err != nil {
 		return nil, err
 	}

@@ -106,6 +106,9 @@ type InitSpec struct {
 	Kind  string  // InitPyTorch or InitIdentity
 	Scale float64 // identity: factor on the last layer's PyTorch draw
 	G0    string  // G0Normal or G0Abs
+	// Blocks > 1 starts W(v) block-diagonal (see MaskBlocks); 0 and 1 are
+	// the dense network.
+	Blocks int
 }
 
 // DefaultInit is PyTorch's initialisation with g0 ~ N(0,1), the SPEC's
@@ -168,5 +171,33 @@ func InitParamsSpec(N, H int, seed uint64, spec InitSpec) *Params {
 			p.B2[i*N+i]++
 		}
 	}
+	MaskBlocks(p, spec.Blocks)
 	return p
+}
+
+// MaskBlocks zeroes the entries of the last layer (weight rows and bias)
+// that make the off-diagonal blocks of W(v) when the N units are split into
+// K contiguous blocks of N/K: W(v)[i][j] = 0 for units i and j of different
+// blocks, for every velocity. Applied to the initial parameters and to
+// every gradient (train does both), it keeps W(v) block-diagonal: each block
+// is its own velocity-gated recurrence, coupled to the others only through
+// the shared Norm-ReLU and the losses. This is the hard version of the
+// block structure that gives other models several grid modules (Gao et al.
+// 2021). K <= 1 does nothing; K must divide N.
+func MaskBlocks(p *Params, K int) {
+	if K <= 1 {
+		return
+	}
+	N, H := p.N, p.H
+	size := N / K
+	for i := 0; i < N; i++ {
+		for j := 0; j < N; j++ {
+			if i/size == j/size {
+				continue
+			}
+			r := i*N + j
+			clear(p.W2[r*H : (r+1)*H])
+			p.B2[r] = 0
+		}
+	}
 }

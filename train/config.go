@@ -46,11 +46,15 @@ type ModelConfig struct {
 	Init      string  `yaml:"init" usage:"initialisation: pytorch (every Linear as PyTorch's default; ASSUMPTION of the paper preset) or identity (W(v) = I + init_scale x the PyTorch draw, so small steps leave the state almost unchanged)"`
 	InitScale float64 `yaml:"init_scale" usage:"identity init: factor on the last layer's PyTorch draw (weight and bias)"`
 	G0Init    string  `yaml:"g0_init" usage:"initial raw state g0: normal (N(0,1), ASSUMPTION of the paper preset) or abs (|N(0,1)|, every unit active at the start)"`
+	// Blocks > 1 keeps W(v) block-diagonal (graph.MaskBlocks): the units
+	// form that many independent recurrences, a candidate structure for
+	// several grid modules. Not in the paper (a dense W(v)).
+	Blocks int `yaml:"blocks" usage:"split the N units into this many blocks and keep W(v) block-diagonal, each block its own recurrence (1: dense, the paper's; must divide N; CPU only)"`
 }
 
 // InitSpec converts the initialisation settings for package graph.
 func (m ModelConfig) InitSpec() graph.InitSpec {
-	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init}
+	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init, Blocks: m.Blocks}
 }
 
 // DataConfig describes the microbatches of SPEC section 1.
@@ -148,7 +152,7 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 //     (B,T,N,H) = (16,20,32,64), (32,30,64,128), (64,40,128,256).
 func Preset(name string) (Config, error) {
 	c := Config{
-		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal},
+		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal, Blocks: 1},
 		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1},
 		Loss:      graph.PaperLoss(),
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
@@ -443,6 +447,12 @@ func (c *Config) Validate() error {
 			return nil
 		},
 		func() error { return nonneg("model.init_scale", c.Model.InitScale) },
+		func() error {
+			if c.Model.Blocks < 1 || c.Model.Blocks > c.Model.Units || c.Model.Units%c.Model.Blocks != 0 {
+				return bad("model.blocks", fmt.Sprintf("must be a divisor of model.units = %d (1: dense)", c.Model.Units))
+			}
+			return nil
+		},
 		func() error {
 			if c.Model.G0Init != graph.G0Normal && c.Model.G0Init != graph.G0Abs {
 				return bad("model.g0_init", `must be "normal" or "abs"`)

@@ -153,6 +153,7 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 	}
 	mean := graph.MeanLosses(losses)
 	AverageGrads(e.avg, e.grads[:len(batches)])
+	graph.MaskBlocks(e.avg, e.spec.Blocks)
 	norm := ClipAndAdamW(e.p, e.avg, e.st, lr, e.spec.Opt)
 	dead := -1
 	if tracksUnits {

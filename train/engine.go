@@ -88,6 +88,9 @@ type EngineSpec struct {
 	Loss       graph.LossConfig
 	Opt        OptConfig
 	Init       *graph.Params // initial parameters (copied)
+	// Blocks > 1: W(v) is kept block-diagonal by masking the gradient
+	// (graph.MaskBlocks); Init must already be masked.
+	Blocks int
 	// GPU is the CUDA engine's choice of kernels (an empty value is the
 	// default, see DefaultGPU); the CPU engine ignores it.
 	GPU GPUConfig

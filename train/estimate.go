@@ -70,7 +70,7 @@ type StepTiming struct {
 func MeasureStep(cfg *Config, budget time.Duration) (StepTiming, error) {
 	N, H, B, T := cfg.Model.Units, cfg.Model.Hidden, cfg.Data.BatchSize, cfg.Data.SeqLen
 	init := graph.InitParamsSpec(N, H, cfg.Run.Seed, cfg.Model.InitSpec())
-	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU})
+	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
 	if err != nil {
 		return StepTiming{}, err
 	}

@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if opt.Resume != nil {
 		init = opt.Resume.Params
 	}
-	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU})
+	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
 	if err != nil {
 		return nil, err
 	}
