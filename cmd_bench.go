@@ -135,7 +135,7 @@ func benchAction(c *cli.Context) error {
 		return err
 	}
 	defer eng.Close()
-	smp, err := data.NewSampler(seed+1, B, T, cfg.Data.Augment, cfg.Data.MaxSpeed)
+	smp, err := cfg.Data.NewSampler(seed + 1)
 	if err != nil {
 		return err
 	}

@@ -189,11 +189,8 @@ func landscapeAction(c *cli.Context) error {
 	}
 
 	B, T := cfg.Data.BatchSize, cfg.Data.SeqLen
-	sampler, err := data.NewSampler(cfg.Run.Seed, B, T, cfg.Data.Augment, cfg.Data.MaxSpeed)
+	sampler, err := cfg.Data.NewSampler(cfg.Run.Seed)
 	if err != nil {
-		return err
-	}
-	if err := sampler.SetMinSpeedFactor(cfg.Data.MinSpeedFactor); err != nil {
 		return err
 	}
 	batches := make([]*data.Batch, M)

@@ -50,6 +50,19 @@ const (
 	AugmentNone    = "none"    // ablation: independent velocities per trajectory
 )
 
+// Velocity distributions accepted by the sampler (Sampler.Velocities).
+const (
+	// VelocitiesBox draws each component from Uniform(-MaxSpeed, MaxSpeed),
+	// as the paper does: a square of velocities, with the square's
+	// four-fold symmetry.
+	VelocitiesBox = "box"
+	// VelocitiesDisk draws velocities uniformly from the disk with the
+	// box's area (radius 2 MaxSpeed/sqrt(pi)), so every direction is
+	// equally likely at every speed and the mean step is almost the box's
+	// (0.1128 vs 0.1148 m at MaxSpeed 0.15).
+	VelocitiesDisk = "disk"
+)
+
 // MaxSpeedLimit bounds the sampler's max speed (the paper uses 0.15 metres
 // per step): beyond it float32 positions and distances lose all precision
 // or overflow.
@@ -67,8 +80,10 @@ type Sampler struct {
 	// integrate to follow slow walks. 1 (the default) is the paper's data and
 	// draws nothing more.
 	MinSpeedFactor float64
-	pcg            *rand.PCG
-	rng            *rand.Rand
+	// Velocities is VelocitiesBox (the default) or VelocitiesDisk.
+	Velocities string
+	pcg        *rand.PCG
+	rng        *rand.Rand
 }
 
 // NewSampler returns a sampler seeded with seed.
@@ -86,7 +101,17 @@ func NewSampler(seed uint64, B, T int, augment string, maxSpeed float64) (*Sampl
 		return nil, fmt.Errorf("sampler: max speed %g (data.max_speed, --max-speed) is over %g metres per step; positions would overflow float32", maxSpeed, MaxSpeedLimit)
 	}
 	pcg := rand.NewPCG(seed, 0x5eed9a1d)
-	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), MinSpeedFactor: 1, pcg: pcg, rng: rand.New(pcg)}, nil
+	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), MinSpeedFactor: 1, Velocities: VelocitiesBox, pcg: pcg, rng: rand.New(pcg)}, nil
+}
+
+// SetVelocities sets the velocity distribution: VelocitiesBox or
+// VelocitiesDisk.
+func (s *Sampler) SetVelocities(kind string) error {
+	if kind != VelocitiesBox && kind != VelocitiesDisk {
+		return fmt.Errorf("sampler: velocities %q is not one of %q, %q", kind, VelocitiesBox, VelocitiesDisk)
+	}
+	s.Velocities = kind
+	return nil
 }
 
 // SetMinSpeedFactor sets MinSpeedFactor, which must be in (0, 1].
@@ -116,20 +141,34 @@ func (s *Sampler) uniform() float32 {
 	return float32((2*s.rng.Float64() - 1)) * s.MaxSpeed
 }
 
+// fill draws len(v)/2 velocities into v (x, y pairs) from the configured
+// distribution. Both distributions take two draws of the generator per
+// velocity.
+func (s *Sampler) fill(v []float32) {
+	if s.Velocities != VelocitiesDisk {
+		for i := range v {
+			v[i] = s.uniform()
+		}
+		return
+	}
+	R := 2 * float64(s.MaxSpeed) / math.Sqrt(math.Pi)
+	for i := 0; i+1 < len(v); i += 2 {
+		r := R * math.Sqrt(s.rng.Float64())
+		a := 2 * math.Pi * s.rng.Float64()
+		v[i], v[i+1] = float32(r*math.Cos(a)), float32(r*math.Sin(a))
+	}
+}
+
 // Next draws a fresh microbatch.
 func (s *Sampler) Next() *Batch {
 	b := &Batch{B: s.B, T: s.T, Vel: make([]float32, s.B*s.T*2)}
 	if s.Augment == AugmentNone {
-		for i := range b.Vel {
-			b.Vel[i] = s.uniform()
-		}
+		s.fill(b.Vel)
 		s.scaleSpeeds(b.Vel)
 		return b
 	}
 	base := make([]float32, s.T*2)
-	for i := range base {
-		base[i] = s.uniform()
-	}
+	s.fill(base)
 	s.scaleSpeeds(base)
 	perm := make([]int, s.T)
 	for i := 0; i < s.B; i++ {

@@ -71,6 +71,9 @@ type DataConfig struct {
 	// MinSpeedFactor < 1 scales each velocity by a log-uniform factor in
 	// [min_speed_factor, 1] (see data.Sampler).
 	MinSpeedFactor float64 `yaml:"min_speed_factor" usage:"each velocity is multiplied by its own factor, log-uniform in [this, 1], so the data holds short steps too (1: the paper's velocities)"`
+	// Velocities is the distribution of one velocity: the paper's box
+	// (each component uniform) or an isotropic disk of the same area.
+	Velocities string `yaml:"velocities" usage:"distribution of a velocity: box (each component Uniform(-max_speed, max_speed), the paper's; four-fold symmetric) or disk (uniform in the disk of the box's area: every direction alike)"`
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
@@ -153,7 +156,7 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 func Preset(name string) (Config, error) {
 	c := Config{
 		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal, Blocks: 1},
-		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1},
+		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: data.VelocitiesBox},
 		Loss:      graph.PaperLoss(),
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
@@ -218,6 +221,22 @@ func Preset(name string) (Config, error) {
 		return Config{}, fmt.Errorf("unknown preset %q: choose one of %s", name, strings.Join(PresetNames, ", "))
 	}
 	return c, nil
+}
+
+// NewSampler returns the sampler of microbatches this section describes,
+// seeded with seed.
+func (d DataConfig) NewSampler(seed uint64) (*data.Sampler, error) {
+	s, err := data.NewSampler(seed, d.BatchSize, d.SeqLen, d.Augment, d.MaxSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.SetMinSpeedFactor(d.MinSpeedFactor); err != nil {
+		return nil, err
+	}
+	if err := s.SetVelocities(d.Velocities); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // OptConfig converts the optimiser section for engines.
@@ -481,6 +500,12 @@ func (c *Config) Validate() error {
 		func() error {
 			if !(c.Data.MinSpeedFactor > 0 && c.Data.MinSpeedFactor <= 1) {
 				return bad("data.min_speed_factor", "must be in (0, 1] (1: the paper's velocities)")
+			}
+			return nil
+		},
+		func() error {
+			if c.Data.Velocities != data.VelocitiesBox && c.Data.Velocities != data.VelocitiesDisk {
+				return bad("data.velocities", `must be "box" (the paper's) or "disk"`)
 			}
 			return nil
 		},

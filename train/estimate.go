@@ -75,11 +75,8 @@ func MeasureStep(cfg *Config, budget time.Duration) (StepTiming, error) {
 		return StepTiming{}, err
 	}
 	defer eng.Close()
-	sampler, err := data.NewSampler(cfg.Run.Seed, B, T, cfg.Data.Augment, cfg.Data.MaxSpeed)
+	sampler, err := cfg.Data.NewSampler(cfg.Run.Seed)
 	if err != nil {
-		return StepTiming{}, err
-	}
-	if err := sampler.SetMinSpeedFactor(cfg.Data.MinSpeedFactor); err != nil {
 		return StepTiming{}, err
 	}
 	batches := make([]*data.Batch, cfg.Optimizer.Accumulation)

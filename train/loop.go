@@ -169,11 +169,8 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	sampler, err := data.NewSampler(cfg.Run.Seed, B, T, cfg.Data.Augment, cfg.Data.MaxSpeed)
+	sampler, err := cfg.Data.NewSampler(cfg.Run.Seed)
 	if err != nil {
-		return nil, err
-	}
-	if err := sampler.SetMinSpeedFactor(cfg.Data.MinSpeedFactor); err != nil {
 		return nil, err
 	}
 	sched := NewPlateau(&cfg)
