@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -16,17 +19,20 @@ func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write a checkpoint's model tensors to a NumPy .npz or a PyTorch .pt file",
-		UsageText: "gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt]",
+		UsageText: "gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt] [--overwrite]",
 		Description: "Writes mlp.0.weight [H,2], mlp.0.bias [H], mlp.2.weight [H,H], mlp.2.bias [H],\n" +
 			"mlp.4.weight [N*N,H], mlp.4.bias [N*N] and g0 [N] (float32, the raw g0 vector),\n" +
 			"named as in the checkpoint (README: \"Checkpoint format\"). Optimiser state is not exported.\n" +
 			"--format npz writes a NumPy .npz (np.load); --format pt a PyTorch state dict in\n" +
 			"torch.save's format (torch.load, any PyTorch since 1.6, weights_only or not).\n" +
-			"Without --format, an --out ending in .pt or .pth gives pt, anything else npz.",
+			"Without --format, an --out ending in .pt or .pth gives pt, anything else npz.\n" +
+			"An existing --out is replaced only with --overwrite, and never when it is the checkpoint itself.\n" +
+			"The file appears whole or not at all; temporaries of an export killed while writing it are removed.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output `F.npz` or F.pt"},
 			&cli.StringFlag{Name: "format", Usage: "`npz` or pt (default: pt when --out ends in .pt or .pth, else npz)"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists (never the checkpoint being exported)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -46,10 +52,20 @@ func exportCommand() *cli.Command {
 			if format != "npz" && format != "pt" {
 				return usagef("--format %q: want npz or pt", format)
 			}
-			p, _, err := train.LoadParams(c.String("checkpoint"))
+			ckpt, err := train.ResolveCheckpoint(c.String("checkpoint"))
 			if err != nil {
 				return err
 			}
+			if err := checkExportOut(out, ckpt, c.Bool("overwrite")); err != nil {
+				return err
+			}
+			p, _, err := train.LoadParams(ckpt)
+			if err != nil {
+				return err
+			}
+			// Temporaries of an earlier export of out that was killed
+			// while writing it (one of ours now is younger).
+			data.RemoveStaleTempsOf(out, data.ProcessStart)
 			shapes := graph.Shapes(p.N, p.H)
 			slices := p.Slices()
 			if format == "pt" {
@@ -72,4 +88,49 @@ func exportCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// checkExportOut refuses an --out that exists (unless overwrite) or that is
+// the checkpoint being exported (always: the run could no longer resume),
+// with the wording analyze and states use.
+func checkExportOut(out, ckpt string, overwrite bool) error {
+	lst, err := os.Lstat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	if sameFile(out, ckpt) {
+		return usagef("--out %s: is the checkpoint being exported (%s); choose another name", out, ckpt)
+	}
+	if st, err := os.Stat(out); lst.IsDir() || (err == nil && st.IsDir()) {
+		return usagef("--out %s: is a directory; give a file name", out)
+	}
+	if !overwrite {
+		return usagef("--out %s: exists; choose another name or pass --overwrite", out)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b are one file: by identity (through
+// symlinks and hard links), else by cleaned absolute path with symlinks
+// resolved.
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	return canonical(a) == canonical(b)
+}
+
+func canonical(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	return filepath.Clean(p)
 }

@@ -181,3 +181,33 @@ func RemoveStaleTemps(dir string, before time.Time) ([]string, error) {
 	}
 	return removed, nil
 }
+
+// RemoveStaleTempsOf removes the temporary files that the atomic writers
+// left beside path when writing path itself (".NAME.tmp-*", NAME being
+// path's base name) and that were last modified before the given time: a
+// process killed while writing path left them. Other files' temporaries in
+// the same directory are left alone. It returns the names removed.
+func RemoveStaleTempsOf(path string, before time.Time) ([]string, error) {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+tempMarker
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(before) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed, nil
+}
