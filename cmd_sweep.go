@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/sweep"
 )
 
@@ -33,6 +34,7 @@ func sweepCommand() *cli.Command {
 			"DIR/runs/NAME/report (as 'gridgpu analyze'); NAME is the variant and the swept values, e.g.\n" +
 			"no-capacity_seed=1. Running the command again skips finished runs, resumes interrupted ones exactly\n" +
 			"and retries failed ones. SIGINT/SIGTERM is passed to the running trainers, which write a checkpoint.\n" +
+			"A second sweep of DIR is refused while one runs (--index tasks of one job array share it).\n" +
 			"The summary is DIR/results.csv, DIR/results.json and DIR/index.html (rebuilt after every sweep, or\n" +
 			"by --collect).",
 		Flags: []cli.Flag{
@@ -209,6 +211,22 @@ func sweepAction(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	// One sweep per directory (internal/runlock), locked before anything is
+	// written into it: a second sweep of DIR is refused while this one
+	// runs. The tasks of a job array (--index, one point each, in parallel)
+	// share the lock, which keeps a whole sweep out while they run; each
+	// of their runs is its trainer's alone (train locks its run directory).
+	lockDir := runlock.Exclusive
+	if c.IsSet("index") {
+		lockDir = runlock.Shared
+	}
+	lk, err := lockDir(out, "sweep directory")
+	if errors.Is(err, runlock.ErrUnsupported) {
+		fmt.Fprintf(c.App.ErrWriter, "gridgpu: note: %v; nothing stops a second sweep of it at the same time\n", err)
+	} else if err != nil {
+		return err
+	}
+	defer lk.Release()
 	// The sweep file beside its runs, for --collect and for the record.
 	if err := data.WriteFileAtomic(filepath.Join(out, "sweep.yaml"), src); err != nil {
 		return err

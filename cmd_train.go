@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
@@ -43,15 +45,16 @@ func trainCommand() *cli.Command {
 			"after its second step, naming the preset meant for the device.\n\n" +
 			"On a terminal a live progress line shows step, losses, steps/s and ETA; otherwise a plain line is\n" +
 			"logged every 10 s. SIGINT or SIGTERM finishes the current step, writes a checkpoint and exits with\n" +
-			"status 130/143; a second Ctrl-C aborts at once. A NaN or Inf loss or gradient stops the run with an\n" +
-			"error naming the step and term; the last good checkpoint is kept. A resume records its configuration\n" +
-			"and what it changed in DIR/config-history.yaml.",
+			"status 130/143; a second Ctrl-C aborts at once. Only one process at a time trains into a run\n" +
+			"directory: another train or resume of it is refused while it runs. A NaN or Inf loss or gradient\n" +
+			"stops the run with an error naming the step and term; the last good checkpoint is kept. A resume\n" +
+			"records its configuration and what it changed in DIR/config-history.yaml.",
 		Flags:  flags,
 		Action: trainAction,
 	}
 }
 
-func trainAction(c *cli.Context) error {
+func trainAction(c *cli.Context) (err error) {
 	if c.Args().Present() {
 		return usagef("train takes no arguments (got %q); options are flags, see 'gridgpu train --help'", c.Args().First())
 	}
@@ -59,7 +62,6 @@ func trainAction(c *cli.Context) error {
 		cfg        train.Config
 		ck         *train.Checkpoint
 		resumePath string
-		err        error
 	)
 	if c.IsSet("resume") {
 		if c.IsSet("preset") {
@@ -127,6 +129,14 @@ func trainAction(c *cli.Context) error {
 	if out == "" {
 		return usagef("no output directory: pass --out DIR")
 	}
+	// One writer per run directory, locked before anything is written
+	// into it: a second train or resume of the same directory is refused
+	// while this one runs.
+	release, err := lockRunDir(out, c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	defer func() { release(err != nil) }()
 	// Temporary files of an earlier process killed in the middle of a
 	// write are garbage: no reader ever sees them.
 	for _, d := range []string{out, filepath.Join(out, "checkpoints")} {
@@ -175,7 +185,7 @@ func trainAction(c *cli.Context) error {
 		if ie.Cause == "SIGTERM" {
 			code = 143
 		}
-		return cli.Exit(err.Error(), code)
+		err = cli.Exit(err.Error(), code)
 	}
 	return err
 }
@@ -232,6 +242,42 @@ func dryRun(c *cli.Context, cfg *train.Config, start int64) error {
 		fmt.Fprintln(w, "# "+note)
 	}
 	return nil
+}
+
+// lockRunDir takes the run directory's lock (internal/runlock), creating
+// the directory if it does not exist yet. The lock is held until release,
+// or until the process ends (kill -9 included: the kernel lets it go).
+// release(failed) with failed true also removes the directory again when
+// this call created it and nothing else has been written into it, so that a
+// run refused later (a bad device, say) leaves no trace.
+func lockRunDir(out string, stderr io.Writer) (release func(failed bool), err error) {
+	existed := false
+	if st, err := os.Stat(out); err == nil {
+		if !st.IsDir() {
+			return nil, fmt.Errorf("--out %s exists and is not a directory", out)
+		}
+		existed = true
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	lk, err := runlock.Exclusive(out, "run directory")
+	if errors.Is(err, runlock.ErrUnsupported) {
+		fmt.Fprintf(stderr, "gridgpu: note: %v; nothing stops a second process from writing into this run at the same time\n", err)
+	} else if err != nil {
+		return nil, err
+	}
+	return func(failed bool) {
+		if failed && !existed {
+			if ents, err := os.ReadDir(out); err == nil && len(ents) == 1 && ents[0].Name() == runlock.FileName {
+				// Removed while still locked, so that no other
+				// process can lock the file in between.
+				os.Remove(filepath.Join(out, runlock.FileName))
+				os.Remove(out)
+			}
+		}
+		lk.Release()
+	}, nil
 }
 
 // runDirOf is the run directory of a checkpoint file: the parent of its

@@ -4,11 +4,246 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/train"
 )
+
+// tinyTrain is a model small enough that a step takes well under a
+// millisecond.
+var tinyTrain = []string{"--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5"}
+
+// child is this test binary started as gridgpu (see TestMain) in its own
+// process group, as timeout(1) and the sweep start theirs.
+type child struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan error
+}
+
+func startChild(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	c := &child{cmd: exec.Command(exe, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	c.cmd.Env = append(append(os.Environ(), sweepMainEnv+"=1"), env...)
+	c.cmd.Stderr = c.stderr
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		<-c.done // exit puts the status back
+	})
+	return c
+}
+
+// waitFor waits until the child's stderr holds s.
+func (c *child) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(c.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q from %v after 30 s:\n%s", s, c.cmd.Args[1:], c.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// exit waits for the child and returns its exit status (-1: killed by a
+// signal).
+func (c *child) exit(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		c.done <- err // for the cleanup
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%v still running after 30 s:\n%s", c.cmd.Args[1:], c.stderr.String())
+		return 0
+	}
+}
+
+// snapshot reads the named files of dir ("" for missing ones).
+func snapshot(dir string, names ...string) map[string]string {
+	m := map[string]string{}
+	for _, n := range names {
+		b, _ := os.ReadFile(filepath.Join(dir, n))
+		m[n] = string(b)
+	}
+	return m
+}
+
+func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
+	t.Helper()
+	for n, b := range before {
+		if after[n] != b {
+			t.Errorf("%s changed %s:\nbefore %q\nafter  %q", what, n, b, after[n])
+		}
+	}
+}
+
+// F1, F2: a second train or resume of a run directory that a process is
+// training is refused with one line naming that process, exit status 1,
+// and writes nothing there; once the holder is gone (kill -9 included) the
+// run can be resumed.
+func TestOneWriterPerRun(t *testing.T) {
+	sweepTest(t)
+	D := filepath.Join(t.TempDir(), "D")
+	files := []string{"config.yaml", train.HistoryFile, "metrics.jsonl", filepath.Join("checkpoints", train.LatestFile)}
+	refused := func(c *child, args ...string) {
+		t.Helper()
+		before := snapshot(D, files...)
+		code, _, stderr := runCLI(t, args...)
+		want := fmt.Sprintf("run directory %s is in use by another gridgpu process (pid %d); wait for it or choose another --out", D, c.cmd.Process.Pid)
+		oneLine(t, args, code, stderr, want)
+		if code != 1 {
+			t.Errorf("%v: exit status %d, want 1", args, code)
+		}
+		sameSnapshot(t, strings.Join(args, " "), before, snapshot(D, files...))
+	}
+	waitMetrics := func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if st, err := os.Stat(filepath.Join(D, "metrics.jsonl")); err == nil && st.Size() > 0 {
+				return
+			}
+		}
+		t.Fatal("no metrics line after 30 s")
+	}
+	long := []string{"--steps", "1000000000", "--log-every", "1000000000", "--checkpoint-every", "1000000000"}
+
+	first := startChild(t, nil, append(append([]string{"train"}, tinyTrain...), append(long, "--out", D)...)...)
+	first.waitFor(t, "training")
+	waitMetrics() // step 1's line; no other until the end
+	refused(first, append(append([]string{"train"}, tinyTrain...), "--steps", "6", "--seed", "5", "--out", D)...)
+	first.cmd.Process.Signal(os.Interrupt)
+	if code := first.exit(t); code != 130 {
+		t.Fatalf("first run: exit status %d, want 130:\n%s", code, first.stderr.String())
+	}
+
+	ck, err := train.ResolveCheckpoint(D)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := train.LoadCheckpoint(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Short runs for the refused ones, which would end soon if they ran.
+	steps := strconv.FormatInt(got.Step+2, 10)
+	second := startChild(t, nil, "train", "--resume", D, "--steps", "1000000000")
+	second.waitFor(t, "resuming")
+	refused(second, "train", "--resume", D, "--lr", "1e-4", "--steps", steps)
+	refused(second, "train", "--resume", ck, "--out", D+"/", "--steps", steps)
+	refused(second, append(append([]string{"train"}, tinyTrain...), "--steps", "6", "--out", D)...)
+	second.cmd.Process.Kill() // SIGKILL: the kernel releases the lock
+	second.exit(t)
+
+	if code, _, stderr := runCLI(t, "train", "--resume", D, "--steps", steps); code != 0 {
+		t.Fatalf("resume after the holder was killed: %d %s", code, stderr)
+	}
+}
+
+// A train refused after its run directory was created (here: a device
+// this build lacks) leaves no directory behind, lock file included.
+func TestRefusedTrainLeavesNoDirectory(t *testing.T) {
+	D := filepath.Join(t.TempDir(), "D")
+	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--device", "cuda:99", "--out", D)
+	if code == 0 {
+		t.Skip("cuda:99 exists")
+	}
+	if _, err := os.Stat(D); !os.IsNotExist(err) {
+		t.Errorf("the refused train (%s) left %s", strings.TrimSpace(stderr), D)
+	}
+}
+
+// F11: a second sweep of a directory that a sweep is working in is refused
+// with one line naming it, and so is a job-array task (--index) of it.
+func TestOneSweepPerDirectory(t *testing.T) {
+	sweepTest(t)
+	dir := t.TempDir()
+	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
+	out := filepath.Join(dir, "sw")
+	first := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
+	first.waitFor(t, "training on")
+	want := fmt.Sprintf("sweep directory %s is in use by another gridgpu process (pid %d); wait for it or choose another --out", out, first.cmd.Process.Pid)
+	for _, args := range [][]string{
+		{"sweep", "--spec", spec, "--out", out, "--parallel", "2"},
+		{"sweep", "--spec", spec, "--out", out, "--index", "3"},
+	} {
+		code, stderr := sweepRefused(t, args)
+		oneLine(t, args, code, stderr, want)
+		if code != 1 {
+			t.Errorf("%v: exit status %d, want 1", args, code)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(out, "runs"))
+	if len(ents) != 1 {
+		t.Errorf("runs/ holds %d runs, want the first sweep's one", len(ents))
+	}
+	first.cmd.Process.Signal(os.Interrupt)
+	if code := first.exit(t); code != 130 {
+		t.Errorf("first sweep: exit status %d, want 130:\n%s", code, first.stderr.String())
+	}
+	// Shared holders (the tasks of a job array) keep a whole sweep out
+	// too, without a PID to name.
+	l, err := runlock.Shared(out, "sweep directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	args := []string{"sweep", "--spec", spec, "--out", out}
+	code, stderr := sweepRefused(t, args)
+	oneLine(t, args, code, stderr, "sweep directory "+out+" is in use by other gridgpu processes; wait for them or choose another --out")
+}
+
+// sweepRefused runs a sweep that should be refused at once in a
+// subprocess, so that one that is not is stopped after 10 s rather than
+// training for ever; it returns the exit status and stderr.
+func sweepRefused(t *testing.T, args []string) (int, string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stderr.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stderr.String()
+}
 
 // F4, F18, F19: export refuses an existing --out without --overwrite,
 // refuses the checkpoint itself (by any name) always, and removes the
