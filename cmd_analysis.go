@@ -8,14 +8,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,6 +21,7 @@ import (
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -184,16 +183,17 @@ func runAnalyze(c *cli.Context) error {
 		}
 	}
 
-	// Ctrl-C or SIGTERM stops the analysis (exit status 130 or 143, as
-	// train); nothing is written then. Once the report is being written it
-	// is finished unless a second signal aborts at once (its staging
-	// directory is removed by the next analysis into the same --out).
+	// Ctrl-C, SIGTERM or SIGHUP stops the analysis (exit status 130, 143
+	// or 129, as train); nothing is written then. Once the report is being
+	// written it is finished unless a second signal aborts at once (its
+	// staging directory is removed by the next analysis into the same
+	// --out); a repeat within a second of the first is the same stop
+	// delivered twice and does not abort (internal/stopsig).
 	stderr := c.App.ErrWriter
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer func() { signal.Stop(sigc); close(sigc) }()
+	sigc, stopSignals := stopsig.Notify()
+	defer stopSignals()
 	go func() {
 		s, ok := <-sigc
 		if !ok {
@@ -494,12 +494,7 @@ func (s signalCause) Error() string { return sweep.SignalName(s.sig) }
 
 // signalStatus is the exit status of a process stopped by s: 128 + the
 // signal's number, as shells report it (130 for SIGINT, 143 for SIGTERM).
-func signalStatus(s os.Signal) int {
-	if s == syscall.SIGTERM {
-		return 143
-	}
-	return 130
-}
+func signalStatus(s os.Signal) int { return stopsig.ExitStatus(s) }
 
 // countKind counts the units whose Fourier lattice is of the given kind.
 func countKind(f []analysis.FourierUnit, kind string) int {

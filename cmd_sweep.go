@@ -4,17 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/sweep"
 )
 
@@ -33,8 +32,9 @@ func sweepCommand() *cli.Command {
 			"Every point trains in DIR/runs/NAME (as 'gridgpu train --out DIR/runs/NAME') and is analysed into\n" +
 			"DIR/runs/NAME/report (as 'gridgpu analyze'); NAME is the variant and the swept values, e.g.\n" +
 			"no-capacity_seed=1. Running the command again skips finished runs, resumes interrupted ones exactly\n" +
-			"and retries failed ones. SIGINT/SIGTERM is passed to the running trainers, which write a checkpoint.\n" +
-			"A second sweep of DIR is refused while one runs (--index tasks of one job array share it).\n" +
+			"and retries failed ones. SIGINT/SIGTERM/SIGHUP is passed to the running trainers, which write a\n" +
+			"checkpoint; a second one, a second or more later, aborts them. A second sweep of DIR is refused while\n" +
+			"one runs (--index tasks of one job array share it).\n" +
 			"The summary is DIR/results.csv, DIR/results.json and DIR/index.html (rebuilt after every sweep, or\n" +
 			"by --collect).",
 		Flags: []cli.Flag{
@@ -236,13 +236,14 @@ func sweepAction(c *cli.Context) error {
 		todo = pts[index : index+1]
 	}
 
-	// Signals go to the runner, which passes them on to the children. The
-	// channel stays registered until the end, so a second Ctrl-C also
-	// reaches the children (and aborts them) rather than killing the sweep
-	// while they still run.
-	sigc := make(chan os.Signal, 2)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigc)
+	// Stop signals (internal/stopsig) go to the runner, which passes them
+	// on to the children; a repeat within a second of the first is the
+	// same stop delivered twice and is dropped, so that the children do
+	// not take it for an abort. The channel stays registered until the
+	// end, so a second Ctrl-C also reaches the children (and aborts them)
+	// rather than killing the sweep while they still run.
+	sigc, stopSignals := stopsig.Notify()
+	defer stopSignals()
 	opt.Signals = sigc
 	stderr := c.App.ErrWriter
 	fmt.Fprintf(stderr, "sweep %s: %d run(s) into %s, %d at once\n", specPath, len(todo), out, min(opt.Parallel, len(todo)))
@@ -260,10 +261,7 @@ func sweepAction(c *cli.Context) error {
 		again += fmt.Sprintf(" --index %d", index)
 	}
 	if res.Signal != nil {
-		code := 130
-		if res.Signal == syscall.SIGTERM {
-			code = 143
-		}
+		code := stopsig.ExitStatus(res.Signal)
 		return cli.Exit(fmt.Sprintf("sweep interrupted by %s: %d of %d runs done, %d stopped with a checkpoint, %d not started; continue with: %s",
 			sweep.SignalName(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again), code)
 	}

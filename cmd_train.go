@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -17,7 +15,7 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/statusline"
-	"github.com/gridgpu/gridgpu/sweep"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -44,11 +42,13 @@ func trainCommand() *cli.Command {
 			"memory and the measured time a step and the whole run take, and exits; a run of more than a day says so\n" +
 			"after its second step, naming the preset meant for the device.\n\n" +
 			"On a terminal a live progress line shows step, losses, steps/s and ETA; otherwise a plain line is\n" +
-			"logged every 10 s. SIGINT or SIGTERM finishes the current step, writes a checkpoint and exits with\n" +
-			"status 130/143; a second Ctrl-C aborts at once. Only one process at a time trains into a run\n" +
-			"directory: another train or resume of it is refused while it runs. A NaN or Inf loss or gradient\n" +
-			"stops the run with an error naming the step and term; the last good checkpoint is kept. A resume\n" +
-			"records its configuration and what it changed in DIR/config-history.yaml.",
+			"logged every 10 s. SIGINT, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits\n" +
+			"with status 130/143/129; a second one at least a second after the first aborts at once (sooner, it is\n" +
+			"taken for the same stop delivered twice, as timeout(1) and Slurm do). A closed output pipe (train ... |\n" +
+			"head -1) does not stop the run: the progress goes quiet and training goes on. Only one process at a\n" +
+			"time trains into a run directory: another train or resume of it is refused while it runs. A NaN or\n" +
+			"Inf loss or gradient stops the run with an error naming the step and term; the last good checkpoint\n" +
+			"is kept. A resume records its configuration and what it changed in DIR/config-history.yaml.",
 		Flags:  flags,
 		Action: trainAction,
 	}
@@ -143,22 +143,28 @@ func trainAction(c *cli.Context) (err error) {
 		data.RemoveStaleTemps(d, data.ProcessStart)
 	}
 
-	// The first SIGINT/SIGTERM asks the loop to stop after the current
-	// step; after that the signal's default action applies again, so a
-	// second Ctrl-C ends the process at once.
+	// Stop signals (internal/stopsig): the first SIGINT, SIGTERM or SIGHUP
+	// asks the loop to stop after the current step and write a checkpoint.
+	// A second one aborts at once, but only when it comes a second or more
+	// after the first: sooner, it is the same stop delivered twice (timeout
+	// and Slurm signal the process and then its group), and it is dropped.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer func() { signal.Stop(sigc); close(sigc) }()
+	sigc, stopSignals := stopsig.Notify()
+	defer stopSignals()
+	// SIGPIPE: a closed stdout or stderr pipe (train ... | head -1) does
+	// not kill the run. Writes to it fail and are ignored, so the progress
+	// goes quiet while training goes on to its end or to a stop signal,
+	// writing checkpoints and metrics.jsonl as ever.
+	defer stopsig.KeepGoingOnBrokenPipe()()
 	stderr := c.App.ErrWriter
 	go func() {
 		s, ok := <-sigc
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again aborts)\n", sweep.SignalName(s))
-		cancel(errors.New(sweep.SignalName(s)))
+		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again, a second or more from now, aborts)\n", stopsig.Name(s))
+		cancel(errors.New(stopsig.Name(s)))
 		// The second signal aborts. It is handled here rather than by
 		// restoring the default action, because a shell that started this
 		// process with SIGINT ignored would make the default "ignore".
@@ -166,12 +172,8 @@ func trainAction(c *cli.Context) (err error) {
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n", sweep.SignalName(s))
-		code := 130
-		if s == syscall.SIGTERM {
-			code = 143
-		}
-		os.Exit(code)
+		fmt.Fprintf(stderr, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n", stopsig.Name(s))
+		os.Exit(stopsig.ExitStatus(s))
 	}()
 
 	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: statusline.IsTerminal(stderr)}
@@ -182,8 +184,10 @@ func trainAction(c *cli.Context) (err error) {
 	var ie *train.InterruptedError
 	if errors.As(err, &ie) {
 		code := 130
-		if ie.Cause == "SIGTERM" {
-			code = 143
+		for _, s := range stopsig.Signals {
+			if stopsig.Name(s) == ie.Cause {
+				code = stopsig.ExitStatus(s)
+			}
 		}
 		err = cli.Exit(err.Error(), code)
 	}

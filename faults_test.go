@@ -1,6 +1,8 @@
 package main
 
-// Cases of the fault probe in issue 19.
+// Cases of the fault probe in issue 19: one writer per run and per sweep
+// directory, stops that arrive twice, SIGHUP, a closed output pipe, and
+// exports that would destroy a checkpoint.
 
 import (
 	"bytes"
@@ -243,6 +245,116 @@ func sweepRefused(t *testing.T, args []string) (int, string) {
 		t.Fatal(err)
 	}
 	return 0, stderr.String()
+}
+
+// One stop delivered twice, as timeout(1) delivers it (to the process,
+// then to its group): the run finishes its step and writes a checkpoint,
+// exit status 143, rather than taking the repeat for an abort.
+func TestStopDeliveredTwice(t *testing.T) {
+	sweepTest(t)
+	out := filepath.Join(t.TempDir(), "run")
+	// Steps of a few tenths of a second, so that both signals arrive
+	// within one.
+	c := startChild(t, []string{"GOMAXPROCS=2"}, "train", "--preset", "medium", "--steps", "1000", "--out", out)
+	c.waitFor(t, "training")
+	pid := c.cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGTERM)
+	time.Sleep(30 * time.Millisecond)
+	syscall.Kill(-pid, syscall.SIGTERM)
+	if code := c.exit(t); code != 143 {
+		t.Fatalf("exit status %d, want 143:\n%s", code, c.stderr.String())
+	}
+	if s := c.stderr.String(); !strings.Contains(s, "interrupted by SIGTERM after step") || strings.Contains(s, "aborting") {
+		t.Errorf("stderr:\n%s", s)
+	}
+	if _, err := train.ResolveCheckpoint(out); err != nil {
+		t.Errorf("no checkpoint: %v", err)
+	}
+}
+
+// A sweep takes SIGHUP as a stop too and passes it on once, even when a
+// second stop follows within a second (the same stop delivered twice):
+// its trainer writes a checkpoint, and the sweep exits 129.
+func TestSweepStopDeliveredTwice(t *testing.T) {
+	sweepTest(t)
+	dir := t.TempDir()
+	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
+	out := filepath.Join(dir, "sw")
+	c := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
+	c.waitFor(t, "training on")
+	time.Sleep(200 * time.Millisecond) // the trainer's signal handling is set up
+	pid := c.cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGHUP)
+	time.Sleep(5 * time.Millisecond)
+	syscall.Kill(pid, syscall.SIGTERM)
+	if code := c.exit(t); code != 129 {
+		t.Fatalf("exit status %d, want 129:\n%s", code, c.stderr.String())
+	}
+	s := c.stderr.String()
+	if strings.Contains(s, "again") || !strings.Contains(s, "gridgpu: sweep interrupted by SIGHUP: 0 of 4 runs done, 1 stopped with a checkpoint, 3 not started") {
+		t.Errorf("stderr:\n%s", s)
+	}
+	if _, err := train.ResolveCheckpoint(filepath.Join(out, "runs", tinyNames[0])); err != nil {
+		t.Errorf("no checkpoint: %v", err)
+	}
+}
+
+// F10: SIGHUP (a closed terminal or ssh session) stops like SIGTERM: a
+// checkpoint, exit status 129.
+func TestSIGHUPWritesCheckpoint(t *testing.T) {
+	sweepTest(t)
+	out := filepath.Join(t.TempDir(), "run")
+	c := startChild(t, nil, append(append([]string{"train"}, tinyTrain...), "--steps", "1000000000", "--out", out)...)
+	c.waitFor(t, "training")
+	time.Sleep(100 * time.Millisecond)
+	c.cmd.Process.Signal(syscall.SIGHUP)
+	if code := c.exit(t); code != 129 {
+		t.Fatalf("exit status %d, want 129:\n%s", code, c.stderr.String())
+	}
+	if !strings.Contains(c.stderr.String(), "gridgpu: interrupted by SIGHUP after step") {
+		t.Errorf("stderr:\n%s", c.stderr.String())
+	}
+	ck, err := train.ResolveCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.LoadCheckpoint(ck); err != nil {
+		t.Error(err)
+	}
+}
+
+// F9: a closed output pipe (train ... | head -1) does not kill the run:
+// the progress goes quiet and training goes on to its end.
+func TestClosedPipeKeepsTraining(t *testing.T) {
+	sweepTest(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the reader has gone before the first line
+	cmd := exec.Command(exe, append(append([]string{"train"}, tinyTrain...), "--steps", "40", "--log-every", "1", "--out", out)...)
+	cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("train with its output closed: %v", err)
+	}
+	if _, err := train.LoadCheckpoint(filepath.Join(out, "checkpoints", train.CheckpointName(40))); err != nil {
+		t.Errorf("final checkpoint: %v", err)
+	}
+	m, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if n := bytes.Count(m, []byte("\n")); n != 40 {
+		t.Errorf("metrics.jsonl holds %d lines, want 40", n)
+	}
 }
 
 // F4, F18, F19: export refuses an existing --out without --overwrite,

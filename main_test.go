@@ -23,6 +23,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -527,8 +528,9 @@ func TestLossGradNonFinite(t *testing.T) {
 	}
 }
 
-// A second SIGINT aborts at once, even when the shell started gridgpu with
-// SIGINT ignored (as for a background job).
+// A second SIGINT, a second or more after the first, aborts at once, even
+// when the shell started gridgpu with SIGINT ignored (as for a background
+// job). (Sooner it is the first delivered twice: TestStopDeliveredTwice.)
 func TestSecondSignalAborts(t *testing.T) {
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
 		t.Skipf("graph.Model not available: %v", err)
@@ -538,9 +540,10 @@ func TestSecondSignalAborts(t *testing.T) {
 		t.Skip(err)
 	}
 	out := filepath.Join(t.TempDir(), "run")
-	// Steps of a second or more, so that both signals arrive within one.
-	cmd := exec.Command(exe, "train", "--preset", "medium", "--steps", "1000", "--out", out)
-	cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+	// Steps of several seconds even on a fast core (32 microbatches on
+	// one thread), so that both signals arrive within the first.
+	cmd := exec.Command(exe, "train", "--preset", "medium", "--accumulation", "32", "--steps", "1000", "--out", out)
+	cmd.Env = append(os.Environ(), sweepMainEnv+"=1", "GOMAXPROCS=1")
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	signal.Ignore(os.Interrupt) // inherited by the child
@@ -555,7 +558,7 @@ func TestSecondSignalAborts(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Signal(os.Interrupt)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(stopsig.Echo + 200*time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

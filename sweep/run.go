@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 )
 
 // Every point runs as two child processes of the gridgpu binary itself,
@@ -27,8 +28,8 @@ import (
 //   - parallel runs need their own thread counts (GOMAXPROCS is per
 //     process) and their own CUDA contexts; separate processes give both,
 //     and a crash or a CUDA error in one run cannot take the others down;
-//   - interruption reuses the trainer's own SIGINT/SIGTERM handling
-//     (finish the step, write a checkpoint, exit 130/143): the sweep only
+//   - interruption reuses the trainer's own SIGINT/SIGTERM/SIGHUP handling
+//     (finish the step, write a checkpoint, exit 130/143/129): the sweep only
 //     forwards the signal, and children live in their own process group so
 //     that a terminal's Ctrl-C reaches them once, through the sweep;
 //   - each attempt's output goes to a log file in the run directory.
@@ -125,7 +126,7 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 				}
 				r.mu.Unlock()
 				if first {
-					r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again to abort them at once.", SignalName(s), n)
+					r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again, a second or more from now, to abort them at once.", SignalName(s), n)
 				} else {
 					r.logf("sweep: %s again: aborting the running runs", SignalName(s))
 				}
@@ -318,7 +319,7 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 			return StatePending
 		case err != nil:
 			return fail("train", err.Error(), filepath.Join(dir, TrainLog))
-		case code == 130 || code == 143 || (code < 0 && r.isStopping()):
+		case stopsig.IsStopStatus(code) || (code < 0 && r.isStopping()):
 			st.State, st.Phase, st.Error = StateInterrupted, "train", msg
 			writeStatus(dir, st)
 			r.logf("%s: stopped at step %d (checkpoint written)", tag, st.Step)
@@ -359,7 +360,7 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 		code, msg, err := r.child(filepath.Join(dir, AnalyzeLog), args, threads)
 		st.AnalyzeS = time.Since(t0).Seconds()
 		switch {
-		case err == errStopped, code == 130 || code == 143 || (code < 0 && r.isStopping()):
+		case err == errStopped, stopsig.IsStopStatus(code) || (code < 0 && r.isStopping()):
 			st.State, st.Phase, st.Error = StateInterrupted, "analyze", msg
 			writeStatus(dir, st)
 			r.logf("%s: analysis stopped; it runs again next time", tag)
@@ -459,13 +460,6 @@ func (t *tailWriter) lastError() string {
 	return ""
 }
 
-// SignalName names a stop signal as people know it ("SIGINT", "SIGTERM").
-func SignalName(s os.Signal) string {
-	switch s {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
+// SignalName names a stop signal as people know it ("SIGINT", "SIGTERM",
+// "SIGHUP"); see stopsig.Name.
+func SignalName(s os.Signal) string { return stopsig.Name(s) }
