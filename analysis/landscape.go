@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"sync"
 
@@ -362,34 +361,18 @@ func ScoreCodes(codes []CodeSpec, N int, batches []*data.Batch, lcs []graph.Loss
 	var (
 		mu   sync.Mutex
 		done int
-		next int
-		wg   sync.WaitGroup
 	)
-	// Codes are independent: one per goroutine (each result depends on
-	// its code only, so the order they finish in does not matter).
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= len(codes) {
-					return
-				}
-				out[i], errs[i] = scoreStates(N, batches, lcs, func(_ int, b *data.Batch) []float32 { return grids[i].States(b) })
-				if progress != nil {
-					mu.Lock()
-					done++
-					progress(done, len(codes))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	// Codes are independent: each result depends on its code only, so the
+	// order they finish in does not matter.
+	graph.ParallelFor(len(codes), func(i int) {
+		out[i], errs[i] = scoreStates(N, batches, lcs, func(_ int, b *data.Batch) []float32 { return grids[i].States(b) })
+		if progress != nil {
+			mu.Lock()
+			done++
+			progress(done, len(codes))
+			mu.Unlock()
+		}
+	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", codes[i], err)
