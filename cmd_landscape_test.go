@@ -175,7 +175,11 @@ func TestLandscapeOutAndCheckpoint(t *testing.T) {
 	// ci_max_dist 0.3 takes every step, the first too: g_0 counts.
 	cfg, _ := train.Preset("demo")
 	cfg.Loss.CIMaxDist = 0.3
-	smp, _ := data.NewSampler(4, 6, 8, cfg.Data.Augment, cfg.Data.MaxSpeed)
+	cfg.Data.BatchSize, cfg.Data.SeqLen = 6, 8
+	smp, err := cfg.Data.NewSampler(4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := graph.NewModel(6, 8, 8, 8, cfg.Loss)
 	if err != nil {
 		t.Fatal(err)
