@@ -25,7 +25,10 @@
 // pairwise terms, computed in one pass over the pairs), capacity.go,
 // conformal.go; recurrence.go and linear.go the network's ops; model.go
 // builds the graph from them; forward.go is the float32 forward pass
-// without a graph that package analysis runs.
+// without a graph that package analysis runs; states_loss.go the loss of
+// given states (idealised codes, gridgpu landscape) through the same ops.
+// The MLP runs on the distinct velocities of a microbatch when its
+// trajectories share them (recurrence.go, "Distinct velocities").
 //
 // # Adding a loss term
 //
