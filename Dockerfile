@@ -1,6 +1,6 @@
 # gridgpu with the CUDA backend and a CPU build beside it:
 #   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t gridgpu .
-#   docker run --gpus all -v $PWD/runs:/runs gridgpu train --device cuda:0 --out /runs/paper
+#   docker run --gpus all -v $PWD/runs:/runs gridgpu train --preset paper --device cuda:0 --out /runs/paper
 #   docker run -v $PWD/runs:/runs gridgpu analyze --checkpoint /runs/paper --out /runs/paper/analysis
 #
 # Stage 1 builds on Debian 12 with Go and only the CUDA pieces the build needs

@@ -35,8 +35,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: "gridgpu trains the velocity-gated recurrent network of the SIC framework (separation, invariance,\n" +
 			"capacity and conformal-isometry losses) and analyses the grid cells it learns.\n\n" +
 			"Quick start:\n" +
+			"   gridgpu train --out runs/demo                     # the demo preset: grid cells in minutes on a CPU\n" +
 			"   gridgpu train --preset smoke --out runs/smoke     # seconds on one CPU core\n" +
-			"   gridgpu train --preset paper --out runs/paper     # the paper's setting (long)\n" +
+			"   gridgpu train --preset paper --out runs/paper     # the paper's setting (weeks on a GPU)\n" +
 			"   gridgpu train --resume runs/paper                 # continue a run exactly\n\n" +
 			"Run 'gridgpu COMMAND --help' for each command's options.",
 		Writer:    stdout,
