@@ -159,27 +159,7 @@ func IsTempName(name string) bool {
 // process killed in the middle of a write, and no reader ever sees them. It
 // returns the names removed. A missing dir is not an error.
 func RemoveStaleTemps(dir string, before time.Time) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var removed []string
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !IsTempName(e.Name()) {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil || !info.ModTime().Before(before) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
-			removed = append(removed, e.Name())
-		}
-	}
-	return removed, nil
+	return removeStaleTemps(dir, before, IsTempName)
 }
 
 // RemoveStaleTempsOf removes the temporary files that the atomic writers
@@ -188,7 +168,14 @@ func RemoveStaleTemps(dir string, before time.Time) ([]string, error) {
 // process killed while writing path left them. Other files' temporaries in
 // the same directory are left alone. It returns the names removed.
 func RemoveStaleTempsOf(path string, before time.Time) ([]string, error) {
-	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+tempMarker
+	prefix := "." + filepath.Base(path) + tempMarker
+	return removeStaleTemps(filepath.Dir(path), before, func(name string) bool { return strings.HasPrefix(name, prefix) })
+}
+
+// removeStaleTemps removes the regular files of dir whose names match and
+// that were last modified before the given time, and returns their names.
+// A missing dir is not an error.
+func removeStaleTemps(dir string, before time.Time, match func(name string) bool) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -198,7 +185,7 @@ func RemoveStaleTempsOf(path string, before time.Time) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+		if !e.Type().IsRegular() || !match(e.Name()) {
 			continue
 		}
 		info, err := e.Info()
