@@ -49,32 +49,36 @@ func (m *Model) free() {
 	}
 }
 
-// graphFor returns the graph that runs microbatch b: the distinct-velocity
-// graph when b has at most T distinct velocities, else the all-rows graph.
-func (m *Model) graphFor(b *data.Batch) (*model[float32], error) {
-	if b.B*b.T == m.T || distinctVelocities(b, m.T) != nil {
-		return m.shared, nil
+// graphFor returns the graph that runs microbatch b, with the rows of its
+// MLP (see model.rows): the distinct-velocity graph when b has at most T
+// distinct velocities, else the all-rows graph.
+func (m *Model) graphFor(b *data.Batch) (*model[float32], []int32, error) {
+	if err := b.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if idx, ok := m.shared.rows(b); ok {
+		return m.shared, idx, nil
 	}
 	if m.all == nil {
 		all, err := newModel[float32](m.B, m.T, m.N, m.H, m.B*m.T, m.Loss)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m.all = all
 	}
-	return m.all, nil
+	return m.all, nil, nil
 }
 
 // Grad runs forward and backward on one microbatch and returns the losses and
 // the gradient of the weighted total with respect to every parameter.
 func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
-	impl, err := m.graphFor(b)
+	impl, idx, err := m.graphFor(b)
 	if err != nil {
 		return Losses{}, nil, err
 	}
 	m.impl = impl
-	l, g, err := m.impl.run(toT[float32](p), b, true)
+	l, g, err := m.impl.runRows(toT[float32](p), b, idx, true)
 	if err != nil {
 		return l, nil, err
 	}
@@ -86,12 +90,12 @@ func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 // Eval runs the forward pass only.
 func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
 	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
-	impl, err := m.graphFor(b)
+	impl, idx, err := m.graphFor(b)
 	if err != nil {
 		return Losses{}, err
 	}
 	m.impl = impl
-	l, _, err := m.impl.run(toT[float32](p), b, false)
+	l, _, err := m.impl.runRows(toT[float32](p), b, idx, false)
 	return l, err
 }
 
@@ -330,9 +334,32 @@ func newModel[T float](B, steps, N, H, U int, lc LossConfig) (*model[T], error) 
 	return m, nil
 }
 
+// rows returns, for a graph with fewer MLP rows than B*T, the distinct
+// velocity of each time-major row of b (distinctVelocities), and whether b
+// fits the graph; nil and true for a graph with a row per step.
+func (m *model[T]) rows(b *data.Batch) ([]int32, bool) {
+	if m.U == m.B*m.T {
+		return nil, true
+	}
+	idx := distinctVelocities(b, m.U)
+	return idx, idx != nil
+}
+
 // run evaluates the graph on parameters in ParamNames order. The backward
 // half always runs (the tape holds both); grads are returned when wantGrad.
 func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, error) {
+	if err := b.Validate(); err != nil {
+		return Losses{}, nil, err
+	}
+	idx, ok := m.rows(b)
+	if !ok {
+		return Losses{}, nil, fmt.Errorf("microbatch has more than %d distinct velocities, the graph's MLP rows", m.U)
+	}
+	return m.runRows(p, b, idx, wantGrad)
+}
+
+// runRows is run with the rows of the MLP given (m.rows of b).
+func (m *model[T]) runRows(p [][]T, b *data.Batch, idx []int32, wantGrad bool) (Losses, [][]T, error) {
 	if err := b.Validate(); err != nil {
 		return Losses{}, nil, err
 	}
@@ -351,11 +378,7 @@ func (m *model[T]) run(p [][]T, b *data.Batch, wantGrad bool) (Losses, [][]T, er
 	if m.velT == nil {
 		m.velT = make([]T, m.U*2)
 	}
-	var idx []int32
-	if m.U < m.B*m.T {
-		if idx = distinctVelocities(b, m.U); idx == nil {
-			return Losses{}, nil, fmt.Errorf("microbatch has more than %d distinct velocities, the graph's MLP rows", m.U)
-		}
+	if idx != nil {
 		// Rows no step uses (fewer distinct velocities than U) stay zero:
 		// their W is computed and never read, and their gradient is zero.
 		clear(m.velT)
