@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // TestBlocksStayBlockDiagonal trains a few steps with model.blocks = 2 and
@@ -60,4 +61,37 @@ func TestBlocksStayBlockDiagonal(t *testing.T) {
 	// A block count that does not divide N is refused in one line.
 	code, _, stderr = runCLI(t, "train", "--preset", "smoke", "--blocks", "3", "--out", filepath.Join(t.TempDir(), "x"))
 	oneLine(t, []string{"train", "--blocks", "3"}, code, stderr, "model.blocks (--blocks) = 3: must be a divisor of model.units = 32")
+}
+
+// TestBlockNormTravelsWithTheCheckpoint trains with model.block_norm and
+// checks that both checkpoint readers hand analysis a model that normalises
+// in the trained blocks, and that a resume cannot change the block
+// structure (the tensors would then mean another network).
+func TestBlockNormTravelsWithTheCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--blocks", "2", "--block-norm", "--steps", "3",
+		"--log-every", "1", "--checkpoint-every", "0", "--out", dir)
+	if code != 0 {
+		t.Fatalf("train --blocks 2 --block-norm: exit %d: %s", code, stderr)
+	}
+	latest, err := os.ReadFile(filepath.Join(dir, "checkpoints", "latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "checkpoints", strings.TrimSpace(string(latest)))
+	ck, err := train.LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := train.LoadParams(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Params.NormBlocks != 2 || p.NormBlocks != 2 {
+		t.Errorf("NormBlocks: LoadCheckpoint %d, LoadParams %d, want 2", ck.Params.NormBlocks, p.NormBlocks)
+	}
+	code, _, stderr = runCLI(t, "train", "--resume", dir, "--steps", "5", "--blocks", "4")
+	oneLine(t, []string{"train", "--resume", "--blocks", "4"}, code, stderr, "--blocks/--block-norm cannot change on resume")
+	code, _, stderr = runCLI(t, "train", "--resume", dir, "--steps", "5", "--block-norm=false")
+	oneLine(t, []string{"train", "--resume", "--block-norm=false"}, code, stderr, "--blocks/--block-norm cannot change on resume")
 }

@@ -116,6 +116,9 @@ func trainAction(c *cli.Context) (err error) {
 	if ck != nil && (cfg.Model.Units != ck.Config.Model.Units || cfg.Model.Hidden != ck.Config.Model.Hidden) {
 		return usagef("checkpoint %s holds a model with units=%d, hidden=%d; --units/--hidden cannot change on resume", resumePath, ck.Config.Model.Units, ck.Config.Model.Hidden)
 	}
+	if ck != nil && (cfg.Model.Blocks != ck.Config.Model.Blocks || cfg.Model.NormBlocks() != ck.Config.Model.NormBlocks()) {
+		return usagef("checkpoint %s holds a model with blocks=%d, block_norm=%t; --blocks/--block-norm cannot change on resume", resumePath, ck.Config.Model.Blocks, ck.Config.Model.BlockNorm)
+	}
 	out := c.String("out")
 	if ck != nil {
 		src := runDirOf(resumePath)

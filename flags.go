@@ -67,6 +67,8 @@ func configFlags(defaultText string, prefixes ...string) []cli.Flag {
 			out = append(out, &cli.Float64Flag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
 		case reflect.String:
 			out = append(out, &cli.StringFlag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
+		case reflect.Bool:
+			out = append(out, &cli.BoolFlag{Name: f.Flag, Usage: usage, Category: section, DefaultText: defaultText})
 		default:
 			panic("config field " + f.Path + " has a kind without a flag type")
 		}
@@ -118,6 +120,8 @@ func applyConfigFlags(c *cli.Context, cfg *train.Config, prefixes ...string) {
 			f.Set(cfg, c.Float64(f.Flag))
 		case reflect.String:
 			f.Set(cfg, c.String(f.Flag))
+		case reflect.Bool:
+			f.Set(cfg, c.Bool(f.Flag))
 		}
 	}
 }

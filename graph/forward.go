@@ -50,7 +50,9 @@ func ForwardStates(p *Params, vel []float32, B, T int) ([]float32, error) {
 	}
 	N, H := p.N, p.H
 	g0 := make([]float32, N)
-	normReLUInto(p.G0, g0)
+	K := p.normBlocks()
+	norms := make([]float64, K)
+	normReLUBlocksInto(p.G0, g0, norms)
 	prev := make([]float32, B*N)
 	for b := 0; b < B; b++ {
 		copy(prev[b*N:], g0)
@@ -77,7 +79,7 @@ func ForwardStates(p *Params, vel []float32, B, T int) ([]float32, error) {
 				y[i] = s
 			}
 			out := states[(b*T+t)*N : (b*T+t+1)*N]
-			normReLUInto(y, out)
+			normReLUBlocksInto(y, out, norms)
 			copy(gp, out)
 		}
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -98,5 +99,96 @@ func TestForwardStatesMatchesReference(t *testing.T) {
 				t.Errorf("%d zero states, reference %d", zeros, want.Zeros())
 			}
 		})
+	}
+}
+
+// Norm-ReLU in blocks on a hand-computed case: y = (3, -1, 4, 0 | 0, 2, -5, 0
+// | -1, -2, 0, 0) in K = 3 blocks. Block 1: ReLU = (3, 0, 4, 0), norm 5,
+// m = 5 sqrt(3); block 2: (0, 2, 0, 0), m = 2 sqrt(3); block 3 is silent and
+// stays zero with m = 0. The live blocks have norm 1/sqrt(3) each.
+func TestNormReLUBlocksByHand(t *testing.T) {
+	y := []float64{3, -1, 4, 0, 0, 2, -5, 0, -1, -2, 0, 0}
+	g := make([]float64, len(y))
+	n := make([]float64, 3)
+	normReLUBlocksInto(y, g, n)
+	s3 := math.Sqrt(3)
+	want := []float64{3 / (5 * s3), 0, 4 / (5 * s3), 0, 0, 1 / s3, 0, 0, 0, 0, 0, 0}
+	for i := range want {
+		if math.Abs(g[i]-want[i]) > 1e-15 {
+			t.Errorf("g[%d] = %g, want %g", i, g[i], want[i])
+		}
+	}
+	for k, w := range []float64{5 * s3, 2 * s3, 0} {
+		if math.Abs(n[k]-w) > 1e-14 {
+			t.Errorf("block %d: m = %g, want %g", k, n[k], w)
+		}
+	}
+	// One block is the paper's Norm-ReLU: the reference's values, and the
+	// reference's vector-Jacobian product.
+	y1 := []float64{3, -1, 4, 0}
+	g1, n1 := make([]float64, 4), make([]float64, 1)
+	normReLUBlocksInto(y1, g1, n1)
+	rg, rn := reference.NormReLU(y1)
+	u := []float64{0.3, -2, 1.5, 7}
+	dy := make([]float64, 4)
+	normReLUBlocksBackward(g1, n1, u, dy)
+	rdy := reference.NormReLUGrad(rg, rn, u)
+	for i := range y1 {
+		if math.Abs(g1[i]-rg[i]) > 1e-15 || math.Abs(dy[i]-rdy[i]) > 1e-15 {
+			t.Errorf("unit %d: g %g dy %g, reference g %g dy %g", i, g1[i], dy[i], rg[i], rdy[i])
+		}
+	}
+	if n1[0] != rn {
+		t.Errorf("norm %g, reference %g", n1[0], rn)
+	}
+}
+
+// ForwardStates (analysis) and the training graph normalise in the same
+// blocks: the graph's states of a microbatch equal ForwardStates' on the
+// same walks, for NormBlocks 2.
+func TestForwardStatesNormBlocksMatchGraph(t *testing.T) {
+	const B, T, N, H = 3, 5, 8, 16
+	p := InitParamsSpec(N, H, 4, InitSpec{Kind: InitIdentity, Scale: 0.1, G0: G0Abs, Blocks: 2, BlockNorm: true})
+	if p.NormBlocks != 2 {
+		t.Fatalf("InitParamsSpec with Blocks 2 and BlockNorm: NormBlocks = %d", p.NormBlocks)
+	}
+	b := testBatch(t, B, T, data.AugmentPermute, 9)
+	m, err := NewModel(B, T, N, H, PaperLoss())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Eval(p, b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ForwardStates(p, b.Vel, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.impl.rec.s
+	for bi := 0; bi < B; bi++ {
+		for ti := 1; ti <= T; ti++ {
+			row := s[(bi*(T+1)+ti)*N : (bi*(T+1)+ti+1)*N]
+			var n1, n2 float64
+			for k := 0; k < N; k++ {
+				want := got[(bi*T+ti-1)*N+k]
+				if math.Abs(float64(row[k]-want)) > 1e-5 {
+					t.Fatalf("walk %d step %d unit %d: graph %g, ForwardStates %g", bi, ti, k, row[k], want)
+				}
+				if k < N/2 {
+					n1 += float64(row[k] * row[k])
+				} else {
+					n2 += float64(row[k] * row[k])
+				}
+			}
+			if math.Abs(n1-0.5) > 1e-5 || math.Abs(n2-0.5) > 1e-5 {
+				t.Fatalf("walk %d step %d: block norms^2 %g and %g, want 1/2 each", bi, ti, n1, n2)
+			}
+		}
+	}
+	bad := p.Clone()
+	bad.NormBlocks = 3
+	if _, err := m.Eval(bad, b); err == nil || !strings.Contains(err.Error(), "must divide N") {
+		t.Errorf("NormBlocks 3 of 8 units: error %v, want one naming the block count", err)
 	}
 }

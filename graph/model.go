@@ -73,11 +73,15 @@ func (m *Model) graphFor(b *data.Batch) (*model[float32], []int32, error) {
 // the gradient of the weighted total with respect to every parameter.
 func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
+	if err := p.Check(); err != nil {
+		return Losses{}, nil, err
+	}
 	impl, idx, err := m.graphFor(b)
 	if err != nil {
 		return Losses{}, nil, err
 	}
 	m.impl = impl
+	impl.rec.setNormBlocks(p.normBlocks())
 	l, g, err := m.impl.runRows(toT[float32](p), b, idx, true)
 	if err != nil {
 		return l, nil, err
@@ -90,11 +94,15 @@ func (m *Model) Grad(p *Params, b *data.Batch) (Losses, *Params, error) {
 // Eval runs the forward pass only.
 func (m *Model) Eval(p *Params, b *data.Batch) (Losses, error) {
 	defer runtime.KeepAlive(m) // the finalizer must not free buffers in use
+	if err := p.Check(); err != nil {
+		return Losses{}, err
+	}
 	impl, idx, err := m.graphFor(b)
 	if err != nil {
 		return Losses{}, err
 	}
 	m.impl = impl
+	impl.rec.setNormBlocks(p.normBlocks())
 	l, _, err := m.impl.runRows(toT[float32](p), b, idx, false)
 	return l, err
 }
@@ -476,5 +484,6 @@ func grad64(p *Params, b *data.Batch, lc LossConfig, U int) (Losses, [][]float64
 		m.rec.free()
 		m.vm.Close()
 	}()
+	m.rec.setNormBlocks(p.normBlocks())
 	return m.run(toT[float64](p), b, true)
 }

@@ -159,20 +159,24 @@ func TestGradientFiniteDifferences(t *testing.T) {
 		return LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: sep, LambdaInv: inv, LambdaCap: cap, LambdaCI: ci, Reduction: ReduceMean}
 	}
 	cases := []struct {
-		name string
-		lc   LossConfig
+		name       string
+		lc         LossConfig
+		normBlocks int // Params.NormBlocks (0: one Norm-ReLU)
 	}{
-		{"sep", only(1, 0, 0, 0)},
-		{"inv", only(0, 1, 0, 0)},
-		{"cap", only(0, 0, 1, 0)},
-		{"ci", only(0, 0, 0, 1)},
-		{"all", PaperLoss()},
-		{"all-sum", func() LossConfig { l := PaperLoss(); l.Reduction = ReduceSum; return l }()},
+		{"sep", only(1, 0, 0, 0), 0},
+		{"inv", only(0, 1, 0, 0), 0},
+		{"cap", only(0, 0, 1, 0), 0},
+		{"ci", only(0, 0, 0, 1), 0},
+		{"all", PaperLoss(), 0},
+		{"all-sum", func() LossConfig { l := PaperLoss(); l.Reduction = ReduceSum; return l }(), 0},
 		// Conformal isometry over lags up to 3 within 0.25 m, in the
 		// variance, the fixed-scale and the binned form.
-		{"ci-window", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist = 3, 0.25; return l }()},
-		{"ci-scale", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIScale = 3, 0.25, 4; return l }()},
-		{"ci-bins", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIBins = 4, 0.3, 3; return l }()},
+		{"ci-window", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist = 3, 0.25; return l }(), 0},
+		{"ci-scale", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIScale = 3, 0.25, 4; return l }(), 0},
+		{"ci-bins", func() LossConfig { l := only(0, 0, 0, 1); l.CIMaxLag, l.CIMaxDist, l.CIBins = 4, 0.3, 3; return l }(), 0},
+		// Norm-ReLU in 2 and 3 blocks of the 6 units.
+		{"all-blocknorm2", PaperLoss(), 2},
+		{"all-blocknorm3", PaperLoss(), 3},
 	}
 	const B, T, N, H = 3, 4, 6, 8
 	// Both paths of the last layer: the MLP on the T distinct velocities,
@@ -186,6 +190,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				m.rec.setNormBlocks(max(1, c.normBlocks))
 				p := toT[float64](p32)
 				l0, grads, err := m.run(p, b, true)
 				if err != nil {

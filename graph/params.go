@@ -21,7 +21,17 @@ type Params struct {
 	N, H                   int
 	W0, B0, W1, B1, W2, B2 []float32
 	G0                     []float32
+	// NormBlocks > 1 normalises the state in that many contiguous blocks of
+	// N/NormBlocks units, each to norm 1/sqrt(NormBlocks) (NormReLUBlocks),
+	// so that every block carries its own share of the state whatever the
+	// others do. 0 and 1: one Norm-ReLU over all N units, the paper's. It is
+	// part of the architecture, not a tensor: checkpoints keep it in their
+	// config (model.blocks with model.block_norm).
+	NormBlocks int
 }
+
+// normBlocks is NormBlocks with 0 read as 1.
+func (p *Params) normBlocks() int { return max(1, p.NormBlocks) }
 
 // Shapes returns each tensor's shape in ParamNames order.
 func Shapes(N, H int) [][]int {
@@ -63,6 +73,7 @@ func (p *Params) Clone() *Params {
 	for i, s := range p.Slices() {
 		copy(q.Slices()[i], s)
 	}
+	q.NormBlocks = p.NormBlocks
 	return q
 }
 
@@ -70,6 +81,9 @@ func (p *Params) Clone() *Params {
 func (p *Params) Check() error {
 	if p.N < 1 || p.H < 1 {
 		return fmt.Errorf("model has N=%d units and hidden width H=%d: both must be at least 1", p.N, p.H)
+	}
+	if p.NormBlocks < 0 || p.normBlocks() > p.N || p.N%p.normBlocks() != 0 {
+		return fmt.Errorf("model normalises its %d units in %d blocks: the block count must divide N", p.N, p.NormBlocks)
 	}
 	for i, sh := range Shapes(p.N, p.H) {
 		n := 1
@@ -109,6 +123,9 @@ type InitSpec struct {
 	// Blocks > 1 starts W(v) block-diagonal (see MaskBlocks); 0 and 1 are
 	// the dense network.
 	Blocks int
+	// BlockNorm with Blocks > 1 also normalises each block on its own
+	// (Params.NormBlocks = Blocks).
+	BlockNorm bool
 }
 
 // DefaultInit is PyTorch's initialisation with g0 ~ N(0,1), the SPEC's
@@ -172,6 +189,9 @@ func InitParamsSpec(N, H int, seed uint64, spec InitSpec) *Params {
 		}
 	}
 	MaskBlocks(p, spec.Blocks)
+	if spec.BlockNorm && spec.Blocks > 1 {
+		p.NormBlocks = spec.Blocks
+	}
 	return p
 }
 

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/gridgpu/gridgpu/reference"
@@ -74,46 +75,70 @@ import (
 // pass (a variable so that tests can make it small).
 var gatherRows = 1024
 
-// normReLUInto writes ReLU(y)/||ReLU(y)|| into g and returns ||ReLU(y)||, or
-// zero (with g zeroed) when that norm is at most reference.ZeroNorm.
-func normReLUInto[T float](y, g []T) float64 {
-	var ss float64
-	for _, v := range y {
-		if v > 0 {
-			ss += float64(v) * float64(v)
+// normReLUBlocksInto is Norm-ReLU in K = len(n) contiguous blocks of
+// len(y)/K units (Params.NormBlocks): block k of g is r_k / m_k with
+// r_k = ReLU(y_k) and m_k = ||r_k|| sqrt(K), so each block has norm
+// 1/sqrt(K) and the whole state norm 1, as with one block. It stores m_k in
+// n[k], or zero (the block zeroed) where ||r_k|| <= reference.ZeroNorm.
+// K = 1 is the paper's Norm-ReLU, bit for bit.
+func normReLUBlocksInto[T float](y, g []T, n []float64) {
+	K := len(n)
+	size := len(y) / K
+	sqrtK := math.Sqrt(float64(K))
+	for k := range n {
+		yk, gk := y[k*size:(k+1)*size], g[k*size:(k+1)*size]
+		var ss float64
+		for _, v := range yk {
+			if v > 0 {
+				ss += float64(v) * float64(v)
+			}
 		}
-	}
-	n := math.Sqrt(ss)
-	if n <= reference.ZeroNorm {
-		clear(g)
-		return 0
-	}
-	inv := 1 / n
-	for i, v := range y {
-		if v > 0 {
-			g[i] = T(float64(v) * inv)
-		} else {
-			g[i] = 0
+		nk := math.Sqrt(ss)
+		if nk <= reference.ZeroNorm {
+			clear(gk)
+			n[k] = 0
+			continue
 		}
+		m := nk * sqrtK
+		inv := 1 / m
+		for i, v := range yk {
+			if v > 0 {
+				gk[i] = T(float64(v) * inv)
+			} else {
+				gk[i] = 0
+			}
+		}
+		n[k] = m
 	}
-	return n
 }
 
-// normReLUBackward maps dL/dg to dL/dy for g = NormReLU(y) with norm n.
-func normReLUBackward[T, U float](g []T, n float64, dg []U, dy []U) {
-	if n == 0 {
-		clear(dy)
-		return
-	}
-	var dot float64
-	for k, gk := range g {
-		dot += float64(gk) * float64(dg[k])
-	}
-	for k, gk := range g {
-		if gk > 0 {
-			dy[k] = U((float64(dg[k]) - float64(gk)*dot) / n)
-		} else {
-			dy[k] = 0
+// normReLUBlocksBackward maps dL/dg to dL/dy for the K = len(n) blocks of
+// normReLUBlocksInto. Within a block, g = r/m with m = ||r|| sqrt(K), so
+// dg/dr = (I - r r^T/||r||^2)/m = (I - K g g^T)/m, and
+//
+//	dL/dy = (u - K g (g.u)) / m  where y > 0 (g > 0), else 0.
+//
+// With K = 1 this is (u - g (g.u))/||r||, the paper's Norm-ReLU.
+func normReLUBlocksBackward[T, U float](g []T, n []float64, dg []U, dy []U) {
+	K := len(n)
+	size := len(g) / K
+	fK := float64(K)
+	for b, m := range n {
+		gb, dgb, dyb := g[b*size:(b+1)*size], dg[b*size:(b+1)*size], dy[b*size:(b+1)*size]
+		if m == 0 {
+			clear(dyb)
+			continue
+		}
+		var dot float64
+		for k, gk := range gb {
+			dot += float64(gk) * float64(dgb[k])
+		}
+		for k, gk := range gb {
+			if gk > 0 {
+				dyb[k] = U((float64(dgb[k]) - float64(gk)*dot*fK) / m)
+			} else {
+				dyb[k] = 0
+			}
 		}
 	}
 }
@@ -155,21 +180,22 @@ func parallelForW(n int, f func(w, i int)) {
 	wg.Wait()
 }
 
-// recurForward fills s ([B*(T+1)][N]), the norms n ([B*(T+1)]) and gprev
-// ([P][N], time-major: the state each step starts from) from the
-// bias-free last-layer output w ([U][N*N]: row idx[r] serves time-major row
-// r; nil idx: U = P and row r itself) and the bias bl ([N*N]). It returns
-// how many of the B*T stepped states were zeroed.
-func recurForward[T float](B, steps, N int, w []T, idx []int32, bl, g0raw, s []T, n []float64, gprev []T) int {
+// recurForward fills s ([B*(T+1)][N]), the norms n ([B*(T+1)][K], K
+// Norm-ReLU blocks) and gprev ([P][N], time-major: the state each step
+// starts from) from the bias-free last-layer output w ([U][N*N]: row idx[r]
+// serves time-major row r; nil idx: U = P and row r itself) and the bias bl
+// ([N*N]). It returns how many of the B*T stepped states had a zeroed block.
+func recurForward[T float](B, steps, N, K int, w []T, idx []int32, bl, g0raw, s []T, n []float64, gprev []T) int {
 	g0 := make([]T, N)
-	n0 := normReLUInto(g0raw, g0)
+	n0 := make([]float64, K)
+	normReLUBlocksInto(g0raw, g0, n0)
 	zeros := make([]int, B)
 	NN := N * N
 	parallelFor(B, func(b int) {
 		y := make([]T, N)
 		base := b * (steps + 1)
 		copy(s[base*N:(base+1)*N], g0)
-		n[base] = n0
+		copy(n[base*K:(base+1)*K], n0)
 		for t := 1; t <= steps; t++ {
 			r := (t-1)*B + b
 			prev := s[(base+t-1)*N : (base+t)*N]
@@ -177,8 +203,9 @@ func recurForward[T float](B, steps, N int, w []T, idx []int32, bl, g0raw, s []T
 			gemv(false, N, N, 1, bl, N, prev, 0, y)
 			wr := rowOf(idx, r)
 			gemv(false, N, N, 1, w[wr*NN:(wr+1)*NN], N, prev, 1, y)
-			n[base+t] = normReLUInto(y, s[(base+t)*N:(base+t+1)*N])
-			if n[base+t] == 0 {
+			nt := n[(base+t)*K : (base+t+1)*K]
+			normReLUBlocksInto(y, s[(base+t)*N:(base+t+1)*N], nt)
+			if slices.Contains(nt, 0) {
 				zeros[b]++
 			}
 		}
@@ -188,6 +215,15 @@ func recurForward[T float](B, steps, N int, w []T, idx []int32, bl, g0raw, s []T
 		total += z
 	}
 	return total
+}
+
+// setNormBlocks makes the states' Norm-ReLU work in K blocks
+// (Params.NormBlocks).
+func (r *recurrence[T]) setNormBlocks(K int) {
+	if K != r.K {
+		r.K = K
+		r.n = make([]float64, r.B*(r.T+1)*K)
+	}
 }
 
 // rowOf is the row of the distinct-velocity tensors that time-major row r
@@ -212,7 +248,8 @@ type recurrence[T float] struct {
 	rowsOf [][]int32
 	freeW  func()
 	s      []T       // [B*(T+1)][N] states
-	n      []float64 // Norm-ReLU norms of the rows of s
+	K      int       // Norm-ReLU blocks of a state (Params.NormBlocks)
+	n      []float64 // [B*(T+1)][K] Norm-ReLU norms of the blocks of the rows of s
 	gprev  []T       // [P][N] time-major: g_{b,t-1}
 	zeros  int
 	// backward
@@ -231,7 +268,7 @@ func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G
 	U, H := h2.Shape()[0], h2.Shape()[1]
 	P, NN := B*steps, N*N
 	r := &recurrence[T]{B: B, T: steps, N: N, H: H, U: U, model: mdl,
-		s: make([]T, B*(steps+1)*N), n: make([]float64, B*(steps+1)), gprev: make([]T, P*N)}
+		s: make([]T, B*(steps+1)*N), K: 1, n: make([]float64, B*(steps+1)), gprev: make([]T, P*N)}
 	fwd := newOp("sicRecurrence", []int{2, 2, 1, 1}, 2)
 	fwd.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
 	fwd.do = func(in []G.Value) (G.Value, error) {
@@ -243,7 +280,7 @@ func newRecurrence[T float](mdl *model[T], B, steps, N int, h2, wl, bl, g0raw *G
 		gemmPar(false, true, U, NN, H, 1, hs, H, ws, H, 0, r.w, NN)
 		tock(PhaseMLPForward, t0)
 		t1 := tick()
-		r.zeros = recurForward(B, steps, N, r.w, r.idx, bs, g0, r.s, r.n, r.gprev)
+		r.zeros = recurForward(B, steps, N, r.K, r.w, r.idx, bs, g0, r.s, r.n, r.gprev)
 		tock(PhaseRecurrenceForward, t1)
 		return denseOf(r.s, B*(steps+1), N), nil
 	}
@@ -300,7 +337,7 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 				dg[k] = ds[row*N+k] + carry[k]
 			}
 			dy := r.dy[rr*N : (rr+1)*N]
-			normReLUBackward(r.s[row*N:(row+1)*N], r.n[row], dg, dy)
+			normReLUBlocksBackward(r.s[row*N:(row+1)*N], r.n[row*r.K:(row+1)*r.K], dg, dy)
 			wr := rowOf(r.idx, rr)
 			gemv(true, N, N, 1, r.w[wr*N*N:(wr+1)*N*N], N, dy, 0, carry)
 			gemv(true, N, N, 1, bl, N, dy, 1, carry)
@@ -315,9 +352,10 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 		}
 	}
 	g0 := make([]T, N)
-	n0 := normReLUInto(g0raw, g0)
+	n0 := make([]float64, r.K)
+	normReLUBlocksInto(g0raw, g0, n0)
 	d := make([]float64, N)
-	normReLUBackward(g0, n0, sum, d)
+	normReLUBlocksBackward(g0, n0, sum, d)
 	for k, v := range d {
 		r.dg0[k] = T(v)
 	}

@@ -173,6 +173,9 @@ func LoadParams(path string) (*graph.Params, map[string]string, error) {
 		if c.Model.Units != p.N || c.Model.Hidden != p.H {
 			return nil, nil, fmt.Errorf("checkpoint %s: tensors have N=%d, H=%d but its config says model.units=%d, model.hidden=%d", path, p.N, p.H, c.Model.Units, c.Model.Hidden)
 		}
+		if k := c.Model.NormBlocks(); k > 1 {
+			p.NormBlocks = k
+		}
 	}
 	return p, f.Metadata, nil
 }
@@ -306,6 +309,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, err
 	}
 	ck.Params = load("")
+	if k := ck.Config.Model.NormBlocks(); k > 1 {
+		ck.Params.NormBlocks = k
+	}
 	ck.Opt = &OptState{M: load("opt.m."), V: load("opt.v.")}
 	if ck.Step, err = strconv.ParseInt(md["step"], 10, 64); err != nil || ck.Step < 0 {
 		return nil, fmt.Errorf("checkpoint %s: bad step %q", path, md["step"])

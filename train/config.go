@@ -50,11 +50,24 @@ type ModelConfig struct {
 	// form that many independent recurrences, a candidate structure for
 	// several grid modules. Not in the paper (a dense W(v)).
 	Blocks int `yaml:"blocks" usage:"split the N units into this many blocks and keep W(v) block-diagonal, each block its own recurrence (1: dense, the paper's; must divide N; CPU only)"`
+	// BlockNorm also normalises each block's units on their own
+	// (graph.Params.NormBlocks), so that no block can leave the code to
+	// the others. Not in the paper (one Norm-ReLU over all units).
+	BlockNorm bool `yaml:"block_norm" usage:"with model.blocks > 1: Norm-ReLU per block, each block to norm 1/sqrt(blocks), instead of one over all N units (false: the paper's)"`
+}
+
+// NormBlocks is the number of Norm-ReLU blocks of the state
+// (graph.Params.NormBlocks).
+func (m ModelConfig) NormBlocks() int {
+	if m.BlockNorm && m.Blocks > 1 {
+		return m.Blocks
+	}
+	return 1
 }
 
 // InitSpec converts the initialisation settings for package graph.
 func (m ModelConfig) InitSpec() graph.InitSpec {
-	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init, Blocks: m.Blocks}
+	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init, Blocks: m.Blocks, BlockNorm: m.BlockNorm}
 }
 
 // DataConfig describes the microbatches of SPEC section 1.
@@ -474,6 +487,9 @@ func (c *Config) Validate() error {
 		func() error {
 			if c.Model.Blocks < 1 || c.Model.Blocks > c.Model.Units || c.Model.Units%c.Model.Blocks != 0 {
 				return bad("model.blocks", fmt.Sprintf("must be a divisor of model.units = %d (1: dense)", c.Model.Units))
+			}
+			if c.Model.BlockNorm && c.Model.Blocks < 2 {
+				return bad("model.block_norm", "needs model.blocks (--blocks) of at least 2: it normalises each block on its own")
 			}
 			return nil
 		},
