@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gridgpu/gridgpu/internal/editdist"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -241,11 +242,11 @@ func closeKeys(path string) string {
 	}
 	for _, f := range train.Fields() {
 		_, fl, _ := strings.Cut(f.Path, ".")
-		d := editDistance(path, f.Path)
-		if dl := editDistance(leaf, fl); dl < d {
+		d := editdist.Distance(path, f.Path)
+		if dl := editdist.Distance(leaf, fl); dl < d {
 			d = dl
 		}
-		if d <= max(2, len(leaf)/3) {
+		if editdist.Close(d, len(leaf)) {
 			cs = append(cs, cand{f.Path, d})
 		}
 	}
@@ -276,26 +277,6 @@ func closeKeys(path string) string {
 		}
 	}
 	return "keys are SECTION.KEY with sections " + strings.Join(secs, ", ")
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // value decodes a scalar node as the field's type, strictly: a string field
