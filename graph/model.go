@@ -194,6 +194,10 @@ func (m *Model) Close() error {
 	return err
 }
 
+// DistinctVelocities is distinctVelocities for other engines (the CUDA
+// engine runs its MLP on the same rows).
+func DistinctVelocities(b *data.Batch, most int) []int32 { return distinctVelocities(b, most) }
+
 // distinctVelocities numbers the distinct velocities of b in the order they
 // first appear in the time-major rows (row (t-1)*B + b) and returns, for each
 // row, its velocity's number; nil when there are more than most. Velocities
