@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/editdist"
 )
 
 // Config is a complete training setting. Its YAML form is what --config
@@ -23,7 +24,7 @@ import (
 // which values come from the paper and which are assumptions where the paper
 // is silent.
 //
-// Precedence: flags > --config file > --preset (default "paper").
+// Precedence: flags > --config file > --preset (default "demo").
 type Config struct {
 	Model     ModelConfig      `yaml:"model"`
 	Data      DataConfig       `yaml:"data"`
@@ -316,8 +317,11 @@ func yamlKey(f reflect.StructField) string {
 }
 
 // ApplyYAML decodes a YAML document onto c: keys present replace values,
-// absent keys keep them. Unknown keys and values of the wrong type are
-// errors naming the key, line and source (a file name, or "checkpoint X").
+// absent keys keep them. Unknown keys (with the nearest known key, when one
+// is close) and values of the wrong type (with the key and the type it
+// takes) are errors naming the line and source (a file name, or "checkpoint
+// X"); every such mistake of the document is reported at once, joined by
+// "; " into one line.
 func ApplyYAML(c *Config, src []byte, source string) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -326,8 +330,10 @@ func ApplyYAML(c *Config, src []byte, source string) error {
 	if len(doc.Content) == 0 {
 		return nil // empty file: nothing to change
 	}
-	if err := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), "", source); err != nil {
-		return err
+	var problems []string
+	checkKeys(doc.Content[0], reflect.TypeOf(Config{}), "", &problems)
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: %s", source, strings.Join(problems, "; "))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
@@ -337,19 +343,21 @@ func ApplyYAML(c *Config, src []byte, source string) error {
 	return nil
 }
 
-// checkKeys walks a mapping node against a struct type so that an unknown
-// key is reported with the section it is in and the keys allowed there,
-// which yaml.v3's own KnownFields message does not say.
-func checkKeys(n *yaml.Node, t reflect.Type, section, source string) error {
+// checkKeys walks a mapping node against a struct type and appends to
+// problems every unknown key (with the section it is in and a suggestion,
+// which yaml.v3's own KnownFields message does not give) and every value
+// that is not of its field's type.
+func checkKeys(n *yaml.Node, t reflect.Type, section string, problems *[]string) {
 	where := "at the top level"
 	if section != "" {
 		where = "in section " + section
 	}
 	if n.Kind != yaml.MappingNode {
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return nil
+			return
 		}
-		return fmt.Errorf("%s: line %d: expected a mapping of keys %s", source, n.Line, where)
+		*problems = append(*problems, fmt.Sprintf("line %d: expected a mapping of keys %s", n.Line, where))
+		return
 	}
 	fields := map[string]reflect.StructField{}
 	var allowed []string
@@ -360,33 +368,115 @@ func checkKeys(n *yaml.Node, t reflect.Type, section, source string) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		path := k.Value
+		if section != "" {
+			path = section + "." + k.Value
+		}
 		f, ok := fields[k.Value]
 		if !ok {
-			hint := ""
-			if section == "" {
-				if p := findLeaf(k.Value); p != "" {
-					hint = fmt.Sprintf(" (did you mean %s?)", p)
-				}
+			hint := "; allowed: " + strings.Join(allowed, ", ")
+			if s := suggestKey(section, k.Value, allowed); s != "" {
+				hint = "; did you mean " + s + "?"
 			}
-			return fmt.Errorf("%s: line %d: unknown key %q %s; allowed: %s%s", source, k.Line, k.Value, where, strings.Join(allowed, ", "), hint)
+			*problems = append(*problems, fmt.Sprintf("line %d: unknown key %q %s%s", k.Line, k.Value, where, hint))
+			continue
 		}
 		if f.Type.Kind() == reflect.Struct {
-			sub := k.Value
-			if section != "" {
-				sub = section + "." + k.Value
-			}
-			if err := checkKeys(v, f.Type, sub, source); err != nil {
-				return err
-			}
+			checkKeys(v, f.Type, path, problems)
 		} else if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("%s: line %d: %s.%s must be a single value", source, v.Line, section, k.Value)
+			*problems = append(*problems, fmt.Sprintf("line %d: %s must be a single value", v.Line, path))
+		} else if msg := checkValue(v, f.Type.Kind()); msg != "" {
+			*problems = append(*problems, fmt.Sprintf("line %d: %s: %s", v.Line, path, msg))
 		}
 	}
-	return nil
 }
 
-// findLeaf maps a leaf key written at the top level (a common slip) to its
-// full path.
+// checkValue says what is wrong with a scalar for a field of kind k ("" if
+// nothing): the type the field takes, in words. yaml.v3 alone would name
+// neither the key nor the type, and it would truncate 1.5 to an integer 1.
+func checkValue(v *yaml.Node, k reflect.Kind) string {
+	if v.Tag == "!!null" {
+		return "no value (give one, or leave the key out)"
+	}
+	q := quoteValue(v.Value)
+	isNumber := v.Tag == "!!int" || v.Tag == "!!float"
+	switch k {
+	case reflect.Float64:
+		var x float64
+		if !isNumber || v.Decode(&x) != nil {
+			return q + " is not a number (float)"
+		}
+	case reflect.Int, reflect.Int64, reflect.Uint64:
+		want := "an integer"
+		if k == reflect.Uint64 {
+			want = "an integer >= 0"
+		}
+		var x float64 // 1e6 is a float to YAML; it is an integer all the same
+		if !isNumber || v.Decode(&x) != nil || x != math.Trunc(x) || k == reflect.Uint64 && x < 0 {
+			return q + " is not " + want
+		}
+		var err error
+		switch k {
+		case reflect.Int:
+			var i int
+			err = v.Decode(&i)
+		case reflect.Int64:
+			var i int64
+			err = v.Decode(&i)
+		default:
+			var u uint64
+			err = v.Decode(&u)
+		}
+		if err != nil {
+			return q + " is out of range for " + want
+		}
+	case reflect.Bool:
+		if v.Tag != "!!bool" {
+			return q + " is not true or false"
+		}
+	}
+	return "" // a string field takes any scalar; Validate checks its value
+}
+
+func quoteValue(s string) string {
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// suggestKey names the key an unknown key in section (top level: "") was
+// probably meant to be: a close key of the same section, a leaf of that
+// name (or a close one) in another section, or at the top level a close
+// section name. "" when nothing is close.
+func suggestKey(section, key string, allowed []string) string {
+	if s, ok := editdist.Closest(key, allowed); ok {
+		if section != "" {
+			return section + "." + s
+		}
+		return s
+	}
+	if p := findLeaf(key); p != "" && !strings.HasPrefix(p, section+".") {
+		return p
+	}
+	var paths, leaves []string
+	for _, f := range Fields() {
+		if _, leaf, _ := strings.Cut(f.Path, "."); leaf != "" {
+			paths, leaves = append(paths, f.Path), append(leaves, leaf)
+		}
+	}
+	if s, ok := editdist.Closest(key, leaves); ok {
+		for i, l := range leaves {
+			if l == s {
+				return paths[i]
+			}
+		}
+	}
+	return ""
+}
+
+// findLeaf maps a leaf key written in the wrong place (at the top level, or
+// in another section: a common slip) to its full path.
 func findLeaf(key string) string {
 	for _, f := range Fields() {
 		if strings.HasSuffix(f.Path, "."+key) {
@@ -438,8 +528,8 @@ func (c *Config) YAML() []byte {
 
 var deviceRE = regexp.MustCompile(`^(cpu|cuda(:[0-9]+)?)$`)
 
-// Validate reports the first field outside its allowed range, naming its
-// YAML path and flag.
+// Validate reports every field outside its allowed range, each naming its
+// YAML path, flag, value and rule, joined by "; " into one line.
 func (c *Config) Validate() error {
 	bad := func(path, rule string) error {
 		f, _ := FieldByPath(path)
@@ -640,10 +730,28 @@ func (c *Config) Validate() error {
 		},
 		func() error { return c.GPU.Validate() },
 	}
+	var errs badValues
 	for _, chk := range checks {
 		if err := chk(); err != nil {
-			return err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	return nil
 }
+
+// badValues is every bad value of a config: one line, the values joined by
+// "; ". errors.Is and errors.As see each of them.
+type badValues []error
+
+func (e badValues) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e badValues) Unwrap() []error { return e }

@@ -92,7 +92,7 @@ func TestUnknownConfigKeyRefused(t *testing.T) {
 		{"lr: 0.1\n", `unknown key "lr" at the top level`},
 		{"optimiser:\n  lr: 0.1\n", `unknown key "optimiser"`},
 		{"model: 3\n", "expected a mapping"},
-		{"optimizer:\n  lr: fast\n", "cannot unmarshal"},
+		{"optimizer:\n  lr: fast\n", `line 2: optimizer.lr: "fast" is not a number (float)`},
 		{"model:\n  units: [1, 2]\n", "must be a single value"},
 		{"model: {units: 1\n", "c.yaml"},
 	}
@@ -111,6 +111,67 @@ func TestUnknownConfigKeyRefused(t *testing.T) {
 	_, err := LoadConfig("paper", writeFile(t, "c.yaml", "sigma_g: 1\n"))
 	if err == nil || !strings.Contains(err.Error(), "did you mean loss.sigma_g") {
 		t.Errorf("hint missing: %v", err)
+	}
+}
+
+// Config files: a mistyped key gets the nearest known one, a value of the
+// wrong type names its key and the type the key takes, and every mistake
+// of a file is reported at once, in one line.
+func TestConfigFileMistakes(t *testing.T) {
+	cases := []struct {
+		name, text string
+		want       []string
+	}{
+		{"close key in its section", "model:\n  unit: 8\n", []string{`line 2: unknown key "unit" in section model; did you mean model.units?`}},
+		{"close section", "optimiser:\n  lr: 0.1\n", []string{`line 1: unknown key "optimiser" at the top level; did you mean optimizer?`}},
+		{"leaf at the top level", "lr: 0.1\n", []string{`unknown key "lr" at the top level; did you mean optimizer.lr?`}},
+		{"leaf in another section", "model:\n  lr: 0.1\n", []string{`unknown key "lr" in section model; did you mean optimizer.lr?`}},
+		{"close leaf at the top level", "lamda_cap: 0.1\n", []string{`did you mean loss.lambda_cap?`}},
+		{"nothing close", "model:\n  layers: 3\n", []string{`unknown key "layers" in section model; allowed: units, hidden`}},
+		{"string for a float", "optimizer:\n  lr: \"fast\"\n", []string{`line 2: optimizer.lr: "fast" is not a number (float)`}},
+		{"quoted number for a float", "optimizer: {lr: '0.1'}\n", []string{`optimizer.lr: "0.1" is not a number (float)`}},
+		{"string for an integer", "run:\n  steps: many\n", []string{`line 2: run.steps: "many" is not an integer`}},
+		{"fraction for an integer", "run:\n  steps: 1.5\n", []string{`run.steps: "1.5" is not an integer`}},
+		{"negative seed", "run:\n  seed: -1\n", []string{`run.seed: "-1" is not an integer >= 0`}},
+		{"too large", "model: {units: 99999999999999999999}\n", []string{`model.units: "99999999999999999999" is out of range for an integer`}},
+		{"string for a bool", "model:\n  block_norm: yes\n", []string{`model.block_norm: "yes" is not true or false`}},
+		{"no value", "optimizer:\n  lr:\n", []string{`line 2: optimizer.lr: no value`}},
+		{"all at once", "model:\n  unit: 8\noptimizer:\n  lr: fast\n  beta1: x\nrun: {steps: 1.5}\n", []string{
+			`line 2: unknown key "unit" in section model; did you mean model.units?; line 4: optimizer.lr: "fast" is not a number (float); line 5: optimizer.beta1: "x" is not a number (float); line 6: run.steps: "1.5" is not an integer`}},
+	}
+	for _, c := range cases {
+		p := writeFile(t, "c.yaml", c.text)
+		_, err := LoadConfig("paper", p)
+		if err == nil {
+			t.Errorf("%s: %q accepted", c.name, c.text)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "config file "+p+": ") {
+			t.Errorf("%s: error %q is not one line starting with the file", c.name, msg)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: error %q lacks %q", c.name, msg, w)
+			}
+		}
+	}
+}
+
+// Integers in config files may be written as YAML writes them: 2_000_000,
+// 2e6 (a whole number), 0x10.
+func TestConfigFileIntegerForms(t *testing.T) {
+	for text, want := range map[string]int64{"run: {steps: 2_000_000}": 2_000_000, "run: {steps: 1e9}": 1e9, "run: {steps: 0x10}": 16, "run: {steps: 2.0e3}": 2000} {
+		c, err := LoadConfig("paper", writeFile(t, "c.yaml", text))
+		if err != nil {
+			t.Errorf("%s: %v", text, err)
+		} else if c.Run.Steps != want {
+			t.Errorf("%s: steps %d, want %d", text, c.Run.Steps, want)
+		}
+	}
+	c, err := LoadConfig("paper", writeFile(t, "c.yaml", "optimizer: {lr: 3}\nrun: {seed: 1e3}"))
+	if err != nil || c.Optimizer.LR != 3 || c.Run.Seed != 1000 {
+		t.Errorf("an integer for a float, 1e3 for a seed: %v, lr %g, seed %d", err, c.Optimizer.LR, c.Run.Seed)
 	}
 }
 
@@ -149,6 +210,33 @@ func TestValidateNamesField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// Every bad value is reported, not only the first: one line, each value
+// with its key, flag and rule, joined by "; ".
+func TestValidateReportsEveryBadValue(t *testing.T) {
+	c, _ := Preset("demo")
+	c.Optimizer.LR = -1
+	c.Run.Device = "tpu"
+	err := c.Validate()
+	want := `optimizer.lr (--lr) = -1: must be a positive number; run.device (--device) = tpu: must be "cpu" or "cuda:N" (e.g. cuda:0)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate: %v\nwant %s", err, want)
+	}
+	c, _ = Preset("demo")
+	c.Model.Units, c.Data.Augment, c.Run.EvalWalks = 0, "mirror", "both ways"
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("three bad values accepted")
+	}
+	for _, w := range []string{"model.units (--units) = 0", "data.augment (--augment) = mirror", "run.eval_walks (--eval-walks) = both ways"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q lacks %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("%q is not one line", err)
 	}
 }
 
