@@ -24,7 +24,7 @@ func sweepCommand() *cli.Command {
 		UsageText: "gridgpu sweep --spec F --out DIR [--parallel K] [--devices cpu|cuda:0,cuda:1,...] [--index I]\n" +
 			"   gridgpu sweep --spec F --list\n" +
 			"   gridgpu sweep [--spec F] --out DIR --collect\n" +
-			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--parallel K] [--image I --pvc NAME --mount PATH]",
+			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--devices cpu|cuda] [--cpus N] [--parallel K] [--image I --pvc NAME --mount PATH]",
 		Description: "A sweep file is YAML with the keys base (preset and config, as a --config file), grid (dotted\n" +
 			"config keys with lists of values; their cartesian product), variants (named override sets, each\n" +
 			"crossed with the grid; optional) and analyze (analyze flags; optional: no analysis without it).\n" +
@@ -41,7 +41,7 @@ func sweepCommand() *cli.Command {
 			&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"},
 			&cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "runs at once `K` (default 1, or one per listed GPU); with --emit: tasks at once (default: no limit)"},
-			&cli.StringFlag{Name: "devices", Usage: "`LIST` of devices to spread runs over: cpu, or cuda:0,cuda:1,... (one run per GPU at a time); default: each run's run.device"},
+			&cli.StringFlag{Name: "devices", Usage: "`LIST` of devices to spread runs over: cpu, or cuda:0,cuda:1,... (one run per GPU at a time); default: each run's run.device; with --emit: cpu or cuda (one GPU per task)"},
 			&cli.IntFlag{Name: "threads", Usage: "GOMAXPROCS of each run (`N`; 0: this machine's cores divided among the parallel runs)"},
 			&cli.BoolFlag{Name: "list", Usage: "print every run with its index and overrides, and exit"},
 			&cli.IntFlag{Name: "index", Value: -1, Usage: "run only run `I` (see --list); the summary is left to --collect", DefaultText: "all"},
@@ -51,7 +51,7 @@ func sweepCommand() *cli.Command {
 			&cli.StringFlag{Name: "pvc", Value: "gridgpu-sweeps", Usage: "k8s: PersistentVolumeClaim `NAME` holding the sweep file and DIR", Category: "cluster"},
 			&cli.StringFlag{Name: "mount", Value: "/sweeps", Usage: "k8s: mount `PATH` of the claim, the working directory of the pods", Category: "cluster"},
 			&cli.StringFlag{Name: "job-name", Usage: "job `NAME` (default gridgpu-sweep-<sweep file name>)", Category: "cluster"},
-			&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPU cores per task (`N`)", Category: "cluster"},
+			&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPU cores per task (`N`), also its thread count (GOMAXPROCS)", Category: "cluster"},
 			&cli.StringFlag{Name: "time", Usage: "slurm: time limit per task (`T`, e.g. 1-00:00:00)", Category: "cluster"},
 			&cli.StringFlag{Name: "binary", Value: "gridgpu", Usage: "the gridgpu `COMMAND` in the tasks", Category: "cluster"},
 		},
@@ -153,6 +153,16 @@ func sweepAction(c *cli.Context) error {
 			CPUs: c.Int("cpus"), Time: c.String("time"), Image: c.String("image"), PVC: c.String("pvc"), Mount: c.String("mount")}
 		if c.IsSet("parallel") {
 			o.Parallel = c.Int("parallel")
+		}
+		if o.CPUs < 0 {
+			return usagef("--cpus %d: give the cores per task, or 0 for the cluster's default", o.CPUs)
+		}
+		var devs []string
+		for _, p := range pts {
+			devs = append(devs, p.Config.Run.Device)
+		}
+		if o.GPU, err = sweep.EmitDevice(c.String("devices"), devs); err != nil {
+			return usagef("%v", err)
 		}
 		var text []byte
 		switch e {

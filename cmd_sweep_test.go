@@ -478,25 +478,50 @@ func TestSweepEmit(t *testing.T) {
 		return names
 	}
 
-	code, script, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--emit", "slurm", "--parallel", "2", "--time", "2:00:00")
+	// The tiny sweep runs on the CPU: no GPU asked for, none passed.
+	code, script, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--emit", "slurm", "--parallel", "2", "--time", "2:00:00", "--cpus", "1")
 	if code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, want := range []string{"#!/bin/bash\n", "\n#SBATCH --array=0-3%2\n", "\n#SBATCH --gres=gpu:1\n", "\n#SBATCH --time=2:00:00\n",
-		"\nexec gridgpu sweep --spec " + spec + " --out " + out + ` --index "$SLURM_ARRAY_TASK_ID" --devices cuda:0` + "\n"} {
+	for _, want := range []string{"#!/bin/bash\n", "\n#SBATCH --array=0-3%2\n", "\n#SBATCH --time=2:00:00\n", "\n#SBATCH --cpus-per-task=1\n",
+		"\nexec gridgpu sweep --spec " + spec + " --out " + out + ` --index "$SLURM_ARRAY_TASK_ID"` + "\n"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("Slurm script lacks %q:\n%s", want, script)
 		}
 	}
+	for _, bad := range []string{"gres", "--devices", "cuda"} {
+		if strings.Contains(script, bad) {
+			t.Errorf("the Slurm script of a CPU sweep holds %q:\n%s", bad, script)
+		}
+	}
+	// Asked for CUDA: one GPU per task, the task's run on it.
+	code, gpuScript, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--emit", "slurm", "--devices", "cuda")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, want := range []string{"\n#SBATCH --gres=gpu:1\n", ` --index "$SLURM_ARRAY_TASK_ID" --devices cuda:0` + "\n"} {
+		if !strings.Contains(gpuScript, want) {
+			t.Errorf("Slurm script of a CUDA sweep lacks %q:\n%s", want, gpuScript)
+		}
+	}
 	local := filepath.Join(dir, "task.sh")
-	os.WriteFile(local, []byte(strings.Replace(script, "--devices cuda:0", "--devices cpu", 1)), 0o755)
+	os.WriteFile(local, []byte(script), 0o755)
 	sh := exec.Command("bash", local)
-	sh.Env = append(env, "SLURM_ARRAY_TASK_ID=2")
+	// The task's thread count comes from Slurm's cores per task.
+	sh.Env = append(env, "SLURM_ARRAY_TASK_ID=2", "SLURM_CPUS_PER_TASK=1", "GOMAXPROCS=2")
 	if b, err := sh.CombinedOutput(); err != nil {
 		t.Fatalf("Slurm task: %v\n%s", err, b)
+	} else if !strings.Contains(string(b), "GOMAXPROCS=1)") {
+		t.Errorf("the Slurm task did not run with SLURM_CPUS_PER_TASK=1 threads:\n%s", b)
 	}
 	if got := runs(); !reflect.DeepEqual(got, []string{"no-capacity_seed=0"}) {
 		t.Errorf("Slurm task 2 ran %v", got)
+	}
+	// A sweep with runs on the CPU and on CUDA has no single kind of task.
+	mixed := filepath.Join(dir, "mixed.yaml")
+	os.WriteFile(mixed, []byte("base: {preset: smoke}\nvariants:\n  cpu: {}\n  gpu: {run.device: 'cuda:0'}\n"), 0o644)
+	if code, _, stderr := runCLI(t, "sweep", "--spec", mixed, "--out", out, "--emit", "slurm"); code == 0 || !strings.Contains(stderr, "--devices cpu or --devices cuda") {
+		t.Errorf("a mixed sweep: status %d, %s", code, stderr)
 	}
 
 	code, manifest, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--emit", "k8s", "--image", "registry.example/gridgpu:1", "--pvc", "sweep-data", "--parallel", "3")
@@ -544,21 +569,27 @@ func TestSweepEmit(t *testing.T) {
 		t.Fatalf("manifest:\n%s", manifest)
 	}
 	c, v := s.Template.Spec.Containers[0], s.Template.Spec.Volumes[0]
-	if c.Image != "registry.example/gridgpu:1" || c.Resources.Limits["nvidia.com/gpu"] != "1" || v.PVC.ClaimName != "sweep-data" ||
+	if c.Image != "registry.example/gridgpu:1" || len(c.Resources.Limits) != 0 || v.PVC.ClaimName != "sweep-data" ||
 		len(c.VolumeMounts) != 1 || c.VolumeMounts[0].Name != v.Name || c.VolumeMounts[0].MountPath != "/sweeps" || c.WorkingDir != "/sweeps" {
 		t.Errorf("container or volume:\n%s", manifest)
 	}
-	wantArgs := []string{"sweep", "--spec", spec, "--out", out, "--index", "$(JOB_COMPLETION_INDEX)", "--devices", "cuda:0"}
+	wantArgs := []string{"sweep", "--spec", spec, "--out", out, "--index", "$(JOB_COMPLETION_INDEX)"}
 	if !reflect.DeepEqual(c.Command, []string{"gridgpu"}) || !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Fatalf("command %q args %q", c.Command, c.Args)
 	}
+	if !strings.Contains(manifest, "name: GOMAXPROCS\n") || !strings.Contains(manifest, "resource: requests.cpu\n") {
+		t.Errorf("the pods' thread count does not follow their CPU request:\n%s", manifest)
+	}
+	code, gpuManifest, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--emit", "k8s", "--devices", "cuda:0")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if !strings.Contains(gpuManifest, "nvidia.com/gpu: \"1\"") || !strings.Contains(gpuManifest, "- --devices\n") {
+		t.Errorf("the Job of a CUDA sweep asks for no GPU or passes no device:\n%s", gpuManifest)
+	}
 	var args []string
 	for _, a := range c.Args {
-		a = strings.ReplaceAll(a, "$(JOB_COMPLETION_INDEX)", "1")
-		if a == "cuda:0" {
-			a = "cpu"
-		}
-		args = append(args, a)
+		args = append(args, strings.ReplaceAll(a, "$(JOB_COMPLETION_INDEX)", "1"))
 	}
 	pod := exec.Command(filepath.Join(bin, c.Command[0]), args...) // the image has gridgpu on its PATH
 	pod.Env = env
