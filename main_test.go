@@ -23,6 +23,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/configref"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -217,15 +218,32 @@ func abs(x float64) float64 {
 	return x
 }
 
-// TestREADMEDocumentsEveryFlag keeps the configuration reference complete.
-func TestREADMEDocumentsEveryFlag(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+// TestConfigReferenceIsCurrent fails when docs/config.md's generated
+// configuration reference (every key, flag, preset value and help text) is
+// not what the config's struct tags and presets give now.
+func TestConfigReferenceIsCurrent(t *testing.T) {
+	doc, err := os.ReadFile(configref.DocPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range train.Fields() {
-		if !strings.Contains(string(readme), "| `"+f.Path+"` | `--"+f.Flag+"` |") {
-			t.Errorf("README.md's configuration table lacks %s (--%s)", f.Path, f.Flag)
+	want, err := configref.Update(string(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == string(doc) {
+		return
+	}
+	got, exp := strings.Split(string(doc), "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(got) || i < len(exp); i++ {
+		var g, e string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(exp) {
+			e = exp[i]
+		}
+		if g != e {
+			t.Fatalf("%s is stale (regenerate it with `go run ./scripts/configref`); line %d is\n\t%s\nwant\n\t%s", configref.DocPath, i+1, g, e)
 		}
 	}
 }
