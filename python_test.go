@@ -13,26 +13,41 @@ import (
 	"github.com/gridgpu/gridgpu/graph"
 )
 
+// snippetDocs are the documentation files whose Python snippets tests run.
+var snippetDocs = []string{"docs/guide.md", "docs/analysis.md"}
+
 // readmeSnippet returns the ```python block that follows the
-// "<!-- readme-test: NAME -->" marker in README.md, verbatim.
+// "<!-- doc-test: NAME -->" marker in the documentation (snippetDocs),
+// verbatim. The marker must occur exactly once in all of them together.
 func readmeSnippet(t *testing.T, name string) string {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
+	marker := "<!-- doc-test: " + name + " -->\n"
+	var file, rest string
+	for _, f := range snippetDocs {
+		doc, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(string(doc), marker)
+		if n == 0 {
+			continue
+		}
+		if n > 1 || file != "" {
+			t.Fatalf("the marker %q occurs more than once in %s", strings.TrimSpace(marker), strings.Join(snippetDocs, ", "))
+		}
+		file = f
+		_, rest, _ = strings.Cut(string(doc), marker)
 	}
-	marker := "<!-- readme-test: " + name + " -->\n"
-	_, rest, ok := strings.Cut(string(readme), marker)
-	if !ok {
-		t.Fatalf("README.md lacks the marker %q", strings.TrimSpace(marker))
+	if file == "" {
+		t.Fatalf("none of %s has the marker %q", strings.Join(snippetDocs, ", "), strings.TrimSpace(marker))
 	}
-	rest, ok = strings.CutPrefix(rest, "```python\n")
+	rest, ok := strings.CutPrefix(rest, "```python\n")
 	if !ok {
-		t.Fatalf("README.md: no ```python block right after %q", strings.TrimSpace(marker))
+		t.Fatalf("%s: no ```python block right after %q", file, strings.TrimSpace(marker))
 	}
 	code, _, ok := strings.Cut(rest, "\n```\n")
 	if !ok {
-		t.Fatalf("README.md: the block after %q is not closed", strings.TrimSpace(marker))
+		t.Fatalf("%s: the block after %q is not closed", file, strings.TrimSpace(marker))
 	}
 	return code + "\n"
 }
@@ -59,10 +74,10 @@ func python3WithTorch(t *testing.T) string {
 	return ""
 }
 
-// TestREADMEPythonSnippets exports a small model with --format pt and
-// --format npz, runs README.md's PyTorch and NumPy snippets, verbatim, on
+// TestDocsPythonSnippets exports a small model with --format pt and
+// --format npz, runs docs/guide.md's PyTorch and NumPy snippets, verbatim, on
 // fixed velocities and checks their states against graph.ForwardStates.
-func TestREADMEPythonSnippets(t *testing.T) {
+func TestDocsPythonSnippets(t *testing.T) {
 	torchCode, numpyCode := readmeSnippet(t, "torch"), readmeSnippet(t, "numpy")
 	py := python3WithTorch(t)
 
@@ -133,7 +148,7 @@ np.savez("out-numpy.npz", states=_s)
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "PYTHONDONTWRITEBYTECODE=1")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("README.md's %s snippet: %v\n%s", c.name, err, out)
+				t.Fatalf("docs/guide.md's %s snippet: %v\n%s", c.name, err, out)
 			}
 			got, err := data.ReadNPZ(filepath.Join(dir, "out-"+c.name+".npz"))
 			if err != nil {

@@ -570,7 +570,7 @@ unit phase spread {{num .PhaseSpread}} (1: random phases, above 1: phases tile t
 {{end}}<p class="note">PCA of the module's states (sampled along the walks), then a spectral embedding (Laplacian eigenmaps on a
 {{.Settings.StateSpace.Neighbours}}-nearest-neighbour graph of the first {{.Settings.StateSpace.Components}} components) to 3-D; points coloured by their position's
 phase along the module's two lattice directions. For persistent homology (Betti numbers 1, 2, 1 for a torus) write the states with
-<code>gridgpu states</code> and see the README.</p>
+<code>gridgpu states</code> and see docs/analysis.md, "States for Python: the torus".</p>
 {{else}}<p>No module has {{.Settings.StateSpace.MinUnits}} or more units.</p>{{end}}
 {{with .Training}}{{if .Figures}}<h2 id="training">Training</h2>
 <p>Run <code>{{.RunDir}}</code>: {{.MetricsLines}} lines of metrics.jsonl, steps {{.FirstStep}} to {{.LastStep}}{{if .EvalLines}}, {{.EvalLines}} with a grid evaluation{{end}}{{if .Malformed}}; {{.Malformed}} malformed line(s) skipped{{end}}{{if .Superseded}}; {{.Superseded}} line(s) superseded by a resumed run{{end}}.

@@ -3,9 +3,9 @@
 # the demo preset on the CPU and analyse the result. Writes runs/demo/
 # (config.yaml, metrics.jsonl, checkpoints/, model.npz) and two analysis
 # reports: runs/demo/report/ (the standard evaluation walks, arenas 1-4 m)
-# and runs/demo/report-training/ (training-like walks, 2 m). About 3-5 minutes
-# on two cores, plus the first build. PRESET=smoke gives a one-minute run
-# that checks the set-up only (no lattices).
+# and runs/demo/report-training/ (training-like walks, 2 m). How long it
+# takes: README.md, "Set-up commands". PRESET=smoke gives a one-minute run that
+# checks the set-up only (no lattices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

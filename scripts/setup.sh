@@ -44,7 +44,7 @@ setup_blas() {
 }
 
 setup_python() {
-	# The test of README.md's Python snippets (python_test.go) runs them with
+	# The test of docs/guide.md's Python snippets (python_test.go) runs them with
 	# Debian's own PyTorch and NumPy; libopenblas0-pthread provides the
 	# libblas.so.3 that python3-numpy asks for (as OpenBLAS, not the slow
 	# reference BLAS that apt would otherwise pick).
