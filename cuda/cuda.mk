@@ -79,7 +79,7 @@ gpu-bundle:
 	mkdir -p .gpu
 	$(CUDA_CGO) $(GO) build -tags $(GPU_BUNDLE_TAGS) -ldflags '-s -w $(LDFLAGS)' -o .gpu/gridgpu-cuda .
 	$(CUDA_CGO) $(GO) test -c -tags $(GPU_BUNDLE_TAGS) -ldflags '-s -w' -o .gpu/cuda.test ./cuda
-	cp -f /work/shared/bench/torch_sic_baseline.py .gpu/ 2>/dev/null || cp -f ../shared/bench/torch_sic_baseline.py .gpu/
+	cp -f scripts/torch_reference.py .gpu/
 	cp -f scripts/gpu-check.sh .gpu/
 	@ls -la .gpu; du -sh .gpu
 

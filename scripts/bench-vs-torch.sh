@@ -7,10 +7,11 @@
 #                                  [--sizes "tiny small medium paper"]
 #                                  [--torch-script PATH] [--out DIR]
 #
-# Environment: TORCH_SCRIPT (default ../shared/bench/torch_sic_baseline.py,
-# relative to the repository root), PYTHON (default /usr/bin/python3, the
-# interpreter that sees Debian's python3-torch), GRIDGPU (a gridgpu binary;
-# default: build one from this checkout).
+# Environment: TORCH_SCRIPT (default scripts/torch_reference.py, the
+# project's PyTorch implementation of the step, relative to the repository
+# root), PYTHON (default /usr/bin/python3, the interpreter that sees Debian's
+# python3-torch), GRIDGPU (a gridgpu binary; default: build one from this
+# checkout).
 #
 # PyTorch on Debian: apt-get install -y --no-install-recommends python3-torch
 # python3-numpy libopenblas0-pthread (without the last, torch falls back to
@@ -23,7 +24,7 @@ iters=5
 warmup=1
 threads=$(nproc)
 sizes="tiny small medium paper"
-torch_script=${TORCH_SCRIPT:-../shared/bench/torch_sic_baseline.py}
+torch_script=${TORCH_SCRIPT:-scripts/torch_reference.py}
 python=${PYTHON:-/usr/bin/python3}
 out=""
 while [ $# -gt 0 ]; do
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--sizes) sizes=$2; shift 2 ;;
 	--torch-script) torch_script=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "bench-vs-torch: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done

@@ -113,11 +113,11 @@ RC[resume_cpu]=$?
 tail -3 "$OUT/train_resume_cpu.txt"
 
 stage "PyTorch baseline (eager, cuda, paper size)"
-timeout 75 "$PY" "$BUNDLE/torch_sic_baseline.py" --device cuda --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_eager.err" | tail -1 | tee "$OUT/torch_eager.json"
+timeout 75 "$PY" "$BUNDLE/torch_reference.py" --device cuda --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_eager.err" | tail -1 | tee "$OUT/torch_eager.json"
 RC[torch]=${PIPESTATUS[0]}
 if [[ ${GPU_CHECK_COMPILE:-0} == 1 ]]; then
 	stage "PyTorch baseline (torch.compile)"
-	timeout 240 "$PY" "$BUNDLE/torch_sic_baseline.py" --device cuda --compile --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_compile.err" | tail -1 | tee "$OUT/torch_compile.json"
+	timeout 240 "$PY" "$BUNDLE/torch_reference.py" --device cuda --compile --iters 10 --warmup 3 --threads 8 2>"$OUT/torch_compile.err" | tail -1 | tee "$OUT/torch_compile.json"
 	RC[torch_compile]=${PIPESTATUS[0]}
 fi
 
