@@ -11,6 +11,7 @@ import (
 const (
 	LatticeHexagonal = "hexagonal" // three peaks of similar |k|, 60 degrees apart
 	LatticeSquare    = "square"    // two peaks of similar |k|, 90 degrees apart
+	LatticeSheared   = "sheared"   // three peaks that close as a lattice's reciprocal vectors do, not hexagonal: a hexagonal lattice under an affine stretch
 	LatticeNone      = "none"      // neither
 	LatticeSilent    = "silent"    // the unit never fires (its map is all zero)
 	LatticeFlat      = "flat"      // the map is constant or empty
@@ -23,13 +24,42 @@ type FourierOptions struct {
 	AngleTol     float64 `json:"angle_tolerance"`   // degrees: how far from 60 (90) the angles between peaks may be
 	MinPeakRatio float64 `json:"min_peak_ratio"`    // weakest peak of a lattice, relative to the strongest
 	MinFraction  float64 `json:"min_peak_fraction"` // share of the band's power that a lattice's peaks must hold
+	// ClosureTol is the largest |f_a +- f_b +- f_c| (the smallest over
+	// the signs), relative to the peaks' mean |f|, for which three peaks
+	// count as a sheared lattice's first reciprocal vectors.
+	ClosureTol float64 `json:"closure_tolerance"`
+	// MaxStretch is the largest stretch (FourierUnit.Stretch) of a
+	// sheared lattice.
+	MaxStretch float64 `json:"max_stretch"`
 }
 
 // DefaultFourierOptions: on the tests' noisy hexagonal maps (0.4 sd of
 // noise, 5% missing bins) the peak fraction is 0.4-0.8 and the angles
 // are within 5 degrees of 60; on smoothed noise the peak fraction is
 // mostly below 0.25 and random triples seldom pass the angle test too.
-var DefaultFourierOptions = FourierOptions{Pad: 4, MaxKRatio: 1.25, AngleTol: 10, MinPeakRatio: 0.15, MinFraction: 0.3}
+//
+// ClosureTol 0.1: a peak's location is uncertain by a small part of the
+// frequency resolution 1/L (L the map's side), so the closure of a true
+// lattice's peaks, relative to |f|, grows as L |f| (the number of
+// wavelengths across the map) falls. On noisy hexagonal and stretched
+// hexagonal maps (stretch up to 1.5, rectified or not, 0.4 sd of noise, 5%
+// missing bins, periods of 6-18 bins in maps of 40 and 60 bins) it is at
+// most 0.05 (median 0.007) where L |f| is about 3 or more, and reaches
+// 0.1-0.15 at 2.5 wavelengths or fewer (period 18 in 40 bins, stretched),
+// the limit of the method's resolution; 0.1 leaves a factor of two for
+// the maps the method resolves. Of 1000 smoothed noise maps (40 and 60
+// bins, widths 1.5-6 bins), 134 pass every other test of a sheared
+// lattice (their strongest peaks hold much of the band's power), and of
+// those 1 closes within 0.1 (5 within 0.15, 9 within 0.2): the closure is
+// what tells a lattice from noise.
+//
+// MaxStretch 1.6: a square lattice has stretch sqrt(3) = 1.73; a sheared
+// lattice is nearer the hexagonal one than that. The stretch of the tests'
+// stretched lattices is measured to within 3% (TestFourierSheared, over
+// several seeds), so 1.6 keeps square lattices out (their diagonal
+// harmonic, f_a + f_b, closes with their two peaks) and stretches up to
+// 1.5 in.
+var DefaultFourierOptions = FourierOptions{Pad: 4, MaxKRatio: 1.25, AngleTol: 10, MinPeakRatio: 0.15, MinFraction: 0.3, ClosureTol: 0.1, MaxStretch: 1.6}
 
 // FourierPeak is a peak of a ratemap's power spectrum, in the half-plane
 // (FY > 0, or FY = 0 and FX > 0; the spectrum of a real map is symmetric).
@@ -50,20 +80,32 @@ func (p FourierPeak) Angle() float64 {
 
 // FourierUnit is the Fourier analysis of one ratemap.
 type FourierUnit struct {
-	Kind  string        `json:"kind"`  // LatticeHexagonal, LatticeSquare, LatticeNone, LatticeSilent, LatticeFlat
+	Kind  string        `json:"kind"`  // LatticeHexagonal, LatticeSquare, LatticeSheared, LatticeNone, LatticeSilent, LatticeFlat
 	Peaks []FourierPeak `json:"peaks"` // up to three, strongest first
 	// Spacing is the lattice spacing (distance between neighbouring
 	// fields, which the SAC method calls scale), m: 2/(sqrt(3) f) for a
 	// hexagonal lattice whose peaks have mean frequency f, 1/f for a
-	// square one; NaN for other kinds. Wavelength is 1/f.
+	// square one, and for a sheared one the spacing of the hexagonal
+	// lattice with the same unit-cell area (sheared spacing below); NaN
+	// for other kinds. Wavelength is 1/f, f the mean frequency of the
+	// lattice's peaks.
 	Spacing    float64 `json:"spacing"`
 	Wavelength float64 `json:"wavelength"`
 	// Orientation is the direction of the lattice vectors (the SAC's
-	// peaks), degrees modulo 60 for hexagonal lattices (the wave vectors'
-	// directions plus 30) and modulo 90 for square ones.
-	Orientation float64   `json:"orientation"`
-	Angles      []float64 `json:"angles"`        // degrees between the lines of peaks 1-2, 1-3, 2-3 (0-90)
-	Fraction    float64   `json:"peak_fraction"` // share of the band's power within 1/L of the peaks
+	// peaks), degrees modulo 60 for hexagonal and sheared lattices (the
+	// wave vectors' directions plus 30) and modulo 90 for square ones.
+	Orientation float64 `json:"orientation"`
+	// Stretch is the shear of a hexagonal or sheared lattice: the ratio
+	// of the singular values of the linear map that takes two unit
+	// vectors 60 degrees apart to the two strongest peaks' wave vectors
+	// (LatticeStretch; where the three peaks close within ClosureTol, the
+	// two are first moved by a third of the closure error, closedBasis):
+	// 1 for a perfect hexagonal lattice, sqrt(3) for a square one, s for
+	// a hexagonal lattice stretched s times along one axis. NaN for other
+	// kinds.
+	Stretch  float64   `json:"stretch"`
+	Angles   []float64 `json:"angles"`        // degrees between the lines of peaks 1-2, 1-3, 2-3 (0-90)
+	Fraction float64   `json:"peak_fraction"` // share of the band's power within 1/L of the peaks
 }
 
 // MarshalJSON writes undefined values (NaN) as null.
@@ -74,13 +116,14 @@ func (f FourierUnit) MarshalJSON() ([]byte, error) {
 		Spacing     Num `json:"spacing"`
 		Wavelength  Num `json:"wavelength"`
 		Orientation Num `json:"orientation"`
+		Stretch     Num `json:"stretch"`
 		Fraction    Num `json:"peak_fraction"`
-	}{plain(f), Num(f.Spacing), Num(f.Wavelength), Num(f.Orientation), Num(f.Fraction)})
+	}{plain(f), Num(f.Spacing), Num(f.Wavelength), Num(f.Orientation), Num(f.Stretch), Num(f.Fraction)})
 }
 
 func nanFourier(kind string) FourierUnit {
 	n := math.NaN()
-	return FourierUnit{Kind: kind, Peaks: []FourierPeak{}, Angles: []float64{}, Spacing: n, Wavelength: n, Orientation: n, Fraction: n}
+	return FourierUnit{Kind: kind, Peaks: []FourierPeak{}, Angles: []float64{}, Spacing: n, Wavelength: n, Orientation: n, Stretch: n, Fraction: n}
 }
 
 // FourierAnalyse finds the lattice of an nx by ny ratemap (m[ix*ny+iy],
@@ -102,6 +145,19 @@ func nanFourier(kind string) FourierUnit {
 //     (discs of radius 1/L around them and their mirrors) hold at least
 //     MinFraction of the band's power. Square: two peaks meeting at 90 +-
 //     AngleTol, the same |f| and power tests.
+//  4. Sheared (neither of those): the three peaks close as the first
+//     reciprocal vectors of a 2-D lattice do, one the sum or difference
+//     of the other two (|f_a +- f_b +- f_c| at most ClosureTol of their
+//     mean |f|), with hexagonal's power and fraction tests and a stretch
+//     (LatticeStretch of the two strongest) of at most MaxStretch: a
+//     hexagonal lattice under an affine map, too sheared for the
+//     hexagonal test's angles, such as the slightly sheared hexagonal and
+//     rhombic lattices that trained networks show. The |f| ratio is not
+//     tested: a stretch s allows ratios up to s.
+//
+// Hexagonal and sheared lattices report their Stretch; sheared ones the
+// spacing of the hexagonal lattice with the same unit-cell area and the
+// orientation of their first three reciprocal vectors.
 func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions) FourierUnit {
 	if !(binSize > 0) {
 		binSize = 1
@@ -293,6 +349,8 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 			}
 			res.Wavelength = 1 / f
 			res.Orientation = math.Mod(math.Atan2(s, c)*180/math.Pi/6+30+120, 60)
+			a, b := closedBasis(P, opt.ClosureTol)
+			res.Stretch = peakStretch(a, b)
 			return res
 		}
 	}
@@ -315,21 +373,143 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 	if len(P) == 3 && math.IsNaN(res.Fraction) {
 		res.Fraction = inPeaks(P)
 	}
+	// Sheared: the three peaks close as a lattice's reciprocal vectors
+	// do, with the hexagonal lattice's power and fraction tests and a
+	// stretch of at most MaxStretch.
+	if len(P) == 3 && P[2].Power >= opt.MinPeakRatio && res.Fraction >= opt.MinFraction && peakClosure(P) <= opt.ClosureTol {
+		a, b := closedBasis(P, opt.ClosureTol)
+		if st := peakStretch(a, b); st <= opt.MaxStretch {
+			res.Kind, res.Stretch = LatticeSheared, st
+			res.Wavelength = 1 / meanF(P...)
+			res.Spacing = shearedSpacing(a, b)
+			res.Orientation = shearedOrientation(a, b)
+		}
+	}
 	return res
 }
 
-// FourierModules groups the units with a hexagonal Fourier lattice into
-// modules with the method of DetectModules, applied to their Fourier
-// spacings and orientations: gaps in ln(spacing) of at least MinLogGap
-// separate modules, a module has at least MinSize units, an ln(spacing)
-// spread of at most MaxLogSpread and an orientation spread of at most
-// MaxOriSpread degrees, and wide gaps in orientation split it. Periods are
-// lattice spacings (m), comparable with the SAC method's scales.
+// closedBasis is the two strongest of three peaks, corrected so that the
+// three close exactly where they close within tol (peakClosure): with the
+// signs s_i that make c = p_1 + s_2 p_2 + s_3 p_3 smallest, p_i - s_i c/3
+// are the vectors nearest the measured ones (least squares) whose signed
+// sum is 0. The third peak so helps to locate the first two (its
+// location error is as large as theirs). Otherwise the two strongest as
+// they are.
+func closedBasis(p []FourierPeak, tol float64) (FourierPeak, FourierPeak) {
+	if len(p) < 3 || !(peakClosure(p) <= tol) {
+		return p[0], p[1]
+	}
+	best, cx, cy, s2 := math.Inf(1), 0.0, 0.0, 1.0
+	for _, sb := range []float64{-1, 1} {
+		for _, sc := range []float64{-1, 1} {
+			x, y := p[0].FX+sb*p[1].FX+sc*p[2].FX, p[0].FY+sb*p[1].FY+sc*p[2].FY
+			if h := math.Hypot(x, y); h < best {
+				best, cx, cy, s2 = h, x, y, sb
+			}
+		}
+	}
+	a, b := p[0], p[1]
+	a.FX, a.FY = a.FX-cx/3, a.FY-cy/3
+	b.FX, b.FY = b.FX-s2*cx/3, b.FY-s2*cy/3
+	return a, b
+}
+
+// peakClosure is how far three peaks are from closing as a 2-D lattice's
+// reciprocal vectors do (one the sum or difference of the other two): the
+// smallest |f_a +- f_b +- f_c| over the signs, relative to their mean |f|.
+// It is 0 for the three peaks of a hexagonal lattice and for those of any
+// affine image of one.
+func peakClosure(p []FourierPeak) float64 {
+	best := math.Inf(1)
+	for _, sb := range []float64{-1, 1} {
+		for _, sc := range []float64{-1, 1} {
+			best = min(best, math.Hypot(p[0].FX+sb*p[1].FX+sc*p[2].FX, p[0].FY+sb*p[1].FY+sc*p[2].FY))
+		}
+	}
+	return best / ((p[0].F() + p[1].F() + p[2].F()) / 3)
+}
+
+// peakStretch is LatticeStretch of two peaks' frequency vectors.
+func peakStretch(a, b FourierPeak) float64 {
+	return LatticeStretch([2]float64{a.FX, a.FY}, [2]float64{b.FX, b.FY})
+}
+
+// LatticeStretch is the shear of the lattice whose reciprocal basis is k1,
+// k2: the ratio of the singular values of the linear map A that takes the
+// ideal hexagonal reciprocal basis, e1 = (1, 0) and e2 = (1/2, sqrt(3)/2)
+// (unit vectors 60 degrees apart), to k1 and s k2, the sign s = +-1 chosen
+// so that k1 and s k2 are at most 90 degrees apart (60 rather than 120 for
+// a hexagonal lattice). 1 for a hexagonal lattice of any size and
+// orientation, sqrt(3) for a square one. A real-space map M (a stretch s
+// along one axis: singular values s and 1) takes wave vectors k to
+// M^-T k, whose singular values are 1/s and 1, so the stretched lattice
+// has stretch s. The ratio depends neither on the order of k1 and k2 nor
+// on their scale. +Inf where k1 and k2 are parallel.
+//
+// With B = (e1 e2), B^-1 has columns (1, 0) and (-1, 2)/sqrt(3), so A =
+// (k1 sk2) B^-1 has columns k1 and (2 s k2 - k1)/sqrt(3), and det A =
+// det(k1, s k2) 2/sqrt(3). The singular values' ratio r satisfies r + 1/r
+// = q = |A|_F^2 / |det A| (their squares sum to |A|_F^2, their product is
+// |det A|), so r = (q + sqrt(q^2 - 4))/2.
+func LatticeStretch(k1, k2 [2]float64) float64 {
+	s := 1.0
+	if k1[0]*k2[0]+k1[1]*k2[1] < 0 {
+		s = -1
+	}
+	bx, by := (2*s*k2[0]-k1[0])/math.Sqrt(3), (2*s*k2[1]-k1[1])/math.Sqrt(3)
+	det := math.Abs(k1[0]*by - k1[1]*bx)
+	if !(det > 0) {
+		return math.Inf(1)
+	}
+	q := (k1[0]*k1[0] + k1[1]*k1[1] + bx*bx + by*by) / det
+	return (q + math.Sqrt(max(0, q*q-4))) / 2
+}
+
+// shearedSpacing is the spacing of the hexagonal lattice with the same
+// unit-cell area as the lattice whose reciprocal basis is a, b (cycles per
+// metre): the real-space cell has area 1/|det(a, b)|, and a hexagonal
+// lattice of spacing d has cell area sqrt(3)/2 d^2, so d = sqrt(2 /
+// (sqrt(3) |det(a, b)|)). For a perfect hexagonal lattice with |a| = |b|
+// = f at 60 degrees, |det(a, b)| = f^2 sin 60 = sqrt(3)/2 f^2 and d =
+// sqrt(4/(3 f^2)) = 2/(sqrt(3) f), the hexagonal spacing.
+func shearedSpacing(a, b FourierPeak) float64 {
+	return math.Sqrt(2 / (math.Sqrt(3) * math.Abs(a.FX*b.FY-a.FY*b.FX)))
+}
+
+// shearedOrientation is the hexagonal orientation (degrees modulo 60: the
+// six-fold mean of the wave vectors' directions, plus 30) of the lattice
+// whose reciprocal basis is a, b: its first three reciprocal vectors are a,
+// s b and a - s b with the sign s of LatticeStretch (for a hexagonal
+// lattice, its three peaks).
+func shearedOrientation(a, b FourierPeak) float64 {
+	s := 1.0
+	if a.FX*b.FX+a.FY*b.FY < 0 {
+		s = -1
+	}
+	var c, si float64
+	for _, v := range [][2]float64{{a.FX, a.FY}, {s * b.FX, s * b.FY}, {a.FX - s*b.FX, a.FY - s*b.FY}} {
+		th := 6 * math.Atan2(v[1], v[0])
+		c, si = c+math.Cos(th), si+math.Sin(th)
+	}
+	return math.Mod(math.Atan2(si, c)*180/math.Pi/6+30+120, 60)
+}
+
+// FourierModules groups the units with a hexagonal or sheared Fourier
+// lattice (a sheared one at the spacing of the hexagonal lattice with the
+// same cell area) into modules with the method of DetectModules, applied
+// to their Fourier spacings and orientations: gaps in ln(spacing) of at
+// least MinLogGap separate modules, a module has at least MinSize units,
+// an ln(spacing) spread of at most MaxLogSpread and an orientation spread
+// of at most MaxOriSpread degrees, and wide gaps in orientation split it.
+// (The paper finds modules from each cell's Fourier peaks; sheared units
+// take part so that the module count does not hinge on the hexagonal
+// test's angle tolerance.) Periods are lattice spacings (m), comparable
+// with the SAC method's scales.
 func FourierModules(units []FourierUnit, opt ModuleOptions) ModuleReport {
 	pseudo := make([]Score, len(units))
 	for u, f := range units {
 		pseudo[u] = nanScore()
-		if f.Kind == LatticeHexagonal {
+		if f.Kind == LatticeHexagonal || f.Kind == LatticeSheared {
 			pseudo[u].Score60, pseudo[u].Scale, pseudo[u].Orientation = 1, f.Spacing, f.Orientation
 		}
 	}
