@@ -88,9 +88,13 @@ func vline(p *plot.Plot, x, y float64, col color.RGBA) error {
 	return nil
 }
 
-// latticeCounts counts the units of each Fourier kind.
+// latticeCounts counts the units of each Fourier kind (every kind, zero
+// counts too, so that summary.json shows them all).
 func latticeCounts(f []FourierUnit) map[string]int {
 	c := map[string]int{}
+	for _, k := range []string{LatticeHexagonal, LatticeSheared, LatticeSquare, LatticeNone, LatticeSilent, LatticeFlat} {
+		c[k] = 0
+	}
 	for _, u := range f {
 		c[u.Kind]++
 	}
@@ -98,8 +102,9 @@ func latticeCounts(f []FourierUnit) map[string]int {
 }
 
 // fourierPNG draws the histograms of the Fourier spacings and orientations
-// of the hexagonal units, stacked by Fourier module, with the SAC-scale
-// modules' periods as dashed lines.
+// of the hexagonal and sheared units (those that FourierModules groups),
+// stacked by Fourier module, with the SAC-scale modules' periods as dashed
+// lines.
 func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	rep := ar.FourierModules
 	inMod := map[int]int{}
@@ -113,7 +118,7 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	ori := make([][]float64, ng)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for u, f := range ar.Fourier {
-		if f.Kind != LatticeHexagonal {
+		if f.Kind != LatticeHexagonal && f.Kind != LatticeSheared {
 			continue
 		}
 		g, ok := inMod[u]
@@ -138,10 +143,11 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 		cols[i] = moduleColours[i%len(moduleColours)]
 		names[i] = fmt.Sprintf("module %d: %.3g m, %.1f deg, %d units", m.ID, m.Period, m.Orientation, len(m.Units))
 	}
-	cols[ng-1], names[ng-1] = unassignedColour, "hexagonal, no module"
+	cols[ng-1], names[ng-1] = unassignedColour, "hexagonal or sheared, no module"
 	kinds := latticeCounts(ar.Fourier)
 
-	p1 := newAxes(fmt.Sprintf("Fourier lattice spacing, %g m arena (%d hexagonal units)", ar.Side, kinds[LatticeHexagonal]), "spacing 2/(sqrt(3)|f|) (m)", "", 0)
+	p1 := newAxes(fmt.Sprintf("Fourier lattice spacing, %g m arena (%d hexagonal, %d sheared units)", ar.Side, kinds[LatticeHexagonal], kinds[LatticeSheared]),
+		"spacing 2/(sqrt(3)|f|); sheared: of the hexagonal lattice of equal cell area (m)", "", 0)
 	p2 := newAxes(fmt.Sprintf("Fourier orientation, %g m arena", ar.Side), "orientation of the lattice (degrees, mod 60)", "", 0)
 	if math.IsInf(lo, 1) {
 		p1.Title.Text += ": none"
@@ -170,8 +176,8 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	// The lattice counts and the comparison of the two module methods are
 	// in the figure's heading, not in a panel of text labels: gonum's label
 	// layout on an axis-less panel could take minutes to draw.
-	heading := fmt.Sprintf("Fourier modules, %g m arena: %d hexagonal, %d square, %d no lattice, %d silent; Fourier modules %s; SAC-scale modules %s",
-		ar.Side, kinds[LatticeHexagonal], kinds[LatticeSquare], kinds[LatticeNone]+kinds[LatticeFlat], kinds[LatticeSilent], periodList(rep), periodList(ar.Modules))
+	heading := fmt.Sprintf("Fourier modules, %g m arena: %d hexagonal, %d sheared, %d square, %d no lattice, %d silent; Fourier modules %s; SAC-scale modules %s",
+		ar.Side, kinds[LatticeHexagonal], kinds[LatticeSheared], kinds[LatticeSquare], kinds[LatticeNone]+kinds[LatticeFlat], kinds[LatticeSilent], periodList(rep), periodList(ar.Modules))
 	return gridOfPlots([]*plot.Plot{p1, p2}, 5.2*vg.Inch, 4.2*vg.Inch, heading)
 }
 
@@ -314,6 +320,7 @@ func arenasPNG(res *Result) ([]byte, error) {
 	}{
 		{fmt.Sprintf("grid units (score60 > %.2g)", thr), func(ar *ArenaResult) int { return len(ar.Modules.GridUnits) }},
 		{"hexagonal Fourier lattice", func(ar *ArenaResult) int { return latticeCounts(ar.Fourier)[LatticeHexagonal] }},
+		{"sheared Fourier lattice", func(ar *ArenaResult) int { return latticeCounts(ar.Fourier)[LatticeSheared] }},
 		{"square Fourier lattice", func(ar *ArenaResult) int { return latticeCounts(ar.Fourier)[LatticeSquare] }},
 		{"silent", func(ar *ArenaResult) int { return len(ar.Silent) }},
 	} {
@@ -327,7 +334,7 @@ func arenasPNG(res *Result) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.Color, l.Width = moduleColours[k], vg.Length(4-k)
+		l.Color, l.Width = moduleColours[k], vg.Length(5-k)
 		pts.Color, pts.Shape = moduleColours[k], draw.CircleGlyph{}
 		p3.Add(l, pts)
 		p3.Legend.Add(f.name, l, pts)

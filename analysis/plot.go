@@ -267,6 +267,8 @@ func fourierTitle(f []FourierUnit, u int) string {
 	switch f[u].Kind {
 	case LatticeHexagonal:
 		return fmt.Sprintf("hex %.3g m %.0f deg", f[u].Spacing, f[u].Orientation)
+	case LatticeSheared:
+		return fmt.Sprintf("sheared %.3g m %.0f deg x%.2f", f[u].Spacing, f[u].Orientation, f[u].Stretch)
 	case LatticeSquare:
 		return fmt.Sprintf("square %.3g m %.0f deg", f[u].Spacing, f[u].Orientation)
 	}

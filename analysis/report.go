@@ -548,18 +548,21 @@ Walks ({{.Settings.Walks}}): {{.Settings.Trajectories}} per arena of {{.Settings
 <p class="note">Files: <a href="summary.json">summary.json</a> (all numbers), <a href="ratemaps.npz">ratemaps.npz</a> (ratemaps per arena, NaN = unvisited).</p>
 <h2>Summary</h2>
 <table><tr><th rowspan="2">arena</th><th rowspan="2">bins</th><th rowspan="2">visited</th><th rowspan="2">median visits/bin</th><th rowspan="2">silent units</th>
-<th colspan="4">SAC-scale method</th><th colspan="5">Fourier method</th><th rowspan="2">methods</th></tr>
-<tr><th>grid units</th><th>modules</th><th>periods (m)</th><th>period ratios</th><th>hexagonal</th><th>square</th><th>modules</th><th>periods (m)</th><th>period ratios</th></tr>
+<th colspan="4">SAC-scale method</th><th colspan="6">Fourier method</th><th rowspan="2">methods</th></tr>
+<tr><th>grid units</th><th>modules</th><th>periods (m)</th><th>period ratios</th><th>hexagonal</th><th>sheared</th><th>square</th><th>modules</th><th>periods (m)</th><th>period ratios</th></tr>
 {{range .Arenas}}<tr><td>{{.Side}} m</td><td>{{.Bins}}x{{.Bins}}</td><td>{{pct .Coverage.VisitedFraction}}</td><td>{{num .Coverage.MedianVisits}}</td><td>{{.SilentCount}} / {{len .Units}}</td>
 <td>{{len .Modules.GridUnits}} / {{len .Units}}</td><td>{{len .Modules.Modules}}</td>
 <td>{{range $i, $m := .Modules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .Modules.Ratios}}</td>
-<td>{{index .LatticeCounts "hexagonal"}}</td><td>{{index .LatticeCounts "square"}}</td><td>{{len .FourierModules.Modules}}</td>
+<td>{{index .LatticeCounts "hexagonal"}}</td><td>{{index .LatticeCounts "sheared"}}</td><td>{{index .LatticeCounts "square"}}</td><td>{{len .FourierModules.Modules}}</td>
 <td>{{range $i, $m := .FourierModules.Modules}}{{if $i}}, {{end}}{{num $m.Period}}{{else}}n/a{{end}}</td><td>{{ratios .FourierModules.Ratios}}</td>
 <td style="text-align:left">{{if .ModuleComparison.Agree}}agree{{else}}<b>disagree</b>: {{.ModuleComparison.Note}}{{end}}</td></tr>
 {{end}}</table>
 <p class="note">Periods are lattice spacings (distance between neighbouring fields). SAC-scale: grid units (score60 above the threshold)
 clustered by the scale of their autocorrelogram. Fourier: units whose ratemap's power spectrum has three peaks of similar
-frequency 60 degrees apart (hexagonal; square: two peaks at 90 degrees), clustered by spacing 2/(sqrt(3)|f|), as the paper does.</p>
+frequency 60 degrees apart (hexagonal; square: two peaks at 90 degrees) or three peaks that close as a lattice's reciprocal vectors do,
+one the sum or difference of the other two (sheared: a hexagonal lattice under an affine stretch, at most {{.Settings.Fourier.MaxStretch}}),
+clustered by spacing and orientation, as the paper does: hexagonal and sheared units together, a hexagonal one at spacing 2/(sqrt(3)|f|),
+a sheared one at the spacing of the hexagonal lattice with the same cell area. The stretch of each hexagonal and sheared unit is in summary.json.</p>
 <h2 id="generalisation">Generalisation across arenas</h2>
 <img src="{{.Generalisation}}" alt="score60, module periods and unit counts against arena size">
 <h2 id="state-space">Module state space</h2>
