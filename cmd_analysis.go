@@ -30,7 +30,7 @@ func analyzeCommand() *cli.Command {
 	d := analysis.DefaultOptions()
 	return &cli.Command{
 		Name:      "analyze",
-		Usage:     "measure grid cells of a trained network: ratemaps, grid scores, modules, figures",
+		Usage:     "measure grid cells: ratemaps, grid scores, modules, figures",
 		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
 		Description: "Drives the network along smooth random walks (Sorscher et al.'s motion model) in square arenas\n" +
 			"centred on the origin, bins each unit's activation into a ratemap, and computes spatial\n" +
@@ -340,7 +340,7 @@ func (p *progress) finish() { p.line.Clear() }
 func gridscoreCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gridscore",
-		Usage:     "grid scores, scale and orientation of ratemaps in a NumPy .npz file",
+		Usage:     "grid scores, scales and orientations of ratemaps in .npz",
 		UsageText: "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]",
 		Description: "Reads the array 'ratemaps' [K,nx,ny] (or one map [nx,ny]; float32 or float64; NaN = unvisited\n" +
 			"bin; axis 1 is x, axis 2 is y) and prints one JSON object: per map score60, score90, scale and\n" +

@@ -26,7 +26,7 @@ var benchPresets = []string{"tiny", "small", "medium", "paper"}
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "bench",
-		Usage:     "time full training steps at a preset size; prints one JSON object",
+		Usage:     "time training steps at a preset size; prints one JSON object",
 		UsageText: "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]",
 		Description: "Times optimiser steps of one freshly sampled microbatch each (gradient accumulation 1,\n" +
 			"as the PyTorch reference that scripts/bench-vs-torch.sh runs): forward, backward, clipping and\n" +
@@ -43,7 +43,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Value: 0, Usage: "GOMAXPROCS for the CPU engine (0: all cores)"},
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of the initial parameters and the microbatches"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
-		}, configFlags("the presets': auto, tiled", "gpu.")...),
+		}, configFlags(presetDefaults("paper", benchPresets), "gpu.")...),
 		Action: benchAction,
 	}
 }

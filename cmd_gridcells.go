@@ -13,7 +13,7 @@ import (
 func gridcellsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gridcells",
-		Usage:     "count a network's grid cells (hexagonal under both kinds of walks) from two analyze reports",
+		Usage:     "count the grid cells of two analyze reports",
 		UsageText: "gridgpu gridcells --standard DIR --training DIR [--arena 2] [--min-score 0.3] [--json]",
 		Description: "A grid cell is a unit whose ratemap is hexagonal (score60 above --min-score) both along the\n" +
 			"standard evaluation walks and along training-like walks in the same arena. Give the reports of\n" +

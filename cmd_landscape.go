@@ -39,7 +39,7 @@ const (
 func landscapeCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config file `FILE` applied over the preset (its data, loss, model.units and run.seed count)"},
-		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: "demo", Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ")},
+		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: defaultPreset, Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ")},
 		&cli.StringFlag{Name: "families", Value: strings.Join(analysis.CodeFamilies, ","), Usage: "code families to score, comma-separated (`F1,F2`)"},
 		&cli.StringFlag{Name: "periods", Value: landscapePeriods, Usage: "lattice periods in metres (of the first module): `P1,P2,...`, or LO:HI:N for N values evenly spaced from LO to HI"},
 		&cli.StringFlag{Name: "ratios", Value: landscapeRatios, Usage: "period ratios between consecutive modules (modules-2, modules-3): `R1,R2,...` or LO:HI:N"},
@@ -51,14 +51,14 @@ func landscapeCommand() *cli.Command {
 		&cli.StringFlag{Name: "sweep-x", Value: landscapeSweepX, Usage: "phase diagram's columns: a loss setting and its values, `KEY=V1,V2,...` (or KEY=LO:HI:N); swept with --out or when given"},
 		&cli.StringFlag{Name: "sweep-y", Value: landscapeSweepY, Usage: "phase diagram's rows, as --sweep-x (`KEY=V1,V2,...`)"},
 	}
-	flags = append(flags, configFlags("from the preset", "data.", "loss.", "model.units", "run.seed")...)
+	flags = append(flags, configFlags(presetDefaults(defaultPreset, train.PresetNames), "data.", "loss.", "model.units", "run.seed")...)
 	return &cli.Command{
 		Name:      "landscape",
-		Usage:     "score idealised grid codes (hexagonal, square, modules) under the loss, exactly as training computes it",
+		Usage:     "score idealised grid codes by the training loss",
 		UsageText: "gridgpu landscape [--preset P] [--config F] [loss and data flags] [--families F1,F2] [--periods LO:HI:N] [--ratios R1,R2] [--thresholds T1,T2] [--batches M] [--checkpoint F] [--json]\n   gridgpu landscape --out DIR [--sweep-x KEY=V1,V2,...] [--sweep-y KEY=V1,V2,...] [the same flags]",
 		Description: "Builds idealised grid codes and scores them with the loss of the effective configuration (preset,\n" +
 			"default demo, then --config, then flags) on the first --batches microbatches that its data sampler draws\n" +
-			"from run.seed, with the code training runs on the network's states (README: \"gridgpu landscape\").\n" +
+			"from run.seed, with the code training runs on the network's states (docs/analysis.md: \"landscape\").\n" +
 			"Unit i of a module has a phase p_i and the state at x is g = NormReLU(f(x) - threshold), with\n" +
 			"f_i(x) = (1/K) sum_k cos(k_k . (x - p_i)): hexagonal, K = 3 wave vectors of length 4 pi/(sqrt(3) period) at\n" +
 			"phi, phi+60, phi+120 degrees; square, K = 2 of length 2 pi/period at phi, phi+90; modules-2 and modules-3,\n" +

@@ -14,17 +14,17 @@ import (
 
 func lossCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F` (gridgpu's, or model tensors only, named as in the README's \"Checkpoint format\")"},
+		&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F` (gridgpu's, or model tensors only, named as in docs/guide.md's \"Checkpoint format\")"},
 		&cli.StringFlag{Name: "batch", Usage: "(required) microbatch `F.npz` holding velocities float32 [B,T,2]"},
 		&cli.BoolFlag{Name: "grad", Usage: "also compute the gradient and report its global norm and per-tensor norms"},
 	}
-	flags = append(flags, configFlags("from the checkpoint, else the paper", "loss.")...)
+	flags = append(flags, configFlags(checkpointDefaults("paper"), "loss.")...)
 	return &cli.Command{
 		Name:      "loss",
-		Usage:     "evaluate the losses of a checkpoint on one microbatch; prints one JSON object",
+		Usage:     "a checkpoint's losses on one microbatch, as one JSON object",
 		UsageText: "gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
 		Description: "Prints {\"loss\", \"sep\", \"inv\", \"cap\", \"ci\", \"zero_frac\", \"B\", \"T\", \"N\", \"H\", \"loss_config\"}:\n" +
-			"the weighted total and the four unweighted terms (README: \"The model and its losses\"), each also\n" +
+			"the weighted total and the four unweighted terms (docs/config.md: \"The model and its losses\"), each also\n" +
 			"when its weight is 0. \"undefined\" lists the terms the batch has nothing to average over (printed\n" +
 			"as 0): sep or inv without far or near pairs, ci without a short enough step. The loss settings are the\n" +
 			"checkpoint's recorded config if it has one, else the paper's; loss flags override either.\n" +

@@ -20,7 +20,7 @@ import (
 func sweepCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sweep",
-		Usage: "train and analyse every point of a sweep file (grid x variants); resumable; summary table and page; Slurm/Kubernetes batch files",
+		Usage: "train and analyse every run of a sweep file",
 		UsageText: "gridgpu sweep --spec F --out DIR [--parallel K] [--devices cpu|cuda:0,cuda:1,...] [--index I]\n" +
 			"   gridgpu sweep --spec F --list\n" +
 			"   gridgpu sweep [--spec F] --out DIR --collect\n" +

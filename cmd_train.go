@@ -22,18 +22,20 @@ import (
 func trainCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config file `FILE` (sections model, data, loss, optimizer, scheduler, run, gpu; unknown keys are errors); applied over the preset"},
-		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: "demo", Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ") + " (demo, minutes on a CPU, unless named: paper takes weeks on a GPU)"},
+		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: defaultPreset, Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ") + " (demo: minutes on a CPU; paper: weeks on a GPU)"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "run directory `DIR` for config.yaml, metrics.jsonl and checkpoints/ (default with --resume: the checkpoint's run directory)"},
 		&cli.StringFlag{Name: "resume", Aliases: []string{"r"}, Usage: "continue exactly from checkpoint `F` (or a run directory: its latest checkpoint); the config comes from the checkpoint, --config and flags override it"},
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the effective config, the estimated memory and the time a step (a few measured steps) and the whole run take, then exit without writing anything"},
 	}
-	flags = append(flags, configFlags("from the preset")...)
+	flags = append(flags, configFlags(presetDefaults(defaultPreset, train.PresetNames))...)
 	return &cli.Command{
 		Name:      "train",
-		Usage:     "train a model; writes DIR/config.yaml, DIR/metrics.jsonl and DIR/checkpoints/",
+		Usage:     "train a model: config, metrics and checkpoints in DIR",
 		UsageText: "gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]\n   gridgpu train --dry-run [the same flags]",
-		Description: "Trains the SIC model (README: \"The model and its losses\"). The effective configuration is the preset (default demo),\n" +
-			"then the --config file, then flags: flags win. The paper preset follows the paper's appendix; values the\n" +
+		Description: "Trains the SIC model (docs/config.md: \"The model and its losses\"). The effective configuration is\n" +
+			"the preset (default demo), then the --config file, then flags: flags win. Each hyperparameter flag\n" +
+			"shows its default: the demo preset's value, then the presets whose value differs (\"paper, tiny: 2e-5\").\n" +
+			"Integer flags take 2000000, 2_000_000 or 2e6 alike. The paper preset follows the paper's appendix; values the\n" +
 			"paper does not give are marked ASSUMPTION in the flag help. Presets: paper (B=130 T=60 N=128 H=256,\n" +
 			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns hexagonal grid cells at\n" +
 			"small sizes, isotropic velocities: at least 20% grid cells in 3 of 5 seeds, seed 0 among them; minutes on a\n" +

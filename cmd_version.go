@@ -14,7 +14,7 @@ import (
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print the version, Go toolchain, compiled-in devices and checkpoint format",
+		Usage: "print the version, toolchain, devices and checkpoint format",
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usagef("version takes no arguments")

@@ -30,15 +30,20 @@ const (
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:    "gridgpu",
-		Usage:   "train and analyse self-supervised grid-cell networks (Schaeffer, Khona et al., NeurIPS 2023)",
+		Usage:   "train and analyse self-supervised grid-cell networks (NeurIPS 2023)",
 		Version: programVersion(),
-		Description: "gridgpu trains the velocity-gated recurrent network of the SIC framework (separation, invariance,\n" +
-			"capacity and conformal-isometry losses) and analyses the grid cells it learns.\n\n" +
-			"Quick start:\n" +
-			"   gridgpu train --out runs/demo                     # the demo preset: grid cells in minutes on a CPU\n" +
-			"   gridgpu train --preset smoke --out runs/smoke     # seconds on one CPU core\n" +
-			"   gridgpu train --preset paper --out runs/paper     # the paper's setting (weeks on a GPU)\n" +
-			"   gridgpu train --resume runs/paper                 # continue a run exactly\n\n" +
+		Description: "gridgpu trains the velocity-gated recurrent network of Schaeffer, Khona et al. (NeurIPS 2023)\n" +
+			"with the losses of their SIC framework (separation, invariance, capacity and conformal isometry)\n" +
+			"and analyses the grid cells it learns.\n\n" +
+			"Quick start (everything under runs/, which git ignores):\n" +
+			"   # the demo preset: grid cells in minutes on a CPU, and their report\n" +
+			"   gridgpu train --out runs/demo\n" +
+			"   gridgpu analyze --checkpoint runs/demo --out runs/demo/report\n" +
+			"   # seconds on one CPU core: checks the set-up (no lattices)\n" +
+			"   gridgpu train --preset smoke --out runs/smoke\n" +
+			"   # the paper's setting (weeks on a GPU); continue a stopped run exactly\n" +
+			"   gridgpu train --preset paper --device cuda:0 --out runs/paper\n" +
+			"   gridgpu train --resume runs/paper\n\n" +
 			"Run 'gridgpu COMMAND --help' for each command's options.",
 		Writer:    stdout,
 		ErrWriter: stderr,
@@ -55,8 +60,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 	}
 	app.Commands = commands()
+	app.Description = reflow(app.Description)
 	for _, cmd := range app.Commands {
 		setUsageErrors(cmd)
+		tidyHelp(cmd)
 	}
 	return app
 }
