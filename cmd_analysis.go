@@ -121,15 +121,17 @@ func parseArenas(s string) ([]float64, error) {
 	return out, nil
 }
 
-func runAnalyze(c *cli.Context) error {
+func runAnalyze(c *cli.Context) (err error) {
 	if c.Args().Present() {
 		return usagef("analyze takes no arguments (got %q); use --checkpoint and --out", c.Args().First())
 	}
 	if err := requireFlags(c, "checkpoint", "out"); err != nil {
 		return err
 	}
+	if err := checkNotExport(c.String("checkpoint")); err != nil {
+		return err
+	}
 	opt := analysis.DefaultOptions()
-	var err error
 	if opt.Arenas, err = parseArenas(c.String("arena")); err != nil {
 		return err
 	}
@@ -161,6 +163,18 @@ func runAnalyze(c *cli.Context) error {
 		return usagef("%v", err)
 	}
 	out := c.String("out")
+	// Missing parents of --out are made, as mkdir -p would (the first
+	// minute writes runs/NAME/report into a fresh clone), and removed
+	// again when the analysis fails.
+	removeParents, err := makeParents(out)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			removeParents()
+		}
+	}()
 	if err := analysis.CheckOutDir(out, c.Bool("overwrite")); err != nil {
 		return usagef("%v", err)
 	}

@@ -72,6 +72,9 @@ func lossAction(c *cli.Context) error {
 	if err := requireFlags(c, "checkpoint", "batch"); err != nil {
 		return err
 	}
+	if err := checkNotExport(c.String("checkpoint")); err != nil {
+		return err
+	}
 	p, md, err := train.LoadParams(c.String("checkpoint"))
 	if err != nil {
 		return err

@@ -71,6 +71,9 @@ func runStates(c *cli.Context) error {
 	if err := requireFlags(c, "checkpoint", "out"); err != nil {
 		return err
 	}
+	if err := checkNotExport(c.String("checkpoint")); err != nil {
+		return err
+	}
 	out := c.String("out")
 	if !strings.HasSuffix(out, ".npz") {
 		return usagef("--out %s: give a file name ending in .npz", out)
