@@ -334,43 +334,60 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 // maxPointerBytes bounds the latest pointer file, which holds one name.
 const maxPointerBytes = 4096
 
-// ResolveCheckpoint turns a --resume argument into a checkpoint file: a
-// file is itself; a run directory or its checkpoints/ directory means the
-// newest checkpoint named by its "latest" pointer. A pointer must name a
-// plain file in its own directory; symbolic links there may not lead out of
-// the run directory.
+// ResolveCheckpoint turns a --resume (or --checkpoint) argument into a
+// checkpoint file: a file is itself; a run directory or its checkpoints/
+// directory means the newest checkpoint named by its "latest" pointer; a
+// pointer file ("latest", or "best", see BestFile) means the checkpoint it
+// names, and RUN/latest or RUN/best stand for the pointer in
+// RUN/checkpoints/. A pointer must name a plain file in its own directory;
+// symbolic links there may not lead out of the run directory.
 func ResolveCheckpoint(arg string) (string, error) {
+	pointer := LatestFile
 	st, err := os.Stat(arg)
 	if err != nil {
+		base := filepath.Base(arg)
+		if (base == LatestFile || base == BestFile) && os.IsNotExist(err) {
+			run := filepath.Dir(arg)
+			if _, err := os.Stat(filepath.Join(run, "checkpoints", base)); err == nil {
+				return resolvePointer(run, filepath.Join(run, "checkpoints"), base)
+			}
+			if base == BestFile {
+				if _, err := os.Stat(filepath.Join(run, "checkpoints", LatestFile)); err == nil {
+					return "", fmt.Errorf("checkpoint %s: %s has no best checkpoint (checkpoints/%s); it is kept when the run trains with run.keep_best (--keep-best KEY)", arg, run, BestFile)
+				}
+			}
+		}
 		return "", fmt.Errorf("checkpoint %s: %w", arg, errNoFile(err))
 	}
 	if !st.IsDir() {
-		if filepath.Base(arg) != LatestFile {
+		base := filepath.Base(arg)
+		if base != LatestFile && base != BestFile {
 			return arg, nil
 		}
 		// The pointer file itself: follow it.
-		arg = filepath.Dir(arg)
+		return resolvePointer(arg, filepath.Dir(arg), base)
 	}
 	for _, dir := range []string{filepath.Join(arg, "checkpoints"), arg} {
-		ptr := filepath.Join(dir, LatestFile)
-		if _, err := os.Lstat(ptr); err != nil {
+		if _, err := os.Lstat(filepath.Join(dir, pointer)); err != nil {
 			continue
 		}
-		b, err := data.ReadRegularFile(ptr, "pointer file", maxPointerBytes)
-		if err != nil {
-			return "", err
-		}
-		name := strings.TrimSpace(string(b))
-		if name == "" || strings.ContainsAny(name, "/\\\x00\n") || name == "." || name == ".." {
-			return "", fmt.Errorf("%s: pointer file %s does not name a checkpoint (it holds %s)", arg, ptr, data.QuoteForError(name, 64))
-		}
-		path := filepath.Join(dir, name)
-		if err := checkInsideRun(path, dir); err != nil {
-			return "", err
-		}
-		return path, nil
+		return resolvePointer(arg, dir, pointer)
 	}
 	return "", fmt.Errorf("%s is a directory without a %s pointer (neither in it nor in its checkpoints/); name a checkpoint file", arg, LatestFile)
+}
+
+// resolvePointer follows the pointer file dir/pointer; arg is what the user
+// gave, for messages.
+func resolvePointer(arg, dir, pointer string) (string, error) {
+	name, _, err := readPointer(filepath.Join(dir, pointer))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", arg, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := checkInsideRun(path, dir); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // checkInsideRun refuses a checkpoint found through a pointer in dir when
@@ -436,7 +453,12 @@ func listCheckpoints(dir string) ([]string, error) {
 // previous checkpoint, and the error names that last good checkpoint.
 // Temporary files left in dir by an earlier process killed in the middle of
 // a write are removed first.
-func commitCheckpoint(dir string, ck *Checkpoint, keep int) (string, error) {
+//
+// With best (run.keep_best) the best checkpoint is never removed, and
+// newBest, when not nil, is the value of best's key at this checkpoint's
+// step, a new best: the "best" pointer moves to this checkpoint after
+// latest has.
+func commitCheckpoint(dir string, ck *Checkpoint, keep int, best *bestTracker, newBest *float64) (string, error) {
 	data.RemoveStaleTemps(dir, data.ProcessStart)
 	name := CheckpointName(ck.Step)
 	path := filepath.Join(dir, name)
@@ -459,13 +481,23 @@ func commitCheckpoint(dir string, ck *Checkpoint, keep int) (string, error) {
 		}
 		return "", lastGood(err)
 	}
+	protect := ""
+	if best != nil {
+		if newBest != nil {
+			if err := writeBestPointer(dir, name, best.key, *newBest); err != nil {
+				return path, fmt.Errorf("checkpoint %s written, but not the %s pointer to it: %w", path, BestFile, err)
+			}
+			best.name, best.step, best.value = name, ck.Step, *newBest
+		}
+		protect = best.name
+	}
 	if keep > 0 {
 		names, err := listCheckpoints(dir)
 		if err != nil {
 			return path, err
 		}
 		for len(names) > keep {
-			if names[0] != name {
+			if names[0] != name && names[0] != protect {
 				if err := os.Remove(filepath.Join(dir, names[0])); err != nil && !os.IsNotExist(err) {
 					return path, fmt.Errorf("removing old checkpoint: %w", err)
 				}
@@ -479,12 +511,8 @@ func commitCheckpoint(dir string, ck *Checkpoint, keep int) (string, error) {
 // lastGoodCheckpoint is the checkpoint dir's latest pointer names, if it
 // names an existing file ("" otherwise).
 func lastGoodCheckpoint(dir string) string {
-	b, err := data.ReadRegularFile(filepath.Join(dir, LatestFile), "pointer file", maxPointerBytes)
+	name, _, err := readPointer(filepath.Join(dir, LatestFile))
 	if err != nil {
-		return ""
-	}
-	name := strings.TrimSpace(string(b))
-	if name == "" || strings.ContainsAny(name, "/\\") {
 		return ""
 	}
 	p := filepath.Join(dir, name)

@@ -44,14 +44,14 @@ func TestCommitCheckpointKeepsLastGood(t *testing.T) {
 	dir := t.TempDir()
 	ck := sampleCheckpoint(t, 4, 3)
 	ck.Step = 4
-	good, err := commitCheckpoint(dir, ck, 2)
+	good, err := commitCheckpoint(dir, ck, 2, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := sampleCheckpoint(t, 4, 3)
 	bad.Step = 8
 	bad.Params.W0[0] = float32(math.Inf(-1))
-	_, err = commitCheckpoint(dir, bad, 2)
+	_, err = commitCheckpoint(dir, bad, 2, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "the last good checkpoint is "+good) || !strings.Contains(err.Error(), "mlp.0.weight") {
 		t.Fatalf("non-finite commit: %v", err)
 	}
@@ -67,7 +67,7 @@ func TestCommitCheckpointKeepsLastGood(t *testing.T) {
 		t.Errorf("directory holds %v, want the good checkpoint and latest", names)
 	}
 	// The first checkpoint of a run has no predecessor to name.
-	_, err = commitCheckpoint(t.TempDir(), bad, 2)
+	_, err = commitCheckpoint(t.TempDir(), bad, 2, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "no earlier checkpoint") {
 		t.Errorf("first commit: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestCommitCheckpointPointerFailure(t *testing.T) {
 	dir := t.TempDir()
 	ck := sampleCheckpoint(t, 4, 3)
 	ck.Step = 4
-	if _, err := commitCheckpoint(dir, ck, 0); err != nil {
+	if _, err := commitCheckpoint(dir, ck, 0, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A directory where the temporary pointer file would be renamed to
@@ -87,7 +87,7 @@ func TestCommitCheckpointPointerFailure(t *testing.T) {
 	os.Remove(filepath.Join(dir, LatestFile))
 	os.Mkdir(filepath.Join(dir, LatestFile), 0o755)
 	ck.Step = 8
-	if _, err := commitCheckpoint(dir, ck, 0); err == nil {
+	if _, err := commitCheckpoint(dir, ck, 0, nil, nil); err == nil {
 		t.Fatal("commit with an unwritable pointer succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, CheckpointName(8))); !os.IsNotExist(err) {
@@ -102,7 +102,7 @@ func TestCommitCheckpointRemovesStaleTemps(t *testing.T) {
 	past := data.ProcessStart.Add(-time.Hour)
 	os.Chtimes(stale, past, past)
 	ck := sampleCheckpoint(t, 4, 3)
-	if _, err := commitCheckpoint(dir, ck, 0); err != nil {
+	if _, err := commitCheckpoint(dir, ck, 0, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {

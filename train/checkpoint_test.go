@@ -149,7 +149,7 @@ func TestResolveCheckpoint(t *testing.T) {
 	ckDir := filepath.Join(dir, "checkpoints")
 	os.MkdirAll(ckDir, 0o755)
 	ck := sampleCheckpoint(t, 2, 2)
-	path, err := commitCheckpoint(ckDir, ck, 1)
+	path, err := commitCheckpoint(ckDir, ck, 1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

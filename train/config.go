@@ -144,6 +144,10 @@ type RunConfig struct {
 	// KeepCheckpoints is how many of the newest checkpoints are kept; 0
 	// keeps all.
 	KeepCheckpoints int `yaml:"keep_checkpoints" usage:"keep only the newest this many checkpoints (0: all)"`
+	// KeepBest names a metrics key (see BestKeys and best.go): the best
+	// checkpoint by it is kept besides the newest ones, named by the
+	// pointer checkpoints/best. "" turns it off.
+	KeepBest string `yaml:"keep_best" usage:"also keep the best checkpoint by this metrics key, named by checkpoints/best: an eval_ key such as eval_grid_units (higher is better) or a training key such as loss (lower is better); \"\": off"`
 	// EvalEvery is the interval of the grid evaluation (see EvalMetrics);
 	// 0 turns it off. The last step is always evaluated when it is on.
 	EvalEvery int `yaml:"eval_every" usage:"every this many steps (and at the last), score every unit on evaluation walks and add eval_* keys to metrics.jsonl (0: off)"`
@@ -695,6 +699,12 @@ func (c *Config) Validate() error {
 		func() error {
 			if c.Run.KeepCheckpoints < 0 {
 				return bad("run.keep_checkpoints", "must be an integer >= 0 (0: keep all)")
+			}
+			return nil
+		},
+		func() error {
+			if rule := checkKeepBest(&c.Run); rule != "" {
+				return bad("run.keep_best", rule)
 			}
 			return nil
 		},

@@ -17,6 +17,7 @@ import (
 type fakeModel struct {
 	nanAt *int // if set, the Grad call with this index returns a NaN ci term
 	calls int
+	grow  bool // the gradient's sign flipped: training raises the loss
 }
 
 func batchScale(b *data.Batch) float64 {
@@ -56,6 +57,9 @@ func (f *fakeModel) Grad(p *graph.Params, b *data.Batch) (graph.Losses, *graph.P
 		gs := g.Slices()[i]
 		for j, v := range t {
 			gs[j] = float32(s * float64(v) / float64(len(t)))
+			if f.grow {
+				gs[j] = -gs[j]
+			}
 		}
 	}
 	return l, g, nil
@@ -70,6 +74,20 @@ func useFake(t *testing.T, nanAt *int) {
 	old := newGradModel
 	newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
 		return &fakeModel{nanAt: nanAt}, nil
+	}
+	t.Cleanup(func() {
+		newGradModel = old
+		fakeMu.Unlock()
+	})
+}
+
+// useGrowingFake is useFake with a fake whose loss grows as it trains.
+func useGrowingFake(t *testing.T) {
+	t.Helper()
+	fakeMu.Lock()
+	old := newGradModel
+	newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
+		return &fakeModel{grow: true}, nil
 	}
 	t.Cleanup(func() {
 		newGradModel = old

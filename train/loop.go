@@ -110,6 +110,10 @@ type Result struct {
 	Seconds        float64      // wall time of this invocation's steps
 	Last           graph.Losses // losses of the last step
 	LastCheckpoint string       // newest checkpoint written ("" if none)
+	// BestCheckpoint is the best checkpoint by run.keep_best ("" when it is
+	// off or no step was measured yet), BestValue its key's value.
+	BestCheckpoint string
+	BestValue      float64
 }
 
 // InterruptedError is returned when the context is cancelled: the current
@@ -223,6 +227,12 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
 		return nil, err
 	}
+	// The best checkpoint so far (run.keep_best), from the pointer or
+	// metrics.jsonl of a resumed run.
+	best, bestNote, err := restoreBest(ckDir, metricsPath, cfg.Run.KeepBest, start)
+	if err != nil {
+		return nil, fmt.Errorf("the best checkpoint (run.keep_best): %w", err)
+	}
 	// The first metrics line after a resume names what the resume changed
 	// (run.steps aside: every resume that continues a finished run sets it).
 	var pendingResume *int64
@@ -254,7 +264,15 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	} else {
 		fmt.Fprintf(logw, "%s: %d steps, B=%d T=%d N=%d H=%d, %d microbatch(es) per step, on %s, writing %s\n", what, cfg.Run.Steps, B, T, N, H, cfg.Optimizer.Accumulation, eng.Device(), opt.Out)
 	}
+	if bestNote != "" {
+		fmt.Fprintln(logw, bestNote)
+	}
 	prog := newProgress(logw, opt.Terminal, opt.LogInterval, start, cfg.Run.Steps)
+
+	// newBest is the value of run.keep_best's key at the current step when
+	// it beats the best so far: that step gets a checkpoint, and the best
+	// pointer moves to it.
+	var newBest *float64
 
 	checkpoint := func(step int64, elapsed float64) (string, error) {
 		p, err := eng.Params()
@@ -271,7 +289,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		}
 		sc := *sched
 		sc.Losses = append([]float64(nil), sched.Losses...)
-		path, err := commitCheckpoint(ckDir, &Checkpoint{Config: cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed}, cfg.Run.KeepCheckpoints)
+		path, err := commitCheckpoint(ckDir, &Checkpoint{Config: cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed}, cfg.Run.KeepCheckpoints, best, newBest)
 		if err != nil {
 			return "", fmt.Errorf("step %d: writing checkpoint: %w", step, err)
 		}
@@ -366,6 +384,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			if _, err := mf.Write(append(line, '\n')); err != nil {
 				return res, fmt.Errorf("step %d: writing %s: %w", step, metricsPath, err)
 			}
+			if best != nil {
+				if v, ok := metricValue(line, best.key); ok && best.better(v) {
+					newBest = &v
+				}
+			}
 		}
 		if step == start+2 {
 			// From the second step's time (the first warms the engine up):
@@ -376,8 +399,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			}
 		}
 		prog.update(step, st.Losses, lr, now)
-		if (cfg.Run.CheckpointEvery > 0 && step%int64(cfg.Run.CheckpointEvery) == 0) || step == cfg.Run.Steps {
+		if (cfg.Run.CheckpointEvery > 0 && step%int64(cfg.Run.CheckpointEvery) == 0) || step == cfg.Run.Steps || newBest != nil {
 			path, err := checkpoint(step, elapsed)
+			newBest = nil
 			if err != nil {
 				prog.finish()
 				return res, err
@@ -387,7 +411,12 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	}
 	res.Seconds = time.Since(t0).Seconds()
 	prog.finish()
-	fmt.Fprintf(logw, "done: step %d, loss %.6g, %.3g steps/s, checkpoint %s\n", step, res.Last.Total, float64(res.StepsThisRun)/res.Seconds, res.LastCheckpoint)
+	bestText := ""
+	if best != nil && best.name != "" {
+		res.BestCheckpoint, res.BestValue = filepath.Join(ckDir, best.name), best.value
+		bestText = fmt.Sprintf("; best checkpoint by %s: %s (%.6g, step %d)", best.key, res.BestCheckpoint, best.value, best.step)
+	}
+	fmt.Fprintf(logw, "done: step %d, loss %.6g, %.3g steps/s, checkpoint %s%s\n", step, res.Last.Total, float64(res.StepsThisRun)/res.Seconds, res.LastCheckpoint, bestText)
 	return res, nil
 }
 
