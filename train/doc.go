@@ -44,7 +44,9 @@
 // only once the file is complete, old ones (beyond run.keep_checkpoints)
 // are removed only after that, and a checkpoint holding a NaN, an Inf or
 // an absurd magnitude is never written, so the latest checkpoint can
-// always be resumed.
+// always be resumed. With run.keep_best a second pointer, "best", names the
+// best checkpoint by a metrics key, which retention never removes
+// (BestFile; a new best at a step between checkpoints gets a checkpoint).
 //
 // The invariant: resuming a checkpoint of step k and running to step n
 // gives the same parameters, optimiser state, sampler state, scheduler
