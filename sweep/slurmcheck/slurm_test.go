@@ -1,4 +1,4 @@
-package main
+package slurmcheck
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,9 @@ import (
 // TestSlurmJobArray submits the job array that 'sweep --emit slurm' writes to
 // a real one-node Slurm (scripts/slurm-test.sh: Debian's munge, slurmctld and
 // slurmd, installed when missing) and checks that every run of the sweep is
-// trained exactly once: first as submitted, then with one task cancelled
-// while it trains and the whole array submitted again.
+// trained exactly once, with one thread per core the task asked for: first
+// as submitted, then with one task cancelled while it trains and the whole
+// array submitted again. --collect summarises each.
 //
 // It needs root (apt-get, the daemons). CI runs as root, so there it always
 // runs, and a Slurm that does not work fails it; elsewhere, without root, it
@@ -33,7 +35,6 @@ func TestSlurmJobArray(t *testing.T) {
 		}
 		t.Skip("not root: the Slurm test installs Debian's Slurm packages and starts the daemons (CI runs it as root)")
 	}
-	sweepTest(t)
 	t0 := time.Now()
 	// The daemons' directory: munged (user munge) must reach its socket,
 	// which t.TempDir's private directories do not allow.
@@ -43,7 +44,7 @@ func TestSlurmJobArray(t *testing.T) {
 	}
 	os.Chmod(dir, 0o755)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	script, err := filepath.Abs("scripts/slurm-test.sh")
+	script, err := filepath.Abs("../../scripts/slurm-test.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +55,7 @@ func TestSlurmJobArray(t *testing.T) {
 	} else {
 		t.Logf("%s", bytes.TrimSpace(b))
 	}
+	tSlurm := time.Now()
 	conf := filepath.Join(dir, "slurm.conf")
 	t.Setenv("SLURM_CONF", conf)
 	t.Cleanup(func() {
@@ -66,19 +68,27 @@ func TestSlurmJobArray(t *testing.T) {
 			t.Errorf("stopping Slurm: %v\n%s", err, b)
 		}
 	})
-	tStarted := time.Now()
 
-	// The tasks run this test binary as gridgpu (sweepTest; sbatch passes
-	// the environment on).
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The tasks run a gridgpu built from this repository.
 	work := filepath.Join(dir, "work")
 	os.MkdirAll(work, 0o755)
 	gridgpu := filepath.Join(work, "gridgpu")
-	if err := os.Symlink(exe, gridgpu); err != nil {
-		t.Fatal(err)
+	build := exec.Command(goCommand(), "build", "-o", gridgpu, ".")
+	build.Dir = "../.."
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	tStarted := time.Now()
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		cmd := exec.Command(gridgpu, args...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatalf("gridgpu %s: %v", strings.Join(args, " "), err)
+		}
+		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
 	}
 	// Three runs of a few seconds each; two at a time (two cores, one per
 	// task).
@@ -93,7 +103,7 @@ analyze: {arena: [1], bins: 10, trajectories: 4, steps: 50}
 `), 0o644)
 	names := []string{"seed=0", "seed=1", "seed=2"}
 	emit := func(out string) string {
-		code, text, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--emit", "slurm", "--cpus", "1", "--binary", gridgpu)
+		code, text, stderr := cli("sweep", "--spec", spec, "--out", out, "--emit", "slurm", "--cpus", "1", "--binary", gridgpu)
 		if code != 0 {
 			t.Fatalf("--emit slurm: %s", stderr)
 		}
@@ -143,7 +153,7 @@ analyze: {arena: [1], bins: 10, trajectories: 4, steps: 50}
 	}
 	collect := func(out string) {
 		t.Helper()
-		code, _, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--collect")
+		code, _, stderr := cli("sweep", "--spec", spec, "--out", out, "--collect")
 		if code != 0 || !strings.Contains(stderr, "summary: 3 done, 0 incomplete, 0 failed") {
 			t.Errorf("--collect: status %d, %s", code, stderr)
 		}
@@ -194,8 +204,16 @@ analyze: {arena: [1], bins: 10, trajectories: 4, steps: 50}
 		}
 	}
 	collect(out2)
-	t.Logf("Slurm set-up %.0f s, first array %.0f s, cancel and resubmit %.0f s",
-		tStarted.Sub(t0).Seconds(), tFirst.Sub(tStarted).Seconds(), time.Since(tFirst).Seconds())
+	t.Logf("Slurm set-up %.0f s, gridgpu build %.0f s, first array %.0f s, cancel and resubmit %.0f s",
+		tSlurm.Sub(t0).Seconds(), tStarted.Sub(tSlurm).Seconds(), tFirst.Sub(tStarted).Seconds(), time.Since(tFirst).Seconds())
+}
+
+// goCommand is the go command that runs this test.
+func goCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
