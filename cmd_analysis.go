@@ -260,8 +260,8 @@ func runAnalyze(c *cli.Context) (err error) {
 		if !ar.Comparison.Agree {
 			agree = "methods disagree: " + ar.Comparison.Note
 		}
-		pr.linef("arena %g m: %d of %d units with score60 > %g, %d SAC-scale module(s); %d hexagonal Fourier lattices, %d Fourier module(s) (%s); %d silent; %.1f%% of bins visited (%.1f s)",
-			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), countKind(ar.Fourier, analysis.LatticeHexagonal),
+		pr.linef("arena %g m: %d of %d units with score60 > %g, %d SAC-scale module(s); %d hexagonal and %d sheared Fourier lattices, %d Fourier module(s) (%s); %d silent; %.1f%% of bins visited (%.1f s)",
+			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), countKind(ar.Fourier, analysis.LatticeHexagonal), countKind(ar.Fourier, analysis.LatticeSheared),
 			len(ar.FourierModules.Modules), agree, len(ar.Silent), 100*ar.Coverage.VisitedFraction, ar.Seconds)
 	}
 	for _, ss := range res.StateSpaces {

@@ -37,7 +37,7 @@ func statesCommand() *cli.Command {
 			"   modules_sac         [N]   float64  each unit's SAC-scale module (-1: none)\n" +
 			"   spacing             [N]   float64  its Fourier lattice spacing, m (NaN: none)\n" +
 			"   orientation         [N]   float64  its orientation, degrees (mod 60 hexagonal, mod 90 square; NaN: none)\n" +
-			"   lattice             [N]   float64  6 hexagonal, 4 square, 0 neither, -1 silent\n" +
+			"   lattice             [N]   float64  6 hexagonal, 3 sheared, 4 square, 0 none, -1 silent\n" +
 			"   module_period       [M]   float64  each Fourier module's spacing, m\n" +
 			"   module_orientation  [M]   float64  its orientation, degrees\n" +
 			"   module_k_a          [M,2] float64  one of its wave vectors, rad/m\n" +
@@ -181,9 +181,9 @@ func statesArrays(ar *analysis.ArenaResult, N int) []data.Array {
 	for u, f := range ar.Fourier {
 		spacing[u], orient[u] = math.NaN(), math.NaN()
 		switch f.Kind {
-		case analysis.LatticeHexagonal, analysis.LatticeSquare:
+		case analysis.LatticeHexagonal, analysis.LatticeSheared, analysis.LatticeSquare:
 			spacing[u], orient[u] = f.Spacing, f.Orientation
-			kind[u] = map[string]float64{analysis.LatticeHexagonal: 6, analysis.LatticeSquare: 4}[f.Kind]
+			kind[u] = map[string]float64{analysis.LatticeHexagonal: 6, analysis.LatticeSheared: 3, analysis.LatticeSquare: 4}[f.Kind]
 		case analysis.LatticeSilent:
 			kind[u] = -1
 		}
