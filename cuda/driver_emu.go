@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/gridgpu/gridgpu/cuda/emu"
@@ -16,7 +17,14 @@ type driver struct{}
 
 const emuMemory = 8 << 30 // what memInfo reports
 
-var emuUsed int64
+// emuUsed is the emulated memory allocated, emuSize each allocation's size
+// (on the device threads; a test process may hold several devices, so
+// under emuMu).
+var (
+	emuMu   sync.Mutex
+	emuUsed int64
+	emuSize = map[devPtr]int64{}
+)
 
 func (dr *driver) count() (int, error)                   { return 1, nil }
 func (dr *driver) open(int) (string, error)              { return "CPU emulator (cuda/emu)", nil }
@@ -27,6 +35,8 @@ func (dr *driver) synchronize() error                    { return nil }
 func (dr *driver) setMaxDynamicShared(string, int) error { return nil }
 
 func (dr *driver) alloc(bytes int64) (devPtr, error) {
+	emuMu.Lock()
+	defer emuMu.Unlock()
 	if emuUsed+bytes > emuMemory {
 		return 0, fmt.Errorf("emulated device memory (%d bytes) exhausted", emuMemory)
 	}
@@ -35,12 +45,21 @@ func (dr *driver) alloc(bytes int64) (devPtr, error) {
 		return 0, fmt.Errorf("host memory exhausted")
 	}
 	emuUsed += bytes
+	emuSize[devPtr(p)] = bytes
 	return devPtr(p), nil
 }
 
-func (dr *driver) free(p devPtr) { emu.Free(uint64(p)) }
+func (dr *driver) free(p devPtr) {
+	emuMu.Lock()
+	defer emuMu.Unlock()
+	emuUsed -= emuSize[p]
+	delete(emuSize, p)
+	emu.Free(uint64(p))
+}
 
 func (dr *driver) memInfo() (free, total int64, err error) {
+	emuMu.Lock()
+	defer emuMu.Unlock()
 	return emuMemory - emuUsed, emuMemory, nil
 }
 
