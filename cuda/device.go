@@ -252,6 +252,14 @@ func (d *device) upload(dst devPtr, src []float32) error {
 	return d.drv.htod(dst, unsafe.Pointer(&src[0]), int64(4*len(src)))
 }
 
+// uploadI32 copies int32 values (row indices) to the device.
+func (d *device) uploadI32(dst devPtr, src []int32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return d.drv.htod(dst, unsafe.Pointer(&src[0]), int64(4*len(src)))
+}
+
 func (d *device) download(dst []float32, src devPtr) error {
 	if len(dst) == 0 {
 		return nil

@@ -38,21 +38,35 @@ type Engine struct {
 	off                 []int // element offset of each tensor
 	total               int
 
-	V, X                 devPtr // [P,2]
-	h1, h2, dh1, dh2     devPtr // [P,H]
-	Wf                   devPtr // [P,N*N], becomes dWf in the backward pass
-	G, GP, DY, dG        devPtr // [P,N]
-	nrm                  devPtr // [P]
-	g0, n0, capg         devPtr // [N], [1], [N]
-	dg0ci, dg0b          devPtr // [B,N]
-	colD                 devPtr // [N] float64
-	part                 devPtr // float64 block partials
-	S                    devPtr // float64 scalar slots
-	ws                   devPtr // split-K workspace
-	maxMicro             int
-	profile              map[string]time.Duration
-	partLen, wsLen, sLen int
-	allocated            int64
+	V, X             devPtr // [P,2]
+	h1, h2, dh1, dh2 devPtr // [rows,H]
+	Wf               devPtr // [rows,N*N], becomes dWf in the backward pass
+	Vu               devPtr // [T,2] the distinct velocities (distinct.go)
+	rowIdx           devPtr // int32 [2P+T+1]: mlpRows.idx
+	G, GP, DY, dG    devPtr // [P,N]
+	nrm              devPtr // [P]
+	g0, n0, capg     devPtr // [N], [1], [N]
+	dg0ci, dg0b      devPtr // [B,N]
+	colD             devPtr // [N] float64
+	part             devPtr // float64 block partials
+	S                devPtr // float64 scalar slots
+	ws               devPtr // split-K workspace
+	maxMicro         int
+	profile          map[string]time.Duration
+	partLen, sLen    int
+	pairWsLen        int // pair_tile's share of the workspace
+	allocated        int64
+
+	// rows is how many MLP rows the row-sized buffers (mlpBufs) hold: T
+	// (the distinct-velocity path) until a microbatch without shared
+	// velocities needs P.
+	rows int
+	// allRows makes every microbatch take the P-row path (a test hook: the
+	// two paths on the same batch).
+	allRows bool
+	// lastU is the number of MLP rows of the last microbatch run: U on the
+	// distinct-velocity path, P otherwise.
+	lastU int
 }
 
 // pairTiled reports whether the pairwise terms use pair_tile (gpu.pair
@@ -173,18 +187,12 @@ func (e *Engine) allocate() error {
 	if e.sms, err = e.d.drv.sms(); err != nil {
 		return err
 	}
-	P, N, H, NN, B := e.P, e.N, e.H, e.NN, e.B
+	P, N, H, B, T := e.P, e.N, e.H, e.B, e.T
 	sizes := graph.ZeroParams(N, H).Slices()
 	e.off = make([]int, len(sizes))
 	for i, s := range sizes {
 		e.off[i] = e.total
 		e.total += len(s)
-	}
-	// Split-K workspace: the largest split product of the step.
-	for _, g := range [][3]int{{P, H, H}, {P, NN, H}, {N, N, P}, {NN, H, P}, {P, H, NN}, {H, H, P}, {P, H, H}, {H, 2, P}} {
-		if s, _ := gemmPlan(g[0], g[1], g[2], e.sms); s > 1 {
-			e.wsLen = max(e.wsLen, s*g[0]*g[1])
-		}
 	}
 	cx, cy := pairCountGrid(P)
 	e.partLen = max(2*pairBlocks(P), 3*ciBlocks(P), 2*cx*cy, sumsqBlocks, B)
@@ -192,39 +200,36 @@ func (e *Engine) allocate() error {
 		gx, slabs, _ := pairTilePlan(P, e.sms)
 		e.partLen = max(e.partLen, 2*gx*slabs)
 		if slabs > 1 {
-			e.wsLen = max(e.wsLen, slabs*P*N)
+			e.pairWsLen = slabs * P * N
 		}
 	}
 	e.maxMicro = 16
 	e.sLen = (e.maxMicro + 1) * slotStride
 
-	type buf struct {
-		p     *devPtr
-		bytes int64
-		what  string
-	}
 	f := func(n int) int64 { return int64(4 * n) }
-	bufs := []buf{
-		{&e.Wf, f(P * NN), fmt.Sprintf("the MLP output W(v) [%d x %d]", P, NN)},
-		{&e.par, f(e.total), "parameters"}, {&e.grad, f(e.total), "gradients"},
-		{&e.mom, f(e.total), "AdamW first moments"}, {&e.vel, f(e.total), "AdamW second moments"},
-		{&e.V, f(2 * P), "velocities"}, {&e.X, f(2 * P), "positions"},
-		{&e.h1, f(P * H), "hidden layer 1"}, {&e.h2, f(P * H), "hidden layer 2"},
-		{&e.dh1, f(P * H), "hidden layer 1 gradient"}, {&e.dh2, f(P * H), "hidden layer 2 gradient"},
-		{&e.G, f(P * N), "states"}, {&e.GP, f(P * N), "previous states"},
-		{&e.DY, f(P * N), "pre-activation gradients"}, {&e.dG, f(P * N), "state gradients"},
-		{&e.nrm, f(P), "state norms"}, {&e.g0, f(N), "g0"}, {&e.n0, f(1), "|g0|"}, {&e.capg, f(N), "capacity gradient"},
-		{&e.dg0ci, f(B * N), "g0 gradients"}, {&e.dg0b, f(B * N), "g0 gradients"},
-		{&e.colD, int64(8 * N), "column sums"}, {&e.part, int64(8 * e.partLen), "partial sums"},
-		{&e.S, int64(8 * e.sLen), "scalars"}, {&e.ws, f(e.wsLen), "matrix-product workspace"},
-	}
+	// The MLP's row-sized buffers are sized for the distinct-velocity path
+	// (T rows); a microbatch without shared velocities grows them to P
+	// (ensureRows).
+	mlp := e.mlpBufs(T)
+	bufs := append(mlp,
+		buf{&e.par, f(e.total), "parameters"}, buf{&e.grad, f(e.total), "gradients"},
+		buf{&e.mom, f(e.total), "AdamW first moments"}, buf{&e.vel, f(e.total), "AdamW second moments"},
+		buf{&e.V, f(2 * P), "velocities"}, buf{&e.X, f(2 * P), "positions"},
+		buf{&e.Vu, f(2 * T), "distinct velocities"}, buf{&e.rowIdx, f(2*P + T + 1), "rows of the distinct velocities"},
+		buf{&e.G, f(P * N), "states"}, buf{&e.GP, f(P * N), "previous states"},
+		buf{&e.DY, f(P * N), "pre-activation gradients"}, buf{&e.dG, f(P * N), "state gradients"},
+		buf{&e.nrm, f(P), "state norms"}, buf{&e.g0, f(N), "g0"}, buf{&e.n0, f(1), "|g0|"}, buf{&e.capg, f(N), "capacity gradient"},
+		buf{&e.dg0ci, f(B * N), "g0 gradients"}, buf{&e.dg0b, f(B * N), "g0 gradients"},
+		buf{&e.colD, int64(8 * N), "column sums"}, buf{&e.part, int64(8 * e.partLen), "partial sums"},
+		buf{&e.S, int64(8 * e.sLen), "scalars"},
+	)
 	var need int64
 	for _, b := range bufs {
 		need += b.bytes
 	}
 	if free, total, err := e.d.drv.memInfo(); err == nil && need > free {
-		return fmt.Errorf("cuda:%d: out of device memory: B=%d, T=%d, N=%d, H=%d needs %s (%s of it the P x N^2 MLP output), but only %s of %s is free; use a smaller batch (B*T) or N",
-			e.d.ordinal, e.B, e.T, N, H, gib(need), gib(bufs[0].bytes), gib(free), gib(total))
+		return fmt.Errorf("cuda:%d: out of device memory: B=%d, T=%d, N=%d, H=%d needs %s (%s of it the states and their gradients, 4 x P x N), but only %s of %s is free; use a smaller batch (B*T) or N",
+			e.d.ordinal, e.B, e.T, N, H, gib(need), gib(4*f(P*N)), gib(free), gib(total))
 	}
 	for _, b := range bufs {
 		p, err := e.d.alloc(b.bytes, b.what)
@@ -233,6 +238,7 @@ func (e *Engine) allocate() error {
 		}
 		*b.p = p
 	}
+	e.rows = T
 	e.allocated = need
 	if sh := pairShared(N); sh > 48*1024 {
 		if err := e.d.drv.setMaxDynamicShared("pair_loss", sh); err != nil {
@@ -244,6 +250,98 @@ func (e *Engine) allocate() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// buf is one device buffer of the engine: where its address goes, its size
+// and what it is (for out-of-memory messages).
+type buf struct {
+	p     *devPtr
+	bytes int64
+	what  string
+}
+
+// mlpBufs are the buffers whose size follows the number of MLP rows R: the
+// last layer's output W(v) (which becomes its gradient), the hidden layers
+// and their gradients, and the matrix-product workspace (whose split-K
+// share depends on the products' shapes).
+func (e *Engine) mlpBufs(R int) []buf {
+	f := func(n int) int64 { return int64(4 * n) }
+	return []buf{
+		{&e.Wf, f(R * e.NN), fmt.Sprintf("the MLP output W(v) [%d x %d]", R, e.NN)},
+		{&e.h1, f(R * e.H), "hidden layer 1"}, {&e.h2, f(R * e.H), "hidden layer 2"},
+		{&e.dh1, f(R * e.H), "hidden layer 1 gradient"}, {&e.dh2, f(R * e.H), "hidden layer 2 gradient"},
+		{&e.ws, f(e.wsLenFor(R)), "matrix-product workspace"},
+	}
+}
+
+// wsLenFor is the split-K workspace (floats) for MLP buffers of R rows: the
+// largest split product of a step on the distinct-velocity path (any U <= T
+// rows) and, with R = P, of the P-row path; at least pair_tile's slabs.
+func (e *Engine) wsLenFor(R int) int {
+	N, H, NN := e.N, e.H, e.NN
+	n := e.pairWsLen
+	// The MLP's products on M rows, forward and backward.
+	prods := func(M int) [][3]int {
+		return [][3]int{{M, H, H}, {M, NN, H}, {NN, H, M}, {M, H, NN}, {H, H, M}, {H, 2, M}}
+	}
+	add := func(g [3]int) {
+		if s, _ := gemmPlan(g[0], g[1], g[2], e.sms); s > 1 {
+			n = max(n, s*g[0]*g[1])
+		}
+	}
+	for U := 1; U <= min(e.T, R); U++ {
+		for _, g := range prods(U) {
+			add(g)
+		}
+	}
+	if R >= e.P {
+		for _, g := range append(prods(e.P), [3]int{N, N, e.P}) {
+			add(g)
+		}
+	}
+	return n
+}
+
+// ensureRows makes the MLP buffers hold at least R rows (P for a microbatch
+// without shared velocities); on the device thread. Growing frees the
+// smaller buffers first: nothing in them outlives a microbatch.
+func (e *Engine) ensureRows(R int) error {
+	if R <= e.rows {
+		return nil
+	}
+	var held, need int64
+	for _, b := range e.mlpBufs(e.rows) {
+		held += b.bytes
+	}
+	bufs := e.mlpBufs(R)
+	for _, b := range bufs {
+		need += b.bytes
+	}
+	if free, total, err := e.d.drv.memInfo(); err == nil && need > free+held {
+		return fmt.Errorf("cuda:%d: out of device memory: a microbatch whose trajectories do not share their velocities (data.augment none) runs the MLP on all B*T = %d rows, which needs %s more (%s for the %d x N^2 MLP output), but only %s of %s is free; use a smaller batch (B*T) or N, or data.augment permute",
+			e.d.ordinal, R, gib(need-held), gib(bufs[0].bytes), R, gib(free), gib(total))
+	}
+	for _, b := range e.mlpBufs(e.rows) {
+		e.d.free(*b.p)
+		*b.p = 0
+	}
+	e.allocated -= held
+	e.rows = 0 // until all are allocated: a later microbatch tries again
+	for i, b := range bufs {
+		p, err := e.d.alloc(b.bytes, b.what)
+		if err != nil {
+			for _, a := range bufs[:i] {
+				e.d.free(*a.p)
+				*a.p = 0
+				e.allocated -= a.bytes
+			}
+			return err
+		}
+		*b.p = p
+		e.allocated += b.bytes
+	}
+	e.rows = R
 	return nil
 }
 
@@ -295,34 +393,54 @@ func (e *Engine) microbatch(b *data.Batch, m int, grad bool) error {
 }
 
 // stages lists the work of one microbatch (see microbatch); uploads of the
-// batch are its first stage.
+// batch are its first stage. The MLP runs on R rows: the microbatch's U
+// distinct velocities, or all P states (rowsOf, distinct.go).
 func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	d := e.d
 	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
 	lc := e.spec.Loss
 	S := e.slots(m)
 	mean := lc.Reduction == graph.ReduceMean
+	rows := e.rowsOf(b)
+	R, Vin, idx := rows.U, e.V, devPtr(0) // MLP rows, their velocities, W's row per state
+	if rows.idx != nil {
+		Vin, idx = e.Vu, e.rowIdx
+	}
+	// The row-sized buffers (e.Wf, e.h1, ..., e.ws) may be reallocated by
+	// the upload stage (ensureRows): the stages read them when they run.
 	steps := []stage{
 		{"upload", func() error {
+			if err := e.ensureRows(R); err != nil {
+				return err
+			}
+			e.lastU = R
 			if err := e.d.upload(e.V, b.Vel); err != nil {
 				return err
 			}
 			if err := e.d.upload(e.X, b.Positions()); err != nil {
 				return err
 			}
+			if rows.idx != nil {
+				if err := e.d.upload(e.Vu, rows.vel); err != nil {
+					return err
+				}
+				if err := e.d.uploadI32(e.rowIdx, rows.idx); err != nil {
+					return err
+				}
+			}
 			return e.d.fill(e.slots(m), 0, 2*slotStride)
 		}},
-		// MLP forward.
-		{"mlp_in", func() error { return d.mlpIn(e.V, e.tensor(tW0), e.tensor(tB0), e.h1, P, H) }},
+		// MLP forward, on R rows.
+		{"mlp_in", func() error { return d.mlpIn(Vin, e.tensor(tW0), e.tensor(tB0), e.h1, R, H) }},
 		{"gemm h2", func() error {
-			return d.gemm("gemm_nt", P, H, H, e.h1, H, e.tensor(tW1), H, e.h2, H, e.tensor(tB1), flagBias|flagReLU, e.ws, e.sms)
+			return d.gemm("gemm_nt", R, H, H, e.h1, H, e.tensor(tW1), H, e.h2, H, e.tensor(tB1), flagBias|flagReLU, e.ws, e.sms)
 		}},
 		{"gemm W", func() error {
-			return d.gemm("gemm_nt", P, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
+			return d.gemm("gemm_nt", R, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
 		}},
 		// Recurrence.
 		{"g0_forward", func() error { return d.g0Forward(e.tensor(tG0), e.g0, e.n0, N) }},
-		{"rnn_forward", func() error { return d.rnnForward(e.Wf, e.g0, e.G, e.GP, e.nrm, e.part, B, T, N) }},
+		{"rnn_forward", func() error { return d.rnnForward(e.Wf, idx, e.g0, e.G, e.GP, e.nrm, e.part, B, T, N) }},
 		{"zeros", func() error { return d.reducePartials(e.part, B, 1, e.slot(m, sZeros)) }},
 	}
 	// Pairwise terms (they write dG first, so they also clear it).
@@ -339,11 +457,11 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			// pair_tile: partial gradients per slab of column tiles in ws
 			// (or straight into dG with one slab), then their sum.
 			gx, slabs, tps := pairTilePlan(P, e.sms)
-			out := e.dG
-			if slabs > 1 {
-				out = e.ws
-			}
 			steps = append(steps, stage{"pair_loss", func() error {
+				out := e.dG
+				if slabs > 1 {
+					out = e.ws
+				}
 				return d.pairTile(e.G, e.X, P, N, sx2, inv2sg2, doSep, doInv, S, out, e.part, grad, gx, slabs, tps)
 			}})
 			if slabs > 1 && grad {
@@ -388,41 +506,58 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	steps = append(steps, stage{"loss_finalize", func() error {
 		return d.lossFinalize(S, P, lc.LambdaSep, lc.LambdaInv, lc.LambdaCap, lc.LambdaCI, mean)
 	}})
-	if grad {
-		steps = append(steps,
-			// Backpropagation through time; Wf becomes dWf.
-			stage{"rnn_backward", func() error {
-				return d.rnnBackward(e.Wf, e.G, e.GP, e.nrm, e.dG, e.DY, e.dg0ci, e.dg0b, B, T, N)
-			}},
-			stage{"g0_backward", func() error { return d.g0Backward(e.dg0b, e.g0, e.n0, e.gtensor(tG0), B, N) }},
-			// Last layer: dB2 = sum_i dWf_i = DY^T GP (dWf_i = dy_i g_prev_i^T),
-			// dW2 = dWf^T h2, dh2 = dWf W2.
-			stage{"gemm dB2", func() error {
-				return d.gemm("gemm_tn", N, N, P, e.DY, N, e.GP, N, e.gtensor(tB2), N, 0, flagAcc, e.ws, e.sms)
-			}},
-			stage{"gemm dW2", func() error {
-				return d.gemm("gemm_tn", NN, H, P, e.Wf, NN, e.h2, H, e.gtensor(tW2), H, 0, flagAcc, e.ws, e.sms)
-			}},
-			stage{"gemm dh2", func() error {
-				return d.gemm("gemm_nn", P, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
-			}},
-			stage{"relu_mask h2", func() error { return d.reluMask(e.dh2, e.h2, P*H) }},
-			// Second layer.
-			stage{"colsum dB1", func() error { return d.colsum(e.dh2, P, H, e.gtensor(tB1), 0, true) }},
-			stage{"gemm dW1", func() error {
-				return d.gemm("gemm_tn", H, H, P, e.dh2, H, e.h1, H, e.gtensor(tW1), H, 0, flagAcc, e.ws, e.sms)
-			}},
-			stage{"gemm dh1", func() error {
-				return d.gemm("gemm_nn", P, H, H, e.dh2, H, e.tensor(tW1), H, e.dh1, H, 0, 0, e.ws, e.sms)
-			}},
-			stage{"relu_mask h1", func() error { return d.reluMask(e.dh1, e.h1, P*H) }},
-			// First layer.
-			stage{"colsum dB0", func() error { return d.colsum(e.dh1, P, H, e.gtensor(tB0), 0, true) }},
-			stage{"gemm dW0", func() error {
-				return d.gemm("gemm_tn", H, 2, P, e.dh1, H, e.V, 2, e.gtensor(tW0), 2, 0, flagAcc, e.ws, e.sms)
-			}},
-		)
+	if !grad {
+		return steps
 	}
+	steps = append(steps,
+		// Backpropagation through time: DY, and on the P-row path Wf
+		// becomes dWf in place.
+		stage{"rnn_backward", func() error {
+			return d.rnnBackward(e.Wf, idx, e.G, e.GP, e.nrm, e.dG, e.DY, e.dg0ci, e.dg0b, B, T, N)
+		}},
+		stage{"g0_backward", func() error { return d.g0Backward(e.dg0b, e.g0, e.n0, e.gtensor(tG0), B, N) }},
+	)
+	if rows.idx != nil {
+		// Distinct velocities (distinct.go): dW_u = DY_u^T GP_u over the
+		// states of velocity u, into Wf (W is no longer needed), and
+		// dB2 = sum_u dW_u.
+		start, list := e.rowIdx+devPtr(4*rows.start(P)), e.rowIdx+devPtr(4*rows.list(P))
+		steps = append(steps,
+			stage{"dw_distinct", func() error { return d.dwDistinct(e.DY, e.GP, start, list, e.Wf, R, N) }},
+			stage{"colsum dB2", func() error { return d.colsum(e.Wf, R, NN, e.gtensor(tB2), 0, true) }},
+		)
+	} else {
+		// dB2 = sum_i dWf_i = DY^T GP (dWf_i = dy_i g_prev_i^T): an
+		// N x N x P product rather than column sums of P x N^2.
+		steps = append(steps, stage{"gemm dB2", func() error {
+			return d.gemm("gemm_tn", N, N, P, e.DY, N, e.GP, N, e.gtensor(tB2), N, 0, flagAcc, e.ws, e.sms)
+		}})
+	}
+	// The MLP backward on its R rows: last layer dW2 = dWf^T h2,
+	// dh2 = dWf W2, then the two smaller layers.
+	steps = append(steps,
+		stage{"gemm dW2", func() error {
+			return d.gemm("gemm_tn", NN, H, R, e.Wf, NN, e.h2, H, e.gtensor(tW2), H, 0, flagAcc, e.ws, e.sms)
+		}},
+		stage{"gemm dh2", func() error {
+			return d.gemm("gemm_nn", R, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
+		}},
+		stage{"relu_mask h2", func() error { return d.reluMask(e.dh2, e.h2, R*H) }},
+		// Second layer.
+		stage{"colsum dB1", func() error { return d.colsum(e.dh2, R, H, e.gtensor(tB1), 0, true) }},
+		stage{"gemm dW1", func() error {
+			return d.gemm("gemm_tn", H, H, R, e.dh2, H, e.h1, H, e.gtensor(tW1), H, 0, flagAcc, e.ws, e.sms)
+		}},
+		stage{"gemm dh1", func() error {
+			return d.gemm("gemm_nn", R, H, H, e.dh2, H, e.tensor(tW1), H, e.dh1, H, 0, 0, e.ws, e.sms)
+		}},
+		stage{"relu_mask h1", func() error { return d.reluMask(e.dh1, e.h1, R*H) }},
+		// First layer.
+		stage{"colsum dB0", func() error { return d.colsum(e.dh1, R, H, e.gtensor(tB0), 0, true) }},
+		stage{"gemm dW0", func() error {
+			return d.gemm("gemm_tn", H, 2, R, e.dh1, H, Vin, 2, e.gtensor(tW0), 2, 0, flagAcc, e.ws, e.sms)
+		}},
+	)
 	return steps
 }
 

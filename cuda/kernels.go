@@ -73,16 +73,26 @@ func (d *device) g0Forward(G0, g0, n0 devPtr, N int) error {
 
 // rnnForward runs the recurrence of B trajectories of T steps (a block each):
 // states G, previous states GP, norms nrm and per-trajectory zero counts in
-// part.
-func (d *device) rnnForward(Wf, g0, G, GP, nrm, part devPtr, B, T, N int) error {
+// part. Step i reads W row i of Wf, or row idx[i] with idx (int32 [P], the
+// distinct-velocity path; 0: none).
+func (d *device) rnnForward(Wf, idx, g0, G, GP, nrm, part devPtr, B, T, N int) error {
 	return d.launch("rnn_forward", B, 1, 1, rnnThreads, rnnForwardShared(N),
-		ptr(Wf), ptr(g0), ptr(G), ptr(GP), ptr(nrm), ptr(part), i64(B), i64(T), i64(N))
+		ptr(Wf), ptr(idx), ptr(g0), ptr(G), ptr(GP), ptr(nrm), ptr(part), i64(B), i64(T), i64(N))
 }
 
-// rnnBackward is backpropagation through time; Wf is overwritten by dWf.
-func (d *device) rnnBackward(Wf, G, GP, nrm, dG, DY, dg0ci, dg0b devPtr, B, T, N int) error {
+// rnnBackward is backpropagation through time. Without idx, Wf is
+// overwritten by dWf; with idx (the distinct-velocity path) it is only read
+// and dwDistinct forms the weight gradient.
+func (d *device) rnnBackward(Wf, idx, G, GP, nrm, dG, DY, dg0ci, dg0b devPtr, B, T, N int) error {
 	return d.launch("rnn_backward", B, 1, 1, rnnThreads, rnnBackwardShared(N),
-		ptr(Wf), ptr(G), ptr(GP), ptr(nrm), ptr(dG), ptr(DY), ptr(dg0ci), ptr(dg0b), i64(B), i64(T), i64(N))
+		ptr(Wf), ptr(idx), ptr(G), ptr(GP), ptr(nrm), ptr(dG), ptr(DY), ptr(dg0ci), ptr(dg0b), i64(B), i64(T), i64(N))
+}
+
+// dwDistinct writes dW_u = sum of DY_i GP_i^T over the rows i of distinct
+// velocity u (rows[start[u]..start[u+1]), int32) into dW [U][N*N].
+func (d *device) dwDistinct(DY, GP, start, rows, dW devPtr, U, N int) error {
+	return d.launch("dw_distinct", U, ceilDiv(N, 8), 1, 256, dwDistinctShared(N),
+		ptr(DY), ptr(GP), ptr(start), ptr(rows), ptr(dW), i64(N))
 }
 
 // g0Backward adds the gradient of the raw initial state, from the B

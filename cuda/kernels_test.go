@@ -5,8 +5,10 @@ package cuda
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/reference"
 )
@@ -130,27 +132,70 @@ func TestGEMM(t *testing.T) {
 // poisons the stage's outputs, after it checks them against the float64
 // reference (package reference) applied to the stage's inputs as they are
 // on the device.
+// The stages run on permute-augmented microbatches, so on the
+// distinct-velocity path (the MLP on U rows); "allrows" forces the P-row
+// path on the same kind of batch, "dup" gives one velocity to twice as many
+// states as the others (U = T-1; with B > 16 its states span several of
+// dw_distinct's chunks).
 func TestStages(t *testing.T) {
 	for _, s := range []size{{6, 13, 40, 48}, {16, 20, 128, 256}} {
 		for _, red := range []string{graph.ReduceMean, graph.ReduceSum} {
-			t.Run(s.String()+"_"+red, func(t *testing.T) { testStages(t, s, red, false) })
+			t.Run(s.String()+"_"+red, func(t *testing.T) { testStages(t, s, red, stageOpts{}) })
 		}
 	}
+	for _, s := range []size{{6, 13, 40, 48}, {16, 20, 128, 256}} {
+		t.Run(s.String()+"_mean_allrows", func(t *testing.T) { testStages(t, s, graph.ReduceMean, stageOpts{allRows: true}) })
+	}
+	t.Run("B40_T6_N40_H48_mean_dup", func(t *testing.T) { testStages(t, size{40, 6, 40, 48}, graph.ReduceMean, stageOpts{dup: true}) })
 	// The first pairwise kernel (GRIDGPU_PAIR=rowblock), kept for comparison.
-	t.Run("B16_T20_N128_H256_mean_rowblock", func(t *testing.T) { testStages(t, size{16, 20, 128, 256}, graph.ReduceMean, true) })
+	t.Run("B16_T20_N128_H256_mean_rowblock", func(t *testing.T) {
+		testStages(t, size{16, 20, 128, 256}, graph.ReduceMean, stageOpts{rowblock: true})
+	})
 }
 
-func testStages(t *testing.T, s size, red string, rowblock bool) {
+type stageOpts struct {
+	rowblock bool // GRIDGPU_PAIR=rowblock
+	allRows  bool // the P-row path (Engine.allRows)
+	dup      bool // one velocity shared by 2B states (dupVelocity)
+}
+
+// dupVelocity gives the states of b's second velocity (trajectory 0, step
+// 1) the first one's value, in every trajectory: the trajectories still
+// share their velocities, now T-1 distinct ones, one of them taken twice
+// by each trajectory.
+func dupVelocity(b *data.Batch) {
+	a0, a1 := b.Vel[2], b.Vel[3]
+	for i := 0; i < len(b.Vel); i += 2 {
+		if b.Vel[i] == a0 && b.Vel[i+1] == a1 {
+			b.Vel[i], b.Vel[i+1] = b.Vel[0], b.Vel[1]
+		}
+	}
+}
+
+func testStages(t *testing.T, s size, red string, o stageOpts) {
 	seed := freshSeed(t)
 	lc := graph.PaperLoss()
 	lc.Reduction = red
 	e := newTestEngine(t, s, lc, seed)
-	if rowblock {
+	if o.rowblock {
 		// Safe after allocation: pair_loss needs no more than pair_tile.
 		e.d.pairRowBlock = true
 	}
+	e.allRows = o.allRows
 	t.Logf("%s", e.Device())
 	b := sampler(t, s, seed+1).Next()
+	if o.dup {
+		dupVelocity(b)
+	}
+	rows := e.rowsOf(b)
+	R := rows.U
+	switch {
+	case o.allRows && (R != s.B*s.T || rows.idx != nil):
+		t.Fatalf("allRows: the MLP has %d rows, want P = %d", R, s.B*s.T)
+	case !o.allRows && o.dup && R != s.T-1, !o.allRows && !o.dup && R != s.T:
+		t.Fatalf("permute-augmented batch: the MLP has %d rows, want the distinct velocities (T = %d, dup %v)", R, s.T, o.dup)
+	}
+	t.Logf("MLP rows: %d of P = %d", R, s.B*s.T)
 	// Random (not zero) gradient sums, so that accumulation is checked too.
 	r := rand.New(rand.NewPCG(seed, 2))
 	e.put(t, e.grad, randSlice(r, e.total, 1e-3))
@@ -167,15 +212,17 @@ func testStages(t *testing.T, s size, red string, rowblock bool) {
 	V := f64s(b.Vel)
 	X := f64s(b.Positions())
 	var dGbefore, gradBefore, WfBefore []float32
+	var names []string
 	for _, st := range e.stages(b, 0, true) {
+		names = append(names, st.name)
 		// Poison outputs and remember in-place inputs.
 		switch st.name {
 		case "mlp_in":
-			e.poison(t, e.h1, P*H)
+			e.poison(t, e.h1, R*H)
 		case "gemm h2":
-			e.poison(t, e.h2, P*H)
-		case "gemm W":
-			e.poison(t, e.Wf, P*NN)
+			e.poison(t, e.h2, R*H)
+		case "gemm W", "dw_distinct":
+			e.poison(t, e.Wf, R*NN)
 		case "g0_forward":
 			e.poison(t, e.g0, N)
 			e.poison(t, e.n0, 1)
@@ -193,14 +240,14 @@ func testStages(t *testing.T, s size, red string, rowblock bool) {
 			e.poison(t, e.DY, P*N)
 			e.poison(t, e.dg0b, B*N)
 		case "gemm dh2":
-			e.poison(t, e.dh2, P*H)
+			e.poison(t, e.dh2, R*H)
 		case "gemm dh1":
-			e.poison(t, e.dh1, P*H)
+			e.poison(t, e.dh1, R*H)
 		}
 		switch st.name {
 		case "add_rowvec", "ci_backward", "rnn_backward":
 			dGbefore = e.get(t, e.dG, P*N)
-			WfBefore = e.get(t, e.Wf, P*NN)
+			WfBefore = e.get(t, e.Wf, R*NN)
 		}
 		gradBefore = e.get(t, e.grad, e.total)
 		// Stages launch kernels: like every driver call they must run on
@@ -209,29 +256,49 @@ func testStages(t *testing.T, s size, red string, rowblock bool) {
 			t.Fatal(err)
 		}
 		e.sync(t)
-		checkStage(t, e, st.name, V, X, par, lc, dGbefore, gradBefore, WfBefore, Sm)
+		checkStage(t, e, st.name, rows, V, X, par, lc, dGbefore, gradBefore, WfBefore, Sm)
 		if t.Failed() {
 			t.Fatalf("stage %s failed", st.name)
 		}
 	}
+	if e.lastU != R {
+		t.Errorf("the engine ran the MLP on %d rows, want %d", e.lastU, R)
+	}
+	want := "gemm dB2"
+	if rows.idx != nil {
+		want = "dw_distinct"
+	}
+	if !slices.Contains(names, want) {
+		t.Errorf("stages %v lack %s", names, want)
+	}
 	_ = T
 }
 
-func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]float32, lc graph.LossConfig,
+// checkStage checks stage name's outputs; rows is the microbatch's MLP rows
+// (the distinct velocities, or every state).
+func checkStage(t *testing.T, e *Engine, name string, rows mlpRows, V, X []float64, par [][]float32, lc graph.LossConfig,
 	dGb, gradB, WfB []float32, Sm func() []float64) {
 	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
+	R := rows.U // rows of the MLP
+	// wrow is the row of Wf that state i uses.
+	wrow := func(i int) int {
+		if rows.idx == nil {
+			return i
+		}
+		return int(rows.idx[i])
+	}
 	const tol = 2e-5
-	// linear applies one layer of the MLP to each of the P input rows.
+	// linear applies one layer of the MLP to each of its input rows.
 	linear := func(in []float32, K int, W, bias []float32, outN int, relu bool) []float64 {
 		w, b := f64s(W), f64s(bias)
-		out := make([]float64, 0, P*outN)
-		for i := 0; i < P; i++ {
+		out := make([]float64, 0, len(in)/K*outN)
+		for i := 0; i < len(in)/K; i++ {
 			out = append(out, reference.Linear(f64s(in[i*K:(i+1)*K]), w, b, relu)...)
 		}
 		return out
 	}
-	// rows splits [P][N] device values into float64 rows.
-	rows := func(x []float32) [][]float64 {
+	// stateRows splits [P][N] device values into float64 rows.
+	stateRows := func(x []float32) [][]float64 {
 		out := make([][]float64, P)
 		for i := range out {
 			out[i] = f64s(x[i*N : (i+1)*N])
@@ -281,21 +348,32 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 	}
 	switch name {
 	case "mlp_in":
+		// The MLP's input: each state's velocity, or the distinct ones,
+		// which must be the velocities of the states that use them.
 		vel := make([]float32, 2*P)
 		for i := range vel {
 			vel[i] = float32(V[i])
 		}
-		closeTo(t, "h1", e.get(t, e.h1, P*H), linear(vel, 2, par[tW0], par[tB0], H, true), tol)
+		if rows.idx != nil {
+			vu := e.get(t, e.Vu, 2*R)
+			for i := 0; i < P; i++ {
+				if u := wrow(i); vu[2*u] != vel[2*i] || vu[2*u+1] != vel[2*i+1] {
+					t.Fatalf("state %d has velocity %v, its row %d of the MLP %v", i, vel[2*i:2*i+2], u, vu[2*u:2*u+2])
+				}
+			}
+			vel = vu
+		}
+		closeTo(t, "h1", e.get(t, e.h1, R*H), linear(vel, 2, par[tW0], par[tB0], H, true), tol)
 	case "gemm h2":
-		closeTo(t, "h2", e.get(t, e.h2, P*H), linear(e.get(t, e.h1, P*H), H, par[tW1], par[tB1], H, true), tol)
+		closeTo(t, "h2", e.get(t, e.h2, R*H), linear(e.get(t, e.h1, R*H), H, par[tW1], par[tB1], H, true), tol)
 	case "gemm W":
-		closeTo(t, "Wf", e.get(t, e.Wf, P*NN), linear(e.get(t, e.h2, P*H), H, par[tW2], par[tB2], NN, false), tol)
+		closeTo(t, "Wf", e.get(t, e.Wf, R*NN), linear(e.get(t, e.h2, R*H), H, par[tW2], par[tB2], NN, false), tol)
 	case "g0_forward":
 		g, n := reference.NormReLU(f64s(par[tG0]))
 		closeTo(t, "g0", e.get(t, e.g0, N), g, tol)
 		closeTo(t, "n0", e.get(t, e.n0, 1), []float64{n}, tol)
 	case "rnn_forward":
-		Wf := e.get(t, e.Wf, P*NN)
+		Wf := e.get(t, e.Wf, R*NN)
 		g0 := e.get(t, e.g0, N)
 		wantG, wantGP, wantN := make([]float64, P*N), make([]float64, P*N), make([]float64, P)
 		for b := 0; b < B; b++ {
@@ -305,7 +383,8 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 			Gdev := e.get(t, e.G, P*N)
 			for tt := 0; tt < T; tt++ {
 				i := b*T + tt
-				g, n := reference.Step(f64s(Wf[i*NN:(i+1)*NN]), prev)
+				w := wrow(i)
+				g, n := reference.Step(f64s(Wf[w*NN:(w+1)*NN]), prev)
 				copy(wantG[i*N:], g)
 				copy(wantGP[i*N:], prev)
 				wantN[i] = n
@@ -337,7 +416,7 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		scalarClose(t, "csep", S[sCSep], lc.LambdaSep*(-2/(lc.SigmaG*lc.SigmaG*mf)), 1e-12)
 		scalarClose(t, "cinv", S[sCInv], lc.LambdaInv*4/mn, 1e-12)
 	case "pair_loss reduce":
-		G := rows(e.get(t, e.G, P*N))
+		G := stateRows(e.get(t, e.G, P*N))
 		S := Sm()
 		ps := reference.Pairs(G, X, lc.SigmaX, lc.SigmaG)
 		dG := reference.PairGrad(G, X, lc.SigmaX, lc.SigmaG, lc.LambdaSep, lc.LambdaInv, red)
@@ -345,7 +424,7 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		scalarClose(t, "inv sum", S[sInvSum], ps.InvSum, 1e-4)
 		closeTo(t, "dG (pairwise)", e.get(t, e.dG, P*N), flat(dG), 1e-4)
 	case "cap_finalize":
-		G := rows(e.get(t, e.G, P*N))
+		G := stateRows(e.get(t, e.G, P*N))
 		capg := reference.CapacityGrad(G)[0] // the same for every state
 		for k := range capg {
 			capg[k] *= lc.LambdaCap
@@ -417,7 +496,7 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		G, GP, nrm := e.get(t, e.G, P*N), e.get(t, e.GP, P*N), e.get(t, e.nrm, P)
 		dg0ci := e.get(t, e.dg0ci, B*N)
 		DYdev := e.get(t, e.DY, P*N)
-		wantDY, wantW, wantG0 := make([]float64, P*N), make([]float64, P*NN), make([]float64, B*N)
+		wantDY, wantW, wantG0 := make([]float64, P*N), make([]float64, R*NN), make([]float64, B*N)
 		for b := 0; b < B; b++ {
 			carry := make([]float64, N)
 			for tt := T - 1; tt >= 0; tt-- {
@@ -431,11 +510,16 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 				for c := 0; c < N; c++ {
 					carry[c] = 0
 				}
+				w := wrow(i)
 				for r := 0; r < N; r++ {
 					dy := float64(DYdev[i*N+r])
 					for c := 0; c < N; c++ {
-						carry[c] += float64(WfB[i*NN+r*N+c]) * dy
-						wantW[i*NN+r*N+c] = dy * float64(GP[i*N+c])
+						carry[c] += float64(WfB[w*NN+r*N+c]) * dy
+						if rows.idx == nil {
+							wantW[i*NN+r*N+c] = dy * float64(GP[i*N+c])
+						} else {
+							wantW[w*NN+r*N+c] = float64(WfB[w*NN+r*N+c])
+						}
 					}
 				}
 			}
@@ -444,7 +528,12 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 			}
 		}
 		closeTo(t, "DY", DYdev, wantDY, 1e-4)
-		closeTo(t, "dWf", e.get(t, e.Wf, P*NN), wantW, 1e-5)
+		if rows.idx == nil {
+			closeTo(t, "dWf", e.get(t, e.Wf, R*NN), wantW, 1e-5)
+		} else {
+			// W is shared between states: read, not overwritten.
+			closeTo(t, "Wf (unchanged)", e.get(t, e.Wf, R*NN), wantW, 0)
+		}
 		closeTo(t, "dg0 per trajectory", e.get(t, e.dg0b, B*N), wantG0, 1e-4)
 	case "g0_backward":
 		dg0b, g0, n0 := e.get(t, e.dg0b, B*N), e.get(t, e.g0, N), e.get(t, e.n0, 1)
@@ -455,6 +544,28 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 			}
 		}
 		checkGradAdd(tG0, reference.NormReLUGrad(f64s(g0), float64(n0[0]), s))
+	case "dw_distinct":
+		// dW_u = sum over the states i of velocity u of dy_i gp_i^T.
+		DY, GP := e.get(t, e.DY, P*N), e.get(t, e.GP, P*N)
+		want := make([]float64, R*NN)
+		for i := 0; i < P; i++ {
+			u := wrow(i)
+			for r := 0; r < N; r++ {
+				for c := 0; c < N; c++ {
+					want[u*NN+r*N+c] += float64(DY[i*N+r]) * float64(GP[i*N+c])
+				}
+			}
+		}
+		closeTo(t, "dW per velocity", e.get(t, e.Wf, R*NN), want, 1e-5)
+	case "colsum dB2":
+		dW := e.get(t, e.Wf, R*NN)
+		add := make([]float64, NN)
+		for u := 0; u < R; u++ {
+			for o := range add {
+				add[o] += float64(dW[u*NN+o])
+			}
+		}
+		checkGradAdd(tB2, add)
 	case "gemm dB2":
 		DY, GP := e.get(t, e.DY, P*N), e.get(t, e.GP, P*N)
 		add := make([]float64, NN)
@@ -467,9 +578,9 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		}
 		checkGradAdd(tB2, add)
 	case "gemm dW2":
-		dWf, h2 := e.get(t, e.Wf, P*NN), e.get(t, e.h2, P*H)
+		dWf, h2 := e.get(t, e.Wf, R*NN), e.get(t, e.h2, R*H)
 		add := make([]float64, NN*H)
-		for i := 0; i < P; i++ {
+		for i := 0; i < R; i++ {
 			for o := 0; o < NN; o++ {
 				w := float64(dWf[i*NN+o])
 				if w == 0 {
@@ -486,9 +597,9 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		if name == "gemm dh1" {
 			src, W, dst, K = e.dh2, par[tW1], e.dh1, H
 		}
-		dY := e.get(t, src, P*K)
-		want := make([]float64, P*H)
-		for i := 0; i < P; i++ {
+		dY := e.get(t, src, R*K)
+		want := make([]float64, R*H)
+		for i := 0; i < R; i++ {
 			for k := 0; k < K; k++ {
 				d := float64(dY[i*K+k])
 				if d == 0 {
@@ -499,27 +610,31 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 				}
 			}
 		}
-		closeTo(t, name, e.get(t, dst, P*H), want, 1e-4)
+		closeTo(t, name, e.get(t, dst, R*H), want, 1e-4)
 	case "colsum dB1", "colsum dB0":
 		src, ti := e.dh2, tB1
 		if name == "colsum dB0" {
 			src, ti = e.dh1, tB0
 		}
-		d := e.get(t, src, P*H)
+		d := e.get(t, src, R*H)
 		add := make([]float64, H)
-		for i := 0; i < P; i++ {
+		for i := 0; i < R; i++ {
 			for o := 0; o < H; o++ {
 				add[o] += float64(d[i*H+o])
 			}
 		}
 		checkGradAdd(ti, add)
 	case "gemm dW1", "gemm dW0":
-		dY, X2, ti, K := e.get(t, e.dh2, P*H), e.get(t, e.h1, P*H), tW1, H
+		dY, X2, ti, K := e.get(t, e.dh2, R*H), e.get(t, e.h1, R*H), tW1, H
 		if name == "gemm dW0" {
-			dY, X2, ti, K = e.get(t, e.dh1, P*H), e.get(t, e.V, 2*P), tW0, 2
+			vin := e.V
+			if rows.idx != nil {
+				vin = e.Vu
+			}
+			dY, X2, ti, K = e.get(t, e.dh1, R*H), e.get(t, vin, 2*R), tW0, 2
 		}
 		add := make([]float64, H*K)
-		for i := 0; i < P; i++ {
+		for i := 0; i < R; i++ {
 			for o := 0; o < H; o++ {
 				for k := 0; k < K; k++ {
 					add[o*K+k] += float64(dY[i*H+o]) * float64(X2[i*K+k])
@@ -532,8 +647,8 @@ func checkStage(t *testing.T, e *Engine, name string, V, X []float64, par [][]fl
 		if name == "relu_mask h1" {
 			d, h = e.dh1, e.h1
 		}
-		hv := e.get(t, h, P*H)
-		for i, v := range e.get(t, d, P*H) {
+		hv := e.get(t, h, R*H)
+		for i, v := range e.get(t, d, R*H) {
 			if !(hv[i] > 0) && v != 0 {
 				t.Fatalf("%s: element %d passes gradient %g where the ReLU output is %g", name, i, v, hv[i])
 			}

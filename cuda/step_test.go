@@ -359,12 +359,32 @@ func TestErrors(t *testing.T) {
 	} else {
 		t.Log(err)
 	}
-	_, err = NewEngine(train.EngineSpec{Device: "cuda:0", B: 100000, T: 100, N: 128, H: 256, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(128, 256, 1)})
+	// 10^8 states: 4 x 51 GB of states and state gradients, more than any
+	// GPU has (the MLP buffers are sized for the distinct-velocity path,
+	// T rows, until a microbatch needs P).
+	_, err = NewEngine(train.EngineSpec{Device: "cuda:0", B: 1000000, T: 100, N: 128, H: 256, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(128, 256, 1)})
 	if err == nil || !strings.Contains(err.Error(), "out of device memory") || !strings.Contains(err.Error(), "needs") {
 		t.Errorf("huge batch: error %v, want out of device memory saying how much is needed", err)
 	} else {
 		t.Log(err)
 	}
+	// The P-row buffers are allocated when a microbatch without shared
+	// velocities first needs them: 3 million states of N^2 = 16384 weights
+	// each (197 GB) fit no GPU, while the engine (6.2 GB) does, and the
+	// step says what failed.
+	big := size{300000, 10, 128, 256}
+	eb := newTestEngine(t, big, graph.PaperLoss(), 5)
+	none, err := data.NewSampler(6, big.B, big.T, data.AugmentNone, 0.15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = eb.Step([]*data.Batch{none.Next()}, 0.01)
+	if err == nil || !strings.Contains(err.Error(), "out of device memory") || !strings.Contains(err.Error(), "augment none") {
+		t.Errorf("augment none on a huge batch: error %v, want out of device memory naming the P-row path", err)
+	} else {
+		t.Log(err)
+	}
+	eb.Close()
 	// A NaN parameter: the step fails naming a term, and nothing changes.
 	s := size{4, 5, 16, 16}
 	e := newTestEngine(t, s, graph.PaperLoss(), 3)
@@ -401,16 +421,31 @@ func benchSize(b *testing.B) size {
 }
 
 // BenchmarkStepPaper: median seconds per optimiser step (two microbatches,
-// paper size) and device memory. With GRIDGPU_BENCH_JSON=FILE it also
-// writes the numbers and a per-stage time breakdown there.
+// paper size, the paper's permutation augmentation: the distinct-velocity
+// path) and device memory. With GRIDGPU_BENCH_JSON=FILE it also writes the
+// numbers and a per-stage time breakdown there.
 func BenchmarkStepPaper(b *testing.B) {
+	benchmarkStep(b, data.AugmentPermute, os.Getenv("GRIDGPU_BENCH_JSON"))
+}
+
+// BenchmarkStepPaperNone is BenchmarkStepPaper with augment none (every
+// trajectory its own velocities: the P-row path), JSON to
+// GRIDGPU_BENCH_NONE_JSON.
+func BenchmarkStepPaperNone(b *testing.B) {
+	benchmarkStep(b, data.AugmentNone, os.Getenv("GRIDGPU_BENCH_NONE_JSON"))
+}
+
+func benchmarkStep(b *testing.B, augment, jsonFile string) {
 	s := benchSize(b)
 	e := newTestEngine(b, s, graph.PaperLoss(), 1)
 	// Device memory the engine took: free before its buffers (the context
 	// and kernels already loaded) minus free after the steps.
 	free0, total, _ := e.d.drv.memInfo()
 	free0 += e.AllocatedBytes()
-	sm := sampler(b, s, 2)
+	sm, err := data.NewSampler(2, s.B, s.T, augment, 0.15)
+	if err != nil {
+		b.Fatal(err)
+	}
 	const pool = 8 // batches are drawn beforehand: the timing is the device's
 	batches := make([][]*data.Batch, pool)
 	for i := range batches {
@@ -448,9 +483,10 @@ func BenchmarkStepPaper(b *testing.B) {
 		stages[k] = v.Seconds() * 1e3
 	}
 	e.profile = nil
-	if f := os.Getenv("GRIDGPU_BENCH_JSON"); f != "" {
+	if f := jsonFile; f != "" {
 		out := map[string]any{
 			"device": e.Device(), "B": s.B, "T": s.T, "N": s.N, "H": s.H, "microbatches": 2,
+			"augment": augment, "mlp_rows": e.lastU,
 			"seconds_per_step": med, "step_times": times,
 			"engine_buffer_bytes": e.AllocatedBytes(), "device_bytes_used_by_engine": free0 - free1,
 			"device_total_bytes": total, "stage_ms_one_microbatch": stages,
@@ -460,34 +496,49 @@ func BenchmarkStepPaper(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Logf("median %.4f s/step over %d steps; buffers %.2f GiB; stages (ms, one microbatch): %v", med, len(times), float64(e.AllocatedBytes())/(1<<30), stages)
+	b.Logf("augment %s (MLP on %d rows): median %.4f s/step over %d steps; buffers %.2f GiB; stages (ms, one microbatch): %v",
+		augment, e.lastU, med, len(times), float64(e.AllocatedBytes())/(1<<30), stages)
 }
 
 // BenchmarkGEMMPaper times the three large products of a paper-size
-// microbatch alone and reports each one's rate.
+// microbatch alone and reports each one's rate: on the P-row path (P x N^2
+// x H, as measured before the distinct-velocity path) and on the
+// distinct-velocity path's U = T rows (U-*).
 func BenchmarkGEMMPaper(b *testing.B) {
 	s := benchSize(b)
 	e := newTestEngine(b, s, graph.PaperLoss(), 1)
 	b.StopTimer()
 	// One real step first, so that the products run on real data (not on
-	// freshly allocated memory, which may be zeros).
+	// freshly allocated memory, which may be zeros), on the P-row path so
+	// that the buffers hold P rows.
+	e.allRows = true
 	if _, err := e.Step([]*data.Batch{sampler(b, s, 2).Next()}, 2e-5); err != nil {
 		b.Fatal(err)
 	}
-	P, NN, H := e.P, e.NN, e.H
+	P, NN, H, U := e.P, e.NN, e.H, e.T
 	type g struct {
 		name, kind string
+		rows       int
 		run        func() error
 	}
 	gs := []g{
-		{"forward W=h2 W2^T", "gemm_nt", func() error {
+		{"forward W=h2 W2^T", "gemm_nt", P, func() error {
 			return e.d.gemm("gemm_nt", P, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
 		}},
-		{"dW2=dWf^T h2", "gemm_tn", func() error {
+		{"dW2=dWf^T h2", "gemm_tn", P, func() error {
 			return e.d.gemm("gemm_tn", NN, H, P, e.Wf, NN, e.h2, H, e.grad+4*ptrOff(e.off[tW2]), H, 0, flagAcc, e.ws, e.sms)
 		}},
-		{"dh2=dWf W2", "gemm_nn", func() error {
+		{"dh2=dWf W2", "gemm_nn", P, func() error {
 			return e.d.gemm("gemm_nn", P, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
+		}},
+		{"U-forward W=h2 W2^T", "gemm_nt", U, func() error {
+			return e.d.gemm("gemm_nt", U, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
+		}},
+		{"U-dW2=dW^T h2", "gemm_tn", U, func() error {
+			return e.d.gemm("gemm_tn", NN, H, U, e.Wf, NN, e.h2, H, e.grad+4*ptrOff(e.off[tW2]), H, 0, flagAcc, e.ws, e.sms)
+		}},
+		{"U-dh2=dW W2", "gemm_nn", U, func() error {
+			return e.d.gemm("gemm_nn", U, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
 		}},
 	}
 	res := map[string]float64{}
@@ -507,7 +558,7 @@ func BenchmarkGEMMPaper(b *testing.B) {
 			ts = append(ts, time.Since(t0).Seconds())
 		}
 		sort.Float64s(ts)
-		tf := 2 * float64(P) * float64(NN) * float64(H) / ts[len(ts)/2] / 1e12
+		tf := 2 * float64(x.rows) * float64(NN) * float64(H) / ts[len(ts)/2] / 1e12
 		res[x.name] = tf
 		b.Logf("%-20s %s: %.3f ms, %.1f TFLOP/s", x.name, x.kind, ts[len(ts)/2]*1e3, tf)
 	}

@@ -307,7 +307,7 @@ static Entry entryOf(void (*k)(A...)) {
 #define K(name) {#name, entryOf(name)}
 static std::map<std::string, Entry> table = {
     K(gemm_nt), K(gemm_nn), K(gemm_tn), K(gemm_tc_nt), K(gemm_tc_nn), K(gemm_tc_tn), K(gemm_splitk_reduce), K(set_rows), K(reduce_partials), K(mlp_in), K(relu_mask),
-    K(colsum), K(g0_forward), K(rnn_forward), K(rnn_backward), K(g0_backward), K(pair_loss), K(pair_count),
+    K(colsum), K(g0_forward), K(rnn_forward), K(rnn_backward), K(g0_backward), K(dw_distinct), K(pair_loss), K(pair_count),
     K(pair_coef), K(pair_tile), K(pair_slab_sum), K(cap_finalize), K(add_rowvec), K(ci_forward), K(ci_coef), K(ci_var), K(ci_backward), K(loss_finalize),
     K(sumsq), K(opt_finalize), K(adamw),
 };

@@ -3,7 +3,9 @@
 //
 // Layout (all row-major float32 unless said otherwise):
 //   V  [P,2]  velocities, X [P,2] positions, state index i = b*T + t
-//   Wf [P,N*N] the MLP output, W_i[r][c] = Wf[i][r*N + c]
+//   Wf [P,N*N] the MLP output, W_i[r][c] = Wf[i][r*N + c]; on the
+//             distinct-velocity path [U,N*N], state i using row idx[i]
+//             (see dw_distinct)
 //   G  [P,N]  g_{b,t} (t = 0..T-1 is the state after step t+1)
 //   GP [P,N]  g_{b,t-1}, with g_0 = NormReLU(G0) for t = 0
 //   nrm [P]   ||ReLU(y_i)||; the state was zeroed where nrm <= 1e-8
@@ -167,10 +169,13 @@ extern "C" __global__ void g0_forward(const float* G0, float* g0, float* n0, lon
 // Each warp takes rows r = warp, warp+nwarps, ...; its lanes read the row
 // in 128-byte runs and reduce with shuffles. The block streams its T
 // matrices (N*N*4 bytes each) once: the kernel is bound by reading Wf.
+// State i = b*T + t uses W row i of Wf, or row idx[i] where idx is given
+// (the distinct-velocity path, see dw_distinct: Wf is then [U][N*N] and
+// the B trajectories read the same U matrices).
 // Dynamic shared memory: 2*N floats. part[b] = number of zeroed states.
 #define RNN_RB 8
-extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* G, float* GP, float* nrm,
-                                       double* part, long long B, long long T, long long N) {
+extern "C" __global__ void rnn_forward(const float* Wf, const int* idx, const float* g0, float* G, float* GP,
+                                       float* nrm, double* part, long long B, long long T, long long N) {
     DYNAMIC_SHARED(float, sm);
     __shared__ float red[32];
     float* g = sm;      // g_{b,t-1}
@@ -182,7 +187,7 @@ extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* 
     int zeros = 0;
     for (long long t = 0; t < T; t++) {
         const long long i = b * T + t;
-        const float* W = Wf + i * N * N;
+        const float* W = Wf + (idx ? (long long)idx[i] : i) * N * N;
         // Rows r = w + nw*a, in batches of RNN_RB whose loads are all issued
         // before the first reduction (the loop is latency-bound otherwise:
         // one row's 128-byte runs, then a shuffle reduction, then the next).
@@ -243,7 +248,10 @@ extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* 
 //   y = W g_prev:  dW = dy g_prev^T (rank one),  carry = W^T dy
 //
 // W_t is read for W^T dy and overwritten in place by dW_t = dy g_prev^T, so
-// the forward's Wf buffer becomes dWf with no second P x N*N buffer. Each
+// the forward's Wf buffer becomes dWf with no second P x N*N buffer. With
+// idx (the distinct-velocity path) W_t is row idx[i] of Wf, shared by the
+// steps that take that velocity: it is only read, and dw_distinct forms
+// the gradient per distinct velocity from DY and GP afterwards. Each
 // warp takes rows, its lanes columns c = lane + 32q (q < 8: N <= 256); the
 // per-warp column partials are added in warp order.
 // DY[i] receives dy (for the bias gradient of the last layer); dg0b[b]
@@ -251,9 +259,9 @@ extern "C" __global__ void rnn_forward(const float* Wf, const float* g0, float* 
 // conformal-isometry term's direct gradient with respect to g_0).
 // Dynamic shared memory: (4 + nwarps) * N floats.
 #define RNN_RBB 4
-extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* GP, const float* nrm,
-                                        const float* dG, float* DY, const float* dg0ci, float* dg0b, long long B,
-                                        long long T, long long N) {
+extern "C" __global__ void rnn_backward(float* Wf, const int* idx, const float* G, const float* GP,
+                                        const float* nrm, const float* dG, float* DY, const float* dg0ci,
+                                        float* dg0b, long long B, long long T, long long N) {
     DYNAMIC_SHARED(float, sm);
     __shared__ float red[32];
     const int b = blockIdx.x, lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
@@ -280,7 +288,8 @@ extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* 
             gp[k] = GP[i * N + k];
         }
         __syncthreads();
-        float* W = Wf + i * N * N;
+        float* W = Wf + (idx ? (long long)idx[i] : i) * N * N;
+        const bool inPlace = idx == nullptr;
         float acc[8];
 #pragma unroll
         for (int q = 0; q < 8; q++) acc[q] = 0.f;
@@ -310,7 +319,7 @@ extern "C" __global__ void rnn_backward(float* Wf, const float* G, const float* 
                     const long long c = lane + 32 * q;
                     if (q < nq && c < N) {
                         acc[q] = fmaf(v[a][q], dyr, acc[q]);
-                        row[c] = dyr * gp[c];
+                        if (inPlace) row[c] = dyr * gp[c];
                     }
                 }
             }
@@ -350,6 +359,86 @@ extern "C" __global__ void g0_backward(const float* dg0b, const float* g0, const
         float d = 0.f;
         if (n > ZERO_EPS && g0[k] > 0.f) d = (sm[k] - g0[k] * dot) / n;
         dG0[k] += d;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Distinct velocities: the last layer's weight gradient per velocity.
+//
+// With the paper's permutation augmentation every trajectory of a microbatch
+// takes the same T velocities in another order, so the MLP has only U <= T
+// distinct inputs among its P = B*T rows. The engine then runs the MLP and
+// the last layer on U rows, W_u = W2 h2_u + b2 (Wf is [U][N*N]), and step i
+// uses W_{idx[i]} (rnn_forward, rnn_backward). Backward, W_u receives the
+// gradient of every step that uses it:
+//
+//   dL/dW_u = sum_{i: idx[i] = u} dy_i gp_i^T = DY_u^T GP_u      (N x B_u x N)
+//
+// (dy_i = dL/dy_i from rnn_backward, gp_i = g_{b,t-1} the state the step
+// started from; DY_u, GP_u stack the B_u rows with idx[i] = u, B_u = B when
+// the T velocities differ). With dW = [dL/dW_u]_u ([U][N*N]) the last
+// layer's gradients are then, as on the P-row path with P replaced by U,
+//
+//   dL/db2 = sum_u dL/dW_u   (column sums of dW: U x N*N adds, instead of
+//                             the N x P x N product DY^T GP)
+//   dL/dW2 = dW^T H2         (N*N x U x H instead of N*N x P x H)
+//   dL/dh2 = dW W2           (U x N*N x H instead of P x N*N x H)
+//
+// and the rest of the MLP backward runs on U rows. The three products that
+// dominate the P-row path (2 P N^2 H FLOP each) shrink by P/U = B (130 at
+// paper size); this kernel costs 2 P N^2 FLOP, what the in-place rank-one
+// writes of rnn_backward did, and reads DY and GP rather than writing a
+// P x N^2 buffer.
+//
+// This kernel: grid (U, ceil(N/8)), 256 threads. Warp w owns row
+// k = 8*blockIdx.y + w of dW_u, its lanes the columns c = lane + 32q
+// (q < 8: N <= 256). The rows of u, rows[start[u] .. start[u+1]) in
+// increasing order, are staged in chunks of DWD_RC: their GP rows and the
+// block's 8 columns of DY, in shared memory. Each output is a float32 sum in
+// that order, so the result does not depend on scheduling. A velocity no
+// step uses would get zeros (the engine numbers only velocities in use).
+// Dynamic shared memory: DWD_RC * (N + 8) floats.
+#define DWD_RC 32
+extern "C" __global__ void __launch_bounds__(256) dw_distinct(const float* DY, const float* GP, const int* start,
+                                                             const int* rows, float* dW, long long N) {
+    DYNAMIC_SHARED(float, sm);
+    float* gp = sm;               // [DWD_RC][N]
+    float* dy = sm + DWD_RC * N;  // [DWD_RC][8]
+    const long long u = blockIdx.x;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+    const long long k0 = blockIdx.y * 8LL, k = k0 + w;
+    const int nq = (int)((N + 31) / 32);
+    const int r0 = start[u], r1 = start[u + 1];
+    float acc[8];
+#pragma unroll
+    for (int q = 0; q < 8; q++) acc[q] = 0.f;
+    for (int c0 = r0; c0 < r1; c0 += DWD_RC) {
+        const int n = min(DWD_RC, r1 - c0);
+        __syncthreads();  // the previous chunk's readers are done
+        for (long long e = threadIdx.x; e < n * N; e += blockDim.x) {
+            const long long a = e / N, c = e % N;
+            gp[a * N + c] = GP[(long long)rows[c0 + a] * N + c];
+        }
+        for (int e = threadIdx.x; e < n * 8; e += blockDim.x) {
+            const int a = e / 8, j = e % 8;
+            dy[e] = k0 + j < N ? DY[(long long)rows[c0 + a] * N + k0 + j] : 0.f;
+        }
+        __syncthreads();
+        for (int a = 0; a < n; a++) {
+            const float d = dy[a * 8 + w];
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                const long long c = lane + 32 * q;
+                if (q < nq && c < N) acc[q] = fmaf(d, gp[a * N + c], acc[q]);
+            }
+        }
+    }
+    if (k < N) {
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            const long long c = lane + 32 * q;
+            if (q < nq && c < N) dW[(u * N + k) * N + c] = acc[q];
+        }
     }
 }
 
