@@ -8,9 +8,16 @@
 #      here is replaced for the rest of the run by its predecessor
 #      (GRIDGPU_GEMM=simt, GRIDGPU_PAIR=rowblock), and the summary says so.
 #   2. kernel tests and small whole-step tests (GPU vs CPU graph), -short
-#   3. the whole step at paper size vs the CPU graph
-#   4. benchmark: paper preset, median s/step (2 microbatches) and memory;
-#      the three large matrix products alone; the pairwise stages alone
+#   2b. the distinct-velocity path (the MLP on the U distinct velocities of
+#      a permute-augmented microbatch) against the float64 CPU graph and the
+#      engine's own P-row path on the same microbatch, small and paper size;
+#      an augment-none microbatch takes the P-row path
+#   3. the whole step at paper size vs the CPU graph (permute-augmented:
+#      the distinct-velocity path)
+#   4. benchmark: paper preset, median s/step (2 microbatches) and memory,
+#      with the paper's permutation augmentation (distinct-velocity path)
+#      and with augment none (P-row path); the three large matrix products
+#      alone, on P and on U rows; the pairwise stages alone
 #   4b. the same benchmarks with the previous kernels (GRIDGPU_GEMM=simt,
 #      GRIDGPU_PAIR=rowblock), for comparison on the same card
 #   5. the same with cuBLAS for the large products (GRIDGPU_GEMM=cublas)
@@ -22,8 +29,9 @@
 # GRIDGPU_PAIR, the environment overrides of the config's gpu section
 # (gridgpu train --gpu-gemm / --gpu-pair); unset, the defaults (auto, tiled).
 # Every stage writes its output under OUTDIR; a failing stage does not stop
-# the later ones. Expected wall time: about 1-2 minutes (run 1 on an H200:
-# 50 s without stages 1b and 4b); the timeouts add up to under 10.
+# the later ones. Expected wall time: about 2-3 minutes (run 1 on an H200:
+# 50 s without stages 1b, 2b and 4b); the timeouts add up to 16 minutes,
+# a bound that no stage should come near.
 set -uo pipefail
 
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
@@ -74,32 +82,39 @@ stage "kernel and small whole-step tests (GEMM ${GRIDGPU_GEMM:-auto}, pairwise $
 timeout 100 "$BUNDLE/cuda.test" -test.v -test.short -test.timeout 95s 2>&1 | tee "$OUT/tests.txt" | grep -E -- '^--- |^PASS|^FAIL|^ok|panic'
 RC[tests]=${PIPESTATUS[0]}
 
+stage "distinct-velocity path (permute-augmented microbatches) vs the float64 CPU graph and the P-row path"
+timeout 120 "$BUNDLE/cuda.test" -test.v -test.run 'TestDistinctVelocities' -test.timeout 115s 2>&1 | tee "$OUT/tests_distinct.txt" | grep -E -- '--- |^PASS|^FAIL|panic|within'
+RC[distinct]=${PIPESTATUS[0]}
+if ! grep -q -- '--- PASS: TestDistinctVelocities/B130' "$OUT/tests_distinct.txt"; then
+	echo "the paper-size distinct-velocity test did not pass"
+fi
+
 stage "whole step at paper size vs the CPU graph"
 timeout 90 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B130' -test.timeout 85s 2>&1 | tee "$OUT/tests_paper.txt" | grep -E -- '--- |^PASS|^FAIL|panic|relative error'
 RC[paper]=${PIPESTATUS[0]}
 
-stage "benchmark (paper preset): step, the three large products, the pairwise stages"
-GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm.json" GRIDGPU_PAIR_JSON="$OUT/bench_pair.json" \
-	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper|PairPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
+stage "benchmark (paper preset): step (permute: distinct velocities; none: P rows), the three large products, the pairwise stages"
+GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu.json" GRIDGPU_BENCH_NONE_JSON="$OUT/bench_gridgpu_none.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm.json" GRIDGPU_PAIR_JSON="$OUT/bench_pair.json" \
+	timeout 75 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper|PairPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench.txt"
 RC[bench]=${PIPESTATUS[0]}
 
 stage "previous kernels (GRIDGPU_GEMM=simt, GRIDGPU_PAIR=rowblock): the same benchmarks"
 GRIDGPU_GEMM=simt GRIDGPU_PAIR=rowblock GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_simt.json" GRIDGPU_GEMM_JSON="$OUT/bench_gemm_simt.json" GRIDGPU_PAIR_JSON="$OUT/bench_pair_rowblock.json" \
-	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper|GEMMPaper|PairPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_simt.txt" | grep -E 'Benchmark|s/step|TFLOP|pairwise|FAIL|panic'
+	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper$|GEMMPaper|PairPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_simt.txt" | grep -E 'Benchmark|s/step|TFLOP|pairwise|FAIL|panic'
 RC[bench_simt]=${PIPESTATUS[0]}
 
 stage "cuBLAS path (GRIDGPU_GEMM=cublas): GEMM and small whole-step tests, benchmark"
 GRIDGPU_GEMM=cublas timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestGEMM|TestStepVsGraph' -test.timeout 55s 2>&1 | tee "$OUT/tests_cublas.txt" | grep -E -- '^--- |^PASS|^FAIL|panic'
 RC[tests_cublas]=${PIPESTATUS[0]}
 GRIDGPU_GEMM=cublas GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_cublas.json" \
-	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_cublas.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
+	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper$' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_cublas.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
 RC[bench_cublas]=${PIPESTATUS[0]}
 
 stage "cuBLAS TF32 (GRIDGPU_GEMM=cublas-tf32): errors vs the CPU graph (reported, tolerance 1e-2), benchmark"
 GRIDGPU_GEMM=cublas-tf32 GRIDGPU_TEST_TOL=1e-2 timeout 45 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B16' -test.timeout 40s 2>&1 | tee "$OUT/tests_tf32.txt" | grep -E -- '^--- |^PASS|^FAIL|panic'
 RC[tests_tf32]=${PIPESTATUS[0]}
 GRIDGPU_GEMM=cublas-tf32 GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_tf32.json" \
-	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_tf32.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
+	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper$' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_tf32.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
 RC[bench_tf32]=${PIPESTATUS[0]}
 
 stage "CLI: train on cuda:0 (smoke preset), resume the checkpoint on the CPU"
@@ -141,6 +156,7 @@ def count(name):
     return len(re.findall(r"^\s*--- PASS", txt, re.M)), len(re.findall(r"^\s*--- FAIL", txt, re.M))
 g, gemm, te, tc = load("bench_gridgpu.json"), load("bench_gemm.json"), load("torch_eager.json"), load("torch_compile.json")
 gb = load("bench_gridgpu_cublas.json")
+gn = load("bench_gridgpu_none.json")
 gs, gemms, pair, pairold = load("bench_gridgpu_simt.json"), load("bench_gemm_simt.json"), load("bench_pair.json"), load("bench_pair_rowblock.json")
 try:
     dflt = open(os.path.join(out, "defaults.txt")).read().split()
@@ -149,13 +165,22 @@ except Exception:
 gt = load("bench_gridgpu_tf32.json")
 def maxerr(name):
     try:
-        errs = [float(x) for x in re.findall(r"relative error ([0-9.e+-]+)", open(os.path.join(out, name)).read())]
+        errs = [float(x) for x in re.findall(r"(?:relative error|within) ([0-9.e+-]+)", open(os.path.join(out, name)).read())]
     except Exception:
         return None
     return max(errs) if errs else None
+def floor_flops(b):
+    # The FLOPs of a step (cuda/NOTES.md, cost model) on the benchmark's
+    # path: last-layer and second-layer products on R rows, recurrence
+    # matvecs, rank-one gradient sums, pairwise Gram and gradient tiles;
+    # its FP32 floor at 67 TFLOP/s (H100/H200 SXM FP32 datasheet).
+    P, N, H = b["B"] * b["T"], b["N"], b["H"]
+    R = b.get("mlp_rows") or P
+    return b["microbatches"] * (3 * 2 * R * N * N * H + 3 * 2 * R * H * H + 4 * P * N * N + 2 * P * N * N + 4 * P * P * N)
 p1, f1 = count("tests.txt")
 p2, f2 = count("tests_paper.txt")
 p3, f3 = count("tests_cublas.txt")
+p6, f6 = count("tests_distinct.txt")
 s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2,
      "cublas_tests_passed": p3, "cublas_tests_failed": f3,
      "default_gemm": dflt[0], "default_pairwise": dflt[1]}
@@ -163,6 +188,8 @@ p4, f4 = count("tests_new_gemm.txt")
 p5, f5 = count("tests_new_pair.txt")
 s["new_gemm_tests_passed"], s["new_gemm_tests_failed"] = p4, f4
 s["stage_tests_passed"], s["stage_tests_failed"] = p5, f5
+s["distinct_tests_passed"], s["distinct_tests_failed"] = p6, f6
+s["distinct_max_relative_error"] = maxerr("tests_distinct.txt")
 if gs:
     s["gridgpu_simt_s_per_step"] = gs["seconds_per_step"]
     s["gridgpu_simt_stage_ms"] = gs["stage_ms_one_microbatch"]
@@ -187,15 +214,23 @@ if g:
     s["gridgpu_buffers_gib"] = g["engine_buffer_bytes"] / 2**30
     s["gridgpu_device_gib"] = g["device_bytes_used_by_engine"] / 2**30
     s["gridgpu_stage_ms"] = g["stage_ms_one_microbatch"]
-    # ~ 3 products of 2*P*N^2*H FLOP per microbatch dominate: the FLOP floor.
+    s["gridgpu_mlp_rows"] = g.get("mlp_rows")
+    # The three last-layer products, 2*R*N^2*H FLOP each per microbatch (R:
+    # the MLP's rows, U distinct velocities or P).
     P, N, H = g["B"] * g["T"], g["N"], g["H"]
-    flops = g["microbatches"] * 3 * 2 * P * N * N * H
+    R = g.get("mlp_rows") or P
+    flops = g["microbatches"] * 3 * 2 * R * N * N * H
     s["gridgpu_effective_tflops_big_matmuls"] = flops / g["seconds_per_step"] / 1e12
-    # The FP32 FLOP floor of a step (cuda/NOTES.md): all products and the
-    # pairwise work at 67 TFLOP/s (H100/H200 SXM FP32 datasheet).
-    total = g["microbatches"] * (3 * 2 * P * N * N * H + 3 * 2 * P * H * H + 4 * P * N * N + 4 * P * P * N)
-    s["fp32_floor_s_per_step"] = total / 67e12
+    s["fp32_floor_s_per_step"] = floor_flops(g) / 67e12
     s["gridgpu_over_fp32_floor"] = g["seconds_per_step"] / s["fp32_floor_s_per_step"]
+if gn:
+    s["gridgpu_none_s_per_step"] = gn["seconds_per_step"]
+    s["gridgpu_none_mlp_rows"] = gn.get("mlp_rows")
+    s["gridgpu_none_buffers_gib"] = gn["engine_buffer_bytes"] / 2**30
+    s["gridgpu_none_stage_ms"] = gn["stage_ms_one_microbatch"]
+    s["fp32_floor_none_s_per_step"] = floor_flops(gn) / 67e12
+    if g:
+        s["distinct_speedup_vs_none"] = gn["seconds_per_step"] / g["seconds_per_step"]
 if gemm:
     s["gemm_tflops"] = gemm
 for name, t in (("torch_eager", te), ("torch_compile", tc)):
@@ -218,8 +253,11 @@ def f(x, fmt="{:.4f}"):
 print(f"card: {card}; defaults this run: GEMM {s['default_gemm']}, pairwise {s['default_pairwise']} (3xTF32 GEMM tests {p4} passed, {f4} failed; stage tests {p5} passed, {f5} failed)")
 print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed (cuBLAS path: {p3} passed, {f3} failed); stage exit codes {rc}")
 print(f"{'':28s}{'s/microbatch':>14s}{'s/step(2 mb)':>14s}{'peak GiB':>10s}")
+print(f"distinct-velocity path: {p6} tests passed, {f6} failed, largest error reported {f(s['distinct_max_relative_error'], '{:.1e}')}")
 if g:
-    print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}")
+    print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}  MLP on {g.get('mlp_rows')} rows (augment {g.get('augment')})")
+if gn:
+    print(f"{'gridgpu (cuda, augment none)':28s}{f(gn['seconds_per_step'] / 2):>14s}{f(gn['seconds_per_step']):>14s}{f(s['gridgpu_none_buffers_gib'], '{:.2f}'):>10s}  MLP on {gn.get('mlp_rows')} rows; FP32 floor {s['fp32_floor_none_s_per_step'] * 1e3:.2f} ms")
 if gs:
     print(f"{'gridgpu (previous kernels)':28s}{f(gs['seconds_per_step'] / 2):>14s}{f(gs['seconds_per_step']):>14s}{f(gs['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
 if gb:
@@ -233,6 +271,8 @@ for name in ("torch_eager", "torch_compile"):
 for name in ("torch_eager", "torch_compile"):
     if "speedup_vs_" + name in s:
         print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x default" + (f", {s['simt_speedup_vs_' + name]:.2f}x previous kernels" if gs else "") + (f", {s['cublas_speedup_vs_' + name]:.2f}x cuBLAS" if gb else "") + f"; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
+if "distinct_speedup_vs_none" in s:
+    print(f"distinct-velocity path (permute) vs P-row path (augment none), same card: {s['distinct_speedup_vs_none']:.2f}x faster per step")
 if g:
     print(f"big-matmul rate over the whole step: {s['gridgpu_effective_tflops_big_matmuls']:.1f} TFLOP/s")
 if g:
