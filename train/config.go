@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -325,11 +326,25 @@ func yamlKey(f reflect.StructField) string {
 // is close) and values of the wrong type (with the key and the type it
 // takes) are errors naming the line and source (a file name, or "checkpoint
 // X"); every such mistake of the document is reported at once, joined by
-// "; " into one line.
+// "; " into one line. A second document (after ---) is refused rather than
+// ignored, and so is an integer key given an infinite or out-of-range
+// float.
 func ApplyYAML(c *Config, src []byte, source string) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	var doc, second yaml.Node
+	docs := yaml.NewDecoder(bytes.NewReader(src))
+	if err := docs.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil // empty file (or comments only): nothing to change
+	} else if err != nil {
 		return fmt.Errorf("%s: %s", source, cleanYAMLError(err))
+	}
+	// A second document (after a --- line) would be ignored silently:
+	// whatever it says must not look as if it had taken effect.
+	if err := docs.Decode(&second); !errors.Is(err, io.EOF) {
+		at := ""
+		if err == nil && second.Line > 0 {
+			at = fmt.Sprintf("line %d: ", second.Line)
+		}
+		return fmt.Errorf("%s: %sa second YAML document (after ---); a config file holds one document: remove the --- line and merge what follows into the first", source, at)
 	}
 	if len(doc.Content) == 0 {
 		return nil // empty file: nothing to change
@@ -415,9 +430,24 @@ func checkValue(v *yaml.Node, k reflect.Kind) string {
 		if k == reflect.Uint64 {
 			want = "an integer >= 0"
 		}
-		var x float64 // 1e6 is a float to YAML; it is an integer all the same
-		if !isNumber || v.Decode(&x) != nil || x != math.Trunc(x) || k == reflect.Uint64 && x < 0 {
+		// 1e6 is a float to YAML; it is an integer all the same. NaN and
+		// the infinities are not (NaN != NaN).
+		var x float64
+		if !isNumber || v.Decode(&x) != nil || math.IsInf(x, 0) || x != math.Trunc(x) || k == reflect.Uint64 && x < 0 {
 			return q + " is not " + want
+		}
+		// yaml.v3 converts a float to an integer without checking that it
+		// fits (a huge one wraps around): the range is checked here.
+		bits := 64
+		if k == reflect.Int {
+			bits = strconv.IntSize
+		}
+		lo, hi := -math.Ldexp(1, bits-1), math.Ldexp(1, bits-1) // [lo, hi) holds the signed integers
+		if k == reflect.Uint64 {
+			lo, hi = 0, math.Ldexp(1, 64)
+		}
+		if !(x >= lo && x < hi) {
+			return q + " is out of range for " + want
 		}
 		var err error
 		switch k {
