@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // F23, F24: a config file with a second YAML document, and an infinite or
@@ -33,4 +35,39 @@ func TestConfigFileOneDocumentFiniteIntegers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "run")); !os.IsNotExist(err) {
 		t.Error("a refused config file left a run directory")
 	}
+}
+
+// F13: another run's checkpoint placed in D/checkpoints, with latest
+// pointing at it, is refused on resume in one line naming both runs' ids;
+// D's files stay as they were.
+func TestResumeRefusesForeignCheckpoint(t *testing.T) {
+	sweepTest(t)
+	root := t.TempDir()
+	D, other := filepath.Join(root, "D"), filepath.Join(root, "other")
+	for _, args := range [][]string{
+		append(append([]string{"train"}, tinyTrain...), "--steps", "4", "--out", D),
+		append(append([]string{"train"}, tinyTrain...), "--steps", "6", "--seed", "5", "--out", other),
+	} {
+		if code, _, stderr := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, stderr)
+		}
+	}
+	idD, _ := train.RunIDOf(D)
+	idOther, _ := train.RunIDOf(other)
+	if idD == "" || idOther == "" || idD == idOther {
+		t.Fatalf("run ids %q and %q: want two different ones", idD, idOther)
+	}
+	foreign := filepath.Join(D, "checkpoints", train.CheckpointName(6))
+	b, err := os.ReadFile(filepath.Join(other, "checkpoints", train.CheckpointName(6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(foreign, b, 0o644)
+	os.WriteFile(filepath.Join(D, "checkpoints", train.LatestFile), []byte(train.CheckpointName(6)+"\n"), 0o644)
+	files := []string{"config.yaml", train.HistoryFile, "metrics.jsonl", filepath.Join("checkpoints", train.LatestFile)}
+	before := snapshot(D, files...)
+	args := []string{"train", "--resume", D, "--steps", "10"}
+	code, _, stderr := runCLI(t, args...)
+	oneLine(t, args, code, stderr, "checkpoint "+foreign+" belongs to run "+idOther+", but "+D+" is run "+idD+" (config-history.yaml): it was copied from another run")
+	sameSnapshot(t, "refused resume", before, snapshot(D, files...))
 }

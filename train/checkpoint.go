@@ -28,6 +28,8 @@ import (
 //	          scheduler       ReduceLROnPlateau state (JSON)
 //	          elapsed_seconds training time so far
 //	          gridgpu_version the program that wrote it
+//	          run_id          the run's id (config-history.yaml; absent in
+//	                          checkpoints written before run ids)
 //
 // Only the model tensors are needed to use a checkpoint (loss, export,
 // analysis); the rest makes --resume continue exactly.
@@ -47,6 +49,9 @@ type Checkpoint struct {
 	SamplerState []byte
 	Scheduler    *Plateau
 	Elapsed      float64 // seconds of training before this checkpoint
+	// RunID is the id of the run that wrote it (see NewRunID); "" in
+	// checkpoints written before run ids.
+	RunID string
 }
 
 // CheckpointName is the file name of the checkpoint after step steps; the
@@ -138,6 +143,9 @@ func SaveCheckpoint(path string, ck *Checkpoint) error {
 		"scheduler":       sched,
 		"elapsed_seconds": strconv.FormatFloat(ck.Elapsed, 'g', -1, 64),
 		"gridgpu_version": Version,
+	}
+	if ck.RunID != "" {
+		meta["run_id"] = ck.RunID
 	}
 	return data.WriteSafetensors(path, ts, meta)
 }
@@ -328,6 +336,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if s, ok := md["elapsed_seconds"]; ok {
 		ck.Elapsed, _ = strconv.ParseFloat(s, 64)
 	}
+	ck.RunID = md["run_id"]
 	return ck, nil
 }
 

@@ -56,8 +56,10 @@
 // and metrics lines the stopped run wrote past step k are trimmed. Settings
 // may change on resume (run.steps, learning rate, weights); each resume
 // and what it changed is recorded in config-history.yaml (ReadHistory) and
-// on the first metrics line after it. LoadParams reads only the model, for
-// the commands that use a trained network.
+// on the first metrics line after it. Each run has an id (NewRunID) in its
+// history and in every checkpoint; a resume refuses a checkpoint of another
+// run (RunIDOf). LoadParams reads only the model, for the commands that use
+// a trained network.
 //
 // # Around the loop
 //

@@ -2,12 +2,17 @@ package train
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -29,10 +34,106 @@ type HistoryEntry struct {
 	Event string `yaml:"event"`          // "start" or "resume"
 	From  string `yaml:"from,omitempty"` // the checkpoint resumed
 	Note  string `yaml:"note,omitempty"` // e.g. that an entry was reconstructed
+	// RunID identifies the run (see NewRunID); every checkpoint of the run
+	// records it, and a resume refuses a checkpoint of another run. Runs
+	// started before run ids have none.
+	RunID string `yaml:"run_id,omitempty"`
 	// Changes maps each changed key (a dotted config path) to "old -> new",
 	// against the configuration of the checkpoint resumed.
 	Changes map[string]string `yaml:"changes,omitempty"`
 	Config  Config            `yaml:"config"`
+}
+
+// NewRunID makes the id of a new run: its start time (UTC) and 32 random
+// bits, e.g. 20260107T035938Z-3f9a1c2b.
+func NewRunID() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on the systems Go supports; the
+		// nanoseconds of the clock will do where it does.
+		binary.BigEndian.PutUint32(b[:], uint32(time.Now().UnixNano()))
+	}
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// RunIDOf is the run id that DIR's config-history.yaml records (its last
+// entry that has one); "" for a run without one (started before run ids,
+// or no history at all).
+func RunIDOf(dir string) (string, error) {
+	h, err := ReadHistory(dir)
+	if err != nil {
+		return "", err
+	}
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].RunID != "" {
+			return h[i].RunID, nil
+		}
+	}
+	return "", nil
+}
+
+// resumeRunID is the run id a resume of ck (read from ckPath) into the run
+// directory out goes on with, or the error that refuses ck: a checkpoint
+// whose id differs from the one out's history records belongs to another
+// run (copied into out, say), and continuing from it would splice two runs
+// into one metrics.jsonl. A checkpoint without an id (written before run
+// ids) is accepted as out's own. A run directory without one (a run from
+// before run ids) takes the checkpoint's id when it is the checkpoint's own
+// directory, and a new one otherwise (a resume into a new directory starts
+// a run of its own, which begins with the checkpoint).
+func resumeRunID(out, ckPath string, ck *Checkpoint) (string, error) {
+	id, err := RunIDOf(out)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case id != "" && ck.RunID != "" && id != ck.RunID:
+		return "", fmt.Errorf("checkpoint %s belongs to run %s, but %s is run %s (%s): it was copied from another run; resume from one of %s's own checkpoints, or resume the other run in its own directory",
+			ckPath, shortID(ck.RunID), out, shortID(id), HistoryFile, out)
+	case id != "":
+		return id, nil
+	case ck.RunID != "" && sameDir(out, ckRunDir(ckPath)):
+		return ck.RunID, nil
+	}
+	return NewRunID(), nil
+}
+
+// shortID writes a run id read from a file for a message: quoted when it
+// holds anything but letters, digits and -_.:, and shortened when it is
+// absurdly long.
+func shortID(id string) string {
+	if len(id) > 64 {
+		id = id[:61] + "..."
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)) {
+			return strconv.Quote(id)
+		}
+	}
+	return id
+}
+
+// ckRunDir is the run directory of a checkpoint file: the parent of its
+// checkpoints/ folder, else the folder it is in.
+func ckRunDir(ckPath string) string {
+	dir := filepath.Dir(ckPath)
+	if filepath.Base(dir) == "checkpoints" {
+		return filepath.Dir(dir)
+	}
+	return dir
+}
+
+// sameDir reports whether a and b are the same directory (or, where either
+// cannot be read, the same path).
+func sameDir(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	ca, _ := filepath.Abs(a)
+	cb, _ := filepath.Abs(b)
+	return ca == cb
 }
 
 // ConfigChanges lists every key whose value differs between old and new as
@@ -107,7 +208,7 @@ func appendHistory(dir string, e HistoryEntry, prev *Config) error {
 	}
 	h = keep
 	if len(h) == 0 {
-		h = append(h, HistoryEntry{Step: 0, Event: "start", Config: *prev,
+		h = append(h, HistoryEntry{Step: 0, Event: "start", Config: *prev, RunID: e.RunID,
 			Note: "written at the resume at step " + fmt.Sprint(e.Step) + ": the configuration of the checkpoint resumed; earlier changes, if any, were not recorded"})
 	}
 	return writeHistory(dir, append(h, e))

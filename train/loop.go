@@ -156,6 +156,16 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("checkpoint %s is at step %d, and run.steps (--steps) = %d: nothing to do; raise --steps to continue", opt.ResumePath, start, cfg.Run.Steps)
 		}
 	}
+	// The run's id goes into its history and every checkpoint; a resume
+	// goes on with the run directory's and refuses another run's
+	// checkpoint (resumeRunID).
+	runID := NewRunID()
+	if opt.Resume != nil {
+		var err error
+		if runID, err = resumeRunID(opt.Out, opt.ResumePath, opt.Resume); err != nil {
+			return nil, err
+		}
+	}
 
 	// The engine comes first: a bad device should fail before any file is
 	// written.
@@ -210,10 +220,10 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if ck := opt.Resume; ck != nil {
 		header = fmt.Sprintf("# Effective configuration of this run since step %d, where it was resumed; %s\n# holds the configuration of every part of the run and what changed.\n", start, HistoryFile)
 		changes = ConfigChanges(&ck.Config, &cfg)
-		if err := appendHistory(opt.Out, HistoryEntry{Step: start, Event: "resume", From: opt.ResumePath, Changes: changes, Config: cfg}, &ck.Config); err != nil {
+		if err := appendHistory(opt.Out, HistoryEntry{Step: start, Event: "resume", From: opt.ResumePath, Changes: changes, Config: cfg, RunID: runID}, &ck.Config); err != nil {
 			return nil, err
 		}
-	} else if err := writeHistory(opt.Out, []HistoryEntry{{Step: 0, Event: "start", Config: cfg}}); err != nil {
+	} else if err := writeHistory(opt.Out, []HistoryEntry{{Step: 0, Event: "start", Config: cfg, RunID: runID}}); err != nil {
 		return nil, err
 	}
 	cfgText := append([]byte(header), cfg.YAML()...)
@@ -289,7 +299,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		}
 		sc := *sched
 		sc.Losses = append([]float64(nil), sched.Losses...)
-		path, err := commitCheckpoint(ckDir, &Checkpoint{Config: cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed}, cfg.Run.KeepCheckpoints, best, newBest)
+		path, err := commitCheckpoint(ckDir, &Checkpoint{Config: cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed, RunID: runID}, cfg.Run.KeepCheckpoints, best, newBest)
 		if err != nil {
 			return "", fmt.Errorf("step %d: writing checkpoint: %w", step, err)
 		}
