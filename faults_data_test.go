@@ -8,6 +8,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/train"
@@ -70,4 +71,43 @@ func TestResumeRefusesForeignCheckpoint(t *testing.T) {
 	code, _, stderr := runCLI(t, args...)
 	oneLine(t, args, code, stderr, "checkpoint "+foreign+" belongs to run "+idOther+", but "+D+" is run "+idD+" (config-history.yaml): it was copied from another run")
 	sameSnapshot(t, "refused resume", before, snapshot(D, files...))
+}
+
+// F22: a resume does not silently drop metrics.jsonl lines: garbage in the
+// middle refuses it in one line naming the file and the line, with the
+// file as it was; a last line cut short by a crash is dropped and stderr
+// says so, with its length.
+func TestResumeKeepsMetricsLines(t *testing.T) {
+	sweepTest(t)
+	D := filepath.Join(t.TempDir(), "D")
+	if code, _, stderr := runCLI(t, append(append([]string{"train"}, tinyTrain...), "--steps", "4", "--log-every", "1", "--out", D)...); code != 0 {
+		t.Fatalf("train: %d %s", code, stderr)
+	}
+	mp := filepath.Join(D, "metrics.jsonl")
+	orig, err := os.ReadFile(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(string(orig), "\n")
+	damaged := first + "\nnot json at all\n" + rest
+	os.WriteFile(mp, []byte(damaged), 0o644)
+	args := []string{"train", "--resume", D, "--steps", "6"}
+	code, _, stderr := runCLI(t, args...)
+	oneLine(t, args, code, stderr, mp+" line 2 is not a metrics record")
+	if b, _ := os.ReadFile(mp); string(b) != damaged {
+		t.Error("the refused resume changed metrics.jsonl")
+	}
+
+	os.WriteFile(mp, append(orig, `{"step": 5, "lo`...), 0o644)
+	code, _, stderr = runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("resume after a cut-short last line: %d %s", code, stderr)
+	}
+	if !strings.Contains(stderr, mp+": dropped its last line, 15 bytes without an end of line") {
+		t.Errorf("stderr does not name the dropped line:\n%s", stderr)
+	}
+	b, _ := os.ReadFile(mp)
+	if n := strings.Count(string(b), "\n"); n != 6 || !strings.HasPrefix(string(b), string(orig)) {
+		t.Errorf("metrics.jsonl after the resume (%d lines):\n%s", n, b)
+	}
 }

@@ -1,15 +1,16 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -166,6 +167,15 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	// metrics.jsonl is read for a resume before anything is written: a
+	// damaged line refuses the resume with the run directory as it was.
+	var trim *metricsTrim
+	if opt.Resume != nil {
+		var err error
+		if trim, err = readMetricsForResume(metricsPath, start, &opt.Resume.Config); err != nil {
+			return nil, err
+		}
+	}
 
 	// The engine comes first: a bad device should fail before any file is
 	// written.
@@ -231,7 +241,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return nil, err
 	}
 	if opt.Resume != nil {
-		if err := trimMetrics(metricsPath, start, &opt.Resume.Config); err != nil {
+		if err := trim.apply(metricsPath, logw); err != nil {
 			return nil, err
 		}
 	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
@@ -466,50 +476,124 @@ func checkFreshOut(out, ckDir, metricsPath string) error {
 	return nil
 }
 
-// trimMetrics drops metrics lines after step (written by a run that went on
-// past the checkpoint being resumed), so the file reads as one run. The line
-// at step itself is dropped too where only the end of the earlier run
-// (whose config is prev) put it there: step is not a logging step had that
-// run gone on. And an evaluation made only because step was the earlier
-// run's last is taken off its line. The file then reads as the
-// uninterrupted run's.
-func trimMetrics(path string, step int64, prev *Config) error {
-	raw, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
+// metricsTrim is what a resume makes of metrics.jsonl (readMetricsForResume):
+// the file's new content, and whether it changed.
+type metricsTrim struct {
+	keep    []byte
+	changed bool
+	// cut is the length of a last line cut short by a crash (no end of
+	// line, not a record) that is dropped; 0 when there was none.
+	cut int
+}
+
+// readMetricsForResume reads metrics.jsonl for a resume from step and
+// works out its new content (see metricsTrim.apply); it writes nothing.
+//
+// Lines after step (written by a run that went on past the checkpoint
+// being resumed) are dropped, so the file reads as one run. The line at
+// step itself is dropped too where only the end of the earlier run (whose
+// config is prev) put it there: step is not a logging step had that run
+// gone on. And an evaluation made only because step was the earlier run's
+// last is taken off its line. The file then reads as the uninterrupted
+// run's.
+//
+// Lines are records and are never dropped for being unreadable: a line
+// that is not a metrics record (garbage, a line damaged in the middle of
+// the file) refuses the resume, naming the file and the line, with nothing
+// changed. The one exception is the last line when it has no end of line
+// and does not parse: a write cut short by a crash, which is dropped (cut
+// says how many bytes). Blank lines hold nothing and are dropped.
+func readMetricsForResume(path string, step int64, prev *Config) (*metricsTrim, error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
+	raw, err := data.ReadRegularFile(path, "metrics file", 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	evalStep := prev.Run.EvalEvery > 0 && step%int64(prev.Run.EvalEvery) == 0
 	logStep := step%int64(max(prev.Run.LogEvery, 1)) == 0 || step == 1 || evalStep
+	t := &metricsTrim{}
 	var keep bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m struct {
-			Step int64  `json:"step"`
-			Eval *int64 `json:"eval_grid_units"`
-		}
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step > step || m.Step == step && !logStep {
+	rest := raw
+	for n := 1; len(rest) > 0; n++ {
+		line, after, complete := bytes.Cut(rest, []byte{'\n'})
+		rest = after
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		line := sc.Bytes()
-		if m.Step == step && m.Eval != nil && !evalStep {
+		var m struct {
+			Step *int64 `json:"step"`
+			Eval *int64 `json:"eval_grid_units"`
+		}
+		err := json.Unmarshal(line, &m)
+		if err == nil && m.Step == nil {
+			err = errors.New(`no "step"`)
+		}
+		if err != nil {
+			if !complete {
+				t.cut = len(line)
+				break
+			}
+			return nil, fmt.Errorf("%s line %d is not a metrics record (%s: %s); nothing was changed: repair or remove that line (or move the file aside) and resume again", path, n, cleanJSONError(err), quoteLine(line))
+		}
+		if *m.Step > step || *m.Step == step && !logStep {
+			continue
+		}
+		if *m.Step == step && m.Eval != nil && !evalStep {
 			var full Metrics
 			if err := json.Unmarshal(line, &full); err != nil {
-				continue
+				return nil, fmt.Errorf("%s line %d: %v; nothing was changed: repair or remove that line (or move the file aside) and resume again", path, n, err)
 			}
 			full.EvalMetrics = nil
 			if line, err = json.Marshal(full); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		keep.Write(line)
 		keep.WriteByte('\n')
 	}
-	if keep.Len() == len(raw) {
+	t.keep = keep.Bytes()
+	t.changed = !bytes.Equal(t.keep, raw)
+	return t, nil
+}
+
+// apply writes the new content of metrics.jsonl (atomically) where it
+// changed, and says on logw when a cut-short last line was dropped.
+func (t *metricsTrim) apply(path string, logw io.Writer) error {
+	if t == nil || !t.changed {
 		return nil
 	}
-	return data.WriteFileAtomic(path, keep.Bytes())
+	if err := data.WriteFileAtomic(path, t.keep); err != nil {
+		return err
+	}
+	if t.cut > 0 {
+		fmt.Fprintf(logw, "%s: dropped its last line, %d bytes without an end of line that are not a metrics record: a write cut short when the run was stopped\n", path, t.cut)
+	}
+	return nil
+}
+
+// cleanJSONError is a JSON decoding error in words, without Go's type
+// names.
+func cleanJSONError(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("not JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("%q is not an integer", te.Field)
+		}
+		return "not a JSON object"
+	}
+	return err.Error()
+}
+
+// quoteLine quotes the start of a line for a message.
+func quoteLine(b []byte) string {
+	if len(b) > 40 {
+		return strconv.Quote(string(b[:37])) + "..."
+	}
+	return strconv.Quote(string(b))
 }
