@@ -54,9 +54,11 @@ func analyzeCommand() *cli.Command {
 			"loss terms unweighted and weighted by RUN/config.yaml's lambdas, the total loss, lr, grad_norm,\n" +
 			"dead units and the eval_* keys of in-training evaluations (curves_*.png, a Training section).\n\n" +
 			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
-			"empty (or pass --overwrite); files appear there only once all of them are written, and an\n" +
-			"unwritable DIR is refused before the analysis starts. SIGINT or SIGTERM stops the analysis with\n" +
-			"exit status 130 or 143 and no report.",
+			"empty, or with --overwrite hold a report (and nothing else). The report is published whole: it is\n" +
+			"written into a staging directory beside DIR that then takes DIR's place at once, so a reader sees\n" +
+			"the old report or the new one, never a mix, and nothing of the old one stays. A DIR that is a\n" +
+			"symbolic link is followed. An unwritable DIR is refused before the analysis starts. SIGINT or\n" +
+			"SIGTERM stops the analysis with exit status 130 or 143 and no report.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
@@ -73,7 +75,7 @@ func analyzeCommand() *cli.Command {
 			&cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"},
 			&cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"},
 			&cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"},
-			&cli.BoolFlag{Name: "overwrite", Usage: "replace the report files in a non-empty --out directory"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace the report in --out (a directory that holds a report)"},
 		},
 		Action: runAnalyze,
 	}

@@ -78,6 +78,17 @@ func runStates(c *cli.Context) error {
 	if !strings.HasSuffix(out, ".npz") {
 		return usagef("--out %s: give a file name ending in .npz", out)
 	}
+	// A symbolic link is followed: the file it points to is replaced (with
+	// --overwrite), not the link.
+	dest := out
+	if st, err := os.Lstat(out); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(out)
+		if err != nil {
+			link, _ := os.Readlink(out)
+			return usagef("--out %s is a symbolic link to %s, which does not exist; name the file itself, or remove the link", out, link)
+		}
+		dest = target
+	}
 	if st, err := os.Stat(out); err == nil {
 		if st.IsDir() {
 			return usagef("--out %s: is a directory; give a file name ending in .npz", out)
@@ -142,7 +153,7 @@ func runStates(c *cli.Context) error {
 	ar := &res.Arenas[0]
 	N := p.N
 	arrays := statesArrays(ar, N)
-	if err := data.WriteNPZ(out, arrays); err != nil {
+	if err := data.WriteNPZ(dest, arrays); err != nil {
 		return err
 	}
 	var sizes []string

@@ -6,6 +6,7 @@ package main
 // for the machine.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +110,77 @@ func TestResumeKeepsMetricsLines(t *testing.T) {
 	b, _ := os.ReadFile(mp)
 	if n := strings.Count(string(b), "\n"); n != 6 || !strings.HasPrefix(string(b), string(orig)) {
 		t.Errorf("metrics.jsonl after the resume (%d lines):\n%s", n, b)
+	}
+}
+
+// F3, F20, F21: analyze --overwrite publishes the report whole: a second
+// analysis with fewer arenas leaves none of the first one's figures, an
+// --out that is a symbolic link stays one (the report goes where it
+// points), nothing is left beside the report, and --overwrite refuses a
+// directory that holds more than a report (it replaces the whole
+// directory). states follows a symbolic --out too.
+func TestAnalyzePublishesWholeReport(t *testing.T) {
+	dir := t.TempDir()
+	ck := modelFile(t, dir)
+	real := filepath.Join(dir, "real")
+	os.Mkdir(real, 0o755)
+	link := filepath.Join(dir, "report")
+	if err := os.Symlink("real", link); err != nil {
+		t.Skip(err)
+	}
+	small := []string{"--bins", "10", "--trajectories", "4", "--steps", "50", "--distance-samples", "50"}
+	for _, args := range [][]string{
+		append([]string{"analyze", "--checkpoint", ck, "--out", link, "--arena", "1,2"}, small...),
+		append([]string{"analyze", "--checkpoint", ck, "--out", link, "--arena", "1", "--overwrite"}, small...),
+	} {
+		if code, _, stderr := analysisCLI(args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+		}
+		if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%v: --out is no longer a symbolic link", args)
+		}
+	}
+	if old, _ := filepath.Glob(filepath.Join(real, "*_2m*")); len(old) > 0 {
+		t.Errorf("the report of one arena keeps the old arena's files: %v", old)
+	}
+	var sum struct {
+		Arenas []json.RawMessage `json:"arenas"`
+	}
+	b, _ := os.ReadFile(filepath.Join(real, "summary.json"))
+	if err := json.Unmarshal(b, &sum); err != nil || len(sum.Arenas) != 1 {
+		t.Errorf("summary.json: %d arenas (%v), want 1", len(sum.Arenas), err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "model.safetensors real report" {
+		t.Errorf("beside the report: %v", names)
+	}
+
+	run := filepath.Join(dir, "run")
+	os.MkdirAll(filepath.Join(run, "checkpoints"), 0o755)
+	os.WriteFile(filepath.Join(run, "metrics.jsonl"), []byte("{}\n"), 0o644)
+	args := append([]string{"analyze", "--checkpoint", ck, "--out", run, "--overwrite", "--arena", "1"}, small...)
+	code, _, stderr := analysisCLI(args...)
+	oneLine(t, args, code, stderr, "--out "+run+" holds checkpoints and 1 more, which a report does not; --overwrite replaces the whole report directory")
+	if _, err := os.Stat(filepath.Join(run, "metrics.jsonl")); err != nil {
+		t.Error("the refused analysis touched the run directory")
+	}
+
+	npz := filepath.Join(dir, "states-real.npz")
+	os.WriteFile(npz, nil, 0o644)
+	slink := filepath.Join(dir, "states.npz")
+	os.Symlink("states-real.npz", slink)
+	sargs := []string{"states", "--checkpoint", ck, "--out", slink, "--overwrite", "--bins", "10", "--trajectories", "4", "--steps", "50", "--samples", "50"}
+	if code, _, stderr := analysisCLI(sargs...); code != 0 {
+		t.Fatalf("states: exit %d\n%s", code, stderr)
+	}
+	if st, err := os.Lstat(slink); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Error("states replaced its symbolic --out with a file")
+	}
+	if st, err := os.Stat(npz); err != nil || st.Size() == 0 {
+		t.Errorf("states did not write the file its --out points to: %v", err)
 	}
 }

@@ -2,16 +2,13 @@ package analysis
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 )
@@ -138,153 +135,38 @@ type ReportInfo struct {
 	Training *TrainingCurves
 }
 
-// CheckOutDir reports whether dir can receive a report: it must not exist,
-// be empty, or (with overwrite) be a directory. Call it before the analysis
-// so a long run does not end in this error.
-func CheckOutDir(dir string, overwrite bool) error {
-	if dir == "" {
-		return errors.New("--out: give the directory to write the report to")
-	}
-	st, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		parent := filepath.Dir(filepath.Clean(dir))
-		if pst, err := os.Stat(parent); err != nil || !pst.IsDir() {
-			return fmt.Errorf("--out %s: parent directory %s does not exist; create it first", dir, parent)
-		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("--out %s: exists and is not a directory; choose a directory path", dir)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	if len(ents) > 0 && !overwrite {
-		return fmt.Errorf("--out %s: directory is not empty; choose a new directory or pass --overwrite to replace the report files in it", dir)
-	}
-	return nil
-}
-
-// partialMarker is in the name of WriteReport's staging directories:
-// "." + the report directory's name + partialMarker + random digits.
-const partialMarker = ".partial-"
-
-// isPartialOf reports whether name is one of WriteReport's staging
-// directories for a report directory named base.
-func isPartialOf(name, base string) bool {
-	digits, ok := strings.CutPrefix(name, "."+base+partialMarker)
-	if !ok || digits == "" {
-		return false
-	}
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// RemoveStalePartials removes the staging directories of the report
-// directory dir (".DIR.partial-*" beside it) last modified before the given
-// time: an analysis killed while writing its report left them. Staging
-// directories of other report directories are left alone. It returns the
-// names removed.
-func RemoveStalePartials(dir string, before time.Time) []string {
-	dir = filepath.Clean(dir)
-	parent, base := filepath.Dir(dir), filepath.Base(dir)
-	ents, err := os.ReadDir(parent)
-	if err != nil {
-		return nil
-	}
-	var removed []string
-	for _, e := range ents {
-		if !e.IsDir() || !isPartialOf(e.Name(), base) {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil || !info.ModTime().Before(before) {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err == nil {
-			removed = append(removed, e.Name())
-		}
-	}
-	return removed
-}
-
-// ProbeOutDir checks, before any work, that WriteReport will be able to
-// write the report directory dir (which CheckOutDir has accepted): it
-// creates and removes a staging directory beside dir and, when dir exists,
-// a file inside it. A read-only parent or file system is reported here
-// rather than after the analysis.
-func ProbeOutDir(dir string) error {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	stage, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+partialMarker)
-	if err != nil {
-		return fmt.Errorf("--out %s: cannot write in %s: %v", dir, parent, pathErrCause(err))
-	}
-	os.Remove(stage)
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		f, err := os.CreateTemp(dir, ".write-probe.tmp-")
-		if err != nil {
-			return fmt.Errorf("--out %s: cannot write in it: %v", dir, pathErrCause(err))
-		}
-		f.Close()
-		os.Remove(f.Name())
-	}
-	return nil
-}
-
-// pathErrCause is the cause of a file-system error without the path it
-// names (a random temporary name means nothing to the user).
-func pathErrCause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // WriteReport writes summary.json, ratemaps.npz, the PNG figures and
-// index.html for res into dir.
-//
-// Everything is first written into a hidden staging directory beside dir.
-// If dir does not exist (or is empty) the staging directory is renamed to
-// dir, so dir appears complete or not at all. With overwrite and a
-// non-empty dir, the files are renamed into dir one by one, summary.json
-// and index.html last, so a report is never presented as complete while
-// its files are from different runs. A failure removes the staging
-// directory.
+// index.html for res into dir, published whole (see publish): everything
+// is written into a hidden staging directory beside dir, which then takes
+// dir's place in one rename, so that a reader sees the old report or the
+// new one, never a mix, and no file of the old report stays. A failure
+// removes the staging directory and leaves dir as it was. An existing dir
+// must be empty, or with overwrite hold a report (CheckOutDir); a dir that
+// is a symbolic link is followed.
 func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err error) {
 	if err := CheckOutDir(dir, overwrite); err != nil {
 		return err
 	}
-	dir = filepath.Clean(dir)
-	RemoveStalePartials(dir, data.ProcessStart)
-	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+partialMarker)
+	target, err := reportTarget(dir)
 	if err != nil {
-		return fmt.Errorf("--out %s: cannot create a staging directory beside it: %v", dir, pathErrCause(err))
+		return err
 	}
+	RemoveStalePartials(dir, data.ProcessStart)
+	stage, lock, err := newStage(dir, target)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	defer func() {
 		if err != nil {
 			os.RemoveAll(stage)
 		}
 	}()
-	var order []string // files in the order they must appear in dir
 	write := func(name string, b []byte) error {
 		if info.Progress != nil {
 			info.Progress(name)
 		}
-		if err := writeSynced(filepath.Join(stage, name), b); err != nil {
-			return err
-		}
-		order = append(order, name)
-		return nil
+		return writeSynced(filepath.Join(stage, name), b)
 	}
 	writeFig := func(name string, f func() ([]byte, error)) error {
 		if info.Progress != nil {
@@ -294,11 +176,7 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 		if err != nil {
 			return fmt.Errorf("figure %s: %w", name, err)
 		}
-		if err := writeSynced(filepath.Join(stage, name), b); err != nil {
-			return err
-		}
-		order = append(order, name)
-		return nil
+		return writeSynced(filepath.Join(stage, name), b)
 	}
 
 	sum := buildSummary(res, info)
@@ -333,7 +211,6 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 	if err := data.WriteNPZ(filepath.Join(stage, "ratemaps.npz"), arrays); err != nil {
 		return err
 	}
-	order = append(order, "ratemaps.npz")
 
 	minScore := res.Options.Modules.MinScore
 	for i := range res.Arenas {
@@ -397,32 +274,7 @@ func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err 
 	if err := write("summary.json", append(js, '\n')); err != nil {
 		return err
 	}
-	return publish(stage, dir, order)
-}
-
-// publish moves the staged files into dir (see WriteReport).
-func publish(stage, dir string, order []string) error {
-	if _, err := os.Stat(dir); err == nil {
-		// An empty directory can be replaced whole; Remove fails on a
-		// non-empty one, which is then filled file by file.
-		if os.Remove(dir) != nil {
-			for _, name := range order {
-				if err := os.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {
-					return fmt.Errorf("--out %s: %w", dir, err)
-				}
-			}
-			syncDir(dir)
-			return os.RemoveAll(stage)
-		}
-	}
-	if err := os.Rename(stage, dir); err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	syncDir(filepath.Dir(dir))
-	return nil
+	return publish(dir, stage, target)
 }
 
 func writeSynced(path string, b []byte) error {
@@ -439,14 +291,6 @@ func writeSynced(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir makes renames in dir durable; not every file system supports it.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 func buildSummary(res *Result, info ReportInfo) Summary {

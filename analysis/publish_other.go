@@ -1,0 +1,7 @@
+//go:build !linux
+
+package analysis
+
+// exchange: only Linux swaps two names in one step; elsewhere publish sets
+// the old report aside first.
+func exchange(a, b string) error { return errNoExchange }
