@@ -38,7 +38,7 @@ func startChild(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	c := &child{cmd: exec.Command(exe, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	c.cmd.Env = append(append(os.Environ(), sweepMainEnv+"=1"), env...)
@@ -228,7 +228,7 @@ func sweepRefused(t *testing.T, args []string) (int, string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -329,7 +329,7 @@ func TestClosedPipeKeepsTraining(t *testing.T) {
 	sweepTest(t)
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "run")
 	r, w, err := os.Pipe()

@@ -110,7 +110,7 @@ func TestVersion(t *testing.T) {
 // resume, loss on a model-only checkpoint, export.
 func TestTrainLossExport(t *testing.T) {
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
-		t.Skipf("graph.Model not available: %v", err)
+		t.Fatalf("building the model graph: %v", err)
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
@@ -256,10 +256,10 @@ func TestLossMatchesTorchReference(t *testing.T) {
 	dir := filepath.Join("testdata", "torch-tiny")
 	refText, err := os.ReadFile(filepath.Join(dir, "reference.json"))
 	if err != nil {
-		t.Skipf("no reference case: %v", err)
+		t.Fatalf("the reference case testdata/torch-tiny: %v", err)
 	}
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
-		t.Skipf("graph.Model not available: %v", err)
+		t.Fatalf("building the model graph: %v", err)
 	}
 	var ref struct {
 		Loss, Sep, Inv, Cap, CI float64
@@ -309,7 +309,7 @@ type hostileFixture struct {
 func newHostileFixture(t *testing.T) hostileFixture {
 	t.Helper()
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
-		t.Skipf("graph.Model not available: %v", err)
+		t.Fatalf("building the model graph: %v", err)
 	}
 	dir := t.TempDir()
 	run := filepath.Join(dir, "A")
@@ -551,11 +551,11 @@ func TestLossGradNonFinite(t *testing.T) {
 // job). (Sooner it is the first delivered twice: TestStopDeliveredTwice.)
 func TestSecondSignalAborts(t *testing.T) {
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
-		t.Skipf("graph.Model not available: %v", err)
+		t.Fatalf("building the model graph: %v", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "run")
 	// Steps of several seconds even on a fast core (32 microbatches on
@@ -655,11 +655,11 @@ func TestUsageErrorNamesCommandOnce(t *testing.T) {
 // rather than overflowing into "0s"; ordinary counts keep their durations.
 func TestETAOfAbsurdStepCounts(t *testing.T) {
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
-		t.Skipf("graph.Model not available: %v", err)
+		t.Fatalf("building the model graph: %v", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	for i, c := range []struct {

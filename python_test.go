@@ -11,6 +11,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testpy"
 )
 
 // snippetDocs are the documentation files whose Python snippets tests run.
@@ -52,26 +53,11 @@ func readmeSnippet(t *testing.T, name string) string {
 	return code + "\n"
 }
 
-// python3WithTorch returns /usr/bin/python3 when it has torch and numpy.
-// Without them the test fails (scripts/setup.sh installs them, as CI runs
-// it), unless GRIDGPU_SKIP_PYTHON=1.
+// python3WithTorch returns the Python that has torch and numpy (see
+// internal/testpy: without them the test fails, unless GRIDGPU_SKIP_PYTHON=1).
 func python3WithTorch(t *testing.T) string {
 	t.Helper()
-	const py = "/usr/bin/python3"
-	out, err := exec.Command(py, "-c", "import torch, numpy").CombinedOutput()
-	if err == nil {
-		return py
-	}
-	if os.Getenv("GRIDGPU_SKIP_PYTHON") == "1" {
-		t.Skipf("GRIDGPU_SKIP_PYTHON=1 and %s lacks torch or numpy", py)
-	}
-	why := err.Error()
-	if o := strings.TrimSpace(string(out)); o != "" {
-		why = o[strings.LastIndex(o, "\n")+1:] // the exception's last line
-	}
-	t.Fatalf("%s cannot import torch and numpy (%s): run scripts/setup.sh as root, which installs "+
-		"python3-torch and python3-numpy (CI does), or set GRIDGPU_SKIP_PYTHON=1 to skip this test", py, why)
-	return ""
+	return testpy.Python3(t, "torch", "numpy")
 }
 
 // TestDocsPythonSnippets exports a small model with --format pt and

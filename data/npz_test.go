@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/internal/testpy"
 )
 
 func sameF32(a, b []float32) bool {
@@ -247,11 +249,7 @@ func TestReadNPZErrors(t *testing.T) {
 
 func havePythonNumpy(t *testing.T) string {
 	t.Helper()
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
-		t.Skip("python3 with numpy not available")
-	}
-	return py
+	return testpy.Python3(t, "numpy")
 }
 
 // TestNPZNumpyReadsOurs checks that numpy loads what WriteNPZ writes.

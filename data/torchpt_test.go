@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/internal/testpy"
 )
 
 func torchTestTensors() []Tensor {
@@ -123,13 +125,9 @@ func TestWriteTorchRejects(t *testing.T) {
 	}
 }
 
-// TestTorchLoadsOurs has PyTorch read the file, when /usr/bin/python3 has
-// it (the command-level test in package main insists on it).
+// TestTorchLoadsOurs has PyTorch read the file.
 func TestTorchLoadsOurs(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
-		t.Skip("python3 with torch not available (scripts/setup.sh installs it)")
-	}
+	py := testpy.Python3(t, "torch")
 	path := filepath.Join(t.TempDir(), "m.pt")
 	ts := torchTestTensors()
 	if err := WriteTorch(path, ts); err != nil {

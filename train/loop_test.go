@@ -175,9 +175,7 @@ func TestStepSchedule(t *testing.T) {
 }
 
 func TestResumeEquivalenceReal(t *testing.T) {
-	if !realModelWorks(t) {
-		t.Skip("graph.Model not available")
-	}
+	requireRealModel(t)
 	// The smoke size, big enough for the graph's ops to split work over
 	// goroutines: their results must not depend on scheduling.
 	cfg, _ := Preset("smoke")
@@ -193,9 +191,7 @@ func TestResumeEquivalenceReal(t *testing.T) {
 // same training metrics and parameters as one without, and its evaluated
 // lines carry every eval key.
 func TestEvalLeavesTrainingUnchanged(t *testing.T) {
-	if !realModelWorks(t) {
-		t.Skip("graph.Model not available")
-	}
+	requireRealModel(t)
 	cfg, _ := Preset("smoke")
 	cfg.Run.Steps, cfg.Run.LogEvery, cfg.Run.CheckpointEvery = 12, 1, 0
 	plain, evald := t.TempDir(), t.TempDir()
@@ -243,9 +239,7 @@ func TestEvalLeavesTrainingUnchanged(t *testing.T) {
 }
 
 func TestSmokeLowersLoss(t *testing.T) {
-	if !realModelWorks(t) {
-		t.Skip("graph.Model not available")
-	}
+	requireRealModel(t)
 	cfg, _ := Preset("smoke")
 	out := t.TempDir()
 	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
@@ -442,9 +436,7 @@ func TestBadDeviceFailsBeforeWriting(t *testing.T) {
 // has its unweighted value (capacity is negative, not 0); a term undefined
 // for the batch is null, and every term key is on every line.
 func TestZeroWeightTermsLogged(t *testing.T) {
-	if !realModelWorks(t) {
-		t.Skip("graph.Model not available")
-	}
+	requireRealModel(t)
 	cfg, _ := Preset("smoke")
 	cfg.Run.Steps, cfg.Run.LogEvery, cfg.Run.CheckpointEvery = 4, 2, 0
 	cfg.Loss.LambdaCap = 0

@@ -1,0 +1,46 @@
+// Package testpy finds the Python interpreter that the tests which run
+// Python (the PyTorch reference, the documentation's snippets, NumPy and
+// PyTorch reading the project's files) need, with one policy for all of
+// them: a missing interpreter or module fails the test, because
+// scripts/setup.sh installs them and CI runs it, unless the user opts out
+// with GRIDGPU_SKIP_PYTHON=1. A test that skipped whenever Python was
+// broken would pass exactly when it should fail.
+package testpy
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Interpreter is Debian's python3, which sees Debian's python3-torch and
+// python3-numpy (a python3 earlier on PATH may be another interpreter).
+const Interpreter = "/usr/bin/python3"
+
+// SkipEnv opts out of the Python tests when set to 1.
+const SkipEnv = "GRIDGPU_SKIP_PYTHON"
+
+// Python3 returns Interpreter when it imports every module named. Otherwise
+// the test fails with what to install, or skips when SkipEnv=1.
+func Python3(t testing.TB, modules ...string) string {
+	t.Helper()
+	code := "import " + strings.Join(modules, ", ")
+	if len(modules) == 0 {
+		code = "pass"
+	}
+	out, err := exec.Command(Interpreter, "-c", code).CombinedOutput()
+	if err == nil {
+		return Interpreter
+	}
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("%s=1 and %s cannot %s", SkipEnv, Interpreter, code)
+	}
+	why := err.Error()
+	if o := strings.TrimSpace(string(out)); o != "" {
+		why = o[strings.LastIndex(o, "\n")+1:] // the exception's last line
+	}
+	t.Fatalf("%s cannot %s (%s): run scripts/setup.sh as root, which installs "+
+		"python3-torch and python3-numpy (CI does), or set %s=1 to skip this test", Interpreter, code, why, SkipEnv)
+	return ""
+}
