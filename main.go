@@ -82,6 +82,7 @@ func commands() []*cli.Command {
 		lossCommand(),
 		landscapeCommand(),
 		exportCommand(),
+		watchCommand(),
 		benchCommand(),
 		versionCommand(),
 	}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/watch"
+)
+
+func watchCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "watch",
+		Usage:     "show runs and sweeps live in a web browser (read-only)",
+		ArgsUsage: "RUN|SWEEP...",
+		Description: "Serves a local web page that shows training runs as they go: the loss\n" +
+			"terms, lr, grad norm, dead units and the evaluation counts (eval_* keys)\n" +
+			"of each run's metrics.jsonl as line charts, several runs overlaid, the\n" +
+			"run's config.yaml and the newest evaluation picture (eval/step-*.png)\n" +
+			"when there is one. A SWEEP (a sweep --out directory) shows the table of\n" +
+			"its runs with links to their charts. The page refreshes itself every\n" +
+			"few seconds. It only reads files, so it costs the training nothing.\n\n" +
+			"Examples:\n" +
+			"   gridgpu watch runs/demo\n" +
+			"   gridgpu watch --port 8080 runs/a runs/b    # a and b overlaid\n" +
+			"   gridgpu watch runs/sweep-smoke\n\n" +
+			"It listens on 127.0.0.1 (this machine only); from another machine use\n" +
+			"an ssh tunnel (ssh -L 6070:127.0.0.1:6070 HOST) or --host. Ctrl-C stops it.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "port", Value: 6070, Usage: "port to listen on (0: any free port)"},
+			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on (0.0.0.0: every interface)"},
+		},
+		Action: runWatch,
+	}
+}
+
+func runWatch(c *cli.Context) error {
+	port := c.Int("port")
+	if port < 0 || port > 65535 {
+		return usagef("--port %d: must be from 0 to 65535", port)
+	}
+	targets, err := watch.Resolve(c.Args().Slice())
+	if err != nil {
+		return usagef("watch: %v", err)
+	}
+	addr := net.JoinHostPort(c.String("host"), strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("watch: cannot listen on %s: the port is in use; choose another with --port (0: any free port)", addr)
+		}
+		return fmt.Errorf("watch: cannot listen on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: watch.New(targets), ReadHeaderTimeout: 10 * time.Second}
+	// Stop signals first, so that a Ctrl-C right after the URL is printed
+	// stops the server cleanly.
+	sigc, stopSignals := stopsig.Notify()
+	defer stopSignals()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	runs, sweeps := 0, 0
+	for _, t := range targets {
+		if t.Kind == watch.KindRun {
+			runs++
+		} else {
+			sweeps++
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "watch: %d run(s), %d sweep(s) at http://%s/ (Ctrl-C to stop)\n", runs, sweeps, ln.Addr())
+	select {
+	case err := <-served:
+		return fmt.Errorf("watch: serving on %s: %v", ln.Addr(), err)
+	case s := <-sigc:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		return cli.Exit(fmt.Sprintf("watch stopped by %s", stopsig.Name(s)), stopsig.ExitStatus(s))
+	}
+}
