@@ -63,18 +63,18 @@ func analyzeCommand() *cli.Command {
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
 			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
-			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"},
+			intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"}),
 			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
 			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin, or uniform (random positions, after --burn-in unbinned steps from the origin)"},
-			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"},
-			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"},
-			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"},
-			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks (`S`)"},
+			intFlag(cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"}),
+			intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"}),
+			intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"}),
+			uintFlag(cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks (`S`)"}),
 			&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
 			&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "grid score60 a unit needs to count as a grid cell (module detection, histograms)"},
-			&cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"},
-			&cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"},
-			&cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"},
+			intFlag(cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"}),
+			intFlag(cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"}),
+			intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace the report in --out (a directory that holds a report)"},
 		},
 		Action: runAnalyze,
@@ -191,6 +191,9 @@ func runAnalyze(c *cli.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := checkAnalysisResources(p.N, p.H, opt, "--distance-samples"); err != nil {
+		return err
+	}
 	// A checkpoint in a run directory: the report shows its training curves.
 	var curves *analysis.TrainingCurves
 	if resolved, err := train.ResolveCheckpoint(ckpt); err == nil {
@@ -285,6 +288,19 @@ func runAnalyze(c *cli.Context) (err error) {
 	pr.linef("wrote %s: summary.json, ratemaps.npz, %d figures and %s, in %.1f s",
 		out, files-3, reportPath(out), time.Since(start).Seconds())
 	return nil
+}
+
+// machineMemory is what the memory checks of analyze and states compare
+// with (train.MachineMemory, the one train uses); tests replace it.
+var machineMemory = train.MachineMemory
+
+// checkAnalysisResources refuses, before any work, an analysis of a network
+// of N units and hidden width H with opt that the machine cannot hold in
+// memory or that cannot end within a week (analysis.CheckResources);
+// samples names the flag of opt.DistanceSamples.
+func checkAnalysisResources(N, H int, opt analysis.Options, samples string) error {
+	have, kind := machineMemory()
+	return analysis.CheckResources(N, H, opt, have, kind, analysis.ResourceFlags{Samples: samples})
 }
 
 // progress prints what analyze (and states) is doing to stderr on a status

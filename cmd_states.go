@@ -49,15 +49,15 @@ func statesCommand() *cli.Command {
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output file `S.npz`"},
 			&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`)"},
-			&cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"},
+			intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"}),
 			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard or training (as analyze)"},
 			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin or uniform (as analyze)"},
-			&cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps before each walk with --start uniform (`N`)"},
-			&cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks (`N`)"},
-			&cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: "500; 30 with --walks training", Usage: "steps per walk (`N`)"},
-			&cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)},
-			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks and samples (`S`)"},
-			&cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"},
+			intFlag(cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps before each walk with --start uniform (`N`)"}),
+			intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks (`N`)"}),
+			intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: "500; 30 with --walks training", Usage: "steps per walk (`N`)"}),
+			intFlag(cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)}),
+			uintFlag(cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks and samples (`S`)"}),
+			intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists"},
 		},
 		Action: runStates,
@@ -135,6 +135,9 @@ func runStates(c *cli.Context) error {
 	ckpt := c.String("checkpoint")
 	p, _, err := train.LoadParams(ckpt)
 	if err != nil {
+		return err
+	}
+	if err := checkAnalysisResources(p.N, p.H, opt, "--samples"); err != nil {
 		return err
 	}
 	opt.StateSpace.MinUnits = p.N + 1 // the embedding is for the report; Python users get the states

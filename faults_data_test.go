@@ -7,10 +7,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -182,5 +185,72 @@ func TestAnalyzePublishesWholeReport(t *testing.T) {
 	}
 	if st, err := os.Stat(npz); err != nil || st.Size() == 0 {
 		t.Errorf("states did not write the file its --out points to: %v", err)
+	}
+}
+
+// F5, F6: analyze and states refuse, before any work and in one line, an
+// analysis the machine cannot hold (--steps 1000000000) or that cannot end
+// within a week (--trajectories 1e15), naming the flag and the largest
+// value of it that fits; the parents of --out they made are removed again.
+func TestAnalysisTooBigForTheMachine(t *testing.T) {
+	old := machineMemory
+	machineMemory = func() (float64, string) { return 4 << 30, "available" }
+	defer func() { machineMemory = old }()
+	dir := t.TempDir()
+	ck := modelFile(t, dir)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "new", "report"), "--steps", "1000000000"},
+			"--steps 1000000000: the analysis needs about"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "new", "report"), "--steps", "1e9", "--workers", "2"},
+			"but this machine has 4.0 GiB available; the most that fits is --steps"},
+		{[]string{"states", "--checkpoint", ck, "--out", filepath.Join(dir, "s.npz"), "--steps", "1000000000"},
+			"--steps 1000000000: the analysis needs about"},
+		{[]string{"analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "new", "report"), "--trajectories", "1e15"},
+			"--trajectories 1000000000000000: the analysis would take at least"},
+		{[]string{"states", "--checkpoint", ck, "--out", filepath.Join(dir, "s.npz"), "--trajectories", "1_000_000_000_000_000"},
+			"over the limit of a week; the most that can end within a week is --trajectories"},
+	} {
+		code, _, stderr := analysisCLI(c.args...)
+		oneLine(t, c.args, code, stderr, c.want)
+	}
+	for _, p := range []string{"new", "s.npz"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
+			t.Errorf("a refused analysis left %s", p)
+		}
+	}
+}
+
+// The plain integer flags of analyze, states, sweep, bench and landscape
+// (those that are not config keys) take 1000, 1_000 and 1e3 alike, as the
+// config flags do, and refuse 1.5 saying how to write an integer.
+func TestPlainIntegerFlagsTakeExponents(t *testing.T) {
+	for _, cmd := range []*cli.Command{analyzeCommand(), statesCommand(), sweepCommand(), benchCommand(), landscapeCommand()} {
+		for _, f := range cmd.Flags {
+			switch f.(type) {
+			case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+				t.Errorf("%s --%s is a plain urfave/cli integer flag: it refuses 1e3", cmd.Name, f.Names()[0])
+				continue
+			}
+			if !isIntFlag(f) {
+				continue
+			}
+			name := f.Names()[0]
+			for _, v := range []string{"1000", "1_000", "1e3", "1.0e3"} {
+				var got uint64
+				app := &cli.App{Name: "gridgpu", Writer: io.Discard, ErrWriter: io.Discard, Commands: []*cli.Command{{
+					Name: cmd.Name, Flags: cmd.Flags,
+					Action: func(c *cli.Context) error { got = c.Uint64(name); return nil },
+				}}}
+				if err := app.Run([]string{"gridgpu", cmd.Name, "--" + name, v}); err != nil || got != 1000 {
+					t.Errorf("%s --%s %s: %d, %v; want 1000", cmd.Name, name, v, got, err)
+				}
+			}
+			args := []string{cmd.Name, "--" + name, "1.5"}
+			code, _, stderr := runCLI(t, args...)
+			oneLine(t, args, code, stderr, `invalid value "1.5" for flag --`+name+": not an integer")
+		}
 	}
 }

@@ -263,6 +263,33 @@ func (i *intValue) Set(s string) error {
 	return nil
 }
 
+// intFlag makes the plain integer flag f (one that is not a config key)
+// take 1000, 1_000 and 1e3 alike, as the config flags do (intValue);
+// c.Int and c.IsSet read it as before.
+func intFlag(f cli.IntFlag) *cli.GenericFlag {
+	return &cli.GenericFlag{Name: f.Name, Aliases: f.Aliases, Usage: f.Usage, Category: f.Category, DefaultText: f.DefaultText,
+		Value: &intValue{v: int64(f.Value), bits: strconv.IntSize}}
+}
+
+// uintFlag is intFlag for an unsigned flag, read with c.Uint64.
+func uintFlag(f cli.Uint64Flag) *cli.GenericFlag {
+	return &cli.GenericFlag{Name: f.Name, Aliases: f.Aliases, Usage: f.Usage, Category: f.Category, DefaultText: f.DefaultText,
+		Value: &intValue{u: f.Value, unsigned: true, bits: 64}}
+}
+
+// isIntFlag reports whether f takes an integer: urfave/cli's integer flags
+// and those of intFlag, uintFlag and configFlags.
+func isIntFlag(f cli.Flag) bool {
+	switch f := f.(type) {
+	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+		return true
+	case *cli.GenericFlag:
+		_, ok := f.Value.(*intValue)
+		return ok
+	}
+	return false
+}
+
 func (i *intValue) String() string {
 	if i == nil {
 		return ""
