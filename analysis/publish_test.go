@@ -302,3 +302,21 @@ func TestRemoveStalePartialsLeftovers(t *testing.T) {
 		t.Error("the report was touched")
 	}
 }
+
+// The current directory (or one holding it) is refused as --out: the
+// report would be put in its place, pulling it from under the shell.
+func TestReportTargetRefusesCurrentDirectory(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	t.Chdir(sub)
+	for _, out := range []string{".", sub, dir, "../sub"} {
+		err := CheckOutDir(out, true)
+		if err == nil || !strings.Contains(err.Error(), "--out "+out+" is the current directory or holds it") {
+			t.Errorf("--out %s: %v", out, err)
+		}
+	}
+	if err := CheckOutDir("report", false); err != nil {
+		t.Errorf("a new directory in the current one: %v", err)
+	}
+}
