@@ -123,10 +123,10 @@ func trainAction(c *cli.Context) (err error) {
 	}
 	out := c.String("out")
 	if ck != nil {
-		src := runDirOf(resumePath)
+		src := train.CheckpointRunDir(resumePath)
 		if out == "" {
 			out = src
-		} else if !sameDir(out, src) {
+		} else if !train.SameDir(out, src) {
 			if what := holdsRun(out); what != "" {
 				return usagef("--out %s already holds another run (%s); resuming %s there would rewrite that run's files: choose a new or empty --out, or leave --out out to continue in %s", out, what, resumePath, src)
 			}
@@ -288,29 +288,6 @@ func lockRunDir(out string, stderr io.Writer) (release func(failed bool), err er
 		}
 		lk.Release()
 	}, nil
-}
-
-// runDirOf is the run directory of a checkpoint file: the parent of its
-// checkpoints/ folder, else the folder the file is in.
-func runDirOf(ckPath string) string {
-	dir := filepath.Dir(ckPath)
-	if filepath.Base(dir) == "checkpoints" {
-		return filepath.Dir(dir)
-	}
-	return dir
-}
-
-// sameDir reports whether a and b name the same directory (both must
-// exist), or the same path.
-func sameDir(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	if errA == nil && errB == nil {
-		return os.SameFile(sa, sb)
-	}
-	ca, _ := filepath.Abs(a)
-	cb, _ := filepath.Abs(b)
-	return filepath.Clean(ca) == filepath.Clean(cb)
 }
 
 // holdsRun describes the training run dir holds ("" when it holds none):

@@ -92,7 +92,7 @@ func resumeRunID(out, ckPath string, ck *Checkpoint) (string, error) {
 			ckPath, shortID(ck.RunID), out, shortID(id), HistoryFile, out)
 	case id != "":
 		return id, nil
-	case ck.RunID != "" && sameDir(out, ckRunDir(ckPath)):
+	case ck.RunID != "" && SameDir(out, CheckpointRunDir(ckPath)):
 		return ck.RunID, nil
 	}
 	return NewRunID(), nil
@@ -113,9 +113,9 @@ func shortID(id string) string {
 	return id
 }
 
-// ckRunDir is the run directory of a checkpoint file: the parent of its
-// checkpoints/ folder, else the folder it is in.
-func ckRunDir(ckPath string) string {
+// CheckpointRunDir is the run directory of a checkpoint file: the parent of
+// its checkpoints/ folder, else the folder it is in.
+func CheckpointRunDir(ckPath string) string {
 	dir := filepath.Dir(ckPath)
 	if filepath.Base(dir) == "checkpoints" {
 		return filepath.Dir(dir)
@@ -123,9 +123,9 @@ func ckRunDir(ckPath string) string {
 	return dir
 }
 
-// sameDir reports whether a and b are the same directory (or, where either
+// SameDir reports whether a and b are the same directory (or, where either
 // cannot be read, the same path).
-func sameDir(a, b string) bool {
+func SameDir(a, b string) bool {
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
 	if errA == nil && errB == nil {
@@ -133,7 +133,7 @@ func sameDir(a, b string) bool {
 	}
 	ca, _ := filepath.Abs(a)
 	cb, _ := filepath.Abs(b)
-	return ca == cb
+	return filepath.Clean(ca) == filepath.Clean(cb)
 }
 
 // ConfigChanges lists every key whose value differs between old and new as
