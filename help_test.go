@@ -88,7 +88,7 @@ func TestFlagDefaultsShowPresetValues(t *testing.T) {
 	}{
 		{"gridgpu train", []string{
 			"[optimizer.lr] (default: 0.0003; paper, tiny, small, medium: 2e-5; smoke: 0.003)",
-			"[run.steps] (default: 8000; paper, tiny, small, medium: 2_000_000; smoke: 200; grids: 30_000)",
+			"[run.steps] (default: 12_000; paper, tiny, small, medium: 2_000_000; smoke: 200; grids: 30_000)",
 			"[model.units] (default: 64; paper, medium, grids: 128; smoke, tiny: 32)",
 			"[run.device] (default: cpu)",
 			"[data.velocities] (default: disk; paper, smoke, tiny, small, medium, grids: box)",
