@@ -43,6 +43,9 @@ type EvalMetrics struct {
 	TrnGridUnits   *int    `json:"eval_trn_grid_units,omitempty"`
 	TrnSquareUnits *int    `json:"eval_trn_square_units,omitempty"`
 	Seconds        float64 `json:"eval_seconds"`
+
+	// arena is the standard walks' analysis, for the evaluation picture.
+	arena *analysis.ArenaResult
 }
 
 // Evaluation walks (run.eval_walks).
@@ -118,7 +121,7 @@ func Evaluate(ctx context.Context, p *graph.Params, cfg *Config) (*EvalMetrics, 
 		return nil, err
 	}
 	ar := u.res
-	m := &EvalMetrics{GridThreshold: u.thr, Arena: ar.Side, Walks: walks, Periods: []float64{}}
+	m := &EvalMetrics{GridThreshold: u.thr, Arena: ar.Side, Walks: walks, Periods: []float64{}, arena: ar}
 	hex := u.hex
 	if walks == EvalBoth {
 		t, err := scoreUnits(ctx, p, cfg, EvalTraining)

@@ -36,6 +36,10 @@ type Options struct {
 	LogInterval time.Duration
 	// Preset names the preset the config started from, for the log.
 	Preset string
+	// EvalPicture, if set, draws each in-training evaluation's ratemaps
+	// into Out/eval (EvalPictureDir); a picture that fails is reported
+	// once and does not stop training.
+	EvalPicture PictureFunc
 }
 
 // Metrics is one line of metrics.jsonl. The field order is fixed so that
@@ -329,6 +333,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return s%int64(cfg.Run.LogEvery) == 0 || s == 1 || s == cfg.Run.Steps || evalStep(s)
 	}
 	allTerms, _ := eng.(AllTermser)
+	pictureFailed := false
 	for step < cfg.Run.Steps {
 		if ctx.Err() != nil {
 			return res, interrupted(ctx, step, res, lastCkStep, checkpoint, elapsedBefore+time.Since(t0).Seconds(), prog)
@@ -369,6 +374,13 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 				return res, fmt.Errorf("step %d: %w", step, err)
 			}
 			prog.setEval(ev.GridUnits, N)
+			if opt.EvalPicture != nil && !pictureFailed {
+				if err := writeEvalPicture(opt.EvalPicture, opt.Out, step, ev); err != nil {
+					pictureFailed = true
+					prog.finish()
+					fmt.Fprintf(logw, "warning: step %d: evaluation picture not written (%v); training goes on without pictures\n", step, err)
+				}
+			}
 		}
 		if logStep(step) {
 			sps := float64(step-lastLogStep) / now.Sub(lastLogT).Seconds()

@@ -30,11 +30,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // PictureDir is the folder of a run directory that holds the in-training
 // evaluation's pictures, named step-NNNNNNNN.png; the page shows the newest.
-const PictureDir = "eval"
+const PictureDir = train.EvalPictureDir
 
 // Kinds of Target.
 const (
