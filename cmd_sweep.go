@@ -88,13 +88,11 @@ func analyzeFlagKinds() map[string]sweep.FlagKind {
 	return out
 }
 
-// loadSweep reads and expands a sweep file.
+// loadSweep reads and expands a sweep file: read as train reads --config
+// (a regular file of bounded size, one YAML document), its size checked
+// before its points are built (sweep.ReadFile, Spec.Expand).
 func loadSweep(path string) (*sweep.Spec, []sweep.Point, []byte, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("sweep file: %w", err)
-	}
-	spec, err := sweep.Parse(src, "sweep file "+path, sweep.ParseOptions{AnalyzeFlags: analyzeFlagKinds()})
+	spec, src, err := sweep.ReadFile(path, sweep.ParseOptions{AnalyzeFlags: analyzeFlagKinds()})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -317,10 +319,26 @@ func TestSweepCLIErrors(t *testing.T) {
 	an := filepath.Join(dir, "an.yaml")
 	os.WriteFile(an, []byte("base: {preset: smoke}\nanalyze: {checkpoint: x}\n"), 0o644)
 	ok := tinySweep(t, dir, "steps: 4", "")
+	// Sweep files are read as config files are (issue 19 F7, F8) and the
+	// grid's size is checked before it is expanded (F17).
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.yaml")
+	var seeds []string
+	for i := 0; i < 1000; i++ {
+		seeds = append(seeds, strconv.Itoa(i))
+	}
+	os.WriteFile(huge, []byte("base: {preset: smoke}\ngrid:\n  run.seed: ["+strings.Join(seeds, ",")+"]\n  optimizer.lr: ["+strings.Join(seeds, ",")+"]\n"), 0o644)
 	cases := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"sweep", "--spec", "/dev/zero", "--list"}, "sweep file /dev/zero is a device, not a regular file"},
+		{[]string{"sweep", "--spec", fifo, "--list"}, "sweep file " + fifo + " is a named pipe (FIFO), not a regular file"},
+		{[]string{"sweep", "--spec", huge, "--list"}, "sweep file " + huge + ": 1000000 runs (1000 values of run.seed x 1000 of optimizer.lr), over the limit of 10000 runs per sweep"},
+		{[]string{"sweep", "--spec", huge, "--out", filepath.Join(dir, "huge")}, "1000000 runs"},
 		{[]string{"sweep", "--spec", bad, "--list"}, `line 3: unknown config key "run.seeds"; close ones: run.seed`},
 		{[]string{"sweep", "--spec", typ, "--list"}, `line 3: loss.lambda_cap must be a number, got "none"`},
 		{[]string{"sweep", "--spec", top, "--list"}, `line 2: unknown top-level key "analyse"`},

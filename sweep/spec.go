@@ -11,6 +11,7 @@ package sweep
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"regexp"
 	"sort"
@@ -19,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/editdist"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -77,15 +79,46 @@ type ParseOptions struct {
 
 var topKeys = []string{"base", "grid", "variants", "analyze"}
 
+// Limits on a sweep, checked before any point is built.
+const (
+	// MaxPoints bounds the runs of one sweep (variants times the grid's
+	// combinations): a sweep beyond it would take more memory and time to
+	// list than to refuse, and more runs than anyone trains at once.
+	MaxPoints = 10000
+	// MaxNameBytes bounds a run's name, which names its directory
+	// (DIR/runs/NAME) and its thumbnail (DIR/thumbs/NAME.png): file
+	// systems take 255 bytes per name.
+	MaxNameBytes = 200
+)
+
+// ReadFile reads and parses the sweep file path exactly as 'train
+// --config' reads a config file: only a regular file (a FIFO, a device such
+// as /dev/zero or a directory is refused in one line rather than read
+// without end) of at most data.MaxConfigBytes, holding one YAML document. It
+// returns the spec and the file's bytes.
+func ReadFile(path string, opt ParseOptions) (*Spec, []byte, error) {
+	src, err := data.ReadRegularFile(path, "sweep file", data.MaxConfigBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := Parse(src, "sweep file "+path, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, src, nil
+}
+
 // Parse reads a sweep file. Every problem is reported with the file, the
 // line and the key: unknown top-level or section keys, unknown dotted config
 // keys (with the close ones), values of the wrong type, empty grids. The
 // resulting points are not yet validated; Expand does that.
 func Parse(src []byte, source string, opt ParseOptions) (*Spec, error) {
 	s := &Spec{Source: source}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", source, cleanYAMLError(err))
+	// One document, as in a config file: a second one (after ---) is
+	// refused rather than ignored.
+	doc, err := train.OneYAMLDocument(src, source, "sweep file")
+	if err != nil {
+		return nil, err
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty; a sweep file needs at least a base section with a preset", source)
@@ -492,13 +525,6 @@ func (s *Spec) parseAnalyze(n *yaml.Node, opt ParseOptions) error {
 	return nil
 }
 
-var yamlErrPrefix = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?`)
-
-func cleanYAMLError(err error) string {
-	s := yamlErrPrefix.ReplaceAllString(err.Error(), "")
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
-}
-
 // FormatValue writes a config value as it appears in names and tables:
 // integers in decimal, floats in their shortest exact form, strings as is.
 func FormatValue(v any) string {
@@ -522,6 +548,15 @@ func SafeName(s string) string {
 		s = "_" + s[1:]
 	}
 	return s
+}
+
+// shorten cuts a run name (ASCII, see SafeName) to n bytes, marking the
+// cut with "...".
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // Point is one run of a sweep.
@@ -548,19 +583,57 @@ func (p *Point) OverridesText() string {
 	return strings.Join(parts, " ")
 }
 
-// Size is the number of points: variants times grid combinations.
-func (s *Spec) Size() int {
-	n := max(1, len(s.Variants))
+// count is the number of points, variants times the number of values of
+// every grid key: a product of the lists' lengths, known before any point
+// is built (and possibly beyond int).
+func (s *Spec) count() *big.Int {
+	n := big.NewInt(int64(max(1, len(s.Variants))))
 	for _, a := range s.Grid {
-		n *= len(a.Values)
+		n.Mul(n, big.NewInt(int64(len(a.Values))))
 	}
 	return n
 }
 
+// Size is the number of points: variants times grid combinations
+// (math.MaxInt where that is beyond int).
+func (s *Spec) Size() int {
+	n := s.count()
+	if !n.IsInt64() || n.Int64() > math.MaxInt {
+		return math.MaxInt
+	}
+	return int(n.Int64())
+}
+
+// checkSize refuses a sweep of more than MaxPoints runs, from the product
+// of its lists' lengths, in one line naming the count and the limit.
+func (s *Spec) checkSize() error {
+	n := s.count()
+	if n.Cmp(big.NewInt(MaxPoints)) <= 0 {
+		return nil
+	}
+	var factors []string
+	if len(s.Variants) > 0 {
+		factors = append(factors, fmt.Sprintf("%d variants", len(s.Variants)))
+	}
+	for i, a := range s.Grid {
+		if i == 0 {
+			factors = append(factors, fmt.Sprintf("%d values of %s", len(a.Values), a.Key))
+		} else {
+			factors = append(factors, fmt.Sprintf("%d of %s", len(a.Values), a.Key))
+		}
+	}
+	return fmt.Errorf("%s: %s runs (%s), over the limit of %d runs per sweep; split it into several sweep files", s.Source, n, strings.Join(factors, " x "), MaxPoints)
+}
+
 // Expand builds every point, variants outermost and the grid's first key
 // slowest, and validates each point's config: the preset, then base.config,
-// then the variant's overrides, then the grid values.
+// then the variant's overrides, then the grid values. A sweep of more than
+// MaxPoints runs is refused before any point is built, and so is a run name
+// longer than MaxNameBytes.
 func (s *Spec) Expand() ([]Point, error) {
+	if err := s.checkSize(); err != nil {
+		return nil, err
+	}
 	variants := s.Variants
 	if len(variants) == 0 {
 		variants = []Variant{{}}
@@ -569,9 +642,16 @@ func (s *Spec) Expand() ([]Point, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Source, err)
 	}
+	// Fields looked up once per key: train.FieldByPath walks the config
+	// type by reflection.
+	fields := map[string]train.Field{}
 	apply := func(c *train.Config, sets []Setting) {
 		for _, st := range sets {
-			f, _ := train.FieldByPath(st.Key)
+			f, ok := fields[st.Key]
+			if !ok {
+				f, _ = train.FieldByPath(st.Key)
+				fields[st.Key] = f
+			}
 			f.Set(c, st.Value)
 		}
 	}
@@ -600,6 +680,9 @@ func (s *Spec) Expand() ([]Point, error) {
 			p.Name = "base"
 			if len(parts) > 0 {
 				p.Name = SafeName(strings.Join(parts, "_"))
+			}
+			if len(p.Name) > MaxNameBytes {
+				return nil, fmt.Errorf("%s: run %d (%s): its name is %d bytes long, over the limit of %d (it names the run's directory); use shorter variant names or values", s.Source, p.Index, shorten(p.Name, 60), len(p.Name), MaxNameBytes)
 			}
 			if j, dup := names[p.Name]; dup {
 				return nil, fmt.Errorf("%s: runs %d and %d would both be named %s (after making the values file-name safe); change a variant name or a value", s.Source, j, p.Index, p.Name)

@@ -333,24 +333,12 @@ func yamlKey(f reflect.StructField) string {
 // ignored, and so is an integer key given an infinite or out-of-range
 // float.
 func ApplyYAML(c *Config, src []byte, source string) error {
-	var doc, second yaml.Node
-	docs := yaml.NewDecoder(bytes.NewReader(src))
-	if err := docs.Decode(&doc); errors.Is(err, io.EOF) {
-		return nil // empty file (or comments only): nothing to change
-	} else if err != nil {
-		return fmt.Errorf("%s: %s", source, cleanYAMLError(err))
-	}
-	// A second document (after a --- line) would be ignored silently:
-	// whatever it says must not look as if it had taken effect.
-	if err := docs.Decode(&second); !errors.Is(err, io.EOF) {
-		at := ""
-		if err == nil && second.Line > 0 {
-			at = fmt.Sprintf("line %d: ", second.Line)
-		}
-		return fmt.Errorf("%s: %sa second YAML document (after ---); a config file holds one document: remove the --- line and merge what follows into the first", source, at)
+	doc, err := OneYAMLDocument(src, source, "config file")
+	if err != nil {
+		return err
 	}
 	if len(doc.Content) == 0 {
-		return nil // empty file: nothing to change
+		return nil // empty file (or comments only): nothing to change
 	}
 	var problems []string
 	checkKeys(doc.Content[0], reflect.TypeOf(Config{}), "", &problems)
@@ -363,6 +351,31 @@ func ApplyYAML(c *Config, src []byte, source string) error {
 		return fmt.Errorf("%s: %s", source, cleanYAMLError(err))
 	}
 	return nil
+}
+
+// OneYAMLDocument parses src, which must hold at most one YAML document,
+// into its node tree; an empty file (or comments only) gives a node without
+// content. A second document (after a --- line) is refused in one line
+// naming its line rather than ignored, since whatever it says would
+// otherwise look as if it had taken effect. source names the file in
+// messages ("config file F"), kind the sort of file ("config file", "sweep
+// file"). Config files and sweep files are both read through it.
+func OneYAMLDocument(src []byte, source, kind string) (*yaml.Node, error) {
+	var doc, second yaml.Node
+	docs := yaml.NewDecoder(bytes.NewReader(src))
+	if err := docs.Decode(&doc); errors.Is(err, io.EOF) {
+		return &yaml.Node{}, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %s", source, cleanYAMLError(err))
+	}
+	if err := docs.Decode(&second); !errors.Is(err, io.EOF) {
+		at := ""
+		if err == nil && second.Line > 0 {
+			at = fmt.Sprintf("line %d: ", second.Line)
+		}
+		return nil, fmt.Errorf("%s: %sa second YAML document (after ---); a %s holds one document: remove the --- line and merge what follows into the first", source, at, kind)
+	}
+	return &doc, nil
 }
 
 // checkKeys walks a mapping node against a struct type and appends to
