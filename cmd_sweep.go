@@ -180,7 +180,7 @@ func sweepAction(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("collect") {
-		return writeSummary(c, spec, pts, out)
+		return writeSummary(c, spec, pts, out, nil)
 	}
 
 	// Train and analyse.
@@ -262,7 +262,7 @@ func sweepAction(c *cli.Context) error {
 		return err
 	}
 	if !c.IsSet("index") {
-		if err := writeSummary(c, spec, pts, out); err != nil {
+		if err := writeSummary(c, spec, pts, out, res.Errors); err != nil {
 			fmt.Fprintf(stderr, "gridgpu: sweep: writing the summary: %v\n", err)
 		}
 	}
@@ -283,7 +283,11 @@ func sweepAction(c *cli.Context) error {
 	return nil
 }
 
-func writeSummary(c *cli.Context, spec *sweep.Spec, pts []sweep.Point, out string) error {
+// writeSummary collects the sweep in out and writes its summary files;
+// failures holds the failures of this invocation (sweep.Outcome.Errors), so
+// that the summary says what the log said even for a run whose directory
+// could not record it.
+func writeSummary(c *cli.Context, spec *sweep.Spec, pts []sweep.Point, out string, failures map[string]string) error {
 	if st, err := os.Stat(out); err != nil || !st.IsDir() {
 		return errors.New("sweep: --out " + out + " is not a directory")
 	}
@@ -291,6 +295,7 @@ func writeSummary(c *cli.Context, spec *sweep.Spec, pts []sweep.Point, out strin
 	if err != nil {
 		return err
 	}
+	sum.MarkFailed(failures)
 	if err := sum.Write(out); err != nil {
 		return err
 	}

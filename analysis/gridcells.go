@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/gridgpu/gridgpu/data"
 )
 
 // A grid cell, in this project's strict sense, is a unit whose ratemap is
@@ -37,12 +39,13 @@ type GridCellCount struct {
 }
 
 // ReadSummary reads an analyze report's summary.json (a report directory
-// or the file itself).
+// or the file itself), a regular file only (data.ReadRegularFile: a FIFO in
+// its place is refused, not waited on).
 func ReadSummary(path string) (*Summary, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "summary.json")
 	}
-	b, err := os.ReadFile(path)
+	b, err := data.ReadRegularFile(path, "analysis summary", 0)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,9 @@ package sweep
 
 // Cases of the fault probe (issue 19) in the sweep: sweep files that are not
 // regular files, too large or of two documents (F7, F8), grids too large to
-// expand (F17) and run names too long for a file system (F14).
+// expand (F17), run names too long for a file system and failures the run
+// directory cannot record (F14), reports cut short (F15), empty metrics
+// (F16).
 
 import (
 	"bytes"
@@ -10,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // within fails the test when f takes longer than d (a read that hangs on a
@@ -161,3 +165,266 @@ func TestRunNameTooLong(t *testing.T) {
 		})
 	}
 }
+
+// fakeGridgpu writes a shell script that stands in for the gridgpu binary in
+// Run: it appends its arguments to $FAKE_CALLS, and "train" writes a
+// checkpoint at $FAKE_STEPS and a metrics line, "analyze" a report of it.
+func fakeGridgpu(t *testing.T, steps int64) (exe, calls string, env []string) {
+	t.Helper()
+	dir := t.TempDir()
+	exe = filepath.Join(dir, "gridgpu")
+	calls = filepath.Join(dir, "calls")
+	script := `#!/bin/sh
+echo "$*" >> "$FAKE_CALLS"
+cmd=$1; shift
+dir=; out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=$2; shift;;
+	--resume|--checkpoint) dir=$2; shift;;
+	esac
+	shift
+done
+case $cmd in
+train)
+	[ -n "$out" ] && dir=$out
+	mkdir -p "$dir/checkpoints"
+	: > "$dir/checkpoints/$FAKE_CKPT"
+	echo "$FAKE_CKPT" > "$dir/checkpoints/latest"
+	echo "{\"step\":$FAKE_STEPS,\"loss\":1}" >> "$dir/metrics.jsonl";;
+analyze)
+	mkdir -p "$out"
+	echo "{\"model\":{\"metadata\":{\"step\":\"$FAKE_STEPS\"}},\"arenas\":[{\"side_m\":1}]}" > "$out/summary.json";;
+esac
+`
+	if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"FAKE_CALLS=" + calls, "FAKE_CKPT=" + train.CheckpointName(steps), fmt.Sprintf("FAKE_STEPS=%d", steps)}
+	return exe, calls, env
+}
+
+func readCalls(path string) []string {
+	b, _ := os.ReadFile(path)
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// syncBuffer is a log that Run's goroutines and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// oneRun is a sweep of one point of 20 steps, analysed or not.
+func oneRun(t *testing.T, analyze bool) (*Spec, []Point) {
+	t.Helper()
+	src := "base: {preset: smoke, config: {run: {steps: 20}}}\ngrid: {run.seed: [0]}\n"
+	if analyze {
+		src += "analyze: {bins: 10}\n"
+	}
+	spec, err := Parse([]byte(src), "sweep file s.yaml", testFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := spec.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec, pts
+}
+
+// F14: a run whose directory cannot be made (here a file is in its place;
+// a name too long for the file system fails the same way) has no
+// sweep-status.json to hold its error; the summary still shows the run as
+// failed with the very message the sweep printed, not as incomplete with
+// no error.
+func TestFailureRecordedInSummary(t *testing.T) {
+	spec, pts := oneRun(t, false)
+	out := t.TempDir()
+	os.MkdirAll(filepath.Join(out, "runs"), 0o755)
+	os.WriteFile(RunDir(out, pts[0].Name), []byte("in the way"), 0o644)
+	exe, calls, env := fakeGridgpu(t, 20)
+	var log syncBuffer
+	res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := res.Errors[pts[0].Name]
+	if len(res.Failed) != 1 || msg == "" || !strings.Contains(log.String(), "FAILED (train): "+msg+"\n") {
+		t.Fatalf("outcome %+v, log:\n%s", res, log.String())
+	}
+	if c := readCalls(calls); len(c) != 0 {
+		t.Errorf("ran %v", c)
+	}
+	sum, err := Collect(spec, pts, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.MarkFailed(res.Errors)
+	if r := sum.Rows[0]; r.Status != RowFailed || r.Error != msg {
+		t.Errorf("summary row: %s %q, want failed %q", r.Status, r.Error, msg)
+	}
+	if !strings.Contains(string(sum.CSV()), ",failed,") {
+		t.Errorf("results.csv:\n%s", sum.CSV())
+	}
+}
+
+// F15: a run counts as analysed only when its report/summary.json reads as
+// an analyze summary of its newest checkpoint; otherwise the sweep analyses
+// it again (with --overwrite) instead of skipping it as done, and the
+// summary says why it is incomplete.
+func TestDamagedReportIsAnalysedAgain(t *testing.T) {
+	metrics := []string{`{"step":10,"loss":2}`, `{"step":20,"loss":1}`}
+	cases := []struct {
+		name, summary string
+		fifo          bool
+		want          string // in the summary's error; "" for a good report
+	}{
+		{"cut short", `{"model": {"metadata": {"step": "20"}}, "arenas": [{"side_m": 1, "mod`, false, "summary.json: not an analyze summary: unexpected end of JSON input"},
+		{"empty", "", false, "not an analyze summary"},
+		{"no arenas", `{"arenas": []}`, false, "no arenas in the summary"},
+		{"older checkpoint", `{"model": {"metadata": {"step": "10"}}, "arenas": [{"side_m": 1}]}`, false, "is the analysis of the checkpoint at step 10; the newest is at step 20"},
+		{"FIFO", "", true, "is a named pipe (FIFO), not a regular file"},
+		{"good", `{"model": {"metadata": {"step": "20"}}, "arenas": [{"side_m": 1}]}`, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec, pts := oneRun(t, true)
+			out := t.TempDir()
+			dir := RunDir(out, pts[0].Name)
+			fakeRun(t, dir, metrics, 20, "")
+			os.MkdirAll(filepath.Join(dir, ReportDir), 0o755)
+			if c.fifo {
+				if err := syscall.Mkfifo(filepath.Join(dir, ReportDir, "summary.json"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				os.WriteFile(filepath.Join(dir, ReportDir, "summary.json"), []byte(c.summary), 0o644)
+			}
+			writeStatus(dir, &Status{Name: pts[0].Name, State: StateDone, Step: 20, Steps: 20})
+			sum := within(t, 10*time.Second, func() *Summary {
+				sum, err := Collect(spec, pts, out)
+				if err != nil {
+					t.Error(err)
+				}
+				return sum
+			})
+			r := sum.Rows[0]
+			if c.want == "" {
+				if r.Status != RowDone || r.Error != "" {
+					t.Errorf("summary row: %s %q, want done", r.Status, r.Error)
+				}
+			} else if r.Status != RowIncomplete || !strings.Contains(r.Error, c.want) || !strings.HasSuffix(r.Error, "; the next sweep analyses it again") {
+				t.Errorf("summary row: %s %q, want incomplete with %q", r.Status, r.Error, c.want)
+			}
+			if c.fifo { // the fake analyze would block writing into it
+				os.Remove(filepath.Join(dir, ReportDir, "summary.json"))
+				os.WriteFile(filepath.Join(dir, ReportDir, "summary.json"), []byte("{"), 0o644)
+			}
+			exe, calls, env := fakeGridgpu(t, 20)
+			var log syncBuffer
+			res := within(t, 20*time.Second, func() *Outcome {
+				res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
+				if err != nil {
+					t.Error(err)
+				}
+				return res
+			})
+			got := readCalls(calls)
+			if c.want == "" {
+				if len(got) != 0 || res.Skipped != 1 || !strings.Contains(log.String(), "done before, skipped") {
+					t.Errorf("a good report: calls %v, outcome %+v, log:\n%s", got, res, log.String())
+				}
+				return
+			}
+			if len(got) != 1 || !strings.HasPrefix(got[0], "analyze --checkpoint "+dir+" --out "+filepath.Join(dir, ReportDir)+" --overwrite") {
+				t.Errorf("calls %q, want one analyze --overwrite", got)
+			}
+			if res.Done != 1 || res.Skipped != 0 || strings.Contains(log.String(), "skipped") {
+				t.Errorf("outcome %+v, log:\n%s", res, log.String())
+			}
+			if st, _ := ReadStatus(dir); st == nil || st.State != StateDone {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
+
+// F16: a run with a checkpoint at run.steps but no training log to match
+// (metrics.jsonl empty, missing, without a record, or ending early) is not
+// done: the summary shows it failed with the reason, and the sweep neither
+// skips it as done nor trains over its checkpoint.
+func TestMetricsMustReachTheEnd(t *testing.T) {
+	cases := []struct {
+		name    string
+		metrics *string
+		want    string
+	}{
+		{"empty", ptr(""), "metrics.jsonl holds no metrics record, though the checkpoint is at step 20"},
+		{"missing", nil, "metrics.jsonl: no such file or directory, though the checkpoint is at step 20"},
+		{"no record", ptr("garbage\n{\"loss\": 1}\n"), "metrics.jsonl holds no metrics record"},
+		{"ends early", ptr(`{"step":10,"loss":2}` + "\n"), "metrics.jsonl ends at step 10 of 20, though the checkpoint is at step 20"},
+		{"last line cut short", ptr(`{"step":20,"loss":1}` + "\n" + `{"step":2`), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec, pts := oneRun(t, false)
+			out := t.TempDir()
+			dir := RunDir(out, pts[0].Name)
+			fakeRun(t, dir, nil, 20, "")
+			path := filepath.Join(dir, "metrics.jsonl")
+			if c.metrics == nil {
+				os.Remove(path)
+			} else {
+				os.WriteFile(path, []byte(*c.metrics), 0o644)
+			}
+			writeStatus(dir, &Status{Name: pts[0].Name, State: StateDone, Step: 20, Steps: 20})
+			sum, err := Collect(spec, pts, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := sum.Rows[0]
+			if c.want == "" {
+				if r.Status != RowDone {
+					t.Errorf("summary row: %s %q, want done", r.Status, r.Error)
+				}
+				return
+			}
+			if r.Status != RowFailed || !strings.Contains(r.Error, c.want) || !strings.Contains(r.Error, "remove "+dir+" to train the run again") {
+				t.Errorf("summary row: %s %q, want failed with %q", r.Status, r.Error, c.want)
+			}
+			exe, calls, env := fakeGridgpu(t, 20)
+			var log syncBuffer
+			res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readCalls(calls); len(got) != 0 {
+				t.Errorf("ran %q", got)
+			}
+			if len(res.Failed) != 1 || !strings.Contains(res.Errors[pts[0].Name], c.want) || strings.Contains(log.String(), "skipped") {
+				t.Errorf("outcome %+v, log:\n%s", res, log.String())
+			}
+			if st, _ := ReadStatus(dir); st == nil || st.State != StateFailed || !strings.Contains(st.Error, c.want) {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

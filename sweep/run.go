@@ -58,6 +58,10 @@ type Outcome struct {
 	NotStarted  int      // runs left untouched because of a signal
 	Signal      os.Signal
 	TotalSecond float64
+	// Errors holds each failed run's message, as the log printed it, by
+	// name: Summary.MarkFailed puts it in the summary also where the run
+	// directory could not record it (a directory that cannot be made).
+	Errors map[string]string
 }
 
 // RunDir is the directory of a point's run.
@@ -72,6 +76,7 @@ type runner struct {
 	stopping bool
 	sig      os.Signal
 	running  map[*exec.Cmd]bool
+	errors   map[string]string // name -> message, of the runs that failed
 	logMu    sync.Mutex
 }
 
@@ -99,7 +104,7 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 	if err := os.MkdirAll(filepath.Join(opt.Out, "runs"), 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{spec: spec, opt: opt, n: len(pts), running: map[*exec.Cmd]bool{}}
+	r := &runner{spec: spec, opt: opt, n: len(pts), running: map[*exec.Cmd]bool{}, errors: map[string]string{}}
 	t0 := time.Now()
 	stopFwd := make(chan struct{})
 	fwdDone := make(chan struct{})
@@ -197,6 +202,7 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 	<-fwdDone
 	r.mu.Lock()
 	out.Signal = r.sig
+	out.Errors = r.errors
 	r.mu.Unlock()
 	out.TotalSecond = time.Since(t0).Seconds()
 	return out, nil
@@ -229,27 +235,45 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 	}
 	analyze := r.spec.Analyze != nil
 	ck := checkpointStep(dir)
-	if ck >= p.Config.Run.Steps && (!analyze || hasReport(dir)) {
-		if prev == nil || prev.State != StateDone {
-			st.State = StateDone
-			st.Step = ck
-			if prev != nil {
-				st.TrainSec, st.AnalyzeS, st.Device = prev.TrainSec, prev.AnalyzeS, prev.Device
-			}
-			writeStatus(dir, st)
-		}
-		r.logf("%s: done before, skipped", tag)
-		return "skipped"
-	}
-
 	fail := func(phase, msg, log string) string {
 		st.State, st.Phase, st.Error, st.Log = StateFailed, phase, msg, log
+		r.mu.Lock()
+		r.errors[p.Name] = msg
+		r.mu.Unlock()
 		if err := writeStatus(dir, st); err != nil {
 			r.logf("%s: writing %s: %v", tag, StatusFile, err)
 		}
 		r.logf("%s: FAILED (%s): %s", tag, phase, msg)
 		return StateFailed
 	}
+	// A run counts as finished by its files, whatever sweep-status.json
+	// says: a checkpoint at run.steps, metrics.jsonl up to there, and a
+	// report of that checkpoint whose summary.json reads.
+	if ck >= p.Config.Run.Steps {
+		if msg := metricsProblem(dir, ck, p.Config.Run.Steps); msg != "" {
+			return fail("train", msg, "")
+		}
+		done, problem := true, ""
+		if analyze {
+			done, problem = reportState(dir, ck)
+		}
+		if done {
+			if prev == nil || prev.State != StateDone {
+				st.State = StateDone
+				st.Step = ck
+				if prev != nil {
+					st.TrainSec, st.AnalyzeS, st.Device = prev.TrainSec, prev.AnalyzeS, prev.Device
+				}
+				writeStatus(dir, st)
+			}
+			r.logf("%s: done before, skipped", tag)
+			return "skipped"
+		}
+		if problem != "" {
+			r.logf("%s: %s; analysing it again", tag, problem)
+		}
+	}
+
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail("train", err.Error(), "")
 	}
@@ -333,10 +357,14 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 		if st.Step < p.Config.Run.Steps {
 			return fail("train", fmt.Sprintf("train exited normally but the newest checkpoint is at step %d of %d", st.Step, p.Config.Run.Steps), filepath.Join(dir, TrainLog))
 		}
+		if msg := metricsProblem(dir, st.Step, p.Config.Run.Steps); msg != "" {
+			return fail("train", msg, filepath.Join(dir, TrainLog))
+		}
 		r.logf("%s: trained %d steps in %.1f s", tag, st.Step, st.TrainSec)
 	}
 
-	if analyze && !hasReport(dir) {
+	ck = checkpointStep(dir)
+	if analyze && !reportDone(dir, ck) {
 		if r.isStopping() {
 			st.State, st.Phase = StateInterrupted, "analyze"
 			writeStatus(dir, st)
@@ -372,6 +400,12 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 				msg = fmt.Sprintf("analyze exited with status %d", code)
 			}
 			return fail("analyze", msg, filepath.Join(dir, AnalyzeLog))
+		}
+		if done, problem := reportState(dir, ck); !done {
+			if problem == "" {
+				problem = "it wrote no " + filepath.Join(dir, ReportDir, "summary.json")
+			}
+			return fail("analyze", "analyze exited normally but "+problem, filepath.Join(dir, AnalyzeLog))
 		}
 	}
 	st.State, st.Phase, st.Error, st.Log = StateDone, "", "", ""

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -70,11 +73,15 @@ func kvs(sets []Setting) []KV {
 }
 
 // ReadStatus reads a run directory's sweep-status.json (nil if absent).
+// Like every file the sweep reads from a run directory, it must be a
+// regular file of bounded size (data.ReadRegularFile): a FIFO put in its
+// place is refused rather than waited on.
 func ReadStatus(runDir string) (*Status, error) {
-	b, err := os.ReadFile(filepath.Join(runDir, StatusFile))
-	if errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(runDir, StatusFile)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	b, err := data.ReadRegularFile(path, "sweep status", data.MaxConfigBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +106,7 @@ func writeStatus(runDir string, st *Status) error {
 // checkpointStep is the step of the run's newest checkpoint (from the name
 // its "latest" pointer holds), or -1 when it has none.
 func checkpointStep(runDir string) int64 {
-	b, err := os.ReadFile(filepath.Join(runDir, "checkpoints", train.LatestFile))
+	b, err := data.ReadRegularFile(filepath.Join(runDir, "checkpoints", train.LatestFile), "checkpoint pointer", 4096)
 	if err != nil {
 		return -1
 	}
@@ -116,9 +123,80 @@ func checkpointStep(runDir string) int64 {
 	return n
 }
 
-func hasReport(runDir string) bool {
-	_, err := os.Stat(filepath.Join(runDir, ReportDir, "summary.json"))
-	return err == nil
+// reportState says whether the run's analysis is finished: its
+// report/summary.json reads as an analyze summary with at least one arena
+// (analysis.ReadSummary; analyze publishes its report whole) and analysed
+// the newest checkpoint, at step ck (the step its checkpoint metadata
+// recorded, where it has one). problem is "" when there is no summary.json
+// at all (not analysed yet), else why the one there does not count (a file
+// cut short, a report of an earlier checkpoint).
+func reportState(runDir string, ck int64) (ok bool, problem string) {
+	path := filepath.Join(runDir, ReportDir, "summary.json")
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, ""
+	}
+	sum, err := analysis.ReadSummary(path)
+	if err != nil {
+		return false, err.Error()
+	}
+	if s, ok := sum.Model.Metadata["step"]; ok && s != strconv.FormatInt(ck, 10) {
+		return false, fmt.Sprintf("%s is the analysis of the checkpoint at step %s; the newest is at step %d", path, s, ck)
+	}
+	return true, ""
+}
+
+func reportDone(runDir string, ck int64) bool {
+	ok, _ := reportState(runDir, ck)
+	return ok
+}
+
+// metricsTail is how much of the end of metrics.jsonl metricsEnd reads: a
+// line is a few hundred bytes.
+const metricsTail = 1 << 20
+
+// metricsProblem says why a run trained to its checkpoint at step ck lacks
+// the training log of a finished run of steps steps ("" when it has it):
+// the trainer always logs its last step, so the newest record of
+// metrics.jsonl must be at step steps or beyond. A missing, empty or
+// damaged metrics.jsonl is a problem, not a finished run of 0 steps.
+func metricsProblem(runDir string, ck, steps int64) string {
+	path := filepath.Join(runDir, "metrics.jsonl")
+	last, err := metricsEnd(path)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%v, though the checkpoint is at step %d; remove %s to train the run again", err, ck, runDir)
+	case last < 0:
+		return fmt.Sprintf("%s holds no metrics record, though the checkpoint is at step %d; remove %s to train the run again", path, ck, runDir)
+	case last < steps:
+		return fmt.Sprintf("%s ends at step %d of %d, though the checkpoint is at step %d; remove %s to train the run again", path, last, steps, ck, runDir)
+	}
+	return ""
+}
+
+// metricsEnd is the step of the newest metrics record of metrics.jsonl (a
+// JSON object with a numeric "step"), found from the end of the file; -1
+// when it has none. A last line cut short is passed over.
+func metricsEnd(path string) (int64, error) {
+	f, size, err := data.OpenRegular(path, "metrics file", 0)
+	if err != nil {
+		return -1, err
+	}
+	defer f.Close()
+	off := max(0, size-metricsTail)
+	b := make([]byte, size-off)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return -1, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	lines := bytes.Split(b, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		var rec struct {
+			Step *float64 `json:"step"`
+		}
+		if json.Unmarshal(lines[i], &rec) == nil && rec.Step != nil {
+			return int64(*rec.Step), nil
+		}
+	}
+	return -1, nil
 }
 
 // configDiff compares the config a run was trained with (its config.yaml)

@@ -80,11 +80,27 @@ func Collect(spec *Spec, pts []Point, out string) (*Summary, error) {
 		dir := RunDir(out, p.Name)
 		st, _ := ReadStatus(dir)
 		ck := checkpointStep(dir)
+		// Done by the run's files, as the runner decides (see
+		// runner.point): a checkpoint at run.steps, metrics.jsonl up to
+		// there, a report of that checkpoint that reads.
+		trained := ck >= p.Config.Run.Steps
+		metrics := ""
+		if trained {
+			metrics = metricsProblem(dir, ck, p.Config.Run.Steps)
+		}
+		analysed, report := true, ""
+		if spec.Analyze != nil && trained {
+			analysed, report = reportState(dir, ck)
+		}
 		switch {
-		case ck >= p.Config.Run.Steps && (spec.Analyze == nil || hasReport(dir)):
+		case metrics != "":
+			row.Status, row.Error = RowFailed, metrics
+		case trained && analysed:
 			row.Status = RowDone
 		case st != nil && st.State == StateFailed:
 			row.Status, row.Error = RowFailed, st.Error
+		case report != "":
+			row.Status, row.Error = RowIncomplete, report+"; the next sweep analyses it again"
 		default:
 			row.Status = RowIncomplete
 		}
@@ -119,9 +135,22 @@ func Collect(spec *Spec, pts []Point, out string) (*Summary, error) {
 	return s, nil
 }
 
-// readRun fills a row from the run's metrics.jsonl and report/summary.json.
+// MarkFailed puts the failures of a sweep into the summary (Outcome.Errors:
+// name -> message): each such run not done is failed with the message the
+// sweep printed, also where its directory could not record it.
+func (s *Summary) MarkFailed(errs map[string]string) {
+	for i := range s.Rows {
+		r := &s.Rows[i]
+		if msg, ok := errs[r.Name]; ok && r.Status != RowDone {
+			r.Status, r.Error = RowFailed, msg
+		}
+	}
+}
+
+// readRun fills a row from the run's metrics.jsonl and report/summary.json
+// (regular files only: a FIFO in their place is passed over, not waited on).
 func readRun(row *Row, out, dir string) {
-	if f, err := os.Open(filepath.Join(dir, "metrics.jsonl")); err == nil {
+	if f, _, err := data.OpenRegular(filepath.Join(dir, "metrics.jsonl"), "metrics file", 0); err == nil {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		var last map[string]any
@@ -183,7 +212,7 @@ func readRun(row *Row, out, dir string) {
 			} `json:"figures"`
 		} `json:"arenas"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ReportDir, "summary.json"))
+	b, err := data.ReadRegularFile(filepath.Join(dir, ReportDir, "summary.json"), "analysis summary", 0)
 	if err != nil || json.Unmarshal(b, &rep) != nil {
 		return
 	}
