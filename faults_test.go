@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -245,6 +246,69 @@ func sweepRefused(t *testing.T, args []string) (int, string) {
 		t.Fatal(err)
 	}
 	return 0, stderr.String()
+}
+
+// A sweep killed outright (kill -9) takes its children with it: the
+// trainer gets SIGTERM as its parent-death signal, writes a checkpoint and
+// exits. A rerun started at once waits for that trainer to let go of the
+// run directory and resumes the run from its checkpoint, although
+// sweep-status.json still says "training".
+func TestKilledSweepStopsItsChildren(t *testing.T) {
+	sweepTest(t)
+	dir := t.TempDir()
+	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
+	out := filepath.Join(dir, "sw")
+	runDir := filepath.Join(out, "runs", tinyNames[0])
+	first := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
+	first.waitFor(t, "training on")
+	// The trainer's PID, from the lock it holds on its run directory.
+	trainer := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for trainer <= 0 || trainer == first.cmd.Process.Pid {
+		if time.Now().After(deadline) {
+			t.Fatalf("no trainer's PID in %s", filepath.Join(runDir, runlock.FileName))
+		}
+		time.Sleep(10 * time.Millisecond)
+		b, _ := os.ReadFile(filepath.Join(runDir, runlock.FileName))
+		trainer, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	t.Cleanup(func() {
+		if alive(trainer) {
+			syscall.Kill(trainer, syscall.SIGKILL)
+		}
+	})
+	time.Sleep(300 * time.Millisecond) // the trainer's signal handling is set up
+	first.cmd.Process.Kill()
+	if code := first.exit(t); code != -1 {
+		t.Fatalf("killed sweep: exit status %d", code)
+	}
+	second := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
+	second.waitFor(t, tinyNames[0]+": training on cpu (resuming from step ")
+	if alive(trainer) {
+		t.Errorf("the killed sweep's trainer (pid %d) still runs", trainer)
+	}
+	if b, _ := os.ReadFile(filepath.Join(runDir, sweep.TrainLog)); !strings.Contains(string(b), "interrupted by SIGTERM after step") {
+		t.Errorf("the first trainer did not stop on SIGTERM; %s:\n%s", sweep.TrainLog, b)
+	}
+	second.cmd.Process.Signal(os.Interrupt)
+	if code := second.exit(t); code != 130 {
+		t.Errorf("second sweep: exit status %d, want 130:\n%s", code, second.stderr.String())
+	}
+}
+
+// alive reports whether process pid runs (a zombie, exited but not yet
+// reaped, does not).
+func alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // One stop delivered twice, as timeout(1) delivers it (to the process,

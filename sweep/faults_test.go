@@ -4,7 +4,8 @@ package sweep
 // regular files, too large or of two documents (F7, F8), grids too large to
 // expand (F17), run names too long for a file system and failures the run
 // directory cannot record (F14), reports cut short (F15), empty metrics
-// (F16).
+// (F16), and a rerun after a kill whose trainer still holds its run (resume
+// from its checkpoint, whatever sweep-status.json says).
 
 import (
 	"bytes"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -428,3 +430,68 @@ func TestMetricsMustReachTheEnd(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A rerun after the sweep was killed outright: its trainer, stopped by its
+// parent-death signal, may still hold the run directory while it writes
+// its checkpoint. The rerun waits for it rather than failing on its lock,
+// then resumes from the checkpoint, whatever sweep-status.json says.
+func TestRerunWaitsForKilledTrainer(t *testing.T) {
+	for _, status := range []string{"training", "done", "failed", "garbage", "none"} {
+		t.Run(status, func(t *testing.T) {
+			spec, pts := oneRun(t, false)
+			out := t.TempDir()
+			dir := RunDir(out, pts[0].Name)
+			fakeRun(t, dir, []string{`{"step":5,"loss":2}`}, 5, "")
+			switch status {
+			case "garbage":
+				os.WriteFile(filepath.Join(dir, StatusFile), []byte("{\"state\": \"do"), 0o644)
+			case "none":
+			default:
+				writeStatus(dir, &Status{Name: pts[0].Name, State: status, Step: 20, Steps: 20})
+			}
+			lk, err := runlock.Exclusive(dir, "run directory") // the killed sweep's trainer
+			if err != nil {
+				t.Fatal(err)
+			}
+			exe, calls, env := fakeGridgpu(t, 20)
+			var log syncBuffer
+			done := make(chan *Outcome, 1)
+			go func() {
+				res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- res
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(log.String(), "is in use by another gridgpu process") {
+				if time.Now().After(deadline) {
+					t.Fatalf("no wait for the run directory; log:\n%s", log.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if got := readCalls(calls); len(got) != 0 {
+				t.Errorf("ran %q while the directory was held", got)
+			}
+			// The trainer writes its checkpoint and exits.
+			name := train.CheckpointName(12)
+			os.WriteFile(filepath.Join(dir, "checkpoints", name), []byte("x"), 0o644)
+			os.WriteFile(filepath.Join(dir, "checkpoints", train.LatestFile), []byte(name+"\n"), 0o644)
+			lk.Release()
+			var res *Outcome
+			select {
+			case res = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the rerun still waits; log:\n%s", log.String())
+			}
+			got := readCalls(calls)
+			if len(got) != 1 || !strings.HasPrefix(got[0], "train --resume "+dir+" ") || res.Done != 1 {
+				t.Errorf("calls %q, outcome %+v; log:\n%s", got, res, log.String())
+			}
+			if !strings.Contains(log.String(), "resuming from step 12") {
+				t.Errorf("log:\n%s", log.String())
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
 )
 
@@ -223,6 +224,10 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 	if r.isStopping() {
 		return StatePending
 	}
+	busy := r.waitForRunDir(dir, tag)
+	if busy == errStopped {
+		return StatePending
+	}
 	prev, err := ReadStatus(dir)
 	if err != nil {
 		r.logf("%s: %v; rewriting it", tag, err)
@@ -245,6 +250,9 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 		}
 		r.logf("%s: FAILED (%s): %s", tag, phase, msg)
 		return StateFailed
+	}
+	if busy != nil {
+		return fail("train", busy.Error(), "")
 	}
 	// A run counts as finished by its files, whatever sweep-status.json
 	// says: a checkpoint at run.steps, metrics.jsonl up to there, and a
@@ -418,20 +426,62 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 
 var errStopped = errors.New("stopped before starting")
 
+// runDirWait is how long a run waits for another process to let go of its
+// directory.
+const runDirWait = time.Minute
+
+// waitForRunDir waits while another process holds the run directory's lock
+// (internal/runlock, taken by train): a trainer left by a sweep that was
+// killed outright, which its parent-death signal (SIGTERM) makes finish its
+// step, write a checkpoint and exit. The run then resumes from that
+// checkpoint instead of failing on the lock, or reading the checkpoint
+// before it is written. It returns the lock's error after runDirWait, and
+// errStopped when the sweep is stopped meanwhile.
+func (r *runner) waitForRunDir(dir, tag string) error {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil
+	}
+	deadline := time.Now().Add(runDirWait)
+	for logged := false; ; logged = true {
+		lk, err := runlock.Exclusive(dir, "run directory")
+		var busy *runlock.BusyError
+		if !errors.As(err, &busy) {
+			lk.Release() // free, or no locks here: train says so itself
+			return nil
+		}
+		if r.isStopping() {
+			return errStopped
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		if !logged {
+			r.logf("%s: %v; waiting up to %.0f s for it to end (a trainer of a sweep that was killed writes a checkpoint first)", tag, err, runDirWait.Seconds())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // child runs the binary with args, its output appended to logPath. It
 // returns the exit status (-1 when killed by a signal) and the last
 // "gridgpu: " line the child wrote, which is its error message.
 func (r *runner) child(logPath string, args []string, threads int) (int, string, error) {
-	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, "", err
 	}
 	defer lf.Close()
 	fmt.Fprintf(lf, "\n=== %s: gridgpu %s (GOMAXPROCS=%d)\n", time.Now().Format(time.RFC3339), strings.Join(args, " "), threads)
-	tail := &tailWriter{}
+	var from int64
+	if st, err := lf.Stat(); err == nil {
+		from = st.Size()
+	}
+	// The child writes into the log itself, not through a pipe of this
+	// process: should the sweep be killed, a trainer stopped by its
+	// parent-death signal still logs how it stopped.
 	cmd := exec.Command(r.opt.Exe, args...)
 	cmd.Stdout = lf
-	cmd.Stderr = io.MultiWriter(lf, tail)
+	cmd.Stderr = lf
 	cmd.Env = append(append(os.Environ(), r.opt.Env...), "GOMAXPROCS="+strconv.Itoa(threads))
 	err = startAndWait(cmd, func() error {
 		r.mu.Lock()
@@ -448,7 +498,7 @@ func (r *runner) child(logPath string, args []string, threads int) (int, string,
 	r.mu.Lock()
 	delete(r.running, cmd)
 	r.mu.Unlock()
-	msg := tail.lastError()
+	msg := lastError(lf, from)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code := ee.ExitCode()
@@ -465,27 +515,20 @@ func (r *runner) child(logPath string, args []string, threads int) (int, string,
 	return 0, msg, nil
 }
 
-// tailWriter keeps the last few kilobytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 8192 {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-4096:]...)
+// lastError is the last line starting with "gridgpu: ", without the
+// prefix, that the log f holds after offset from (in its last 8 KiB).
+func lastError(f *os.File, from int64) string {
+	st, err := f.Stat()
+	if err != nil {
+		return ""
 	}
-	return len(p), nil
-}
-
-// lastError is the last line starting with "gridgpu: ", without the prefix.
-func (t *tailWriter) lastError() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := strings.Split(strings.ReplaceAll(string(t.buf), "\r", "\n"), "\n")
+	from = max(from, st.Size()-8192)
+	if from >= st.Size() {
+		return ""
+	}
+	b := make([]byte, st.Size()-from)
+	n, _ := f.ReadAt(b, from)
+	lines := strings.Split(strings.ReplaceAll(string(b[:n]), "\r", "\n"), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if s, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "gridgpu: "); ok {
 			return s
