@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/analysis/report"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
@@ -177,13 +178,13 @@ func runAnalyze(c *cli.Context) (err error) {
 			removeParents()
 		}
 	}()
-	if err := analysis.CheckOutDir(out, c.Bool("overwrite")); err != nil {
+	if err := report.CheckOutDir(out, c.Bool("overwrite")); err != nil {
 		return usagef("%v", err)
 	}
 	// Staging directories of an analysis killed while writing this report
 	// are garbage; an unwritable --out is found now, not after the work.
-	analysis.RemoveStalePartials(out, data.ProcessStart)
-	if err := analysis.ProbeOutDir(out); err != nil {
+	report.RemoveStalePartials(out, data.ProcessStart)
+	if err := report.ProbeOutDir(out); err != nil {
 		return err
 	}
 	ckpt := c.String("checkpoint")
@@ -274,7 +275,7 @@ func runAnalyze(c *cli.Context) (err error) {
 			ss.Method, ss.Module, ss.Arena, len(ss.Units), ss.Continuity, ss.PhaseSpread)
 	}
 	var files int
-	err = analysis.WriteReport(out, res, analysis.ReportInfo{
+	err = report.WriteReport(out, res, report.ReportInfo{
 		Checkpoint: ckpt, Metadata: meta, Training: curves,
 		Progress: func(name string) {
 			files++

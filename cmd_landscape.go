@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/analysis/report"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/statusline"
@@ -282,7 +283,7 @@ func landscapeAction(c *cli.Context) error {
 	}
 	js = append(js, '\n')
 	if out != "" {
-		png, err := analysis.PhaseDiagramPNG(pd, phaseHeading(&res, xs, ys))
+		png, err := report.PhaseDiagramPNG(pd, phaseHeading(&res, xs, ys))
 		if err != nil {
 			return fmt.Errorf("drawing the phase diagram: %w", err)
 		}

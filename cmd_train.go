@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/analysis/report"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/statusline"
@@ -184,7 +184,7 @@ func trainAction(c *cli.Context) (err error) {
 		os.Exit(stopsig.ExitStatus(s))
 	}()
 
-	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: statusline.IsTerminal(stderr), EvalPicture: analysis.EvalPicturePNG}
+	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: statusline.IsTerminal(stderr), EvalPicture: report.EvalPicturePNG}
 	if ck == nil {
 		opt.Preset = c.String("preset")
 	}

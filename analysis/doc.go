@@ -7,8 +7,18 @@
 // Fourier spectra of their ratemaps (FourierAnalyse, FourierModules),
 // embeds each module's population states (ModuleStateSpace), and relates
 // distances in neural space to distances in physical space. Analyze runs
-// the whole protocol and writes summary.json, ratemaps.npz, PNG figures and
-// an index.html report.
+// the whole protocol. The package also reads a run's training curves
+// (ReadTrainingCurves), counts grid cells from reports' summaries
+// (GridCells), scores the idealised grid codes of the loss landscape
+// (ScoreCodes) and estimates an analysis's memory (CheckResources).
+//
+// This package is the science only: numbers, and the summary.json schema
+// (Summary) that holds them. It draws nothing and imports no plotting
+// library, so that the trainer (package train), which evaluates grid cells
+// during training with Analyze, links none of it. The report (every PNG
+// figure, the training-curve figures, index.html, writing and publishing
+// a report directory, the landscape's phase diagram) is package
+// analysis/report.
 //
 // Conventions: a ratemap of nx by ny bins is stored row-major as
 // m[ix*ny+iy], ix along x and iy along y; missing (unvisited) bins are NaN.

@@ -10,8 +10,9 @@ import (
 )
 
 // MemoryEstimate is the memory an analysis needs at its peak, from the
-// buffers analyzeArena, the scorers and WriteReport allocate. Sizes are
-// float64 so that absurd options cannot overflow the arithmetic.
+// buffers analyzeArena, the scorers and the report (report.WriteReport)
+// allocate. Sizes are float64 so that absurd options cannot overflow the
+// arithmetic.
 type MemoryEstimate struct {
 	Bytes float64 // total, with the allowance for the garbage collector
 	// Largest describes the largest part, for messages; Flag is the flag

@@ -480,3 +480,38 @@ func NetworkStates(p *graph.Params, b *data.Batch) ([]float32, error) {
 	}
 	return s, nil
 }
+
+// PhaseDiagram is the loss landscape over a grid of two loss settings: in
+// each cell, every family's best code under that cell's setting.
+type PhaseDiagram struct {
+	XKey, YKey       string    // the swept settings' config paths, e.g. "loss.sigma_g"
+	XValues, YValues []float64 // their values, one column or row each
+	// Cells[iy][ix] is the cell at XValues[ix], YValues[iy].
+	Cells [][]PhaseCell
+}
+
+// PhaseCell is one cell of a PhaseDiagram.
+type PhaseCell struct {
+	X, Y float64
+	// Best holds each family's best code, lowest total first
+	// (BestPerFamily).
+	Best []CodeScore
+}
+
+// Winner returns the family of the lowest total ("" when none has a finite
+// total).
+func (c PhaseCell) Winner() string {
+	if len(c.Best) == 0 {
+		return ""
+	}
+	return c.Best[0].Code.Family
+}
+
+// Margin returns the runner-up's total less the winner's: how clearly the
+// winner wins (NaN with fewer than two families).
+func (c PhaseCell) Margin() float64 {
+	if len(c.Best) < 2 {
+		return math.NaN()
+	}
+	return c.Best[1].Losses.Total - c.Best[0].Losses.Total
+}

@@ -24,8 +24,9 @@ const MaxEvalPictures = 16
 // sorts by step.
 func EvalPictureName(step int64) string { return fmt.Sprintf("step-%08d.png", step) }
 
-// PictureFunc draws an evaluation's ratemaps (analysis.EvalPicturePNG in
-// the CLI); train itself draws nothing.
+// PictureFunc draws an evaluation's ratemaps (the CLI sets it to
+// EvalPicturePNG of package analysis/report); train itself draws nothing,
+// and links none of the plotting code.
 type PictureFunc func(ar *analysis.ArenaResult, heading string) ([]byte, error)
 
 // writeEvalPicture writes the picture of ev (evaluated after step) into

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/analysis/report"
 )
 
 // Every evaluation of a run leaves its ratemap picture, a decodable PNG
@@ -26,7 +27,7 @@ func TestEvalPictures(t *testing.T) {
 	var headings []string
 	draw := func(ar *analysis.ArenaResult, heading string) ([]byte, error) {
 		headings = append(headings, heading)
-		return analysis.EvalPicturePNG(ar, heading)
+		return report.EvalPicturePNG(ar, heading)
 	}
 	if _, err := Run(context.Background(), cfg, Options{Out: out, EvalPicture: draw}); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/gridgpu/gridgpu/analysis"
 )
 
 var (
@@ -90,9 +92,9 @@ func vline(p *plot.Plot, x, y float64, col color.RGBA) error {
 
 // latticeCounts counts the units of each Fourier kind (every kind, zero
 // counts too, so that summary.json shows them all).
-func latticeCounts(f []FourierUnit) map[string]int {
+func latticeCounts(f []analysis.FourierUnit) map[string]int {
 	c := map[string]int{}
-	for _, k := range []string{LatticeHexagonal, LatticeSheared, LatticeSquare, LatticeNone, LatticeSilent, LatticeFlat} {
+	for _, k := range []string{analysis.LatticeHexagonal, analysis.LatticeSheared, analysis.LatticeSquare, analysis.LatticeNone, analysis.LatticeSilent, analysis.LatticeFlat} {
 		c[k] = 0
 	}
 	for _, u := range f {
@@ -102,10 +104,10 @@ func latticeCounts(f []FourierUnit) map[string]int {
 }
 
 // fourierPNG draws the histograms of the Fourier spacings and orientations
-// of the hexagonal and sheared units (those that FourierModules groups),
-// stacked by Fourier module, with the SAC-scale modules' periods as dashed
-// lines.
-func fourierPNG(ar *ArenaResult) ([]byte, error) {
+// of the hexagonal and sheared units (those that analysis.FourierModules
+// groups), stacked by Fourier module, with the SAC-scale modules' periods
+// as dashed lines.
+func fourierPNG(ar *analysis.ArenaResult) ([]byte, error) {
 	rep := ar.FourierModules
 	inMod := map[int]int{}
 	for i, m := range rep.Modules {
@@ -118,7 +120,7 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	ori := make([][]float64, ng)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for u, f := range ar.Fourier {
-		if f.Kind != LatticeHexagonal && f.Kind != LatticeSheared {
+		if f.Kind != analysis.LatticeHexagonal && f.Kind != analysis.LatticeSheared {
 			continue
 		}
 		g, ok := inMod[u]
@@ -146,7 +148,7 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	cols[ng-1], names[ng-1] = unassignedColour, "hexagonal or sheared, no module"
 	kinds := latticeCounts(ar.Fourier)
 
-	p1 := newAxes(fmt.Sprintf("Fourier lattice spacing, %g m arena (%d hexagonal, %d sheared units)", ar.Side, kinds[LatticeHexagonal], kinds[LatticeSheared]),
+	p1 := newAxes(fmt.Sprintf("Fourier lattice spacing, %g m arena (%d hexagonal, %d sheared units)", ar.Side, kinds[analysis.LatticeHexagonal], kinds[analysis.LatticeSheared]),
 		"spacing 2/(sqrt(3)|f|); sheared: of the hexagonal lattice of equal cell area (m)", "", 0)
 	p2 := newAxes(fmt.Sprintf("Fourier orientation, %g m arena", ar.Side), "orientation of the lattice (degrees, mod 60)", "", 0)
 	if math.IsInf(lo, 1) {
@@ -177,12 +179,12 @@ func fourierPNG(ar *ArenaResult) ([]byte, error) {
 	// in the figure's heading, not in a panel of text labels: gonum's label
 	// layout on an axis-less panel could take minutes to draw.
 	heading := fmt.Sprintf("Fourier modules, %g m arena: %d hexagonal, %d sheared, %d square, %d no lattice, %d silent; Fourier modules %s; SAC-scale modules %s",
-		ar.Side, kinds[LatticeHexagonal], kinds[LatticeSheared], kinds[LatticeSquare], kinds[LatticeNone]+kinds[LatticeFlat], kinds[LatticeSilent], periodList(rep), periodList(ar.Modules))
+		ar.Side, kinds[analysis.LatticeHexagonal], kinds[analysis.LatticeSheared], kinds[analysis.LatticeSquare], kinds[analysis.LatticeNone]+kinds[analysis.LatticeFlat], kinds[analysis.LatticeSilent], periodList(rep), periodList(ar.Modules))
 	return gridOfPlots([]*plot.Plot{p1, p2}, 5.2*vg.Inch, 4.2*vg.Inch, heading)
 }
 
 // periodList is "0.52, 0.73 m (ratio 1.4)" or "none".
-func periodList(r ModuleReport) string {
+func periodList(r analysis.ModuleReport) string {
 	if len(r.Modules) == 0 {
 		return "none"
 	}
@@ -201,7 +203,7 @@ func periodList(r ModuleReport) string {
 	return s
 }
 
-func agreementLine(c ModuleComparison) string {
+func agreementLine(c analysis.ModuleComparison) string {
 	if c.Agree {
 		return "The two methods agree: " + c.Note + "."
 	}
@@ -212,7 +214,7 @@ func agreementLine(c ModuleComparison) string {
 // unit against arena side (faint lines; median and 90th percentile bold),
 // module periods of both methods against arena side, and the numbers of
 // grid and hexagonal units.
-func arenasPNG(res *Result) ([]byte, error) {
+func arenasPNG(res *analysis.Result) ([]byte, error) {
 	thr := res.Options.Modules.MinScore
 	p1 := newAxes("Grid score60 against arena size", "arena side (m)", "score60", 0)
 	sides := make([]float64, len(res.Arenas))
@@ -316,13 +318,13 @@ func arenasPNG(res *Result) ([]byte, error) {
 	top := 1.0
 	for k, f := range []struct {
 		name  string
-		count func(ar *ArenaResult) int
+		count func(ar *analysis.ArenaResult) int
 	}{
-		{fmt.Sprintf("grid units (score60 > %.2g)", thr), func(ar *ArenaResult) int { return len(ar.Modules.GridUnits) }},
-		{"hexagonal Fourier lattice", func(ar *ArenaResult) int { return latticeCounts(ar.Fourier)[LatticeHexagonal] }},
-		{"sheared Fourier lattice", func(ar *ArenaResult) int { return latticeCounts(ar.Fourier)[LatticeSheared] }},
-		{"square Fourier lattice", func(ar *ArenaResult) int { return latticeCounts(ar.Fourier)[LatticeSquare] }},
-		{"silent", func(ar *ArenaResult) int { return len(ar.Silent) }},
+		{fmt.Sprintf("grid units (score60 > %.2g)", thr), func(ar *analysis.ArenaResult) int { return len(ar.Modules.GridUnits) }},
+		{"hexagonal Fourier lattice", func(ar *analysis.ArenaResult) int { return latticeCounts(ar.Fourier)[analysis.LatticeHexagonal] }},
+		{"sheared Fourier lattice", func(ar *analysis.ArenaResult) int { return latticeCounts(ar.Fourier)[analysis.LatticeSheared] }},
+		{"square Fourier lattice", func(ar *analysis.ArenaResult) int { return latticeCounts(ar.Fourier)[analysis.LatticeSquare] }},
+		{"silent", func(ar *analysis.ArenaResult) int { return len(ar.Silent) }},
 	} {
 		var xy plotter.XYs
 		for i := range res.Arenas {
@@ -389,7 +391,7 @@ func hue(ph float64) color.RGBA {
 // stateSpacePNG draws one module's state space: three projections of the
 // spectral embedding coloured by the lattice phase along k_a (top row) and
 // k_b (bottom row), the units' phases, and the PCA spectrum.
-func stateSpacePNG(ss *StateSpace) ([]byte, error) {
+func stateSpacePNG(ss *analysis.StateSpace) ([]byte, error) {
 	var plots []*plot.Plot
 	proj := [][2]int{{0, 1}, {0, 2}, {1, 2}}
 	for row := 0; row < 2; row++ {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package analysis
+package report
 
 // exchange: only Linux swaps two names in one step; elsewhere publish sets
 // the old report aside first.

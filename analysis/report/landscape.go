@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"fmt"
@@ -10,42 +10,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/gridgpu/gridgpu/analysis"
 )
-
-// PhaseDiagram is the loss landscape over a grid of two loss settings: in
-// each cell, every family's best code under that cell's setting.
-type PhaseDiagram struct {
-	XKey, YKey       string    // the swept settings' config paths, e.g. "loss.sigma_g"
-	XValues, YValues []float64 // their values, one column or row each
-	// Cells[iy][ix] is the cell at XValues[ix], YValues[iy].
-	Cells [][]PhaseCell
-}
-
-// PhaseCell is one cell of a PhaseDiagram.
-type PhaseCell struct {
-	X, Y float64
-	// Best holds each family's best code, lowest total first
-	// (BestPerFamily).
-	Best []CodeScore
-}
-
-// Winner returns the family of the lowest total ("" when none has a finite
-// total).
-func (c PhaseCell) Winner() string {
-	if len(c.Best) == 0 {
-		return ""
-	}
-	return c.Best[0].Code.Family
-}
-
-// Margin returns the runner-up's total less the winner's: how clearly the
-// winner wins (NaN with fewer than two families).
-func (c PhaseCell) Margin() float64 {
-	if len(c.Best) < 2 {
-		return math.NaN()
-	}
-	return c.Best[1].Losses.Total - c.Best[0].Losses.Total
-}
 
 // familyColour is a family's fill colour, fixed per family (not per
 // diagram) so that diagrams of different sweeps read alike.
@@ -54,7 +21,7 @@ func familyColour(family string) color.RGBA {
 		// Halfway to white: the cells' text stays readable.
 		return color.RGBA{uint8((int(c.R) + 255) / 2), uint8((int(c.G) + 255) / 2), uint8((int(c.B) + 255) / 2), 255}
 	}
-	for i, f := range CodeFamilies {
+	for i, f := range analysis.CodeFamilies {
 		if f == family {
 			return pastel(moduleColours[i%len(moduleColours)])
 		}
@@ -65,7 +32,7 @@ func familyColour(family string) color.RGBA {
 // PhaseDiagramPNG draws the diagram: one square per cell, coloured by its
 // winning family, with the winner's best period and the margin to the
 // runner-up written in it. heading goes above the plot.
-func PhaseDiagramPNG(pd *PhaseDiagram, heading string) ([]byte, error) {
+func PhaseDiagramPNG(pd *analysis.PhaseDiagram, heading string) ([]byte, error) {
 	nx, ny := len(pd.XValues), len(pd.YValues)
 	if nx == 0 || ny == 0 {
 		return emptyPNG(heading + ": no cells")

@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"context"
@@ -11,16 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 )
 
 // smallResult analyses a small network in the given arenas.
-func smallResult(t *testing.T, arenas ...float64) *Result {
+func smallResult(t *testing.T, arenas ...float64) *analysis.Result {
 	t.Helper()
 	opt := smallOptions()
 	opt.Arenas = arenas
-	res, err := Analyze(context.Background(), graph.InitParams(8, 16, 1), opt)
+	res, err := analysis.Analyze(context.Background(), graph.InitParams(8, 16, 1), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func readRoot(root *os.Root) (reportView, error) {
 	if err != nil {
 		return v, err
 	}
-	var s Summary
+	var s analysis.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		return v, err
 	}

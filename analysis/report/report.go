@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"encoding/json"
@@ -10,117 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
 )
-
-// Summary is the content of summary.json.
-type Summary struct {
-	Model struct {
-		N          int               `json:"N"`
-		H          int               `json:"H"`
-		Checkpoint string            `json:"checkpoint,omitempty"`
-		Metadata   map[string]string `json:"metadata,omitempty"`
-	} `json:"model"`
-	Settings SummarySettings `json:"settings"`
-	Arenas   []ArenaSummary  `json:"arenas"`
-	// Generalisation names the figure of scores, periods and unit counts
-	// against arena size.
-	Generalisation string `json:"generalisation_figure"`
-	// StateSpaces are the modules' state spaces (in one arena).
-	StateSpaces []StateSpaceSummary `json:"state_spaces"`
-	// Training describes the run's training curves (a checkpoint in a run
-	// directory only).
-	Training *TrainingSummary `json:"training,omitempty"`
-	Seconds  float64          `json:"seconds"`
-}
-
-// SummarySettings records what the analysis ran with.
-type SummarySettings struct {
-	Arenas       []float64 `json:"arenas_m"`
-	BinsPerMetre int       `json:"bins_per_metre"`
-	Trajectories int       `json:"trajectories"`
-	Steps        int       `json:"steps"`
-	Seed         uint64    `json:"seed"`
-	Walks        string    `json:"walks"` // "standard" or "training"
-	Motion       Motion    `json:"motion"`
-	Start        string    `json:"start"`                   // "origin" or "uniform"
-	BurnIn       int       `json:"burn_in_steps,omitempty"` // unbinned steps before each walk (uniform starts)
-	// Scorer gives each unit's score60/score90 and the grid units;
-	// GridThreshold is the score60 a grid unit exceeds (= Modules.MinScore).
-	Scorer          string            `json:"scorer"`
-	GridThreshold   float64           `json:"grid_threshold"`
-	Modules         ModuleOptions     `json:"modules"`
-	Fourier         FourierOptions    `json:"fourier"`
-	StateSpace      StateSpaceOptions `json:"state_space"`
-	DistanceSamples int               `json:"distance_samples"`
-	// The rings of each scorer: banino's in units of the map side (inner,
-	// outer), rings' outer radii in units of the SAC's central-peak radius.
-	BaninoRings    [][2]float64 `json:"banino_rings_map_side"`
-	MaskOuterRadii []float64    `json:"mask_outer_radii_r0"`
-}
-
-// ArenaSummary is one arena in summary.json. Scales, periods and ring radii
-// are in metres; orientations in degrees modulo 60.
-type ArenaSummary struct {
-	Side     float64    `json:"side_m"`
-	Bins     int        `json:"bins_per_side"`
-	BinSize  float64    `json:"bin_size_m"`
-	Coverage Coverage   `json:"coverage"`
-	Units    []MapScore `json:"units"`
-	// Silent units are zero everywhere; SilentCount is their number.
-	SilentUnits []int `json:"silent_units"`
-	SilentCount int   `json:"silent"`
-	// Modules are found by SAC scale; FourierModules by the spacing of
-	// the units' Fourier lattices (Fourier has each unit's), and
-	// ModuleComparison says whether the two agree.
-	Modules          ModuleReport     `json:"modules"`
-	Fourier          []FourierUnit    `json:"fourier"`
-	LatticeCounts    map[string]int   `json:"lattice_counts"`
-	FourierModules   ModuleReport     `json:"fourier_modules"`
-	ModuleComparison ModuleComparison `json:"module_comparison"`
-	Distance         DistanceCurve    `json:"distance_curve"`
-	Figures          ArenaFigures     `json:"figures"`
-	Seconds          float64          `json:"seconds"`
-}
-
-// StateSpaceSummary is one module's state space in summary.json (see
-// StateSpace for the meaning of each number).
-type StateSpaceSummary struct {
-	Arena       float64    `json:"arena_m"`
-	Module      int        `json:"module"`
-	Method      string     `json:"method"`
-	Units       []int      `json:"units"`
-	Points      int        `json:"points"`
-	PCAVariance []float64  `json:"pca_variance"`
-	KA          [2]float64 `json:"k_a_rad_per_m"`
-	KB          [2]float64 `json:"k_b_rad_per_m"`
-	UnitPhases  [][2]Num   `json:"unit_phases"`
-	PhaseSpread Num        `json:"phase_spread"`
-	Continuity  Num        `json:"continuity"`
-	Figure      string     `json:"figure"`
-}
-
-func newStateSpaceSummary(ss StateSpace, figure string) StateSpaceSummary {
-	out := StateSpaceSummary{Arena: ss.Arena, Module: ss.Module, Method: ss.Method, Units: ss.Units, Points: ss.Points,
-		PCAVariance: ss.PCAVariance, KA: ss.KA, KB: ss.KB, PhaseSpread: Num(ss.PhaseSpread), Continuity: Num(ss.Continuity), Figure: figure}
-	if out.PCAVariance == nil {
-		out.PCAVariance = []float64{}
-	}
-	out.UnitPhases = make([][2]Num, len(ss.UnitPhases))
-	for i, p := range ss.UnitPhases {
-		out.UnitPhases[i] = [2]Num{Num(p[0]), Num(p[1])}
-	}
-	return out
-}
-
-// ArenaFigures names an arena's PNG files, relative to the output directory.
-type ArenaFigures struct {
-	Ratemaps   string `json:"ratemaps"`
-	SACs       string `json:"sacs"`
-	Histograms string `json:"histograms"`
-	Modules    string `json:"modules"`
-	Fourier    string `json:"fourier"`
-}
 
 // arenaTag names an arena in file and array names: "2m", "1.5m".
 func arenaTag(L float64) string { return strconv.FormatFloat(L, 'f', -1, 64) + "m" }
@@ -130,9 +22,10 @@ type ReportInfo struct {
 	Checkpoint string
 	Metadata   map[string]string
 	Progress   func(string) // called before each file is made; may be nil
-	// Training holds the run's metrics.jsonl (see ReadTrainingCurves); nil
-	// when the checkpoint is not in a run directory.
-	Training *TrainingCurves
+	// Training holds the run's metrics.jsonl (see
+	// analysis.ReadTrainingCurves); nil when the checkpoint is not in a run
+	// directory.
+	Training *analysis.TrainingCurves
 }
 
 // WriteReport writes summary.json, ratemaps.npz, the PNG figures and
@@ -143,7 +36,7 @@ type ReportInfo struct {
 // removes the staging directory and leaves dir as it was. An existing dir
 // must be empty, or with overwrite hold a report (CheckOutDir); a dir that
 // is a symbolic link is followed.
-func WriteReport(dir string, res *Result, info ReportInfo, overwrite bool) (err error) {
+func WriteReport(dir string, res *analysis.Result, info ReportInfo, overwrite bool) (err error) {
 	if err := CheckOutDir(dir, overwrite); err != nil {
 		return err
 	}
@@ -293,47 +186,47 @@ func writeSynced(path string, b []byte) error {
 	return f.Close()
 }
 
-func buildSummary(res *Result, info ReportInfo) Summary {
-	var s Summary
+func buildSummary(res *analysis.Result, info ReportInfo) analysis.Summary {
+	var s analysis.Summary
 	s.Model.N, s.Model.H = res.N, res.H
 	s.Model.Checkpoint, s.Model.Metadata = info.Checkpoint, info.Metadata
 	o := res.Options
 	walks := o.Walks
 	if walks == "" {
-		walks = WalksStandard
+		walks = analysis.WalksStandard
 	}
-	scorer, _ := CheckScorer(o.Scorer)
+	scorer, _ := analysis.CheckScorer(o.Scorer)
 	start, burn := o.Start, 0
 	if start == "" {
-		start = StartOrigin
+		start = analysis.StartOrigin
 	}
-	if start == StartUniform {
+	if start == analysis.StartUniform {
 		burn = o.BurnIn
 	}
-	s.Settings = SummarySettings{Arenas: o.Arenas, BinsPerMetre: o.BinsPerMetre, Trajectories: o.Trajectories, Steps: o.Steps,
+	s.Settings = analysis.SummarySettings{Arenas: o.Arenas, BinsPerMetre: o.BinsPerMetre, Trajectories: o.Trajectories, Steps: o.Steps,
 		Seed: o.Seed, Walks: walks, Motion: o.Motion, Start: start, BurnIn: burn, Scorer: scorer, GridThreshold: o.Modules.MinScore, Modules: o.Modules,
 		Fourier: o.Fourier, StateSpace: o.StateSpace,
-		DistanceSamples: o.DistanceSamples, BaninoRings: BaninoRings, MaskOuterRadii: DefaultOuterRadii}
+		DistanceSamples: o.DistanceSamples, BaninoRings: analysis.BaninoRings, MaskOuterRadii: analysis.DefaultOuterRadii}
 	s.Generalisation = "arenas.png"
-	s.StateSpaces = []StateSpaceSummary{}
+	s.StateSpaces = []analysis.StateSpaceSummary{}
 	for _, ss := range res.StateSpaces {
-		s.StateSpaces = append(s.StateSpaces, newStateSpaceSummary(ss, fmt.Sprintf("statespace_%s_%s_module%d.png", ss.Method, arenaTag(ss.Arena), ss.Module)))
+		s.StateSpaces = append(s.StateSpaces, analysis.NewStateSpaceSummary(ss, fmt.Sprintf("statespace_%s_%s_module%d.png", ss.Method, arenaTag(ss.Arena), ss.Module)))
 	}
 	s.Seconds = res.Seconds
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
 		tag := arenaTag(ar.Side)
-		a := ArenaSummary{Side: ar.Side, Bins: ar.Bins.NB, BinSize: ar.Bins.BinSize(), Coverage: ar.Coverage,
+		a := analysis.ArenaSummary{Side: ar.Side, Bins: ar.Bins.NB, BinSize: ar.Bins.BinSize(), Coverage: ar.Coverage,
 			Modules: ar.Modules, Distance: ar.Distance, Seconds: ar.Seconds,
 			SilentUnits: append([]int{}, ar.Silent...), SilentCount: len(ar.Silent),
 			Fourier: ar.Fourier, LatticeCounts: latticeCounts(ar.Fourier), FourierModules: ar.FourierModules, ModuleComparison: ar.Comparison,
-			Figures: ArenaFigures{Ratemaps: "ratemaps_" + tag + ".png", SACs: "sacs_" + tag + ".png",
+			Figures: analysis.ArenaFigures{Ratemaps: "ratemaps_" + tag + ".png", SACs: "sacs_" + tag + ".png",
 				Histograms: "histograms_" + tag + ".png", Modules: "modules_" + tag + ".png", Fourier: "fourier_" + tag + ".png"}}
 		if a.Fourier == nil {
-			a.Fourier = []FourierUnit{}
+			a.Fourier = []analysis.FourierUnit{}
 		}
 		for u, sc := range ar.Scores {
-			a.Units = append(a.Units, NewMapScore(u, sc, scorer))
+			a.Units = append(a.Units, analysis.NewMapScore(u, sc, scorer))
 		}
 		s.Arenas = append(s.Arenas, a)
 	}
@@ -346,7 +239,7 @@ var indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
 		switch x := v.(type) {
 		case float64:
 			f = x
-		case Num:
+		case analysis.Num:
 			f = float64(x)
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -466,7 +359,7 @@ func joinInts(u []int, limit int) string {
 	return strings.Join(p, " ")
 }
 
-func indexHTML(s *Summary) ([]byte, error) {
+func indexHTML(s *analysis.Summary) ([]byte, error) {
 	var b strings.Builder
 	if err := indexTmpl.Execute(&b, s); err != nil {
 		return nil, fmt.Errorf("index.html: %w", err)

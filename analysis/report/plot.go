@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/gridgpu/gridgpu/analysis"
 )
 
 // viridis anchors (matplotlib's viridis at 0, 1/8, ..., 1); colours in
@@ -184,7 +186,7 @@ func emptyPNG(msg string) ([]byte, error) {
 
 // scoreOrder returns unit indices sorted by decreasing score60, undefined
 // scores last.
-func scoreOrder(scores []Score) []int {
+func scoreOrder(scores []analysis.Score) []int {
 	idx := make([]int, len(scores))
 	for i := range idx {
 		idx[i] = i
@@ -208,7 +210,7 @@ func fmtScore(v float64) string {
 
 // ratemapPanel draws every unit's ratemap, sorted by grid score, each
 // titled with the unit, its score and the map's range.
-func ratemapPanel(ar *ArenaResult) ([]byte, error) {
+func ratemapPanel(ar *analysis.ArenaResult) ([]byte, error) {
 	nb := ar.Bins.NB
 	silent := silentSet(ar)
 	var tiles []tile
@@ -231,7 +233,7 @@ func ratemapPanel(ar *ArenaResult) ([]byte, error) {
 // evaluation: every unit's map, sorted by grid score, in tiles of half the
 // report's size with no colour bars, so that a run can keep one per
 // evaluation (a third of a report's ratemap figure, 0.2-0.4 MB at N = 64).
-func EvalPicturePNG(ar *ArenaResult, heading string) ([]byte, error) {
+func EvalPicturePNG(ar *analysis.ArenaResult, heading string) ([]byte, error) {
 	nb := ar.Bins.NB
 	silent := silentSet(ar)
 	var tiles []tile
@@ -253,7 +255,7 @@ func EvalPicturePNG(ar *ArenaResult, heading string) ([]byte, error) {
 }
 
 // silentSet is the set of the arena's silent units.
-func silentSet(ar *ArenaResult) map[int]bool {
+func silentSet(ar *analysis.ArenaResult) map[int]bool {
 	s := map[int]bool{}
 	for _, u := range ar.Silent {
 		s[u] = true
@@ -262,7 +264,7 @@ func silentSet(ar *ArenaResult) map[int]bool {
 }
 
 // unitOrder is scoreOrder with the silent units last.
-func unitOrder(ar *ArenaResult) []int {
+func unitOrder(ar *analysis.ArenaResult) []int {
 	silent := silentSet(ar)
 	var live, dead []int
 	for _, u := range scoreOrder(ar.Scores) {
@@ -285,23 +287,23 @@ func silentTile(u, nx, ny int) tile {
 }
 
 // fourierTitle is the Fourier lattice of unit u in a few words.
-func fourierTitle(f []FourierUnit, u int) string {
+func fourierTitle(f []analysis.FourierUnit, u int) string {
 	if u >= len(f) {
 		return ""
 	}
 	switch f[u].Kind {
-	case LatticeHexagonal:
+	case analysis.LatticeHexagonal:
 		return fmt.Sprintf("hex %.3g m %.0f deg", f[u].Spacing, f[u].Orientation)
-	case LatticeSheared:
+	case analysis.LatticeSheared:
 		return fmt.Sprintf("sheared %.3g m %.0f deg x%.2f", f[u].Spacing, f[u].Orientation, f[u].Stretch)
-	case LatticeSquare:
+	case analysis.LatticeSquare:
 		return fmt.Sprintf("square %.3g m %.0f deg", f[u].Spacing, f[u].Orientation)
 	}
 	return "no lattice"
 }
 
 // sacPanel draws the SACs in the same order as ratemapPanel.
-func sacPanel(ar *ArenaResult) ([]byte, error) {
+func sacPanel(ar *analysis.ArenaResult) ([]byte, error) {
 	nb := ar.Bins.NB
 	silent := silentSet(ar)
 	var tiles []tile
@@ -326,7 +328,7 @@ func sacPanel(ar *ArenaResult) ([]byte, error) {
 
 // histogramsPNG draws histograms of score60 (all units) and of scale (all
 // units with a defined scale in grey, grid units in blue on the same bins).
-func histogramsPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
+func histogramsPNG(ar *analysis.ArenaResult, minScore float64) ([]byte, error) {
 	var g60, sc, scGrid plotter.Values
 	for _, s := range ar.Scores {
 		if !math.IsNaN(s.Score60) {
@@ -416,7 +418,7 @@ var moduleColours = []color.RGBA{
 }
 
 // modulesPNG plots scale against orientation, one colour per module.
-func modulesPNG(ar *ArenaResult, minScore float64) ([]byte, error) {
+func modulesPNG(ar *analysis.ArenaResult, minScore float64) ([]byte, error) {
 	p := newAxes(fmt.Sprintf("Scale vs orientation, %g m arena: %d modules among %d grid units", ar.Side, len(ar.Modules.Modules), len(ar.Modules.GridUnits)), "orientation (degrees, mod 60)", "scale (m)", 0)
 	p.X.Min, p.X.Max = 0, 60
 	p.Legend.Top = true
@@ -489,7 +491,7 @@ const minCurvePairs = 50
 
 // distancePNG plots the neural distance curve of each arena in a panel of
 // its own: the mean as a line and +-1 standard deviation as a band.
-func distancePNG(res *Result) ([]byte, error) {
+func distancePNG(res *analysis.Result) ([]byte, error) {
 	var plots []*plot.Plot
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
@@ -566,7 +568,7 @@ func gridOfPlotsCols(plots []*plot.Plot, cols int, w, h vg.Length, heading strin
 }
 
 // coveragePNG shows the visit counts of each arena.
-func coveragePNG(res *Result) ([]byte, error) {
+func coveragePNG(res *analysis.Result) ([]byte, error) {
 	var tiles []tile
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]

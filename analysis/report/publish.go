@@ -1,4 +1,4 @@
-package analysis
+package report
 
 // Publishing a report whole. WriteReport writes every file into a staging
 // directory beside the report directory (".DIR.partial-NNN", locked by the
