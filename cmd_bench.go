@@ -109,8 +109,11 @@ func benchAction(c *cli.Context) error {
 	}
 	B, T, N, H := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden
 	seed := c.Uint64("seed")
-	device := c.String("device")
-	cfg.Run.Device = device
+	dev, err := train.ParseDevice(c.String("device"))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	cfg.Run.Device = dev.String()
 	applyConfigFlags(c, &cfg, "gpu.")
 	notes, err := train.ApplyGPUEnv(&cfg.GPU, cfg.Run.Device, os.Getenv)
 	if err != nil {
@@ -122,13 +125,13 @@ func benchAction(c *cli.Context) error {
 	if err := cfg.GPU.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	if strings.HasPrefix(device, "cpu") {
+	if dev.IsCPU() {
 		if err := train.CheckMemory(B, T, N, H, 1, train.UseTrain, "choose a smaller --preset"); err != nil {
 			return fmt.Errorf("bench --preset %s: %w", preset, err)
 		}
 	}
 	eng, err := train.NewEngine(train.EngineSpec{
-		Device: device, B: B, T: T, N: N, H: H,
+		Device: dev, B: B, T: T, N: N, H: H,
 		Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed), GPU: cfg.GPU,
 	})
 	if err != nil {
@@ -139,7 +142,7 @@ func benchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cpu := strings.HasPrefix(device, "cpu")
+	cpu := dev.IsCPU()
 	graph.EnableTiming(cpu)
 	defer graph.EnableTiming(false)
 

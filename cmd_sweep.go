@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/sweep"
+	"github.com/gridgpu/gridgpu/train"
 )
 
 func sweepCommand() *cli.Command {
@@ -102,8 +103,6 @@ func loadSweep(path string) (*sweep.Spec, []sweep.Point, []byte, error) {
 	}
 	return spec, pts, src, nil
 }
-
-var sweepDeviceRE = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
 
 func sweepAction(c *cli.Context) error {
 	if c.Args().Present() {
@@ -193,20 +192,16 @@ func sweepAction(c *cli.Context) error {
 	opt := sweep.RunOptions{Out: out, Parallel: c.Int("parallel"), Threads: c.Int("threads"), Log: c.App.ErrWriter}
 	if d := c.String("devices"); d != "" {
 		gpus := 0
-		for _, dev := range strings.Split(d, ",") {
-			dev = strings.TrimSpace(dev)
-			if dev == "cuda" {
-				dev = "cuda:0"
+		for _, s := range strings.Split(d, ",") {
+			s = strings.TrimSpace(s)
+			dev, err := train.ParseDevice(s)
+			if err != nil {
+				return usagef("--devices: %q is not a device; give cpu or a list such as cuda:0,cuda:1", s)
 			}
-			if !sweepDeviceRE.MatchString(dev) {
-				return usagef("--devices: %q is not a device; give cpu or a list such as cuda:0,cuda:1", dev)
+			if slices.Contains(opt.Devices, dev) {
+				return usagef("--devices: %s listed twice", dev)
 			}
-			for _, seen := range opt.Devices {
-				if seen == dev {
-					return usagef("--devices: %s listed twice", dev)
-				}
-			}
-			if dev != "cpu" {
+			if dev.IsCUDA() {
 				gpus++
 			}
 			opt.Devices = append(opt.Devices, dev)

@@ -349,6 +349,9 @@ func TestSweepCLIErrors(t *testing.T) {
 		{[]string{"sweep", "--spec", ok, "--out", dir, "--emit", "pbs"}, `--emit "pbs": choose slurm or k8s`},
 		{[]string{"sweep", "--spec", ok, "--out", dir, "--list", "--collect"}, "do not mix"},
 		{[]string{"sweep", "--spec", ok, "--out", dir, "--devices", "gpu0"}, `--devices: "gpu0" is not a device`},
+		{[]string{"sweep", "--spec", ok, "--out", dir, "--devices", "cpu,cuda:x"}, `--devices: "cuda:x" is not a device`},
+		{[]string{"sweep", "--spec", ok, "--out", dir, "--devices", "cuda, cuda:0"}, `--devices: cuda:0 listed twice`},
+		{[]string{"sweep", "--spec", ok, "--out", dir, "--emit", "slurm", "--devices", "cuda:x"}, `--devices: "cuda:x" is not a device; give cpu or cuda`},
 		{[]string{"sweep", "--spec", ok, "--out", dir, "--parallel", "0"}, "--parallel 0"},
 	}
 	for _, c := range cases {

@@ -216,7 +216,7 @@ func dryRun(c *cli.Context, cfg *train.Config, start int64) error {
 		fmt.Fprintf(w, " (from step %d to %d)", start, cfg.Run.Steps)
 	}
 	fmt.Fprintln(w)
-	if cfg.Run.Device == "cpu" {
+	if dev, _ := train.ParseDevice(cfg.Run.Device); dev.IsCPU() {
 		est := train.EstimateMemory(B, T, N, H, A, train.UseTrain)
 		have, kind := train.MachineMemory()
 		line := fmt.Sprintf("# memory: about %s (largest: %s)", data.FormatBytes(est.Bytes), est.Largest)

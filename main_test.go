@@ -65,7 +65,11 @@ func TestBadInvocations(t *testing.T) {
 		want string
 	}{
 		{[]string{"train", "--preset", "smoke", "--device", "cuda:0", "--out", filepath.Join(dir, "a")}, "built without CUDA support"},
+		{[]string{"train", "--preset", "smoke", "--device", "cuda", "--out", filepath.Join(dir, "a")}, "built without CUDA support"},
 		{[]string{"train", "--preset", "smoke", "--device", "tpu", "--out", filepath.Join(dir, "a")}, `run.device (--device) = tpu: must be "cpu" or "cuda:N"`},
+		{[]string{"train", "--preset", "smoke", "--device", "cuda:x", "--out", filepath.Join(dir, "a")}, `run.device (--device) = cuda:x: must be "cpu" or "cuda:N"`},
+		{[]string{"bench", "--preset", "tiny", "--device", "tpu"}, `device "tpu": not a device; give cpu, cuda or cuda:N`},
+		{[]string{"bench", "--preset", "tiny", "--device", "cuda:-1"}, `device "cuda:-1": N in cuda:N must be a GPU index`},
 		{[]string{"train", "--preset", "smoke", "--lr", "-1", "--out", filepath.Join(dir, "a")}, "optimizer.lr (--lr) = -1"},
 		{[]string{"train", "--preset", "smoke", "--augment", "mirror", "--out", filepath.Join(dir, "a")}, "data.augment (--augment) = mirror"},
 		{[]string{"train", "--preset", "nope", "--out", filepath.Join(dir, "a")}, `unknown preset "nope"`},

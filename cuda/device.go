@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -58,34 +57,14 @@ type device struct {
 	sync bool
 }
 
-// parseDevice reads "cuda" (device 0) or "cuda:N".
-func parseDevice(s string) (int, error) {
-	prefix, idx, has := strings.Cut(s, ":")
-	if prefix != "cuda" {
-		return 0, fmt.Errorf("device %q: the CUDA backend takes cuda or cuda:N", s)
-	}
-	if !has {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(idx)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("device %q: N in cuda:N must be a GPU index (0, 1, ...)", s)
-	}
-	return n, nil
-}
-
-// openDevice creates a context on GPU ordinal and loads the kernels; gemm
-// and pair are the values of the config's gpu section (train.GPUConfig; ""
-// is the default).
-func openDevice(spec, gemm, pair string) (*device, error) {
-	ord, err := parseDevice(spec)
-	if err != nil {
-		return nil, err
-	}
+// openDevice creates a context on GPU ordinal ord (train.Device.Index) and
+// loads the kernels; gemm and pair are the values of the config's gpu
+// section (train.GPUConfig; "" is the default).
+func openDevice(ord int, gemm, pair string) (*device, error) {
 	d := &device{ordinal: ord, calls: make(chan func()), allocs: map[devPtr]int64{}, drv: &driver{}}
 	d.sync = os.Getenv("GRIDGPU_CUDA_SYNC") == "1"
 	go d.loop()
-	err = d.run(func() error {
+	err := d.run(func() error {
 		n, err := d.drv.count()
 		if err != nil {
 			return fmt.Errorf("cuda: counting GPUs: %v", err)
@@ -95,7 +74,7 @@ func openDevice(spec, gemm, pair string) (*device, error) {
 			if n == 1 {
 				plural = ""
 			}
-			return fmt.Errorf("device %q: this machine has %d GPU%s (cuda:0 to cuda:%d)", spec, n, plural, n-1)
+			return fmt.Errorf("device \"cuda:%d\": this machine has %d GPU%s (cuda:0 to cuda:%d)", ord, n, plural, n-1)
 		}
 		if d.name, err = d.drv.open(ord); err != nil {
 			return fmt.Errorf("cuda:%d: %v", ord, err)

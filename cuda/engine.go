@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	train.RegisterBackend("cuda", func(spec train.EngineSpec) (train.Engine, error) { return NewEngine(spec) })
+	train.RegisterBackend(train.DeviceCUDA, func(spec train.EngineSpec) (train.Engine, error) { return NewEngine(spec) })
 }
 
 // maxN is the largest state size the pairwise and recurrence kernels handle
@@ -161,7 +161,10 @@ func NewEngine(spec train.EngineSpec) (*Engine, error) {
 	if spec.N > maxN {
 		return nil, fmt.Errorf("cuda: N=%d units: the CUDA kernels support N <= %d", spec.N, maxN)
 	}
-	d, err := openDevice(spec.Device, spec.GPU.GEMM, spec.GPU.Pair)
+	if !spec.Device.IsCUDA() {
+		return nil, fmt.Errorf("device %q: the CUDA backend takes cuda or cuda:N", spec.Device)
+	}
+	d, err := openDevice(spec.Device.Index, spec.GPU.GEMM, spec.GPU.Pair)
 	if err != nil {
 		return nil, err
 	}

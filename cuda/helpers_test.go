@@ -16,11 +16,11 @@ import (
 )
 
 // Test device: GRIDGPU_TEST_DEVICE or cuda:0.
-func testDevice() string {
+func testDevice() train.Device {
 	if d := os.Getenv("GRIDGPU_TEST_DEVICE"); d != "" {
-		return d
+		return train.MustParseDevice(d)
 	}
-	return "cuda:0"
+	return train.Device{Kind: train.DeviceCUDA}
 }
 
 // freshSeed draws a new seed for every run (llm.c habit: fresh random inputs)

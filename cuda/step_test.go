@@ -353,7 +353,7 @@ func TestAblations(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	_, err := NewEngine(train.EngineSpec{Device: "cuda:99", B: 2, T: 3, N: 8, H: 8, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(8, 8, 1)})
+	_, err := NewEngine(train.EngineSpec{Device: train.Device{Kind: train.DeviceCUDA, Index: 99}, B: 2, T: 3, N: 8, H: 8, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(8, 8, 1)})
 	if err == nil || !strings.Contains(err.Error(), "GPU") {
 		t.Errorf("cuda:99: error %v, want one saying how many GPUs there are", err)
 	} else {
@@ -362,7 +362,7 @@ func TestErrors(t *testing.T) {
 	// 10^8 states: 4 x 51 GB of states and state gradients, more than any
 	// GPU has (the MLP buffers are sized for the distinct-velocity path,
 	// T rows, until a microbatch needs P).
-	_, err = NewEngine(train.EngineSpec{Device: "cuda:0", B: 1000000, T: 100, N: 128, H: 256, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(128, 256, 1)})
+	_, err = NewEngine(train.EngineSpec{Device: train.Device{Kind: train.DeviceCUDA}, B: 1000000, T: 100, N: 128, H: 256, Loss: graph.PaperLoss(), Opt: paperOpt(), Init: graph.InitParams(128, 256, 1)})
 	if err == nil || !strings.Contains(err.Error(), "out of device memory") || !strings.Contains(err.Error(), "needs") {
 		t.Errorf("huge batch: error %v, want out of device memory saying how much is needed", err)
 	} else {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // EmitOptions describe a cluster batch file for a sweep of N runs: one task
@@ -78,13 +80,15 @@ func EmitDevice(devices string, runDevices []string) (gpu bool, err error) {
 	if devices != "" {
 		cpu, cuda := false, false
 		for _, d := range strings.Split(devices, ",") {
-			switch d = strings.TrimSpace(d); {
-			case d == "cpu":
-				cpu = true
-			case d == "cuda" || strings.HasPrefix(d, "cuda:"):
-				cuda = true
-			default:
+			d = strings.TrimSpace(d)
+			dev, err := train.ParseDevice(d)
+			switch {
+			case err != nil:
 				return false, fmt.Errorf("--devices: %q is not a device; give cpu or cuda", d)
+			case dev.IsCPU():
+				cpu = true
+			default:
+				cuda = true
 			}
 		}
 		if cpu && cuda {
@@ -94,7 +98,8 @@ func EmitDevice(devices string, runDevices []string) (gpu bool, err error) {
 	}
 	var cpuRuns, cudaRuns int
 	for _, d := range runDevices {
-		if strings.HasPrefix(d, "cuda") {
+		// Validated already (train.Config.Validate).
+		if dev, err := train.ParseDevice(d); err == nil && dev.IsCUDA() {
 			cudaRuns++
 		} else {
 			cpuRuns++

@@ -17,6 +17,7 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // Every point runs as two child processes of the gridgpu binary itself,
@@ -37,13 +38,13 @@ import (
 
 // RunOptions control Run.
 type RunOptions struct {
-	Exe      string    // the gridgpu binary
-	Out      string    // the sweep directory; runs go to Out/runs/NAME
-	Parallel int       // runs at once (>= 1)
-	Devices  []string  // devices to spread runs over; nil: each run's own run.device
-	Threads  int       // GOMAXPROCS of each child; 0: this process's GOMAXPROCS divided among the parallel runs
-	Log      io.Writer // one line per event
-	Env      []string  // extra environment of the children
+	Exe      string         // the gridgpu binary
+	Out      string         // the sweep directory; runs go to Out/runs/NAME
+	Parallel int            // runs at once (>= 1)
+	Devices  []train.Device // devices to spread runs over; nil: each run's own run.device
+	Threads  int            // GOMAXPROCS of each child; 0: this process's GOMAXPROCS divided among the parallel runs
+	Log      io.Writer      // one line per event
+	Env      []string       // extra environment of the children
 	// Signals are forwarded to every running child; after the first, no
 	// new run starts.
 	Signals <-chan os.Signal
@@ -147,15 +148,16 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 	}
 	// Device tokens: a GPU takes one run at a time, the CPU (or a run's own
 	// configured device) up to Parallel.
-	tokens := make(chan string, opt.Parallel*max(1, len(opt.Devices)))
+	// The zero Device stands for the run's own.
+	tokens := make(chan train.Device, opt.Parallel*max(1, len(opt.Devices)))
 	if len(opt.Devices) == 0 {
 		for i := 0; i < opt.Parallel; i++ {
-			tokens <- ""
+			tokens <- train.Device{}
 		}
 	}
 	for _, d := range opt.Devices {
 		k := 1
-		if d == "cpu" {
+		if d.IsCPU() {
 			k = opt.Parallel
 		}
 		for i := 0; i < k; i++ {
@@ -218,7 +220,7 @@ func (r *runner) isStopping() bool {
 // point brings one run as far as it can go: train (fresh or resumed), then
 // analyse. It returns the state it ended in, "skipped" for a run finished
 // before, or StatePending for one not started because of a signal.
-func (r *runner) point(p *Point, tokens chan string, threads int) string {
+func (r *runner) point(p *Point, tokens chan train.Device, threads int) string {
 	dir := RunDir(r.opt.Out, p.Name)
 	tag := fmt.Sprintf("[%d/%d] %s", p.Index+1, r.n, p.Name)
 	if r.isStopping() {
@@ -330,12 +332,10 @@ func (r *runner) point(p *Point, tokens chan string, threads int) string {
 			how = fmt.Sprintf("resuming from step %d", ck)
 			args = []string{"train", "--resume", dir, "--config", filepath.Join(dir, ConfigFile)}
 		}
-		if dev != "" {
-			args = append(args, "--device", dev)
-		}
-		st.Device = dev
-		if dev == "" {
-			st.Device = p.Config.Run.Device
+		st.Device = p.Config.Run.Device
+		if dev != (train.Device{}) {
+			args = append(args, "--device", dev.String())
+			st.Device = dev.String()
 		}
 		st.State, st.Phase, st.Error, st.Log = StateTraining, "", "", ""
 		st.Attempts++

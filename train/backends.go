@@ -2,8 +2,8 @@ package train
 
 import "sort"
 
-// Backends lists the registered device prefixes ("cpu", and "cuda" in a
-// CUDA build), sorted.
+// Backends lists the registered device kinds ("cpu", and "cuda" in a CUDA
+// build), sorted.
 func Backends() []string {
 	backendsMu.Lock()
 	defer backendsMu.Unlock()

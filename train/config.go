@@ -158,7 +158,7 @@ type RunConfig struct {
 	EvalWalks string `yaml:"eval_walks" usage:"walks of the grid evaluation: standard (Sorscher motion, 0.02 m steps), training (training-like 0.1 m steps) or both (grid units must be hexagonal under each)"`
 	// EvalTrajectories is the number of evaluation walks (analyze uses 200).
 	EvalTrajectories int `yaml:"eval_trajectories" usage:"walks of the grid evaluation (fewer than analyze's 200, so it takes seconds)"`
-	// Device is "cpu" or "cuda:N".
+	// Device is "cpu", "cuda" or "cuda:N" (see ParseDevice).
 	Device string `yaml:"device" usage:"cpu, or cuda:N on a CUDA build"`
 }
 
@@ -576,8 +576,6 @@ func (c *Config) YAML() []byte {
 	return buf.Bytes()
 }
 
-var deviceRE = regexp.MustCompile(`^(cpu|cuda(:[0-9]+)?)$`)
-
 // Validate reports every field outside its allowed range, each naming its
 // YAML path, flag, value and rule, joined by "; " into one line.
 func (c *Config) Validate() error {
@@ -779,7 +777,7 @@ func (c *Config) Validate() error {
 			return nil
 		},
 		func() error {
-			if !deviceRE.MatchString(c.Run.Device) {
+			if _, err := ParseDevice(c.Run.Device); err != nil {
 				return bad("run.device", `must be "cpu" or "cuda:N" (e.g. cuda:0)`)
 			}
 			return nil

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	RegisterBackend("cpu", newCPUEngine)
+	RegisterBackend(DeviceCPU, newCPUEngine)
 }
 
 // gradModel is what the CPU engine needs of graph.Model. It is an interface
@@ -39,7 +39,7 @@ type cpuEngine struct {
 }
 
 func newCPUEngine(spec EngineSpec) (Engine, error) {
-	if spec.Device != "cpu" {
+	if !spec.Device.IsCPU() {
 		return nil, fmt.Errorf("device %q: the CPU backend takes only \"cpu\" (it uses all cores of the machine)", spec.Device)
 	}
 	if err := spec.Loss.Validate(); err != nil {

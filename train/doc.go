@@ -19,8 +19,9 @@
 // microbatches (gradient accumulation), its global norm clipped, one AdamW
 // update. A step whose loss or gradient is not finite returns an error
 // naming the term and changes nothing. Backends register themselves by
-// device prefix (RegisterBackend; "cpu" here, "cuda" from package cuda),
-// and NewEngine picks one for a device string such as "cpu" or "cuda:0".
+// device kind (RegisterBackend; "cpu" here, "cuda" from package cuda), and
+// NewEngine picks one for a Device, a device string such as "cpu" or
+// "cuda:0" read by ParseDevice, the one reader of device strings.
 //
 // # The training loop
 //

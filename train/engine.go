@@ -83,7 +83,7 @@ type Engine interface {
 
 // EngineSpec is what a backend needs to build an engine.
 type EngineSpec struct {
-	Device     string // "cpu" or "cuda:N"
+	Device     Device // run.device or --device, parsed (ParseDevice)
 	B, T, N, H int
 	Loss       graph.LossConfig
 	Opt        OptConfig
@@ -96,7 +96,8 @@ type EngineSpec struct {
 	GPU GPUConfig
 }
 
-// Backend builds engines for device strings with its prefix ("cpu", "cuda").
+// Backend builds engines for the devices of one kind (DeviceCPU,
+// DeviceCUDA).
 type Backend func(EngineSpec) (Engine, error)
 
 var (
@@ -104,19 +105,19 @@ var (
 	backends   = map[string]Backend{}
 )
 
-// RegisterBackend makes a backend available for devices "prefix" and
-// "prefix:N". Backends register themselves from init functions.
-func RegisterBackend(prefix string, b Backend) {
+// RegisterBackend makes a backend available for the devices of a kind
+// (DeviceCPU, DeviceCUDA). Backends register themselves from init
+// functions.
+func RegisterBackend(kind string, b Backend) {
 	backendsMu.Lock()
 	defer backendsMu.Unlock()
-	backends[prefix] = b
+	backends[kind] = b
 }
 
 // NewEngine builds an engine for spec.Device.
 func NewEngine(spec EngineSpec) (Engine, error) {
-	prefix, _, _ := strings.Cut(spec.Device, ":")
 	backendsMu.Lock()
-	b, ok := backends[prefix]
+	b, ok := backends[spec.Device.Kind]
 	var names []string
 	for k := range backends {
 		names = append(names, k)
@@ -124,7 +125,7 @@ func NewEngine(spec EngineSpec) (Engine, error) {
 	backendsMu.Unlock()
 	sort.Strings(names)
 	if !ok {
-		if prefix == "cuda" {
+		if spec.Device.IsCUDA() {
 			return nil, fmt.Errorf("device %q: this gridgpu binary was built without CUDA support; build it with `make build-cuda` (go build -tags gridgpu_cuda, after scripts/setup-cuda.sh), or use the Docker image (see the README), or pass --device cpu", spec.Device)
 		}
 		return nil, fmt.Errorf("device %q: unknown; this binary supports %s", spec.Device, strings.Join(names, ", "))

@@ -15,17 +15,20 @@ import (
 const slowRun = 86400 // seconds
 
 // SlowRunNote is one line saying that steps optimiser steps at secsPerStep
-// take more than a day on device, and which preset is meant for that
-// device (demo for a CPU, grids for a GPU); "" when they take less.
-// preset is the one the run started from ("" if unknown).
-func SlowRunNote(secsPerStep float64, steps int64, device, preset string) string {
+// take more than a day on the device that desc, an engine's description
+// (Engine.Device: "cpu", "cuda:0 (NVIDIA H200; ...)"), names, and which
+// preset is meant for that device (demo for a CPU, grids for a GPU); ""
+// when they take less. preset is the one the run started from ("" if
+// unknown).
+func SlowRunNote(secsPerStep float64, steps int64, desc, preset string) string {
 	total := secsPerStep * float64(steps)
 	if !(total > slowRun) {
 		return ""
 	}
-	dev, _, _ := strings.Cut(device, " ")
+	dev, _, _ := strings.Cut(desc, " ")
 	note := fmt.Sprintf("note: at %s a step on %s, these %d steps take about %s", FormatSeconds(secsPerStep), dev, steps, FormatSeconds(total))
-	gpu := strings.HasPrefix(device, "cuda")
+	d, err := ParseDevice(dev)
+	gpu := err == nil && d.IsCUDA()
 	switch {
 	case !gpu && preset != "demo":
 		note += "; the demo preset is the one meant for a CPU (--preset demo, minutes), grids for a GPU (--preset grids --device cuda:0)"
@@ -70,7 +73,11 @@ type StepTiming struct {
 func MeasureStep(cfg *Config, budget time.Duration) (StepTiming, error) {
 	N, H, B, T := cfg.Model.Units, cfg.Model.Hidden, cfg.Data.BatchSize, cfg.Data.SeqLen
 	init := graph.InitParamsSpec(N, H, cfg.Run.Seed, cfg.Model.InitSpec())
-	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
+	dev, err := ParseDevice(cfg.Run.Device)
+	if err != nil {
+		return StepTiming{}, err
+	}
+	eng, err := NewEngine(EngineSpec{Device: dev, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
 	if err != nil {
 		return StepTiming{}, err
 	}

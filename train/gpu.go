@@ -88,10 +88,12 @@ func (g *GPUConfig) ApplyEnv(getenv func(string) string) ([]string, error) {
 }
 
 // ApplyGPUEnv applies the environment overrides (see GPUConfig.ApplyEnv) to
-// g, a config's gpu section, when the config trains on device, a CUDA
-// device; on the CPU the section is unused and left as it is.
-func ApplyGPUEnv(g *GPUConfig, device string, getenv func(string) string) ([]string, error) {
-	if !strings.HasPrefix(device, "cuda") {
+// g, a config's gpu section, when the config trains on dev (its run.device,
+// not yet validated) and that is a CUDA device; on the CPU the section is
+// unused and left as it is, and a device that is not one is left to
+// Config.Validate to refuse.
+func ApplyGPUEnv(g *GPUConfig, dev string, getenv func(string) string) ([]string, error) {
+	if d, err := ParseDevice(dev); err != nil || !d.IsCUDA() {
 		return nil, nil
 	}
 	return g.ApplyEnv(getenv)

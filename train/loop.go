@@ -187,7 +187,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if opt.Resume != nil {
 		init = opt.Resume.Params
 	}
-	eng, err := NewEngine(EngineSpec{Device: cfg.Run.Device, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
+	dev, err := ParseDevice(cfg.Run.Device)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := NewEngine(EngineSpec{Device: dev, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
 	if err != nil {
 		return nil, err
 	}

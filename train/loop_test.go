@@ -305,7 +305,7 @@ func TestEngineLeavesStateOnNaN(t *testing.T) {
 	nanAt := 1
 	useFake(t, &nanAt)
 	cfg := testConfig(t, 1)
-	eng, err := NewEngine(EngineSpec{Device: "cpu", B: 3, T: 5, N: 4, H: 3, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: InitForTest(4, 3)})
+	eng, err := NewEngine(EngineSpec{Device: MustParseDevice("cpu"), B: 3, T: 5, N: 4, H: 3, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: InitForTest(4, 3)})
 	if err != nil {
 		t.Fatal(err)
 	}

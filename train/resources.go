@@ -151,7 +151,7 @@ func CheckMemory(B, T, N, H, accum int, use memoryUse, hint string) error {
 // CheckConfigMemory is CheckMemory for a training config on the CPU; other
 // devices keep the model in their own memory and are not checked here.
 func CheckConfigMemory(c *Config) error {
-	if c.Run.Device != "cpu" {
+	if d, err := ParseDevice(c.Run.Device); err != nil || !d.IsCPU() {
 		return nil
 	}
 	return CheckMemory(c.Data.BatchSize, c.Data.SeqLen, c.Model.Units, c.Model.Hidden, c.Optimizer.Accumulation, UseTrain,
