@@ -164,12 +164,8 @@ func lossAction(c *cli.Context) error {
 
 // gradNonFinite names the first gradient tensor holding NaN or Inf.
 func gradNonFinite(g *graph.Params) error {
-	for i, s := range g.Slices() {
-		for j, v := range s {
-			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-				return fmt.Errorf("the losses are finite but the gradient of %s holds %v (at index %d)", graph.ParamNames[i], f, j)
-			}
-		}
+	if at, bad := g.NonFinite(); bad {
+		return fmt.Errorf("the losses are finite but the gradient of %s holds %v (at index %d)", at.Tensor, at.Value, at.Index)
 	}
 	return nil
 }
@@ -206,10 +202,8 @@ func readBatch(path string) (*data.Batch, error) {
 	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for i, x := range vel {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("%s: velocities[%d] is %v", path, i, x)
-		}
+	if i, x, bad := graph.FirstNonFinite(vel); bad {
+		return nil, fmt.Errorf("%s: velocities[%d] is %v", path, i, x)
 	}
 	return b, nil
 }

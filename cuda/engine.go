@@ -652,12 +652,8 @@ func (e *Engine) Step(batches []*data.Batch, lr float64) (train.StepStats, error
 func (e *Engine) nonFiniteGrad(norm float64) error {
 	g := graph.ZeroParams(e.N, e.H)
 	if err := e.d.run(func() error { return e.downloadParams(g, e.grad) }); err == nil {
-		for i, s := range g.Slices() {
-			for _, v := range s {
-				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-					return &train.NonFiniteError{Term: "gradient of " + graph.ParamNames[i], Value: f}
-				}
-			}
+		if at, bad := g.NonFinite(); bad {
+			return &train.NonFiniteError{Term: "gradient of " + at.Tensor, Value: at.Value}
 		}
 	}
 	return &train.NonFiniteError{Term: "gradient norm", Value: norm}

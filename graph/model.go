@@ -3,7 +3,6 @@ package graph
 import (
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -450,16 +449,6 @@ func (m *model[T]) runRows(p [][]T, b *data.Batch, idx []int32, wantGrad bool) (
 		grads[i] = append([]T(nil), sliceOf[T](v)...)
 	}
 	return l, grads, nil
-}
-
-// finite reports whether every value is finite.
-func finite[T float](xs []T) bool {
-	for _, v := range xs {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return false
-		}
-	}
-	return true
 }
 
 var _ = tensor.Float32

@@ -143,7 +143,7 @@ func TestZeroStateLosses(t *testing.T) {
 		t.Errorf("total %g, reference %g", l.Total, want.Total)
 	}
 	for i, s := range g.Slices() {
-		if !finite(s) {
+		if _, _, bad := FirstNonFinite(s); bad {
 			t.Errorf("gradient of %s is not finite", ParamNames[i])
 		}
 	}

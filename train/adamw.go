@@ -168,15 +168,3 @@ func (oc OptConfig) Validate() error {
 func NewOptState(N, H int) *OptState {
 	return &OptState{M: graph.ZeroParams(N, H), V: graph.ZeroParams(N, H)}
 }
-
-// nonFinite reports the first tensor of g holding a NaN or Inf.
-func nonFinite(g *graph.Params) (name string, val float64, ok bool) {
-	for i, s := range g.Slices() {
-		for _, v := range s {
-			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-				return graph.ParamNames[i], f, true
-			}
-		}
-	}
-	return "", 0, false
-}

@@ -142,8 +142,8 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		if err := CheckLosses(l, k); err != nil {
 			return StepStats{}, err
 		}
-		if name, v, bad := nonFinite(g); bad {
-			return StepStats{}, &NonFiniteError{Term: "gradient of " + name, Value: v, Microbatch: k}
+		if at, bad := g.NonFinite(); bad {
+			return StepStats{}, &NonFiniteError{Term: "gradient of " + at.Tensor, Value: at.Value, Microbatch: k}
 		}
 		dst := e.grads[k]
 		for i, s := range g.Slices() {
