@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
-	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -58,8 +56,8 @@ func analyzeCommand() *cli.Command {
 			"empty, or with --overwrite hold a report (and nothing else). The report is published whole: it is\n" +
 			"written into a staging directory beside DIR that then takes DIR's place at once, so a reader sees\n" +
 			"the old report or the new one, never a mix, and nothing of the old one stays. A DIR that is a\n" +
-			"symbolic link is followed. An unwritable DIR is refused before the analysis starts. SIGINT or\n" +
-			"SIGTERM stops the analysis with exit status 130 or 143 and no report.",
+			"symbolic link is followed. An unwritable DIR is refused before the analysis starts. SIGINT,\n" +
+			"SIGTERM or SIGHUP stops the analysis with exit status 130, 143 or 129 and no report.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
@@ -210,23 +208,8 @@ func runAnalyze(c *cli.Context) (err error) {
 	// --out); a repeat within a second of the first is the same stop
 	// delivered twice and does not abort (internal/stopsig).
 	stderr := c.App.ErrWriter
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	sigc, stopSignals := stopsig.Notify()
-	defer stopSignals()
-	go func() {
-		s, ok := <-sigc
-		if !ok {
-			return
-		}
-		cancel(signalCause{s})
-		s, ok = <-sigc
-		if !ok {
-			return
-		}
-		fmt.Fprintf(stderr, "\ngridgpu: second %s: aborting; no report written\n", sweep.SignalName(s))
-		os.Exit(signalStatus(s))
-	}()
+	ctx, stopWatching := stopContext(stderr, nil, "\ngridgpu: second %s: aborting; no report written\n")
+	defer stopWatching()
 
 	pr := newProgress(stderr)
 	workers := opt.Workers
@@ -244,9 +227,8 @@ func runAnalyze(c *cli.Context) (err error) {
 	res, err := analysis.Analyze(ctx, p, opt)
 	if err != nil {
 		pr.finish()
-		var sc signalCause
-		if errors.As(context.Cause(ctx), &sc) {
-			return cli.Exit(fmt.Sprintf("analyze: %s: interrupted; no report written", sweep.SignalName(sc.sig)), signalStatus(sc.sig))
+		if s, ok := stopSignal(ctx); ok {
+			return stoppedBy(s, fmt.Sprintf("analyze: %s: interrupted; no report written", stopsig.Name(s)))
 		}
 		return err
 	}
@@ -519,15 +501,6 @@ func runGridscore(c *cli.Context) error {
 	}
 	return err
 }
-
-// signalCause is the cause of a context cancelled by a signal.
-type signalCause struct{ sig os.Signal }
-
-func (s signalCause) Error() string { return sweep.SignalName(s.sig) }
-
-// signalStatus is the exit status of a process stopped by s: 128 + the
-// signal's number, as shells report it (130 for SIGINT, 143 for SIGTERM).
-func signalStatus(s os.Signal) int { return stopsig.ExitStatus(s) }
 
 // countKind counts the units whose Fourier lattice is of the given kind.
 func countKind(f []analysis.FourierUnit, kind string) int {

@@ -1,21 +1,19 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -141,15 +139,18 @@ func runStates(c *cli.Context) error {
 		return err
 	}
 	opt.StateSpace.MinUnits = p.N + 1 // the embedding is for the report; Python users get the states
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Ctrl-C, SIGTERM or SIGHUP stops the analysis (exit status 130, 143
+	// or 129, as analyze) and nothing is written; a second one, a second
+	// or more after the first, aborts at once.
+	ctx, stopWatching := stopContext(c.App.ErrWriter, nil, "\ngridgpu: second %s: aborting; nothing written\n")
+	defer stopWatching()
 	pr := newProgress(c.App.ErrWriter)
 	opt.Progress = pr.event
 	res, err := analysis.Analyze(ctx, p, opt)
 	pr.finish()
 	if err != nil {
-		if ctx.Err() != nil {
-			return cli.Exit("states: interrupted; nothing written", 130)
+		if s, ok := stopSignal(ctx); ok {
+			return stoppedBy(s, fmt.Sprintf("states: %s: interrupted; nothing written", stopsig.Name(s)))
 		}
 		return err
 	}

@@ -266,9 +266,8 @@ func sweepAction(c *cli.Context) error {
 		again += fmt.Sprintf(" --index %d", index)
 	}
 	if res.Signal != nil {
-		code := stopsig.ExitStatus(res.Signal)
-		return cli.Exit(fmt.Sprintf("sweep interrupted by %s: %d of %d runs done, %d stopped with a checkpoint, %d not started; continue with: %s",
-			sweep.SignalName(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again), code)
+		return stoppedBy(res.Signal, fmt.Sprintf("sweep interrupted by %s: %d of %d runs done, %d stopped with a checkpoint, %d not started; continue with: %s",
+			stopsig.Name(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again))
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("sweep: %d of %d runs failed (%s); see DIR/runs/NAME/%s and the log it names; fix and run '%s' again to retry them",

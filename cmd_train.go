@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -156,33 +155,16 @@ func trainAction(c *cli.Context) (err error) {
 	// A second one aborts at once, but only when it comes a second or more
 	// after the first: sooner, it is the same stop delivered twice (timeout
 	// and Slurm signal the process and then its group), and it is dropped.
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	sigc, stopSignals := stopsig.Notify()
-	defer stopSignals()
+	stderr := c.App.ErrWriter
+	ctx, stopWatching := stopContext(stderr, func(s os.Signal) {
+		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again, a second or more from now, aborts)\n", stopsig.Name(s))
+	}, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n")
+	defer stopWatching()
 	// SIGPIPE: a closed stdout or stderr pipe (train ... | head -1) does
 	// not kill the run. Writes to it fail and are ignored, so the progress
 	// goes quiet while training goes on to its end or to a stop signal,
 	// writing checkpoints and metrics.jsonl as ever.
 	defer stopsig.KeepGoingOnBrokenPipe()()
-	stderr := c.App.ErrWriter
-	go func() {
-		s, ok := <-sigc
-		if !ok {
-			return
-		}
-		fmt.Fprintf(stderr, "\ngridgpu: %s: finishing the current step and writing a checkpoint (Ctrl-C again, a second or more from now, aborts)\n", stopsig.Name(s))
-		cancel(errors.New(stopsig.Name(s)))
-		// The second signal aborts. It is handled here rather than by
-		// restoring the default action, because a shell that started this
-		// process with SIGINT ignored would make the default "ignore".
-		s, ok = <-sigc
-		if !ok {
-			return
-		}
-		fmt.Fprintf(stderr, "gridgpu: second %s: aborting without a checkpoint; the last checkpoint written is kept\n", stopsig.Name(s))
-		os.Exit(stopsig.ExitStatus(s))
-	}()
 
 	opt := train.Options{Out: out, Resume: ck, ResumePath: resumePath, Log: stderr, Terminal: statusline.IsTerminal(stderr), EvalPicture: report.EvalPicturePNG}
 	if ck == nil {
@@ -191,13 +173,11 @@ func trainAction(c *cli.Context) (err error) {
 	_, err = train.Run(ctx, cfg, opt)
 	var ie *train.InterruptedError
 	if errors.As(err, &ie) {
-		code := 130
-		for _, s := range stopsig.Signals {
-			if stopsig.Name(s) == ie.Cause {
-				code = stopsig.ExitStatus(s)
-			}
+		s, ok := stopSignal(ctx)
+		if !ok {
+			s = os.Interrupt // not stopped by a signal: as if by Ctrl-C
 		}
-		err = cli.Exit(err.Error(), code)
+		err = stoppedBy(s, err.Error())
 	}
 	return err
 }

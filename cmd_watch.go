@@ -82,6 +82,6 @@ func runWatch(c *cli.Context) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		return cli.Exit(fmt.Sprintf("watch stopped by %s", stopsig.Name(s)), stopsig.ExitStatus(s))
+		return stoppedBy(s, fmt.Sprintf("watch stopped by %s", stopsig.Name(s)))
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -564,14 +563,14 @@ func TestSecondSignalAborts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	// Steps of several seconds even on a fast core (32 microbatches on
 	// one thread), so that both signals arrive within the first.
-	cmd := exec.Command(exe, "train", "--preset", "medium", "--accumulation", "32", "--steps", "1000", "--out", out)
+	// The child starts with SIGINT ignored, set by a shell's trap and kept
+	// across exec. Not by signal.Ignore here: signal.Reset does not undo
+	// it, and every later child of this test process would inherit it.
+	cmd := exec.Command("/bin/sh", "-c", `trap "" INT; exec "$0" "$@"`, exe, "train", "--preset", "medium", "--accumulation", "32", "--steps", "1000", "--out", out)
 	cmd.Env = append(os.Environ(), sweepMainEnv+"=1", "GOMAXPROCS=1")
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
-	signal.Ignore(os.Interrupt) // inherited by the child
-	err = cmd.Start()
-	signal.Reset(os.Interrupt)
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()

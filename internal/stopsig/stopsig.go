@@ -1,6 +1,7 @@
-// Package stopsig is how gridgpu's long commands (train, sweep, analyze)
-// are asked to stop: the signals, their names and exit statuses, and how a
-// second, deliberate stop is told apart from one stop delivered twice.
+// Package stopsig is how gridgpu's long commands (train, sweep, analyze,
+// states, watch) are asked to stop: the signals, their names and exit
+// statuses, and how a second, deliberate stop is told apart from one stop
+// delivered twice.
 //
 // SIGINT (Ctrl-C), SIGTERM (kill, timeout, Slurm, Kubernetes) and SIGHUP (a
 // closed terminal or ssh session) all ask for a clean stop; a second one
