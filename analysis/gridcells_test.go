@@ -71,7 +71,7 @@ func TestGridCellsHandCounted(t *testing.T) {
 	}
 }
 
-// The zoo's demo network: its README counts 24 of 64 grid cells in 2 m.
+// The zoo's demo network: its README counts 56 of 64 grid cells in 2 m.
 func TestGridCellsZooDemo(t *testing.T) {
 	std, err := ReadSummary("../zoo/demo-hex-n64/summary.json")
 	if err != nil {
@@ -85,7 +85,7 @@ func TestGridCellsZooDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(n.GridCells) != 24 || n.Units != 64 {
-		t.Errorf("%d of %d grid cells, want 24 of 64", len(n.GridCells), n.Units)
+	if len(n.GridCells) != 56 || n.Units != 64 {
+		t.Errorf("%d of %d grid cells, want 56 of 64", len(n.GridCells), n.Units)
 	}
 }
