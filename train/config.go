@@ -582,216 +582,12 @@ func (c *Config) YAML() []byte {
 }
 
 // Validate reports every field outside its allowed range, each naming its
-// YAML path, flag, value and rule, joined by "; " into one line.
+// YAML path, flag, value and rule, joined by "; " into one line: the rules
+// of configRules, in their order.
 func (c *Config) Validate() error {
-	bad := func(path, rule string) error {
-		f, _ := FieldByPath(path)
-		return fmt.Errorf("%s (--%s) = %v: %s", path, f.Flag, f.Get(c), rule)
-	}
-	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-	pos := func(path string, x float64) error {
-		if !(x > 0) || !finite(x) {
-			return bad(path, "must be a positive number")
-		}
-		return nil
-	}
-	nonneg := func(path string, x float64) error {
-		if !(x >= 0) || !finite(x) {
-			return bad(path, "must be a number >= 0")
-		}
-		return nil
-	}
-	unit := func(path string, x float64) error {
-		if !(x >= 0 && x < 1) {
-			return bad(path, "must be in [0, 1)")
-		}
-		return nil
-	}
-	checks := []func() error{
-		func() error {
-			if c.Model.Units < 1 || c.Model.Units > 4096 {
-				return bad("model.units", "must be an integer from 1 to 4096")
-			}
-			return nil
-		},
-		func() error {
-			if c.Model.Hidden < 1 || c.Model.Hidden > 1<<16 {
-				return bad("model.hidden", "must be an integer from 1 to 65536")
-			}
-			return nil
-		},
-		func() error {
-			if c.Model.Init != graph.InitPyTorch && c.Model.Init != graph.InitIdentity {
-				return bad("model.init", `must be "pytorch" or "identity"`)
-			}
-			return nil
-		},
-		func() error { return nonneg("model.init_scale", c.Model.InitScale) },
-		func() error {
-			if c.Model.Blocks < 1 || c.Model.Blocks > c.Model.Units || c.Model.Units%c.Model.Blocks != 0 {
-				return bad("model.blocks", fmt.Sprintf("must be a divisor of model.units = %d (1: dense)", c.Model.Units))
-			}
-			if c.Model.BlockNorm && c.Model.Blocks < 2 {
-				return bad("model.block_norm", "needs model.blocks (--blocks) of at least 2: it normalises each block on its own")
-			}
-			return nil
-		},
-		func() error {
-			if c.Model.G0Init != graph.G0Normal && c.Model.G0Init != graph.G0Abs {
-				return bad("model.g0_init", `must be "normal" or "abs"`)
-			}
-			return nil
-		},
-		func() error {
-			if c.Data.BatchSize < 1 {
-				return bad("data.batch_size", "must be an integer >= 1")
-			}
-			return nil
-		},
-		func() error {
-			if c.Data.SeqLen < 1 {
-				return bad("data.seq_len", "must be an integer >= 1")
-			}
-			return nil
-		},
-		func() error {
-			if c.Data.Augment != "permute" && c.Data.Augment != "none" {
-				return bad("data.augment", `must be "permute" or "none"`)
-			}
-			return nil
-		},
-		func() error { return pos("data.max_speed", c.Data.MaxSpeed) },
-		func() error {
-			if !(c.Data.MinSpeedFactor > 0 && c.Data.MinSpeedFactor <= 1) {
-				return bad("data.min_speed_factor", "must be in (0, 1] (1: the paper's velocities)")
-			}
-			return nil
-		},
-		func() error {
-			if c.Data.Velocities != data.VelocitiesBox && c.Data.Velocities != data.VelocitiesDisk {
-				return bad("data.velocities", `must be "box" (the paper's) or "disk"`)
-			}
-			return nil
-		},
-		func() error {
-			// The loss section validates itself (its rules are graph's).
-			var fe *graph.FieldError
-			if err := c.Loss.Validate(); errors.As(err, &fe) {
-				return bad("loss."+fe.Key, fe.Rule)
-			} else if err != nil {
-				return err
-			}
-			return nil
-		},
-		func() error { return pos("optimizer.lr", c.Optimizer.LR) },
-		func() error { return unit("optimizer.beta1", c.Optimizer.Beta1) },
-		func() error { return unit("optimizer.beta2", c.Optimizer.Beta2) },
-		func() error { return pos("optimizer.eps", c.Optimizer.Eps) },
-		func() error { return nonneg("optimizer.weight_decay", c.Optimizer.WeightDecay) },
-		func() error { return nonneg("optimizer.clip_norm", c.Optimizer.ClipNorm) },
-		func() error {
-			if c.Optimizer.Accumulation < 1 || c.Optimizer.Accumulation > 1024 {
-				return bad("optimizer.accumulation", "must be an integer from 1 to 1024")
-			}
-			return nil
-		},
-		func() error {
-			if c.Scheduler.Kind != "plateau" && c.Scheduler.Kind != "none" && c.Scheduler.Kind != "step" {
-				return bad("scheduler.kind", `must be "plateau", "none" or "step"`)
-			}
-			return nil
-		},
-		func() error {
-			if !(c.Scheduler.Factor > 0 && c.Scheduler.Factor < 1) {
-				return bad("scheduler.factor", "must be in (0, 1)")
-			}
-			return nil
-		},
-		func() error {
-			if c.Scheduler.Patience < 0 {
-				return bad("scheduler.patience", "must be an integer >= 0")
-			}
-			return nil
-		},
-		func() error {
-			if c.Scheduler.Window < 1 {
-				return bad("scheduler.window", "must be an integer >= 1")
-			}
-			return nil
-		},
-		func() error {
-			if c.Scheduler.DecayStep < 0 || c.Scheduler.Kind == "step" && c.Scheduler.DecayStep < 1 {
-				return bad("scheduler.decay_step", `must be a step >= 1 with scheduler.kind "step" (and >= 0 otherwise)`)
-			}
-			return nil
-		},
-		func() error { return nonneg("scheduler.min_lr", c.Scheduler.MinLR) },
-		func() error { return nonneg("scheduler.threshold", c.Scheduler.Threshold) },
-		func() error {
-			if c.Run.Steps < 1 {
-				return bad("run.steps", "must be an integer >= 1")
-			}
-			return nil
-		},
-		func() error {
-			if c.Run.LogEvery < 1 {
-				return bad("run.log_every", "must be an integer >= 1")
-			}
-			return nil
-		},
-		func() error {
-			if c.Run.CheckpointEvery < 0 {
-				return bad("run.checkpoint_every", "must be an integer >= 0 (0: only at the end)")
-			}
-			return nil
-		},
-		func() error {
-			if c.Run.KeepCheckpoints < 0 {
-				return bad("run.keep_checkpoints", "must be an integer >= 0 (0: keep all)")
-			}
-			return nil
-		},
-		func() error {
-			if rule := checkKeepBest(&c.Run); rule != "" {
-				return bad("run.keep_best", rule)
-			}
-			return nil
-		},
-		func() error {
-			if c.Run.EvalEvery < 0 {
-				return bad("run.eval_every", "must be an integer >= 0 (0: no evaluation)")
-			}
-			return nil
-		},
-		func() error {
-			if !(c.Run.EvalArena >= 0.2 && c.Run.EvalArena <= 100) {
-				return bad("run.eval_arena", "must be an arena side from 0.2 to 100 metres")
-			}
-			return nil
-		},
-		func() error {
-			if c.Run.EvalWalks != EvalStandard && c.Run.EvalWalks != EvalTraining && c.Run.EvalWalks != EvalBoth {
-				return bad("run.eval_walks", `must be "standard", "training" or "both"`)
-			}
-			return nil
-		},
-		func() error {
-			if c.Run.EvalTrajectories < 1 || c.Run.EvalTrajectories > 100000 {
-				return bad("run.eval_trajectories", "must be an integer from 1 to 100000")
-			}
-			return nil
-		},
-		func() error {
-			if _, err := ParseDevice(c.Run.Device); err != nil {
-				return bad("run.device", `must be "cpu" or "cuda:N" (e.g. cuda:0)`)
-			}
-			return nil
-		},
-		func() error { return c.GPU.Validate() },
-	}
 	var errs badValues
-	for _, chk := range checks {
-		if err := chk(); err != nil {
+	for _, r := range configRules {
+		if err := r.eval(c); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -799,6 +595,133 @@ func (c *Config) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+// configRule is a rule of Config.Validate. The value at key is good when
+// ok holds; a bad one is reported as "key (--flag) = value: msg". Where the
+// rule's words depend on the config, why replaces ok and msg: it returns
+// "" for a good value, else msg. A section that checks itself and words
+// its own errors (loss, gpu) is a rule with section alone.
+type configRule struct {
+	key     string
+	ok      func(c *Config) bool
+	msg     string
+	why     func(c *Config) string
+	section func(c *Config) error
+}
+
+// eval is r's error for c, nil when c keeps the rule.
+func (r configRule) eval(c *Config) error {
+	switch {
+	case r.section != nil:
+		return r.section(c)
+	case r.why != nil:
+		if msg := r.why(c); msg != "" {
+			return badValue(c, r.key, msg)
+		}
+	case !r.ok(c):
+		return badValue(c, r.key, r.msg)
+	}
+	return nil
+}
+
+// badValue is the error for the value at path that breaks rule.
+func badValue(c *Config, path, rule string) error {
+	f, _ := FieldByPath(path)
+	return fmt.Errorf("%s (--%s) = %v: %s", path, f.Flag, f.Get(c), rule)
+}
+
+// The rules of numbers, and their words.
+const (
+	mustBePositive = "must be a positive number"
+	mustBeNonNeg   = "must be a number >= 0"
+	mustBeUnit     = "must be in [0, 1)"
+)
+
+func finite(x float64) bool   { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+func positive(x float64) bool { return x > 0 && finite(x) }
+func nonNeg(x float64) bool   { return x >= 0 && finite(x) }
+func inUnit(x float64) bool   { return x >= 0 && x < 1 }
+
+// validBlocks is the rule of model.blocks.
+func validBlocks(m *ModelConfig) bool {
+	return m.Blocks >= 1 && m.Blocks <= m.Units && m.Units%m.Blocks == 0
+}
+
+// configRules are the rules of Config.Validate, in the order of its
+// messages.
+var configRules = []configRule{
+	{key: "model.units", ok: func(c *Config) bool { return c.Model.Units >= 1 && c.Model.Units <= 4096 }, msg: "must be an integer from 1 to 4096"},
+	{key: "model.hidden", ok: func(c *Config) bool { return c.Model.Hidden >= 1 && c.Model.Hidden <= 1<<16 }, msg: "must be an integer from 1 to 65536"},
+	{key: "model.init", ok: func(c *Config) bool { return c.Model.Init == graph.InitPyTorch || c.Model.Init == graph.InitIdentity }, msg: `must be "pytorch" or "identity"`},
+	{key: "model.init_scale", ok: func(c *Config) bool { return nonNeg(c.Model.InitScale) }, msg: mustBeNonNeg},
+	{key: "model.blocks", why: func(c *Config) string {
+		if validBlocks(&c.Model) {
+			return ""
+		}
+		return fmt.Sprintf("must be a divisor of model.units = %d (1: dense)", c.Model.Units)
+	}},
+	// Bad blocks are reported alone.
+	{key: "model.block_norm", ok: func(c *Config) bool { return !validBlocks(&c.Model) || !c.Model.BlockNorm || c.Model.Blocks >= 2 },
+		msg: "needs model.blocks (--blocks) of at least 2: it normalises each block on its own"},
+	{key: "model.g0_init", ok: func(c *Config) bool { return c.Model.G0Init == graph.G0Normal || c.Model.G0Init == graph.G0Abs }, msg: `must be "normal" or "abs"`},
+
+	{key: "data.batch_size", ok: func(c *Config) bool { return c.Data.BatchSize >= 1 }, msg: "must be an integer >= 1"},
+	{key: "data.seq_len", ok: func(c *Config) bool { return c.Data.SeqLen >= 1 }, msg: "must be an integer >= 1"},
+	{key: "data.augment", ok: func(c *Config) bool { return c.Data.Augment == "permute" || c.Data.Augment == "none" }, msg: `must be "permute" or "none"`},
+	{key: "data.max_speed", ok: func(c *Config) bool { return positive(c.Data.MaxSpeed) }, msg: mustBePositive},
+	{key: "data.min_speed_factor", ok: func(c *Config) bool { return c.Data.MinSpeedFactor > 0 && c.Data.MinSpeedFactor <= 1 }, msg: "must be in (0, 1] (1: the paper's velocities)"},
+	{key: "data.velocities", ok: func(c *Config) bool {
+		return c.Data.Velocities == data.VelocitiesBox || c.Data.Velocities == data.VelocitiesDisk
+	}, msg: `must be "box" (the paper's) or "disk"`},
+
+	// The loss section validates itself (its rules are graph's); its first
+	// bad value is reported.
+	{section: func(c *Config) error {
+		var fe *graph.FieldError
+		if err := c.Loss.Validate(); errors.As(err, &fe) {
+			return badValue(c, "loss."+fe.Key, fe.Rule)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}},
+
+	{key: "optimizer.lr", ok: func(c *Config) bool { return positive(c.Optimizer.LR) }, msg: mustBePositive},
+	{key: "optimizer.beta1", ok: func(c *Config) bool { return inUnit(c.Optimizer.Beta1) }, msg: mustBeUnit},
+	{key: "optimizer.beta2", ok: func(c *Config) bool { return inUnit(c.Optimizer.Beta2) }, msg: mustBeUnit},
+	{key: "optimizer.eps", ok: func(c *Config) bool { return positive(c.Optimizer.Eps) }, msg: mustBePositive},
+	{key: "optimizer.weight_decay", ok: func(c *Config) bool { return nonNeg(c.Optimizer.WeightDecay) }, msg: mustBeNonNeg},
+	{key: "optimizer.clip_norm", ok: func(c *Config) bool { return nonNeg(c.Optimizer.ClipNorm) }, msg: mustBeNonNeg},
+	{key: "optimizer.accumulation", ok: func(c *Config) bool { return c.Optimizer.Accumulation >= 1 && c.Optimizer.Accumulation <= 1024 }, msg: "must be an integer from 1 to 1024"},
+
+	{key: "scheduler.kind", ok: func(c *Config) bool {
+		return c.Scheduler.Kind == "plateau" || c.Scheduler.Kind == "none" || c.Scheduler.Kind == "step"
+	}, msg: `must be "plateau", "none" or "step"`},
+	{key: "scheduler.factor", ok: func(c *Config) bool { return c.Scheduler.Factor > 0 && c.Scheduler.Factor < 1 }, msg: "must be in (0, 1)"},
+	{key: "scheduler.patience", ok: func(c *Config) bool { return c.Scheduler.Patience >= 0 }, msg: "must be an integer >= 0"},
+	{key: "scheduler.window", ok: func(c *Config) bool { return c.Scheduler.Window >= 1 }, msg: "must be an integer >= 1"},
+	{key: "scheduler.decay_step", ok: func(c *Config) bool {
+		return c.Scheduler.DecayStep >= 0 && (c.Scheduler.Kind != "step" || c.Scheduler.DecayStep >= 1)
+	}, msg: `must be a step >= 1 with scheduler.kind "step" (and >= 0 otherwise)`},
+	{key: "scheduler.min_lr", ok: func(c *Config) bool { return nonNeg(c.Scheduler.MinLR) }, msg: mustBeNonNeg},
+	{key: "scheduler.threshold", ok: func(c *Config) bool { return nonNeg(c.Scheduler.Threshold) }, msg: mustBeNonNeg},
+
+	{key: "run.steps", ok: func(c *Config) bool { return c.Run.Steps >= 1 }, msg: "must be an integer >= 1"},
+	{key: "run.log_every", ok: func(c *Config) bool { return c.Run.LogEvery >= 1 }, msg: "must be an integer >= 1"},
+	{key: "run.checkpoint_every", ok: func(c *Config) bool { return c.Run.CheckpointEvery >= 0 }, msg: "must be an integer >= 0 (0: only at the end)"},
+	{key: "run.keep_checkpoints", ok: func(c *Config) bool { return c.Run.KeepCheckpoints >= 0 }, msg: "must be an integer >= 0 (0: keep all)"},
+	{key: "run.keep_best", why: func(c *Config) string { return checkKeepBest(&c.Run) }},
+	{key: "run.eval_every", ok: func(c *Config) bool { return c.Run.EvalEvery >= 0 }, msg: "must be an integer >= 0 (0: no evaluation)"},
+	{key: "run.eval_arena", ok: func(c *Config) bool { return c.Run.EvalArena >= 0.2 && c.Run.EvalArena <= 100 }, msg: "must be an arena side from 0.2 to 100 metres"},
+	{key: "run.eval_walks", ok: func(c *Config) bool {
+		return c.Run.EvalWalks == EvalStandard || c.Run.EvalWalks == EvalTraining || c.Run.EvalWalks == EvalBoth
+	}, msg: `must be "standard", "training" or "both"`},
+	{key: "run.eval_trajectories", ok: func(c *Config) bool { return c.Run.EvalTrajectories >= 1 && c.Run.EvalTrajectories <= 100000 }, msg: "must be an integer from 1 to 100000"},
+	{key: "run.device", ok: func(c *Config) bool { _, err := ParseDevice(c.Run.Device); return err == nil }, msg: `must be "cpu" or "cuda:N" (e.g. cuda:0)`},
+
+	// The gpu section words its own errors.
+	{section: func(c *Config) error { return c.GPU.Validate() }},
 }
 
 // badValues is every bad value of a config: one line, the values joined by

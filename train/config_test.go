@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -280,6 +281,76 @@ func TestPlateau(t *testing.T) {
 	for _, l := range seq {
 		if p.Observe(l) != 1 {
 			t.Fatal("scheduler none changed the learning rate")
+		}
+	}
+}
+
+// Every rule of configRules: its key is a config field with a flag, and a
+// bad value of it alone gives exactly its message.
+func TestConfigRules(t *testing.T) {
+	for _, r := range configRules {
+		if r.section != nil {
+			continue
+		}
+		if f, ok := FieldByPath(r.key); !ok || f.Flag == "" {
+			t.Errorf("rule of %q: no such config field with a flag", r.key)
+		}
+		if (r.ok == nil || r.msg == "") == (r.why == nil) {
+			t.Errorf("rule of %q: wants ok and msg, or why", r.key)
+		}
+	}
+	nan := math.NaN()
+	for _, c := range []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Model.Units = 4097 }, "model.units (--units) = 4097: must be an integer from 1 to 4096"},
+		{func(c *Config) { c.Model.Hidden = 0 }, "model.hidden (--hidden) = 0: must be an integer from 1 to 65536"},
+		{func(c *Config) { c.Model.Init = "zeros" }, `model.init (--init) = zeros: must be "pytorch" or "identity"`},
+		{func(c *Config) { c.Model.InitScale = nan }, "model.init_scale (--init-scale) = NaN: must be a number >= 0"},
+		{func(c *Config) { c.Model.Blocks = 3 }, "model.blocks (--blocks) = 3: must be a divisor of model.units = 64 (1: dense)"},
+		{func(c *Config) { c.Model.BlockNorm = true }, "model.block_norm (--block-norm) = true: needs model.blocks (--blocks) of at least 2: it normalises each block on its own"},
+		// Bad blocks are reported alone, without block_norm.
+		{func(c *Config) { c.Model.Blocks, c.Model.BlockNorm = 0, true }, "model.blocks (--blocks) = 0: must be a divisor of model.units = 64 (1: dense)"},
+		{func(c *Config) { c.Model.G0Init = "zero" }, `model.g0_init (--g0-init) = zero: must be "normal" or "abs"`},
+		{func(c *Config) { c.Data.BatchSize = 0 }, "data.batch_size (--batch-size) = 0: must be an integer >= 1"},
+		{func(c *Config) { c.Data.SeqLen = -1 }, "data.seq_len (--seq-len) = -1: must be an integer >= 1"},
+		{func(c *Config) { c.Data.Augment = "x" }, `data.augment (--augment) = x: must be "permute" or "none"`},
+		{func(c *Config) { c.Data.MaxSpeed = math.Inf(1) }, "data.max_speed (--max-speed) = +Inf: must be a positive number"},
+		{func(c *Config) { c.Data.MinSpeedFactor = 0 }, "data.min_speed_factor (--min-speed-factor) = 0: must be in (0, 1] (1: the paper's velocities)"},
+		{func(c *Config) { c.Data.Velocities = "ring" }, `data.velocities (--velocities) = ring: must be "box" (the paper's) or "disk"`},
+		{func(c *Config) { c.Loss.SigmaX = 0 }, "loss.sigma_x (--sigma-x) = 0: must be a positive number"},
+		{func(c *Config) { c.Optimizer.LR = 0 }, "optimizer.lr (--lr) = 0: must be a positive number"},
+		{func(c *Config) { c.Optimizer.Beta1 = -0.5 }, "optimizer.beta1 (--beta1) = -0.5: must be in [0, 1)"},
+		{func(c *Config) { c.Optimizer.Beta2 = 1 }, "optimizer.beta2 (--beta2) = 1: must be in [0, 1)"},
+		{func(c *Config) { c.Optimizer.Eps = 0 }, "optimizer.eps (--eps) = 0: must be a positive number"},
+		{func(c *Config) { c.Optimizer.WeightDecay = -1 }, "optimizer.weight_decay (--weight-decay) = -1: must be a number >= 0"},
+		{func(c *Config) { c.Optimizer.ClipNorm = nan }, "optimizer.clip_norm (--clip-norm) = NaN: must be a number >= 0"},
+		{func(c *Config) { c.Optimizer.Accumulation = 1025 }, "optimizer.accumulation (--accumulation) = 1025: must be an integer from 1 to 1024"},
+		{func(c *Config) { c.Scheduler.Kind = "cosine" }, `scheduler.kind (--scheduler) = cosine: must be "plateau", "none" or "step"`},
+		{func(c *Config) { c.Scheduler.Factor = 0 }, "scheduler.factor (--lr-factor) = 0: must be in (0, 1)"},
+		{func(c *Config) { c.Scheduler.Patience = -1 }, "scheduler.patience (--lr-patience) = -1: must be an integer >= 0"},
+		{func(c *Config) { c.Scheduler.Window = 0 }, "scheduler.window (--lr-window) = 0: must be an integer >= 1"},
+		{func(c *Config) { c.Scheduler.Kind, c.Scheduler.DecayStep = "step", 0 }, `scheduler.decay_step (--lr-decay-step) = 0: must be a step >= 1 with scheduler.kind "step" (and >= 0 otherwise)`},
+		{func(c *Config) { c.Scheduler.Kind, c.Scheduler.DecayStep = "none", -1 }, `scheduler.decay_step (--lr-decay-step) = -1: must be a step >= 1 with scheduler.kind "step" (and >= 0 otherwise)`},
+		{func(c *Config) { c.Scheduler.MinLR = -1 }, "scheduler.min_lr (--min-lr) = -1: must be a number >= 0"},
+		{func(c *Config) { c.Scheduler.Threshold = nan }, "scheduler.threshold (--lr-threshold) = NaN: must be a number >= 0"},
+		{func(c *Config) { c.Run.Steps = 0 }, "run.steps (--steps) = 0: must be an integer >= 1"},
+		{func(c *Config) { c.Run.LogEvery = 0 }, "run.log_every (--log-every) = 0: must be an integer >= 1"},
+		{func(c *Config) { c.Run.CheckpointEvery = -1 }, "run.checkpoint_every (--checkpoint-every) = -1: must be an integer >= 0 (0: only at the end)"},
+		{func(c *Config) { c.Run.KeepCheckpoints = -1 }, "run.keep_checkpoints (--keep-checkpoints) = -1: must be an integer >= 0 (0: keep all)"},
+		{func(c *Config) { c.Run.KeepBest, c.Run.EvalEvery = "eval_grid_units", 0 }, "run.keep_best (--keep-best) = eval_grid_units: is an evaluation key, and run.eval_every (--eval-every) is 0: no step is evaluated; set it, or choose a training key such as loss"},
+		{func(c *Config) { c.Run.EvalEvery = -1 }, "run.eval_every (--eval-every) = -1: must be an integer >= 0 (0: no evaluation)"},
+		{func(c *Config) { c.Run.EvalArena = 0.1 }, "run.eval_arena (--eval-arena) = 0.1: must be an arena side from 0.2 to 100 metres"},
+		{func(c *Config) { c.Run.EvalWalks = "all" }, `run.eval_walks (--eval-walks) = all: must be "standard", "training" or "both"`},
+		{func(c *Config) { c.Run.EvalTrajectories = 0 }, "run.eval_trajectories (--eval-trajectories) = 0: must be an integer from 1 to 100000"},
+		{func(c *Config) { c.Run.Device = "cuda:x" }, `run.device (--device) = cuda:x: must be "cpu" or "cuda:N" (e.g. cuda:0)`},
+		{func(c *Config) { c.GPU.GEMM = "magic" }, `gpu.gemm (--gpu-gemm) = "magic": must be one of ` + strings.Join(GEMMKinds, ", ")},
+	} {
+		cfg, _ := Preset("demo")
+		c.mut(&cfg)
+		if err := cfg.Validate(); err == nil || err.Error() != c.want {
+			t.Errorf("Validate: %v\nwant %s", err, c.want)
 		}
 	}
 }
