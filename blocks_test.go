@@ -1,9 +1,7 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -22,11 +20,7 @@ func TestBlocksStayBlockDiagonal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train --blocks 2: exit %d: %s", code, stderr)
 	}
-	latest, err := os.ReadFile(filepath.Join(dir, "checkpoints", "latest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := data.ReadSafetensors(filepath.Join(dir, "checkpoints", strings.TrimSpace(string(latest))))
+	f, err := data.ReadSafetensors(latestCheckpoint(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,15 +68,7 @@ func TestBlockNormTravelsWithTheCheckpoint(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train --blocks 2 --block-norm: exit %d: %s", code, stderr)
 	}
-	latest, err := os.ReadFile(filepath.Join(dir, "checkpoints", "latest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "checkpoints", strings.TrimSpace(string(latest)))
-	ck, err := train.LoadCheckpoint(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, ck := loadLatest(t, dir)
 	p, _, err := train.LoadParams(path)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
-	"github.com/gridgpu/gridgpu/train"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // checkNotExport refuses a --checkpoint that is a zip archive: what
@@ -45,7 +45,7 @@ func checkNotExport(path string) error {
 	}
 	instead := "the checkpoint it was exported from (RUN/checkpoints/step-N.safetensors, or the run directory RUN)"
 	dir := filepath.Dir(path)
-	if ck, err := train.ResolveCheckpoint(dir); err == nil {
+	if ck, err := rundir.ResolveCheckpoint(dir); err == nil {
 		instead = fmt.Sprintf("the run's checkpoint %s (or the run directory %s)", ck, dir)
 	}
 	return fmt.Errorf("--checkpoint %s is %s: pass %s", path, what, instead)

@@ -22,6 +22,7 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -195,8 +196,8 @@ func runAnalyze(c *cli.Context) (err error) {
 	}
 	// A checkpoint in a run directory: the report shows its training curves.
 	var curves *analysis.TrainingCurves
-	if resolved, err := train.ResolveCheckpoint(ckpt); err == nil {
-		if run := analysis.RunDirOf(ckpt, resolved); run != "" {
+	if resolved, err := rundir.ResolveCheckpoint(ckpt); err == nil {
+		if run := rundir.Find(ckpt, resolved); run != "" {
 			curves = analysis.ReadTrainingCurves(run)
 		}
 	}
@@ -240,7 +241,7 @@ func runAnalyze(c *cli.Context) (err error) {
 			if curves.Malformed > 0 {
 				skipped = fmt.Sprintf(" (%d malformed, skipped)", curves.Malformed)
 			}
-			pr.linef("training curves: %d lines of %s%s", len(curves.Points), filepath.Join(curves.RunDir, analysis.MetricsFile), skipped)
+			pr.linef("training curves: %d lines of %s%s", len(curves.Points), rundir.MetricsPath(curves.RunDir), skipped)
 		}
 	}
 	for _, ar := range res.Arenas {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -52,7 +53,7 @@ func exportCommand() *cli.Command {
 			if format != "npz" && format != "pt" {
 				return usagef("--format %q: want npz or pt", format)
 			}
-			ckpt, err := train.ResolveCheckpoint(c.String("checkpoint"))
+			ckpt, err := rundir.ResolveCheckpoint(c.String("checkpoint"))
 			if err != nil {
 				return err
 			}

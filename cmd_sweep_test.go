@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -75,21 +75,10 @@ var tinyNames = []string{"baseline_seed=0", "baseline_seed=1", "no-capacity_seed
 // metricsNoTiming reads metrics.jsonl without the timing fields.
 func metricsNoTiming(t *testing.T, runDir string) []map[string]any {
 	t.Helper()
-	f, err := os.Open(filepath.Join(runDir, "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatal(err)
-		}
-		delete(m, "steps_per_sec")
-		delete(m, "elapsed")
-		out = append(out, m)
+	out := metricsObjects(t, runDir)
+	for _, o := range out {
+		delete(o, "steps_per_sec")
+		delete(o, "elapsed")
 	}
 	return out
 }
@@ -102,18 +91,8 @@ func sameRun(t *testing.T, a, b string) {
 	if len(ma) == 0 || !reflect.DeepEqual(ma, mb) {
 		t.Fatalf("metrics differ between %s (%d lines) and %s (%d lines)", a, len(ma), b, len(mb))
 	}
-	load := func(dir string) *train.Checkpoint {
-		p, err := train.ResolveCheckpoint(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ck, err := train.LoadCheckpoint(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ck
-	}
-	ca, cb := load(a), load(b)
+	_, ca := loadLatest(t, a)
+	_, cb := loadLatest(t, b)
 	if ca.Step != cb.Step || !reflect.DeepEqual(ca.Params, cb.Params) || !reflect.DeepEqual(ca.Opt, cb.Opt) ||
 		!reflect.DeepEqual(ca.SamplerState, cb.SamplerState) || !reflect.DeepEqual(ca.Scheduler, cb.Scheduler) {
 		t.Errorf("final checkpoints of %s and %s differ", a, b)
@@ -422,7 +401,7 @@ func TestSweepInterruptAndContinue(t *testing.T) {
 	first := filepath.Join(out, "runs", tinyNames[0])
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, err := os.Stat(filepath.Join(first, "checkpoints", train.LatestFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(first, "checkpoints", rundir.LatestFile)); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

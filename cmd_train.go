@@ -16,6 +16,7 @@ import (
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -71,7 +72,7 @@ func trainAction(c *cli.Context) (err error) {
 		if c.IsSet("preset") {
 			return usagef("--preset and --resume do not mix: a resumed run takes its config from the checkpoint (override single values with flags or --config)")
 		}
-		if resumePath, err = train.ResolveCheckpoint(c.String("resume")); err != nil {
+		if resumePath, err = rundir.ResolveCheckpoint(c.String("resume")); err != nil {
 			return err
 		}
 		if ck, err = train.LoadCheckpoint(resumePath); err != nil {
@@ -124,11 +125,11 @@ func trainAction(c *cli.Context) (err error) {
 	}
 	out := c.String("out")
 	if ck != nil {
-		src := train.CheckpointRunDir(resumePath)
+		src := rundir.OfCheckpoint(resumePath)
 		if out == "" {
 			out = src
-		} else if !train.SameDir(out, src) {
-			if what := holdsRun(out); what != "" {
+		} else if !rundir.SameDir(out, src) {
+			if what := rundir.Holds(out); what != "" {
 				return usagef("--out %s already holds another run (%s); resuming %s there would rewrite that run's files: choose a new or empty --out, or leave --out out to continue in %s", out, what, resumePath, src)
 			}
 		}
@@ -146,7 +147,7 @@ func trainAction(c *cli.Context) (err error) {
 	defer func() { release(err != nil) }()
 	// Temporary files of an earlier process killed in the middle of a
 	// write are garbage: no reader ever sees them.
-	for _, d := range []string{out, filepath.Join(out, "checkpoints")} {
+	for _, d := range []string{out, rundir.CheckpointsPath(out)} {
 		data.RemoveStaleTemps(d, data.ProcessStart)
 	}
 
@@ -270,17 +271,4 @@ func lockRunDir(out string, stderr io.Writer) (release func(failed bool), err er
 		}
 		lk.Release()
 	}, nil
-}
-
-// holdsRun describes the training run dir holds ("" when it holds none):
-// a non-empty metrics.jsonl or a checkpoints/ folder with anything in it.
-func holdsRun(dir string) string {
-	var what []string
-	if st, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err == nil && st.Size() > 0 {
-		what = append(what, "metrics.jsonl")
-	}
-	if ents, err := os.ReadDir(filepath.Join(dir, "checkpoints")); err == nil && len(ents) > 0 {
-		what = append(what, "checkpoints/")
-	}
-	return strings.Join(what, " and ")
 }

@@ -6,8 +6,45 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
+
+// latestCheckpoint is the checkpoint run's latest pointer names.
+func latestCheckpoint(t *testing.T, run string) string {
+	t.Helper()
+	p, err := rundir.ResolveCheckpoint(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// loadLatest reads run's latest checkpoint whole.
+func loadLatest(t *testing.T, run string) (string, *train.Checkpoint) {
+	t.Helper()
+	p := latestCheckpoint(t, run)
+	ck, err := train.LoadCheckpoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, ck
+}
+
+// metricsObjects reads run's metrics.jsonl, every line of which must be a
+// metrics record, as JSON objects.
+func metricsObjects(t *testing.T, run string) []map[string]any {
+	t.Helper()
+	m, err := rundir.ReadMetrics(run, rundir.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := m.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
 
 // TestTrainDryRun: --dry-run prints the effective config (a usable config
 // file), the memory estimate and the measured time, and writes nothing.

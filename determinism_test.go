@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -36,11 +34,7 @@ func TestThreadCountDoesNotChangeTraining(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("train with GOMAXPROCS=%d: exit %d: %s", threads, code, stderr)
 		}
-		ck, err := os.ReadFile(filepath.Join(dir, "checkpoints", "latest"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := data.ReadSafetensors(filepath.Join(dir, "checkpoints", strings.TrimSpace(string(ck))))
+		f, err := data.ReadSafetensors(latestCheckpoint(t, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,15 +44,7 @@ func TestThreadCountDoesNotChangeTraining(t *testing.T) {
 			binary.Write(&buf, binary.LittleEndian, ten.F32)
 			r.tensors[name] = buf.Bytes()
 		}
-		metrics, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range bytes.Split(bytes.TrimSpace(metrics), []byte("\n")) {
-			var m map[string]any
-			if err := json.Unmarshal(line, &m); err != nil {
-				t.Fatalf("metrics line %q: %v", line, err)
-			}
+		for _, m := range metricsObjects(t, dir) {
 			// Everything but the clock.
 			for _, k := range []string{"elapsed", "steps_per_sec"} {
 				delete(m, k)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -62,14 +63,14 @@ func TestResumeRefusesForeignCheckpoint(t *testing.T) {
 	if idD == "" || idOther == "" || idD == idOther {
 		t.Fatalf("run ids %q and %q: want two different ones", idD, idOther)
 	}
-	foreign := filepath.Join(D, "checkpoints", train.CheckpointName(6))
-	b, err := os.ReadFile(filepath.Join(other, "checkpoints", train.CheckpointName(6)))
+	foreign := filepath.Join(D, "checkpoints", rundir.CheckpointName(6))
+	b, err := os.ReadFile(filepath.Join(other, "checkpoints", rundir.CheckpointName(6)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(foreign, b, 0o644)
-	os.WriteFile(filepath.Join(D, "checkpoints", train.LatestFile), []byte(train.CheckpointName(6)+"\n"), 0o644)
-	files := []string{"config.yaml", train.HistoryFile, "metrics.jsonl", filepath.Join("checkpoints", train.LatestFile)}
+	os.WriteFile(filepath.Join(D, "checkpoints", rundir.LatestFile), []byte(rundir.CheckpointName(6)+"\n"), 0o644)
+	files := []string{"config.yaml", rundir.HistoryFile, "metrics.jsonl", filepath.Join("checkpoints", rundir.LatestFile)}
 	before := snapshot(D, files...)
 	args := []string{"train", "--resume", D, "--steps", "10"}
 	code, _, stderr := runCLI(t, args...)

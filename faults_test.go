@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -115,7 +116,7 @@ func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
 func TestOneWriterPerRun(t *testing.T) {
 	sweepTest(t)
 	D := filepath.Join(t.TempDir(), "D")
-	files := []string{"config.yaml", train.HistoryFile, "metrics.jsonl", filepath.Join("checkpoints", train.LatestFile)}
+	files := []string{"config.yaml", rundir.HistoryFile, "metrics.jsonl", filepath.Join("checkpoints", rundir.LatestFile)}
 	refused := func(c *child, args ...string) {
 		t.Helper()
 		before := snapshot(D, files...)
@@ -146,14 +147,7 @@ func TestOneWriterPerRun(t *testing.T) {
 		t.Fatalf("first run: exit status %d, want 130:\n%s", code, first.stderr.String())
 	}
 
-	ck, err := train.ResolveCheckpoint(D)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := train.LoadCheckpoint(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck, got := loadLatest(t, D)
 	// Short runs for the refused ones, which would end soon if they ran.
 	steps := strconv.FormatInt(got.Step+2, 10)
 	second := startChild(t, nil, "train", "--resume", D, "--steps", "1000000000")
@@ -331,7 +325,7 @@ func TestStopDeliveredTwice(t *testing.T) {
 	if s := c.stderr.String(); !strings.Contains(s, "interrupted by SIGTERM after step") || strings.Contains(s, "aborting") {
 		t.Errorf("stderr:\n%s", s)
 	}
-	if _, err := train.ResolveCheckpoint(out); err != nil {
+	if _, err := rundir.ResolveCheckpoint(out); err != nil {
 		t.Errorf("no checkpoint: %v", err)
 	}
 }
@@ -358,7 +352,7 @@ func TestSweepStopDeliveredTwice(t *testing.T) {
 	if strings.Contains(s, "again") || !strings.Contains(s, "gridgpu: sweep interrupted by SIGHUP: 0 of 4 runs done, 1 stopped with a checkpoint, 3 not started") {
 		t.Errorf("stderr:\n%s", s)
 	}
-	if _, err := train.ResolveCheckpoint(filepath.Join(out, "runs", tinyNames[0])); err != nil {
+	if _, err := rundir.ResolveCheckpoint(filepath.Join(out, "runs", tinyNames[0])); err != nil {
 		t.Errorf("no checkpoint: %v", err)
 	}
 }
@@ -378,13 +372,7 @@ func TestSIGHUPWritesCheckpoint(t *testing.T) {
 	if !strings.Contains(c.stderr.String(), "gridgpu: interrupted by SIGHUP after step") {
 		t.Errorf("stderr:\n%s", c.stderr.String())
 	}
-	ck, err := train.ResolveCheckpoint(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := train.LoadCheckpoint(ck); err != nil {
-		t.Error(err)
-	}
+	loadLatest(t, out)
 }
 
 // F9: a closed output pipe (train ... | head -1) does not kill the run:
@@ -412,7 +400,7 @@ func TestClosedPipeKeepsTraining(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("train with its output closed: %v", err)
 	}
-	if _, err := train.LoadCheckpoint(filepath.Join(out, "checkpoints", train.CheckpointName(40))); err != nil {
+	if _, err := train.LoadCheckpoint(filepath.Join(out, "checkpoints", rundir.CheckpointName(40))); err != nil {
 		t.Errorf("final checkpoint: %v", err)
 	}
 	m, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gridgpu/gridgpu/train"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // TestKeepBestCLI trains the smoke preset with --keep-best loss and a
@@ -29,7 +29,7 @@ func TestKeepBestCLI(t *testing.T) {
 	}
 	ck := filepath.Join(run, "checkpoints")
 	ents, _ := filepath.Glob(filepath.Join(ck, "step-*.safetensors"))
-	if len(ents) != 2 || filepath.Base(ents[1]) != train.CheckpointName(200) {
+	if len(ents) != 2 || filepath.Base(ents[1]) != rundir.CheckpointName(200) {
 		t.Errorf("checkpoints %v, want the best (step %d) and the newest", ents, best)
 	}
 
@@ -89,12 +89,12 @@ func checkBestCLI(t *testing.T, run string) int64 {
 			step, low = m.Step, m.Loss
 		}
 	}
-	ptr, err := os.ReadFile(filepath.Join(run, "checkpoints", train.BestFile))
+	ptr, err := os.ReadFile(filepath.Join(run, "checkpoints", rundir.BestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(ptr), "\n")
-	if lines[0] != train.CheckpointName(step) {
+	if lines[0] != rundir.CheckpointName(step) {
 		t.Errorf("checkpoints/best names %s; the lowest loss, %g, is at step %d", lines[0], low, step)
 	}
 	if len(lines) < 2 || !strings.HasPrefix(lines[1], "loss ") {

@@ -24,6 +24,7 @@ import (
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/configref"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -138,7 +139,7 @@ func TestTrainLossExport(t *testing.T) {
 	if !strings.Contains(stderr, "resuming") {
 		t.Errorf("resume log: %s", stderr)
 	}
-	ck := filepath.Join(out, "checkpoints", train.CheckpointName(9))
+	ck := filepath.Join(out, "checkpoints", rundir.CheckpointName(9))
 	// A model-only copy, as another program would write it.
 	p, _, err := train.LoadParams(ck)
 	if err != nil {
@@ -325,7 +326,7 @@ func newHostileFixture(t *testing.T) hostileFixture {
 	if err := data.WriteNPZ(batch, []data.Array{{Name: "velocities", Shape: []int{3, 5, 2}, F32: s.Next().Vel}}); err != nil {
 		t.Fatal(err)
 	}
-	return hostileFixture{dir: dir, run: run, ck: filepath.Join(run, "checkpoints", train.CheckpointName(4)), batch: batch}
+	return hostileFixture{dir: dir, run: run, ck: filepath.Join(run, "checkpoints", rundir.CheckpointName(4)), batch: batch}
 }
 
 // withNaN writes a copy of the checkpoint src with one value of tensor
@@ -412,12 +413,12 @@ func TestMalformedInputsCLI(t *testing.T) {
 	// link out of the run directory.
 	hugeRun := p("huge")
 	os.MkdirAll(filepath.Join(hugeRun, "checkpoints"), 0o755)
-	os.WriteFile(filepath.Join(hugeRun, "checkpoints", train.LatestFile), bytes.Repeat([]byte("x"), 50<<20), 0o644)
+	os.WriteFile(filepath.Join(hugeRun, "checkpoints", rundir.LatestFile), bytes.Repeat([]byte("x"), 50<<20), 0o644)
 	linkRun := p("link")
 	os.MkdirAll(filepath.Join(linkRun, "checkpoints"), 0o755)
 	os.WriteFile(p("secret"), []byte("password=hunter2"), 0o644)
 	os.Symlink(p("secret"), filepath.Join(linkRun, "checkpoints", "step-00000001.safetensors"))
-	os.WriteFile(filepath.Join(linkRun, "checkpoints", train.LatestFile), []byte("step-00000001.safetensors\n"), 0o644)
+	os.WriteFile(filepath.Join(linkRun, "checkpoints", rundir.LatestFile), []byte("step-00000001.safetensors\n"), 0o644)
 	smoke := []string{"train", "--preset", "smoke", "--out", p("never")}
 
 	cases := []struct {
@@ -494,13 +495,13 @@ func TestResumeIntoAnotherRun(t *testing.T) {
 		t.Fatalf("train B: %d %s", code, stderr)
 	}
 	metricsBefore, _ := os.ReadFile(filepath.Join(other, "metrics.jsonl"))
-	latestBefore, _ := os.ReadFile(filepath.Join(other, "checkpoints", train.LatestFile))
-	first := filepath.Join(fx.run, "checkpoints", train.CheckpointName(2))
+	latestBefore, _ := os.ReadFile(filepath.Join(other, "checkpoints", rundir.LatestFile))
+	first := filepath.Join(fx.run, "checkpoints", rundir.CheckpointName(2))
 	args := []string{"train", "--resume", first, "--out", other, "--steps", "5"}
 	code, _, stderr = runCLI(t, args...)
 	oneLine(t, args, code, stderr, "already holds another run")
 	metricsAfter, _ := os.ReadFile(filepath.Join(other, "metrics.jsonl"))
-	latestAfter, _ := os.ReadFile(filepath.Join(other, "checkpoints", train.LatestFile))
+	latestAfter, _ := os.ReadFile(filepath.Join(other, "checkpoints", rundir.LatestFile))
 	if !bytes.Equal(metricsBefore, metricsAfter) || !bytes.Equal(latestBefore, latestAfter) {
 		t.Error("the refused resume changed the other run's files")
 	}
@@ -510,7 +511,7 @@ func TestResumeIntoAnotherRun(t *testing.T) {
 	if code, _, stderr := runCLI(t, "train", "--resume", first, "--out", fresh, "--steps", "5"); code != 0 {
 		t.Errorf("resume into a fresh directory: %d %s", code, stderr)
 	}
-	if _, err := train.LoadCheckpoint(filepath.Join(fresh, "checkpoints", train.CheckpointName(5))); err != nil {
+	if _, err := train.LoadCheckpoint(filepath.Join(fresh, "checkpoints", rundir.CheckpointName(5))); err != nil {
 		t.Errorf("fresh run: %v", err)
 	}
 	if code, _, stderr := runCLI(t, "train", "--resume", fx.run, "--out", fx.run+string(filepath.Separator), "--steps", "6"); code != 0 {
@@ -522,7 +523,7 @@ func TestResumeIntoAnotherRun(t *testing.T) {
 // write are removed when the run is resumed.
 func TestResumeRemovesStaleTemporaries(t *testing.T) {
 	fx := newHostileFixture(t)
-	stale := filepath.Join(fx.run, "checkpoints", "."+train.CheckpointName(6)+".tmp-1234567")
+	stale := filepath.Join(fx.run, "checkpoints", "."+rundir.CheckpointName(6)+".tmp-1234567")
 	os.WriteFile(stale, make([]byte, 1000), 0o600)
 	past := time.Now().Add(-time.Hour)
 	os.Chtimes(stale, past, past)

@@ -1,27 +1,17 @@
 package analysis
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/gridgpu/gridgpu/graph"
-)
-
-// The files of a run directory that the training curves come from.
-const (
-	MetricsFile = "metrics.jsonl"
-	ConfigFile  = "config.yaml"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // LossWeights are the loss section's weights in a run's config.yaml, in
@@ -66,17 +56,22 @@ func (w LossWeights) WeightText() string {
 	return strings.Join(parts, ", ")
 }
 
-// TrainingCurves are the lines of a run's metrics.jsonl, read generically:
-// each point maps a key to its number; null, non-numeric and absent keys
-// are left out of it.
+// TrainingCurves are the records of a run's metrics.jsonl
+// (rundir.ReadMetrics), read generically: each point maps a key to its
+// number; null, non-numeric and absent keys are left out of it.
 type TrainingCurves struct {
 	RunDir string
 	// Points are sorted by step. A line whose step is not after the
 	// previous line's (a run resumed from an earlier checkpoint) replaces
 	// the points from that step on; Superseded counts the points dropped.
 	Points     []map[string]float64
-	Malformed  int // lines that are not a JSON object with a numeric step
+	Malformed  int // lines that are not metrics records, Partial's included
 	Superseded int
+	// Partial is set when the last line has no end of line and is not a
+	// record (rundir.Metrics.Cut): cut short by a crash, and counted in
+	// Malformed, or still being written by a training, which a live view
+	// does not count.
+	Partial bool
 	// EvalWalks is the last eval_walks value ("standard", "training",
 	// "both"; "" in files without it).
 	EvalWalks string
@@ -89,63 +84,30 @@ type TrainingCurves struct {
 	Note string
 }
 
-// RunDirOf returns the run directory of a checkpoint, or "" when it is not
-// in one. arg is what the user gave (a file, RUN/checkpoints/latest, a run
-// directory or its checkpoints/), resolved the checkpoint file it names.
-// A directory counts as a run when it holds metrics.jsonl, config.yaml or
-// checkpoints/; the parent of a checkpoints/ directory always does.
-func RunDirOf(arg, resolved string) string {
-	isRun := func(d string) bool {
-		for _, f := range []string{MetricsFile, ConfigFile, "checkpoints"} {
-			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
-				return true
-			}
-		}
-		return false
-	}
-	var cands []string
-	if st, err := os.Stat(arg); err == nil && st.IsDir() {
-		cands = append(cands, arg)
-	}
-	if resolved != "" {
-		cands = append(cands, filepath.Dir(resolved))
-	}
-	for _, d := range cands {
-		d = filepath.Clean(d)
-		if filepath.Base(d) == "checkpoints" {
-			return filepath.Dir(d)
-		}
-		if isRun(d) {
-			return d
-		}
-	}
-	return ""
-}
-
 // ReadTrainingCurves reads runDir's metrics.jsonl and config.yaml. It does
 // not fail: an unreadable file, or one without usable lines, gives curves
 // without points and a Note; malformed lines are skipped and counted.
 func ReadTrainingCurves(runDir string) *TrainingCurves {
 	c := &TrainingCurves{RunDir: runDir}
-	c.Weights, c.WeightsNote = readLossWeights(filepath.Join(runDir, ConfigFile))
-	path := filepath.Join(runDir, MetricsFile)
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			c.Note = "no " + MetricsFile + " in " + runDir
-		} else {
-			c.Note = fmt.Sprintf("cannot read %s: %v", path, err)
-		}
+	c.Weights, c.WeightsNote = readLossWeights(runDir)
+	m, err := rundir.ReadMetrics(runDir, rundir.MetricsOptions{MissingOK: true})
+	switch {
+	case err != nil:
+		c.Note = err.Error()
+		return c
+	case m.Missing:
+		c.Note = "no " + rundir.MetricsFile + " in " + runDir
 		return c
 	}
-	defer f.Close()
-	if err := c.parse(f); err != nil {
-		c.Note = fmt.Sprintf("reading %s: %v", path, err)
-		c.Points = nil
-		return c
+	for _, l := range m.Lines {
+		c.add(l)
+	}
+	if m.Cut > 0 {
+		c.Partial = true
+		c.Malformed++
 	}
 	if len(c.Points) == 0 {
-		c.Note = fmt.Sprintf("%s has no usable lines", path)
+		c.Note = fmt.Sprintf("%s has no usable lines", m.Path)
 		if c.Malformed > 0 {
 			c.Note += fmt.Sprintf(" (%d malformed)", c.Malformed)
 		}
@@ -153,34 +115,14 @@ func ReadTrainingCurves(runDir string) *TrainingCurves {
 	return c
 }
 
-func (c *TrainingCurves) parse(r io.Reader) error {
-	br := bufio.NewReader(r)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			c.add(line)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// add parses one line into a point.
-func (c *TrainingCurves) add(line []byte) {
-	var m map[string]any
-	if json.Unmarshal(line, &m) != nil {
+// add makes a point of one line.
+func (c *TrainingCurves) add(l rundir.MetricsLine) {
+	m, err := l.Object()
+	if err != nil {
 		c.Malformed++
 		return
 	}
-	st, ok := m["step"].(float64)
-	if !ok || st < 0 || st != math.Trunc(st) {
-		c.Malformed++
-		return
-	}
+	st := float64(l.Step)
 	if w, ok := m["eval_walks"].(string); ok {
 		c.EvalWalks = w
 	}
@@ -198,13 +140,14 @@ func (c *TrainingCurves) add(line []byte) {
 }
 
 // readLossWeights reads the loss weights of a run's config.yaml.
-func readLossWeights(path string) (*LossWeights, string) {
-	b, err := os.ReadFile(path)
+func readLossWeights(runDir string) (*LossWeights, string) {
+	path := rundir.ConfigPath(runDir)
+	b, err := rundir.ReadConfig(runDir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "no " + ConfigFile + " in the run directory"
+			return nil, "no " + rundir.ConfigFile + " in the run directory"
 		}
-		return nil, fmt.Sprintf("cannot read %s: %v", path, err)
+		return nil, err.Error()
 	}
 	var cfg struct {
 		Loss map[string]any `yaml:"loss"`

@@ -20,7 +20,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
-	"github.com/gridgpu/gridgpu/train"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // within fails the test when f takes longer than d (a read that hangs on a
@@ -202,7 +202,7 @@ esac
 	if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	env = []string{"FAKE_CALLS=" + calls, "FAKE_CKPT=" + train.CheckpointName(steps), fmt.Sprintf("FAKE_STEPS=%d", steps)}
+	env = []string{"FAKE_CALLS=" + calls, "FAKE_CKPT=" + rundir.CheckpointName(steps), fmt.Sprintf("FAKE_STEPS=%d", steps)}
 	return exe, calls, env
 }
 
@@ -475,9 +475,9 @@ func TestRerunWaitsForKilledTrainer(t *testing.T) {
 				t.Errorf("ran %q while the directory was held", got)
 			}
 			// The trainer writes its checkpoint and exits.
-			name := train.CheckpointName(12)
+			name := rundir.CheckpointName(12)
 			os.WriteFile(filepath.Join(dir, "checkpoints", name), []byte("x"), 0o644)
-			os.WriteFile(filepath.Join(dir, "checkpoints", train.LatestFile), []byte(name+"\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "checkpoints", rundir.LatestFile), []byte(name+"\n"), 0o644)
 			lk.Release()
 			var res *Outcome
 			select {

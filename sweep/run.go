@@ -17,6 +17,7 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -321,11 +322,11 @@ func (r *runner) point(p *Point, tokens chan train.Device, threads int) string {
 			// No checkpoint: an earlier attempt died before writing one
 			// (or never started); its metrics would make the trainer
 			// refuse the directory.
-			if _, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err == nil {
+			if _, err := os.Stat(rundir.MetricsPath(dir)); err == nil {
 				if prev == nil {
-					return fail("train", fmt.Sprintf("%s holds metrics.jsonl but no checkpoint and no %s: not a run of this sweep; remove it or use another --out", dir, StatusFile), "")
+					return fail("train", fmt.Sprintf("%s holds %s but no checkpoint and no %s: not a run of this sweep; remove it or use another --out", dir, rundir.MetricsFile, StatusFile), "")
 				}
-				os.Remove(filepath.Join(dir, "metrics.jsonl"))
+				os.Remove(rundir.MetricsPath(dir))
 			}
 			args = []string{"train", "--preset", r.spec.Preset, "--config", filepath.Join(dir, ConfigFile), "--out", dir}
 		} else {

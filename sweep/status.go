@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -104,23 +104,13 @@ func writeStatus(runDir string, st *Status) error {
 }
 
 // checkpointStep is the step of the run's newest checkpoint (from the name
-// its "latest" pointer holds), or -1 when it has none.
+// its latest pointer holds, rundir.Latest), or -1 when it has none.
 func checkpointStep(runDir string) int64 {
-	b, err := data.ReadRegularFile(filepath.Join(runDir, "checkpoints", train.LatestFile), "checkpoint pointer", 4096)
+	_, step, err := rundir.Latest(rundir.CheckpointsPath(runDir))
 	if err != nil {
 		return -1
 	}
-	name := strings.TrimSpace(string(b))
-	if _, err := os.Stat(filepath.Join(runDir, "checkpoints", name)); err != nil {
-		return -1
-	}
-	s, ok := strings.CutPrefix(name, "step-")
-	s, ok2 := strings.CutSuffix(s, ".safetensors")
-	n, err := strconv.ParseInt(s, 10, 64)
-	if !ok || !ok2 || err != nil {
-		return -1
-	}
-	return n
+	return step
 }
 
 // reportState says whether the run's analysis is finished: its
@@ -150,8 +140,8 @@ func reportDone(runDir string, ck int64) bool {
 	return ok
 }
 
-// metricsTail is how much of the end of metrics.jsonl metricsEnd reads: a
-// line is a few hundred bytes.
+// metricsTail is how much of the end of metrics.jsonl metricsProblem
+// reads: a line is a few hundred bytes.
 const metricsTail = 1 << 20
 
 // metricsProblem says why a run trained to its checkpoint at step ck lacks
@@ -159,59 +149,37 @@ const metricsTail = 1 << 20
 // the trainer always logs its last step, so the newest record of
 // metrics.jsonl must be at step steps or beyond. A missing, empty or
 // damaged metrics.jsonl is a problem, not a finished run of 0 steps.
+//
+// The newest record is found in the last metricsTail bytes of the file
+// (rundir.ReadMetrics); a last line cut short is passed over.
 func metricsProblem(runDir string, ck, steps int64) string {
-	path := filepath.Join(runDir, "metrics.jsonl")
-	last, err := metricsEnd(path)
-	switch {
-	case err != nil:
+	m, err := rundir.ReadMetrics(runDir, rundir.MetricsOptions{Tail: metricsTail})
+	if err != nil {
 		return fmt.Sprintf("%v, though the checkpoint is at step %d; remove %s to train the run again", err, ck, runDir)
-	case last < 0:
-		return fmt.Sprintf("%s holds no metrics record, though the checkpoint is at step %d; remove %s to train the run again", path, ck, runDir)
-	case last < steps:
-		return fmt.Sprintf("%s ends at step %d of %d, though the checkpoint is at step %d; remove %s to train the run again", path, last, steps, ck, runDir)
+	}
+	last, ok := m.Last()
+	switch {
+	case !ok:
+		return fmt.Sprintf("%s holds no metrics record, though the checkpoint is at step %d; remove %s to train the run again", m.Path, ck, runDir)
+	case last.Step < steps:
+		return fmt.Sprintf("%s ends at step %d of %d, though the checkpoint is at step %d; remove %s to train the run again", m.Path, last.Step, steps, ck, runDir)
 	}
 	return ""
-}
-
-// metricsEnd is the step of the newest metrics record of metrics.jsonl (a
-// JSON object with a numeric "step"), found from the end of the file; -1
-// when it has none. A last line cut short is passed over.
-func metricsEnd(path string) (int64, error) {
-	f, size, err := data.OpenRegular(path, "metrics file", 0)
-	if err != nil {
-		return -1, err
-	}
-	defer f.Close()
-	off := max(0, size-metricsTail)
-	b := make([]byte, size-off)
-	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-		return -1, fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	lines := bytes.Split(b, []byte("\n"))
-	for i := len(lines) - 1; i >= 0; i-- {
-		var rec struct {
-			Step *float64 `json:"step"`
-		}
-		if json.Unmarshal(lines[i], &rec) == nil && rec.Step != nil {
-			return int64(*rec.Step), nil
-		}
-	}
-	return -1, nil
 }
 
 // configDiff compares the config a run was trained with (its config.yaml)
 // with the point's: everything but run.steps (a resumed run may go further)
 // and run.device (a run may continue on another device) must agree.
 func configDiff(runDir string, want train.Config) (string, error) {
-	src, err := os.ReadFile(filepath.Join(runDir, "config.yaml"))
-	if errors.Is(err, os.ErrNotExist) {
+	src, err := rundir.ReadConfig(runDir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
 	had, _ := train.Preset("paper")
-	if err := train.ApplyYAML(&had, src, filepath.Join(runDir, "config.yaml")); err != nil {
+	if err := train.ApplyYAML(&had, src, rundir.ConfigPath(runDir)); err != nil {
 		return "", err
 	}
 	var diffs []string

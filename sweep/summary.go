@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // Summary statuses.
@@ -147,22 +147,20 @@ func (s *Summary) MarkFailed(errs map[string]string) {
 	}
 }
 
-// readRun fills a row from the run's metrics.jsonl and report/summary.json
-// (regular files only: a FIFO in their place is passed over, not waited on).
+// readRun fills a row from the run's metrics.jsonl (its records,
+// rundir.ReadMetrics) and report/summary.json (regular files only: a FIFO
+// in their place is passed over, not waited on).
 func readRun(row *Row, out, dir string) {
-	if f, _, err := data.OpenRegular(filepath.Join(dir, "metrics.jsonl"), "metrics file", 0); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
+	if m, err := rundir.ReadMetrics(dir, rundir.MetricsOptions{}); err == nil {
 		var last map[string]any
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
+		for _, l := range m.Records() {
+			m, err := l.Object()
+			if err != nil {
 				continue
 			}
 			last = m
-			step, _ := m["step"].(float64)
 			if loss, ok := m["loss"].(float64); ok {
-				row.Curve = append(row.Curve, [2]float64{step, loss})
+				row.Curve = append(row.Curve, [2]float64{float64(l.Step), loss})
 			}
 			if v, ok := m["dead_units"]; ok {
 				row.DeadUnits = v
@@ -176,7 +174,6 @@ func readRun(row *Row, out, dir string) {
 				}
 			}
 		}
-		f.Close()
 		if last != nil {
 			num := func(k string) *float64 {
 				if v, ok := last[k].(float64); ok {

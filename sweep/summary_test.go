@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gridgpu/gridgpu/train"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // fakeRun makes a run directory by hand: metrics lines, a checkpoint
@@ -18,9 +18,9 @@ func fakeRun(t *testing.T, dir string, metrics []string, step int64, report stri
 	os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755)
 	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(strings.Join(metrics, "\n")+"\n"), 0o644)
 	if step > 0 {
-		name := train.CheckpointName(step)
+		name := rundir.CheckpointName(step)
 		os.WriteFile(filepath.Join(dir, "checkpoints", name), []byte("x"), 0o644)
-		os.WriteFile(filepath.Join(dir, "checkpoints", train.LatestFile), []byte(name+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "checkpoints", rundir.LatestFile), []byte(name+"\n"), 0o644)
 	}
 	if report != "" {
 		os.MkdirAll(filepath.Join(dir, ReportDir), 0o755)

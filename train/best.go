@@ -1,17 +1,14 @@
 package train
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
-	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // The best checkpoint (run.keep_best).
@@ -29,11 +26,8 @@ import (
 // "latest" does, and the key and value on the second ("eval_grid_units
 // 12"), so that a resumed run continues with the same best; where the
 // pointer is missing or was kept for another key, the best is recomputed
-// from metrics.jsonl among the checkpoints still on disk.
-
-// BestFile is the name of the pointer file to the best checkpoint, beside
-// LatestFile.
-const BestFile = "best"
+// from metrics.jsonl among the checkpoints still on disk. The pointer file
+// itself is rundir's (rundir.BestFile, rundir.ReadBest, rundir.WriteBest).
 
 // bestHigher lists the keys run.keep_best may name where higher is better;
 // bestLower those where lower is better (the loss and its terms, counts of
@@ -128,56 +122,20 @@ func metricValue(line []byte, key string) (float64, bool) {
 	return *v, true
 }
 
-// readPointer reads a pointer file (latest or best): the checkpoint's file
-// name on the first line, and the rest. The name must be a plain name in
-// the pointer's directory.
-func readPointer(ptr string) (name, rest string, err error) {
-	b, err := data.ReadRegularFile(ptr, "pointer file", maxPointerBytes)
-	if err != nil {
-		return "", "", err
-	}
-	first, rest, _ := strings.Cut(string(b), "\n")
-	name = strings.TrimSpace(first)
-	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." {
-		return "", "", fmt.Errorf("pointer file %s does not name a checkpoint (it holds %s)", ptr, data.QuoteForError(name, 64))
-	}
-	return name, rest, nil
-}
-
-// writeBestPointer points dir/best at name, recording key and value.
-func writeBestPointer(dir, name, key string, value float64) error {
-	text := fmt.Sprintf("%s\n%s %s\n", name, key, strconv.FormatFloat(value, 'g', -1, 64))
-	return data.WriteFileAtomic(filepath.Join(dir, BestFile), []byte(text))
-}
-
-// stepOfCheckpoint is the step in a CheckpointName; false for other names.
-func stepOfCheckpoint(name string) (int64, bool) {
-	s, ok := strings.CutPrefix(name, "step-")
-	if !ok {
-		return 0, false
-	}
-	s, ok = strings.CutSuffix(s, ".safetensors")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n >= 0 && CheckpointName(n) == name
-}
-
-// restoreBest sets up the best checkpoint of a run in dir (its checkpoints/
-// folder) whose metrics.jsonl is metricsPath, resumed at step start (0 for
-// a fresh run). With key "" it returns nil, and a pointer left by an
-// earlier part of the run is removed (it would soon name a deleted file);
-// note then says so.
-func restoreBest(dir, metricsPath, key string, start int64) (b *bestTracker, note string, err error) {
-	ptr := filepath.Join(dir, BestFile)
+// restoreBest sets up the best checkpoint of the run in the run directory
+// run, resumed at step start (0 for a fresh run). With key "" it returns
+// nil, and a pointer left by an earlier part of the run is removed (it
+// would soon name a deleted file); note then says so.
+func restoreBest(run, key string, start int64) (b *bestTracker, note string, err error) {
+	dir := rundir.CheckpointsPath(run)
+	ptr := filepath.Join(dir, rundir.BestFile)
 	if key == "" {
 		if _, err := os.Lstat(ptr); err == nil {
-			name, _, _ := readPointer(ptr)
+			name, _, _ := rundir.ReadPointer(ptr)
 			if err := os.Remove(ptr); err != nil {
 				return nil, "", err
 			}
-			return nil, fmt.Sprintf("run.keep_best is off: removed checkpoints/%s (it named %s, now kept only while among the newest run.keep_checkpoints)", BestFile, name), nil
+			return nil, fmt.Sprintf("run.keep_best is off: removed %s/%s (it named %s, now kept only while among the newest run.keep_checkpoints)", rundir.CheckpointDir, rundir.BestFile, name), nil
 		}
 		return nil, "", nil
 	}
@@ -192,41 +150,32 @@ func restoreBest(dir, metricsPath, key string, start int64) (b *bestTracker, not
 	}
 	// The pointer, if it is for this key and names a checkpoint of the run
 	// being continued.
-	if name, rest, err := readPointer(ptr); err == nil {
-		f := strings.Fields(rest)
-		step, okName := stepOfCheckpoint(name)
-		if len(f) >= 2 && f[0] == key && okName && step <= start && exists(name) {
-			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-				b.name, b.step, b.value = name, step, v
-				return b, "", nil
-			}
+	if p, err := rundir.ReadBest(dir); err == nil && p.Key == key {
+		if step, ok := rundir.CheckpointStep(p.Name); ok && step <= start && exists(p.Name) {
+			b.name, b.step, b.value = p.Name, step, p.Value
+			return b, "", nil
 		}
 	}
 	// Otherwise the best of the metrics lines whose checkpoint is on disk.
-	raw, err := os.ReadFile(metricsPath)
-	if err != nil && !os.IsNotExist(err) {
+	m, err := rundir.ReadMetrics(run, rundir.MetricsOptions{MissingOK: true})
+	if err != nil {
 		return nil, "", err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m struct {
-			Step int64 `json:"step"`
-		}
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step > start {
+	for _, l := range m.Records() {
+		if l.Step > start {
 			continue
 		}
-		v, ok := metricValue(sc.Bytes(), key)
-		if !ok || !b.better(v) || !exists(CheckpointName(m.Step)) {
+		v, ok := metricValue(l.Text, key)
+		if !ok || !b.better(v) || !exists(rundir.CheckpointName(l.Step)) {
 			continue
 		}
-		b.name, b.step, b.value = CheckpointName(m.Step), m.Step, v
+		b.name, b.step, b.value = rundir.CheckpointName(l.Step), l.Step, v
 	}
 	if b.name != "" {
-		if err := writeBestPointer(dir, b.name, key, b.value); err != nil {
+		if err := rundir.WriteBest(dir, rundir.Best{Name: b.name, Key: key, Value: b.value}); err != nil {
 			return nil, "", err
 		}
-		note = fmt.Sprintf("best checkpoint by %s: %s (%s %g), from metrics.jsonl", key, b.name, key, b.value)
+		note = fmt.Sprintf("best checkpoint by %s: %s (%s %g), from %s", key, b.name, key, b.value, rundir.MetricsFile)
 	} else if _, err := os.Lstat(ptr); err == nil {
 		// A pointer for another key, or to a checkpoint no longer there.
 		if err := os.Remove(ptr); err != nil {

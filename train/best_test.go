@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // bestOfMetrics is the step and value of the best line for key in dir's
@@ -30,12 +32,12 @@ func bestOfMetrics(t *testing.T, dir, key string, lower bool) (int64, float64) {
 func checkBest(t *testing.T, dir, key string, lower bool) int64 {
 	t.Helper()
 	ckDir := filepath.Join(dir, "checkpoints")
-	name, rest, err := readPointer(filepath.Join(ckDir, BestFile))
+	name, rest, err := rundir.ReadPointer(filepath.Join(ckDir, rundir.BestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	step, v := bestOfMetrics(t, dir, key, lower)
-	if name != CheckpointName(step) {
+	if name != rundir.CheckpointName(step) {
 		t.Errorf("best pointer names %s; the best %s in metrics.jsonl is %g at step %d", name, key, v, step)
 	}
 	if f := strings.Fields(rest); len(f) != 2 || f[0] != key {
@@ -44,9 +46,9 @@ func checkBest(t *testing.T, dir, key string, lower bool) int64 {
 	if _, err := os.Stat(filepath.Join(ckDir, name)); err != nil {
 		t.Errorf("the best checkpoint is gone: %v", err)
 	}
-	p, err := ResolveCheckpoint(filepath.Join(dir, BestFile))
+	p, err := rundir.ResolveCheckpoint(filepath.Join(dir, rundir.BestFile))
 	if err != nil || filepath.Base(p) != name {
-		t.Errorf("ResolveCheckpoint(RUN/best) = %s, %v; want %s", p, err, name)
+		t.Errorf("rundir.ResolveCheckpoint(RUN/best) = %s, %v; want %s", p, err, name)
 	}
 	if ck, err := LoadCheckpoint(p); err != nil || ck.Step != step {
 		t.Errorf("best checkpoint: %v, step %v, want %d", err, ck, step)
@@ -70,17 +72,17 @@ func TestKeepBestSurvivesRetention(t *testing.T) {
 	if step >= 25 {
 		t.Fatalf("the best loss is at step %d: the test needs one before the newest checkpoint", step)
 	}
-	names, _ := listCheckpoints(filepath.Join(out, "checkpoints"))
-	if len(names) != 2 || names[0] != CheckpointName(step) || names[1] != CheckpointName(30) {
+	names, _ := rundir.ListCheckpoints(filepath.Join(out, "checkpoints"))
+	if len(names) != 2 || names[0] != rundir.CheckpointName(step) || names[1] != rundir.CheckpointName(30) {
 		t.Errorf("kept %v, want the best (step %d) and the newest", names, step)
 	}
-	if res.BestCheckpoint != filepath.Join(out, "checkpoints", CheckpointName(step)) {
+	if res.BestCheckpoint != filepath.Join(out, "checkpoints", rundir.CheckpointName(step)) {
 		t.Errorf("Result.BestCheckpoint %q", res.BestCheckpoint)
 	}
 
 	// Resumed, the run keeps that best (from the pointer) while the loss
 	// grows on.
-	p, _ := ResolveCheckpoint(out)
+	p, _ := rundir.ResolveCheckpoint(out)
 	ck, err := LoadCheckpoint(p)
 	if err != nil {
 		t.Fatal(err)
@@ -92,15 +94,15 @@ func TestKeepBestSurvivesRetention(t *testing.T) {
 	if got := checkBest(t, out, "loss", true); got != step {
 		t.Errorf("after the resume the best is step %d, want %d", got, step)
 	}
-	names, _ = listCheckpoints(filepath.Join(out, "checkpoints"))
-	if len(names) != 2 || names[0] != CheckpointName(step) {
+	names, _ = rundir.ListCheckpoints(filepath.Join(out, "checkpoints"))
+	if len(names) != 2 || names[0] != rundir.CheckpointName(step) {
 		t.Errorf("after the resume kept %v", names)
 	}
 
 	// Without the pointer (or with one for another key) the best is
 	// recomputed from metrics.jsonl among the checkpoints on disk.
-	os.Remove(filepath.Join(out, "checkpoints", BestFile))
-	p, _ = ResolveCheckpoint(out)
+	os.Remove(filepath.Join(out, "checkpoints", rundir.BestFile))
+	p, _ = rundir.ResolveCheckpoint(out)
 	ck, _ = LoadCheckpoint(p)
 	cfg.Run.Steps = 45
 	if _, err := Run(context.Background(), cfg, Options{Out: out, Resume: ck, ResumePath: p}); err != nil {
@@ -112,19 +114,19 @@ func TestKeepBestSurvivesRetention(t *testing.T) {
 
 	// Turned off on resume, the pointer goes and retention takes the old
 	// best like any other checkpoint.
-	p, _ = ResolveCheckpoint(out)
+	p, _ = rundir.ResolveCheckpoint(out)
 	ck, _ = LoadCheckpoint(p)
 	cfg.Run.Steps, cfg.Run.KeepBest = 50, ""
 	if _, err := Run(context.Background(), cfg, Options{Out: out, Resume: ck, ResumePath: p}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "checkpoints", BestFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(out, "checkpoints", rundir.BestFile)); !os.IsNotExist(err) {
 		t.Errorf("best pointer after keep_best was turned off: %v", err)
 	}
-	if names, _ = listCheckpoints(filepath.Join(out, "checkpoints")); len(names) != 1 {
+	if names, _ = rundir.ListCheckpoints(filepath.Join(out, "checkpoints")); len(names) != 1 {
 		t.Errorf("kept %v, want only the newest", names)
 	}
-	if _, err := ResolveCheckpoint(filepath.Join(out, BestFile)); err == nil || !strings.Contains(err.Error(), "keep_best") {
+	if _, err := rundir.ResolveCheckpoint(filepath.Join(out, rundir.BestFile)); err == nil || !strings.Contains(err.Error(), "keep_best") {
 		t.Errorf("RUN/best without a best checkpoint: %v", err)
 	}
 }
@@ -147,8 +149,8 @@ func TestKeepBestEvalKey(t *testing.T) {
 	if step%3 != 0 || step%5 == 0 || step == 12 {
 		t.Errorf("best at step %d; the test needs an evaluated step that is not a checkpoint step", step)
 	}
-	names, _ := listCheckpoints(filepath.Join(out, "checkpoints"))
-	if len(names) != 2 || names[0] != CheckpointName(step) || names[1] != CheckpointName(12) {
+	names, _ := rundir.ListCheckpoints(filepath.Join(out, "checkpoints"))
+	if len(names) != 2 || names[0] != rundir.CheckpointName(step) || names[1] != rundir.CheckpointName(12) {
 		t.Errorf("kept %v, want the best (step %d) and the newest", names, step)
 	}
 }

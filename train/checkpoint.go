@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // Checkpoint file layout (safetensors, see README):
@@ -53,14 +54,6 @@ type Checkpoint struct {
 	// checkpoints written before run ids.
 	RunID string
 }
-
-// CheckpointName is the file name of the checkpoint after step steps; the
-// zero padding keeps lexical and numeric order the same.
-func CheckpointName(step int64) string { return fmt.Sprintf("step-%08d.safetensors", step) }
-
-// LatestFile is the name of the pointer file beside the checkpoints; it
-// holds the newest checkpoint's file name.
-const LatestFile = "latest"
 
 // MaxParamMagnitude is the largest absolute value a checkpoint tensor may
 // hold. Values beyond it are finite but absurd (a step with a huge learning
@@ -156,9 +149,9 @@ func SaveCheckpoint(path string, ck *Checkpoint) error {
 // shapes of g0 and mlp.0.weight, and every tensor's shape must agree. Extra
 // tensors are ignored. The metadata is returned as found (empty for files
 // without any). path may also be a run directory, its checkpoints/ folder or
-// the latest pointer file (see ResolveCheckpoint).
+// the latest pointer file (see rundir.ResolveCheckpoint).
 func LoadParams(path string) (*graph.Params, map[string]string, error) {
-	path, err := ResolveCheckpoint(path)
+	path, err := rundir.ResolveCheckpoint(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -340,122 +333,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// maxPointerBytes bounds the latest pointer file, which holds one name.
-const maxPointerBytes = 4096
-
-// ResolveCheckpoint turns a --resume (or --checkpoint) argument into a
-// checkpoint file: a file is itself; a run directory or its checkpoints/
-// directory means the newest checkpoint named by its "latest" pointer; a
-// pointer file ("latest", or "best", see BestFile) means the checkpoint it
-// names, and RUN/latest or RUN/best stand for the pointer in
-// RUN/checkpoints/. A pointer must name a plain file in its own directory;
-// symbolic links there may not lead out of the run directory.
-func ResolveCheckpoint(arg string) (string, error) {
-	pointer := LatestFile
-	st, err := os.Stat(arg)
-	if err != nil {
-		base := filepath.Base(arg)
-		if (base == LatestFile || base == BestFile) && os.IsNotExist(err) {
-			run := filepath.Dir(arg)
-			if _, err := os.Stat(filepath.Join(run, "checkpoints", base)); err == nil {
-				return resolvePointer(run, filepath.Join(run, "checkpoints"), base)
-			}
-			if base == BestFile {
-				if _, err := os.Stat(filepath.Join(run, "checkpoints", LatestFile)); err == nil {
-					return "", fmt.Errorf("checkpoint %s: %s has no best checkpoint (checkpoints/%s); it is kept when the run trains with run.keep_best (--keep-best KEY)", arg, run, BestFile)
-				}
-			}
-		}
-		return "", fmt.Errorf("checkpoint %s: %w", arg, errNoFile(err))
-	}
-	if !st.IsDir() {
-		base := filepath.Base(arg)
-		if base != LatestFile && base != BestFile {
-			return arg, nil
-		}
-		// The pointer file itself: follow it.
-		return resolvePointer(arg, filepath.Dir(arg), base)
-	}
-	for _, dir := range []string{filepath.Join(arg, "checkpoints"), arg} {
-		if _, err := os.Lstat(filepath.Join(dir, pointer)); err != nil {
-			continue
-		}
-		return resolvePointer(arg, dir, pointer)
-	}
-	return "", fmt.Errorf("%s is a directory without a %s pointer (neither in it nor in its checkpoints/); name a checkpoint file", arg, LatestFile)
-}
-
-// resolvePointer follows the pointer file dir/pointer; arg is what the user
-// gave, for messages.
-func resolvePointer(arg, dir, pointer string) (string, error) {
-	name, _, err := readPointer(filepath.Join(dir, pointer))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", arg, err)
-	}
-	path := filepath.Join(dir, name)
-	if err := checkInsideRun(path, dir); err != nil {
-		return "", err
-	}
-	return path, nil
-}
-
-// checkInsideRun refuses a checkpoint found through a pointer in dir when
-// it is a symbolic link leading outside dir's run directory (dir itself, or
-// its parent when dir is a checkpoints/ folder).
-func checkInsideRun(path, dir string) error {
-	lst, err := os.Lstat(path)
-	if err != nil || lst.Mode()&os.ModeSymlink == 0 {
-		return nil // missing files are reported by the reader
-	}
-	run := dir
-	if filepath.Base(dir) == "checkpoints" {
-		run = filepath.Dir(dir)
-	}
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s is a symbolic link that cannot be followed: %w", path, errNoFile(err))
-	}
-	root, err := filepath.EvalSymlinks(run)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	rel, err := filepath.Rel(root, target)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return fmt.Errorf("checkpoint %s is a symbolic link to a file outside the run directory %s; refusing to follow it (name the file itself to use it)", path, run)
-	}
-	return nil
-}
-
-func errNoFile(err error) error {
-	if os.IsNotExist(err) {
-		return fmt.Errorf("no such file or directory")
-	}
-	return err
-}
-
-// listCheckpoints returns the step-*.safetensors names in dir, oldest first.
-func listCheckpoints(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		n := e.Name()
-		if !e.IsDir() && strings.HasPrefix(n, "step-") && strings.HasSuffix(n, ".safetensors") {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// commitCheckpoint writes ck as dir/step-XXXXXXXX.safetensors, points
-// "latest" at it, and removes all but the newest keep checkpoints (keep 0
-// keeps all). The pointer is updated only after the file is complete, and
+// commitCheckpoint writes ck as dir/step-XXXXXXXX.safetensors
+// (rundir.CheckpointName), points "latest" at it, and removes all but the
+// newest keep checkpoints (keep 0 keeps all). The pointer is updated only after the file is complete, and
 // old files are removed only after that, so a crash at any moment leaves a
 // loadable latest checkpoint. If writing fails (a full disk, a non-finite
 // parameter), the new file is removed again, latest keeps pointing at the
@@ -469,7 +349,7 @@ func listCheckpoints(dir string) ([]string, error) {
 // latest has.
 func commitCheckpoint(dir string, ck *Checkpoint, keep int, best *bestTracker, newBest *float64) (string, error) {
 	data.RemoveStaleTemps(dir, data.ProcessStart)
-	name := CheckpointName(ck.Step)
+	name := rundir.CheckpointName(ck.Step)
 	path := filepath.Join(dir, name)
 	lastGood := func(err error) error {
 		prev := lastGoodCheckpoint(dir)
@@ -482,7 +362,7 @@ func commitCheckpoint(dir string, ck *Checkpoint, keep int, best *bestTracker, n
 	if err := SaveCheckpoint(path, ck); err != nil {
 		return "", lastGood(err)
 	}
-	if err := data.WriteFileAtomic(filepath.Join(dir, LatestFile), []byte(name+"\n")); err != nil {
+	if err := rundir.WriteLatest(dir, name); err != nil {
 		if existed != nil {
 			// Nothing points at the new file: remove it so that the
 			// directory holds only checkpoints reachable from latest.
@@ -493,15 +373,15 @@ func commitCheckpoint(dir string, ck *Checkpoint, keep int, best *bestTracker, n
 	protect := ""
 	if best != nil {
 		if newBest != nil {
-			if err := writeBestPointer(dir, name, best.key, *newBest); err != nil {
-				return path, fmt.Errorf("checkpoint %s written, but not the %s pointer to it: %w", path, BestFile, err)
+			if err := rundir.WriteBest(dir, rundir.Best{Name: name, Key: best.key, Value: *newBest}); err != nil {
+				return path, fmt.Errorf("checkpoint %s written, but not the %s pointer to it: %w", path, rundir.BestFile, err)
 			}
 			best.name, best.step, best.value = name, ck.Step, *newBest
 		}
 		protect = best.name
 	}
 	if keep > 0 {
-		names, err := listCheckpoints(dir)
+		names, err := rundir.ListCheckpoints(dir)
 		if err != nil {
 			return path, err
 		}
@@ -520,13 +400,9 @@ func commitCheckpoint(dir string, ck *Checkpoint, keep int, best *bestTracker, n
 // lastGoodCheckpoint is the checkpoint dir's latest pointer names, if it
 // names an existing file ("" otherwise).
 func lastGoodCheckpoint(dir string) string {
-	name, _, err := readPointer(filepath.Join(dir, LatestFile))
+	name, _, err := rundir.Latest(dir)
 	if err != nil {
 		return ""
 	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
+	return filepath.Join(dir, name)
 }

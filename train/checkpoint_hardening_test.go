@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 func TestSaveCheckpointRefusesNonFinite(t *testing.T) {
@@ -27,7 +27,7 @@ func TestSaveCheckpointRefusesNonFinite(t *testing.T) {
 	} {
 		ck := sampleCheckpoint(t, 4, 3)
 		c.mutate(ck)
-		p := filepath.Join(t.TempDir(), CheckpointName(7))
+		p := filepath.Join(t.TempDir(), rundir.CheckpointName(7))
 		err := SaveCheckpoint(p, ck)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "not written") {
 			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
@@ -55,7 +55,7 @@ func TestCommitCheckpointKeepsLastGood(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the last good checkpoint is "+good) || !strings.Contains(err.Error(), "mlp.0.weight") {
 		t.Fatalf("non-finite commit: %v", err)
 	}
-	if p, err := ResolveCheckpoint(dir); err != nil || p != good {
+	if p, err := rundir.ResolveCheckpoint(dir); err != nil || p != good {
 		t.Errorf("latest resolves to %s, %v; want %s", p, err, good)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -84,20 +84,20 @@ func TestCommitCheckpointPointerFailure(t *testing.T) {
 	}
 	// A directory where the temporary pointer file would be renamed to
 	// makes the pointer write fail after the checkpoint was written.
-	os.Remove(filepath.Join(dir, LatestFile))
-	os.Mkdir(filepath.Join(dir, LatestFile), 0o755)
+	os.Remove(filepath.Join(dir, rundir.LatestFile))
+	os.Mkdir(filepath.Join(dir, rundir.LatestFile), 0o755)
 	ck.Step = 8
 	if _, err := commitCheckpoint(dir, ck, 0, nil, nil); err == nil {
 		t.Fatal("commit with an unwritable pointer succeeded")
 	}
-	if _, err := os.Stat(filepath.Join(dir, CheckpointName(8))); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, rundir.CheckpointName(8))); !os.IsNotExist(err) {
 		t.Error("the unreferenced checkpoint stayed behind")
 	}
 }
 
 func TestCommitCheckpointRemovesStaleTemps(t *testing.T) {
 	dir := t.TempDir()
-	stale := filepath.Join(dir, "."+CheckpointName(3)+".tmp-12345")
+	stale := filepath.Join(dir, "."+rundir.CheckpointName(3)+".tmp-12345")
 	os.WriteFile(stale, make([]byte, 100), 0o600)
 	past := data.ProcessStart.Add(-time.Hour)
 	os.Chtimes(stale, past, past)
@@ -119,7 +119,7 @@ func TestAbsurdLearningRateNeverWritesNonFinite(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
 		t.Fatal(err)
 	}
-	good := filepath.Join(out, "checkpoints", CheckpointName(4))
+	good := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
 	ck, err := LoadCheckpoint(good)
 	if err != nil {
 		t.Fatal(err)
@@ -137,13 +137,13 @@ func TestAbsurdLearningRateNeverWritesNonFinite(t *testing.T) {
 	if !strings.Contains(err.Error(), "last good checkpoint is "+good) {
 		t.Errorf("error %q does not name the last finite checkpoint %s", err, good)
 	}
-	names, _ := listCheckpoints(filepath.Join(out, "checkpoints"))
+	names, _ := rundir.ListCheckpoints(filepath.Join(out, "checkpoints"))
 	for _, n := range names {
 		if _, err := LoadCheckpoint(filepath.Join(out, "checkpoints", n)); err != nil {
 			t.Errorf("checkpoint on disk does not load: %v", err)
 		}
 	}
-	if p, _ := ResolveCheckpoint(out); p != good {
+	if p, _ := rundir.ResolveCheckpoint(out); p != good {
 		t.Errorf("latest is %s, want %s", p, good)
 	}
 }
@@ -174,8 +174,6 @@ func writeRawCheckpointErr(path string, ck *Checkpoint) error {
 	return data.WriteSafetensors(path, ts, meta)
 }
 
-func mkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }
-
 func TestLoadRefusesNonFinite(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
@@ -200,59 +198,29 @@ func TestLoadRefusesNonFinite(t *testing.T) {
 	}
 }
 
-func TestResolveCheckpointRefusesHostilePointers(t *testing.T) {
+// LoadParams resolves its argument with rundir.ResolveCheckpoint (whose
+// own tests cover the hostile pointers): a pointer to a symbolic link out of
+// the run directory is refused without reading the file; one into it is
+// followed.
+func TestLoadParamsRefusesLinksOutOfTheRun(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(outside, []byte("password=hunter2 and more bytes"), 0o644)
 
 	run := t.TempDir()
-	ckDir := filepath.Join(run, "checkpoints")
+	ckDir := rundir.CheckpointsPath(run)
 	os.MkdirAll(ckDir, 0o755)
-	os.Symlink(outside, filepath.Join(ckDir, "step-00000001.safetensors"))
-	os.WriteFile(filepath.Join(ckDir, LatestFile), []byte("step-00000001.safetensors\n"), 0o644)
-	_, err := ResolveCheckpoint(run)
-	if err == nil || !strings.Contains(err.Error(), "outside the run directory") {
-		t.Errorf("symlink out of the run: %v", err)
-	}
-	if _, _, err := LoadParams(run); err == nil || strings.Contains(err.Error(), "password") {
+	link := filepath.Join(ckDir, rundir.CheckpointName(1))
+	os.Symlink(outside, link)
+	rundir.WriteLatest(ckDir, rundir.CheckpointName(1))
+	if _, _, err := LoadParams(run); err == nil || !strings.Contains(err.Error(), "outside the run directory") || strings.Contains(err.Error(), "password") {
 		t.Errorf("LoadParams through the symlink: %v", err)
 	}
-
-	// A link inside the run directory is fine.
 	inside := filepath.Join(run, "model.safetensors")
 	writeRawCheckpoint(t, inside, sampleCheckpoint(t, 4, 3))
-	os.Remove(filepath.Join(ckDir, "step-00000001.safetensors"))
-	os.Symlink(inside, filepath.Join(ckDir, "step-00000001.safetensors"))
-	if p, err := ResolveCheckpoint(run); err != nil || filepath.Base(p) != "step-00000001.safetensors" {
-		t.Errorf("symlink inside the run: %s, %v", p, err)
-	}
-
-	// A huge pointer file is refused without being quoted.
-	big := t.TempDir()
-	os.WriteFile(filepath.Join(big, LatestFile), []byte(strings.Repeat("x", 1<<20)), 0o644)
-	_, err = ResolveCheckpoint(big)
-	if err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), "over the limit") {
-		t.Errorf("1 MiB pointer: %.300v", err)
-	}
-	// A pointer that is not a name is quoted briefly.
-	odd := t.TempDir()
-	os.WriteFile(filepath.Join(odd, LatestFile), []byte("../"+strings.Repeat("y", 3000)), 0o644)
-	_, err = ResolveCheckpoint(odd)
-	if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "does not name a checkpoint") {
-		t.Errorf("bad pointer: %.400v", err)
-	}
-	// A FIFO as latest does not hang.
-	fifoDir := t.TempDir()
-	if mkfifo(filepath.Join(fifoDir, LatestFile)) == nil {
-		done := make(chan error, 1)
-		go func() { _, err := ResolveCheckpoint(fifoDir); done <- err }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), "named pipe") {
-				t.Errorf("FIFO pointer: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("ResolveCheckpoint hangs on a FIFO")
-		}
+	os.Remove(link)
+	os.Symlink(inside, link)
+	if p, _, err := LoadParams(run); err != nil || p.N != 4 {
+		t.Errorf("LoadParams through a symlink inside the run: %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 func sampleCheckpoint(t *testing.T, N, H int) *Checkpoint {
@@ -33,7 +34,7 @@ func sampleCheckpoint(t *testing.T, N, H int) *Checkpoint {
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	ck := sampleCheckpoint(t, 4, 3)
-	p := filepath.Join(t.TempDir(), CheckpointName(7))
+	p := filepath.Join(t.TempDir(), rundir.CheckpointName(7))
 	if err := SaveCheckpoint(p, ck); err != nil {
 		t.Fatal(err)
 	}
@@ -144,29 +145,6 @@ func TestWrongShapeCheckpointRefused(t *testing.T) {
 	}
 }
 
-func TestResolveCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	ckDir := filepath.Join(dir, "checkpoints")
-	os.MkdirAll(ckDir, 0o755)
-	ck := sampleCheckpoint(t, 2, 2)
-	path, err := commitCheckpoint(ckDir, ck, 1, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, arg := range []string{dir, ckDir, path} {
-		got, err := ResolveCheckpoint(arg)
-		if err != nil || got != path {
-			t.Errorf("ResolveCheckpoint(%s) = %s, %v; want %s", arg, got, err, path)
-		}
-	}
-	if _, err := ResolveCheckpoint(t.TempDir()); err == nil || !strings.Contains(err.Error(), "latest") {
-		t.Errorf("empty directory: %v", err)
-	}
-	if _, err := ResolveCheckpoint(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("missing: %v", err)
-	}
-}
-
 // LoadParams follows a run directory, its checkpoints folder and the latest
 // pointer file to the newest checkpoint, as the analysis and loss commands
 // are given any of them.
@@ -184,10 +162,10 @@ func TestLoadParamsResolvesRunDirectory(t *testing.T) {
 	if err := data.WriteSafetensors(filepath.Join(ckDir, "step-00000007.safetensors"), ts, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(ckDir, LatestFile), []byte("step-00000007.safetensors\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(ckDir, rundir.LatestFile), []byte("step-00000007.safetensors\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, arg := range []string{dir, ckDir, filepath.Join(ckDir, LatestFile), filepath.Join(ckDir, "step-00000007.safetensors")} {
+	for _, arg := range []string{dir, ckDir, filepath.Join(ckDir, rundir.LatestFile), filepath.Join(ckDir, "step-00000007.safetensors")} {
 		q, _, err := LoadParams(arg)
 		if err != nil {
 			t.Fatalf("%s: %v", arg, err)

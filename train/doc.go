@@ -40,20 +40,21 @@
 // A Checkpoint is the complete state after a step: config, step count,
 // parameters, AdamW moments and step, the sampler's generator state, the
 // scheduler's state and the training time so far, in one safetensors file
-// (CheckpointName) in RUN/checkpoints/, with the pointer file "latest"
-// naming the newest. Checkpoints are committed atomically: the pointer moves
+// in RUN/checkpoints/, with the pointer file "latest" naming the newest
+// (the run directory's layout, names and pointers are package rundir's). Checkpoints are committed atomically: the pointer moves
 // only once the file is complete, old ones (beyond run.keep_checkpoints)
 // are removed only after that, and a checkpoint holding a NaN, an Inf or
 // an absurd magnitude is never written, so the latest checkpoint can
 // always be resumed. With run.keep_best a second pointer, "best", names the
 // best checkpoint by a metrics key, which retention never removes
-// (BestFile; a new best at a step between checkpoints gets a checkpoint).
+// (rundir.BestFile; a new best at a step between checkpoints gets a
+// checkpoint).
 //
 // The invariant: resuming a checkpoint of step k and running to step n
 // gives the same parameters, optimiser state, sampler state, scheduler
 // state and metrics lines (timing aside), bit for bit, as one run to step
-// n. LoadCheckpoint reads everything back (ResolveCheckpoint turns a run
-// directory into its latest checkpoint), Options.Resume continues from it,
+// n. LoadCheckpoint reads everything back (rundir.ResolveCheckpoint turns a
+// run directory into its latest checkpoint), Options.Resume continues from it,
 // and metrics lines the stopped run wrote past step k are trimmed. Settings
 // may change on resume (run.steps, learning rate, weights); each resume
 // and what it changed is recorded in config-history.yaml (ReadHistory) and

@@ -4,25 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/rundir"
 )
-
-// EvalPictureDir is the folder of a run directory that holds the
-// in-training evaluation's ratemap pictures, one per evaluation, named by
-// EvalPictureName (`gridgpu watch` shows the newest).
-const EvalPictureDir = "eval"
 
 // MaxEvalPictures bounds the pictures a run keeps: the first evaluation's
 // and the newest ones, 0.2-0.4 MB each at N = 64, so that a long run with
 // frequent evaluations does not fill a disk with them.
 const MaxEvalPictures = 16
-
-// EvalPictureName is the file name of the picture of step's evaluation; it
-// sorts by step.
-func EvalPictureName(step int64) string { return fmt.Sprintf("step-%08d.png", step) }
 
 // PictureFunc draws an evaluation's ratemaps (the CLI sets it to
 // EvalPicturePNG of package analysis/report); train itself draws nothing,
@@ -30,8 +21,9 @@ func EvalPictureName(step int64) string { return fmt.Sprintf("step-%08d.png", st
 type PictureFunc func(ar *analysis.ArenaResult, heading string) ([]byte, error)
 
 // writeEvalPicture writes the picture of ev (evaluated after step) into
-// the run directory out, whole or not at all, and removes the pictures
-// beyond MaxEvalPictures, oldest first, keeping the first one.
+// the run directory out (rundir.EvalDir, named by rundir.EvalPictureName;
+// `gridgpu watch` shows the newest), whole or not at all, and removes the
+// pictures beyond MaxEvalPictures, oldest first, keeping the first one.
 func writeEvalPicture(draw PictureFunc, out string, step int64, ev *EvalMetrics) error {
 	if ev.arena == nil {
 		return nil
@@ -41,26 +33,25 @@ func writeEvalPicture(draw PictureFunc, out string, step int64, ev *EvalMetrics)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(out, EvalPictureDir)
+	dir := rundir.EvalPath(out)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := data.WriteFileAtomic(filepath.Join(dir, EvalPictureName(step)), png); err != nil {
+	if err := data.WriteFileAtomic(filepath.Join(dir, rundir.EvalPictureName(step)), png); err != nil {
 		return err
 	}
-	return pruneEvalPictures(dir, MaxEvalPictures)
+	return pruneEvalPictures(out, MaxEvalPictures)
 }
 
-// pruneEvalPictures removes pictures of dir beyond keep, the oldest after
-// the first.
-func pruneEvalPictures(dir string, keep int) error {
-	names, err := filepath.Glob(filepath.Join(dir, "step-*.png"))
+// pruneEvalPictures removes the pictures of the run directory out beyond
+// keep, the oldest after the first.
+func pruneEvalPictures(out string, keep int) error {
+	names, err := rundir.ListEvalPictures(out)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	for len(names) > keep && keep >= 2 {
-		if err := os.Remove(names[1]); err != nil {
+		if err := os.Remove(filepath.Join(rundir.EvalPath(out), names[1])); err != nil {
 			return err
 		}
 		names = append(names[:1], names[2:]...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/analysis/report"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // Every evaluation of a run leaves its ratemap picture, a decodable PNG
@@ -38,18 +39,18 @@ func TestEvalPictures(t *testing.T) {
 	if !strings.HasPrefix(headings[0], "step 2: ") {
 		t.Errorf("first heading %q, want it to start with the step", headings[0])
 	}
-	names, _ := filepath.Glob(filepath.Join(out, EvalPictureDir, "*"))
+	names, _ := filepath.Glob(filepath.Join(out, rundir.EvalDir, "*"))
 	for i := range names {
 		names[i] = filepath.Base(names[i])
 	}
-	want := []string{EvalPictureName(2)}
+	want := []string{rundir.EvalPictureName(2)}
 	for s := 2 * (evals - MaxEvalPictures + 2); s <= 2*evals; s += 2 {
-		want = append(want, EvalPictureName(int64(s)))
+		want = append(want, rundir.EvalPictureName(int64(s)))
 	}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("eval/ holds %v, want %v", names, want)
 	}
-	b, err := os.ReadFile(filepath.Join(out, EvalPictureDir, EvalPictureName(int64(2*evals))))
+	b, err := os.ReadFile(filepath.Join(out, rundir.EvalDir, rundir.EvalPictureName(int64(2*evals))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,18 +97,20 @@ func TestPruneEvalPictures(t *testing.T) {
 		{[]int64{1, 2, 3, 4, 5}, 3, []int64{1, 4, 5}},
 		{[]int64{10, 200, 3000, 40000}, 2, []int64{10, 40000}},
 	} {
-		dir := t.TempDir()
+		out := t.TempDir()
+		dir := rundir.EvalPath(out)
+		os.MkdirAll(dir, 0o755)
 		for _, s := range tc.have {
-			os.WriteFile(filepath.Join(dir, EvalPictureName(s)), nil, 0o644)
+			os.WriteFile(filepath.Join(dir, rundir.EvalPictureName(s)), nil, 0o644)
 		}
-		if err := pruneEvalPictures(dir, tc.keep); err != nil {
+		if err := pruneEvalPictures(out, tc.keep); err != nil {
 			t.Fatal(err)
 		}
 		names, _ := filepath.Glob(filepath.Join(dir, "*"))
 		var got []int64
 		for _, n := range names {
 			for _, s := range tc.have {
-				if filepath.Base(n) == EvalPictureName(s) {
+				if filepath.Base(n) == rundir.EvalPictureName(s) {
 					got = append(got, s)
 				}
 			}

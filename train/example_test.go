@@ -7,11 +7,12 @@ import (
 	"path/filepath"
 	"reflect"
 
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
 
-// A short run writes checkpoints into its run directory; ResolveCheckpoint
-// finds the newest one (through checkpoints/latest) and LoadCheckpoint
+// A short run writes checkpoints into its run directory;
+// rundir.ResolveCheckpoint finds the newest one (through checkpoints/latest) and LoadCheckpoint
 // reads the whole training state back. Resuming from it continues the run
 // exactly: the result is the same, bit for bit, as a run that was never
 // stopped.
@@ -34,7 +35,7 @@ func ExampleLoadCheckpoint() {
 
 	split := filepath.Join(dir, "split")
 	run(split, cfg, nil)
-	path, err := train.ResolveCheckpoint(split)
+	path, err := rundir.ResolveCheckpoint(split)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -56,8 +57,8 @@ func ExampleLoadCheckpoint() {
 	run(split, more, ck)
 	whole := filepath.Join(dir, "whole")
 	run(whole, more, nil)
-	a, _ := train.LoadCheckpoint(filepath.Join(split, "checkpoints", train.CheckpointName(8)))
-	b, _ := train.LoadCheckpoint(filepath.Join(whole, "checkpoints", train.CheckpointName(8)))
+	a, _ := train.LoadCheckpoint(filepath.Join(split, "checkpoints", rundir.CheckpointName(8)))
+	b, _ := train.LoadCheckpoint(filepath.Join(whole, "checkpoints", rundir.CheckpointName(8)))
 	fmt.Println("resumed run equals the uninterrupted one:", reflect.DeepEqual(a.Params, b.Params) && reflect.DeepEqual(a.Opt, b.Opt))
 	// Output:
 	// step-00000004.safetensors

@@ -9,19 +9,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/rundir"
 	"gopkg.in/yaml.v3"
 )
-
-// HistoryFile is the run directory's record of the configuration of every
-// part of a run: config.yaml holds only the current one.
-const HistoryFile = "config-history.yaml"
 
 // maxHistoryBytes bounds the history file read on resume.
 const maxHistoryBytes = 64 << 20
@@ -89,10 +85,10 @@ func resumeRunID(out, ckPath string, ck *Checkpoint) (string, error) {
 	switch {
 	case id != "" && ck.RunID != "" && id != ck.RunID:
 		return "", fmt.Errorf("checkpoint %s belongs to run %s, but %s is run %s (%s): it was copied from another run; resume from one of %s's own checkpoints, or resume the other run in its own directory",
-			ckPath, shortID(ck.RunID), out, shortID(id), HistoryFile, out)
+			ckPath, shortID(ck.RunID), out, shortID(id), rundir.HistoryFile, out)
 	case id != "":
 		return id, nil
-	case ck.RunID != "" && SameDir(out, CheckpointRunDir(ckPath)):
+	case ck.RunID != "" && rundir.SameDir(out, rundir.OfCheckpoint(ckPath)):
 		return ck.RunID, nil
 	}
 	return NewRunID(), nil
@@ -113,29 +109,6 @@ func shortID(id string) string {
 	return id
 }
 
-// CheckpointRunDir is the run directory of a checkpoint file: the parent of
-// its checkpoints/ folder, else the folder it is in.
-func CheckpointRunDir(ckPath string) string {
-	dir := filepath.Dir(ckPath)
-	if filepath.Base(dir) == "checkpoints" {
-		return filepath.Dir(dir)
-	}
-	return dir
-}
-
-// SameDir reports whether a and b are the same directory (or, where either
-// cannot be read, the same path).
-func SameDir(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	if errA == nil && errB == nil {
-		return os.SameFile(sa, sb)
-	}
-	ca, _ := filepath.Abs(a)
-	cb, _ := filepath.Abs(b)
-	return filepath.Clean(ca) == filepath.Clean(cb)
-}
-
 // ConfigChanges lists every key whose value differs between old and new as
 // "old -> new", keyed by its dotted path (optimizer.lr).
 func ConfigChanges(old, new *Config) map[string]string {
@@ -149,9 +122,11 @@ func ConfigChanges(old, new *Config) map[string]string {
 	return out
 }
 
-// ReadHistory reads DIR/config-history.yaml; a missing file is no entries.
+// ReadHistory reads DIR/config-history.yaml (rundir.HistoryFile), the
+// configuration of every part of a run (config.yaml holds only the current
+// one); a missing file is no entries.
 func ReadHistory(dir string) ([]HistoryEntry, error) {
-	path := filepath.Join(dir, HistoryFile)
+	path := rundir.HistoryPath(dir)
 	// data.ReadRegularFile's errors are one-line messages that need not
 	// wrap fs.ErrNotExist, so a missing file is told by Lstat first.
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
@@ -188,7 +163,7 @@ func writeHistory(dir string, h []HistoryEntry) error {
 	if err := enc.Close(); err != nil {
 		return err
 	}
-	return data.WriteFileAtomic(filepath.Join(dir, HistoryFile), buf.Bytes())
+	return data.WriteFileAtomic(rundir.HistoryPath(dir), buf.Bytes())
 }
 
 // appendHistory adds e (a resume) to DIR's history. Entries from a part of

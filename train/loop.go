@@ -7,19 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // Options are the parts of a training run that are not in Config.
 type Options struct {
-	// Out is the run directory: config.yaml, metrics.jsonl, checkpoints/.
+	// Out is the run directory: config.yaml, metrics.jsonl, checkpoints/
+	// (its layout is package rundir's).
 	Out string
 	// Resume is a checkpoint file to continue from ("" for a fresh run).
 	// Its parameters, optimiser, sampler and scheduler states replace the
@@ -37,7 +37,7 @@ type Options struct {
 	// Preset names the preset the config started from, for the log.
 	Preset string
 	// EvalPicture, if set, draws each in-training evaluation's ratemaps
-	// into Out/eval (EvalPictureDir); a picture that fails is reported
+	// into Out/eval (rundir.EvalDir); a picture that fails is reported
 	// once and does not stop training.
 	EvalPicture PictureFunc
 }
@@ -148,8 +148,8 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		logw = io.Discard
 	}
 	N, H, B, T := cfg.Model.Units, cfg.Model.Hidden, cfg.Data.BatchSize, cfg.Data.SeqLen
-	ckDir := filepath.Join(opt.Out, "checkpoints")
-	metricsPath := filepath.Join(opt.Out, "metrics.jsonl")
+	ckDir := rundir.CheckpointsPath(opt.Out)
+	metricsPath := rundir.MetricsPath(opt.Out)
 
 	var start int64
 	if ck := opt.Resume; ck != nil {
@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	var trim *metricsTrim
 	if opt.Resume != nil {
 		var err error
-		if trim, err = readMetricsForResume(metricsPath, start, &opt.Resume.Config); err != nil {
+		if trim, err = readMetricsForResume(opt.Out, start, &opt.Resume.Config); err != nil {
 			return nil, err
 		}
 	}
@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	}
 	defer eng.Close()
 	if opt.Resume == nil {
-		if err := checkFreshOut(opt.Out, ckDir, metricsPath); err != nil {
+		if err := checkFreshOut(opt.Out); err != nil {
 			return nil, err
 		}
 	}
@@ -236,7 +236,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	header := "# Effective configuration of this run (gridgpu train --config this-file reproduces it).\n"
 	var changes map[string]string
 	if ck := opt.Resume; ck != nil {
-		header = fmt.Sprintf("# Effective configuration of this run since step %d, where it was resumed; %s\n# holds the configuration of every part of the run and what changed.\n", start, HistoryFile)
+		header = fmt.Sprintf("# Effective configuration of this run since step %d, where it was resumed; %s\n# holds the configuration of every part of the run and what changed.\n", start, rundir.HistoryFile)
 		changes = ConfigChanges(&ck.Config, &cfg)
 		if err := appendHistory(opt.Out, HistoryEntry{Step: start, Event: "resume", From: opt.ResumePath, Changes: changes, Config: cfg, RunID: runID}, &ck.Config); err != nil {
 			return nil, err
@@ -245,7 +245,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return nil, err
 	}
 	cfgText := append([]byte(header), cfg.YAML()...)
-	if err := data.WriteFileAtomic(filepath.Join(opt.Out, "config.yaml"), cfgText); err != nil {
+	if err := data.WriteFileAtomic(rundir.ConfigPath(opt.Out), cfgText); err != nil {
 		return nil, err
 	}
 	if opt.Resume != nil {
@@ -257,7 +257,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	}
 	// The best checkpoint so far (run.keep_best), from the pointer or
 	// metrics.jsonl of a resumed run.
-	best, bestNote, err := restoreBest(ckDir, metricsPath, cfg.Run.KeepBest, start)
+	best, bestNote, err := restoreBest(opt.Out, cfg.Run.KeepBest, start)
 	if err != nil {
 		return nil, fmt.Errorf("the best checkpoint (run.keep_best): %w", err)
 	}
@@ -475,19 +475,19 @@ func interrupted(ctx context.Context, step int64, res *Result, lastCkStep int64,
 }
 
 // checkFreshOut refuses to start a new run over an existing one.
-func checkFreshOut(out, ckDir, metricsPath string) error {
+func checkFreshOut(out string) error {
 	if st, err := os.Stat(out); err == nil && !st.IsDir() {
 		return fmt.Errorf("--out %s exists and is not a directory", out)
 	}
-	names, err := listCheckpoints(ckDir)
+	names, err := rundir.ListCheckpoints(rundir.CheckpointsPath(out))
 	if err != nil {
 		return err
 	}
 	if len(names) > 0 {
-		return fmt.Errorf("%s already holds a training run (%s); continue it with --resume %s, or choose another --out", out, filepath.Join("checkpoints", names[len(names)-1]), out)
+		return fmt.Errorf("%s already holds a training run (%s); continue it with --resume %s, or choose another --out", out, filepath.Join(rundir.CheckpointDir, names[len(names)-1]), out)
 	}
-	if st, err := os.Stat(metricsPath); err == nil && st.Size() > 0 {
-		return fmt.Errorf("%s already holds %s from another run; remove it or choose another --out", out, filepath.Base(metricsPath))
+	if st, err := os.Stat(rundir.MetricsPath(out)); err == nil && st.Size() > 0 {
+		return fmt.Errorf("%s already holds %s from another run; remove it or choose another --out", out, rundir.MetricsFile)
 	}
 	return nil
 }
@@ -502,8 +502,9 @@ type metricsTrim struct {
 	cut int
 }
 
-// readMetricsForResume reads metrics.jsonl for a resume from step and
-// works out its new content (see metricsTrim.apply); it writes nothing.
+// readMetricsForResume reads the run directory out's metrics.jsonl for a
+// resume from step and works out its new content (see metricsTrim.apply);
+// it writes nothing.
 //
 // Lines after step (written by a run that went on past the checkpoint
 // being resumed) are dropped, so the file reads as one run. The line at
@@ -518,48 +519,38 @@ type metricsTrim struct {
 // the file) refuses the resume, naming the file and the line, with nothing
 // changed. The one exception is the last line when it has no end of line
 // and does not parse: a write cut short by a crash, which is dropped (cut
-// says how many bytes). Blank lines hold nothing and are dropped.
-func readMetricsForResume(path string, step int64, prev *Config) (*metricsTrim, error) {
-	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	raw, err := data.ReadRegularFile(path, "metrics file", 0)
+// says how many bytes; rundir.ReadMetrics). Blank lines hold nothing and
+// are dropped.
+func readMetricsForResume(out string, step int64, prev *Config) (*metricsTrim, error) {
+	mf, err := rundir.ReadMetrics(out, rundir.MetricsOptions{MissingOK: true})
 	if err != nil {
 		return nil, err
 	}
 	evalStep := prev.Run.EvalEvery > 0 && step%int64(prev.Run.EvalEvery) == 0
 	logStep := step%int64(max(prev.Run.LogEvery, 1)) == 0 || step == 1 || evalStep
-	t := &metricsTrim{}
+	t := &metricsTrim{cut: mf.Cut}
+	refuse := func(err error) error {
+		return fmt.Errorf("%v; nothing was changed: repair or remove that line (or move the file aside) and resume again", err)
+	}
 	var keep bytes.Buffer
-	rest := raw
-	for n := 1; len(rest) > 0; n++ {
-		line, after, complete := bytes.Cut(rest, []byte{'\n'})
-		rest = after
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	for _, l := range mf.Lines {
+		if l.Err != nil {
+			return nil, refuse(l.Err)
 		}
 		var m struct {
-			Step *int64 `json:"step"`
 			Eval *int64 `json:"eval_grid_units"`
 		}
-		err := json.Unmarshal(line, &m)
-		if err == nil && m.Step == nil {
-			err = errors.New(`no "step"`)
+		if err := json.Unmarshal(l.Text, &m); err != nil {
+			return nil, refuse(mf.NotRecord(l, err))
 		}
-		if err != nil {
-			if !complete {
-				t.cut = len(line)
-				break
-			}
-			return nil, fmt.Errorf("%s line %d is not a metrics record (%s: %s); nothing was changed: repair or remove that line (or move the file aside) and resume again", path, n, cleanJSONError(err), quoteLine(line))
-		}
-		if *m.Step > step || *m.Step == step && !logStep {
+		if l.Step > step || l.Step == step && !logStep {
 			continue
 		}
-		if *m.Step == step && m.Eval != nil && !evalStep {
+		line := l.Text
+		if l.Step == step && m.Eval != nil && !evalStep {
 			var full Metrics
 			if err := json.Unmarshal(line, &full); err != nil {
-				return nil, fmt.Errorf("%s line %d: %v; nothing was changed: repair or remove that line (or move the file aside) and resume again", path, n, err)
+				return nil, fmt.Errorf("%s line %d: %v; nothing was changed: repair or remove that line (or move the file aside) and resume again", mf.Path, l.N, err)
 			}
 			full.EvalMetrics = nil
 			if line, err = json.Marshal(full); err != nil {
@@ -570,7 +561,7 @@ func readMetricsForResume(path string, step int64, prev *Config) (*metricsTrim, 
 		keep.WriteByte('\n')
 	}
 	t.keep = keep.Bytes()
-	t.changed = !bytes.Equal(t.keep, raw)
+	t.changed = !bytes.Equal(t.keep, mf.Raw)
 	return t, nil
 }
 
@@ -587,29 +578,4 @@ func (t *metricsTrim) apply(path string, logw io.Writer) error {
 		fmt.Fprintf(logw, "%s: dropped its last line, %d bytes without an end of line that are not a metrics record: a write cut short when the run was stopped\n", path, t.cut)
 	}
 	return nil
-}
-
-// cleanJSONError is a JSON decoding error in words, without Go's type
-// names.
-func cleanJSONError(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("not JSON at byte %d", se.Offset)
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return fmt.Sprintf("%q is not an integer", te.Field)
-		}
-		return "not a JSON object"
-	}
-	return err.Error()
-}
-
-// quoteLine quotes the start of a line for a message.
-func quoteLine(b []byte) string {
-	if len(b) > 40 {
-		return strconv.Quote(string(b[:37])) + "..."
-	}
-	return strconv.Quote(string(b))
 }

@@ -1,9 +1,7 @@
 package train
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // testConfig is a small config for loop tests; the fake model ignores sizes
@@ -35,27 +35,23 @@ func testConfig(t *testing.T, steps int64) Config {
 // readMetrics returns the metrics lines without their timing fields.
 func readMetrics(t *testing.T, dir string) []map[string]any {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "metrics.jsonl"))
+	mf, err := rundir.ReadMetrics(dir, rundir.MetricsOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("metrics line %q: %v", sc.Text(), err)
-		}
+	out, err := mf.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range out {
 		for _, k := range []string{"step", "loss", "sep", "inv", "cap", "ci", "lr", "grad_norm", "zero_frac", "steps_per_sec", "elapsed"} {
 			if _, ok := m[k]; !ok {
-				t.Errorf("metrics line lacks %q: %s", k, sc.Text())
+				t.Errorf("metrics line lacks %q: %v", k, m)
 			}
 		}
 		delete(m, "steps_per_sec")
 		delete(m, "elapsed")
 		delete(m, "eval_seconds")
-		out = append(out, m)
 	}
 	return out
 }
@@ -76,12 +72,12 @@ func resumeEquivalence(t *testing.T, cfg Config, k int64) {
 	if _, err := Run(context.Background(), c, Options{Out: split}); err != nil {
 		t.Fatal(err)
 	}
-	ckPath, err := ResolveCheckpoint(split)
+	ckPath, err := rundir.ResolveCheckpoint(split)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(ckPath) != CheckpointName(k) {
-		t.Fatalf("latest checkpoint %s, want %s", ckPath, CheckpointName(k))
+	if filepath.Base(ckPath) != rundir.CheckpointName(k) {
+		t.Fatalf("latest checkpoint %s, want %s", ckPath, rundir.CheckpointName(k))
 	}
 	ck, err := LoadCheckpoint(ckPath)
 	if err != nil {
@@ -101,11 +97,11 @@ func resumeEquivalence(t *testing.T, cfg Config, k int64) {
 			t.Fatalf("metrics differ at line %d:\n uninterrupted %v\n resumed       %v", i+1, a[i], b[i])
 		}
 	}
-	ca, err := LoadCheckpoint(filepath.Join(whole, "checkpoints", CheckpointName(2*k)))
+	ca, err := LoadCheckpoint(filepath.Join(whole, "checkpoints", rundir.CheckpointName(2*k)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, err := LoadCheckpoint(filepath.Join(split, "checkpoints", CheckpointName(2*k)))
+	cb, err := LoadCheckpoint(filepath.Join(split, "checkpoints", rundir.CheckpointName(2*k)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,8 +227,8 @@ func TestEvalLeavesTrainingUnchanged(t *testing.T) {
 			t.Fatalf("step %d: training metrics differ with evaluation:\n without %v\n with    %v", step, a[i], b[i])
 		}
 	}
-	ca, _ := LoadCheckpoint(filepath.Join(plain, "checkpoints", CheckpointName(12)))
-	cb, _ := LoadCheckpoint(filepath.Join(evald, "checkpoints", CheckpointName(12)))
+	ca, _ := LoadCheckpoint(filepath.Join(plain, "checkpoints", rundir.CheckpointName(12)))
+	cb, _ := LoadCheckpoint(filepath.Join(evald, "checkpoints", rundir.CheckpointName(12)))
 	if ca == nil || cb == nil || !reflect.DeepEqual(ca.Params, cb.Params) {
 		t.Error("final parameters differ with evaluation")
 	}
@@ -258,7 +254,7 @@ func TestSmokeLowersLoss(t *testing.T) {
 	if !(last < first-0.1*abs(first)) {
 		t.Errorf("smoke training did not lower the loss clearly: first %.5g, last %.5g", first, last)
 	}
-	if _, err := os.Stat(filepath.Join(out, "checkpoints", CheckpointName(cfg.Run.Steps))); err != nil {
+	if _, err := os.Stat(filepath.Join(out, "checkpoints", rundir.CheckpointName(cfg.Run.Steps))); err != nil {
 		t.Error(err)
 	}
 }
@@ -280,7 +276,7 @@ func TestNaNStopsWithStepAndTerm(t *testing.T) {
 	if err == nil {
 		t.Fatal("run with a NaN loss succeeded")
 	}
-	for _, want := range []string{"step 6", "loss term ci is NaN", "microbatch 1", CheckpointName(4)} {
+	for _, want := range []string{"step 6", "loss term ci is NaN", "microbatch 1", rundir.CheckpointName(4)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -292,8 +288,8 @@ func TestNaNStopsWithStepAndTerm(t *testing.T) {
 	if res.Step != 5 {
 		t.Errorf("result step %d, want 5 (the last good step)", res.Step)
 	}
-	p, err := ResolveCheckpoint(out)
-	if err != nil || filepath.Base(p) != CheckpointName(4) {
+	p, err := rundir.ResolveCheckpoint(out)
+	if err != nil || filepath.Base(p) != rundir.CheckpointName(4) {
 		t.Errorf("latest checkpoint %q (%v), want step 4's", p, err)
 	}
 	if _, err := LoadCheckpoint(p); err != nil {
@@ -371,8 +367,8 @@ func TestKeepCheckpointsAndFreshOut(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
 		t.Fatal(err)
 	}
-	names, _ := listCheckpoints(filepath.Join(out, "checkpoints"))
-	if want := []string{CheckpointName(8), CheckpointName(10)}; !reflect.DeepEqual(names, want) {
+	names, _ := rundir.ListCheckpoints(filepath.Join(out, "checkpoints"))
+	if want := []string{rundir.CheckpointName(8), rundir.CheckpointName(10)}; !reflect.DeepEqual(names, want) {
 		t.Errorf("kept %v, want %v", names, want)
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "config.yaml")); err != nil || !strings.Contains(string(b), "units: 4") {
@@ -384,7 +380,7 @@ func TestKeepCheckpointsAndFreshOut(t *testing.T) {
 		t.Errorf("second run into the same directory: %v", err)
 	}
 	// Resuming at the final step has nothing to do.
-	p, _ := ResolveCheckpoint(out)
+	p, _ := rundir.ResolveCheckpoint(out)
 	ck, _ := LoadCheckpoint(p)
 	if _, err := Run(context.Background(), cfg, Options{Out: out, Resume: ck, ResumePath: p}); err == nil || !strings.Contains(err.Error(), "nothing to do") {
 		t.Errorf("resume at the end: %v", err)
@@ -399,7 +395,7 @@ func TestResumeTrimsLaterMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend the run crashed after step 10 but we resume from step 4.
-	p := filepath.Join(out, "checkpoints", CheckpointName(4))
+	p := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
 	ck, err := LoadCheckpoint(p)
 	if err != nil {
 		t.Fatal(err)
@@ -494,7 +490,7 @@ func TestResumeRecordsConfigHistory(t *testing.T) {
 	if err != nil || len(h) != 1 || h[0].Step != 0 || h[0].Event != "start" || h[0].Config.Optimizer.LR != cfg.Optimizer.LR {
 		t.Fatalf("history of a fresh run: %+v, %v", h, err)
 	}
-	p := filepath.Join(out, "checkpoints", CheckpointName(8))
+	p := filepath.Join(out, "checkpoints", rundir.CheckpointName(8))
 	ck, err := LoadCheckpoint(p)
 	if err != nil {
 		t.Fatal(err)
@@ -548,7 +544,7 @@ func TestResumeRecordsConfigHistory(t *testing.T) {
 	}
 
 	// A resume from an earlier checkpoint supersedes the later entries.
-	p4 := filepath.Join(out, "checkpoints", CheckpointName(4))
+	p4 := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
 	ck4, err := LoadCheckpoint(p4)
 	if err != nil {
 		t.Fatal(err)

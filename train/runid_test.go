@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // stripRunID rewrites the checkpoint at path without its run_id metadata,
@@ -60,30 +61,30 @@ func TestResumeRefusesAnotherRunsCheckpoint(t *testing.T) {
 		refused bool
 	}{
 		{"own checkpoint", func(t *testing.T, D, other string) string {
-			return filepath.Join(D, "checkpoints", CheckpointName(4))
+			return filepath.Join(D, "checkpoints", rundir.CheckpointName(4))
 		}, false},
 		{"another run's checkpoint copied in", func(t *testing.T, D, other string) string {
-			p := filepath.Join(D, "checkpoints", CheckpointName(6))
-			copyFile(t, filepath.Join(other, "checkpoints", CheckpointName(6)), p)
-			if err := data.WriteFileAtomic(filepath.Join(D, "checkpoints", LatestFile), []byte(CheckpointName(6)+"\n")); err != nil {
+			p := filepath.Join(D, "checkpoints", rundir.CheckpointName(6))
+			copyFile(t, filepath.Join(other, "checkpoints", rundir.CheckpointName(6)), p)
+			if err := data.WriteFileAtomic(filepath.Join(D, "checkpoints", rundir.LatestFile), []byte(rundir.CheckpointName(6)+"\n")); err != nil {
 				t.Fatal(err)
 			}
 			return p
 		}, true},
 		{"own checkpoint from before run ids", func(t *testing.T, D, other string) string {
-			p := filepath.Join(D, "checkpoints", CheckpointName(4))
+			p := filepath.Join(D, "checkpoints", rundir.CheckpointName(4))
 			stripRunID(t, p)
 			return p
 		}, false},
 		{"run and checkpoint from before run ids", func(t *testing.T, D, other string) string {
-			p := filepath.Join(D, "checkpoints", CheckpointName(4))
+			p := filepath.Join(D, "checkpoints", rundir.CheckpointName(4))
 			stripRunID(t, p)
 			stripHistoryIDs(t, D)
 			return p
 		}, false},
 		{"run from before run ids, its own checkpoint with an id", func(t *testing.T, D, other string) string {
 			stripHistoryIDs(t, D)
-			return filepath.Join(D, "checkpoints", CheckpointName(4))
+			return filepath.Join(D, "checkpoints", rundir.CheckpointName(4))
 		}, false},
 	}
 	for _, c := range cases {
@@ -107,7 +108,7 @@ func TestResumeRefusesAnotherRunsCheckpoint(t *testing.T) {
 			if idOther == "" || idOther == idD {
 				t.Fatalf("run ids %q and %q: want two different ones", idD, idOther)
 			}
-			if ck, err := LoadCheckpoint(filepath.Join(D, "checkpoints", CheckpointName(4))); err != nil || ck.RunID != idD {
+			if ck, err := LoadCheckpoint(filepath.Join(D, "checkpoints", rundir.CheckpointName(4))); err != nil || ck.RunID != idD {
 				t.Fatalf("D's checkpoint records run id %q (%v), want %q", ck.RunID, err, idD)
 			}
 
@@ -147,7 +148,7 @@ func TestResumeRefusesAnotherRunsCheckpoint(t *testing.T) {
 			if err != nil || id == "" {
 				t.Fatalf("run id after the resume: %q, %v", id, err)
 			}
-			last, err := LoadCheckpoint(filepath.Join(D, "checkpoints", CheckpointName(10)))
+			last, err := LoadCheckpoint(filepath.Join(D, "checkpoints", rundir.CheckpointName(10)))
 			if err != nil || last.RunID != id {
 				t.Errorf("the resumed run's checkpoint records run id %q (%v), want %q", last.RunID, err, id)
 			}
@@ -167,7 +168,7 @@ func TestResumeIntoNewDirectoryGetsNewRunID(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{Out: A}); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(A, "checkpoints", CheckpointName(4))
+	p := filepath.Join(A, "checkpoints", rundir.CheckpointName(4))
 	ck, err := LoadCheckpoint(p)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
 )
 
@@ -112,7 +113,7 @@ func (s *Server) runDir(id string) (dir, name string, ok bool) {
 // curves reads dir's metrics.jsonl again when its size or modification
 // time changed since the last read.
 func (s *Server) curves(dir string) (*analysis.TrainingCurves, os.FileInfo) {
-	st, err := os.Stat(filepath.Join(dir, analysis.MetricsFile))
+	st, err := os.Stat(rundir.MetricsPath(dir))
 	s.mu.Lock()
 	c := s.cache[dir]
 	s.mu.Unlock()
@@ -180,12 +181,12 @@ func (s *Server) runData(id, dir, name string) *RunData {
 	c, st := s.curves(dir)
 	d.Note = c.Note
 	d.Bad = c.Malformed
+	if c.Partial {
+		d.Bad-- // the line a training is writing
+	}
 	if st != nil {
 		d.Updated = st.ModTime().UTC().Format(time.RFC3339)
 		d.AgeSec = time.Since(st.ModTime()).Seconds()
-		if c.Malformed > 0 && partialLast(filepath.Join(dir, analysis.MetricsFile), st.Size()) {
-			d.Bad--
-		}
 	}
 	present := map[string]bool{}
 	for _, p := range c.Points {
@@ -211,7 +212,7 @@ func (s *Server) runData(id, dir, name string) *RunData {
 		d.Keys = append(d.Keys, k)
 		d.Series[k] = thin(seriesOf(c.Points, k), maxPoints)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, analysis.ConfigFile)); err == nil {
+	if b, err := rundir.ReadConfig(dir); err == nil {
 		d.Config = string(b)
 		var cfg struct {
 			Run struct {
@@ -266,32 +267,13 @@ func thin(xy [][2]float64, n int) [][2]float64 {
 	return append(out, xy[len(xy)-1])
 }
 
-// partialLast reports whether the file's byte at size-1 is not a newline:
-// its last line is still being written.
-func partialLast(path string, size int64) bool {
-	if size == 0 {
-		return false
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, size-1); err != nil {
-		return false
-	}
-	return b[0] != '\n'
-}
-
-// newestPicture is the newest eval/step-*.png of a run directory (the name
-// sorts by step) and its modification time.
+// newestPicture is the newest picture of a run directory's eval/
+// (rundir.ListEvalPictures) and its modification time.
 func newestPicture(dir string) (string, time.Time) {
-	names, _ := filepath.Glob(filepath.Join(dir, PictureDir, "step-*.png"))
-	sort.Strings(names)
+	names, _ := rundir.ListEvalPictures(dir)
 	for i := len(names) - 1; i >= 0; i-- {
-		if st, err := os.Stat(names[i]); err == nil && st.Mode().IsRegular() {
-			return filepath.Base(names[i]), st.ModTime()
+		if st, err := os.Stat(filepath.Join(rundir.EvalPath(dir), names[i])); err == nil && st.Mode().IsRegular() {
+			return names[i], st.ModTime()
 		}
 	}
 	return "", time.Time{}
@@ -309,7 +291,7 @@ func (s *Server) handlePicture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.ServeFile(w, r, filepath.Join(dir, PictureDir, name))
+	http.ServeFile(w, r, filepath.Join(rundir.EvalPath(dir), name))
 }
 
 // SweepRow is one run of a sweep in /api/sweep's answer.
@@ -388,7 +370,3 @@ func isSweepDir(dir string) bool {
 	}
 	return false
 }
-
-// runDirOf is the run directory arg names (itself, or the parent of its
-// checkpoints/), or "".
-func runDirOf(arg string) string { return analysis.RunDirOf(arg, "") }

@@ -4,10 +4,10 @@
 // the table of a sweep's runs, refreshed by polling small JSON endpoints.
 //
 // It only reads files, with the readers the rest of gridgpu uses
-// (analysis.ReadTrainingCurves for metrics.jsonl, sweep.ReadStatus for a
-// sweep's runs), so it costs a training nothing; a metrics.jsonl that is
-// being appended to, partial last line included, is read up to its last
-// whole line. The page is self-contained: inline SVG drawn by a little
+// (analysis.ReadTrainingCurves for metrics.jsonl, through rundir.ReadMetrics;
+// sweep.ReadStatus for a sweep's runs), so it costs a training nothing; a
+// metrics.jsonl that is being appended to, partial last line included, is
+// read up to its last whole line. The page is self-contained: inline SVG drawn by a little
 // plain JavaScript, nothing fetched from the network.
 //
 // Endpoints (GET only):
@@ -31,12 +31,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gridgpu/gridgpu/train"
+	"github.com/gridgpu/gridgpu/rundir"
 )
-
-// PictureDir is the folder of a run directory that holds the in-training
-// evaluation's pictures, named step-NNNNNNNN.png; the page shows the newest.
-const PictureDir = train.EvalPictureDir
 
 // Kinds of Target.
 const (
@@ -103,7 +99,7 @@ func classify(arg string) (kind, dir string, err error) {
 	if isSweepDir(arg) {
 		return KindSweep, arg, nil
 	}
-	if d := runDirOf(arg); d != "" {
+	if d := rundir.Find(arg, ""); d != "" {
 		return KindRun, d, nil
 	}
 	return "", "", fmt.Errorf("%s is neither a run directory (no metrics.jsonl, config.yaml or checkpoints/) nor a sweep directory (no sweep.yaml or runs/*/sweep-status.json)", arg)

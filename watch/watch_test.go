@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // testdata/smoke holds the metrics.jsonl and config.yaml of a finished run
@@ -189,7 +191,7 @@ func TestSweepTableAndPictures(t *testing.T) {
 	copyRun(t, a)
 	os.WriteFile(filepath.Join(a, "sweep-status.json"), []byte(`{"name":"a-lr0.001","index":0,"values":[{"key":"optim.lr","value":0.001}],"overrides":[],"state":"done","step":60,"steps":60,"attempts":1,"updated":"2024-01-01T00:00:00Z"}`), 0o644)
 	os.MkdirAll(filepath.Join(sw, "runs", "b"), 0o755)
-	pics := filepath.Join(a, PictureDir)
+	pics := rundir.EvalPath(a)
 	os.MkdirAll(pics, 0o755)
 	os.WriteFile(filepath.Join(pics, "step-00000030.png"), []byte("old"), 0o644)
 	os.WriteFile(filepath.Join(pics, "step-00000060.png"), []byte("new"), 0o644)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // series returns (step, f(value of key)) for the points of c that have
@@ -51,7 +52,7 @@ func trainingFigures(c *analysis.TrainingCurves, markStep float64, N int) (*anal
 		WeightsNote: c.WeightsNote, Note: c.Note, Figures: []string{}}
 	if len(c.Points) == 0 {
 		if s.Note == "" {
-			s.Note = "no usable lines in " + analysis.MetricsFile
+			s.Note = "no usable lines in " + rundir.MetricsFile
 		}
 		return s, nil
 	}
@@ -341,7 +342,7 @@ func curvePlot(cp curvePanel, mark float64) (*plot.Plot, bool, error) {
 		lines[i].xy = keep
 	}
 	if len(ys) == 0 {
-		p.Title.Text += ":\nnot recorded in " + analysis.MetricsFile
+		p.Title.Text += ":\nnot recorded in " + rundir.MetricsFile
 		p.HideAxes()
 		p.X.Label.Text, p.Y.Label.Text = "", ""
 		return p, false, nil

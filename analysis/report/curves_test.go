@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // syntheticMetrics writes n metrics.jsonl lines shaped like the trainer's:
@@ -102,14 +103,14 @@ func TestReportTrainingCurves(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.metrics != nil {
-				os.WriteFile(filepath.Join(run, analysis.MetricsFile), []byte(*c.metrics), 0o644)
+				os.WriteFile(filepath.Join(run, rundir.MetricsFile), []byte(*c.metrics), 0o644)
 			}
 			if c.config != "" {
-				os.WriteFile(filepath.Join(run, analysis.ConfigFile), []byte(c.config), 0o644)
+				os.WriteFile(filepath.Join(run, rundir.ConfigFile), []byte(c.config), 0o644)
 			}
 			ck := filepath.Join(run, "checkpoints", "step-00000100.safetensors")
-			if got := analysis.RunDirOf(ck, ck); got != run {
-				t.Fatalf("RunDirOf(%s) = %q, want %q", ck, got, run)
+			if got := rundir.Find(ck, ck); got != run {
+				t.Fatalf("rundir.Find(%s) = %q, want %q", ck, got, run)
 			}
 			out := filepath.Join(dir, "report")
 			info := ReportInfo{Checkpoint: ck, Metadata: map[string]string{"step": "100"}, Training: analysis.ReadTrainingCurves(run)}
