@@ -136,336 +136,472 @@ func (e *InterruptedError) Error() string {
 // Run trains cfg as described in the package documentation. Cancelling ctx
 // stops it cleanly after the current step (see InterruptedError; the
 // cancellation cause, if an error, names the signal).
+//
+// Its parts, in order: newTrainer checks the run and reads what a resume
+// needs, writing nothing; startEngine builds the engine (a bad device
+// fails before any file is written); newState and resume set up the
+// sampler and scheduler, from the checkpoint on a resume; writeRunFiles
+// writes the run directory's history, config.yaml and metrics.jsonl;
+// begin starts the clock; trainStep takes each step, evaluated (evaluate),
+// logged (logMetrics) and checkpointed (checkpointIfDue) as the config
+// says; end closes a finished run, interrupted a stopped one.
 func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
+	r, err := newTrainer(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.startEngine(); err != nil {
+		return nil, err
+	}
+	defer r.eng.Close()
+	if opt.Resume == nil {
+		if err := checkFreshOut(opt.Out); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.newState(); err != nil {
+		return nil, err
+	}
+	if err := r.resume(); err != nil {
+		return nil, err
+	}
+	if err := r.writeRunFiles(); err != nil {
+		return nil, err
+	}
+	defer r.mf.Close()
+	r.begin()
+	for r.step < r.cfg.Run.Steps {
+		if ctx.Err() != nil {
+			return r.res, r.interrupted(ctx)
+		}
+		if err := r.trainStep(ctx); err != nil {
+			return r.res, err
+		}
+	}
+	r.end()
+	return r.res, nil
+}
+
+// trainer is the state of one Run.
+type trainer struct {
+	cfg  Config
+	opt  Options
+	logw io.Writer
+
+	ckDir, metricsPath string
+	start              int64        // the step resumed from; 0 for a fresh run
+	runID              string       // the run's id (NewRunID, resumeRunID)
+	trim               *metricsTrim // metrics.jsonl's new content on a resume
+
+	eng           Engine
+	allTerms      AllTermser // eng, where it computes every term on request
+	sampler       *data.Sampler
+	sched         *Plateau
+	elapsedBefore float64 // training seconds before this invocation
+
+	// best is the best checkpoint so far (run.keep_best; nil when off).
+	// newBest is the value of its key at the current step when it beats
+	// the best so far: that step gets a checkpoint, and the best pointer
+	// moves to it.
+	best     *bestTracker
+	bestNote string
+	newBest  *float64
+	// changes are what a resume changed; the first metrics line after the
+	// resume names them (pendingChanges, run.steps aside), at pendingResume.
+	changes        map[string]string
+	pendingResume  *int64
+	pendingChanges map[string]string
+	mf             *os.File // metrics.jsonl, appended to
+
+	res           *Result
+	prog          *progress
+	batches       []*data.Batch
+	step          int64 // optimiser steps completed
+	t0, lastLogT  time.Time
+	lastLogStep   int64
+	lastCkStep    int64
+	pictureFailed bool
+}
+
+// newTrainer checks cfg and opt and reads what a resume needs (the run id,
+// the new content of metrics.jsonl); it writes nothing.
+func newTrainer(cfg Config, opt Options) (*trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if opt.Out == "" {
 		return nil, errors.New("no output directory: pass --out DIR")
 	}
-	logw := opt.Log
-	if logw == nil {
-		logw = io.Discard
+	r := &trainer{cfg: cfg, opt: opt, logw: opt.Log, ckDir: rundir.CheckpointsPath(opt.Out), metricsPath: rundir.MetricsPath(opt.Out)}
+	if r.logw == nil {
+		r.logw = io.Discard
 	}
-	N, H, B, T := cfg.Model.Units, cfg.Model.Hidden, cfg.Data.BatchSize, cfg.Data.SeqLen
-	ckDir := rundir.CheckpointsPath(opt.Out)
-	metricsPath := rundir.MetricsPath(opt.Out)
-
-	var start int64
+	N, H := cfg.Model.Units, cfg.Model.Hidden
 	if ck := opt.Resume; ck != nil {
 		if ck.Params.N != N || ck.Params.H != H {
 			return nil, fmt.Errorf("checkpoint %s has N=%d, H=%d; the config asks for model.units=%d, model.hidden=%d", opt.ResumePath, ck.Params.N, ck.Params.H, N, H)
 		}
-		start = ck.Step
-		if start >= cfg.Run.Steps {
-			return nil, fmt.Errorf("checkpoint %s is at step %d, and run.steps (--steps) = %d: nothing to do; raise --steps to continue", opt.ResumePath, start, cfg.Run.Steps)
+		r.start = ck.Step
+		if r.start >= cfg.Run.Steps {
+			return nil, fmt.Errorf("checkpoint %s is at step %d, and run.steps (--steps) = %d: nothing to do; raise --steps to continue", opt.ResumePath, r.start, cfg.Run.Steps)
 		}
 	}
 	// The run's id goes into its history and every checkpoint; a resume
 	// goes on with the run directory's and refuses another run's
 	// checkpoint (resumeRunID).
-	runID := NewRunID()
+	r.runID = NewRunID()
 	if opt.Resume != nil {
 		var err error
-		if runID, err = resumeRunID(opt.Out, opt.ResumePath, opt.Resume); err != nil {
+		if r.runID, err = resumeRunID(opt.Out, opt.ResumePath, opt.Resume); err != nil {
+			return nil, err
+		}
+		// metrics.jsonl is read for a resume before anything is
+		// written: a damaged line refuses the resume with the run
+		// directory as it was.
+		if r.trim, err = readMetricsForResume(opt.Out, r.start, &opt.Resume.Config); err != nil {
 			return nil, err
 		}
 	}
-	// metrics.jsonl is read for a resume before anything is written: a
-	// damaged line refuses the resume with the run directory as it was.
-	var trim *metricsTrim
-	if opt.Resume != nil {
-		var err error
-		if trim, err = readMetricsForResume(opt.Out, start, &opt.Resume.Config); err != nil {
-			return nil, err
-		}
-	}
+	return r, nil
+}
 
-	// The engine comes first: a bad device should fail before any file is
-	// written.
-	init := graph.InitParamsSpec(N, H, cfg.Run.Seed, cfg.Model.InitSpec())
-	if opt.Resume != nil {
-		init = opt.Resume.Params
+// startEngine builds the engine, with the checkpoint's parameters on a
+// resume.
+func (r *trainer) startEngine() error {
+	c := &r.cfg
+	N, H := c.Model.Units, c.Model.Hidden
+	init := graph.InitParamsSpec(N, H, c.Run.Seed, c.Model.InitSpec())
+	if r.opt.Resume != nil {
+		init = r.opt.Resume.Params
 	}
-	dev, err := ParseDevice(cfg.Run.Device)
+	dev, err := ParseDevice(c.Run.Device)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	eng, err := NewEngine(EngineSpec{Device: dev, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
+	r.eng, err = NewEngine(EngineSpec{Device: dev, B: c.Data.BatchSize, T: c.Data.SeqLen, N: N, H: H, Loss: c.Loss, Opt: c.OptConfig(), Init: init, GPU: c.GPU, Blocks: c.Model.Blocks})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer eng.Close()
-	if opt.Resume == nil {
-		if err := checkFreshOut(opt.Out); err != nil {
-			return nil, err
-		}
-	}
-	sampler, err := cfg.Data.NewSampler(cfg.Run.Seed)
-	if err != nil {
-		return nil, err
-	}
-	sched := NewPlateau(&cfg)
-	elapsedBefore := 0.0
-	if ck := opt.Resume; ck != nil {
-		if err := eng.SetOptState(ck.Opt); err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", opt.ResumePath, err)
-		}
-		if err := sampler.SetState(ck.SamplerState); err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", opt.ResumePath, err)
-		}
-		// Progress (best loss, patience count, current window, current
-		// learning rate) comes from the checkpoint; the settings from the
-		// effective config, so they can be changed on resume. A changed
-		// optimizer.lr restarts the learning rate from the new value.
-		s := *ck.Scheduler
-		s.Enabled, s.Factor, s.Patience, s.Window, s.MinLR, s.Threshold, s.DecayStep = sched.Enabled, sched.Factor, sched.Patience, sched.Window, sched.MinLR, sched.Threshold, sched.DecayStep
-		if ck.Config.Optimizer.LR != cfg.Optimizer.LR {
-			s.LR = cfg.Optimizer.LR
-		}
-		if len(s.Losses) >= s.Window {
-			s.Losses = s.Losses[:0]
-		}
-		sched = &s
-		elapsedBefore = ck.Elapsed
-	}
+	r.allTerms, _ = r.eng.(AllTermser)
+	return nil
+}
 
-	if err := os.MkdirAll(ckDir, 0o755); err != nil {
-		return nil, err
+// newState makes a fresh run's sampler and scheduler.
+func (r *trainer) newState() error {
+	var err error
+	if r.sampler, err = r.cfg.Data.NewSampler(r.cfg.Run.Seed); err != nil {
+		return err
+	}
+	r.sched = NewPlateau(&r.cfg)
+	return nil
+}
+
+// resume puts the checkpoint's optimiser, sampler and scheduler state and
+// its training time in place of the fresh ones (nothing for a fresh run).
+func (r *trainer) resume() error {
+	ck := r.opt.Resume
+	if ck == nil {
+		return nil
+	}
+	if err := r.eng.SetOptState(ck.Opt); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", r.opt.ResumePath, err)
+	}
+	if err := r.sampler.SetState(ck.SamplerState); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", r.opt.ResumePath, err)
+	}
+	// Progress (best loss, patience count, current window, current
+	// learning rate) comes from the checkpoint; the settings from the
+	// effective config, so they can be changed on resume. A changed
+	// optimizer.lr restarts the learning rate from the new value.
+	s, sched := *ck.Scheduler, r.sched
+	s.Enabled, s.Factor, s.Patience, s.Window, s.MinLR, s.Threshold, s.DecayStep = sched.Enabled, sched.Factor, sched.Patience, sched.Window, sched.MinLR, sched.Threshold, sched.DecayStep
+	if ck.Config.Optimizer.LR != r.cfg.Optimizer.LR {
+		s.LR = r.cfg.Optimizer.LR
+	}
+	if len(s.Losses) >= s.Window {
+		s.Losses = s.Losses[:0]
+	}
+	r.sched = &s
+	r.elapsedBefore = ck.Elapsed
+	return nil
+}
+
+// writeRunFiles writes the run directory: checkpoints/, the history and
+// config.yaml, metrics.jsonl (trimmed on a resume, empty for a fresh run,
+// then open for appending), and sets up the best checkpoint so far.
+func (r *trainer) writeRunFiles() error {
+	cfg, out := &r.cfg, r.opt.Out
+	if err := os.MkdirAll(r.ckDir, 0o755); err != nil {
+		return err
 	}
 	header := "# Effective configuration of this run (gridgpu train --config this-file reproduces it).\n"
-	var changes map[string]string
-	if ck := opt.Resume; ck != nil {
-		header = fmt.Sprintf("# Effective configuration of this run since step %d, where it was resumed; %s\n# holds the configuration of every part of the run and what changed.\n", start, rundir.HistoryFile)
-		changes = ConfigChanges(&ck.Config, &cfg)
-		if err := appendHistory(opt.Out, HistoryEntry{Step: start, Event: "resume", From: opt.ResumePath, Changes: changes, Config: cfg, RunID: runID}, &ck.Config); err != nil {
-			return nil, err
+	if ck := r.opt.Resume; ck != nil {
+		header = fmt.Sprintf("# Effective configuration of this run since step %d, where it was resumed; %s\n# holds the configuration of every part of the run and what changed.\n", r.start, rundir.HistoryFile)
+		r.changes = ConfigChanges(&ck.Config, cfg)
+		if err := appendHistory(out, HistoryEntry{Step: r.start, Event: "resume", From: r.opt.ResumePath, Changes: r.changes, Config: *cfg, RunID: r.runID}, &ck.Config); err != nil {
+			return err
 		}
-	} else if err := writeHistory(opt.Out, []HistoryEntry{{Step: 0, Event: "start", Config: cfg, RunID: runID}}); err != nil {
-		return nil, err
+	} else if err := writeHistory(out, []HistoryEntry{{Step: 0, Event: "start", Config: *cfg, RunID: r.runID}}); err != nil {
+		return err
 	}
 	cfgText := append([]byte(header), cfg.YAML()...)
-	if err := data.WriteFileAtomic(rundir.ConfigPath(opt.Out), cfgText); err != nil {
-		return nil, err
+	if err := data.WriteFileAtomic(rundir.ConfigPath(out), cfgText); err != nil {
+		return err
 	}
-	if opt.Resume != nil {
-		if err := trim.apply(metricsPath, logw); err != nil {
-			return nil, err
+	if r.opt.Resume != nil {
+		if err := r.trim.apply(r.metricsPath, r.logw); err != nil {
+			return err
 		}
-	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
-		return nil, err
+	} else if err := os.WriteFile(r.metricsPath, nil, 0o644); err != nil {
+		return err
 	}
 	// The best checkpoint so far (run.keep_best), from the pointer or
 	// metrics.jsonl of a resumed run.
-	best, bestNote, err := restoreBest(opt.Out, cfg.Run.KeepBest, start)
-	if err != nil {
-		return nil, fmt.Errorf("the best checkpoint (run.keep_best): %w", err)
+	var err error
+	if r.best, r.bestNote, err = restoreBest(out, cfg.Run.KeepBest, r.start); err != nil {
+		return fmt.Errorf("the best checkpoint (run.keep_best): %w", err)
 	}
 	// The first metrics line after a resume names what the resume changed
 	// (run.steps aside: every resume that continues a finished run sets it).
-	var pendingResume *int64
-	pendingChanges := map[string]string{}
-	for k, v := range changes {
+	r.pendingChanges = map[string]string{}
+	for k, v := range r.changes {
 		if k != "run.steps" {
-			pendingChanges[k] = v
+			r.pendingChanges[k] = v
 		}
 	}
-	if len(pendingChanges) > 0 {
-		pendingResume = &start
+	if len(r.pendingChanges) > 0 {
+		r.pendingResume = &r.start
 	}
-	mf, err := os.OpenFile(metricsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer mf.Close()
+	r.mf, err = os.OpenFile(r.metricsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	return err
+}
 
-	res := &Result{Step: start}
-	if opt.Resume != nil {
-		res.LastCheckpoint = opt.ResumePath
+// begin says what the run is about to do and starts the clock.
+func (r *trainer) begin() {
+	cfg := &r.cfg
+	B, T, N, H := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden
+	r.res = &Result{Step: r.start}
+	if r.opt.Resume != nil {
+		r.res.LastCheckpoint = r.opt.ResumePath
 	}
 	what := "training"
-	if opt.Preset != "" {
-		what += " (preset " + opt.Preset + ")"
+	if r.opt.Preset != "" {
+		what += " (preset " + r.opt.Preset + ")"
 	}
-	if start > 0 {
-		fmt.Fprintf(logw, "resuming %s from %s at step %d of %d: B=%d T=%d N=%d H=%d on %s, writing %s\n", what, opt.ResumePath, start, cfg.Run.Steps, B, T, N, H, eng.Device(), opt.Out)
+	if r.start > 0 {
+		fmt.Fprintf(r.logw, "resuming %s from %s at step %d of %d: B=%d T=%d N=%d H=%d on %s, writing %s\n", what, r.opt.ResumePath, r.start, cfg.Run.Steps, B, T, N, H, r.eng.Device(), r.opt.Out)
 	} else {
-		fmt.Fprintf(logw, "%s: %d steps, B=%d T=%d N=%d H=%d, %d microbatch(es) per step, on %s, writing %s\n", what, cfg.Run.Steps, B, T, N, H, cfg.Optimizer.Accumulation, eng.Device(), opt.Out)
+		fmt.Fprintf(r.logw, "%s: %d steps, B=%d T=%d N=%d H=%d, %d microbatch(es) per step, on %s, writing %s\n", what, cfg.Run.Steps, B, T, N, H, cfg.Optimizer.Accumulation, r.eng.Device(), r.opt.Out)
 	}
-	if bestNote != "" {
-		fmt.Fprintln(logw, bestNote)
+	if r.bestNote != "" {
+		fmt.Fprintln(r.logw, r.bestNote)
 	}
-	prog := newProgress(logw, opt.Terminal, opt.LogInterval, start, cfg.Run.Steps)
+	r.prog = newProgress(r.logw, r.opt.Terminal, r.opt.LogInterval, r.start, cfg.Run.Steps)
+	r.t0 = time.Now()
+	r.lastLogT, r.lastLogStep = r.t0, r.start
+	r.step, r.lastCkStep = r.start, r.start
+	r.batches = make([]*data.Batch, cfg.Optimizer.Accumulation)
+}
 
-	// newBest is the value of run.keep_best's key at the current step when
-	// it beats the best so far: that step gets a checkpoint, and the best
-	// pointer moves to it.
-	var newBest *float64
+// evalStep reports whether step s is evaluated.
+func (r *trainer) evalStep(s int64) bool {
+	e := int64(r.cfg.Run.EvalEvery)
+	return e > 0 && (s%e == 0 || s == r.cfg.Run.Steps)
+}
 
-	checkpoint := func(step int64, elapsed float64) (string, error) {
-		p, err := eng.Params()
-		if err != nil {
-			return "", err
-		}
-		st, err := eng.OptState()
-		if err != nil {
-			return "", err
-		}
-		ss, err := sampler.State()
-		if err != nil {
-			return "", err
-		}
-		sc := *sched
-		sc.Losses = append([]float64(nil), sched.Losses...)
-		path, err := commitCheckpoint(ckDir, &Checkpoint{Config: cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed, RunID: runID}, cfg.Run.KeepCheckpoints, best, newBest)
-		if err != nil {
-			return "", fmt.Errorf("step %d: writing checkpoint: %w", step, err)
-		}
-		return path, nil
-	}
+// logStep reports whether step s writes a metrics line.
+func (r *trainer) logStep(s int64) bool {
+	return s%int64(r.cfg.Run.LogEvery) == 0 || s == 1 || s == r.cfg.Run.Steps || r.evalStep(s)
+}
 
-	t0 := time.Now()
-	lastLogT, lastLogStep := t0, start
-	step := start
-	batches := make([]*data.Batch, cfg.Optimizer.Accumulation)
-	lastCkStep := start
-	evalStep := func(s int64) bool {
-		e := int64(cfg.Run.EvalEvery)
-		return e > 0 && (s%e == 0 || s == cfg.Run.Steps)
+// trainStep takes one optimiser step and evaluates, logs and checkpoints
+// it as due.
+func (r *trainer) trainStep(ctx context.Context) error {
+	for i := range r.batches {
+		r.batches[i] = r.sampler.Next()
 	}
-	logStep := func(s int64) bool {
-		return s%int64(cfg.Run.LogEvery) == 0 || s == 1 || s == cfg.Run.Steps || evalStep(s)
+	lr := r.sched.LRFor(r.step + 1)
+	if r.allTerms != nil {
+		// Every unweighted term, also those with weight zero, on the
+		// steps that are logged only.
+		r.allTerms.SetAllTerms(r.logStep(r.step + 1))
 	}
-	allTerms, _ := eng.(AllTermser)
-	pictureFailed := false
-	for step < cfg.Run.Steps {
-		if ctx.Err() != nil {
-			return res, interrupted(ctx, step, res, lastCkStep, checkpoint, elapsedBefore+time.Since(t0).Seconds(), prog)
+	stepT0 := time.Now()
+	st, err := r.eng.Step(r.batches, lr)
+	stepSecs := time.Since(stepT0).Seconds()
+	if err != nil {
+		r.prog.finish()
+		where := "no checkpoint has been written"
+		if r.res.LastCheckpoint != "" {
+			where = "the last good checkpoint is " + r.res.LastCheckpoint
 		}
-		for i := range batches {
-			batches[i] = sampler.Next()
-		}
-		lr := sched.LRFor(step + 1)
-		if allTerms != nil {
-			// Every unweighted term, also those with weight zero, on the
-			// steps that are logged only.
-			allTerms.SetAllTerms(logStep(step + 1))
-		}
-		stepT0 := time.Now()
-		st, err := eng.Step(batches, lr)
-		stepSecs := time.Since(stepT0).Seconds()
-		if err != nil {
-			prog.finish()
-			where := "no checkpoint has been written"
-			if res.LastCheckpoint != "" {
-				where = "the last good checkpoint is " + res.LastCheckpoint
-			}
-			return res, fmt.Errorf("step %d: %w; training stopped, %s", step+1, err, where)
-		}
-		step++
-		res.Step, res.StepsThisRun, res.Last = step, step-start, st.Losses
-		sched.Observe(st.Losses.Total)
-		now := time.Now()
-		elapsed := elapsedBefore + now.Sub(t0).Seconds()
-		var ev *EvalMetrics
-		if evalStep(step) {
-			p, err := eng.Params()
-			if err == nil {
-				ev, err = Evaluate(ctx, p, &cfg)
-			}
-			if err != nil {
-				prog.finish()
-				return res, fmt.Errorf("step %d: %w", step, err)
-			}
-			prog.setEval(ev.GridUnits, N)
-			if opt.EvalPicture != nil && !pictureFailed {
-				if err := writeEvalPicture(opt.EvalPicture, opt.Out, step, ev); err != nil {
-					pictureFailed = true
-					prog.finish()
-					fmt.Fprintf(logw, "warning: step %d: evaluation picture not written (%v); training goes on without pictures\n", step, err)
-				}
-			}
-		}
-		if logStep(step) {
-			sps := float64(step-lastLogStep) / now.Sub(lastLogT).Seconds()
-			lastLogT, lastLogStep = now, step
-			if ev != nil {
-				// The evaluation's time is not training time.
-				lastLogT = time.Now()
-			}
-			l := st.Losses
-			var dead *int
-			if st.DeadUnits >= 0 {
-				dead = &st.DeadUnits
-			}
-			m := Metrics{Step: step, Loss: l.Total,
-				ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed, DeadUnits: dead, EvalMetrics: ev}
-			for t := range l.Term {
-				m.Terms[t] = &l.Term[t]
-			}
-			if st.Terms != nil {
-				m.Terms = *st.Terms
-			}
-			if step == 1 {
-				m.Device = eng.Device()
-			}
-			if pendingResume != nil {
-				m.ResumedAt, m.ConfigChanged, m.Device = pendingResume, pendingChanges, eng.Device()
-				pendingResume = nil
-			}
-			line, err := json.Marshal(m)
-			if err != nil {
-				return res, fmt.Errorf("step %d: metrics: %w", step, err)
-			}
-			if _, err := mf.Write(append(line, '\n')); err != nil {
-				return res, fmt.Errorf("step %d: writing %s: %w", step, metricsPath, err)
-			}
-			if best != nil {
-				if v, ok := metricValue(line, best.key); ok && best.better(v) {
-					newBest = &v
-				}
-			}
-		}
-		if step == start+2 {
-			// From the second step's time (the first warms the engine up):
-			// a run of more than a day says so, once, at its start.
-			if note := SlowRunNote(stepSecs, cfg.Run.Steps-start, eng.Device(), opt.Preset); note != "" {
-				prog.finish()
-				fmt.Fprintln(logw, note)
-			}
-		}
-		prog.update(step, st.Losses, lr, now)
-		if (cfg.Run.CheckpointEvery > 0 && step%int64(cfg.Run.CheckpointEvery) == 0) || step == cfg.Run.Steps || newBest != nil {
-			path, err := checkpoint(step, elapsed)
-			newBest = nil
-			if err != nil {
-				prog.finish()
-				return res, err
-			}
-			res.LastCheckpoint, lastCkStep = path, step
+		return fmt.Errorf("step %d: %w; training stopped, %s", r.step+1, err, where)
+	}
+	r.step++
+	step := r.step
+	r.res.Step, r.res.StepsThisRun, r.res.Last = step, step-r.start, st.Losses
+	r.sched.Observe(st.Losses.Total)
+	now := time.Now()
+	elapsed := r.elapsedBefore + now.Sub(r.t0).Seconds()
+	ev, err := r.evaluate(ctx)
+	if err != nil {
+		return err
+	}
+	if r.logStep(step) {
+		if err := r.logMetrics(st, lr, now, elapsed, ev); err != nil {
+			return err
 		}
 	}
-	res.Seconds = time.Since(t0).Seconds()
-	prog.finish()
+	if step == r.start+2 {
+		// From the second step's time (the first warms the engine up):
+		// a run of more than a day says so, once, at its start.
+		if note := SlowRunNote(stepSecs, r.cfg.Run.Steps-r.start, r.eng.Device(), r.opt.Preset); note != "" {
+			r.prog.finish()
+			fmt.Fprintln(r.logw, note)
+		}
+	}
+	r.prog.update(step, st.Losses, lr, now)
+	return r.checkpointIfDue(elapsed)
+}
+
+// evaluate runs the grid evaluation after the current step where it is
+// due (nil metrics where it is not), and draws its picture.
+func (r *trainer) evaluate(ctx context.Context) (*EvalMetrics, error) {
+	step := r.step
+	if !r.evalStep(step) {
+		return nil, nil
+	}
+	p, err := r.eng.Params()
+	var ev *EvalMetrics
+	if err == nil {
+		ev, err = Evaluate(ctx, p, &r.cfg)
+	}
+	if err != nil {
+		r.prog.finish()
+		return nil, fmt.Errorf("step %d: %w", step, err)
+	}
+	r.prog.setEval(ev.GridUnits, r.cfg.Model.Units)
+	if r.opt.EvalPicture != nil && !r.pictureFailed {
+		if err := writeEvalPicture(r.opt.EvalPicture, r.opt.Out, step, ev); err != nil {
+			r.pictureFailed = true
+			r.prog.finish()
+			fmt.Fprintf(r.logw, "warning: step %d: evaluation picture not written (%v); training goes on without pictures\n", step, err)
+		}
+	}
+	return ev, nil
+}
+
+// logMetrics appends the current step's line to metrics.jsonl (with ev,
+// the step's evaluation, when not nil) and notes a new best.
+func (r *trainer) logMetrics(st StepStats, lr float64, now time.Time, elapsed float64, ev *EvalMetrics) error {
+	step := r.step
+	sps := float64(step-r.lastLogStep) / now.Sub(r.lastLogT).Seconds()
+	r.lastLogT, r.lastLogStep = now, step
+	if ev != nil {
+		// The evaluation's time is not training time.
+		r.lastLogT = time.Now()
+	}
+	l := st.Losses
+	var dead *int
+	if st.DeadUnits >= 0 {
+		dead = &st.DeadUnits
+	}
+	m := Metrics{Step: step, Loss: l.Total,
+		ZeroFrac: l.ZeroFrac, LR: lr, GradNorm: st.GradNorm, StepsPerSec: sps, Elapsed: elapsed, DeadUnits: dead, EvalMetrics: ev}
+	for t := range l.Term {
+		m.Terms[t] = &l.Term[t]
+	}
+	if st.Terms != nil {
+		m.Terms = *st.Terms
+	}
+	if step == 1 {
+		m.Device = r.eng.Device()
+	}
+	if r.pendingResume != nil {
+		m.ResumedAt, m.ConfigChanged, m.Device = r.pendingResume, r.pendingChanges, r.eng.Device()
+		r.pendingResume = nil
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("step %d: metrics: %w", step, err)
+	}
+	if _, err := r.mf.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("step %d: writing %s: %w", step, r.metricsPath, err)
+	}
+	if r.best != nil {
+		if v, ok := metricValue(line, r.best.key); ok && r.best.better(v) {
+			r.newBest = &v
+		}
+	}
+	return nil
+}
+
+// checkpointIfDue writes a checkpoint of the current step where
+// run.checkpoint_every, the run's last step or a new best asks for one.
+func (r *trainer) checkpointIfDue(elapsed float64) error {
+	step, every := r.step, int64(r.cfg.Run.CheckpointEvery)
+	if !(every > 0 && step%every == 0 || step == r.cfg.Run.Steps || r.newBest != nil) {
+		return nil
+	}
+	path, err := r.checkpoint(step, elapsed)
+	r.newBest = nil
+	if err != nil {
+		r.prog.finish()
+		return err
+	}
+	r.res.LastCheckpoint, r.lastCkStep = path, step
+	return nil
+}
+
+// checkpoint commits the training state after step (commitCheckpoint).
+func (r *trainer) checkpoint(step int64, elapsed float64) (string, error) {
+	p, err := r.eng.Params()
+	if err != nil {
+		return "", err
+	}
+	st, err := r.eng.OptState()
+	if err != nil {
+		return "", err
+	}
+	ss, err := r.sampler.State()
+	if err != nil {
+		return "", err
+	}
+	sc := *r.sched
+	sc.Losses = append([]float64(nil), r.sched.Losses...)
+	path, err := commitCheckpoint(r.ckDir, &Checkpoint{Config: r.cfg, Step: step, Params: p, Opt: st, SamplerState: ss, Scheduler: &sc, Elapsed: elapsed, RunID: r.runID}, r.cfg.Run.KeepCheckpoints, r.best, r.newBest)
+	if err != nil {
+		return "", fmt.Errorf("step %d: writing checkpoint: %w", step, err)
+	}
+	return path, nil
+}
+
+// end finishes a run that reached run.steps: the result's time and best
+// checkpoint, and the closing line.
+func (r *trainer) end() {
+	res := r.res
+	res.Seconds = time.Since(r.t0).Seconds()
+	r.prog.finish()
 	bestText := ""
-	if best != nil && best.name != "" {
-		res.BestCheckpoint, res.BestValue = filepath.Join(ckDir, best.name), best.value
-		bestText = fmt.Sprintf("; best checkpoint by %s: %s (%.6g, step %d)", best.key, res.BestCheckpoint, best.value, best.step)
+	if b := r.best; b != nil && b.name != "" {
+		res.BestCheckpoint, res.BestValue = filepath.Join(r.ckDir, b.name), b.value
+		bestText = fmt.Sprintf("; best checkpoint by %s: %s (%.6g, step %d)", b.key, res.BestCheckpoint, b.value, b.step)
 	}
-	fmt.Fprintf(logw, "done: step %d, loss %.6g, %.3g steps/s, checkpoint %s%s\n", step, res.Last.Total, float64(res.StepsThisRun)/res.Seconds, res.LastCheckpoint, bestText)
-	return res, nil
+	fmt.Fprintf(r.logw, "done: step %d, loss %.6g, %.3g steps/s, checkpoint %s%s\n", r.step, res.Last.Total, float64(res.StepsThisRun)/res.Seconds, res.LastCheckpoint, bestText)
 }
 
 // interrupted writes a checkpoint of the state after the last completed step
 // (unless one was just written) and builds the error.
-func interrupted(ctx context.Context, step int64, res *Result, lastCkStep int64, checkpoint func(int64, float64) (string, error), elapsed float64, prog *progress) error {
-	prog.finish()
+func (r *trainer) interrupted(ctx context.Context) error {
+	elapsed := r.elapsedBefore + time.Since(r.t0).Seconds()
+	r.prog.finish()
 	cause := "a stop request"
 	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
 		cause = c.Error()
 	}
-	if step != lastCkStep || res.LastCheckpoint == "" {
-		path, err := checkpoint(step, elapsed)
+	step, res := r.step, r.res
+	if step != r.lastCkStep || res.LastCheckpoint == "" {
+		path, err := r.checkpoint(step, elapsed)
 		if err != nil {
 			return fmt.Errorf("interrupted by %s after step %d, and the checkpoint failed: %w", cause, step, err)
 		}
