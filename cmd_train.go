@@ -39,8 +39,8 @@ func trainCommand() *cli.Command {
 			"Integer flags take 2000000, 2_000_000 or 2e6 alike. The paper preset follows the paper's appendix; values the\n" +
 			"paper does not give are marked ASSUMPTION in the flag help. Presets: paper (B=130 T=60 N=128 H=256,\n" +
 			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns hexagonal grid cells at\n" +
-			"small sizes, isotropic velocities, a lower rate after step 6000: at least 20% grid cells in 3 of 5 seeds,\n" +
-			"seed 0 among them; minutes on a\n" +
+			"small sizes, isotropic velocities, no capacity term, a lower rate after step 6000: at least 20% grid cells\n" +
+			"in 4 of 5 seeds, seed 0 among them; minutes on a\n" +
 			"CPU), grids (the older recipe, box velocities, at the paper's B, T and N with H = 128, for one GPU; its rate is not measured), smoke (a tiny model whose\n" +
 			"loss drops within seconds), and the benchmark sizes tiny (16,20,32,64), small (32,30,64,128) and medium\n" +
 			"(64,40,128,256) with the paper's other settings. --dry-run prints the effective config, the estimated\n" +
