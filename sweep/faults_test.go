@@ -13,13 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
@@ -214,24 +214,6 @@ func readCalls(path string) []string {
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 }
 
-// syncBuffer is a log that Run's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // oneRun is a sweep of one point of 20 steps, analysed or not.
 func oneRun(t *testing.T, analyze bool) (*Spec, []Point) {
 	t.Helper()
@@ -239,6 +221,12 @@ func oneRun(t *testing.T, analyze bool) (*Spec, []Point) {
 	if analyze {
 		src += "analyze: {bins: 10}\n"
 	}
+	return expandSpec(t, src)
+}
+
+// expandSpec parses the sweep file src (as s.yaml) and expands its points.
+func expandSpec(t *testing.T, src string) (*Spec, []Point) {
+	t.Helper()
 	spec, err := Parse([]byte(src), "sweep file s.yaml", testFlags)
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +249,7 @@ func TestFailureRecordedInSummary(t *testing.T) {
 	os.MkdirAll(filepath.Join(out, "runs"), 0o755)
 	os.WriteFile(RunDir(out, pts[0].Name), []byte("in the way"), 0o644)
 	exe, calls, env := fakeGridgpu(t, 20)
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +327,7 @@ func TestDamagedReportIsAnalysedAgain(t *testing.T) {
 				os.WriteFile(filepath.Join(dir, ReportDir, "summary.json"), []byte("{"), 0o644)
 			}
 			exe, calls, env := fakeGridgpu(t, 20)
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			res := within(t, 20*time.Second, func() *Outcome {
 				res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
 				if err != nil {
@@ -411,7 +399,7 @@ func TestMetricsMustReachTheEnd(t *testing.T) {
 				t.Errorf("summary row: %s %q, want failed with %q", r.Status, r.Error, c.want)
 			}
 			exe, calls, env := fakeGridgpu(t, 20)
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})
 			if err != nil {
 				t.Fatal(err)
@@ -454,7 +442,7 @@ func TestRerunWaitsForKilledTrainer(t *testing.T) {
 				t.Fatal(err)
 			}
 			exe, calls, env := fakeGridgpu(t, 20)
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			done := make(chan *Outcome, 1)
 			go func() {
 				res, err := Run(spec, pts, RunOptions{Exe: exe, Out: out, Log: &log, Env: env})

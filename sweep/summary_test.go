@@ -31,14 +31,7 @@ func fakeRun(t *testing.T, dir string, metrics []string, step int64, report stri
 
 func TestCollectColumns(t *testing.T) {
 	src := "base: {preset: smoke, config: {run: {steps: 20}}}\ngrid:\n  run.seed: [0, 1, 2]\n  optimizer.lr: [0.01]\nanalyze: {bins: 10}\n"
-	spec, err := Parse([]byte(src), "sweep file s.yaml", testFlags)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts, err := spec.Expand()
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, pts := expandSpec(t, src)
 	out := t.TempDir()
 	report := `{"arenas": [
 	  {"side_m": 1, "modules": {"modules": [{"period": 0.3}, {"period": 0.42}], "grid_units": [1, 2, 3, 4, 5, 6]}, "figures": {"ratemaps": "ratemaps_1m.png", "histograms": "histograms_1m.png"}},
