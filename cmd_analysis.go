@@ -124,13 +124,7 @@ func parseArenas(s string) ([]float64, error) {
 }
 
 func runAnalyze(c *cli.Context) (err error) {
-	if c.Args().Present() {
-		return usagef("analyze takes no arguments (got %q); use --checkpoint and --out", c.Args().First())
-	}
-	if err := requireFlags(c, "checkpoint", "out"); err != nil {
-		return err
-	}
-	if err := checkNotExport(c.String("checkpoint")); err != nil {
+	if err := checkpointArgs(c, "out"); err != nil {
 		return err
 	}
 	opt := analysis.DefaultOptions()

@@ -66,13 +66,7 @@ func (o lossOutput) MarshalJSON() ([]byte, error) {
 }
 
 func lossAction(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("loss takes no arguments (got %q); use --checkpoint and --batch", c.Args().First())
-	}
-	if err := requireFlags(c, "checkpoint", "batch"); err != nil {
-		return err
-	}
-	if err := checkNotExport(c.String("checkpoint")); err != nil {
+	if err := checkpointArgs(c, "batch"); err != nil {
 		return err
 	}
 	p, md, err := train.LoadParams(c.String("checkpoint"))

@@ -63,13 +63,7 @@ func statesCommand() *cli.Command {
 }
 
 func runStates(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("states takes no arguments (got %q); use --checkpoint and --out", c.Args().First())
-	}
-	if err := requireFlags(c, "checkpoint", "out"); err != nil {
-		return err
-	}
-	if err := checkNotExport(c.String("checkpoint")); err != nil {
+	if err := checkpointArgs(c, "out"); err != nil {
 		return err
 	}
 	out := c.String("out")
