@@ -525,11 +525,7 @@ type landscapeFields landscapeRow
 
 // MarshalJSON writes the terms by key after "loss".
 func (r landscapeRow) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(landscapeFields(r))
-	if err != nil {
-		return nil, err
-	}
-	return graph.InsertTermsJSON(b, "zero_frac", func(t graph.Term) any { return r.Terms[t] })
+	return graph.MarshalTermsJSON(landscapeFields(r), "zero_frac", func(t graph.Term) any { return r.Terms[t] })
 }
 
 // codeRow is the row of one scored code.

@@ -58,11 +58,7 @@ type lossFields lossOutput
 
 // MarshalJSON writes the terms after "loss".
 func (o lossOutput) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(lossFields(o))
-	if err != nil {
-		return nil, err
-	}
-	return graph.InsertTermsJSON(b, "zero_frac", func(t graph.Term) any { return o.Terms[t] })
+	return graph.MarshalTermsJSON(lossFields(o), "zero_frac", func(t graph.Term) any { return o.Terms[t] })
 }
 
 func lossAction(c *cli.Context) error {

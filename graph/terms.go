@@ -154,11 +154,16 @@ func MeanTermValues(vs []TermValues) TermValues {
 	return out
 }
 
-// InsertTermsJSON inserts `"sep":v,"inv":v,...` (value(t) as JSON, in Term
-// order) into the JSON object obj before its member named before, so that
-// the files and outputs that list the terms by key keep one order. It is for
-// MarshalJSON methods of structs that hold the terms as an array.
-func InsertTermsJSON(obj []byte, before string, value func(Term) any) ([]byte, error) {
+// MarshalTermsJSON marshals v, a JSON object, with `"sep":v,"inv":v,...`
+// (value(t) as JSON, in Term order) inserted before its member named before,
+// so that the files and outputs that list the terms by key keep one order.
+// It is for MarshalJSON methods of structs that hold the terms as an array:
+// v is the struct as a type without that method.
+func MarshalTermsJSON(v any, before string, value func(Term) any) ([]byte, error) {
+	obj, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
 	key := []byte(`"` + before + `":`)
 	at := bytes.Index(obj, key)
 	if at < 0 {
@@ -166,11 +171,11 @@ func InsertTermsJSON(obj []byte, before string, value func(Term) any) ([]byte, e
 	}
 	out := append([]byte(nil), obj[:at]...)
 	for t, s := range TermSpecs {
-		v, err := json.Marshal(value(Term(t)))
+		tv, err := json.Marshal(value(Term(t)))
 		if err != nil {
 			return nil, fmt.Errorf("loss term %s: %w", s.Key, err)
 		}
-		out = append(append(append(out, `"`+s.Key+`":`...), v...), ',')
+		out = append(append(append(out, `"`+s.Key+`":`...), tv...), ',')
 	}
 	return append(out, obj[at:]...), nil
 }

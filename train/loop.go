@@ -81,11 +81,7 @@ type metricsFields Metrics
 
 // MarshalJSON writes the fields in order, the terms after "loss".
 func (m Metrics) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(metricsFields(m))
-	if err != nil {
-		return nil, err
-	}
-	return graph.InsertTermsJSON(b, "zero_frac", func(t graph.Term) any { return m.Terms[t] })
+	return graph.MarshalTermsJSON(metricsFields(m), "zero_frac", func(t graph.Term) any { return m.Terms[t] })
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
