@@ -391,13 +391,8 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 			cnt, beta = 0, 1
 		}
 		for rr := 0; rr < P; rr++ {
-			f := r.dy[rr*N+k]
-			if f == 0 {
+			if !r.gatherRow(gk, cnt, rr, k) {
 				continue
-			}
-			dst := gk[cnt*N : (cnt+1)*N]
-			for j, v := range r.gprev[rr*N : (rr+1)*N] {
-				dst[j] = f * v
 			}
 			copy(h2k[cnt*H:(cnt+1)*H], h2[rr*H:(rr+1)*H])
 			if cnt++; cnt == chunk {
@@ -421,13 +416,8 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 		for k := 0; k < N; k++ {
 			cnt := 0
 			for rr := r0; rr < r1; rr++ {
-				f := r.dy[rr*N+k]
-				if f == 0 {
+				if !r.gatherRow(gk, cnt, rr, k) {
 					continue
-				}
-				dst := gk[cnt*N : (cnt+1)*N]
-				for j, v := range r.gprev[rr*N : (rr+1)*N] {
-					dst[j] = f * v
 				}
 				idx[cnt] = rr - r0
 				cnt++
@@ -444,6 +434,22 @@ func (r *recurrence[T]) backward(h2, wl, bl, g0raw, ds []T) {
 			}
 		}
 	})
+}
+
+// gatherRow writes row cnt of Gk, dy_r[k] g_r for r = rr, into gk and
+// reports true when unit k is active at step rr (dy_r[k] != 0); otherwise it
+// writes nothing and reports false.
+func (r *recurrence[T]) gatherRow(gk []T, cnt, rr, k int) bool {
+	N := r.N
+	f := r.dy[rr*N+k]
+	if f == 0 {
+		return false
+	}
+	dst := gk[cnt*N : (cnt+1)*N]
+	for j, v := range r.gprev[rr*N : (rr+1)*N] {
+		dst[j] = f * v
+	}
+	return true
 }
 
 // backwardDistinct fills dWl and dh2 when the U rows of h2 are distinct
