@@ -35,6 +35,18 @@ func relErr(a, b float64) float64 {
 	return math.Abs(a-b) / math.Max(1e-12, math.Max(math.Abs(a), math.Abs(b)))
 }
 
+// centralDiff is the central difference (f(x+h) - f(x-h)) / 2h of f, which
+// reads x, in its entry k; x[k] is put back.
+func centralDiff(x []float64, k int, h float64, f func() float64) float64 {
+	old := x[k]
+	x[k] = old + h
+	lp := f()
+	x[k] = old - h
+	lm := f()
+	x[k] = old
+	return (lp - lm) / (2 * h)
+}
+
 // slowSteps scales the velocity of every other step (the first, the third,
 // ...) of each trajectory by 0.2, to at most 0.15*sqrt(2)*0.2 = 0.042 m:
 // shorter than the paper's sigma_x (0.05 m), so that the conformal-isometry
@@ -213,13 +225,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 					}
 					var num, ana, diff float64
 					for _, k := range idx {
-						old := tensor[k]
-						tensor[k] = old + h
-						lp := loss()
-						tensor[k] = old - h
-						lm := loss()
-						tensor[k] = old
-						fd := (lp - lm) / (2 * h)
+						fd := centralDiff(tensor, k, h, loss)
 						num += fd * fd
 						ana += grads[ti][k] * grads[ti][k]
 						diff += (fd - grads[ti][k]) * (fd - grads[ti][k])
@@ -328,17 +334,15 @@ func TestGradientSmallGatherBatches(t *testing.T) {
 			}
 		}
 	}
+	total := func() float64 {
+		l, _, _ := m.run(p, b, false)
+		return l.Total
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	const h = 1e-6
 	for ti, tensor := range p {
 		for _, k := range rng.Perm(len(tensor))[:min(4, len(tensor))] {
-			old := tensor[k]
-			tensor[k] = old + h
-			lp, _, _ := m.run(p, b, false)
-			tensor[k] = old - h
-			lm, _, _ := m.run(p, b, false)
-			tensor[k] = old
-			fd := (lp.Total - lm.Total) / (2 * h)
+			fd := centralDiff(tensor, k, h, total)
 			if math.Abs(fd-grads[ti][k]) > 1e-5*math.Max(1e-2, math.Abs(fd)) {
 				t.Errorf("%s[%d]: finite difference %.9g, analytic %.9g", ParamNames[ti], k, fd, grads[ti][k])
 			}
