@@ -135,6 +135,17 @@ type zipEntry struct {
 func buildZip(entries []zipEntry) []byte {
 	var buf bytes.Buffer
 	le := func(v any) { binary.Write(&buf, binary.LittleEndian, v) }
+	// The fields both headers have, from the flags to the name's length.
+	fields := func(e zipEntry) {
+		le(uint16(0)) // flags
+		le(e.method)
+		le(uint16(0))    // time
+		le(uint16(0x21)) // date
+		le(e.crc)
+		le(e.csize)
+		le(e.usize)
+		le(uint16(len(e.name)))
+	}
 	offsets := make([]uint32, len(entries))
 	for i, e := range entries {
 		if e.data == nil && i > 0 {
@@ -144,14 +155,7 @@ func buildZip(entries []zipEntry) []byte {
 		offsets[i] = uint32(buf.Len())
 		le(uint32(0x04034b50))
 		le(uint16(20))
-		le(uint16(0))
-		le(e.method)
-		le(uint16(0))
-		le(uint16(0x21))
-		le(e.crc)
-		le(e.csize)
-		le(e.usize)
-		le(uint16(len(e.name)))
+		fields(e)
 		le(uint16(0))
 		buf.WriteString(e.name)
 		buf.Write(e.data)
@@ -161,14 +165,7 @@ func buildZip(entries []zipEntry) []byte {
 		le(uint32(0x02014b50))
 		le(uint16(20))
 		le(uint16(20))
-		le(uint16(0))
-		le(e.method)
-		le(uint16(0))
-		le(uint16(0x21))
-		le(e.crc)
-		le(e.csize)
-		le(e.usize)
-		le(uint16(len(e.name)))
+		fields(e)
 		le(uint16(0))
 		le(uint16(0))
 		le(uint16(0))
