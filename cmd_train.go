@@ -41,7 +41,7 @@ func trainCommand() *cli.Command {
 			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns hexagonal grid cells at\n" +
 			"small sizes, isotropic velocities, no capacity term, a lower rate after step 6000: at least 20% grid cells\n" +
 			"in 4 of 5 seeds, seed 0 among them; minutes on a\n" +
-			"CPU), grids (the older recipe, box velocities, at the paper's B, T and N with H = 128, for one GPU; its rate is not measured), smoke (a tiny model whose\n" +
+			"CPU), grids (the demo's recipe at the paper's B, T and N with H = 128, 30000 steps, for one GPU; its rate is not measured), smoke (a tiny model whose\n" +
 			"loss drops within seconds), and the benchmark sizes tiny (16,20,32,64), small (32,30,64,128) and medium\n" +
 			"(64,40,128,256) with the paper's other settings. --dry-run prints the effective config, the estimated\n" +
 			"memory and the measured time a step and the whole run take, and exits; a run of more than a day says so\n" +
