@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/analysis/internal/testopts"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/rundir"
 )
@@ -70,7 +71,7 @@ const testRunConfig = "model:\n  units: 8\nloss:\n  sigma_x: 0.05\n  lambda_sep:
 
 func TestReportTrainingCurves(t *testing.T) {
 	p := graph.InitParams(8, 16, 2)
-	opt := smallOptions()
+	opt := testopts.Small()
 	opt.Arenas, opt.Trajectories, opt.Steps, opt.DistanceSamples = []float64{1}, 4, 60, 100
 	res, err := analysis.Analyze(context.Background(), p, opt)
 	if err != nil {

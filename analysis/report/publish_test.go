@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/analysis"
+	"github.com/gridgpu/gridgpu/analysis/internal/testopts"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 )
@@ -19,7 +20,7 @@ import (
 // smallResult analyses a small network in the given arenas.
 func smallResult(t *testing.T, arenas ...float64) *analysis.Result {
 	t.Helper()
-	opt := smallOptions()
+	opt := testopts.Small()
 	opt.Arenas = arenas
 	res, err := analysis.Analyze(context.Background(), graph.InitParams(8, 16, 1), opt)
 	if err != nil {

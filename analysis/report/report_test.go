@@ -13,24 +13,15 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/analysis/internal/testnet"
+	"github.com/gridgpu/gridgpu/analysis/internal/testopts"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 )
-
-// smallOptions is a quick protocol: two small arenas, few short walks.
-func smallOptions() analysis.Options {
-	o := analysis.DefaultOptions()
-	o.Arenas = []float64{1, 2}
-	o.BinsPerMetre = 10
-	o.Trajectories = 12
-	o.Steps = 150
-	o.DistanceSamples = 300
-	return o
-}
 
 func TestAnalyzeEndToEnd(t *testing.T) {
 	p := graph.InitParams(16, 32, 1)
-	opt := smallOptions()
+	opt := testopts.Small()
 	var events int
 	opt.Progress = func(analysis.ProgressEvent) { events++ }
 	res, err := analysis.Analyze(context.Background(), p, opt)
@@ -69,14 +60,8 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("staging directory left behind: %d entries beside the report", len(ents))
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum analysis.Summary
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatalf("summary.json does not parse: %v", err)
-	}
+	testutil.ReadJSON(t, filepath.Join(out, "summary.json"), &sum)
 	if len(sum.Arenas) != 2 || len(sum.Arenas[0].Units) != 16 || sum.Arenas[1].Bins != 20 {
 		t.Fatalf("summary.json: %d arenas, %d units, %d bins", len(sum.Arenas), len(sum.Arenas[0].Units), sum.Arenas[1].Bins)
 	}

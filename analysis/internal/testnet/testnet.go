@@ -60,9 +60,18 @@ func GridIntegrator(periods, orients []float64, perModule int, seed uint64) (int
 
 // TorusIntegrator is GridIntegrator's two modules (0.3 and 0.42 m, 8 units
 // each) plus silent units.
-func TorusIntegrator(silent int) (int, States) {
+func TorusIntegrator(silent int) (int, States) { return torus(silent, false) }
+
+// TorusWithConstantUnits is TorusIntegrator with n units of constant
+// activity in place of the silent ones: unit j is float32(j) everywhere, so
+// its grid scores are undefined.
+func TorusWithConstantUnits(n int) (int, States) { return torus(n, true) }
+
+// torus is GridIntegrator's two modules followed by extra units, silent or
+// constant.
+func torus(extra int, constant bool) (int, States) {
 	nGrid, grid := GridIntegrator([]float64{0.3, 0.42}, []float64{10, 25}, 8, 5)
-	N := nGrid + silent
+	N := nGrid + extra
 	return N, func(vel []float32, B, T int) ([]float32, error) {
 		g, err := grid(vel, B, T)
 		if err != nil {
@@ -71,6 +80,12 @@ func TorusIntegrator(silent int) (int, States) {
 		out := make([]float32, B*T*N)
 		for i := 0; i < B*T; i++ {
 			copy(out[i*N:], g[i*nGrid:(i+1)*nGrid])
+			if !constant {
+				continue
+			}
+			for j := nGrid; j < N; j++ {
+				out[i*N+j] = float32(j)
+			}
 		}
 		return out, nil
 	}
