@@ -119,17 +119,13 @@ func TestAbsurdLearningRateNeverWritesNonFinite(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
 		t.Fatal(err)
 	}
-	good := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
-	ck, err := LoadCheckpoint(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, ck := loadAt(t, out, 4)
 	c := ck.Config
 	c.Run.Steps = 40
 	c.Run.CheckpointEvery = 1
 	c.Optimizer.LR = 1e36
 	c.Optimizer.ClipNorm = 0
-	_, err = Run(context.Background(), c, Options{Out: out, Resume: ck, ResumePath: good})
+	_, err := Run(context.Background(), c, Options{Out: out, Resume: ck, ResumePath: good})
 	if err == nil {
 		t.Fatal("a run with lr 1e36 finished")
 	}

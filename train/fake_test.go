@@ -70,24 +70,24 @@ var fakeMu sync.Mutex
 // useFake makes the CPU engine use fake models for the rest of the test.
 func useFake(t *testing.T, nanAt *int) {
 	t.Helper()
-	fakeMu.Lock()
-	old := newGradModel
-	newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
-		return &fakeModel{nanAt: nanAt}, nil
-	}
-	t.Cleanup(func() {
-		newGradModel = old
-		fakeMu.Unlock()
-	})
+	withFake(t, fakeModel{nanAt: nanAt})
 }
 
 // useGrowingFake is useFake with a fake whose loss grows as it trains.
 func useGrowingFake(t *testing.T) {
 	t.Helper()
+	withFake(t, fakeModel{grow: true})
+}
+
+// withFake makes the CPU engine use a copy of f for each model it builds,
+// for the rest of the test.
+func withFake(t *testing.T, f fakeModel) {
+	t.Helper()
 	fakeMu.Lock()
 	old := newGradModel
 	newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
-		return &fakeModel{grow: true}, nil
+		m := f
+		return &m, nil
 	}
 	t.Cleanup(func() {
 		newGradModel = old

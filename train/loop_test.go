@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
@@ -32,17 +33,22 @@ func testConfig(t *testing.T, steps int64) Config {
 	return c
 }
 
+// loadAt loads the checkpoint of step of the run in dir and returns its
+// path too.
+func loadAt(t *testing.T, dir string, step int64) (string, *Checkpoint) {
+	t.Helper()
+	p := filepath.Join(dir, "checkpoints", rundir.CheckpointName(step))
+	ck, err := LoadCheckpoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, ck
+}
+
 // readMetrics returns the metrics lines without their timing fields.
 func readMetrics(t *testing.T, dir string) []map[string]any {
 	t.Helper()
-	mf, err := rundir.ReadMetrics(dir, rundir.MetricsOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := mf.Objects()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := testutil.MetricsObjects(t, dir)
 	for _, m := range out {
 		for _, k := range []string{"step", "loss", "sep", "inv", "cap", "ci", "lr", "grad_norm", "zero_frac", "steps_per_sec", "elapsed"} {
 			if _, ok := m[k]; !ok {
@@ -97,14 +103,8 @@ func resumeEquivalence(t *testing.T, cfg Config, k int64) {
 			t.Fatalf("metrics differ at line %d:\n uninterrupted %v\n resumed       %v", i+1, a[i], b[i])
 		}
 	}
-	ca, err := LoadCheckpoint(filepath.Join(whole, "checkpoints", rundir.CheckpointName(2*k)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := LoadCheckpoint(filepath.Join(split, "checkpoints", rundir.CheckpointName(2*k)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ca := loadAt(t, whole, 2*k)
+	_, cb := loadAt(t, split, 2*k)
 	if !reflect.DeepEqual(ca.Params, cb.Params) || !reflect.DeepEqual(ca.Opt, cb.Opt) || !reflect.DeepEqual(ca.SamplerState, cb.SamplerState) {
 		t.Error("final checkpoints differ between the uninterrupted and the resumed run")
 	}
@@ -395,11 +395,7 @@ func TestResumeTrimsLaterMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend the run crashed after step 10 but we resume from step 4.
-	p := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
-	ck, err := LoadCheckpoint(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, ck := loadAt(t, out, 4)
 	if _, err := Run(context.Background(), cfg, Options{Out: out, Resume: ck, ResumePath: p}); err != nil {
 		t.Fatal(err)
 	}
@@ -544,11 +540,7 @@ func TestResumeRecordsConfigHistory(t *testing.T) {
 	}
 
 	// A resume from an earlier checkpoint supersedes the later entries.
-	p4 := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
-	ck4, err := LoadCheckpoint(p4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p4, ck4 := loadAt(t, out, 4)
 	if _, err := Run(context.Background(), ck4.Config, Options{Out: out, Resume: ck4, ResumePath: p4}); err != nil {
 		t.Fatal(err)
 	}

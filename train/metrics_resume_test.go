@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gridgpu/gridgpu/rundir"
 )
 
 // A resume never drops metrics.jsonl lines it cannot read without saying
@@ -63,11 +61,7 @@ func TestResumeMetricsLines(t *testing.T) {
 			if err := os.WriteFile(mp, []byte(c.damage(lines)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join(out, "checkpoints", rundir.CheckpointName(4))
-			ck, err := LoadCheckpoint(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, ck := loadAt(t, out, 4)
 			rc := ck.Config
 			rc.Run.Steps = 10
 			before := dirSnapshot(t, out)

@@ -168,11 +168,7 @@ func TestResumeIntoNewDirectoryGetsNewRunID(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{Out: A}); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(A, "checkpoints", rundir.CheckpointName(4))
-	ck, err := LoadCheckpoint(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, ck := loadAt(t, A, 4)
 	c := ck.Config
 	c.Run.Steps = 6
 	if _, err := Run(context.Background(), c, Options{Out: B, Resume: ck, ResumePath: p}); err != nil {
