@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 )
 
 // analysisCLI runs the program in-process.
@@ -27,16 +26,22 @@ func analysisCLI(args ...string) (int, string, string) {
 // modelFile writes a model-only safetensors file of an untrained network.
 func modelFile(t *testing.T, dir string) string {
 	t.Helper()
-	p := graph.InitParams(8, 16, 3)
+	return writeModel(t, dir, graph.InitParams(8, 16, 3))
+}
+
+// writeModel writes p as a model-only checkpoint, dir/model.safetensors, as
+// another program would write it, and returns its path.
+func writeModel(t *testing.T, dir string, p *graph.Params) string {
+	t.Helper()
 	var ts []data.Tensor
 	for i, s := range p.Slices() {
 		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: graph.Shapes(p.N, p.H)[i], F32: s})
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	if err := data.WriteSafetensors(path, ts, nil); err != nil {
+	ck := filepath.Join(dir, "model.safetensors")
+	if err := data.WriteSafetensors(ck, ts, nil); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return ck
 }
 
 func TestAnalyzeAndGridscoreCLI(t *testing.T) {
@@ -146,22 +151,23 @@ type summaryJSON struct {
 		Motion        struct {
 			Dt float64 `json:"dt_s"`
 		} `json:"motion"`
+		Start  string `json:"start"`
+		BurnIn int    `json:"burn_in_steps"`
 	} `json:"settings"`
 	Arenas []struct {
-		Units []map[string]*float64 `json:"units"`
+		Units    []map[string]*float64 `json:"units"`
+		Coverage struct {
+			Samples int `json:"samples"`
+		} `json:"coverage"`
+		Silent        int            `json:"silent"`
+		LatticeCounts map[string]int `json:"lattice_counts"`
 	} `json:"arenas"`
 }
 
 func readSummary(t *testing.T, path string) summaryJSON {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var s summaryJSON
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	testutil.ReadJSON(t, path, &s)
 	if len(s.Arenas) == 0 || len(s.Arenas[0].Units) == 0 {
 		t.Fatalf("%s: no arenas or units", path)
 	}
@@ -249,10 +255,6 @@ func TestAnalyzeTrainingCurves(t *testing.T) {
 	if !strings.Contains(stderr, "training curves: 12 lines") {
 		t.Errorf("stderr does not mention the training curves:\n%s", stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum struct {
 		Training struct {
 			RunDir    string   `json:"run_dir"`
@@ -266,9 +268,7 @@ func TestAnalyzeTrainingCurves(t *testing.T) {
 			} `json:"loss_weights"`
 		} `json:"training"`
 	}
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, filepath.Join(out, "summary.json"), &sum)
 	tr := sum.Training
 	if tr.RunDir != run || tr.Lines != 12 || tr.Malformed != 1 || tr.EvalLines != 2 || tr.LastStep != 12 || tr.Weights == nil || len(tr.Figures) != 3 {
 		t.Errorf("summary training: %+v", tr)
@@ -402,10 +402,6 @@ func TestAnalyzeRemovesStalePartials(t *testing.T) {
 // SIGINT and SIGTERM stop analyze with the statuses train uses, 130 and
 // 143, and no report.
 func TestAnalyzeSignalStatus(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Skip(err)
-	}
 	dir := t.TempDir()
 	ck := modelFile(t, dir)
 	for _, c := range []struct {
@@ -418,32 +414,14 @@ func TestAnalyzeSignalStatus(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "report-"+c.name)
-			cmd := exec.Command(exe, "analyze", "--checkpoint", ck, "--out", out, "--arena", "4", "--trajectories", "100000", "--steps", "500", "--workers", "1")
-			cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
-			var stderr lockedBuffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+			an := startCmd(t, gridgpuCmd(t, nil, "analyze", "--checkpoint", ck, "--out", out, "--arena", "4", "--trajectories", "100000", "--steps", "500", "--workers", "1"), false)
+			an.waitFor(t, "walking")
+			an.cmd.Process.Signal(c.sig)
+			if code := an.exit(t); code != c.code {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", code, c.code, an.stderr.String())
 			}
-			defer cmd.Process.Kill()
-			deadline := time.Now().Add(30 * time.Second)
-			for !strings.Contains(stderr.String(), "walking") && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			cmd.Process.Signal(c.sig)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.ExitCode() != c.code {
-					t.Errorf("exit: %v, want status %d; stderr:\n%s", err, c.code, stderr.String())
-				}
-				if want := "analyze: " + c.name + ": interrupted; no report written"; !strings.Contains(stderr.String(), want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("%s did not stop analyze; stderr:\n%s", c.name, stderr.String())
+			if want := "analyze: " + c.name + ": interrupted; no report written"; !strings.Contains(an.stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, an.stderr.String())
 			}
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Errorf("an interrupted analyze created %s", out)
@@ -471,26 +449,7 @@ func TestAnalyzeStartFlag(t *testing.T) {
 	if !strings.Contains(stderr, "uniform starts after 7 burn-in steps") {
 		t.Errorf("stderr does not describe the starts:\n%s", stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum struct {
-		Settings struct {
-			Start  string `json:"start"`
-			BurnIn int    `json:"burn_in_steps"`
-		} `json:"settings"`
-		Arenas []struct {
-			Coverage struct {
-				Samples int `json:"samples"`
-			} `json:"coverage"`
-			Silent        int            `json:"silent"`
-			LatticeCounts map[string]int `json:"lattice_counts"`
-		} `json:"arenas"`
-	}
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
+	sum := readSummary(t, filepath.Join(out, "summary.json"))
 	if sum.Settings.Start != "uniform" || sum.Settings.BurnIn != 7 || sum.Arenas[0].Coverage.Samples != 4*50 || sum.Arenas[0].LatticeCounts == nil {
 		t.Errorf("summary.json settings %+v, arenas %+v", sum.Settings, sum.Arenas)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/analysis"
-	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -95,20 +94,6 @@ type jsonRow struct {
 	Sep, Inv, Cap, CI      float64
 	ZeroFrac               float64 `json:"zero_frac"`
 	Margin                 *float64
-}
-
-// writeModel writes p as a model-only checkpoint in dir.
-func writeModel(t *testing.T, dir string, p *graph.Params) string {
-	t.Helper()
-	var ts []data.Tensor
-	for i, s := range p.Slices() {
-		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: graph.Shapes(p.N, p.H)[i], F32: s})
-	}
-	ck := filepath.Join(dir, "model.safetensors")
-	if err := data.WriteSafetensors(ck, ts, nil); err != nil {
-		t.Fatal(err)
-	}
-	return ck
 }
 
 // --out writes the phase diagram and the JSON; --checkpoint adds the

@@ -16,14 +16,7 @@ import (
 func TestLossZeroWeightAndUndefinedTerms(t *testing.T) {
 	dir := t.TempDir()
 	p := graph.InitParams(8, 12, 3)
-	var ts []data.Tensor
-	for i, s := range p.Slices() {
-		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: graph.Shapes(p.N, p.H)[i], F32: s})
-	}
-	ck := filepath.Join(dir, "model.safetensors")
-	if err := data.WriteSafetensors(ck, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	ck := writeModel(t, dir, p)
 	s, _ := data.NewSampler(5, 3, 7, "none", 0.15)
 	batch := filepath.Join(dir, "batch.npz")
 	if err := data.WriteNPZ(batch, []data.Array{{Name: "velocities", Shape: []int{3, 7, 2}, F32: s.Next().Vel}}); err != nil {

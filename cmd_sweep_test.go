@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
@@ -75,7 +76,7 @@ var tinyNames = []string{"baseline_seed=0", "baseline_seed=1", "no-capacity_seed
 // metricsNoTiming reads metrics.jsonl without the timing fields.
 func metricsNoTiming(t *testing.T, runDir string) []map[string]any {
 	t.Helper()
-	out := metricsObjects(t, runDir)
+	out := testutil.MetricsObjects(t, runDir)
 	for _, o := range out {
 		delete(o, "steps_per_sec")
 		delete(o, "elapsed")

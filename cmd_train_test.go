@@ -31,21 +31,6 @@ func loadLatest(t *testing.T, run string) (string, *train.Checkpoint) {
 	return p, ck
 }
 
-// metricsObjects reads run's metrics.jsonl, every line of which must be a
-// metrics record, as JSON objects.
-func metricsObjects(t *testing.T, run string) []map[string]any {
-	t.Helper()
-	m, err := rundir.ReadMetrics(run, rundir.MetricsOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := m.Objects()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
-}
-
 // TestTrainDryRun: --dry-run prints the effective config (a usable config
 // file), the memory estimate and the measured time, and writes nothing.
 func TestTrainDryRun(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 )
 
 // TestThreadCountDoesNotChangeTraining trains the demo preset's size for a
@@ -44,7 +45,7 @@ func TestThreadCountDoesNotChangeTraining(t *testing.T) {
 			binary.Write(&buf, binary.LittleEndian, ten.F32)
 			r.tensors[name] = buf.Bytes()
 		}
-		for _, m := range metricsObjects(t, dir) {
+		for _, m := range testutil.MetricsObjects(t, dir) {
 			// Everything but the clock.
 			for _, k := range []string{"elapsed", "steps_per_sec"} {
 				delete(m, k)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
@@ -28,24 +29,46 @@ import (
 // millisecond.
 var tinyTrain = []string{"--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5"}
 
-// child is this test binary started as gridgpu (see TestMain) in its own
-// process group, as timeout(1) and the sweep start theirs.
+// child is a process started by startCmd: this test binary started as
+// gridgpu (see TestMain) by startChild, or a command of the test's own.
 type child struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testutil.SyncBuffer // its stderr, and its stdout where startCmd was asked to
 	done   chan error
 }
 
-func startChild(t *testing.T, env []string, args ...string) *child {
+// gridgpuCmd is this test binary run as gridgpu with args, env added to
+// the environment.
+func gridgpuCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: exec.Command(exe, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	c.cmd.Env = append(append(os.Environ(), sweepMainEnv+"=1"), env...)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(append(os.Environ(), sweepMainEnv+"=1"), env...)
+	return cmd
+}
+
+// startChild starts gridgpu with args in its own process group, as
+// timeout(1) and the sweep start theirs.
+func startChild(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
+	cmd := gridgpuCmd(t, env, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return startCmd(t, cmd, false)
+}
+
+// startCmd starts cmd with its stderr captured, and its stdout with it
+// when stdout is true. The child is killed, and waited for, when the test
+// ends.
+func startCmd(t *testing.T, cmd *exec.Cmd, stdout bool) *child {
+	t.Helper()
+	c := &child{cmd: cmd, stderr: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	c.cmd.Stderr = c.stderr
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if stdout {
+		c.cmd.Stdout = c.stderr
+	}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +78,27 @@ func startChild(t *testing.T, env []string, args ...string) *child {
 		<-c.done // exit puts the status back
 	})
 	return c
+}
+
+// endlessSweep writes tinySweep's sweep file in dir with runs that train
+// until they are stopped.
+func endlessSweep(t *testing.T, dir string) string {
+	t.Helper()
+	return tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
+}
+
+// startEndlessSweep starts a sweep of endlessSweep's runs, one at a time,
+// into a new directory and waits until its first run trains. It returns
+// the sweep, its sweep file and its directory.
+func startEndlessSweep(t *testing.T) (c *child, spec, out string) {
+	t.Helper()
+	sweepTest(t)
+	dir := t.TempDir()
+	spec = endlessSweep(t, dir)
+	out = filepath.Join(dir, "sw")
+	c = startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
+	c.waitFor(t, "training on")
+	return c, spec, out
 }
 
 // waitFor waits until the child's stderr holds s.
@@ -179,12 +223,7 @@ func TestRefusedTrainLeavesNoDirectory(t *testing.T) {
 // F11: a second sweep of a directory that a sweep is working in is refused
 // with one line naming it, and so is a job-array task (--index) of it.
 func TestOneSweepPerDirectory(t *testing.T) {
-	sweepTest(t)
-	dir := t.TempDir()
-	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
-	out := filepath.Join(dir, "sw")
-	first := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
-	first.waitFor(t, "training on")
+	first, spec, out := startEndlessSweep(t)
 	want := fmt.Sprintf("sweep directory %s is in use by another gridgpu process (pid %d); wait for it or choose another --out", out, first.cmd.Process.Pid)
 	for _, args := range [][]string{
 		{"sweep", "--spec", spec, "--out", out, "--parallel", "2"},
@@ -248,13 +287,8 @@ func sweepRefused(t *testing.T, args []string) (int, string) {
 // run directory and resumes the run from its checkpoint, although
 // sweep-status.json still says "training".
 func TestKilledSweepStopsItsChildren(t *testing.T) {
-	sweepTest(t)
-	dir := t.TempDir()
-	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
-	out := filepath.Join(dir, "sw")
+	first, spec, out := startEndlessSweep(t)
 	runDir := filepath.Join(out, "runs", tinyNames[0])
-	first := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
-	first.waitFor(t, "training on")
 	// The trainer's PID, from the lock it holds on its run directory.
 	trainer := 0
 	deadline := time.Now().Add(30 * time.Second)
@@ -334,12 +368,7 @@ func TestStopDeliveredTwice(t *testing.T) {
 // second stop follows within a second (the same stop delivered twice):
 // its trainer writes a checkpoint, and the sweep exits 129.
 func TestSweepStopDeliveredTwice(t *testing.T) {
-	sweepTest(t)
-	dir := t.TempDir()
-	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
-	out := filepath.Join(dir, "sw")
-	c := startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
-	c.waitFor(t, "training on")
+	c, _, out := startEndlessSweep(t)
 	time.Sleep(200 * time.Millisecond) // the trainer's signal handling is set up
 	pid := c.cmd.Process.Pid
 	syscall.Kill(pid, syscall.SIGHUP)

@@ -6,7 +6,6 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"hash/crc32"
 	"math"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/configref"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -145,14 +144,7 @@ func TestTrainLossExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ts []data.Tensor
-	for i, s := range p.Slices() {
-		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: graph.Shapes(p.N, p.H)[i], F32: s})
-	}
-	modelOnly := filepath.Join(dir, "model.safetensors")
-	if err := data.WriteSafetensors(modelOnly, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	modelOnly := writeModel(t, dir, p)
 	s, _ := data.NewSampler(5, 3, 7, "permute", 0.15)
 	b := s.Next()
 	batch := filepath.Join(dir, "batch.npz")
@@ -569,51 +561,17 @@ func TestSecondSignalAborts(t *testing.T) {
 	// it, and every later child of this test process would inherit it.
 	cmd := exec.Command("/bin/sh", "-c", `trap "" INT; exec "$0" "$@"`, exe, "train", "--preset", "medium", "--accumulation", "32", "--steps", "1000", "--out", out)
 	cmd.Env = append(os.Environ(), sweepMainEnv+"=1", "GOMAXPROCS=1")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "training") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	c := startCmd(t, cmd, false)
+	c.waitFor(t, "training")
 	cmd.Process.Signal(os.Interrupt)
 	time.Sleep(stopsig.Echo + 200*time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-			t.Errorf("exit: %v, want status 130; stderr:\n%s", err, stderr.String())
-		}
-		if !strings.Contains(stderr.String(), "second SIGINT: aborting") {
-			t.Errorf("stderr lacks the abort line:\n%s", stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("a second SIGINT did not abort; stderr:\n%s", stderr.String())
+	if code := c.exit(t); code != 130 {
+		t.Errorf("exit status %d, want 130; stderr:\n%s", code, c.stderr.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a child writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	if !strings.Contains(c.stderr.String(), "second SIGINT: aborting") {
+		t.Errorf("stderr lacks the abort line:\n%s", c.stderr.String())
+	}
 }
 
 // FuzzConfigYAML feeds arbitrary YAML to the config loader: it may refuse
@@ -677,7 +635,7 @@ func TestETAOfAbsurdStepCounts(t *testing.T) {
 		cmd := exec.Command(exe, "train", "--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5",
 			"--steps", c.steps, "--log-every", "1", "--out", filepath.Join(dir, strconv.Itoa(i)))
 		cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
-		var stderr lockedBuffer
+		var stderr testutil.SyncBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

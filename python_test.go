@@ -70,15 +70,7 @@ func TestDocsPythonSnippets(t *testing.T) {
 	const N, H, B, T = 12, 16, 3, 25
 	p := graph.InitParams(N, H, 7)
 	dir := t.TempDir()
-	ck := filepath.Join(dir, "model.safetensors")
-	shapes := graph.Shapes(N, H)
-	var ts []data.Tensor
-	for i, s := range p.Slices() {
-		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: shapes[i], F32: s})
-	}
-	if err := data.WriteSafetensors(ck, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	ck := writeModel(t, dir, p)
 	// The snippets read model.pt and model.npz; --format is given for one
 	// and taken from the name for the other.
 	for _, args := range [][]string{

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,7 +61,7 @@ func TestStopSignalExitStatus(t *testing.T) {
 	sweepTest(t)
 	dir := t.TempDir()
 	ck := modelFile(t, dir)
-	spec := tinySweep(t, dir, "steps: 1000000000, log_every: 1000000000, checkpoint_every: 1000000000", "")
+	spec := endlessSweep(t, dir)
 	walks := []string{"--arena", "4", "--trajectories", "100000", "--steps", "500", "--workers", "1"}
 	cases := []struct {
 		name  string
@@ -127,40 +126,12 @@ func TestStopSignalExitStatus(t *testing.T) {
 // and returns how it ended and its output.
 func stopChild(t *testing.T, args []string, ready string, wait time.Duration, sig syscall.Signal) (syscall.WaitStatus, string) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Skip(err)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
-	var output lockedBuffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		<-done
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(output.String(), ready) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q from %v after 30 s:\n%s", ready, args, output.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	c := startCmd(t, gridgpuCmd(t, nil, args...), true)
+	c.waitFor(t, ready)
 	time.Sleep(wait)
-	cmd.Process.Signal(sig)
-	select {
-	case err := <-done:
-		done <- err
-		return cmd.ProcessState.Sys().(syscall.WaitStatus), output.String()
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%v still running 30 s after %v:\n%s", args, sig, output.String())
-	}
-	panic("unreachable")
+	c.cmd.Process.Signal(sig)
+	c.exit(t)
+	return c.cmd.ProcessState.Sys().(syscall.WaitStatus), c.stderr.String()
 }
 
 // ended says how a process ended.
