@@ -10,25 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/rundir"
 )
-
-// checkpointArgs checks the command line of a command that reads a
-// --checkpoint and needs one other flag (--out, --batch): no arguments,
-// both flags given, and a checkpoint that is not an export (checkNotExport).
-func checkpointArgs(c *cli.Context, other string) error {
-	if c.Args().Present() {
-		return usagef("%s takes no arguments (got %q); use --checkpoint and --%s", c.Command.Name, c.Args().First(), other)
-	}
-	if err := requireFlags(c, "checkpoint", other); err != nil {
-		return err
-	}
-	return checkNotExport(c.String("checkpoint"))
-}
 
 // checkNotExport refuses a --checkpoint that is a zip archive: what
 // 'gridgpu export' writes (.npz for NumPy, .pt for PyTorch) holds the model

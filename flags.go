@@ -315,6 +315,19 @@ func requireFlags(c *cli.Context, names ...string) error {
 	return nil
 }
 
+// checkpointArgs checks the command line of a command that reads a
+// --checkpoint and needs one other flag (--out, --batch): no arguments,
+// both flags given, and a checkpoint that is not an export (checkNotExport).
+func checkpointArgs(c *cli.Context, other string) error {
+	if c.Args().Present() {
+		return usagef("%s takes no arguments (got %q); use --checkpoint and --%s", c.Command.Name, c.Args().First(), other)
+	}
+	if err := requireFlags(c, "checkpoint", other); err != nil {
+		return err
+	}
+	return checkNotExport(c.String("checkpoint"))
+}
+
 func hasPrefix(s string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
