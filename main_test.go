@@ -619,10 +619,6 @@ func TestETAOfAbsurdStepCounts(t *testing.T) {
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
 		t.Fatalf("building the model graph: %v", err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	for i, c := range []struct {
 		steps string
@@ -632,9 +628,8 @@ func TestETAOfAbsurdStepCounts(t *testing.T) {
 		{"9223372036854775807", "ETA >100y"},
 		{"3", "step 3/3 (100.0%)"},
 	} {
-		cmd := exec.Command(exe, "train", "--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5",
-			"--steps", c.steps, "--log-every", "1", "--out", filepath.Join(dir, strconv.Itoa(i)))
-		cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
+		cmd := gridgpuCmd(t, nil, append(append([]string{"train"}, tinyTrain...),
+			"--steps", c.steps, "--log-every", "1", "--out", filepath.Join(dir, strconv.Itoa(i)))...)
 		var stderr testutil.SyncBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
