@@ -214,14 +214,16 @@ func readCalls(path string) []string {
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 }
 
-// oneRun is a sweep of one point of 20 steps, analysed or not.
-func oneRun(t *testing.T, analyze bool) (*Spec, []Point) {
+// oneRun is a sweep of one point of 20 steps, analysed or not, and a new
+// directory for it.
+func oneRun(t *testing.T, analyze bool) (spec *Spec, pts []Point, out string) {
 	t.Helper()
 	src := "base: {preset: smoke, config: {run: {steps: 20}}}\ngrid: {run.seed: [0]}\n"
 	if analyze {
 		src += "analyze: {bins: 10}\n"
 	}
-	return expandSpec(t, src)
+	spec, pts = expandSpec(t, src)
+	return spec, pts, t.TempDir()
 }
 
 // expandSpec parses the sweep file src (as s.yaml) and expands its points.
@@ -244,8 +246,7 @@ func expandSpec(t *testing.T, src string) (*Spec, []Point) {
 // failed with the very message the sweep printed, not as incomplete with
 // no error.
 func TestFailureRecordedInSummary(t *testing.T) {
-	spec, pts := oneRun(t, false)
-	out := t.TempDir()
+	spec, pts, out := oneRun(t, false)
 	os.MkdirAll(filepath.Join(out, "runs"), 0o755)
 	os.WriteFile(RunDir(out, pts[0].Name), []byte("in the way"), 0o644)
 	exe, calls, env := fakeGridgpu(t, 20)
@@ -294,8 +295,7 @@ func TestDamagedReportIsAnalysedAgain(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			spec, pts := oneRun(t, true)
-			out := t.TempDir()
+			spec, pts, out := oneRun(t, true)
 			dir := RunDir(out, pts[0].Name)
 			fakeRun(t, dir, metrics, 20, "")
 			os.MkdirAll(filepath.Join(dir, ReportDir), 0o755)
@@ -373,8 +373,7 @@ func TestMetricsMustReachTheEnd(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			spec, pts := oneRun(t, false)
-			out := t.TempDir()
+			spec, pts, out := oneRun(t, false)
 			dir := RunDir(out, pts[0].Name)
 			fakeRun(t, dir, nil, 20, "")
 			path := filepath.Join(dir, "metrics.jsonl")
@@ -426,8 +425,7 @@ func ptr(s string) *string { return &s }
 func TestRerunWaitsForKilledTrainer(t *testing.T) {
 	for _, status := range []string{"training", "done", "failed", "garbage", "none"} {
 		t.Run(status, func(t *testing.T) {
-			spec, pts := oneRun(t, false)
-			out := t.TempDir()
+			spec, pts, out := oneRun(t, false)
 			dir := RunDir(out, pts[0].Name)
 			fakeRun(t, dir, []string{`{"step":5,"loss":2}`}, 5, "")
 			switch status {
