@@ -244,8 +244,8 @@ func TestConfigReferenceIsCurrent(t *testing.T) {
 	}
 }
 
-// TestLossMatchesTorchReference checks the loss command's contract (SPEC
-// section 7) on a model-only checkpoint and batch written by the
+// TestLossMatchesTorchReference checks the loss command's contract (docs/guide.md,
+// the loss command) on a model-only checkpoint and batch written by the
 // independent PyTorch implementation, against its float64 losses and
 // gradient norms.
 func TestLossMatchesTorchReference(t *testing.T) {

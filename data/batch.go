@@ -46,7 +46,7 @@ func (b *Batch) Positions() []float32 {
 
 // Augmentation names accepted by the sampler.
 const (
-	AugmentPermute = "permute" // SPEC section 1: all trajectories permute one velocity set
+	AugmentPermute = "permute" // all trajectories permute one velocity set
 	AugmentNone    = "none"    // ablation: independent velocities per trajectory
 )
 
@@ -68,7 +68,7 @@ const (
 // or overflow.
 const MaxSpeedLimit = 1e6
 
-// Sampler draws microbatches as SPEC section 1 describes. Its whole state is
+// Sampler draws microbatches as the package doc describes. Its whole state is
 // a PCG generator, so it can be saved in a checkpoint and resumed exactly.
 type Sampler struct {
 	B, T     int

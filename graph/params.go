@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 )
 
-// Tensor names in SPEC section 7 order. They are the names PyTorch gives the
+// Tensor names in the checkpoint format's order. They are the names PyTorch gives the
 // parameters of nn.Sequential(Linear, ReLU, Linear, ReLU, Linear) under a
 // module called "mlp", plus the raw initial state g0.
 var ParamNames = []string{"mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias", "mlp.4.weight", "mlp.4.bias", "g0"}
@@ -128,8 +128,8 @@ type InitSpec struct {
 	BlockNorm bool
 }
 
-// DefaultInit is PyTorch's initialisation with g0 ~ N(0,1), the SPEC's
-// assumption.
+// DefaultInit is PyTorch's initialisation with g0 ~ N(0,1), an
+// assumption: the paper does not say how it initialised.
 var DefaultInit = InitSpec{Kind: InitPyTorch, Scale: 1, G0: G0Normal}
 
 // Validate names the first bad field.
@@ -147,7 +147,7 @@ func (s InitSpec) Validate() error {
 
 // InitParams draws parameters as PyTorch's nn.Linear default does
 // (weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))) and g0 ~ N(0,1)
-// (a SPEC assumption). The draw depends only on seed.
+// (an assumption: the paper does not say). The draw depends only on seed.
 func InitParams(N, H int, seed uint64) *Params {
 	return InitParamsSpec(N, H, seed, DefaultInit)
 }

@@ -18,7 +18,7 @@ import (
 
 // Checkpoint file layout (safetensors, see README):
 //
-//	tensors   mlp.0.weight ... g0          model, SPEC section 7 names, F32
+//	tensors   mlp.0.weight ... g0          model, PyTorch module names, F32
 //	          opt.m.<name>, opt.v.<name>   AdamW moments of each model tensor
 //	metadata  format          CheckpointFormat
 //	          config          effective config (YAML)

@@ -45,7 +45,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, ck) {
 		t.Errorf("round trip differs:\n got  %+v\n want %+v", got, ck)
 	}
-	// The model tensors carry SPEC section 7 names and shapes.
+	// The model tensors carry the PyTorch module names and shapes.
 	f, err := data.ReadSafetensors(p)
 	if err != nil {
 		t.Fatal(err)

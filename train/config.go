@@ -36,7 +36,7 @@ type Config struct {
 	GPU       GPUConfig        `yaml:"gpu"`
 }
 
-// ModelConfig sizes the network of SPEC section 2.
+// ModelConfig sizes the velocity-gated network (graph package doc).
 type ModelConfig struct {
 	// Units is N, the size of the recurrent state g.
 	Units int `yaml:"units" usage:"N, number of recurrent units (paper: 128)"`
@@ -72,7 +72,7 @@ func (m ModelConfig) InitSpec() graph.InitSpec {
 	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init, Blocks: m.Blocks, BlockNorm: m.BlockNorm}
 }
 
-// DataConfig describes the microbatches of SPEC section 1.
+// DataConfig describes the microbatches (data package doc).
 type DataConfig struct {
 	// BatchSize is B, trajectories per microbatch.
 	BatchSize int `yaml:"batch_size" usage:"B, trajectories per microbatch (paper: 130)"`
@@ -92,7 +92,7 @@ type DataConfig struct {
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
-// accumulation (SPEC section 4).
+// accumulation (the paper's appendix).
 type OptimizerConfig struct {
 	LR          float64 `yaml:"lr" usage:"AdamW learning rate (paper: 2e-5)"`
 	Beta1       float64 `yaml:"beta1" usage:"AdamW beta1 (ASSUMPTION: PyTorch default 0.9)"`
@@ -167,7 +167,7 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 
 // Preset returns a named preset.
 //
-//   - paper: SPEC section 4 exactly (assumptions where the paper is silent).
+//   - paper: the paper's appendix exactly (assumptions where the paper is silent).
 //   - smoke: a tiny model with a large learning rate whose loss visibly
 //     drops within seconds on one core; for tests and the demo.
 //   - tiny, small, medium: the paper's setting at benchmark sizes

@@ -32,7 +32,7 @@ func TestPaperPresetMatchesSpec(t *testing.T) {
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 	}
 	if !reflect.DeepEqual(c.Model, want.Model) || !reflect.DeepEqual(c.Data, want.Data) || !reflect.DeepEqual(c.Loss, want.Loss) || !reflect.DeepEqual(c.Optimizer, want.Optimizer) {
-		t.Errorf("paper preset %+v differs from SPEC section 4 %+v", c, want)
+		t.Errorf("paper preset %+v differs from the paper's appendix %+v", c, want)
 	}
 	if c.Run.Steps != 2_000_000 || c.Scheduler.Kind != "plateau" {
 		t.Errorf("paper preset: steps %d, scheduler %q", c.Run.Steps, c.Scheduler.Kind)
