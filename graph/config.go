@@ -57,32 +57,34 @@ type FieldError struct {
 func (e *FieldError) Error() string { return fmt.Sprintf("%s = %v: %s", e.Key, e.Value, e.Rule) }
 
 // Validate returns a *FieldError for the first setting outside its range,
-// in declaration order.
+// in declaration order (Problems lists them all).
 func (c LossConfig) Validate() error {
-	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-	bad := func(key string, v any, rule string) error { return &FieldError{key, v, rule} }
-	switch {
-	case !(c.SigmaX > 0) || !finite(c.SigmaX):
-		return bad("sigma_x", c.SigmaX, "must be a positive number")
-	case !(c.SigmaG > 0) || !finite(c.SigmaG):
-		return bad("sigma_g", c.SigmaG, "must be a positive number")
-	}
-	for _, s := range TermSpecs {
-		if w := *s.Weight(&c); !(w >= 0) || !finite(w) {
-			return bad(s.WeightKey, w, "must be a number >= 0")
-		}
-	}
-	switch {
-	case c.Reduction != ReduceMean && c.Reduction != ReduceSum:
-		return bad("reduction", c.Reduction, fmt.Sprintf("must be %q or %q", ReduceMean, ReduceSum))
-	case c.CIMaxLag < 0 || c.CIMaxLag > 1000:
-		return bad("ci_max_lag", c.CIMaxLag, "must be an integer from 0 to 1000")
-	case !(c.CIMaxDist >= 0) || !finite(c.CIMaxDist):
-		return bad("ci_max_dist", c.CIMaxDist, "must be a number >= 0")
-	case !(c.CIScale >= 0) || !finite(c.CIScale):
-		return bad("ci_scale", c.CIScale, "must be a number >= 0")
-	case c.CIBins < 0 || c.CIBins > 10000:
-		return bad("ci_bins", c.CIBins, "must be an integer from 0 to 10000")
+	if p := c.Problems(); len(p) > 0 {
+		return p[0]
 	}
 	return nil
+}
+
+// Problems returns a *FieldError for every setting outside its range, in
+// declaration order; none for a valid config.
+func (c LossConfig) Problems() []*FieldError {
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	var p []*FieldError
+	check := func(ok bool, key string, v any, rule string) {
+		if !ok {
+			p = append(p, &FieldError{key, v, rule})
+		}
+	}
+	check(c.SigmaX > 0 && finite(c.SigmaX), "sigma_x", c.SigmaX, "must be a positive number")
+	check(c.SigmaG > 0 && finite(c.SigmaG), "sigma_g", c.SigmaG, "must be a positive number")
+	for _, s := range TermSpecs {
+		w := *s.Weight(&c)
+		check(w >= 0 && finite(w), s.WeightKey, w, "must be a number >= 0")
+	}
+	check(c.Reduction == ReduceMean || c.Reduction == ReduceSum, "reduction", c.Reduction, fmt.Sprintf("must be %q or %q", ReduceMean, ReduceSum))
+	check(c.CIMaxLag >= 0 && c.CIMaxLag <= 1000, "ci_max_lag", c.CIMaxLag, "must be an integer from 0 to 1000")
+	check(c.CIMaxDist >= 0 && finite(c.CIMaxDist), "ci_max_dist", c.CIMaxDist, "must be a number >= 0")
+	check(c.CIScale >= 0 && finite(c.CIScale), "ci_scale", c.CIScale, "must be a number >= 0")
+	check(c.CIBins >= 0 && c.CIBins <= 10000, "ci_bins", c.CIBins, "must be an integer from 0 to 10000")
+	return p
 }

@@ -673,14 +673,14 @@ var configRules = []configRule{
 		return c.Data.Velocities == data.VelocitiesBox || c.Data.Velocities == data.VelocitiesDisk
 	}, msg: `must be "box" (the paper's) or "disk"`},
 
-	// The loss section validates itself (its rules are graph's); its first
-	// bad value is reported.
+	// The loss section's rules are graph's; every bad value is reported.
 	{section: func(c *Config) error {
-		var fe *graph.FieldError
-		if err := c.Loss.Validate(); errors.As(err, &fe) {
-			return badValue(c, "loss."+fe.Key, fe.Rule)
-		} else if err != nil {
-			return err
+		var errs badValues
+		for _, fe := range c.Loss.Problems() {
+			errs = append(errs, badValue(c, "loss."+fe.Key, fe.Rule))
+		}
+		if len(errs) > 0 {
+			return errs
 		}
 		return nil
 	}},

@@ -354,3 +354,34 @@ func TestConfigRules(t *testing.T) {
 		}
 	}
 }
+
+// Bad values of the loss and gpu sections are reported together with the
+// others, every one of them, not the first of each section only.
+func TestValidateReportsEveryLossAndGPUValue(t *testing.T) {
+	c, _ := Preset("smoke")
+	c.Loss.SigmaG, c.Loss.LambdaCap, c.Loss.LambdaCI, c.Loss.CIBins = 0, -1, -2, -3
+	c.Optimizer.LR = -1
+	c.GPU.GEMM, c.GPU.Pair = "foo", "bar"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{"loss.sigma_g (--sigma-g) = 0", "loss.lambda_cap (--lambda-cap) = -1", "loss.lambda_ci (--lambda-ci) = -2",
+		"loss.ci_bins (--ci-bins) = -3", "optimizer.lr (--lr) = -1", `gpu.gemm (--gpu-gemm) = "foo"`, `gpu.pair (--gpu-pair) = "bar"`}
+	msg := err.Error()
+	last := -1
+	for _, w := range want {
+		i := strings.Index(msg, w)
+		if i < 0 {
+			t.Errorf("%q missing from %q", w, msg)
+			continue
+		}
+		if i < last {
+			t.Errorf("%q out of order in %q", w, msg)
+		}
+		last = i
+	}
+	if strings.Contains(msg, "\n") {
+		t.Errorf("error spans lines: %q", msg)
+	}
+}

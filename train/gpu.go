@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,17 +40,21 @@ var (
 // DefaultGPU is every preset's gpu section.
 func DefaultGPU() GPUConfig { return GPUConfig{GEMM: GEMMAuto, Pair: PairTiled} }
 
-// Validate reports a value outside GEMMKinds or PairKinds in one line naming
-// the key, its flag and the allowed values.
+// Validate reports every value outside GEMMKinds or PairKinds, in one line
+// naming each key, its flag and the allowed values.
 func (g GPUConfig) Validate() error {
+	var errs []string
 	for _, k := range []struct {
 		path, v string
 		allowed []string
 	}{{"gpu.gemm", g.GEMM, GEMMKinds}, {"gpu.pair", g.Pair, PairKinds}} {
 		if !slices.Contains(k.allowed, k.v) {
 			f, _ := FieldByPath(k.path)
-			return fmt.Errorf("%s (--%s) = %q: must be one of %s", k.path, f.Flag, k.v, strings.Join(k.allowed, ", "))
+			errs = append(errs, fmt.Sprintf("%s (--%s) = %q: must be one of %s", k.path, f.Flag, k.v, strings.Join(k.allowed, ", ")))
 		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
 }
