@@ -3,8 +3,9 @@
 package cuda
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"runtime"
@@ -12,15 +13,13 @@ import (
 	"unsafe"
 )
 
-// The kernels, compiled by `make ptx` (nvcc -ptx -arch=compute_80). PTX
-// rather than machine code: the driver compiles it for the GPU at hand
-// (sm_80, sm_90, ...) when the module is loaded.
-var (
-	//go:embed kernels/gemm.ptx
-	gemmPTX string
-	//go:embed kernels/sic.ptx
-	sicPTX string
-)
+// The kernels: one PTX module per kernels/*.cu file, compiled by `make ptx`
+// (nvcc -ptx -arch=compute_80). PTX rather than machine code: the driver
+// compiles it for the GPU at hand (sm_80, sm_90, ...) when the module is
+// loaded.
+//
+//go:embed kernels/*.ptx
+var kernelPTX embed.FS
 
 // devPtr is a device address (CUdeviceptr).
 type devPtr uintptr
@@ -79,9 +78,17 @@ func openDevice(ord int, gemm, pair string) (*device, error) {
 		if d.name, err = d.drv.open(ord); err != nil {
 			return fmt.Errorf("cuda:%d: %v", ord, err)
 		}
-		for _, src := range []string{gemmPTX, sicPTX} {
-			if err := d.drv.load(src, ptxEntries(src)); err != nil {
-				return fmt.Errorf("cuda:%d: loading kernels (PTX for compute_80; the driver must support it): %v", ord, err)
+		mods, err := fs.Glob(kernelPTX, "kernels/*.ptx")
+		if err != nil {
+			return err
+		}
+		for _, mod := range mods {
+			src, err := kernelPTX.ReadFile(mod)
+			if err != nil {
+				return err
+			}
+			if err := d.drv.load(string(src), ptxEntries(string(src))); err != nil {
+				return fmt.Errorf("cuda:%d: loading the kernels of %s (PTX for compute_80; the driver must support it): %v", ord, mod, err)
 			}
 		}
 		switch pair {

@@ -2,12 +2,12 @@
 
 package cuda
 
-// One typed launch function per kernel of kernels/sic.cu and kernels/gemm.cu,
+// One typed launch function per kernel of kernels/*.cu (in sections by file),
 // named after it (mlp_in: mlpIn), with the kernel's parameters in its order
 // and the grid shape the kernel assumes. These are the only callers of
-// device.launch outside the tests; kernels_go_test.go checks each one's
-// argument count against the kernel's signature in the .cu file. All run on
-// the device thread (inside device.run).
+// device.launch outside the tests; TestLaunchFunctions (slots_test.go)
+// checks each one's argument count against the kernel's signature in the .cu
+// file. All run on the device thread (inside device.run).
 
 // b64 is a flag parameter (long long 0 or 1).
 func b64(v bool) arg {
@@ -39,13 +39,22 @@ func (d *device) setRows(C, bias devPtr, M, N, ldc int) error {
 	return d.launch("set_rows", gridFor(M*N), 1, 1, 256, 0, ptr(C), ptr(bias), i64(M), i64(N), i64(ldc))
 }
 
-// ---- kernels/sic.cu: reductions and MLP pieces --------------------------------
+// ---- kernels/reduce.cu ------------------------------------------------------
 
 // reducePartials sums ncomp consecutive runs of n float64 partials into
 // dst[0..ncomp), one block per run, in a fixed order.
 func (d *device) reducePartials(part devPtr, n, ncomp int, dst devPtr) error {
 	return d.launch("reduce_partials", ncomp, 1, 1, 256, 0, ptr(part), i64(n), ptr(dst))
 }
+
+// colsum sums the columns of the rows x cols matrix X into outf (float32,
+// added to it with accumulate) and/or outd (float64); a zero pointer skips
+// that output.
+func (d *device) colsum(X devPtr, rows, cols int, outf, outd devPtr, accumulate bool) error {
+	return d.launch("colsum", ceilDiv(cols, 32), 1, 1, 256, 0, ptr(X), i64(rows), i64(cols), ptr(outf), ptr(outd), b64(accumulate))
+}
+
+// ---- kernels/mlp.cu ---------------------------------------------------------
 
 // mlpIn: h1 = ReLU(V W0^T + b0), the first MLP layer (K = 2).
 func (d *device) mlpIn(V, W0, b0, h1 devPtr, P, H int) error {
@@ -57,14 +66,14 @@ func (d *device) reluMask(dx, h devPtr, n int) error {
 	return d.launch("relu_mask", gridFor(n), 1, 1, 256, 0, ptr(dx), ptr(h), i64(n))
 }
 
-// colsum sums the columns of the rows x cols matrix X into outf (float32,
-// added to it with accumulate) and/or outd (float64); a zero pointer skips
-// that output.
-func (d *device) colsum(X devPtr, rows, cols int, outf, outd devPtr, accumulate bool) error {
-	return d.launch("colsum", ceilDiv(cols, 32), 1, 1, 256, 0, ptr(X), i64(rows), i64(cols), ptr(outf), ptr(outd), b64(accumulate))
+// dwDistinct writes dW_u = sum of DY_i GP_i^T over the rows i of distinct
+// velocity u (rows[start[u]..start[u+1]), int32) into dW [U][N*N].
+func (d *device) dwDistinct(DY, GP, start, rows, dW devPtr, U, N int) error {
+	return d.launch("dw_distinct", U, ceilDiv(N, 8), 1, 256, dwDistinctShared(N),
+		ptr(DY), ptr(GP), ptr(start), ptr(rows), ptr(dW), i64(N))
 }
 
-// ---- recurrence ---------------------------------------------------------------
+// ---- kernels/recurrence.cu --------------------------------------------------
 
 // g0Forward: g0 = NormReLU(G0) and n0 = ||ReLU(G0)||.
 func (d *device) g0Forward(G0, g0, n0 devPtr, N int) error {
@@ -88,20 +97,13 @@ func (d *device) rnnBackward(Wf, idx, G, GP, nrm, dG, DY, dg0ci, dg0b devPtr, B,
 		ptr(Wf), ptr(idx), ptr(G), ptr(GP), ptr(nrm), ptr(dG), ptr(DY), ptr(dg0ci), ptr(dg0b), i64(B), i64(T), i64(N))
 }
 
-// dwDistinct writes dW_u = sum of DY_i GP_i^T over the rows i of distinct
-// velocity u (rows[start[u]..start[u+1]), int32) into dW [U][N*N].
-func (d *device) dwDistinct(DY, GP, start, rows, dW devPtr, U, N int) error {
-	return d.launch("dw_distinct", U, ceilDiv(N, 8), 1, 256, dwDistinctShared(N),
-		ptr(DY), ptr(GP), ptr(start), ptr(rows), ptr(dW), i64(N))
-}
-
 // g0Backward adds the gradient of the raw initial state, from the B
 // trajectories' dg0b, to dG0.
 func (d *device) g0Backward(dg0b, g0, n0, dG0 devPtr, B, N int) error {
 	return d.launch("g0_backward", 1, 1, 1, 128, 4*N, ptr(dg0b), ptr(g0), ptr(n0), ptr(dG0), i64(B), i64(N))
 }
 
-// ---- separation and invariance --------------------------------------------------
+// ---- kernels/pair.cu --------------------------------------------------------
 
 // pairCount counts the far and near pairs of the P positions X (into part,
 // reduced to S_NFAR, S_NNEAR).
@@ -135,7 +137,7 @@ func (d *device) pairSlabSum(ws devPtr, slabs, n int, dG devPtr) error {
 	return d.launch("pair_slab_sum", gridFor(n), 1, 1, 256, 0, ptr(ws), i64(slabs), i64(n), ptr(dG))
 }
 
-// ---- capacity -----------------------------------------------------------------
+// ---- kernels/capacity.cu ----------------------------------------------------
 
 // capFinalize: the capacity loss from the column sums cs into S, and its
 // gradient row capg.
@@ -148,7 +150,7 @@ func (d *device) addRowvec(dG, v devPtr, P, N int) error {
 	return d.launch("add_rowvec", gridFor(P*N), 1, 1, 256, 0, ptr(dG), ptr(v), i64(P), i64(N))
 }
 
-// ---- conformal isometry -----------------------------------------------------------
+// ---- kernels/conformal.cu ---------------------------------------------------
 
 // ciForward is the first pass: count and sum of r into part ([2][ciBlocks]).
 func (d *device) ciForward(G, GP, V devPtr, P, N int, sx float64, part devPtr) error {
@@ -170,12 +172,14 @@ func (d *device) ciBackward(G, GP, V devPtr, B, T, N int, sx float64, S, dG, dg0
 	return d.launch("ci_backward", ciBlocks(B*T), 1, 1, 256, 0, ptr(G), ptr(GP), ptr(V), i64(B), i64(T), i64(N), f64(sx), ptr(S), ptr(dG), ptr(dg0ci))
 }
 
+// ---- kernels/loss.cu --------------------------------------------------------
+
 // lossFinalize writes the loss terms and the total into S.
 func (d *device) lossFinalize(S devPtr, P int, lsep, linv, lcap, lci float64, mean bool) error {
 	return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), f64(lsep), f64(linv), f64(lcap), f64(lci), b64(mean))
 }
 
-// ---- optimiser -------------------------------------------------------------------
+// ---- kernels/optimiser.cu ---------------------------------------------------
 
 // sumsq: partial sums of squares of the n gradients x into part
 // ([sumsqBlocks]).

@@ -67,7 +67,7 @@ func rnnForwardShared(N int) int  { return 2 * N * 4 }
 func rnnBackwardShared(N int) int { return (4 + rnnThreads/32) * N * 4 }
 
 // dwDistinctShared is dw_distinct's dynamic shared memory: chunks of 32 rows
-// of GP and 8 columns of DY (DWD_RC in sic.cu).
+// of GP and 8 columns of DY (DWD_RC in mlp.cu).
 func dwDistinctShared(N int) int { return 32 * (N + 8) * 4 }
 
 // pairShared is pair_loss's dynamic shared memory for N units.

@@ -1,7 +1,7 @@
 package cuda
 
 // This file has no build tag, so that slots_test.go (a plain go test) can
-// compare its numbers with the #defines of kernels/sic.cu and gemm.cu.
+// compare its numbers with the #defines of kernels/common.cuh and gemm.cu.
 
 import "github.com/gridgpu/gridgpu/graph"
 
@@ -10,7 +10,7 @@ import "github.com/gridgpu/gridgpu/graph"
 var termSlots = [graph.NumTerms]int{graph.Sep: sLSep, graph.Inv: sLInv, graph.Cap: sLCap, graph.CI: sLCI}
 
 // Slots of the float64 scalar buffer: the S_* and G_* macros of
-// kernels/sic.cu (sNFar is S_NFAR, gSumSq is G_SUMSQ, ...). Each microbatch
+// kernels/common.cuh (sNFar is S_NFAR, gSumSq is G_SUMSQ, ...). Each microbatch
 // of a step has a block of slotStride doubles; the step-wide (optimiser)
 // block follows the last microbatch's.
 const (

@@ -9,6 +9,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -28,6 +29,24 @@ func readKernel(t *testing.T, name string) string {
 	return string(src)
 }
 
+// kernelFiles lists the kernel sources with suffix ext (".cu": one PTX
+// module each; ".cuh": headers they include), sorted.
+func kernelFiles(t *testing.T, ext string) []string {
+	t.Helper()
+	files, err := filepath.Glob("kernels/*" + ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no kernels/*%s", ext)
+	}
+	for i, f := range files {
+		files[i] = filepath.Base(f)
+	}
+	sort.Strings(files)
+	return files
+}
+
 // defines returns the object-like #defines of src whose names match re.
 func defines(src string, re *regexp.Regexp) map[string]string {
 	out := map[string]string{}
@@ -37,6 +56,23 @@ func defines(src string, re *regexp.Regexp) map[string]string {
 		}
 	}
 	return out
+}
+
+// kernelDefines returns the object-like #defines of all kernel sources
+// (kernels/*.cu and *.cuh) whose names match re, and the file defining
+// each; a name defined in two files is an error.
+func kernelDefines(t *testing.T, re *regexp.Regexp) (vals, file map[string]string) {
+	t.Helper()
+	vals, file = map[string]string{}, map[string]string{}
+	for _, f := range append(kernelFiles(t, ".cuh"), kernelFiles(t, ".cu")...) {
+		for name, v := range defines(readKernel(t, f), re) {
+			if other, dup := file[name]; dup {
+				t.Errorf("%s is defined in both %s and %s", name, other, f)
+			}
+			vals[name], file[name] = v, f
+		}
+	}
+	return vals, file
 }
 
 // TestSlotsMatchKernels compares slots.go with the S_*, G_* and FLAG_*
@@ -52,14 +88,13 @@ func TestSlotsMatchKernels(t *testing.T) {
 	}
 	goFlags := map[string]int{"FLAG_ACC": flagAcc, "FLAG_BIAS": flagBias, "FLAG_RELU": flagReLU}
 	for _, c := range []struct {
-		file   string
 		re     *regexp.Regexp
 		consts map[string]int
 	}{
-		{"sic.cu", regexp.MustCompile(`^[SG]_[A-Z0-9]+$`), goSlots},
-		{"gemm.cu", regexp.MustCompile(`^FLAG_[A-Z0-9]+$`), goFlags},
+		{regexp.MustCompile(`^[SG]_[A-Z0-9]+$`), goSlots},
+		{regexp.MustCompile(`^FLAG_[A-Z0-9]+$`), goFlags},
 	} {
-		cu := defines(readKernel(t, c.file), c.re)
+		cu, file := kernelDefines(t, c.re)
 		var names []string
 		for name := range cu {
 			names = append(names, name)
@@ -69,29 +104,29 @@ func TestSlotsMatchKernels(t *testing.T) {
 		for _, name := range names {
 			v, err := strconv.Atoi(cu[name])
 			if err != nil {
-				t.Errorf("%s: #define %s %s: not an integer", c.file, name, cu[name])
+				t.Errorf("%s: #define %s %s: not an integer", file[name], name, cu[name])
 				continue
 			}
 			g, ok := c.consts[name]
 			switch {
 			case !ok:
-				t.Errorf("%s defines %s = %d, which slots.go lacks", c.file, name, v)
+				t.Errorf("%s defines %s = %d, which slots.go lacks", file[name], name, v)
 			case g != v:
-				t.Errorf("%s: %s = %d, slots.go has %d", c.file, name, v, g)
+				t.Errorf("%s: %s = %d, slots.go has %d", file[name], name, v, g)
 			}
 			if strings.HasPrefix(name, "S_") {
 				if v < 0 || v >= slotStride {
-					t.Errorf("%s: %s = %d is outside a block of slotStride = %d slots", c.file, name, v, slotStride)
+					t.Errorf("%s: %s = %d is outside a block of slotStride = %d slots", file[name], name, v, slotStride)
 				}
 				if other, dup := used[v]; dup {
-					t.Errorf("%s: %s and %s share slot %d", c.file, other, name, v)
+					t.Errorf("%s: %s and %s share slot %d", file[name], other, name, v)
 				}
 				used[v] = name
 			}
 		}
 		for name := range c.consts {
 			if _, ok := cu[name]; !ok {
-				t.Errorf("slots.go has %s, which %s does not define", name, c.file)
+				t.Errorf("slots.go has %s, which no kernels/*.cu or *.cuh defines", name)
 			}
 		}
 	}
@@ -114,21 +149,23 @@ func TestTermSlots(t *testing.T) {
 }
 
 func TestZeroEpsMatchesReference(t *testing.T) {
-	v := defines(readKernel(t, "sic.cu"), regexp.MustCompile(`^ZERO_EPS$`))["ZERO_EPS"]
+	vals, file := kernelDefines(t, regexp.MustCompile(`^ZERO_EPS$`))
+	v := vals["ZERO_EPS"]
 	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "f"), 32)
 	if err != nil || !strings.HasSuffix(v, "f") {
-		t.Fatalf("sic.cu: ZERO_EPS is %q, want a float literal (suffix f)", v)
+		t.Fatalf("%s: ZERO_EPS is %q, want a float literal (suffix f)", file["ZERO_EPS"], v)
 	}
 	if float32(f) != float32(reference.ZeroNorm) {
-		t.Errorf("sic.cu: ZERO_EPS = %s; reference.ZeroNorm = %g", v, reference.ZeroNorm)
+		t.Errorf("%s: ZERO_EPS = %s; reference.ZeroNorm = %g", file["ZERO_EPS"], v, reference.ZeroNorm)
 	}
 }
 
 // kernelParams maps each kernel of the .cu files to its parameter count.
 func kernelParams(t *testing.T) map[string]int {
 	out := map[string]int{}
+	in := map[string]string{}
 	sig := regexp.MustCompile(`extern "C" __global__ void(?:\s+__launch_bounds__\([^)]*\))?\s+(\w+)\(([^)]*)\)`)
-	for _, f := range []string{"sic.cu", "gemm.cu"} {
+	for _, f := range kernelFiles(t, ".cu") {
 		src := readKernel(t, f)
 		// GEMM_ARGS is a multi-line macro: count its commas.
 		if i := strings.Index(src, "#define GEMM_ARGS"); i >= 0 {
@@ -137,10 +174,59 @@ func kernelParams(t *testing.T) map[string]int {
 			src = strings.ReplaceAll(src, "(GEMM_ARGS)", "("+strings.ReplaceAll(strings.ReplaceAll(body[len("#define GEMM_ARGS"):end], "\\", ""), "\n", " ")+")")
 		}
 		for _, m := range sig.FindAllStringSubmatch(src, -1) {
-			out[m[1]] = len(strings.Split(m[2], ","))
+			if other, dup := in[m[1]]; dup {
+				t.Errorf("kernel %s is defined in both %s and %s", m[1], other, f)
+			}
+			out[m[1]], in[m[1]] = len(strings.Split(m[2], ",")), f
 		}
 	}
 	return out
+}
+
+// TestKernelSourcesListed: what lists the kernel files has them all. Each
+// kernels/*.cu has its committed PTX module (embedded with kernels/*.ptx;
+// make ptx-check checks that it is fresh) and no PTX is left without its
+// source; the emulator includes every .cu file and dispatches every kernel.
+func TestKernelSourcesListed(t *testing.T) {
+	cu := kernelFiles(t, ".cu")
+	ptx := kernelFiles(t, ".ptx")
+	for i := range cu {
+		cu[i] = strings.TrimSuffix(cu[i], ".cu")
+	}
+	for i := range ptx {
+		ptx[i] = strings.TrimSuffix(ptx[i], ".ptx")
+	}
+	if strings.Join(cu, " ") != strings.Join(ptx, " ") {
+		t.Errorf("kernels/*.cu are %v but kernels/*.ptx are %v: run make ptx, and remove the PTX of a removed source", cu, ptx)
+	}
+
+	src, err := os.ReadFile("emu/emu.cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var included []string
+	for _, m := range regexp.MustCompile(`(?m)^#include "\.\./kernels/(\w+)\.cu"`).FindAllSubmatch(src, -1) {
+		included = append(included, string(m[1]))
+	}
+	sort.Strings(included)
+	if strings.Join(cu, " ") != strings.Join(included, " ") {
+		t.Errorf("emu/emu.cc includes kernels %v; kernels/*.cu are %v", included, cu)
+	}
+	table := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bK\((\w+)\),`).FindAllSubmatch(src, -1) {
+		table[string(m[1])] = true
+	}
+	params := kernelParams(t)
+	for k := range params {
+		if !table[k] {
+			t.Errorf("emu/emu.cc's table lacks kernel %s", k)
+		}
+	}
+	for k := range table {
+		if _, ok := params[k]; !ok {
+			t.Errorf("emu/emu.cc's table has %s, which no kernels/*.cu defines", k)
+		}
+	}
 }
 
 // TestLaunchFunctions parses kernels.go: every d.launch there names a kernel

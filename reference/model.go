@@ -8,7 +8,7 @@ import (
 // ZeroNorm is the Norm-ReLU threshold: where ||ReLU(y)|| <= ZeroNorm the
 // state is the zero vector instead of ReLU(y)/||ReLU(y)||. It is the one
 // definition of the threshold: the Go code uses this constant, and the
-// CUDA kernels' ZERO_EPS (cuda/kernels/sic.cu) is its float32 rounding.
+// CUDA kernels' ZERO_EPS (cuda/kernels/common.cuh) is its float32 rounding.
 const ZeroNorm = 1e-8
 
 // Params are the model's tensors in float64, row-major.

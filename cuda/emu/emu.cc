@@ -270,8 +270,17 @@ static inline void emu_mma_tf32(float *c, const unsigned *a, const unsigned *b) 
     }
 }
 
+// Every kernels/*.cu file (one PTX module each on the GPU; here one
+// translation unit). TestKernelSourcesListed checks that none is missing.
+#include "../kernels/capacity.cu"
+#include "../kernels/conformal.cu"
 #include "../kernels/gemm.cu"
-#include "../kernels/sic.cu"
+#include "../kernels/loss.cu"
+#include "../kernels/mlp.cu"
+#include "../kernels/optimiser.cu"
+#include "../kernels/pair.cu"
+#include "../kernels/recurrence.cu"
+#include "../kernels/reduce.cu"
 
 // ---- dispatch ----------------------------------------------------------------
 template <class T>

@@ -8,7 +8,7 @@
 //   forward         y  = x W^T      TA=0 TB=1  (gemm_nt)
 //   input gradient  dx = dy W       TA=0 TB=0  (gemm_nn)
 //   weight gradient dW = dy^T x     TA=1 TB=0  (gemm_tn)
-// (the bias gradient db = column sums of dy is in sic.cu).
+// (the bias gradient db = column sums of dy is colsum, in reduce.cu).
 //
 // Design: the classic 128x128 block tile, 8-deep K slices, 256 threads each
 // owning an 8x8 sub-tile (two 4x4 quadrants 64 apart, so that the float4 reads
