@@ -16,6 +16,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -154,8 +155,17 @@ func benchAction(c *cli.Context) error {
 	} else {
 		out.Config.GPU = &cfg.GPU
 	}
+	// A stop signal ends the timing between steps with the status the
+	// other long commands give (a benchmark of the paper size runs for
+	// minutes); the line on stderr says the signals are caught.
+	ctx, stopWatching := stopContext(c.App.ErrWriter, nil, "\ngridgpu: second %s: aborting\n")
+	defer stopWatching()
+	fmt.Fprintf(c.App.ErrWriter, "bench: timing %d steps after %d warm-up of the %s size on %s\n", iters, warmup, preset, eng.Device())
 	phases := map[string]float64{}
 	for it := 0; it < warmup+iters; it++ {
+		if s, ok := stopSignal(ctx); ok {
+			return stoppedBy(s, fmt.Sprintf("bench: %s: interrupted after %d of %d steps; nothing printed", stopsig.Name(s), it, warmup+iters))
+		}
 		if it == warmup && c.String("cpuprofile") != "" {
 			f, err := os.Create(c.String("cpuprofile"))
 			if err != nil {

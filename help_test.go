@@ -91,7 +91,7 @@ func TestFlagDefaultsShowPresetValues(t *testing.T) {
 			"[run.steps] (default: 12_000; paper, tiny, small, medium: 2_000_000; smoke: 200; grids: 30_000)",
 			"[model.units] (default: 64; paper, medium, grids: 128; smoke, tiny: 32)",
 			"[run.device] (default: cpu)",
-			"[data.velocities] (default: disk; paper, smoke, tiny, small, medium, grids: box)",
+			"[data.velocities] (default: disk; paper, smoke, tiny, small, medium: box)",
 			`(default: "demo")`,
 		}},
 		{"gridgpu landscape", []string{"[loss.sigma_g] (default: 0.25; paper, smoke, tiny, small, medium: 0.4)"}},

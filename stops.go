@@ -13,11 +13,11 @@ import (
 )
 
 // How commands stop on SIGINT, SIGTERM and SIGHUP (internal/stopsig). The
-// commands that catch them (train, sweep, analyze, states, watch) end
-// through stoppedBy, with exit status 128 + the signal's number as shells
-// report it: 130, 143, 129. The others (gridscore, gridcells, loss,
-// landscape, export, bench, version) do not catch them and are killed by
-// the signal, which shells report as the same 128 + n.
+// commands that catch them (train, sweep, analyze, states, watch, bench)
+// end through stoppedBy, with exit status 128 + the signal's number as
+// shells report it: 130, 143, 129. The others (gridscore, gridcells, loss,
+// landscape, export, version) do not catch them and are killed by the
+// signal, which shells report as the same 128 + n.
 
 // stoppedBy is the error of a command stopped by s: msg, printed as the
 // command's one line, and s's exit status (stopsig.ExitStatus). It is the

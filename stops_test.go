@@ -87,7 +87,7 @@ func TestStopSignalExitStatus(t *testing.T) {
 		}, "watch: 1 run(s)", 0, "gridgpu: watch stopped by %s"},
 		{"bench", func(out string) []string {
 			return []string{"bench", "--preset", "tiny", "--iters", "1000000000", "--threads", "1"}
-		}, "", 0, ""},
+		}, "bench: timing", 0, "gridgpu: bench: %s: interrupted after"},
 	}
 	for _, c := range cases {
 		for _, s := range stopSignals {
