@@ -44,6 +44,43 @@ __device__ __forceinline__ float epilogue(float v, float* C, long long idx, cons
     return v;
 }
 
+// The operand loads, shared by gemm_body and gemm_tc_body. A K slice of an
+// operand is BK x W values of op(X) (W = BM for A, BN for B) from row
+// (column) o and k0 on; each of the 256 threads loads 4 of them into
+// registers (load_slice; 0 where the row (column) is >= size or k >= kend)
+// and later stores them into the shared tile S[k][m] (store_slice), with
+// the same index map (slice_index). KC says whether K is the operand's
+// contiguous dimension (A: !TA, B: TB): then 8 consecutive threads read one
+// row's 8 K values; otherwise W consecutive threads read along M (N).
+template <bool KC, int W>
+__device__ __forceinline__ void slice_index(int tid, int q, int& kk, int& mn) {
+    if (KC) { kk = tid % BK; mn = tid / BK + 32 * q; } else { mn = tid % W; kk = tid / W + 2 * q; }
+}
+
+template <bool KC, int W>
+__device__ __forceinline__ void load_slice(const float* __restrict__ X, long long ld, int o, int size, int k0, int kend,
+                                           int tid, float* r) {
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+        int kk, mn;
+        slice_index<KC, W>(tid, q, kk, mn);
+        int m = o + mn, k = k0 + kk;
+        float v = 0.f;
+        if (m < size && k < kend) v = KC ? X[(long long)m * ld + k] : X[(long long)k * ld + m];
+        r[q] = v;
+    }
+}
+
+template <bool KC, int W, int LD>
+__device__ __forceinline__ void store_slice(float (*S)[LD], int tid, const float* r) {
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+        int kk, mn;
+        slice_index<KC, W>(tid, q, kk, mn);
+        S[kk][mn] = r[q];
+    }
+}
+
 template <bool TA, bool TB>
 __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const float* __restrict__ B, float* C,
                                           const float* __restrict__ bias, float* ws, int M, int N, int K,
@@ -56,47 +93,16 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
     const int kbeg = blockIdx.z * kchunk;
     const int kend = min(K, kbeg + kchunk);
 
+    // The next K slice of A and B into registers, and from there into
+    // shared buffer buf (load_slice, store_slice).
     float ra[4], rb[4];
-    // Index maps shared by the load and the store of one slice. When the
-    // operand's contiguous dimension is K, 8 consecutive threads read one
-    // row's 8 K values; otherwise 128 consecutive threads read along M (N).
-    auto loadA = [&](int k0) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, mm;
-            if (TA) { mm = tid % BM; kk = tid / BM + 2 * q; } else { kk = tid % BK; mm = tid / BK + 32 * q; }
-            int m = m0 + mm, k = k0 + kk;
-            float v = 0.f;
-            if (m < M && k < kend) v = TA ? A[(long long)k * lda + m] : A[(long long)m * lda + k];
-            ra[q] = v;
-        }
+    auto load = [&](int k0) {
+        load_slice<!TA, BM>(A, lda, m0, M, k0, kend, tid, ra);
+        load_slice<TB, BN>(B, ldb, n0, N, k0, kend, tid, rb);
     };
-    auto storeA = [&](int buf) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, mm;
-            if (TA) { mm = tid % BM; kk = tid / BM + 2 * q; } else { kk = tid % BK; mm = tid / BK + 32 * q; }
-            As[buf][kk][mm] = ra[q];
-        }
-    };
-    auto loadB = [&](int k0) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, nn;
-            if (TB) { kk = tid % BK; nn = tid / BK + 32 * q; } else { nn = tid % BN; kk = tid / BN + 2 * q; }
-            int n = n0 + nn, k = k0 + kk;
-            float v = 0.f;
-            if (n < N && k < kend) v = TB ? B[(long long)n * ldb + k] : B[(long long)k * ldb + n];
-            rb[q] = v;
-        }
-    };
-    auto storeB = [&](int buf) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, nn;
-            if (TB) { kk = tid % BK; nn = tid / BK + 32 * q; } else { nn = tid % BN; kk = tid / BN + 2 * q; }
-            Bs[buf][kk][nn] = rb[q];
-        }
+    auto store = [&](int buf) {
+        store_slice<!TA, BM>(As[buf], tid, ra);
+        store_slice<TB, BN>(Bs[buf], tid, rb);
     };
 
     float acc[8][8];
@@ -106,19 +112,14 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
         for (int j = 0; j < 8; j++) acc[i][j] = 0.f;
 
     if (kbeg < kend) {
-        loadA(kbeg);
-        loadB(kbeg);
-        storeA(0);
-        storeB(0);
+        load(kbeg);
+        store(0);
     }
     __syncthreads();
     int buf = 0;
     for (int k0 = kbeg; k0 < kend; k0 += BK) {
         const bool more = k0 + BK < kend;
-        if (more) {
-            loadA(k0 + BK);
-            loadB(k0 + BK);
-        }
+        if (more) load(k0 + BK);
 #pragma unroll
         for (int kk = 0; kk < BK; kk++) {
             float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
@@ -133,10 +134,7 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
                 for (int j = 0; j < 8; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
         }
         // The other buffer was last read before the previous barrier.
-        if (more) {
-            storeA(buf ^ 1);
-            storeB(buf ^ 1);
-        }
+        if (more) store(buf ^ 1);
         __syncthreads();
         buf ^= 1;
     }
@@ -280,45 +278,16 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, const 
     const int kbeg = blockIdx.z * kchunk;
     const int kend = min(K, kbeg + kchunk);
 
+    // The next K slice of A and B into registers, and from there into
+    // shared buffer buf (load_slice, store_slice).
     float ra[4], rb[4];
-    // Operand loads exactly as gemm_body.
-    auto loadA = [&](int k0) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, mm;
-            if (TA) { mm = tid % BM; kk = tid / BM + 2 * q; } else { kk = tid % BK; mm = tid / BK + 32 * q; }
-            int m = m0 + mm, k = k0 + kk;
-            float v = 0.f;
-            if (m < M && k < kend) v = TA ? A[(long long)k * lda + m] : A[(long long)m * lda + k];
-            ra[q] = v;
-        }
+    auto load = [&](int k0) {
+        load_slice<!TA, BM>(A, lda, m0, M, k0, kend, tid, ra);
+        load_slice<TB, BN>(B, ldb, n0, N, k0, kend, tid, rb);
     };
-    auto storeA = [&](int buf) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, mm;
-            if (TA) { mm = tid % BM; kk = tid / BM + 2 * q; } else { kk = tid % BK; mm = tid / BK + 32 * q; }
-            As[buf][kk][mm] = ra[q];
-        }
-    };
-    auto loadB = [&](int k0) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, nn;
-            if (TB) { kk = tid % BK; nn = tid / BK + 32 * q; } else { nn = tid % BN; kk = tid / BN + 2 * q; }
-            int n = n0 + nn, k = k0 + kk;
-            float v = 0.f;
-            if (n < N && k < kend) v = TB ? B[(long long)n * ldb + k] : B[(long long)k * ldb + n];
-            rb[q] = v;
-        }
-    };
-    auto storeB = [&](int buf) {
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            int kk, nn;
-            if (TB) { kk = tid % BK; nn = tid / BK + 32 * q; } else { nn = tid % BN; kk = tid / BN + 2 * q; }
-            Bs[buf][kk][nn] = rb[q];
-        }
+    auto store = [&](int buf) {
+        store_slice<!TA, BM>(As[buf], tid, ra);
+        store_slice<TB, BN>(Bs[buf], tid, rb);
     };
 
     float acc[4][4][4];
@@ -330,19 +299,14 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, const 
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
 
     if (kbeg < kend) {
-        loadA(kbeg);
-        loadB(kbeg);
-        storeA(0);
-        storeB(0);
+        load(kbeg);
+        store(0);
     }
     __syncthreads();
     int buf = 0;
     for (int k0 = kbeg; k0 < kend; k0 += BK) {
         const bool more = k0 + BK < kend;
-        if (more) {
-            loadA(k0 + BK);
-            loadB(k0 + BK);
-        }
+        if (more) load(k0 + BK);
         // B fragments of the warp's four 8-column tiles, then per 16-row
         // tile its A fragment, each split in hi and lo.
         unsigned bhi[4][2], blo[4][2];
@@ -368,10 +332,7 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, const 
             }
         }
         // The other buffer was last read before the previous barrier.
-        if (more) {
-            storeA(buf ^ 1);
-            storeB(buf ^ 1);
-        }
+        if (more) store(buf ^ 1);
         __syncthreads();
         buf ^= 1;
     }
