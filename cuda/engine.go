@@ -536,31 +536,39 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 			return d.gemm("gemm_tn", N, N, P, e.DY, N, e.GP, N, e.gtensor(tB2), N, 0, flagAcc, e.ws, e.sms)
 		}})
 	}
-	// The MLP backward on its R rows: last layer dW2 = dWf^T h2,
-	// dh2 = dWf W2, then the two smaller layers.
-	steps = append(steps,
-		stage{"gemm dW2", func() error {
-			return d.gemm("gemm_tn", NN, H, R, e.Wf, NN, e.h2, H, e.gtensor(tW2), H, 0, flagAcc, e.ws, e.sms)
-		}},
-		stage{"gemm dh2", func() error {
-			return d.gemm("gemm_nn", R, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
-		}},
-		stage{"relu_mask h2", func() error { return d.reluMask(e.dh2, e.h2, R*H) }},
-		// Second layer.
-		stage{"colsum dB1", func() error { return d.colsum(e.dh2, R, H, e.gtensor(tB1), 0, true) }},
-		stage{"gemm dW1", func() error {
-			return d.gemm("gemm_tn", H, H, R, e.dh2, H, e.h1, H, e.gtensor(tW1), H, 0, flagAcc, e.ws, e.sms)
-		}},
-		stage{"gemm dh1", func() error {
-			return d.gemm("gemm_nn", R, H, H, e.dh2, H, e.tensor(tW1), H, e.dh1, H, 0, 0, e.ws, e.sms)
-		}},
-		stage{"relu_mask h1", func() error { return d.reluMask(e.dh1, e.h1, R*H) }},
-		// First layer.
-		stage{"colsum dB0", func() error { return d.colsum(e.dh1, R, H, e.gtensor(tB0), 0, true) }},
-		stage{"gemm dW0", func() error {
-			return d.gemm("gemm_tn", H, 2, R, e.dh1, H, Vin, 2, e.gtensor(tW0), 2, 0, flagAcc, e.ws, e.sms)
-		}},
-	)
+	// The MLP backward on its R rows, last layer first. Layer l maps x (in
+	// wide: h2, h1, the velocities) to y (out wide); from dy (dWf, dh2,
+	// dh1) it adds the bias gradient (but the last layer's, above) and
+	// dW_l = dy^T x, and below the last layer passes dx = dy W_l, masked by
+	// the ReLU that made x, to the layer under it.
+	for _, l := range []struct {
+		n       int // the layer's number in the stage names
+		W, B    int // its weight and bias tensors
+		in, out int
+		x, dy   *devPtr // read when the stage runs (ensureRows may reallocate)
+		dx      *devPtr // nil for the first layer
+	}{
+		{2, tW2, tB2, H, NN, &e.h2, &e.Wf, &e.dh2},
+		{1, tW1, tB1, H, H, &e.h1, &e.dh2, &e.dh1},
+		{0, tW0, tB0, 2, H, &Vin, &e.dh1, nil},
+	} {
+		if l.n < 2 {
+			steps = append(steps, stage{fmt.Sprint("colsum dB", l.n), func() error {
+				return d.colsum(*l.dy, R, l.out, e.gtensor(l.B), 0, true)
+			}})
+		}
+		steps = append(steps, stage{fmt.Sprint("gemm dW", l.n), func() error {
+			return d.gemm("gemm_tn", l.out, l.in, R, *l.dy, l.out, *l.x, l.in, e.gtensor(l.W), l.in, 0, flagAcc, e.ws, e.sms)
+		}})
+		if l.dx != nil {
+			steps = append(steps,
+				stage{fmt.Sprint("gemm dh", l.n), func() error {
+					return d.gemm("gemm_nn", R, l.in, l.out, *l.dy, l.out, e.tensor(l.W), l.in, *l.dx, l.in, 0, 0, e.ws, e.sms)
+				}},
+				stage{fmt.Sprint("relu_mask h", l.n), func() error { return d.reluMask(*l.dx, *l.x, R*l.in) }},
+			)
+		}
+	}
 	return steps
 }
 
