@@ -51,8 +51,9 @@
 //
 // The CUDA engine must then either refuse a non-zero weight (one check in
 // cuda/engine.go, as for the conformal-isometry variants) or implement it:
-// the kernel and its slot in cuda/kernels/sic.cu (then make ptx), the slot
-// and termSlots in cuda/slots.go (tests check both against sic.cu), a
+// the kernel in a file of its own in cuda/kernels/ and its slot in
+// cuda/kernels/common.cuh (then make ptx), the slot and termSlots in
+// cuda/slots.go (tests check both against the kernel sources), a
 // launch function in cuda/kernels.go (checked against the kernel's
 // signature) and its stages in cuda/engine.go.
 package graph
