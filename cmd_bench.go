@@ -134,6 +134,7 @@ func benchAction(c *cli.Context) error {
 	eng, err := train.NewEngine(train.EngineSpec{
 		Device: dev, B: B, T: T, N: N, H: H,
 		Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed), GPU: cfg.GPU,
+		VelocitySets: cfg.Data.VelocitySets,
 	})
 	if err != nil {
 		return err

@@ -82,8 +82,15 @@ type Sampler struct {
 	MinSpeedFactor float64
 	// Velocities is VelocitiesBox (the default) or VelocitiesDisk.
 	Velocities string
-	pcg        *rand.PCG
-	rng        *rand.Rand
+	// VelocitySets > 1 (with AugmentPermute) splits the microbatch into
+	// that many groups of trajectories in order, each group permuting its
+	// own set of T velocities: groups end at different points, so the
+	// microbatch covers a wider region and pairs across groups are
+	// compared too. 1 (the default) is the paper's one set and draws
+	// exactly what it always drew.
+	VelocitySets int
+	pcg          *rand.PCG
+	rng          *rand.Rand
 }
 
 // NewSampler returns a sampler seeded with seed.
@@ -101,7 +108,7 @@ func NewSampler(seed uint64, B, T int, augment string, maxSpeed float64) (*Sampl
 		return nil, fmt.Errorf("sampler: max speed %g (data.max_speed, --max-speed) is over %g metres per step; positions would overflow float32", maxSpeed, MaxSpeedLimit)
 	}
 	pcg := rand.NewPCG(seed, 0x5eed9a1d)
-	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), MinSpeedFactor: 1, Velocities: VelocitiesBox, pcg: pcg, rng: rand.New(pcg)}, nil
+	return &Sampler{B: B, T: T, Augment: augment, MaxSpeed: float32(maxSpeed), MinSpeedFactor: 1, Velocities: VelocitiesBox, VelocitySets: 1, pcg: pcg, rng: rand.New(pcg)}, nil
 }
 
 // SetVelocities sets the velocity distribution: VelocitiesBox or
@@ -122,6 +129,24 @@ func (s *Sampler) SetMinSpeedFactor(f float64) error {
 	s.MinSpeedFactor = f
 	return nil
 }
+
+// SetVelocitySets sets VelocitySets, which must be from 1 to B, and above 1
+// only with AugmentPermute.
+func (s *Sampler) SetVelocitySets(k int) error {
+	if k < 1 || k > s.B {
+		return fmt.Errorf("sampler: %d velocity sets: want 1 to the batch size %d", k, s.B)
+	}
+	if k > 1 && s.Augment != AugmentPermute {
+		return fmt.Errorf("sampler: %d velocity sets need augment %q (with %q every trajectory has its own velocities)", k, AugmentPermute, s.Augment)
+	}
+	s.VelocitySets = k
+	return nil
+}
+
+// SetOf is the velocity set trajectory i of a microbatch permutes: the B
+// trajectories are cut into VelocitySets groups in order, of sizes that
+// differ by at most one.
+func (s *Sampler) SetOf(i int) int { return i * s.VelocitySets / s.B }
 
 // scaleSpeeds multiplies each velocity (x, y pair) of v by its own
 // log-uniform factor in [MinSpeedFactor, 1], keeping its direction.
@@ -167,18 +192,25 @@ func (s *Sampler) Next() *Batch {
 		s.scaleSpeeds(b.Vel)
 		return b
 	}
-	base := make([]float32, s.T*2)
-	s.fill(base)
-	s.scaleSpeeds(base)
+	// Every set is drawn before any permutation, so that one set draws
+	// what the sampler always drew.
+	sets := max(s.VelocitySets, 1)
+	base := make([]float32, sets*s.T*2)
+	for k := 0; k < sets; k++ {
+		set := base[k*s.T*2 : (k+1)*s.T*2]
+		s.fill(set)
+		s.scaleSpeeds(set)
+	}
 	perm := make([]int, s.T)
 	for i := 0; i < s.B; i++ {
 		for t := range perm {
 			perm[t] = t
 		}
 		s.rng.Shuffle(s.T, func(a, c int) { perm[a], perm[c] = perm[c], perm[a] })
+		set := base[s.SetOf(i)*s.T*2:]
 		for t, src := range perm {
 			k := (i*s.T + t) * 2
-			b.Vel[k], b.Vel[k+1] = base[2*src], base[2*src+1]
+			b.Vel[k], b.Vel[k+1] = set[2*src], set[2*src+1]
 		}
 	}
 	return b

@@ -13,7 +13,9 @@
 // every trajectory takes its own permutation of it, so that all of them end
 // at the same point; AugmentNone (an ablation) draws every trajectory
 // independently. MinSpeedFactor below 1 scales each velocity by its own
-// log-uniform factor, for data with slow steps.
+// log-uniform factor, for data with slow steps. VelocitySets above 1 splits
+// a permuted microbatch into groups, each permuting its own set (so the
+// microbatch has T distinct velocities per set).
 //
 // A Sampler's whole state is one PCG generator: State and SetState save and
 // restore it, which is what lets a checkpointed training run continue with

@@ -14,22 +14,34 @@ import (
 // model size (N, H) and loss setting; it is reused every step. It is not
 // safe for concurrent use.
 //
-// It holds up to two graphs: one whose MLP runs on the T distinct
-// velocities of a microbatch whose trajectories share them (the paper's
-// permutation augmentation; recurrence.go, "Distinct velocities"), and one,
-// built when first needed, whose MLP runs on all B*T rows (augment none).
-// Each microbatch goes to the first that fits it.
+// It holds up to two graphs: one whose MLP runs on the distinct velocities
+// of a microbatch whose trajectories share them (the paper's permutation
+// augmentation: T of them, or T per velocity set with data.velocity_sets;
+// recurrence.go, "Distinct velocities"), and one, built when first needed,
+// whose MLP runs on all B*T rows (augment none). Each microbatch goes to the
+// first that fits it.
 type Model struct {
 	B, T, N, H int
 	Loss       LossConfig
 	impl       *model[float32] // the last graph run
-	shared     *model[float32] // U = T
+	shared     *model[float32] // U = the most distinct velocities (NewModelDistinct)
 	all        *model[float32] // U = B*T, nil until needed
 }
 
-// NewModel builds the float32 graph.
+// NewModel builds the float32 graph for microbatches whose trajectories
+// share at most T distinct velocities (one permuted set) or have their own.
 func NewModel(B, T, N, H int, lc LossConfig) (*Model, error) {
-	m, err := newModel[float32](B, T, N, H, T, lc)
+	return NewModelDistinct(B, T, N, H, T, lc)
+}
+
+// NewModelDistinct is NewModel with the shared graph's MLP sized for most
+// distinct velocities (T per velocity set of data.Sampler.VelocitySets; at
+// most B*T); a microbatch with more runs on the all-rows graph.
+func NewModelDistinct(B, T, N, H, most int, lc LossConfig) (*Model, error) {
+	if most < 1 || most > B*T {
+		return nil, fmt.Errorf("model: %d distinct velocities, want 1 to B*T = %d", most, B*T)
+	}
+	m, err := newModel[float32](B, T, N, H, most, lc)
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +61,8 @@ func (m *Model) free() {
 }
 
 // graphFor returns the graph that runs microbatch b, with the rows of its
-// MLP (see model.rows): the distinct-velocity graph when b has at most T
-// distinct velocities, else the all-rows graph.
+// MLP (see model.rows): the distinct-velocity graph when b has at most its
+// U distinct velocities, else the all-rows graph.
 func (m *Model) graphFor(b *data.Batch) (*model[float32], []int32, error) {
 	if err := b.Validate(); err != nil {
 		return nil, nil, err

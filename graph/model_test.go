@@ -504,3 +504,54 @@ func TestDistinctVelocities(t *testing.T) {
 		t.Errorf("with room for 2 of 3 velocities: %v, want nil", got)
 	}
 }
+
+// A microbatch of two velocity sets has 2T distinct velocities: a model
+// built for them runs it on its distinct-velocity graph, one built for T
+// on the all-rows graph, and both give the float64 all-rows result.
+func TestVelocitySetsTakeTheDistinctGraph(t *testing.T) {
+	const B, T, N, H = 6, 5, 8, 10
+	p := InitParams(N, H, 4)
+	s, err := data.NewSampler(7, B, T, data.AugmentPermute, 0.15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVelocitySets(2); err != nil {
+		t.Fatal(err)
+	}
+	b := slowSteps(s.Next())
+	lc := PaperLoss()
+	lc.LambdaCI = 0.01
+	want, wantG, err := grad64(p, b, lc, B*T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireLiveTerms(t, want, lc)
+	for _, c := range []struct {
+		most      int
+		wantShare bool
+	}{{2 * T, true}, {T, false}} {
+		m, err := NewModelDistinct(B, T, N, H, c.most, lc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, g, err := m.Grad(p, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.impl == m.shared; got != c.wantShare {
+			t.Errorf("most %d: distinct-velocity graph used %v, want %v", c.most, got, c.wantShare)
+		}
+		if r := relErr(l.Total, want.Total); r > 1e-5 {
+			t.Errorf("most %d: total %.8g, float64 all rows %.8g", c.most, l.Total, want.Total)
+		}
+		for i, gs := range g.Slices() {
+			if r := vecRelErr(gs, wantG[i]); !(r <= 1e-4) {
+				t.Errorf("most %d: gradient of %s: relative error %.3g", c.most, ParamNames[i], r)
+			}
+		}
+		m.Close()
+	}
+	if _, err := NewModelDistinct(B, T, N, H, B*T+1, lc); err == nil {
+		t.Error("more distinct velocities than rows accepted")
+	}
+}

@@ -89,6 +89,9 @@ type DataConfig struct {
 	// Velocities is the distribution of one velocity: the paper's box
 	// (each component uniform) or an isotropic disk of the same area.
 	Velocities string `yaml:"velocities" usage:"distribution of a velocity: box (each component Uniform(-max_speed, max_speed), the paper's; four-fold symmetric) or disk (uniform in the disk of the box's area: every direction alike)"`
+	// VelocitySets > 1 splits a permuted microbatch into groups, each
+	// permuting its own velocity set (see data.Sampler).
+	VelocitySets int `yaml:"velocity_sets" usage:"with augment permute: the microbatch's trajectories in this many groups, each permuting its own set of T velocities, so a microbatch covers a wider region (1: the paper's one set)"`
 }
 
 // OptimizerConfig is AdamW with global-norm clipping and gradient
@@ -175,7 +178,7 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 func Preset(name string) (Config, error) {
 	c := Config{
 		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal, Blocks: 1},
-		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: data.VelocitiesBox},
+		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: data.VelocitiesBox, VelocitySets: 1},
 		Loss:      graph.PaperLoss(),
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 		Scheduler: SchedulerConfig{Kind: "plateau", Factor: 0.5, Patience: 10, Window: 1000, MinLR: 1e-7, Threshold: 1e-4},
@@ -264,6 +267,9 @@ func (d DataConfig) NewSampler(seed uint64) (*data.Sampler, error) {
 		return nil, err
 	}
 	if err := s.SetVelocities(d.Velocities); err != nil {
+		return nil, err
+	}
+	if err := s.SetVelocitySets(d.VelocitySets); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -672,6 +678,16 @@ var configRules = []configRule{
 	{key: "data.velocities", ok: func(c *Config) bool {
 		return c.Data.Velocities == data.VelocitiesBox || c.Data.Velocities == data.VelocitiesDisk
 	}, msg: `must be "box" (the paper's) or "disk"`},
+	{key: "data.velocity_sets", why: func(c *Config) string {
+		k, d := c.Data.VelocitySets, &c.Data
+		switch {
+		case k < 1 || (d.BatchSize >= 1 && k > d.BatchSize): // a bad batch size is reported alone
+			return fmt.Sprintf("must be an integer from 1 to data.batch_size = %d (1: the paper's one set)", d.BatchSize)
+		case k > 1 && d.Augment != "permute":
+			return `needs data.augment "permute" (with "none" every trajectory has its own velocities)`
+		}
+		return ""
+	}},
 
 	// The loss section's rules are graph's; every bad value is reported.
 	{section: func(c *Config) error {

@@ -20,8 +20,8 @@ type gradModel interface {
 }
 
 // newGradModel builds the CPU model; tests replace it.
-var newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
-	return graph.NewModel(B, T, N, H, lc)
+var newGradModel = func(s EngineSpec) (gradModel, error) {
+	return graph.NewModelDistinct(s.B, s.T, s.N, s.H, s.distinct(), s.Loss)
 }
 
 // cpuEngine keeps parameters and AdamW state in host memory and runs the
@@ -57,7 +57,7 @@ func newCPUEngine(spec EngineSpec) (Engine, error) {
 	if spec.Init.N != spec.N || spec.Init.H != spec.H {
 		return nil, fmt.Errorf("cpu engine: initial parameters have N=%d, H=%d but the engine is for N=%d, H=%d", spec.Init.N, spec.Init.H, spec.N, spec.H)
 	}
-	m, err := newGradModel(spec.B, spec.T, spec.N, spec.H, spec.Loss)
+	m, err := newGradModel(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -91,10 +91,18 @@ type EngineSpec struct {
 	// Blocks > 1: W(v) is kept block-diagonal by masking the gradient
 	// (graph.MaskBlocks); Init must already be masked.
 	Blocks int
+	// VelocitySets is data.velocity_sets: a microbatch holds at most
+	// T x VelocitySets distinct velocities, the rows the CPU graph's MLP
+	// is built for (0 counts as 1). The CUDA engine runs its MLP on T
+	// distinct rows and takes every row otherwise.
+	VelocitySets int
 	// GPU is the CUDA engine's choice of kernels (an empty value is the
 	// default, see DefaultGPU); the CPU engine ignores it.
 	GPU GPUConfig
 }
+
+// distinct is the most distinct velocities of one microbatch.
+func (s EngineSpec) distinct() int { return min(s.T*max(s.VelocitySets, 1), s.B*s.T) }
 
 // Backend builds engines for the devices of one kind (DeviceCPU,
 // DeviceCUDA).

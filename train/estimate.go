@@ -77,7 +77,7 @@ func MeasureStep(cfg *Config, budget time.Duration) (StepTiming, error) {
 	if err != nil {
 		return StepTiming{}, err
 	}
-	eng, err := NewEngine(EngineSpec{Device: dev, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks})
+	eng, err := NewEngine(EngineSpec{Device: dev, B: B, T: T, N: N, H: H, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: init, GPU: cfg.GPU, Blocks: cfg.Model.Blocks, VelocitySets: cfg.Data.VelocitySets})
 	if err != nil {
 		return StepTiming{}, err
 	}

@@ -85,7 +85,7 @@ func withFake(t *testing.T, f fakeModel) {
 	t.Helper()
 	fakeMu.Lock()
 	old := newGradModel
-	newGradModel = func(B, T, N, H int, lc graph.LossConfig) (gradModel, error) {
+	newGradModel = func(EngineSpec) (gradModel, error) {
 		m := f
 		return &m, nil
 	}

@@ -274,7 +274,7 @@ func (r *trainer) startEngine() error {
 	if err != nil {
 		return err
 	}
-	r.eng, err = NewEngine(EngineSpec{Device: dev, B: c.Data.BatchSize, T: c.Data.SeqLen, N: N, H: H, Loss: c.Loss, Opt: c.OptConfig(), Init: init, GPU: c.GPU, Blocks: c.Model.Blocks})
+	r.eng, err = NewEngine(EngineSpec{Device: dev, B: c.Data.BatchSize, T: c.Data.SeqLen, N: N, H: H, Loss: c.Loss, Opt: c.OptConfig(), Init: init, GPU: c.GPU, Blocks: c.Model.Blocks, VelocitySets: c.Data.VelocitySets})
 	if err != nil {
 		return err
 	}
