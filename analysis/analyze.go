@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/workpool"
 )
 
 // Options configures Analyze.
@@ -296,6 +297,9 @@ func AnalyzeStates(ctx context.Context, N int, states StatesFunc, opt Options) (
 	return res, nil
 }
 
+// analyzeArena runs the protocol in the arena of side L (index ai of
+// opt.Arenas): the walks and their ratemaps, every unit's scores and
+// Fourier lattice, the modules by both methods and the distance curve.
 func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, ai int, L float64) (*ArenaResult, error) {
 	start := time.Now()
 	bins := NewBinning(L, opt.BinsPerMetre)
@@ -304,104 +308,100 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 			opt.Progress(ProgressEvent{Arena: L, ArenaIndex: ai, Arenas: len(opt.Arenas), Stage: stage, Done: done, Total: total})
 		}
 	}
+	wk := newArenaWalks(N, forward, opt, L)
+	acc, err := wk.walk(ctx, bins, report)
+	if err != nil {
+		return nil, err
+	}
+	ar := &ArenaResult{Side: L, Bins: bins, Coverage: acc.Coverage(opt.Motion.Dt), Visits: acc.Count, Ratemaps: acc.Ratemaps(),
+		SamplePos: wk.samplePos, SampleStates: wk.sampleState}
+	if err := scoreUnits(ctx, ar, N, opt, report); err != nil {
+		return nil, err
+	}
+	ar.Modules = DetectModules(ar.Scores, opt.Modules)
+	ar.FourierModules = FourierModules(ar.Fourier, opt.Modules)
+	ar.Comparison = CompareModules(ar.FourierModules, ar.Modules)
+	// Distance bins as wide as the spatial bins resolve the rise of the
+	// curve at short distances the same way in every arena.
+	nd := min(1000, int(math.Ceil(float64(bins.NB)*math.Sqrt2)))
+	ar.Distance = NeuralDistanceCurve(ar.SamplePos, ar.SampleStates, N, nd, float64(nd)*bins.BinSize())
+	ar.Seconds = time.Since(start).Seconds()
+	return ar, nil
+}
+
+// arenaWalks are the walks of one arena: nTraj walks of T binned steps,
+// each after Tb burn-in steps that are run but not binned (Tt steps in
+// all), processed in nChunks chunks of B walks, and the states sampled for
+// the distance curve.
+type arenaWalks struct {
+	N       int
+	forward StatesFunc
+	opt     Options
+	L       float64
+
+	nTraj, T, Tb, Tt int
+	B, nChunks       int
 
 	// The samples for the distance curve are fixed up front (seeded), so
-	// the result does not depend on how walks are split among workers.
-	nTraj, T := opt.Trajectories, opt.Steps
-	Tb := 0 // burn-in steps, not binned
+	// the result does not depend on how walks are split among workers:
+	// pick holds their indices walk*T + step in increasing order, and the
+	// chunks fill in samplePos [k][2] and sampleState [k][N].
+	pick        []int
+	samplePos   []float64
+	sampleState []float32
+}
+
+func newArenaWalks(N int, forward StatesFunc, opt Options, L float64) *arenaWalks {
+	wk := &arenaWalks{N: N, forward: forward, opt: opt, L: L, nTraj: opt.Trajectories, T: opt.Steps}
 	if opt.Start == StartUniform {
-		Tb = opt.BurnIn
+		wk.Tb = opt.BurnIn
 	}
-	Tt := Tb + T
-	total := nTraj * T
+	wk.Tt = wk.Tb + wk.T
+	total := wk.nTraj * wk.T
 	ns := min(opt.DistanceSamples, total)
 	rng := rand.New(rand.NewPCG(opt.Seed, walkStream(L, -1)))
-	pick := sampleIndices(rng, total, ns)
-	samplePos := make([]float64, 2*ns)
-	sampleState := make([]float32, ns*N)
+	wk.pick = sampleIndices(rng, total, ns)
+	wk.samplePos = make([]float64, 2*ns)
+	wk.sampleState = make([]float32, ns*N)
 
 	// Walks are processed in chunks of B, each one ForwardStates call. A
 	// larger B makes the network's matrix products more efficient; the
 	// bound on B*T*N keeps the returned states within about 128 MB.
-	B := (nTraj + 4*opt.Workers - 1) / (4 * opt.Workers)
-	B = max(1, min(B, 64, (32<<20)/max(1, Tt*N)))
-	nChunks := (nTraj + B - 1) / B
+	B := (wk.nTraj + 4*opt.Workers - 1) / (4 * opt.Workers)
+	wk.B = max(1, min(B, 64, (32<<20)/max(1, wk.Tt*N)))
+	wk.nChunks = (wk.nTraj + wk.B - 1) / wk.B
+	return wk
+}
 
-	// A failing worker stops the others through wctx.
+// walk runs every chunk of walks on opt.Workers workers, each binning
+// into an accumulator of its own, and returns their accumulators merged.
+// A failing worker stops the others; its error (the first worker's, where
+// several fail) is returned.
+func (wk *arenaWalks) walk(ctx context.Context, bins Binning, report func(stage string, done, total int)) (*Accumulator, error) {
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
-	accs := make([]*Accumulator, opt.Workers)
-	errs := make([]error, opt.Workers)
-	var next, done int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	report("walking", 0, nTraj)
-	for w := 0; w < opt.Workers; w++ {
-		accs[w] = NewAccumulator(N, bins)
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			acc := accs[w]
-			for {
-				mu.Lock()
-				c := next
-				next++
-				mu.Unlock()
-				if c >= nChunks || wctx.Err() != nil {
-					return
-				}
-				t0 := c * B
-				b := min(B, nTraj-t0)
-				vel := make([]float32, b*Tt*2)
-				pos := make([]float64, b*T*2)
-				for i := 0; i < b; i++ {
-					v := vel[i*Tt*2 : (i+1)*Tt*2]
-					var x0, y0 float64
-					if Tb > 0 {
-						x0, y0 = StartPosition(opt.Motion, L, opt.Seed, t0+i)
-						BurnIn(x0, y0, v[:Tb*2])
-					}
-					WalkFrom(opt.Motion, L, T, opt.Seed, t0+i, x0, y0, v[Tb*2:], pos[i*T*2:(i+1)*T*2])
-				}
-				states, err := forward(vel, b, Tt)
-				if err == nil && len(states) != b*Tt*N {
-					err = fmt.Errorf("network returned %d state values for %d walks of %d steps, want %d", len(states), b, Tt, b*Tt*N)
-				}
-				if err != nil {
-					errs[w] = err
-					stopWorkers()
-					return
-				}
-				if Tb > 0 { // drop the burn-in's states
-					for i := 0; i < b; i++ {
-						copy(states[i*T*N:(i+1)*T*N], states[(i*Tt+Tb)*N:(i+1)*Tt*N])
-					}
-					states = states[:b*T*N]
-				}
-				acc.Add(pos, states)
-				for i := 0; i < b; i++ {
-					for t := Tb; t < Tt; t++ {
-						k := i*Tt + t
-						acc.PathLen += math.Hypot(float64(vel[2*k]), float64(vel[2*k+1]))
-					}
-				}
-				acc.Steps += int64(b * T)
-				// Copy out the chosen samples that fall in this chunk.
-				lo, hi := t0*T, (t0+b)*T
-				for k := sort.SearchInts(pick, lo); k < ns && pick[k] < hi; k++ {
-					s := pick[k] - lo
-					copy(samplePos[2*k:2*k+2], pos[2*s:2*s+2])
-					copy(sampleState[k*N:(k+1)*N], states[s*N:(s+1)*N])
-				}
-				mu.Lock()
-				done += b
-				d := done
-				mu.Unlock()
-				report("walking", d, nTraj)
-			}
-		}(w)
+	workers := wk.opt.Workers
+	accs := make([]*Accumulator, workers)
+	for w := range accs {
+		accs[w] = NewAccumulator(wk.N, bins)
 	}
-	wg.Wait()
+	errs := make([]error, workers)
+	var mu sync.Mutex // guards done
+	var done int
+	report("walking", 0, wk.nTraj)
+	workpool.Each(workers, wk.nChunks, func() bool { return wctx.Err() != nil }, func(w, c int) {
+		b, err := wk.chunk(c, accs[w])
+		if err != nil {
+			errs[w] = err
+			stopWorkers()
+			return
+		}
+		mu.Lock()
+		done += b
+		d := done
+		mu.Unlock()
+		report("walking", d, wk.nTraj)
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -414,9 +414,77 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 	for _, a := range accs[1:] {
 		acc.Merge(a)
 	}
+	return acc, nil
+}
 
-	ar := &ArenaResult{Side: L, Bins: bins, Coverage: acc.Coverage(opt.Motion.Dt), Visits: acc.Count, Ratemaps: acc.Ratemaps(),
-		SamplePos: samplePos, SampleStates: sampleState}
+// chunk runs chunk c's walks through the network, bins their states into
+// acc and copies out the distance curve's samples among them. It returns
+// the number of walks.
+func (wk *arenaWalks) chunk(c int, acc *Accumulator) (int, error) {
+	N, T, Tb, Tt := wk.N, wk.T, wk.Tb, wk.Tt
+	t0 := c * wk.B
+	b := min(wk.B, wk.nTraj-t0)
+	vel, pos := wk.paths(t0, b)
+	states, err := wk.forward(vel, b, Tt)
+	if err == nil && len(states) != b*Tt*N {
+		err = fmt.Errorf("network returned %d state values for %d walks of %d steps, want %d", len(states), b, Tt, b*Tt*N)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if Tb > 0 { // drop the burn-in's states
+		for i := 0; i < b; i++ {
+			copy(states[i*T*N:(i+1)*T*N], states[(i*Tt+Tb)*N:(i+1)*Tt*N])
+		}
+		states = states[:b*T*N]
+	}
+	acc.Add(pos, states)
+	for i := 0; i < b; i++ {
+		for t := Tb; t < Tt; t++ {
+			k := i*Tt + t
+			acc.PathLen += math.Hypot(float64(vel[2*k]), float64(vel[2*k+1]))
+		}
+	}
+	acc.Steps += int64(b * T)
+	wk.keepSamples(t0, b, pos, states)
+	return b, nil
+}
+
+// paths are the velocities [b][Tt][2] (burn-in first) of walks t0 to
+// t0+b-1, and the positions [b][T][2] of their binned steps.
+func (wk *arenaWalks) paths(t0, b int) ([]float32, []float64) {
+	opt, L, T, Tb, Tt := wk.opt, wk.L, wk.T, wk.Tb, wk.Tt
+	vel := make([]float32, b*Tt*2)
+	pos := make([]float64, b*T*2)
+	for i := 0; i < b; i++ {
+		v := vel[i*Tt*2 : (i+1)*Tt*2]
+		var x0, y0 float64
+		if Tb > 0 {
+			x0, y0 = StartPosition(opt.Motion, L, opt.Seed, t0+i)
+			BurnIn(x0, y0, v[:Tb*2])
+		}
+		WalkFrom(opt.Motion, L, T, opt.Seed, t0+i, x0, y0, v[Tb*2:], pos[i*T*2:(i+1)*T*2])
+	}
+	return vel, pos
+}
+
+// keepSamples copies out the distance curve's samples that fall among
+// walks t0 to t0+b-1 (positions pos and binned states).
+func (wk *arenaWalks) keepSamples(t0, b int, pos []float64, states []float32) {
+	N, T, pick := wk.N, wk.T, wk.pick
+	lo, hi := t0*T, (t0+b)*T
+	for k := sort.SearchInts(pick, lo); k < len(pick) && pick[k] < hi; k++ {
+		s := pick[k] - lo
+		copy(wk.samplePos[2*k:2*k+2], pos[2*s:2*s+2])
+		copy(wk.sampleState[k*N:(k+1)*N], states[s*N:(s+1)*N])
+	}
+}
+
+// scoreUnits finds ar's silent units and fills in every unit's grid
+// scores, SAC and Fourier lattice (NaN for a silent unit's), from ar's
+// ratemaps, on opt.Workers workers.
+func scoreUnits(ctx context.Context, ar *ArenaResult, N int, opt Options, report func(stage string, done, total int)) error {
+	bins := ar.Bins
 	nb := bins.NB * bins.NB
 	ar.Scores = make([]Score, N)
 	ar.SACs = make([][]float64, N)
@@ -427,50 +495,26 @@ func analyzeArena(ctx context.Context, N int, forward StatesFunc, opt Options, a
 		silent[u] = true
 	}
 	sc := &Scorer{BinSize: bins.BinSize(), Method: opt.Scorer}
-	var nextU, doneU int
+	var mu sync.Mutex // guards done
+	var done int
 	report("scoring", 0, N)
-	for w := 0; w < opt.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				u := nextU
-				nextU++
-				mu.Unlock()
-				if u >= N || ctx.Err() != nil {
-					return
-				}
-				m := ar.Ratemaps[u*nb : (u+1)*nb]
-				ar.Scores[u], ar.SACs[u] = sc.Score(m, bins.NB, bins.NB)
-				if silent[u] {
-					ar.Fourier[u] = nanFourier(LatticeSilent)
-				} else {
-					ar.Fourier[u] = FourierAnalyse(m, bins.NB, bins.NB, bins.BinSize(), opt.Fourier)
-				}
-				mu.Lock()
-				doneU++
-				d := doneU
-				mu.Unlock()
-				if d%max(1, N/10) == 0 || d == N {
-					report("scoring", d, N)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ar.Modules = DetectModules(ar.Scores, opt.Modules)
-	ar.FourierModules = FourierModules(ar.Fourier, opt.Modules)
-	ar.Comparison = CompareModules(ar.FourierModules, ar.Modules)
-	// Distance bins as wide as the spatial bins resolve the rise of the
-	// curve at short distances the same way in every arena.
-	nd := min(1000, int(math.Ceil(float64(bins.NB)*math.Sqrt2)))
-	ar.Distance = NeuralDistanceCurve(samplePos, sampleState, N, nd, float64(nd)*bins.BinSize())
-	ar.Seconds = time.Since(start).Seconds()
-	return ar, nil
+	workpool.Each(opt.Workers, N, func() bool { return ctx.Err() != nil }, func(_, u int) {
+		m := ar.Ratemaps[u*nb : (u+1)*nb]
+		ar.Scores[u], ar.SACs[u] = sc.Score(m, bins.NB, bins.NB)
+		if silent[u] {
+			ar.Fourier[u] = nanFourier(LatticeSilent)
+		} else {
+			ar.Fourier[u] = FourierAnalyse(m, bins.NB, bins.NB, bins.BinSize(), opt.Fourier)
+		}
+		mu.Lock()
+		done++
+		d := done
+		mu.Unlock()
+		if d%max(1, N/10) == 0 || d == N {
+			report("scoring", d, N)
+		}
+	})
+	return ctx.Err()
 }
 
 // sampleIndices draws k distinct integers from [0, n) in increasing order
