@@ -158,6 +158,10 @@ func nanFourier(kind string) FourierUnit {
 // Hexagonal and sheared lattices report their Stretch; sheared ones the
 // spacing of the hexagonal lattice with the same unit-cell area and the
 // orientation of their first three reciprocal vectors.
+//
+// The steps are centredMap and windowedSpectrum (1), localMaxima and
+// strongestPeaks (2), hexagonalLattice and squareLattice (3) and
+// shearedLattice (4).
 func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions) FourierUnit {
 	if !(binSize > 0) {
 		binSize = 1
@@ -165,6 +169,39 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 	if opt.Pad < 1 {
 		opt.Pad = 1
 	}
+	a, ok := centredMap(m, nx, ny)
+	if !ok {
+		return nanFourier(LatticeFlat)
+	}
+	sp := windowedSpectrum(a, nx, ny, opt.Pad)
+	cands := sp.localMaxima()
+	if len(cands) == 0 || !(sp.band > 0) {
+		return nanFourier(LatticeNone)
+	}
+	res := nanFourier(LatticeNone)
+	res.Peaks = append(res.Peaks, sp.strongestPeaks(cands, opt.MinPeakRatio, binSize)...)
+	res.Angles = append(res.Angles, peakAngles(res.Peaks)...)
+	P := res.Peaks
+	if len(P) == 3 {
+		res.Fraction = sp.peakFraction(P, binSize)
+		if hexagonalLattice(&res, opt) {
+			return res
+		}
+	}
+	if squareLattice(&res, sp, binSize, opt) {
+		return res
+	}
+	if len(P) == 3 && math.IsNaN(res.Fraction) {
+		res.Fraction = sp.peakFraction(P, binSize)
+	}
+	shearedLattice(&res, opt)
+	return res
+}
+
+// centredMap is the nx by ny map m less its mean, missing bins (NaN) set
+// to 0 (the mean); false for a flat map: fewer than 4 visited bins, or a
+// variance that is 0 to rounding.
+func centredMap(m []float64, nx, ny int) ([]float64, bool) {
 	var mean float64
 	var cnt int
 	for _, v := range m[:nx*ny] {
@@ -174,7 +211,7 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 		}
 	}
 	if cnt < 4 {
-		return nanFourier(LatticeFlat)
+		return nil, false
 	}
 	mean /= float64(cnt)
 	var ss float64
@@ -184,25 +221,51 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 		}
 	}
 	if !(ss/float64(cnt) > 1e-24*(1+mean*mean)) {
-		return nanFourier(LatticeFlat)
+		return nil, false
 	}
-	hann := func(i, n int) float64 { return 0.5 - 0.5*math.Cos(2*math.Pi*(float64(i)+0.5)/float64(n)) }
 	a := make([]float64, nx*ny)
-	var sw, swv float64
 	for i := 0; i < nx; i++ {
 		for j := 0; j < ny; j++ {
-			w := hann(i, nx) * hann(j, ny)
 			v := m[i*ny+j]
 			if math.IsNaN(v) {
 				v = mean
 			}
 			a[i*ny+j] = v - mean
+		}
+	}
+	return a, true
+}
+
+// powerSpectrum is the power spectrum of a windowed, zero-padded map
+// (FourierAnalyse's step 1), px by py, in cycles per bin: index i means
+// i/px. The band is the frequencies from fmin = 1/L (one cycle across the
+// map, L its shorter side in bins) to fmax = 0.4 cycles per bin; band is
+// its power, once localMaxima has summed it.
+type powerSpectrum struct {
+	pow        []float64
+	px, py     int
+	L          float64
+	fmin, fmax float64
+	dfx, dfy   float64
+	band       float64
+}
+
+// windowedSpectrum is the power spectrum of the centred nx by ny map a
+// times a Hann window in x and y, the weighted mean removed again so that
+// the DC term is exactly 0, zero-padded to pad times its size (at least
+// 32).
+func windowedSpectrum(a []float64, nx, ny, pad int) *powerSpectrum {
+	hann := func(i, n int) float64 { return 0.5 - 0.5*math.Cos(2*math.Pi*(float64(i)+0.5)/float64(n)) }
+	var sw, swv float64
+	for i := 0; i < nx; i++ {
+		for j := 0; j < ny; j++ {
+			w := hann(i, nx) * hann(j, ny)
 			sw += w
-			swv += w * (v - mean)
+			swv += w * a[i*ny+j]
 		}
 	}
 	wmean := swv / sw
-	px, py := fftSize(max(opt.Pad*nx, 32)), fftSize(max(opt.Pad*ny, 32))
+	px, py := fftSize(max(pad*nx, 32)), fftSize(max(pad*ny, 32))
 	buf := make([]complex128, px*py)
 	for i := 0; i < nx; i++ {
 		for j := 0; j < ny; j++ {
@@ -216,25 +279,37 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 	for k, c := range buf {
 		pow[k] = real(c)*real(c) + imag(c)*imag(c)
 	}
-	at := func(i, j int) float64 { return pow[((i%px+px)%px)*py+(j%py+py)%py] }
-	// Frequencies in cycles per bin: index i means i/px.
 	L := float64(min(nx, ny)) // bins
-	fmin, fmax := 1/L, 0.4
-	dfx, dfy := 1/float64(px), 1/float64(py)
-	var band float64
-	type cand struct {
-		i, j int
-		p    float64
-	}
-	var cands []cand
+	return &powerSpectrum{pow: pow, px: px, py: py, L: L, fmin: 1 / L, fmax: 0.4, dfx: 1 / float64(px), dfy: 1 / float64(py)}
+}
+
+// at is the power at index (i, j), taken modulo the size.
+func (s *powerSpectrum) at(i, j int) float64 {
+	px, py := s.px, s.py
+	return s.pow[((i%px+px)%px)*py+(j%py+py)%py]
+}
+
+// spectralPeak is a local maximum of a power spectrum: its index and
+// power.
+type spectralPeak struct {
+	i, j int
+	p    float64
+}
+
+// localMaxima sums the band's power into s.band and returns the band's
+// local maxima in the half-plane (j > 0, or j = 0 and i > 0) with
+// positive power, in index order.
+func (s *powerSpectrum) localMaxima() []spectralPeak {
+	px, py := s.px, s.py
+	var cands []spectralPeak
 	for i := -px / 2; i < (px+1)/2; i++ {
 		for j := -py / 2; j < (py+1)/2; j++ {
-			fr := math.Hypot(float64(i)*dfx, float64(j)*dfy)
-			if fr < fmin || fr > fmax {
+			fr := math.Hypot(float64(i)*s.dfx, float64(j)*s.dfy)
+			if fr < s.fmin || fr > s.fmax {
 				continue
 			}
-			p := at(i, j)
-			band += p
+			p := s.at(i, j)
+			s.band += p
 			if j < 0 || (j == 0 && i <= 0) {
 				continue
 			}
@@ -244,35 +319,42 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 			peak := true
 			for di := -1; di <= 1 && peak; di++ {
 				for dj := -1; dj <= 1; dj++ {
-					if (di != 0 || dj != 0) && at(i+di, j+dj) > p {
+					if (di != 0 || dj != 0) && s.at(i+di, j+dj) > p {
 						peak = false
 						break
 					}
 				}
 			}
 			if peak {
-				cands = append(cands, cand{i, j, p})
+				cands = append(cands, spectralPeak{i, j, p})
 			}
 		}
 	}
-	if len(cands) == 0 || !(band > 0) {
-		return nanFourier(LatticeNone)
-	}
+	return cands
+}
+
+// strongestPeaks are the strongest three of cands (sorted here, strongest
+// first) that are at least 1.5/L apart and from each other's mirror
+// images, leaving out those weaker than minPeakRatio/2 of the strongest:
+// located to sub-bin precision by a parabola through the log power, in
+// cycles per metre (bins of binSize metres), their power relative to the
+// strongest's.
+func (s *powerSpectrum) strongestPeaks(cands []spectralPeak, minPeakRatio, binSize float64) []FourierPeak {
 	sort.Slice(cands, func(x, y int) bool { return cands[x].p > cands[y].p })
-	sep := 1.5 / L
-	var sel []cand
+	sep := 1.5 / s.L
+	var sel []spectralPeak
 	var fxs, fys []float64
 	for _, c := range cands {
-		if len(sel) == 3 || c.p < opt.MinPeakRatio*0.5*cands[0].p {
+		if len(sel) == 3 || c.p < minPeakRatio*0.5*cands[0].p {
 			break
 		}
 		// Sub-bin location: a parabola through the log power.
-		ox := parabolicOffset(math.Log(at(c.i-1, c.j)+1e-300), math.Log(c.p), math.Log(at(c.i+1, c.j)+1e-300))
-		oy := parabolicOffset(math.Log(at(c.i, c.j-1)+1e-300), math.Log(c.p), math.Log(at(c.i, c.j+1)+1e-300))
-		fx, fy := (float64(c.i)+ox)*dfx, (float64(c.j)+oy)*dfy
+		ox := parabolicOffset(math.Log(s.at(c.i-1, c.j)+1e-300), math.Log(c.p), math.Log(s.at(c.i+1, c.j)+1e-300))
+		oy := parabolicOffset(math.Log(s.at(c.i, c.j-1)+1e-300), math.Log(c.p), math.Log(s.at(c.i, c.j+1)+1e-300))
+		fx, fy := (float64(c.i)+ox)*s.dfx, (float64(c.j)+oy)*s.dfy
 		ok := true
-		for s := range sel {
-			if math.Hypot(fx-fxs[s], fy-fys[s]) < sep || math.Hypot(fx+fxs[s], fy+fys[s]) < sep {
+		for k := range sel {
+			if math.Hypot(fx-fxs[k], fy-fys[k]) < sep || math.Hypot(fx+fxs[k], fy+fys[k]) < sep {
 				ok = false
 				break
 			}
@@ -282,110 +364,142 @@ func FourierAnalyse(m []float64, nx, ny int, binSize float64, opt FourierOptions
 			fxs, fys = append(fxs, fx), append(fys, fy)
 		}
 	}
-	res := nanFourier(LatticeNone)
-	for s, c := range sel {
-		res.Peaks = append(res.Peaks, FourierPeak{FX: fxs[s] / binSize, FY: fys[s] / binSize, Power: c.p / sel[0].p})
+	var out []FourierPeak
+	for k, c := range sel {
+		out = append(out, FourierPeak{FX: fxs[k] / binSize, FY: fys[k] / binSize, Power: c.p / sel[0].p})
 	}
-	// The peaks' share of the band's power: discs of radius 1/L around
-	// each peak and its mirror image.
-	inPeaks := func(ps []FourierPeak) float64 {
-		var s float64
-		r2 := 1 / (L * L)
-		for i := -px / 2; i < (px+1)/2; i++ {
-			for j := -py / 2; j < (py+1)/2; j++ {
-				fx, fy := float64(i)*dfx, float64(j)*dfy
-				fr := math.Hypot(fx, fy)
-				if fr < fmin || fr > fmax {
-					continue
-				}
-				for _, p := range ps {
-					qx, qy := p.FX*binSize, p.FY*binSize
-					if (fx-qx)*(fx-qx)+(fy-qy)*(fy-qy) <= r2 || (fx+qx)*(fx+qx)+(fy+qy)*(fy+qy) <= r2 {
-						s += at(i, j)
-						break
-					}
+	return out
+}
+
+// peakFraction is the peaks' share of the band's power: discs of radius
+// 1/L around each peak ps (cycles per metre, bins of binSize metres) and
+// its mirror image.
+func (s *powerSpectrum) peakFraction(ps []FourierPeak, binSize float64) float64 {
+	px, py := s.px, s.py
+	var sum float64
+	r2 := 1 / (s.L * s.L)
+	for i := -px / 2; i < (px+1)/2; i++ {
+		for j := -py / 2; j < (py+1)/2; j++ {
+			fx, fy := float64(i)*s.dfx, float64(j)*s.dfy
+			fr := math.Hypot(fx, fy)
+			if fr < s.fmin || fr > s.fmax {
+				continue
+			}
+			for _, p := range ps {
+				qx, qy := p.FX*binSize, p.FY*binSize
+				if (fx-qx)*(fx-qx)+(fy-qy)*(fy-qy) <= r2 || (fx+qx)*(fx+qx)+(fy+qy)*(fy+qy) <= r2 {
+					sum += s.at(i, j)
+					break
 				}
 			}
 		}
-		return s / band
 	}
-	lineAngle := func(a, b FourierPeak) float64 {
-		c := math.Abs(a.FX*b.FX+a.FY*b.FY) / (a.F() * b.F())
-		return math.Acos(min(1, c)) * 180 / math.Pi
-	}
-	kRatio := func(ps ...FourierPeak) float64 {
-		lo, hi := math.Inf(1), 0.0
-		for _, p := range ps {
-			lo, hi = min(lo, p.F()), max(hi, p.F())
-		}
-		return hi / lo
-	}
-	meanF := func(ps ...FourierPeak) float64 {
-		var s float64
-		for _, p := range ps {
-			s += p.F()
-		}
-		return s / float64(len(ps))
-	}
-	P := res.Peaks
+	return sum / s.band
+}
+
+// peakLineAngle is the angle between the lines through the origin and
+// peaks a and b, degrees in [0, 90].
+func peakLineAngle(a, b FourierPeak) float64 {
+	c := math.Abs(a.FX*b.FX+a.FY*b.FY) / (a.F() * b.F())
+	return math.Acos(min(1, c)) * 180 / math.Pi
+}
+
+// peakAngles are the angles (peakLineAngle) between peaks 1-2, 1-3, 2-3.
+func peakAngles(P []FourierPeak) []float64 {
+	var out []float64
 	for x := 0; x < len(P); x++ {
 		for y := x + 1; y < len(P); y++ {
-			res.Angles = append(res.Angles, lineAngle(P[x], P[y]))
+			out = append(out, peakLineAngle(P[x], P[y]))
 		}
 	}
-	if len(P) == 3 {
-		res.Fraction = inPeaks(P)
-		hex := kRatio(P...) <= opt.MaxKRatio && P[2].Power >= opt.MinPeakRatio && res.Fraction >= opt.MinFraction
-		for _, an := range res.Angles {
-			hex = hex && math.Abs(an-60) <= opt.AngleTol
-		}
-		if hex {
-			f := meanF(P...)
-			res.Kind, res.Spacing = LatticeHexagonal, 2/(math.Sqrt(3)*f)
-			var c, s float64
-			for _, p := range P {
-				th := 6 * p.Angle() * math.Pi / 180
-				c, s = c+math.Cos(th), s+math.Sin(th)
-			}
-			res.Wavelength = 1 / f
-			res.Orientation = math.Mod(math.Atan2(s, c)*180/math.Pi/6+30+120, 60)
-			a, b := closedBasis(P, opt.ClosureTol)
-			res.Stretch = peakStretch(a, b)
-			return res
-		}
+	return out
+}
+
+// peakKRatio is the ratio of the largest |f| of ps to the smallest.
+func peakKRatio(ps ...FourierPeak) float64 {
+	lo, hi := math.Inf(1), 0.0
+	for _, p := range ps {
+		lo, hi = min(lo, p.F()), max(hi, p.F())
 	}
-	// Square: the two strongest peaks at right angles (a third peak, if
-	// any, is usually the diagonal harmonic).
-	if len(P) >= 2 && math.Abs(lineAngle(P[0], P[1])-90) <= opt.AngleTol && kRatio(P[0], P[1]) <= opt.MaxKRatio && P[1].Power >= opt.MinPeakRatio {
-		fr := inPeaks(P[:2])
-		if fr >= opt.MinFraction {
-			f := meanF(P[0], P[1])
-			res.Kind, res.Wavelength, res.Spacing, res.Fraction = LatticeSquare, 1/f, 1/f, fr
-			var c, s float64
-			for _, p := range P[:2] {
-				th := 4 * p.Angle() * math.Pi / 180
-				c, s = c+math.Cos(th), s+math.Sin(th)
-			}
-			res.Orientation = math.Mod(math.Atan2(s, c)*180/math.Pi/4+90, 90)
-			return res
-		}
+	return hi / lo
+}
+
+// meanPeakF is the mean |f| of ps.
+func meanPeakF(ps ...FourierPeak) float64 {
+	var s float64
+	for _, p := range ps {
+		s += p.F()
 	}
-	if len(P) == 3 && math.IsNaN(res.Fraction) {
-		res.Fraction = inPeaks(P)
+	return s / float64(len(ps))
+}
+
+// hexagonalLattice applies step 3's hexagonal test to res's three peaks
+// (their angles and peak fraction set) and, where they pass, makes res a
+// hexagonal lattice with its spacing, orientation and stretch.
+func hexagonalLattice(res *FourierUnit, opt FourierOptions) bool {
+	P := res.Peaks
+	hex := peakKRatio(P...) <= opt.MaxKRatio && P[2].Power >= opt.MinPeakRatio && res.Fraction >= opt.MinFraction
+	for _, an := range res.Angles {
+		hex = hex && math.Abs(an-60) <= opt.AngleTol
 	}
-	// Sheared: the three peaks close as a lattice's reciprocal vectors
-	// do, with the hexagonal lattice's power and fraction tests and a
-	// stretch of at most MaxStretch.
+	if !hex {
+		return false
+	}
+	f := meanPeakF(P...)
+	res.Kind, res.Spacing = LatticeHexagonal, 2/(math.Sqrt(3)*f)
+	var c, s float64
+	for _, p := range P {
+		th := 6 * p.Angle() * math.Pi / 180
+		c, s = c+math.Cos(th), s+math.Sin(th)
+	}
+	res.Wavelength = 1 / f
+	res.Orientation = math.Mod(math.Atan2(s, c)*180/math.Pi/6+30+120, 60)
+	a, b := closedBasis(P, opt.ClosureTol)
+	res.Stretch = peakStretch(a, b)
+	return true
+}
+
+// squareLattice applies step 3's square test to res's two strongest peaks
+// (a third peak, if any, is usually the diagonal harmonic): at right
+// angles, with the hexagonal test's |f| and power tests and the two
+// peaks' fraction of the band's power in sp. Where they pass, res becomes a
+// square lattice with its spacing, orientation and that fraction.
+func squareLattice(res *FourierUnit, sp *powerSpectrum, binSize float64, opt FourierOptions) bool {
+	P := res.Peaks
+	if !(len(P) >= 2 && math.Abs(peakLineAngle(P[0], P[1])-90) <= opt.AngleTol && peakKRatio(P[0], P[1]) <= opt.MaxKRatio && P[1].Power >= opt.MinPeakRatio) {
+		return false
+	}
+	fr := sp.peakFraction(P[:2], binSize)
+	if !(fr >= opt.MinFraction) {
+		return false
+	}
+	f := meanPeakF(P[0], P[1])
+	res.Kind, res.Wavelength, res.Spacing, res.Fraction = LatticeSquare, 1/f, 1/f, fr
+	var c, s float64
+	for _, p := range P[:2] {
+		th := 4 * p.Angle() * math.Pi / 180
+		c, s = c+math.Cos(th), s+math.Sin(th)
+	}
+	res.Orientation = math.Mod(math.Atan2(s, c)*180/math.Pi/4+90, 90)
+	return true
+}
+
+// shearedLattice applies step 4's test to res's peaks (their peak fraction
+// set): three peaks that close as a lattice's reciprocal vectors do, with
+// the hexagonal lattice's power and fraction tests and a stretch of at
+// most MaxStretch. Where they pass, res becomes a sheared lattice with its
+// stretch, spacing and orientation.
+func shearedLattice(res *FourierUnit, opt FourierOptions) {
+	P := res.Peaks
 	if len(P) == 3 && P[2].Power >= opt.MinPeakRatio && res.Fraction >= opt.MinFraction && peakClosure(P) <= opt.ClosureTol {
 		a, b := closedBasis(P, opt.ClosureTol)
 		if st := peakStretch(a, b); st <= opt.MaxStretch {
 			res.Kind, res.Stretch = LatticeSheared, st
-			res.Wavelength = 1 / meanF(P...)
+			res.Wavelength = 1 / meanPeakF(P...)
 			res.Spacing = shearedSpacing(a, b)
 			res.Orientation = shearedOrientation(a, b)
 		}
 	}
-	return res
 }
 
 // closedBasis is the two strongest of three peaks, corrected so that the
