@@ -332,19 +332,12 @@ func bilinear(a []float64, sx, sy int, x, y float64) float64 {
 	}
 	i0, j0 := int(x0), int(y0)
 	var v float64
-	for di := 0; di <= 1; di++ {
-		wx := 1 - fx
-		if di == 1 {
-			wx = fx
-		}
+	// The weights of the neighbours below and above in x and in y.
+	for di, wx := range [2]float64{1 - fx, fx} {
 		if wx == 0 {
 			continue
 		}
-		for dj := 0; dj <= 1; dj++ {
-			wy := 1 - fy
-			if dj == 1 {
-				wy = fy
-			}
+		for dj, wy := range [2]float64{1 - fy, fy} {
 			if wy == 0 {
 				continue
 			}
