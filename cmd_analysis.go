@@ -22,6 +22,7 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/statusline"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/internal/workpool"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -123,6 +124,36 @@ func parseArenas(s string) ([]float64, error) {
 	return out, nil
 }
 
+// walkFlags sets opt's bins and walks from the flags that analyze and
+// states share: --bins, --walks (which sets the defaults of the next
+// three), --trajectories, --steps, --burn-in, --start and --seed.
+func walkFlags(c *cli.Context, opt *analysis.Options) error {
+	opt.BinsPerMetre = c.Int("bins")
+	if err := opt.SetWalks(c.String("walks")); err != nil {
+		return usagef("%v", err)
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"trajectories", &opt.Trajectories}, {"steps", &opt.Steps}, {"burn-in", &opt.BurnIn}} {
+		if c.IsSet(f.name) {
+			*f.dst = c.Int(f.name)
+		}
+	}
+	opt.Start = c.String("start")
+	opt.Seed = c.Uint64("seed")
+	return nil
+}
+
+// workersFlag reads --workers of analyze and states.
+func workersFlag(c *cli.Context) (int, error) {
+	w := c.Int("workers")
+	if w < 0 {
+		return 0, usagef("--workers: %d, must be 0 (one per CPU) or more", w)
+	}
+	return w, nil
+}
+
 func runAnalyze(c *cli.Context) (err error) {
 	if err := checkpointArgs(c, "out"); err != nil {
 		return err
@@ -131,29 +162,16 @@ func runAnalyze(c *cli.Context) (err error) {
 	if opt.Arenas, err = parseArenas(c.String("arena")); err != nil {
 		return err
 	}
-	opt.BinsPerMetre = c.Int("bins")
-	if err := opt.SetWalks(c.String("walks")); err != nil {
-		return usagef("%v", err)
+	if err := walkFlags(c, &opt); err != nil {
+		return err
 	}
-	if c.IsSet("trajectories") {
-		opt.Trajectories = c.Int("trajectories")
-	}
-	if c.IsSet("steps") {
-		opt.Steps = c.Int("steps")
-	}
-	opt.Start = c.String("start")
-	if c.IsSet("burn-in") {
-		opt.BurnIn = c.Int("burn-in")
-	}
-	opt.Seed = c.Uint64("seed")
 	if opt.Scorer, opt.Modules.MinScore, err = scorerOptions(c); err != nil {
 		return err
 	}
 	opt.Modules.MinSize = c.Int("min-module-size")
 	opt.DistanceSamples = c.Int("distance-samples")
-	opt.Workers = c.Int("workers")
-	if opt.Workers < 0 {
-		return usagef("--workers: %d, must be 0 (one per CPU) or more", opt.Workers)
+	if opt.Workers, err = workersFlag(c); err != nil {
+		return err
 	}
 	if err := opt.Validate(); err != nil {
 		return usagef("%v", err)
@@ -441,26 +459,9 @@ func runGridscore(c *cli.Context) error {
 	nb := nx * ny
 	scores := make([]analysis.Score, K)
 	sc := &analysis.Scorer{BinSize: binSize, Method: scorer}
-	var wg sync.WaitGroup
-	var next int
-	var mu sync.Mutex
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				k := next
-				next++
-				mu.Unlock()
-				if k >= K {
-					return
-				}
-				scores[k], _ = sc.Score(vals[k*nb:(k+1)*nb], nx, ny)
-			}
-		}()
-	}
-	wg.Wait()
+	workpool.Each(runtime.GOMAXPROCS(0), K, nil, func(_, k int) {
+		scores[k], _ = sc.Score(vals[k*nb:(k+1)*nb], nx, ny)
+	})
 	out := struct {
 		File          string                `json:"file"`
 		Array         string                `json:"array"`

@@ -95,23 +95,12 @@ func runStates(c *cli.Context) error {
 	}
 	opt := analysis.DefaultOptions()
 	opt.Arenas = []float64{c.Float64("arena")}
-	opt.BinsPerMetre = c.Int("bins")
-	if err := opt.SetWalks(c.String("walks")); err != nil {
-		return usagef("%v", err)
+	if err := walkFlags(c, &opt); err != nil {
+		return err
 	}
-	for _, f := range []struct {
-		name string
-		dst  *int
-	}{{"trajectories", &opt.Trajectories}, {"steps", &opt.Steps}, {"burn-in", &opt.BurnIn}} {
-		if c.IsSet(f.name) {
-			*f.dst = c.Int(f.name)
-		}
-	}
-	opt.Start = c.String("start")
-	opt.Seed = c.Uint64("seed")
-	opt.Workers = c.Int("workers")
-	if opt.Workers < 0 {
-		return usagef("--workers: %d, must be 0 (one per CPU) or more", opt.Workers)
+	var err error
+	if opt.Workers, err = workersFlag(c); err != nil {
+		return err
 	}
 	K := c.Int("samples")
 	if K < 2 || K > maxStateSamples {
