@@ -17,6 +17,7 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/internal/workpool"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -113,33 +114,7 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 	fwdDone := make(chan struct{})
 	go func() {
 		defer close(fwdDone)
-		for {
-			select {
-			case <-stopFwd:
-				return
-			case s, ok := <-opt.Signals:
-				if !ok {
-					<-stopFwd
-					return
-				}
-				r.mu.Lock()
-				first := !r.stopping
-				r.stopping = true
-				if r.sig == nil {
-					r.sig = s
-				}
-				n := len(r.running)
-				for c := range r.running {
-					c.Process.Signal(s)
-				}
-				r.mu.Unlock()
-				if first {
-					r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again, a second or more from now, to abort them at once.", SignalName(s), n)
-				} else {
-					r.logf("sweep: %s again: aborting the running runs", SignalName(s))
-				}
-			}
-		}
+		r.forwardSignals(stopFwd)
 	}()
 
 	workers := min(opt.Parallel, len(pts))
@@ -147,9 +122,63 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 	if threads <= 0 {
 		threads = max(1, runtime.GOMAXPROCS(0)/max(1, workers))
 	}
-	// Device tokens: a GPU takes one run at a time, the CPU (or a run's own
-	// configured device) up to Parallel.
-	// The zero Device stands for the run's own.
+	tokens := deviceTokens(opt)
+
+	out := &Outcome{Total: len(pts)}
+	var outMu sync.Mutex
+	workpool.Each(workers, len(pts), nil, func(_, i int) {
+		res := r.point(&pts[i], tokens, threads)
+		outMu.Lock()
+		out.count(res, pts[i].Name)
+		outMu.Unlock()
+	})
+	close(stopFwd)
+	<-fwdDone
+	r.mu.Lock()
+	out.Signal = r.sig
+	out.Errors = r.errors
+	r.mu.Unlock()
+	out.TotalSecond = time.Since(t0).Seconds()
+	return out, nil
+}
+
+// forwardSignals passes each signal from r.opt.Signals to every running
+// child, and stops new runs from starting at the first, until stop is
+// closed.
+func (r *runner) forwardSignals(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case s, ok := <-r.opt.Signals:
+			if !ok {
+				<-stop
+				return
+			}
+			r.mu.Lock()
+			first := !r.stopping
+			r.stopping = true
+			if r.sig == nil {
+				r.sig = s
+			}
+			n := len(r.running)
+			for c := range r.running {
+				c.Process.Signal(s)
+			}
+			r.mu.Unlock()
+			if first {
+				r.logf("sweep: %s: stopping %d running run(s) after their current step (they write checkpoints); no new runs start. Again, a second or more from now, to abort them at once.", SignalName(s), n)
+			} else {
+				r.logf("sweep: %s again: aborting the running runs", SignalName(s))
+			}
+		}
+	}
+}
+
+// deviceTokens are the device tokens that runs take to train: a GPU takes
+// one run at a time, the CPU (or a run's own configured device) up to
+// Parallel. The zero Device stands for the run's own.
+func deviceTokens(opt RunOptions) chan train.Device {
 	tokens := make(chan train.Device, opt.Parallel*max(1, len(opt.Devices)))
 	if len(opt.Devices) == 0 {
 		for i := 0; i < opt.Parallel; i++ {
@@ -165,51 +194,25 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 			tokens <- d
 		}
 	}
+	return tokens
+}
 
-	out := &Outcome{Total: len(pts)}
-	var outMu sync.Mutex
-	next := 0
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				outMu.Lock()
-				i := next
-				next++
-				outMu.Unlock()
-				if i >= len(pts) {
-					return
-				}
-				res := r.point(&pts[i], tokens, threads)
-				outMu.Lock()
-				switch res {
-				case StateDone:
-					out.Done++
-				case "skipped":
-					out.Done++
-					out.Skipped++
-				case StateFailed:
-					out.Failed = append(out.Failed, pts[i].Name)
-				case StateInterrupted:
-					out.Stopped = append(out.Stopped, pts[i].Name)
-				case StatePending:
-					out.NotStarted++
-				}
-				outMu.Unlock()
-			}
-		}()
+// count adds a run that ended in state res (what runner.point returns) to
+// the outcome.
+func (out *Outcome) count(res, name string) {
+	switch res {
+	case StateDone:
+		out.Done++
+	case "skipped":
+		out.Done++
+		out.Skipped++
+	case StateFailed:
+		out.Failed = append(out.Failed, name)
+	case StateInterrupted:
+		out.Stopped = append(out.Stopped, name)
+	case StatePending:
+		out.NotStarted++
 	}
-	wg.Wait()
-	close(stopFwd)
-	<-fwdDone
-	r.mu.Lock()
-	out.Signal = r.sig
-	out.Errors = r.errors
-	r.mu.Unlock()
-	out.TotalSecond = time.Since(t0).Seconds()
-	return out, nil
 }
 
 func (r *runner) isStopping() bool {
@@ -231,6 +234,53 @@ func (r *runner) point(p *Point, tokens chan train.Device, threads int) string {
 	if busy == errStopped {
 		return StatePending
 	}
+	pr := r.newPointRun(p, dir, tag, threads)
+	analyze := r.spec.Analyze != nil
+	ck := checkpointStep(dir)
+	if busy != nil {
+		return pr.fail("train", busy.Error(), "")
+	}
+	if state, ended := pr.skipFinished(ck, analyze); ended {
+		return state
+	}
+	if msg := pr.checkDir(ck); msg != "" {
+		return pr.fail("train", msg, "")
+	}
+	if ck < p.Config.Run.Steps {
+		if state, ended := pr.runTrain(ck, tokens); ended {
+			return state
+		}
+	}
+	ck = checkpointStep(dir)
+	if analyze && !reportDone(dir, ck) {
+		if state, ended := pr.runAnalyze(ck); ended {
+			return state
+		}
+	}
+	st := pr.st
+	st.State, st.Phase, st.Error, st.Log = StateDone, "", "", ""
+	if err := writeStatus(dir, st); err != nil {
+		r.logf("%s: writing %s: %v", tag, StatusFile, err)
+	}
+	r.logf("%s: done", tag)
+	return StateDone
+}
+
+// pointRun is one point's run while runner.point brings it along: its
+// directory, its tag in the log, the GOMAXPROCS of its children, the
+// sweep-status.json it had (prev, nil if none or unreadable) and the one
+// being written (st).
+type pointRun struct {
+	r        *runner
+	p        *Point
+	dir, tag string
+	threads  int
+	prev, st *Status
+}
+
+// newPointRun reads the run directory's status; one that cannot be read
+// is logged and rewritten.
+func (r *runner) newPointRun(p *Point, dir, tag string, threads int) *pointRun {
 	prev, err := ReadStatus(dir)
 	if err != nil {
 		r.logf("%s: %v; rewriting it", tag, err)
@@ -241,188 +291,217 @@ func (r *runner) point(p *Point, tokens chan train.Device, threads int) string {
 	if prev != nil {
 		st.Attempts = prev.Attempts
 	}
-	analyze := r.spec.Analyze != nil
-	ck := checkpointStep(dir)
-	fail := func(phase, msg, log string) string {
-		st.State, st.Phase, st.Error, st.Log = StateFailed, phase, msg, log
-		r.mu.Lock()
-		r.errors[p.Name] = msg
-		r.mu.Unlock()
-		if err := writeStatus(dir, st); err != nil {
-			r.logf("%s: writing %s: %v", tag, StatusFile, err)
-		}
-		r.logf("%s: FAILED (%s): %s", tag, phase, msg)
-		return StateFailed
-	}
-	if busy != nil {
-		return fail("train", busy.Error(), "")
-	}
-	// A run counts as finished by its files, whatever sweep-status.json
-	// says: a checkpoint at run.steps, metrics.jsonl up to there, and a
-	// report of that checkpoint whose summary.json reads.
-	if ck >= p.Config.Run.Steps {
-		if msg := metricsProblem(dir, ck, p.Config.Run.Steps); msg != "" {
-			return fail("train", msg, "")
-		}
-		done, problem := true, ""
-		if analyze {
-			done, problem = reportState(dir, ck)
-		}
-		if done {
-			if prev == nil || prev.State != StateDone {
-				st.State = StateDone
-				st.Step = ck
-				if prev != nil {
-					st.TrainSec, st.AnalyzeS, st.Device = prev.TrainSec, prev.AnalyzeS, prev.Device
-				}
-				writeStatus(dir, st)
-			}
-			r.logf("%s: done before, skipped", tag)
-			return "skipped"
-		}
-		if problem != "" {
-			r.logf("%s: %s; analysing it again", tag, problem)
-		}
-	}
+	return &pointRun{r: r, p: p, dir: dir, tag: tag, threads: threads, prev: prev, st: st}
+}
 
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail("train", err.Error(), "")
+// fail records the run as failed in phase with msg (log: the log holding
+// the failed attempt's output, if any), and returns StateFailed.
+func (pr *pointRun) fail(phase, msg, log string) string {
+	r, st := pr.r, pr.st
+	st.State, st.Phase, st.Error, st.Log = StateFailed, phase, msg, log
+	r.mu.Lock()
+	r.errors[pr.p.Name] = msg
+	r.mu.Unlock()
+	if err := writeStatus(pr.dir, st); err != nil {
+		r.logf("%s: writing %s: %v", pr.tag, StatusFile, err)
+	}
+	r.logf("%s: FAILED (%s): %s", pr.tag, phase, msg)
+	return StateFailed
+}
+
+// skipFinished ends (true) a run whose newest checkpoint ck is at
+// run.steps: "skipped" when it is finished, a failure when its metrics
+// fall short. A run counts as finished by its files, whatever
+// sweep-status.json says: a checkpoint at run.steps, metrics.jsonl up to
+// there, and (where the sweep analyses) a report of that checkpoint whose
+// summary.json reads. A run whose report is missing or stale goes on to
+// its analysis.
+func (pr *pointRun) skipFinished(ck int64, analyze bool) (string, bool) {
+	r, p, dir, st, prev := pr.r, pr.p, pr.dir, pr.st, pr.prev
+	if ck < p.Config.Run.Steps {
+		return "", false
+	}
+	if msg := metricsProblem(dir, ck, p.Config.Run.Steps); msg != "" {
+		return pr.fail("train", msg, ""), true
+	}
+	done, problem := true, ""
+	if analyze {
+		done, problem = reportState(dir, ck)
+	}
+	if done {
+		if prev == nil || prev.State != StateDone {
+			st.State = StateDone
+			st.Step = ck
+			if prev != nil {
+				st.TrainSec, st.AnalyzeS, st.Device = prev.TrainSec, prev.AnalyzeS, prev.Device
+			}
+			writeStatus(dir, st)
+		}
+		r.logf("%s: done before, skipped", pr.tag)
+		return "skipped", true
+	}
+	if problem != "" {
+		r.logf("%s: %s; analysing it again", pr.tag, problem)
+	}
+	return "", false
+}
+
+// checkDir makes the run directory and, where it holds a checkpoint (ck
+// >= 0), requires its run's config to be the point's; it returns what is
+// wrong, or "".
+func (pr *pointRun) checkDir(ck int64) string {
+	if err := os.MkdirAll(pr.dir, 0o755); err != nil {
+		return err.Error()
 	}
 	if ck >= 0 {
-		diff, err := configDiff(dir, p.Config)
+		diff, err := configDiff(pr.dir, pr.p.Config)
 		if err != nil {
-			return fail("train", err.Error(), "")
+			return err.Error()
 		}
 		if diff != "" {
-			return fail("train", fmt.Sprintf("the run in %s was trained with another config (%s); remove the directory to start it again, or use another --out", dir, diff), "")
+			return fmt.Sprintf("the run in %s was trained with another config (%s); remove the directory to start it again, or use another --out", pr.dir, diff)
 		}
 	}
+	return ""
+}
 
-	if ck < p.Config.Run.Steps {
-		dev := <-tokens
-		released := false
-		release := func() {
-			if !released {
-				released = true
-				tokens <- dev
-			}
+// runTrain trains the run to run.steps, fresh or resumed from its checkpoint
+// at step ck, on a device taken from tokens (given back as soon as the
+// trainer ends). It ends the run (true) with the state it ended in unless
+// the training reached run.steps with sound metrics.
+func (pr *pointRun) runTrain(ck int64, tokens chan train.Device) (string, bool) {
+	r, p, dir, st := pr.r, pr.p, pr.dir, pr.st
+	dev := <-tokens
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			tokens <- dev
 		}
-		defer release()
-		if r.isStopping() {
-			return StatePending
-		}
-		cfgText := fmt.Sprintf("# Config of sweep run %s (index %d) from %s: preset %s, base.config, then %s.\n# gridgpu train --config this-file reproduces it.\n",
-			p.Name, p.Index, r.spec.Source, r.spec.Preset, p.OverridesText())
-		if err := data.WriteFileAtomic(filepath.Join(dir, ConfigFile), append([]byte(cfgText), p.Config.YAML()...)); err != nil {
-			return fail("train", err.Error(), "")
-		}
-		var args []string
-		how := "fresh"
-		if ck < 0 {
-			// No checkpoint: an earlier attempt died before writing one
-			// (or never started); its metrics would make the trainer
-			// refuse the directory.
-			if _, err := os.Stat(rundir.MetricsPath(dir)); err == nil {
-				if prev == nil {
-					return fail("train", fmt.Sprintf("%s holds %s but no checkpoint and no %s: not a run of this sweep; remove it or use another --out", dir, rundir.MetricsFile, StatusFile), "")
-				}
-				os.Remove(rundir.MetricsPath(dir))
-			}
-			args = []string{"train", "--preset", r.spec.Preset, "--config", filepath.Join(dir, ConfigFile), "--out", dir}
-		} else {
-			how = fmt.Sprintf("resuming from step %d", ck)
-			args = []string{"train", "--resume", dir, "--config", filepath.Join(dir, ConfigFile)}
-		}
-		st.Device = p.Config.Run.Device
-		if dev != (train.Device{}) {
-			args = append(args, "--device", dev.String())
-			st.Device = dev.String()
-		}
-		st.State, st.Phase, st.Error, st.Log = StateTraining, "", "", ""
-		st.Attempts++
-		writeStatus(dir, st)
-		r.logf("%s: training on %s (%s, GOMAXPROCS=%d), %d steps; log %s", tag, st.Device, how, threads, p.Config.Run.Steps, filepath.Join(dir, TrainLog))
-		t0 := time.Now()
-		code, msg, err := r.child(filepath.Join(dir, TrainLog), args, threads)
-		release() // the analysis runs on the CPU: free the device for the next run
-		st.TrainSec = time.Since(t0).Seconds()
-		st.Step = max(0, checkpointStep(dir))
-		switch {
-		case err == errStopped:
-			return StatePending
-		case err != nil:
-			return fail("train", err.Error(), filepath.Join(dir, TrainLog))
-		case stopsig.IsStopStatus(code) || (code < 0 && r.isStopping()):
-			st.State, st.Phase, st.Error = StateInterrupted, "train", msg
-			writeStatus(dir, st)
-			r.logf("%s: stopped at step %d (checkpoint written)", tag, st.Step)
-			return StateInterrupted
-		case code != 0:
-			if msg == "" {
-				msg = fmt.Sprintf("train exited with status %d", code)
-			}
-			return fail("train", msg, filepath.Join(dir, TrainLog))
-		}
-		if st.Step < p.Config.Run.Steps {
-			return fail("train", fmt.Sprintf("train exited normally but the newest checkpoint is at step %d of %d", st.Step, p.Config.Run.Steps), filepath.Join(dir, TrainLog))
-		}
-		if msg := metricsProblem(dir, st.Step, p.Config.Run.Steps); msg != "" {
-			return fail("train", msg, filepath.Join(dir, TrainLog))
-		}
-		r.logf("%s: trained %d steps in %.1f s", tag, st.Step, st.TrainSec)
 	}
+	defer release()
+	if r.isStopping() {
+		return StatePending, true
+	}
+	cfgText := fmt.Sprintf("# Config of sweep run %s (index %d) from %s: preset %s, base.config, then %s.\n# gridgpu train --config this-file reproduces it.\n",
+		p.Name, p.Index, r.spec.Source, r.spec.Preset, p.OverridesText())
+	if err := data.WriteFileAtomic(filepath.Join(dir, ConfigFile), append([]byte(cfgText), p.Config.YAML()...)); err != nil {
+		return pr.fail("train", err.Error(), ""), true
+	}
+	args, how, msg := pr.trainArgs(ck)
+	if msg != "" {
+		return pr.fail("train", msg, ""), true
+	}
+	st.Device = p.Config.Run.Device
+	if dev != (train.Device{}) {
+		args = append(args, "--device", dev.String())
+		st.Device = dev.String()
+	}
+	st.State, st.Phase, st.Error, st.Log = StateTraining, "", "", ""
+	st.Attempts++
+	writeStatus(dir, st)
+	logPath := filepath.Join(dir, TrainLog)
+	r.logf("%s: training on %s (%s, GOMAXPROCS=%d), %d steps; log %s", pr.tag, st.Device, how, pr.threads, p.Config.Run.Steps, logPath)
+	t0 := time.Now()
+	code, msg, err := r.child(logPath, args, pr.threads)
+	release() // the analysis runs on the CPU: free the device for the next run
+	st.TrainSec = time.Since(t0).Seconds()
+	st.Step = max(0, checkpointStep(dir))
+	switch {
+	case err == errStopped:
+		return StatePending, true
+	case err != nil:
+		return pr.fail("train", err.Error(), logPath), true
+	case stopsig.IsStopStatus(code) || (code < 0 && r.isStopping()):
+		st.State, st.Phase, st.Error = StateInterrupted, "train", msg
+		writeStatus(dir, st)
+		r.logf("%s: stopped at step %d (checkpoint written)", pr.tag, st.Step)
+		return StateInterrupted, true
+	case code != 0:
+		if msg == "" {
+			msg = fmt.Sprintf("train exited with status %d", code)
+		}
+		return pr.fail("train", msg, logPath), true
+	}
+	if st.Step < p.Config.Run.Steps {
+		return pr.fail("train", fmt.Sprintf("train exited normally but the newest checkpoint is at step %d of %d", st.Step, p.Config.Run.Steps), logPath), true
+	}
+	if msg := metricsProblem(dir, st.Step, p.Config.Run.Steps); msg != "" {
+		return pr.fail("train", msg, logPath), true
+	}
+	r.logf("%s: trained %d steps in %.1f s", pr.tag, st.Step, st.TrainSec)
+	return "", false
+}
 
-	ck = checkpointStep(dir)
-	if analyze && !reportDone(dir, ck) {
-		if r.isStopping() {
-			st.State, st.Phase = StateInterrupted, "analyze"
-			writeStatus(dir, st)
-			return StateInterrupted
+// trainArgs are the arguments of the train child (without --device) and
+// how it trains: fresh without a checkpoint (ck < 0), else resuming from
+// step ck. A directory with metrics but neither a checkpoint nor a
+// sweep-status.json is not a run of this sweep: msg says so.
+func (pr *pointRun) trainArgs(ck int64) (args []string, how, msg string) {
+	dir, cfg := pr.dir, filepath.Join(pr.dir, ConfigFile)
+	if ck >= 0 {
+		return []string{"train", "--resume", dir, "--config", cfg}, fmt.Sprintf("resuming from step %d", ck), ""
+	}
+	// No checkpoint: an earlier attempt died before writing one (or never
+	// started); its metrics would make the trainer refuse the directory.
+	if _, err := os.Stat(rundir.MetricsPath(dir)); err == nil {
+		if pr.prev == nil {
+			return nil, "", fmt.Sprintf("%s holds %s but no checkpoint and no %s: not a run of this sweep; remove it or use another --out", dir, rundir.MetricsFile, StatusFile)
 		}
-		// Staging directories of an analysis that was killed outright.
-		if stale, _ := filepath.Glob(filepath.Join(dir, "."+ReportDir+".partial-*")); len(stale) > 0 {
-			for _, s := range stale {
-				os.RemoveAll(s)
-			}
-		}
-		args := []string{"analyze", "--checkpoint", dir, "--out", filepath.Join(dir, ReportDir)}
-		if ents, err := os.ReadDir(filepath.Join(dir, ReportDir)); err == nil && len(ents) > 0 {
-			args = append(args, "--overwrite") // a report without summary.json: incomplete
-		}
-		args = append(args, r.spec.Analyze...)
-		st.State, st.Phase, st.Error, st.Log = StateAnalyzing, "", "", ""
+		os.Remove(rundir.MetricsPath(dir))
+	}
+	return []string{"train", "--preset", pr.r.spec.Preset, "--config", cfg, "--out", dir}, "fresh", ""
+}
+
+// runAnalyze analyses the run's checkpoint at step ck into its report
+// directory. It ends the run (true) with the state it ended in unless the
+// analysis wrote a report of that checkpoint.
+func (pr *pointRun) runAnalyze(ck int64) (string, bool) {
+	r, dir, st := pr.r, pr.dir, pr.st
+	if r.isStopping() {
+		st.State, st.Phase = StateInterrupted, "analyze"
 		writeStatus(dir, st)
-		r.logf("%s: analysing (GOMAXPROCS=%d); log %s", tag, threads, filepath.Join(dir, AnalyzeLog))
-		t0 := time.Now()
-		code, msg, err := r.child(filepath.Join(dir, AnalyzeLog), args, threads)
-		st.AnalyzeS = time.Since(t0).Seconds()
-		switch {
-		case err == errStopped, stopsig.IsStopStatus(code) || (code < 0 && r.isStopping()):
-			st.State, st.Phase, st.Error = StateInterrupted, "analyze", msg
-			writeStatus(dir, st)
-			r.logf("%s: analysis stopped; it runs again next time", tag)
-			return StateInterrupted
-		case err != nil:
-			return fail("analyze", err.Error(), filepath.Join(dir, AnalyzeLog))
-		case code != 0:
-			if msg == "" {
-				msg = fmt.Sprintf("analyze exited with status %d", code)
-			}
-			return fail("analyze", msg, filepath.Join(dir, AnalyzeLog))
-		}
-		if done, problem := reportState(dir, ck); !done {
-			if problem == "" {
-				problem = "it wrote no " + filepath.Join(dir, ReportDir, "summary.json")
-			}
-			return fail("analyze", "analyze exited normally but "+problem, filepath.Join(dir, AnalyzeLog))
+		return StateInterrupted, true
+	}
+	// Staging directories of an analysis that was killed outright.
+	if stale, _ := filepath.Glob(filepath.Join(dir, "."+ReportDir+".partial-*")); len(stale) > 0 {
+		for _, s := range stale {
+			os.RemoveAll(s)
 		}
 	}
-	st.State, st.Phase, st.Error, st.Log = StateDone, "", "", ""
-	if err := writeStatus(dir, st); err != nil {
-		r.logf("%s: writing %s: %v", tag, StatusFile, err)
+	args := []string{"analyze", "--checkpoint", dir, "--out", filepath.Join(dir, ReportDir)}
+	if ents, err := os.ReadDir(filepath.Join(dir, ReportDir)); err == nil && len(ents) > 0 {
+		args = append(args, "--overwrite") // a report without summary.json: incomplete
 	}
-	r.logf("%s: done", tag)
-	return StateDone
+	args = append(args, r.spec.Analyze...)
+	st.State, st.Phase, st.Error, st.Log = StateAnalyzing, "", "", ""
+	writeStatus(dir, st)
+	logPath := filepath.Join(dir, AnalyzeLog)
+	r.logf("%s: analysing (GOMAXPROCS=%d); log %s", pr.tag, pr.threads, logPath)
+	t0 := time.Now()
+	code, msg, err := r.child(logPath, args, pr.threads)
+	st.AnalyzeS = time.Since(t0).Seconds()
+	switch {
+	case err == errStopped, stopsig.IsStopStatus(code) || (code < 0 && r.isStopping()):
+		st.State, st.Phase, st.Error = StateInterrupted, "analyze", msg
+		writeStatus(dir, st)
+		r.logf("%s: analysis stopped; it runs again next time", pr.tag)
+		return StateInterrupted, true
+	case err != nil:
+		return pr.fail("analyze", err.Error(), logPath), true
+	case code != 0:
+		if msg == "" {
+			msg = fmt.Sprintf("analyze exited with status %d", code)
+		}
+		return pr.fail("analyze", msg, logPath), true
+	}
+	if done, problem := reportState(dir, ck); !done {
+		if problem == "" {
+			problem = "it wrote no " + filepath.Join(dir, ReportDir, "summary.json")
+		}
+		return pr.fail("analyze", "analyze exited normally but "+problem, logPath), true
+	}
+	return "", false
 }
 
 var errStopped = errors.New("stopped before starting")
