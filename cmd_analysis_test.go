@@ -232,9 +232,8 @@ func TestAnalyzeTrainingCurves(t *testing.T) {
 	}
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
-		"run:\n  steps: 12\n  log_every: 1\n  checkpoint_every: 6\n  eval_every: 6\n  eval_trajectories: 4\n"), 0o644)
+	cfg := testutil.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
+		"run:\n  steps: 12\n  log_every: 1\n  checkpoint_every: 6\n  eval_every: 6\n  eval_trajectories: 4\n")
 	code, _, stderr := analysisCLI("train", "--preset", "smoke", "--config", cfg, "--out", run)
 	if code != 0 {
 		t.Fatalf("train: exit %d\n%s", code, stderr)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -181,8 +182,7 @@ func TestLandscapeOutAndCheckpoint(t *testing.T) {
 
 func TestLandscapeBadInvocations(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "file")
-	os.WriteFile(file, []byte("x"), 0o644)
+	file := testutil.WriteFile(t, dir, "file", "x")
 	ck := writeModel(t, dir, graph.InitParams(8, 8, 1))
 	cases := []struct {
 		args []string

@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +28,17 @@ import (
 // its points as child processes of os.Executable(), which in a test is this
 // binary.
 const sweepMainEnv = "GRIDGPU_TEST_RUN_MAIN"
+
+// testBinary is os.Executable(): this test binary, which acts as gridgpu
+// in a child whose environment sets sweepMainEnv.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(sweepMainEnv) == "1" {
@@ -62,11 +72,7 @@ variants:
   baseline: {}
   no-capacity: {loss.lambda_cap: 0}
 ` + analyze
-	path := filepath.Join(dir, "tiny.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testutil.WriteFile(t, dir, "tiny.yaml", src)
 }
 
 const tinyAnalyze = "analyze: {arena: [1], bins: 10, trajectories: 4, steps: 50}\n"
@@ -290,27 +296,19 @@ func TestSweepListAndIndex(t *testing.T) {
 
 func TestSweepCLIErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("base: {preset: smoke}\ngrid:\n  run.seeds: [0, 1]\n"), 0o644)
-	typ := filepath.Join(dir, "type.yaml")
-	os.WriteFile(typ, []byte("base: {preset: smoke}\nvariants:\n  a: {loss.lambda_cap: none}\n"), 0o644)
-	top := filepath.Join(dir, "top.yaml")
-	os.WriteFile(top, []byte("base: {preset: smoke}\nanalyse: {bins: 3}\n"), 0o644)
-	an := filepath.Join(dir, "an.yaml")
-	os.WriteFile(an, []byte("base: {preset: smoke}\nanalyze: {checkpoint: x}\n"), 0o644)
+	bad := testutil.WriteFile(t, dir, "bad.yaml", "base: {preset: smoke}\ngrid:\n  run.seeds: [0, 1]\n")
+	typ := testutil.WriteFile(t, dir, "type.yaml", "base: {preset: smoke}\nvariants:\n  a: {loss.lambda_cap: none}\n")
+	top := testutil.WriteFile(t, dir, "top.yaml", "base: {preset: smoke}\nanalyse: {bins: 3}\n")
+	an := testutil.WriteFile(t, dir, "an.yaml", "base: {preset: smoke}\nanalyze: {checkpoint: x}\n")
 	ok := tinySweep(t, dir, "steps: 4", "")
 	// Sweep files are read as config files are (issue 19 F7, F8) and the
 	// grid's size is checked before it is expanded (F17).
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	huge := filepath.Join(dir, "huge.yaml")
+	fifo := testutil.FIFO(t, dir, "fifo.yaml")
 	var seeds []string
 	for i := 0; i < 1000; i++ {
 		seeds = append(seeds, strconv.Itoa(i))
 	}
-	os.WriteFile(huge, []byte("base: {preset: smoke}\ngrid:\n  run.seed: ["+strings.Join(seeds, ",")+"]\n  optimizer.lr: ["+strings.Join(seeds, ",")+"]\n"), 0o644)
+	huge := testutil.WriteFile(t, dir, "huge.yaml", "base: {preset: smoke}\ngrid:\n  run.seed: ["+strings.Join(seeds, ",")+"]\n  optimizer.lr: ["+strings.Join(seeds, ",")+"]\n")
 	cases := []struct {
 		args []string
 		want string
@@ -348,14 +346,13 @@ func TestSweepFailedRunIsRecorded(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "f.yaml")
-	os.WriteFile(spec, []byte(`base:
+	spec := testutil.WriteFile(t, dir, "f.yaml", `base:
   preset: smoke
   config: {model: {units: 8, hidden: 16}, data: {batch_size: 4, seq_len: 6}, run: {steps: 4}}
 variants:
   gpu: {run.device: "cuda:0"}
   cpu: {}
-`), 0o644)
+`)
 	out := filepath.Join(dir, "sw")
 	args := []string{"sweep", "--spec", spec, "--out", out}
 	code, _, stderr := runCLI(t, args...)
@@ -386,10 +383,7 @@ variants:
 // interrupted one to equal an uninterrupted training exactly.
 func TestSweepInterruptAndContinue(t *testing.T) {
 	sweepTest(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testBinary(t)
 	dir := t.TempDir()
 	spec := tinySweep(t, dir, "steps: 1000, log_every: 50, checkpoint_every: 50", tinyAnalyze)
 	out := filepath.Join(dir, "sw")
@@ -412,7 +406,7 @@ func TestSweepInterruptAndContinue(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cmd.Process.Signal(os.Interrupt)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("interrupted sweep: %v\n%s", err, stderr.String())
@@ -455,10 +449,7 @@ func TestSweepInterruptAndContinue(t *testing.T) {
 // GPU).
 func TestSweepEmit(t *testing.T) {
 	sweepTest(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testBinary(t)
 	dir := t.TempDir()
 	spec := tinySweep(t, dir, "steps: 4, log_every: 2, checkpoint_every: 2", tinyAnalyze)
 	out := filepath.Join(dir, "sw")
@@ -519,8 +510,7 @@ func TestSweepEmit(t *testing.T) {
 		t.Errorf("Slurm task 2 ran %v", got)
 	}
 	// A sweep with runs on the CPU and on CUDA has no single kind of task.
-	mixed := filepath.Join(dir, "mixed.yaml")
-	os.WriteFile(mixed, []byte("base: {preset: smoke}\nvariants:\n  cpu: {}\n  gpu: {run.device: 'cuda:0'}\n"), 0o644)
+	mixed := testutil.WriteFile(t, dir, "mixed.yaml", "base: {preset: smoke}\nvariants:\n  cpu: {}\n  gpu: {run.device: 'cuda:0'}\n")
 	if code, _, stderr := runCLI(t, "sweep", "--spec", mixed, "--out", out, "--emit", "slurm"); code == 0 || !strings.Contains(stderr, "--devices cpu or --devices cuda") {
 		t.Errorf("a mixed sweep: status %d, %s", code, stderr)
 	}

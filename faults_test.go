@@ -41,10 +41,7 @@ type child struct {
 // the environment.
 func gridgpuCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testBinary(t)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(append(os.Environ(), sweepMainEnv+"=1"), env...)
 	return cmd
@@ -260,17 +257,14 @@ func TestOneSweepPerDirectory(t *testing.T) {
 // training for ever; it returns the exit status and stderr.
 func sweepRefused(t *testing.T, args []string) (int, string) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), sweepMainEnv+"=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), stderr.String()
@@ -408,10 +402,7 @@ func TestSIGHUPWritesCheckpoint(t *testing.T) {
 // the progress goes quiet and training goes on to its end.
 func TestClosedPipeKeepsTraining(t *testing.T) {
 	sweepTest(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testBinary(t)
 	out := filepath.Join(t.TempDir(), "run")
 	r, w, err := os.Pipe()
 	if err != nil {

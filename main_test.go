@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,10 +54,8 @@ func oneLine(t *testing.T, args []string, code int, stderr, want string) {
 
 func TestBadInvocations(t *testing.T) {
 	dir := t.TempDir()
-	badYAML := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(badYAML, []byte("model:\n  unit: 3\n"), 0o644)
-	notDir := filepath.Join(dir, "file")
-	os.WriteFile(notDir, []byte("x"), 0o644)
+	badYAML := testutil.WriteFile(t, dir, "bad.yaml", "model:\n  unit: 3\n")
+	notDir := testutil.WriteFile(t, dir, "file", "x")
 	cases := []struct {
 		args []string
 		want string
@@ -117,8 +114,7 @@ func TestTrainLossExport(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"), 0o644)
+	cfg := testutil.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n")
 	// Precedence: the file sets units 8, the flag overrides hidden.
 	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--config", cfg, "--hidden", "12", "--steps", "6", "--checkpoint-every", "3", "--out", out)
 	if code != 0 {
@@ -395,10 +391,7 @@ func TestMalformedInputsCLI(t *testing.T) {
 	nanModel := withNaN(t, fx.ck, p("nan.safetensors"), "mlp.2.weight", float32(math.NaN()))
 	infMoment := withNaN(t, fx.ck, p("infm.safetensors"), "opt.v.g0", float32(math.Inf(1)))
 	bomb := bombNPZ(t, p("bomb.npz"))
-	fifo := p("fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testutil.FIFO(t, dir, "fifo")
 	outDir := p("existing")
 	os.Mkdir(outDir, 0o755)
 	// A run whose latest pointer is 50 MB, and one whose checkpoint is a
@@ -549,10 +542,7 @@ func TestSecondSignalAborts(t *testing.T) {
 	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
 		t.Fatalf("building the model graph: %v", err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testBinary(t)
 	out := filepath.Join(t.TempDir(), "run")
 	// Steps of several seconds even on a fast core (32 microbatches on
 	// one thread), so that both signals arrive within the first.
@@ -674,12 +664,8 @@ func TestETAOfAbsurdStepCounts(t *testing.T) {
 // an error naming it.
 func TestLoadConfigBoundedRegularFile(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	big := filepath.Join(dir, "big.yaml")
-	os.WriteFile(big, bytes.Repeat([]byte("# x\n"), data.MaxConfigBytes/4+1), 0o644)
+	fifo := testutil.FIFO(t, dir, "fifo")
+	big := testutil.WriteFile(t, dir, "big.yaml", strings.Repeat("# x\n", data.MaxConfigBytes/4+1))
 	for _, c := range []struct{ file, want string }{
 		{"/dev/zero", "config file /dev/zero is a device"},
 		{fifo, "config file " + fifo + " is a named pipe"},

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/internal/testutil"
 )
 
 // An unknown flag names the nearest flag of its command when one is close,
@@ -95,13 +97,7 @@ func TestIntegerFlagForms(t *testing.T) {
 // reported at once, in one line that names every key.
 func TestConfigMistakesCLI(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return testutil.WriteFile(t, dir, name, text) }
 	fast := write("fast.yaml", "optimizer:\n  lr: \"fast\"\n")
 	two := write("two.yaml", "model:\n  unit: 8\nrun:\n  steps: many\n")
 	out := filepath.Join(dir, "run")

@@ -53,16 +53,10 @@ func oneLineErr(t *testing.T, err error, want string) {
 // and a second document are each refused in one line, at once.
 func TestReadFileLikeConfigFiles(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	big := filepath.Join(dir, "big.yaml")
-	os.WriteFile(big, append([]byte("base: {preset: smoke}\n"), bytes.Repeat([]byte("# padding\n"), data.MaxConfigBytes/10+1)...), 0o644)
-	two := filepath.Join(dir, "two.yaml")
-	os.WriteFile(two, []byte("base: {preset: smoke}\n---\ngrid: {run.seed: [1, 2]}\n"), 0o644)
-	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("base: {preset: smoke}\ngrid: {run.seed: [1, 2]}\n"), 0o644)
+	fifo := testutil.FIFO(t, dir, "fifo.yaml")
+	big := testutil.WriteFile(t, dir, "big.yaml", "base: {preset: smoke}\n"+strings.Repeat("# padding\n", data.MaxConfigBytes/10+1))
+	two := testutil.WriteFile(t, dir, "two.yaml", "base: {preset: smoke}\n---\ngrid: {run.seed: [1, 2]}\n")
+	good := testutil.WriteFile(t, dir, "good.yaml", "base: {preset: smoke}\ngrid: {run.seed: [1, 2]}\n")
 	cases := []struct{ name, path, want string }{
 		{"device", "/dev/zero", "sweep file /dev/zero is a device, not a regular file"},
 		{"FIFO", fifo, "sweep file " + fifo + " is a named pipe (FIFO), not a regular file"},
