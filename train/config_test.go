@@ -27,7 +27,7 @@ func TestPaperPresetMatchesSpec(t *testing.T) {
 	}
 	want := Config{
 		Model:     ModelConfig{Units: 128, Hidden: 256, Init: "pytorch", InitScale: 0.1, G0Init: "normal", Blocks: 1},
-		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: "box"},
+		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: "box", VelocitySets: 1},
 		Loss:      graph.LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1, Reduction: "mean"},
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
 	}
