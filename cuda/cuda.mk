@@ -64,8 +64,12 @@ test-cuda-compile:
 	$(CUDA_CGO) $(GO) test -c -tags $(CUDA_TAG) -o /dev/null ./cuda
 
 ## test-cuda-emu: run the CUDA tests (small sizes) with the kernels on a CPU emulator (cuda/emu); no GPU, no CUDA toolkit
+# The emulator #includes ../kernels/*.cu, which Go's build cache does not hash
+# (it hashes the package's own files): a hash of the kernels in CGO_CXXFLAGS,
+# which the cache does hash, rebuilds the emulator whenever a kernel changes.
+EMU_KERNELS_HASH = $(shell cat cuda/kernels/*.cu cuda/kernels/*.cuh | sha256sum | cut -c1-16)
 test-cuda-emu:
-	$(GO) test -tags $(CUDA_TAG),gridgpu_cudaemu -short -timeout 30m ./cuda/
+	CGO_CXXFLAGS="-O2 -g -DGRIDGPU_KERNELS_HASH=$(EMU_KERNELS_HASH)" $(GO) test -tags $(CUDA_TAG),gridgpu_cudaemu -short -timeout 30m ./cuda/
 
 # The bundle for the GPU machine (no Go there): the binary and test binary
 # are built with the purego tag too, so that they need only libcuda.so.1 and
