@@ -314,13 +314,13 @@ func closeKeys(path string) string {
 
 // value decodes a scalar node as the field's type, strictly: a string field
 // takes only strings, an integer field only integers, a float field
-// integers or floats.
+// integers or floats, a boolean field only true or false.
 func (s *Spec) value(f train.Field, v *yaml.Node) (any, error) {
 	if v.Kind != yaml.ScalarNode || isNull(v) {
 		return nil, s.errf(v, "%s must be a single value", f.Path)
 	}
 	want := map[reflect.Kind]string{reflect.Int: "an integer", reflect.Int64: "an integer", reflect.Uint64: "an integer >= 0",
-		reflect.Float64: "a number", reflect.String: "a string"}[f.Kind]
+		reflect.Float64: "a number", reflect.String: "a string", reflect.Bool: "true or false"}[f.Kind]
 	bad := func() error {
 		return s.errf(v, "%s must be %s, got %q", f.Path, want, v.Value)
 	}
@@ -351,6 +351,12 @@ func (s *Spec) value(f train.Field, v *yaml.Node) (any, error) {
 	case reflect.Float64:
 		var x float64
 		if (v.Tag != "!!int" && v.Tag != "!!float") || v.Decode(&x) != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, bad()
+		}
+		return x, nil
+	case reflect.Bool:
+		var x bool
+		if v.Tag != "!!bool" || v.Decode(&x) != nil {
 			return nil, bad()
 		}
 		return x, nil

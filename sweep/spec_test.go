@@ -32,6 +32,7 @@ func TestParseErrors(t *testing.T) {
 		{"float for int", "base: {preset: smoke}\ngrid:\n  run.steps: [1.5]\n", `run.steps must be an integer, got "1.5"`},
 		{"number for string", "base: {preset: smoke}\nvariants:\n  a: {data.augment: 1}\n", `data.augment must be a string, got "1"`},
 		{"string for float", "base:\n  preset: smoke\n  config: {loss: {lambda_ci: small}}\n", `line 3: loss.lambda_ci must be a number, got "small"`},
+		{"string for bool", "base: {preset: smoke}\nvariants:\n  a: {model.block_norm: yes}\n", `model.block_norm must be true or false, got "yes"`},
 		{"list for value", "base: {preset: smoke}\nvariants:\n  a: {loss.lambda_ci: [1]}\n", "loss.lambda_ci must be a single value"},
 		{"grid not a list", "base: {preset: smoke}\ngrid:\n  run.seed: 3\n", "grid.run.seed must be a list of values"},
 		{"empty grid", "base: {preset: smoke}\ngrid:\n  run.seed: []\n", "grid.run.seed is an empty list"},
@@ -156,7 +157,7 @@ func TestShortLabelsAndSafeNames(t *testing.T) {
 func TestSettingsMatchConfigFile(t *testing.T) {
 	// base.config written as sections gives what the same text gives as a
 	// --config file.
-	text := "model: {units: 8, hidden: 16}\nloss: {lambda_ci: 0.5, reduction: sum}\nrun: {steps: 7, seed: 3}\n"
+	text := "model: {units: 8, hidden: 16, blocks: 2, block_norm: true}\nloss: {lambda_ci: 0.5, reduction: sum}\nrun: {steps: 7, seed: 3}\n"
 	spec, err := Parse([]byte("base:\n  preset: tiny\n  config:\n"+indent(text, "    ")), "sweep file t.yaml", testFlags)
 	if err != nil {
 		t.Fatal(err)
@@ -184,4 +185,23 @@ func indent(s, pre string) string {
 		lines[i] = pre + lines[i]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// A boolean key takes true or false, in a variant as in base.config.
+func TestBoolValue(t *testing.T) {
+	spec, err := Parse([]byte("base: {preset: tiny}\nvariants:\n  dense: {}\n  blocks: {model.blocks: 2, model.block_norm: true}\n"), "sweep file t.yaml", testFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := spec.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[bool]int{}
+	for _, p := range pts {
+		got[p.Config.Model.BlockNorm]++
+	}
+	if got[true] != 1 || got[false] != 1 {
+		t.Errorf("block_norm over the variants: %v, want one true and one false", got)
+	}
 }
