@@ -246,6 +246,14 @@ func (d *device) uploadI32(dst devPtr, src []int32) error {
 	return d.drv.htod(dst, unsafe.Pointer(&src[0]), int64(4*len(src)))
 }
 
+// uploadF64 copies float64 values (the loss term weights) to the device.
+func (d *device) uploadF64(dst devPtr, src []float64) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return d.drv.htod(dst, unsafe.Pointer(&src[0]), int64(8*len(src)))
+}
+
 func (d *device) download(dst []float32, src devPtr) error {
 	if len(dst) == 0 {
 		return nil

@@ -50,6 +50,7 @@ type Engine struct {
 	colD             devPtr // [N] float64
 	part             devPtr // float64 block partials
 	S                devPtr // float64 scalar slots
+	weights          devPtr // float64 [graph.NumTerms]: spec.Loss.Weights(), uploaded by allocate
 	ws               devPtr // split-K workspace
 	maxMicro         int
 	profile          map[string]time.Duration
@@ -224,7 +225,7 @@ func (e *Engine) allocate() error {
 		buf{&e.nrm, f(P), "state norms"}, buf{&e.g0, f(N), "g0"}, buf{&e.n0, f(1), "|g0|"}, buf{&e.capg, f(N), "capacity gradient"},
 		buf{&e.dg0ci, f(B * N), "g0 gradients"}, buf{&e.dg0b, f(B * N), "g0 gradients"},
 		buf{&e.colD, int64(8 * N), "column sums"}, buf{&e.part, int64(8 * e.partLen), "partial sums"},
-		buf{&e.S, int64(8 * e.sLen), "scalars"},
+		buf{&e.S, int64(8 * e.sLen), "scalars"}, buf{&e.weights, int64(8 * graph.NumTerms), "loss term weights"},
 	)
 	var need int64
 	for _, b := range bufs {
@@ -243,6 +244,10 @@ func (e *Engine) allocate() error {
 	}
 	e.rows = T
 	e.allocated = need
+	w := e.spec.Loss.Weights()
+	if err := e.d.uploadF64(e.weights, w[:]); err != nil {
+		return err
+	}
 	if sh := pairShared(N); sh > 48*1024 {
 		if err := e.d.drv.setMaxDynamicShared("pair_loss", sh); err != nil {
 			return err
@@ -448,13 +453,14 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	}
 	// Pairwise terms (they write dG first, so they also clear it).
 	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
-		sx2, inv2sg2 := lc.SigmaX*lc.SigmaX, 1/(2*lc.SigmaG*lc.SigmaG)
+		pc := graph.PairCoefficients(lc)
+		sx2, inv2sg2 := lc.SigmaX*lc.SigmaX, pc.Inv2SG
 		doSep, doInv := lc.LambdaSep != 0, lc.LambdaInv != 0
 		cx, cy := pairCountGrid(P)
 		steps = append(steps,
 			stage{"pair_count", func() error { return d.pairCount(e.X, P, sx2, e.part) }},
 			stage{"pair_count reduce", func() error { return d.reducePartials(e.part, cx*cy, 2, e.slot(m, sNFar)) }},
-			stage{"pair_coef", func() error { return d.pairCoef(S, lc.LambdaSep, lc.LambdaInv, lc.SigmaG*lc.SigmaG, mean) }},
+			stage{"pair_coef", func() error { return d.pairCoef(S, pc.Sep4, pc.Inv4, mean) }},
 		)
 		if e.pairTiled() {
 			// pair_tile: partial gradients per slab of column tiles in ws
@@ -507,7 +513,7 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 		steps = append(steps, stage{"clear dg0ci", func() error { return e.d.fill(e.dg0ci, 0, B*N) }})
 	}
 	steps = append(steps, stage{"loss_finalize", func() error {
-		return d.lossFinalize(S, P, lc.LambdaSep, lc.LambdaInv, lc.LambdaCap, lc.LambdaCI, mean)
+		return d.lossFinalize(S, P, e.weights, mean)
 	}})
 	if !grad {
 		return steps

@@ -9,6 +9,8 @@ package cuda
 // checks each one's argument count against the kernel's signature in the .cu
 // file. All run on the device thread (inside device.run).
 
+import "github.com/gridgpu/gridgpu/graph"
+
 // b64 is a flag parameter (long long 0 or 1).
 func b64(v bool) arg {
 	if v {
@@ -112,9 +114,12 @@ func (d *device) pairCount(X devPtr, P int, sx2 float64, part devPtr) error {
 	return d.launch("pair_count", cx, cy, 1, 256, 0, ptr(X), i64(P), f64(sx2), ptr(part))
 }
 
-// pairCoef writes the pairwise terms' coefficients into S.
-func (d *device) pairCoef(S devPtr, lsep, linv, sg2 float64, mean bool) error {
-	return d.launch("pair_coef", 1, 1, 1, 1, 0, ptr(S), f64(lsep), f64(linv), f64(sg2), b64(mean))
+// pairCoef writes the pairwise terms' coefficients, sep and inv at the pair
+// counts in S, into S (graph.PairCoefs.Sep4 and Inv4; mean: the mean
+// reduction, see graph.PairDivisor).
+func (d *device) pairCoef(S devPtr, sep, inv graph.PairCoef, mean bool) error {
+	return d.launch("pair_coef", 1, 1, 1, 1, 0, ptr(S), f64(sep.Scale), f64(sep.Num), f64(sep.Den),
+		f64(inv.Scale), f64(inv.Num), f64(inv.Den), b64(mean))
 }
 
 // pairLoss is the first pairwise kernel (32 rows per block): the loss sums
@@ -174,9 +179,11 @@ func (d *device) ciBackward(G, GP, V devPtr, B, T, N int, sx float64, S, dG, dg0
 
 // ---- kernels/loss.cu --------------------------------------------------------
 
-// lossFinalize writes the loss terms and the total into S.
-func (d *device) lossFinalize(S devPtr, P int, lsep, linv, lcap, lci float64, mean bool) error {
-	return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), f64(lsep), f64(linv), f64(lcap), f64(lci), b64(mean))
+// lossFinalize writes the loss terms and the total into S; weights holds
+// the graph.NumTerms term weights in graph.Term order
+// (graph.LossConfig.Weights).
+func (d *device) lossFinalize(S devPtr, P int, weights devPtr, mean bool) error {
+	return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), ptr(weights), b64(mean))
 }
 
 // ---- kernels/optimiser.cu ---------------------------------------------------

@@ -415,6 +415,14 @@ func checkStage(t *testing.T, e *Engine, name string, rows mlpRows, V, X []float
 		}
 		scalarClose(t, "csep", S[sCSep], lc.LambdaSep*(-2/(lc.SigmaG*lc.SigmaG*mf)), 1e-12)
 		scalarClose(t, "cinv", S[sCInv], lc.LambdaInv*4/mn, 1e-12)
+		// The kernel evaluates graph.PairCoefficients' definition, bit for bit.
+		pc := graph.PairCoefficients(lc)
+		if got, want := S[sCSep], pc.Sep4.At(mf); math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("csep = %v, graph.PairCoefs.Sep4.At(%v) = %v: not the same bits", got, mf, want)
+		}
+		if got, want := S[sCInv], pc.Inv4.At(mn); math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("cinv = %v, graph.PairCoefs.Inv4.At(%v) = %v: not the same bits", got, mn, want)
+		}
 	case "pair_loss reduce":
 		G := stateRows(e.get(t, e.G, P*N))
 		S := Sm()

@@ -132,9 +132,9 @@ func TestSlotsMatchKernels(t *testing.T) {
 	}
 }
 
-// TestZeroEpsMatchesReference: the kernels' Norm-ReLU threshold is the CPU's.
-// A term added to graph.TermSpecs without a slot here would read slot 0
-// (a pair count) as its value.
+// TestTermSlots: every loss term has a loss slot of its own. A term added
+// to graph.TermSpecs without a slot here would read slot 0 (a pair count)
+// as its value.
 func TestTermSlots(t *testing.T) {
 	seen := map[int]graph.Term{}
 	for term, slot := range termSlots {
@@ -148,6 +148,33 @@ func TestTermSlots(t *testing.T) {
 	}
 }
 
+// TestTermIndicesMatchGraph: the kernels' term indices T_* (the weights
+// loss_finalize reads, w[T_SEP], ...) are graph's Term values, one per
+// TermSpecs row named after its key, and NUM_TERMS is graph.NumTerms.
+func TestTermIndicesMatchGraph(t *testing.T) {
+	cu, file := kernelDefines(t, regexp.MustCompile(`^(T_[A-Z0-9]+|NUM_TERMS)$`))
+	want := map[string]int{"NUM_TERMS": int(graph.NumTerms)}
+	for term, spec := range graph.TermSpecs {
+		want["T_"+strings.ToUpper(spec.Key)] = term
+	}
+	for name, w := range want {
+		v, ok := cu[name]
+		if !ok {
+			t.Errorf("no kernels/*.cu or *.cuh defines %s (= %d, graph's term order)", name, w)
+			continue
+		}
+		if n, err := strconv.Atoi(v); err != nil || n != w {
+			t.Errorf("%s: #define %s %s; graph's term order has %d", file[name], name, v, w)
+		}
+	}
+	for name := range cu {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s defines %s, which is no term of graph.TermSpecs", file[name], name)
+		}
+	}
+}
+
+// TestZeroEpsMatchesReference: the kernels' Norm-ReLU threshold is the CPU's.
 func TestZeroEpsMatchesReference(t *testing.T) {
 	vals, file := kernelDefines(t, regexp.MustCompile(`^ZERO_EPS$`))
 	v := vals["ZERO_EPS"]

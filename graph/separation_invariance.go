@@ -8,21 +8,15 @@ import (
 )
 
 // The separation and invariance losses over all ordered pairs of the P
-// states, computed in row blocks without ever holding a P x P matrix.
+// states, computed in row blocks without ever holding a P x P matrix. The
+// terms, their coefficients c_ij = dL/dd_ij and the gradient
 //
-// With d_ij = ||g_i - g_j||^2 and the masks far_ij = ||x_i - x_j|| > sigma_x,
-// near_ij = ||x_i - x_j|| < sigma_x (i != j):
+//	dL/dg_i = 4 sum_j c_ij (g_i - g_j) = 4 (rowsum_i(C) g_i - (C G)_i)
 //
-//	L_sep = (1/M_far)  sum_ij far_ij  exp(-d_ij / (2 sigma_g^2))
-//	L_inv = (1/M_near) sum_ij near_ij d_ij
-//
-// (M = 1 for the "sum" reduction). The pair op returns lambda_sep L_sep +
-// lambda_inv L_inv, the weighted part of the total, so one tiled pass serves
-// both terms. Its gradient: with c_ij = dL/dd_ij, symmetric in i and j,
-//
-//	c_ij = -lambda_sep/(2 sigma_g^2 M_far) exp(-d_ij/(2 sigma_g^2)) far_ij + lambda_inv/M_near near_ij
-//	dd_ij/dg_i = 2 (g_i - g_j), and each unordered pair appears twice, so
-//	dL/dg_i = 4 sum_j c_ij (g_i - g_j) = 4 (rowsum_i(C) g_i - (C G)_i).
+// are derived once, at PairCoefficients (terms.go); this file uses its Sep
+// and Inv (c without the factor 4, which is applied to the sums). The pair
+// op returns lambda_sep L_sep + lambda_inv L_inv, the weighted part of the
+// total, so one tiled pass serves both terms.
 //
 // d_ij comes from the Gram matrix: d_ij = |g_i|^2 + |g_j|^2 - 2 g_i.g_j, and
 // both the Gram tile and C G are matrix products. The gradient is formed
@@ -114,10 +108,7 @@ func pairLossBlock[T float](P, N int, g []T, pos []float32, lc LossConfig, dg []
 	doSep, doInv := lc.LambdaSep != 0, lc.LambdaInv != 0
 	var res pairResult
 	res.NFar, res.NNear = pairCounts(pos, lc.SigmaX)
-	mFar, mNear := 1.0, 1.0
-	if lc.Reduction == ReduceMean {
-		mFar, mNear = float64(max(res.NFar, 1)), float64(max(res.NNear, 1))
-	}
+	mFar, mNear := PairDivisor(float64(res.NFar), lc.Reduction), PairDivisor(float64(res.NNear), lc.Reduction)
 	nb := (P + block - 1) / block
 	if sc == nil {
 		sc = &pairScratch[T]{}
@@ -144,14 +135,15 @@ func pairLossBlock[T float](P, N int, g []T, pos []float32, lc LossConfig, dg []
 		sc.sq[i] = s
 		sc.px[i], sc.py[i] = float64(pos[2*i]), float64(pos[2*i+1])
 	}
+	pc := PairCoefficients(lc)
 	k := pairKernel{
 		s2:     lc.SigmaX * lc.SigmaX,
-		inv2sg: 1 / (2 * lc.SigmaG * lc.SigmaG),
+		inv2sg: pc.Inv2SG,
+		cSep:   pc.Sep.At(mFar),
+		cInv:   pc.Inv.At(mNear),
 		doSep:  doSep, doInv: doInv,
 		fast: isFloat32[T](),
 	}
-	k.cSep = -lc.LambdaSep * k.inv2sg / mFar
-	k.cInv = lc.LambdaInv / mNear
 	sepSums, invSums := make([]float64, nb), make([]float64, nb)
 	parallelFor(nb, func(ib int) {
 		i0, i1 := ib*block, min(P, (ib+1)*block)

@@ -179,3 +179,89 @@ func MarshalTermsJSON(v any, before string, value func(Term) any) ([]byte, error
 	}
 	return append(out, obj[at:]...), nil
 }
+
+// The pairwise terms' gradient coefficients: the one derivation of them.
+// The CPU graph (separation_invariance.go) and the CUDA engine
+// (cuda/engine.go, kernel pair_coef in cuda/kernels/pair.cu) take their
+// coefficients from PairCoefficients; package reference derives its own on
+// purpose (it imports nothing of graph's, and graph imports it), which the
+// tests compare both engines against.
+//
+// Over ordered pairs i != j of the stepped states, with d_ij =
+// ||g_i - g_j||^2 and the position masks far_ij (||x_i - x_j|| > sigma_x)
+// and near_ij (< sigma_x):
+//
+//	L_sep = (1/M_far)  sum_ij far_ij  exp(-d_ij / (2 sigma_g^2))
+//	L_inv = (1/M_near) sum_ij near_ij d_ij
+//
+// where M is the term's number of pairs (at least 1) for the mean
+// reduction and 1 for the sum (PairDivisor). The weighted part
+// lambda_sep L_sep + lambda_inv L_inv has, per ordered pair, the coefficient
+// c_ij = dL/dd_ij:
+//
+//	c_sep = -lambda_sep / (2 sigma_g^2 M_far) exp(-d_ij / (2 sigma_g^2))   (far)
+//	c_inv =  lambda_inv / M_near                                          (near)
+//
+// so that with Inv2SG = 1/(2 sigma_g^2) the kernel's part is exp(-d_ij
+// Inv2SG) and the rest, Sep and Inv below, depends on the pair counts only.
+// Since dd_ij/dg_i = 2 (g_i - g_j) and each unordered pair appears twice
+// (c symmetric),
+//
+//	dL/dg_i = 4 sum_j c_ij (g_i - g_j) = 4 (rowsum_i(C) g_i - (C G)_i).
+//
+// The CPU graph applies the factor 4 to the sums (Sep, Inv); the CUDA
+// engine folds it into the coefficient (Sep4, Inv4) and sums
+// c_ij (g_i - g_j) directly.
+//
+// Each coefficient is evaluated in a fixed order of roundings (PairCoef.At)
+// that the two engines have always used: the CPU's c_sep rounds
+// -lambda_sep/(2 sigma_g^2) first and divides by M, the CUDA engine's
+// 4 c_sep = lambda_sep (-2/(sigma_g^2 M)) rounds sigma_g^2 M first. They
+// agree to a few ulp (Sep4.At(M) ~ 4 Sep.At(M), TestPairCoefficients), not
+// to the bit; each engine's results are kept bit for bit.
+
+// PairCoef is one pairwise coefficient as a function of its term's divisor
+// M (PairDivisor): c(M) = Scale (Num / (Den M)), rounded in that order.
+// The CUDA kernel pair_coef evaluates the same expression on the device,
+// where the pair counts are.
+type PairCoef struct {
+	Scale, Num, Den float64
+}
+
+// At returns c(M) = Scale (Num / (Den M)).
+func (c PairCoef) At(m float64) float64 { return c.Scale * (c.Num / (c.Den * m)) }
+
+// PairCoefs are the pairwise terms' coefficients of a loss configuration
+// (see PairCoefficients).
+type PairCoefs struct {
+	// Inv2SG is 1/(2 sigma_g^2): the separation kernel is exp(-d Inv2SG).
+	Inv2SG float64
+	// Sep and Inv are c_sep (without the exponential) and c_inv: dL/dd_ij
+	// of a far and a near ordered pair (the CPU graph's convention).
+	Sep, Inv PairCoef
+	// Sep4 and Inv4 are 4 c_sep and 4 c_inv, the factor 4 of the gradient
+	// folded in (the CUDA engine's convention).
+	Sep4, Inv4 PairCoef
+}
+
+// PairCoefficients returns the pairwise terms' coefficients for lc (the
+// derivation is above). Terms whose weight is 0 get coefficient 0.
+func PairCoefficients(lc LossConfig) PairCoefs {
+	inv2sg := 1 / (2 * lc.SigmaG * lc.SigmaG)
+	return PairCoefs{
+		Inv2SG: inv2sg,
+		Sep:    PairCoef{Scale: 1, Num: -lc.LambdaSep * inv2sg, Den: 1},
+		Inv:    PairCoef{Scale: 1, Num: lc.LambdaInv, Den: 1},
+		Sep4:   PairCoef{Scale: lc.LambdaSep, Num: -2, Den: lc.SigmaG * lc.SigmaG},
+		Inv4:   PairCoef{Scale: 1, Num: lc.LambdaInv * 4, Den: 1},
+	}
+}
+
+// PairDivisor is the divisor M of a pairwise term over n ordered pairs: n,
+// at least 1, for the mean reduction, and 1 for the sum.
+func PairDivisor(n float64, reduction string) float64 {
+	if reduction == ReduceMean {
+		return max(n, 1)
+	}
+	return 1
+}

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -100,6 +102,46 @@ func TestTermByKey(t *testing.T) {
 	}{{"sep", Sep, true}, {"inv", Inv, true}, {"cap", Cap, true}, {"ci", CI, true}, {"loss", 0, false}, {"", 0, false}} {
 		if got, ok := TermByKey(c.key); got != c.want || ok != c.ok {
 			t.Errorf("TermByKey(%q) = %v, %v; want %v, %v", c.key, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestPairCoefficients: the coefficients are, bit for bit, the expressions
+// each engine evaluated before they were gathered in PairCoefficients (the
+// CPU's c = -lambda_sep/(2 sigma_g^2) / M and lambda_inv / M, the CUDA
+// engine's lambda_sep (-2/(sigma_g^2 M)) and 4 lambda_inv / M), and the two
+// conventions agree up to the factor 4 and a few ulp of rounding (three
+// roundings each, so within 1e-15 relative).
+func TestPairCoefficients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	lcs := []LossConfig{PaperLoss(), {SigmaX: 0.05, SigmaG: 0.1, LambdaSep: 0.3, LambdaInv: 7, Reduction: ReduceSum}}
+	for k := 0; k < 200; k++ {
+		lcs = append(lcs, LossConfig{SigmaG: 0.01 + rng.Float64(), LambdaSep: rng.Float64() * 10, LambdaInv: rng.Float64() * 10, Reduction: ReduceMean})
+	}
+	for _, lc := range lcs {
+		pc := PairCoefficients(lc)
+		if want := 1 / (2 * lc.SigmaG * lc.SigmaG); pc.Inv2SG != want {
+			t.Fatalf("%+v: Inv2SG = %v, want %v", lc, pc.Inv2SG, want)
+		}
+		for _, n := range []float64{0, 1, 2, 3, 7, 960 * 959, 3900 * 3899, float64(rng.IntN(1 << 30))} {
+			m := PairDivisor(n, lc.Reduction)
+			if lc.Reduction == ReduceSum && m != 1 || lc.Reduction == ReduceMean && m != max(n, 1) {
+				t.Fatalf("PairDivisor(%v, %s) = %v", n, lc.Reduction, m)
+			}
+			same := func(what string, got, want float64) {
+				t.Helper()
+				if math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("%+v, M = %v: %s = %v, want %v (bit for bit)", lc, m, what, got, want)
+				}
+			}
+			same("Sep", pc.Sep.At(m), -lc.LambdaSep*(1/(2*lc.SigmaG*lc.SigmaG))/m)
+			same("Inv", pc.Inv.At(m), lc.LambdaInv/m)
+			same("Sep4", pc.Sep4.At(m), lc.LambdaSep*(-2/(lc.SigmaG*lc.SigmaG*m)))
+			same("Inv4", pc.Inv4.At(m), lc.LambdaInv*4/m)
+			same("Inv4 = 4 Inv", pc.Inv4.At(m), 4*pc.Inv.At(m))
+			if s, s4 := pc.Sep.At(m), pc.Sep4.At(m); math.Abs(s4-4*s) > 1e-15*math.Abs(s4) {
+				t.Fatalf("%+v, M = %v: Sep4 = %v is not 4 Sep = %v", lc, m, s4, 4*s)
+			}
 		}
 	}
 }

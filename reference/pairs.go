@@ -107,6 +107,11 @@ func Invariance(g [][]float64, pos []float64, sigmaX float64, red Reduction) flo
 // adds 2 w_ij (g_i - g_j) to dL/dg_i and subtracts it from dL/dg_j. (Each
 // unordered pair is visited twice, once per order, so in total it moves
 // g_i by 4 w_ij (g_i - g_j): the factor 4 of the tiled implementations.)
+//
+// This derivation is the package's own on purpose: the CPU graph and the
+// CUDA engine take their coefficients from graph.PairCoefficients, their
+// one definition, and are tested against this independent one (package
+// graph imports this package, which imports neither engine).
 func PairGrad(g [][]float64, pos []float64, sigmaX, sigmaG, lambdaSep, lambdaInv float64, red Reduction) [][]float64 {
 	s := Pairs(g, pos, sigmaX, sigmaG)
 	mFar, mNear := 1.0, 1.0

@@ -58,6 +58,14 @@
 #define S_LCI 19
 #define S_LTOT 20
 #define S_ZFRAC 21
+// The loss terms' indices, graph.Term order (graph/terms.go): loss_finalize
+// reads their weights w[T_*] (cuda/slots_test.go checks them against
+// graph.TermSpecs).
+#define T_SEP 0
+#define T_INV 1
+#define T_CAP 2
+#define T_CI 3
+#define NUM_TERMS 4
 // Global slots (offset passed separately).
 #define G_SUMSQ 0
 #define G_NORM 1

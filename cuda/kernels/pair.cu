@@ -7,18 +7,16 @@
 
 // Pairwise losses, forward and gradient fused, tiled; never a P x P buffer.
 //
-// Over ordered pairs i != j, with D_ij = ||g_i - g_j||^2 = s_i + s_j - 2 g_i.g_j
-// (s_i = ||g_i||^2, clamped at 0) and the mask from positions (float64, as
-// the CPU graph computes it): far if ||x_i-x_j||^2 > sigma_x^2, near if <.
-//   L_sep = (1/M_far)  sum_far  exp(-D_ij / (2 sigma_g^2))
-//   L_inv = (1/M_near) sum_near D_ij          (M = 1 for reduction "sum")
-// Each unordered pair appears twice with the same value, and
-// dD_ij/dg_i = 2 (g_i - g_j), so
-//   dL/dg_i = sum_j c_ij (g_i - g_j),
-//   c_ij = lambda_sep (2/M_far) exp(-D_ij/(2 sigma_g^2)) (-1/sigma_g^2)  (far)
-//        = lambda_inv (4/M_near)                                        (near)
-// csep = lambda_sep (-2/(sigma_g^2 M_far)) and cinv = lambda_inv 4/M_near come
-// from S (pair_coef), computed from the pair counts beforehand.
+// The terms and their coefficients are derived at graph.PairCoefficients
+// (graph/terms.go). Over ordered pairs i != j, with D_ij = ||g_i - g_j||^2 =
+// s_i + s_j - 2 g_i.g_j (s_i = ||g_i||^2, clamped at 0) and the mask from
+// positions (float64, as the CPU graph computes it): far if
+// ||x_i-x_j||^2 > sigma_x^2, near if <. The kernels sum exp(-D_ij inv2sg2)
+// over far pairs and D_ij over near pairs, and form
+//   dL/dg_i = sum_j c_ij (g_i - g_j)
+// with c_ij = csep exp(-D_ij inv2sg2) (far), cinv (near): inv2sg2 is
+// PairCoefs.Inv2SG, and csep, cinv (the factor 4 folded in: PairCoefs.Sep4,
+// Inv4 at the pair counts) come from S, written by pair_coef beforehand.
 //
 // A block owns TI = 32 rows i and sweeps all column tiles of TJ = 32 states:
 // Gram tile (each thread 2x2 dots over N from shared memory), c_ij into
@@ -219,12 +217,16 @@ extern "C" __global__ void pair_count(const float* X, long long P, double sx2, d
     }
 }
 
-// Gradient coefficients of the pairwise terms from the counts (see pair_loss).
-extern "C" __global__ void pair_coef(double* S, double lsep, double linv, double sg2, long long mean) {
+// The pairwise terms' gradient coefficients at the pair counts in S: the
+// host's graph.PairCoefs.Sep4 (sep_*) and Inv4 (inv_*) evaluated as
+// graph.PairCoef.At does, c(M) = scale (num / (den M)), with M as
+// graph.PairDivisor gives it (mean: the count, at least 1; sum: 1).
+extern "C" __global__ void pair_coef(double* S, double sep_scale, double sep_num, double sep_den, double inv_scale,
+                                     double inv_num, double inv_den, long long mean) {
     const double mf = mean ? fmax(S[S_NFAR], 1.0) : 1.0;
     const double mn = mean ? fmax(S[S_NNEAR], 1.0) : 1.0;
-    S[S_CSEP] = lsep * (-2.0 / (sg2 * mf));
-    S[S_CINV] = linv * 4.0 / mn;
+    S[S_CSEP] = sep_scale * (sep_num / (sep_den * mf));
+    S[S_CINV] = inv_scale * (inv_num / (inv_den * mn));
 }
 
 // ---------------------------------------------------------------------------
