@@ -3,7 +3,6 @@ package graph
 import (
 	"math"
 	"slices"
-	"sync"
 
 	"github.com/gridgpu/gridgpu/reference"
 	G "gorgonia.org/gorgonia"
@@ -141,43 +140,6 @@ func normReLUBlocksBackward[T, U float](g []T, n []float64, dg []U, dy []U) {
 			}
 		}
 	}
-}
-
-// parallelFor runs f(i) for i in [0, n) on up to GOMAXPROCS goroutines. Each
-// index is handled by exactly one call, so results written per index are
-// deterministic whatever the scheduling.
-func parallelFor(n int, f func(i int)) { parallelForW(n, func(_, i int) { f(i) }) }
-
-// parallelForW is parallelFor that also tells f which goroutine (0 to
-// workers()-1) runs it, for per-goroutine scratch memory.
-func parallelForW(n int, f func(w, i int)) {
-	workers := min(n, maxProcs())
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(0, i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var next sync.Mutex
-	i := 0
-	for k := 0; k < workers; k++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
-				next.Lock()
-				j := i
-				i++
-				next.Unlock()
-				if j >= n {
-					return
-				}
-				f(w, j)
-			}
-		}(k)
-	}
-	wg.Wait()
 }
 
 // recurForward fills s ([B*(T+1)][N]), the norms n ([B*(T+1)][K], K

@@ -1,7 +1,7 @@
 // Package workpool runs the iterations of a loop on a pool of goroutines
 // that take the indices in order from a shared counter: the loop that
 // analyze (walks, then units), gridscore (maps) and sweep (runs) spread
-// over their workers.
+// over their workers, and package graph its parallel loops (parallelFor).
 package workpool
 
 import "sync"
