@@ -50,7 +50,7 @@ type Engine struct {
 	colD             devPtr // [N] float64
 	part             devPtr // float64 block partials
 	S                devPtr // float64 scalar slots
-	weights          devPtr // float64 [graph.NumTerms]: spec.Loss.Weights(), uploaded by allocate
+	weights          devPtr // float64 [len(cudaTerms)]: cudaWeights(spec.Loss), uploaded by allocate
 	ws               devPtr // split-K workspace
 	maxMicro         int
 	profile          map[string]time.Duration
@@ -137,6 +137,10 @@ const (
 func NewEngine(spec train.EngineSpec) (*Engine, error) {
 	if err := spec.Loss.Validate(); err != nil {
 		return nil, err
+	}
+	if t, ok := cpuOnlyTerm(spec.Loss, cudaTerms); ok {
+		ts := graph.TermSpecs[t]
+		return nil, fmt.Errorf("loss.%s = %g: the CUDA engine has no %s term; train it with --device cpu", ts.WeightKey, *ts.Weight(&spec.Loss), ts.Name)
 	}
 	if spec.Loss.LambdaCI != 0 && !spec.Loss.PaperCI() {
 		return nil, fmt.Errorf("loss.ci_max_lag/ci_max_dist/ci_scale: the CUDA engine has only the paper's conformal-isometry term (lag 1, steps below sigma_x, variance form); train this setting with --device cpu")
@@ -225,7 +229,7 @@ func (e *Engine) allocate() error {
 		buf{&e.nrm, f(P), "state norms"}, buf{&e.g0, f(N), "g0"}, buf{&e.n0, f(1), "|g0|"}, buf{&e.capg, f(N), "capacity gradient"},
 		buf{&e.dg0ci, f(B * N), "g0 gradients"}, buf{&e.dg0b, f(B * N), "g0 gradients"},
 		buf{&e.colD, int64(8 * N), "column sums"}, buf{&e.part, int64(8 * e.partLen), "partial sums"},
-		buf{&e.S, int64(8 * e.sLen), "scalars"}, buf{&e.weights, int64(8 * graph.NumTerms), "loss term weights"},
+		buf{&e.S, int64(8 * e.sLen), "scalars"}, buf{&e.weights, int64(8 * len(cudaTerms)), "loss term weights"},
 	)
 	var need int64
 	for _, b := range bufs {
@@ -244,8 +248,7 @@ func (e *Engine) allocate() error {
 	}
 	e.rows = T
 	e.allocated = need
-	w := e.spec.Loss.Weights()
-	if err := e.d.uploadF64(e.weights, w[:]); err != nil {
+	if err := e.d.uploadF64(e.weights, cudaWeights(e.spec.Loss, cudaTerms)); err != nil {
 		return err
 	}
 	if sh := pairShared(N); sh > 48*1024 {
@@ -582,8 +585,8 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 func lossesOf(s []float64, m int) graph.Losses {
 	b := s[m*slotStride:]
 	l := graph.Losses{Total: b[sLTot], ZeroFrac: b[sZFrac]}
-	for t, slot := range termSlots {
-		l.Term[t] = b[slot]
+	for _, ct := range cudaTerms {
+		l.Term[ct.term] = b[ct.slot]
 	}
 	return l
 }

@@ -180,8 +180,7 @@ func (d *device) ciBackward(G, GP, V devPtr, B, T, N int, sx float64, S, dG, dg0
 // ---- kernels/loss.cu --------------------------------------------------------
 
 // lossFinalize writes the loss terms and the total into S; weights holds
-// the graph.NumTerms term weights in graph.Term order
-// (graph.LossConfig.Weights).
+// the weights of the cudaTerms in their order (cudaWeights).
 func (d *device) lossFinalize(S devPtr, P int, weights devPtr, mean bool) error {
 	return d.launch("loss_finalize", 1, 1, 1, 1, 0, ptr(S), i64(P), ptr(weights), b64(mean))
 }

@@ -3,11 +3,48 @@ package cuda
 // This file has no build tag, so that slots_test.go (a plain go test) can
 // compare its numbers with the #defines of kernels/common.cuh and gemm.cu.
 
-import "github.com/gridgpu/gridgpu/graph"
+import (
+	"slices"
 
-// termSlots holds each loss term's unweighted value's slot, in graph.Term
-// order (TestTermSlots: every term has its own).
-var termSlots = [graph.NumTerms]int{graph.Sep: sLSep, graph.Inv: sLInv, graph.Cap: sLCap, graph.CI: sLCI}
+	"github.com/gridgpu/gridgpu/graph"
+)
+
+// cudaTerm is a loss term the kernels compute and the slot of its
+// unweighted value.
+type cudaTerm struct {
+	term graph.Term
+	slot int
+}
+
+// cudaTerms are the loss terms the kernels compute, in graph.Term order:
+// entry i is the kernels' term T_* = i, weighted by the i-th of the weights
+// that loss_finalize reads (cudaWeights). A term of graph.TermSpecs without
+// an entry is CPU-only: NewEngine refuses a non-zero weight for it
+// (cpuOnlyTerm), and the engine reports its value as 0. TestTermSlots and
+// TestTermIndicesMatchGraph check the entries against the kernel sources.
+var cudaTerms = []cudaTerm{{graph.Sep, sLSep}, {graph.Inv, sLInv}, {graph.Cap, sLCap}, {graph.CI, sLCI}}
+
+// cudaWeights returns lc's weights of the terms, in their order: the
+// NUM_TERMS weights loss_finalize reads, indexed by T_*.
+func cudaWeights(lc graph.LossConfig, terms []cudaTerm) []float64 {
+	all := lc.Weights()
+	w := make([]float64, len(terms))
+	for i, ct := range terms {
+		w[i] = all[ct.term]
+	}
+	return w
+}
+
+// cpuOnlyTerm returns the first term of non-zero weight in lc that is not
+// one of terms, and whether there is one.
+func cpuOnlyTerm(lc graph.LossConfig, terms []cudaTerm) (graph.Term, bool) {
+	for t, w := range lc.Weights() {
+		if w != 0 && !slices.ContainsFunc(terms, func(ct cudaTerm) bool { return ct.term == graph.Term(t) }) {
+			return graph.Term(t), true
+		}
+	}
+	return 0, false
+}
 
 // Slots of the float64 scalar buffer: the S_* and G_* macros of
 // kernels/common.cuh (sNFar is S_NFAR, gSumSq is G_SUMSQ, ...). Each microbatch

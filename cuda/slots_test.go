@@ -132,45 +132,88 @@ func TestSlotsMatchKernels(t *testing.T) {
 	}
 }
 
-// TestTermSlots: every loss term has a loss slot of its own. A term added
-// to graph.TermSpecs without a slot here would read slot 0 (a pair count)
-// as its value.
+// TestTermSlots: every term the kernels compute has a loss slot of its
+// own, and cudaTerms lists them once each in graph.Term order (the order
+// loss_finalize sums the total in, as the CPU does).
 func TestTermSlots(t *testing.T) {
 	seen := map[int]graph.Term{}
-	for term, slot := range termSlots {
-		if slot < sLSep || slot >= sLTot {
-			t.Errorf("loss term %s: slot %d is not one of the loss slots S_LSEP..S_LTOT-1", graph.Term(term), slot)
+	for i, ct := range cudaTerms {
+		if ct.term < 0 || ct.term >= graph.NumTerms {
+			t.Errorf("cudaTerms[%d]: %v is no term of graph.TermSpecs", i, ct.term)
 		}
-		if other, dup := seen[slot]; dup {
-			t.Errorf("loss terms %s and %s share slot %d", other, graph.Term(term), slot)
+		if i > 0 && ct.term <= cudaTerms[i-1].term {
+			t.Errorf("cudaTerms[%d]: %s after %s: not in graph.Term order, or listed twice", i, ct.term, cudaTerms[i-1].term)
 		}
-		seen[slot] = graph.Term(term)
+		if ct.slot < sLSep || ct.slot >= sLTot {
+			t.Errorf("loss term %s: slot %d is not one of the loss slots S_LSEP..S_LTOT-1", ct.term, ct.slot)
+		}
+		if other, dup := seen[ct.slot]; dup {
+			t.Errorf("loss terms %s and %s share slot %d", other, ct.term, ct.slot)
+		}
+		seen[ct.slot] = ct.term
 	}
 }
 
 // TestTermIndicesMatchGraph: the kernels' term indices T_* (the weights
-// loss_finalize reads, w[T_SEP], ...) are graph's Term values, one per
-// TermSpecs row named after its key, and NUM_TERMS is graph.NumTerms.
+// loss_finalize reads, w[T_SEP], ...) are the positions of cudaTerms, each
+// named after its term's key, and NUM_TERMS is the number of cudaTerms.
 func TestTermIndicesMatchGraph(t *testing.T) {
 	cu, file := kernelDefines(t, regexp.MustCompile(`^(T_[A-Z0-9]+|NUM_TERMS)$`))
-	want := map[string]int{"NUM_TERMS": int(graph.NumTerms)}
-	for term, spec := range graph.TermSpecs {
-		want["T_"+strings.ToUpper(spec.Key)] = term
+	want := map[string]int{"NUM_TERMS": len(cudaTerms)}
+	for i, ct := range cudaTerms {
+		want["T_"+strings.ToUpper(graph.TermSpecs[ct.term].Key)] = i
 	}
 	for name, w := range want {
 		v, ok := cu[name]
 		if !ok {
-			t.Errorf("no kernels/*.cu or *.cuh defines %s (= %d, graph's term order)", name, w)
+			t.Errorf("no kernels/*.cu or *.cuh defines %s (= %d, its index in cudaTerms)", name, w)
 			continue
 		}
 		if n, err := strconv.Atoi(v); err != nil || n != w {
-			t.Errorf("%s: #define %s %s; graph's term order has %d", file[name], name, v, w)
+			t.Errorf("%s: #define %s %s; cudaTerms has %d", file[name], name, v, w)
 		}
 	}
 	for name := range cu {
 		if _, ok := want[name]; !ok {
-			t.Errorf("%s defines %s, which is no term of graph.TermSpecs", file[name], name)
+			t.Errorf("%s defines %s, which is no term of cudaTerms", file[name], name)
 		}
+	}
+}
+
+// TestCPUOnlyTerms: the weights loss_finalize gets are those of cudaTerms
+// in their order, and a term without an entry (here CI and Cap, taken out
+// of the list) is refused where its weight is not zero and ignored where it
+// is.
+func TestCPUOnlyTerms(t *testing.T) {
+	lc := graph.PaperLoss()
+	all := lc.Weights()
+	w := cudaWeights(lc, cudaTerms)
+	if len(w) != len(cudaTerms) {
+		t.Fatalf("cudaWeights: %d weights, want %d", len(w), len(cudaTerms))
+	}
+	for i, ct := range cudaTerms {
+		if w[i] != all[ct.term] {
+			t.Errorf("cudaWeights[%d] = %g, want the %s weight %g", i, w[i], ct.term, all[ct.term])
+		}
+	}
+	if term, ok := cpuOnlyTerm(lc, cudaTerms); ok {
+		t.Errorf("cpuOnlyTerm(paper loss) = %s: the kernels compute every term of the paper", term)
+	}
+	var some []cudaTerm
+	for _, ct := range cudaTerms {
+		if ct.term != graph.CI && ct.term != graph.Cap {
+			some = append(some, ct)
+		}
+	}
+	if term, ok := cpuOnlyTerm(lc, some); !ok || term != graph.Cap {
+		t.Errorf("cpuOnlyTerm without cap and ci = %v, %v; want cap, true", term, ok)
+	}
+	lc.LambdaCap, lc.LambdaCI = 0, 0
+	if term, ok := cpuOnlyTerm(lc, some); ok {
+		t.Errorf("cpuOnlyTerm without cap and ci, both of weight 0 = %s, want none", term)
+	}
+	if w := cudaWeights(lc, some); len(w) != len(some) || w[0] != lc.LambdaSep || w[1] != lc.LambdaInv {
+		t.Errorf("cudaWeights(sep, inv) = %v, want [%g %g]", w, lc.LambdaSep, lc.LambdaInv)
 	}
 }
 

@@ -58,9 +58,10 @@
 #define S_LCI 19
 #define S_LTOT 20
 #define S_ZFRAC 21
-// The loss terms' indices, graph.Term order (graph/terms.go): loss_finalize
-// reads their weights w[T_*] (cuda/slots_test.go checks them against
-// graph.TermSpecs).
+// The indices of the loss terms the kernels compute: cuda/slots.go's
+// cudaTerms, in graph.Term order (graph/terms.go), T_* = the entry's index;
+// loss_finalize reads their weights w[T_*] (cuda/slots_test.go checks them
+// against cudaTerms). A CPU-only term has none.
 #define T_SEP 0
 #define T_INV 1
 #define T_CAP 2

@@ -3,7 +3,7 @@
 #include "common.cuh"
 
 // Loss values from the reduced sums (one thread). weights holds the term weights,
-// NUM_TERMS doubles indexed by T_* (graph.LossConfig.Weights); the total is
+// NUM_TERMS doubles indexed by T_* (cudaWeights in cuda/slots.go); the total is
 // sum_t w[t] v[t] in term order. A term whose weight is 0 was not computed
 // and reports 0.
 extern "C" __global__ void loss_finalize(double* S, long long P, const double* weights, long long mean) {
