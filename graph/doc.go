@@ -23,7 +23,8 @@
 // terms.go lists the loss terms (TermSpecs) and holds Losses; config.go the
 // loss settings; one file per loss op: separation_invariance.go (the two
 // pairwise terms, computed in one pass over the pairs), capacity.go,
-// conformal.go; recurrence.go and linear.go the network's ops; model.go
+// conformal.go; recurrence.go and linear.go the network's ops; procs.go
+// the parallel loops (parallelFor, on internal/workpool); model.go
 // builds the graph from them; forward.go is the float32 forward pass
 // without a graph that package analysis runs; states_loss.go the loss of
 // given states (idealised codes, gridgpu landscape) through the same ops.
@@ -32,28 +33,60 @@
 //
 // # Adding a loss term
 //
-// Outside the graph everything that lists the terms is derived from
+// Outside the graph, the code that lists the terms derives them from
 // TermSpecs: the config keys and their validation and flags, the
 // metrics.jsonl keys, the progress line, the loss command's output, the
 // averaging over microbatches (CPU and CUDA), the training curves and the
-// sweep tables. A new term therefore touches, on the CPU:
+// sweep tables. A term the CUDA engine does not implement touches these
+// files (a throwaway term checked the list):
 //
-//   - terms.go: its Term constant and TermSpecs row;
-//   - config.go: its weight in LossConfig (YAML key, help text) and its
-//     value in PaperLoss;
+//   - terms.go: its Term constant, after the others and before NumTerms,
+//     and its TermSpecs row;
+//   - config.go: its weight in LossConfig (yaml and json key the row's
+//     WeightKey, usage tag the help text; Problems checks it from
+//     TermSpecs), and its value in PaperLoss unless that is 0;
 //   - a new file with its op, forward and backward, the derivation in a
-//     comment;
-//   - model.go: the op in newModel, its value in run and allTerms;
-//   - package reference: its plain definition, which the tests compare
-//     the op against (and a finite-difference case in model_test.go);
-//   - README.md: the config table's row for the weight (a test requires
-//     one for every key).
+//     comment (capacity.go's scalarTerm serves a scalar term of the states
+//     that is cheap enough to recompute in the backward pass);
+//   - model.go: the op's field in model; the op in newModel, weighted and
+//     appended after the other terms; its value in runRows (l.Term); and
+//     in allTerms, from the states m.rec.s where the weight is 0;
+//   - states_loss.go: its value in LossOfStates, which computes every term
+//     by hand (no test fails without it: the term stays 0 there);
+//   - model_test.go: a case of TestGradientFiniteDifferences with only
+//     its weight non-zero;
+//   - package reference: its plain definition (reference/loss.go: the
+//     weight in Config, the value in Losses, both in Loss and its Total;
+//     the formula in reference/doc.go), and this package's
+//     reference_test.go: refConfig passes the weight and refLosses the
+//     value (without them no test compares the op with the reference);
+//   - docs/config.md: regenerated with `go run ./scripts/configref`
+//     (TestConfigReferenceIsCurrent); README.md has no table of the keys;
+//   - the tests that spell the terms out and fail on a new one:
+//     train/progress_test.go (TestFitLine's full progress line),
+//     sweep/summary_test.go (TestCollectColumns: results.csv gets a
+//     column), analysis/report/curves_test.go (its config.yaml needs the
+//     new weight key: analysis reads the weights of a run only from a
+//     config.yaml that has every TermSpecs weight key, so the reports of
+//     runs written before the term show none).
 //
-// The CUDA engine must then either refuse a non-zero weight (one check in
-// cuda/engine.go, as for the conformal-isometry variants) or implement it:
-// the kernel in a file of its own in cuda/kernels/ and its slot in
-// cuda/kernels/common.cuh (then make ptx), the slot and termSlots in
-// cuda/slots.go (tests check both against the kernel sources), a
-// launch function in cuda/kernels.go (checked against the kernel's
-// signature) and its stages in cuda/engine.go.
+// That is 13 files (10 for the tests to pass: without states_loss.go,
+// reference_test.go and reference/doc.go). No CUDA file: the terms the
+// kernels compute are cuda/slots.go's cudaTerms, NewEngine refuses a
+// non-zero weight for any other term (train it with --device cpu), and the
+// engine reports such a term as 0.
+//
+// To implement the term on CUDA as well: its kernel in a file of its own in
+// cuda/kernels/ (cuda/emu/emu.cc includes every .cu file and has each
+// kernel in its K(...) table: TestKernelSourcesListed), and in
+// cuda/kernels/common.cuh its scalar slots, its value's slot S_L<KEY> among
+// S_LSEP..S_LTOT-1 (they are full: S_LTOT and S_ZFRAC move, which
+// optimiser.cu's finiteness check over S_LSEP..S_LTOT follows) and its
+// index T_<KEY> with NUM_TERMS one more; its value in loss_finalize
+// (cuda/kernels/loss.cu); then make ptx (every module that includes
+// common.cuh may change). In Go: the slots in cuda/slots.go and in
+// TestSlotsMatchKernels's table (cuda/slots_test.go), its cudaTerms entry
+// (in Term order, at its T_ index), a launch function in cuda/kernels.go
+// (checked against the kernel's signature) and its stages in
+// cuda/engine.go.
 package graph

@@ -24,8 +24,8 @@ const (
 // TermSpec describes one loss term for everything outside the model's
 // graph: the config keys, their validation, the metrics.jsonl keys, the
 // progress line, the loss command and the reports are derived from
-// TermSpecs, so a new term is one row here (and its op, its CUDA stages and
-// its reference definition).
+// TermSpecs. A new term is one row here and the other files that doc.go's
+// "Adding a loss term" lists.
 type TermSpec struct {
 	// Key names the term in metrics.jsonl, the progress line and the loss
 	// command's JSON ("sep").
