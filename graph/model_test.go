@@ -99,6 +99,13 @@ func TestLossesMatchReference(t *testing.T) {
 		{"no-near-pairs", 3, 4, 8, 8, func() LossConfig { l := PaperLoss(); l.SigmaX = 1e-9; return l }(), data.AugmentNone},
 		{"no-far-pairs", 3, 4, 8, 8, func() LossConfig { l := PaperLoss(); l.SigmaX = 100; return l }(), data.AugmentPermute},
 		{"sep-only", 3, 4, 8, 8, LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, Reduction: ReduceMean}, data.AugmentPermute},
+		{"every-term", 4, 6, 8, 12, func() LossConfig {
+			l := PaperLoss()
+			for _, s := range TermSpecs {
+				*s.Weight(&l) = 1
+			}
+			return l
+		}(), data.AugmentPermute},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -170,15 +177,19 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	only := func(sep, inv, cap, ci float64) LossConfig {
 		return LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: sep, LambdaInv: inv, LambdaCap: cap, LambdaCI: ci, Reduction: ReduceMean}
 	}
-	cases := []struct {
+	type fdCase struct {
 		name       string
 		lc         LossConfig
 		normBlocks int // Params.NormBlocks (0: one Norm-ReLU)
-	}{
-		{"sep", only(1, 0, 0, 0), 0},
-		{"inv", only(0, 1, 0, 0), 0},
-		{"cap", only(0, 0, 1, 0), 0},
-		{"ci", only(0, 0, 0, 1), 0},
+	}
+	// Each term of TermSpecs alone, weight 1.
+	var cases []fdCase
+	for _, s := range TermSpecs {
+		lc := only(0, 0, 0, 0)
+		*s.Weight(&lc) = 1
+		cases = append(cases, fdCase{s.Key, lc, 0})
+	}
+	cases = append(cases, []fdCase{
 		{"all", PaperLoss(), 0},
 		{"all-sum", func() LossConfig { l := PaperLoss(); l.Reduction = ReduceSum; return l }(), 0},
 		// Conformal isometry over lags up to 3 within 0.25 m, in the
@@ -189,7 +200,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 		// Norm-ReLU in 2 and 3 blocks of the 6 units.
 		{"all-blocknorm2", PaperLoss(), 2},
 		{"all-blocknorm3", PaperLoss(), 3},
-	}
+	}...)
 	const B, T, N, H = 3, 4, 6, 8
 	// Both paths of the last layer: the MLP on the T distinct velocities,
 	// and on all B*T rows.
@@ -280,7 +291,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireLiveTerms(t, l64, PaperLoss())
-	for _, k := range []string{"loss", "sep", "inv", "cap", "ci"} {
+	for k := range l64.Keyed() {
 		if r := relErr(l32.Keyed()[k], l64.Keyed()[k]); r > 1e-5 {
 			t.Errorf("%s: float32 %.8g, float64 %.8g", k, l32.Keyed()[k], l64.Keyed()[k])
 		}
@@ -296,8 +307,11 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	if r := relErr(l64.Total, want.Total); r > 1e-9 {
 		t.Errorf("float64 total %.12g, reference %.12g", l64.Total, want.Total)
 	}
-	for term, v := range want.Term {
-		if r := relErr(l64.Term[term], v); r > 1e-9 {
+	for term, w := range PaperLoss().Weights() {
+		if w == 0 {
+			continue // a term of weight zero is not part of the graph (it reports 0)
+		}
+		if v := want.Term[term]; relErr(l64.Term[term], v) > 1e-9 {
 			t.Errorf("float64 %s %.12g, reference %.12g", TermSpecs[term].Key, l64.Term[term], v)
 		}
 	}

@@ -8,10 +8,10 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 )
 
-// TestAllTermsWithZeroWeights: AllTerms gives every unweighted term, those
-// with weight zero included (the graph does not compute them), equal to the
-// terms of a model with every weight 1 on the same parameters and
-// microbatch; undefined terms are nil.
+// TestAllTermsWithZeroWeights: AllTerms gives every unweighted term of
+// TermSpecs, those with weight zero included (the graph does not compute
+// them), equal to the terms of a model with every weight 1 on the same
+// parameters and microbatch; undefined terms are nil.
 func TestAllTermsWithZeroWeights(t *testing.T) {
 	base := PaperLoss()
 	with := func(f func(*LossConfig)) LossConfig { l := base; f(&l); return l }
@@ -54,7 +54,9 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 				t.Fatal(err)
 			}
 			all := c.lc
-			all.LambdaSep, all.LambdaInv, all.LambdaCap, all.LambdaCI = 1, 1, 1, 1
+			for _, s := range TermSpecs {
+				*s.Weight(&all) = 1
+			}
 			full, err := NewModel(B, T, N, H, all)
 			if err != nil {
 				t.Fatal(err)
@@ -64,24 +66,16 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []struct {
-				name    string
-				got     *float64
-				want    float64
-				wantNil bool
-			}{
-				{"sep", got[Sep], want.Term[Sep], c.nilSep},
-				{"inv", got[Inv], want.Term[Inv], c.nilInv},
-				{"cap", got[Cap], want.Term[Cap], false},
-				{"ci", got[CI], want.Term[CI], c.nilCI},
-			} {
+			wantNil := [NumTerms]bool{Sep: c.nilSep, Inv: c.nilInv, CI: c.nilCI}
+			for term, s := range TermSpecs {
+				g, w := got[term], want.Term[term]
 				switch {
-				case k.wantNil && k.got != nil:
-					t.Errorf("%s = %g, want nil (undefined)", k.name, *k.got)
-				case !k.wantNil && k.got == nil:
-					t.Errorf("%s is nil, want %g", k.name, k.want)
-				case k.got != nil && relErr(*k.got, k.want) > 1e-9:
-					t.Errorf("%s = %g, the full graph %g", k.name, *k.got, k.want)
+				case wantNil[term] && g != nil:
+					t.Errorf("%s = %g, want nil (undefined)", s.Key, *g)
+				case !wantNil[term] && g == nil:
+					t.Errorf("%s is nil, want %g", s.Key, w)
+				case g != nil && relErr(*g, w) > 1e-9:
+					t.Errorf("%s = %g, the full graph %g", s.Key, *g, w)
 				}
 			}
 			if *got[Cap] >= 0 {
