@@ -37,8 +37,10 @@
 // TermSpecs: the config keys and their validation and flags, the
 // metrics.jsonl keys, the progress line, the loss command's output, the
 // averaging over microbatches (CPU and CUDA), the training curves and the
-// sweep tables. A term the CUDA engine does not implement touches these
-// files (a throwaway term checked the list):
+// sweep tables; so do this package's tests of every term (finite
+// differences of each term alone, the every-term comparison with package
+// reference, AllTerms). A term the CUDA engine does not implement touches
+// these files (a throwaway term checked the list):
 //
 //   - terms.go: its Term constant, after the others and before NumTerms,
 //     and its TermSpecs row;
@@ -51,30 +53,30 @@
 //   - model.go: the op's field in model; the op in newModel, weighted and
 //     appended after the other terms; its value in runRows (l.Term); and
 //     in allTerms, from the states m.rec.s where the weight is 0;
-//   - states_loss.go: its value in LossOfStates, which computes every term
-//     by hand (no test fails without it: the term stays 0 there);
-//   - model_test.go: a case of TestGradientFiniteDifferences with only
-//     its weight non-zero;
-//   - package reference: its plain definition (reference/loss.go: the
-//     weight in Config, the value in Losses, both in Loss and its Total;
-//     the formula in reference/doc.go), and this package's
-//     reference_test.go: refConfig passes the weight and refLosses the
-//     value (without them no test compares the op with the reference);
+//   - reference/loss.go (or a file of its own in package reference): its
+//     plain definition, the weight in Config and the value in Losses, both
+//     in Loss and its Total;
+//   - reference_test.go here: refConfig passes the weight and refLosses
+//     the value (TestLossesMatchReference's every-term case fails without);
 //   - docs/config.md: regenerated with `go run ./scripts/configref`
 //     (TestConfigReferenceIsCurrent); README.md has no table of the keys;
-//   - the tests that spell the terms out and fail on a new one:
+//   - three tests elsewhere that spell the terms out:
 //     train/progress_test.go (TestFitLine's full progress line),
 //     sweep/summary_test.go (TestCollectColumns: results.csv gets a
 //     column), analysis/report/curves_test.go (its config.yaml needs the
-//     new weight key: analysis reads the weights of a run only from a
+//     new weight key: package analysis reads a run's weights only from a
 //     config.yaml that has every TermSpecs weight key, so the reports of
 //     runs written before the term show none).
 //
-// That is 13 files (10 for the tests to pass: without states_loss.go,
-// reference_test.go and reference/doc.go). No CUDA file: the terms the
-// kernels compute are cuda/slots.go's cudaTerms, NewEngine refuses a
-// non-zero weight for any other term (train it with --device cpu), and the
-// engine reports such a term as 0.
+// That is 10 files for the tests to pass. Three more are needed to be
+// complete but no test asks for them: states_loss.go (LossOfStates
+// computes every term by hand, and a term left out stays 0 there) with its
+// value in TestLossOfStatesByHand (states_loss_test.go), and the formula
+// in reference/doc.go. The term must be non-zero on the tests'
+// microbatches (requireLiveTerms). No CUDA file: the terms the kernels
+// compute are cuda/slots.go's cudaTerms, NewEngine refuses a non-zero
+// weight for any other term (train it with --device cpu), and the engine
+// reports such a term as 0.
 //
 // To implement the term on CUDA as well: its kernel in a file of its own in
 // cuda/kernels/ (cuda/emu/emu.cc includes every .cu file and has each
