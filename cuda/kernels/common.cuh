@@ -76,13 +76,17 @@
 // ---------------------------------------------------------------------------
 // Block reductions (deterministic: fixed tree over the block).
 
-__device__ double block_sum_d(double v, double* sh) {
+// The sum of v over the block, returned to every thread; sh holds at least
+// one T per warp. block_sum_d and block_sum_f are its double and float
+// instances.
+template <typename T>
+__device__ T block_sum(T v, T* sh) {
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = (blockDim.x + 31) / 32;
     for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffff, v, o);
     __syncthreads();
     if (lane == 0) sh[w] = v;
     __syncthreads();
-    double s = 0;
+    T s = 0;
     if (threadIdx.x == 0)
         for (int k = 0; k < nw; k++) s += sh[k];
     __syncthreads();
@@ -93,22 +97,8 @@ __device__ double block_sum_d(double v, double* sh) {
     return s;
 }
 
-__device__ float block_sum_f(float v, float* sh) {
-    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = (blockDim.x + 31) / 32;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffff, v, o);
-    __syncthreads();
-    if (lane == 0) sh[w] = v;
-    __syncthreads();
-    float s = 0;
-    if (threadIdx.x == 0)
-        for (int k = 0; k < nw; k++) s += sh[k];
-    __syncthreads();
-    if (threadIdx.x == 0) sh[0] = s;
-    __syncthreads();
-    s = sh[0];
-    __syncthreads();
-    return s;
-}
+__device__ double block_sum_d(double v, double* sh) { return block_sum(v, sh); }
+__device__ float block_sum_f(float v, float* sh) { return block_sum(v, sh); }
 
 __device__ float warp_sum_f(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);

@@ -28,6 +28,25 @@
 // Dynamic shared memory: (TI + TJ) * ld + TI * (TJ + 1) floats, ld = N | 1.
 #define TI 32
 #define TJ 32
+// Rows r0..r0+TI-1 of G (zero beyond P) into T (row stride ld), their
+// positions into x, then, after a barrier, their squared norms into sq.
+__device__ __forceinline__ void loss_tile(const float* G, const float* X, long long P, long long N, long long r0,
+                                          int ld, float* T, float (*x)[2], float* sq, int tid) {
+    for (int e = tid; e < TI * N; e += blockDim.x) {
+        const int r = e / (int)N, k = e % (int)N;
+        T[r * ld + k] = (r0 + r < P) ? G[(r0 + r) * N + k] : 0.f;
+    }
+    if (tid < TI) {
+        x[tid][0] = (r0 + tid < P) ? X[2 * (r0 + tid)] : 0.f;
+        x[tid][1] = (r0 + tid < P) ? X[2 * (r0 + tid) + 1] : 0.f;
+    }
+    __syncthreads();
+    if (tid < TI) {
+        float s = 0;
+        for (int k = 0; k < N; k++) s = fmaf(T[tid * ld + k], T[tid * ld + k], s);
+        sq[tid] = s;
+    }
+}
 extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, const float* X, long long P, long long N,
                                                            double sx2, double inv2sg2, long long doSep,
                                                            long long doInv, const double* S, float* dG,
@@ -43,20 +62,7 @@ extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, cons
     const long long i0 = blockIdx.x * (long long)TI;
     const float csep = (float)S[S_CSEP], cinv = (float)S[S_CINV];
 
-    for (int e = tid; e < TI * N; e += blockDim.x) {
-        const int r = e / (int)N, k = e % (int)N;
-        Gi[r * ld + k] = (i0 + r < P) ? G[(i0 + r) * N + k] : 0.f;
-    }
-    if (tid < TI) {
-        xi[tid][0] = (i0 + tid < P) ? X[2 * (i0 + tid)] : 0.f;
-        xi[tid][1] = (i0 + tid < P) ? X[2 * (i0 + tid) + 1] : 0.f;
-    }
-    __syncthreads();
-    if (tid < TI) {
-        float s = 0;
-        for (int k = 0; k < N; k++) s = fmaf(Gi[tid * ld + k], Gi[tid * ld + k], s);
-        si[tid] = s;
-    }
+    loss_tile(G, X, P, N, i0, ld, Gi, xi, si, tid);
 
     // Gram mapping: rows 2*(tid/16)+{0,1}, columns tid%16 + 16*{0,1}.
     const int gr = 2 * (tid / 16), gc = tid % 16;
@@ -72,20 +78,7 @@ extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, cons
 
     for (long long j0 = 0; j0 < P; j0 += TJ) {
         __syncthreads();  // previous tile's readers are done
-        for (int e = tid; e < TJ * N; e += blockDim.x) {
-            const int r = e / (int)N, k = e % (int)N;
-            Gj[r * ld + k] = (j0 + r < P) ? G[(j0 + r) * N + k] : 0.f;
-        }
-        if (tid < TJ) {
-            xj[tid][0] = (j0 + tid < P) ? X[2 * (j0 + tid)] : 0.f;
-            xj[tid][1] = (j0 + tid < P) ? X[2 * (j0 + tid) + 1] : 0.f;
-        }
-        __syncthreads();
-        if (tid < TJ) {
-            float s = 0;
-            for (int k = 0; k < N; k++) s = fmaf(Gj[tid * ld + k], Gj[tid * ld + k], s);
-            sj[tid] = s;
-        }
+        loss_tile(G, X, P, N, j0, ld, Gj, xj, sj, tid);
         float d00 = 0, d01 = 0, d10 = 0, d11 = 0;
         {
             const float* a0 = Gi + gr * ld;

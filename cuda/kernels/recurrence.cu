@@ -17,6 +17,23 @@ extern "C" __global__ void g0_forward(const float* G0, float* g0, float* n0, lon
     if (threadIdx.x == 0) n0[0] = n;
 }
 
+// Rows r = r0 + a*nw (a < RB) of the N x N matrix W into v, lane's
+// columns c = lane + 32*q (q < nq, N <= 256), zero beyond N: the batched
+// loads that rnn_forward and rnn_backward issue before using a batch.
+template <int RB>
+__device__ __forceinline__ void load_rows(const float* W, long long r0, int nw, int lane, int nq, long long N,
+                                          float (&v)[RB][8]) {
+#pragma unroll
+    for (int a = 0; a < RB; a++) {
+        const long long r = r0 + a * nw;
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            const long long c = lane + 32 * q;
+            v[a][q] = (r < N && q < nq && c < N) ? W[r * N + c] : 0.f;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Recurrence, forward. One block per trajectory b (trajectories are
 // independent), looping over t: y = W_{b,t} g_{b,t-1}; g_{b,t} = NormReLU(y).
@@ -48,15 +65,7 @@ extern "C" __global__ void rnn_forward(const float* Wf, const int* idx, const fl
         // Same products and order as one row at a time.
         for (long long r0 = w; r0 < N; r0 += RNN_RB * nw) {
             float v[RNN_RB][8];
-#pragma unroll
-            for (int a = 0; a < RNN_RB; a++) {
-                const long long r = r0 + a * nw;
-#pragma unroll
-                for (int q = 0; q < 8; q++) {
-                    const long long c = lane + 32 * q;
-                    v[a][q] = (r < N && q < nq && c < N) ? W[r * N + c] : 0.f;
-                }
-            }
+            load_rows<RNN_RB>(W, r0, nw, lane, nq, N, v);
 #pragma unroll
             for (int a = 0; a < RNN_RB; a++) {
                 const long long r = r0 + a * nw;
@@ -153,15 +162,7 @@ extern "C" __global__ void rnn_backward(float* Wf, const int* idx, const float* 
         // Same order of accumulation as one row at a time.
         for (long long r0 = w; r0 < N; r0 += RNN_RBB * nw) {
             float v[RNN_RBB][8];
-#pragma unroll
-            for (int a = 0; a < RNN_RBB; a++) {
-                const long long r = r0 + a * nw;
-#pragma unroll
-                for (int q = 0; q < 8; q++) {
-                    const long long c = lane + 32 * q;
-                    v[a][q] = (r < N && q < nq && c < N) ? W[r * N + c] : 0.f;
-                }
-            }
+            load_rows<RNN_RBB>(W, r0, nw, lane, nq, N, v);
 #pragma unroll
             for (int a = 0; a < RNN_RBB; a++) {
                 const long long r = r0 + a * nw;
