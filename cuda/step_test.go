@@ -500,6 +500,27 @@ func benchmarkStep(b *testing.B, augment, jsonFile string) {
 		augment, e.lastU, med, len(times), float64(e.AllocatedBytes())/(1<<30), stages)
 }
 
+// deviceTimes runs f on the device n times, synchronising after each, and
+// returns the seconds each took, sorted.
+func deviceTimes(b *testing.B, e *Engine, n int, f func() error) []float64 {
+	ts := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		err := e.d.run(func() error {
+			if err := f(); err != nil {
+				return err
+			}
+			return e.d.drv.synchronize()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	sort.Float64s(ts)
+	return ts
+}
+
 // BenchmarkGEMMPaper times the three large products of a paper-size
 // microbatch alone and reports each one's rate: on the P-row path (P x N^2
 // x H, as measured before the distinct-velocity path) and on the
@@ -543,21 +564,7 @@ func BenchmarkGEMMPaper(b *testing.B) {
 	}
 	res := map[string]float64{}
 	for _, x := range gs {
-		var ts []float64
-		for i := 0; i < 12; i++ {
-			t0 := time.Now()
-			err := e.d.run(func() error {
-				if err := x.run(); err != nil {
-					return err
-				}
-				return e.d.drv.synchronize()
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ts = append(ts, time.Since(t0).Seconds())
-		}
-		sort.Float64s(ts)
+		ts := deviceTimes(b, e, 12, x.run)
 		tf := 2 * float64(x.rows) * float64(NN) * float64(H) / ts[len(ts)/2] / 1e12
 		res[x.name] = tf
 		b.Logf("%-20s %s: %.3f ms, %.1f TFLOP/s", x.name, x.kind, ts[len(ts)/2]*1e3, tf)
@@ -592,23 +599,14 @@ func BenchmarkPairPaper(b *testing.B) {
 			pair = append(pair, st)
 		}
 	}
-	var ts []float64
-	for i := 0; i < 12; i++ {
-		t0 := time.Now()
-		err := e.d.run(func() error {
-			for _, st := range pair {
-				if err := st.run(); err != nil {
-					return err
-				}
+	ts := deviceTimes(b, e, 12, func() error {
+		for _, st := range pair {
+			if err := st.run(); err != nil {
+				return err
 			}
-			return e.d.drv.synchronize()
-		})
-		if err != nil {
-			b.Fatal(err)
 		}
-		ts = append(ts, time.Since(t0).Seconds())
-	}
-	sort.Float64s(ts)
+		return nil
+	})
 	med := ts[len(ts)/2]
 	// Per-stage times (synchronising after each).
 	stages := map[string]float64{}
