@@ -4,7 +4,6 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // CIWindow selects the pairs of states the conformal-isometry term compares
@@ -157,26 +156,9 @@ type ciTerm[T float] struct {
 }
 
 func newCITerm[T float](mdl *model[T], B, steps, N int, win CIWindow, s *G.Node) (*ciTerm[T], *G.Node, error) {
-	c := &ciTerm[T]{scalarTerm: scalarTerm[T]{ds: make([]T, B*(steps+1)*N)}}
-	fwd := newOp("sicConformalIsometry", []int{2}, 0)
-	fwd.do = func(in []G.Value) (G.Value, error) {
-		defer tock(PhaseOtherLosses, tick())
-		c.value = ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, win, nil, 0)
-		return scalarValue[T](c.value), nil
-	}
-	fwd.diffWRT = []bool{true}
-	fwd.symDiff = func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-		back := newOp("sicConformalIsometryGrad", []int{2, 0}, 2)
-		back.shape = func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{B * (steps + 1), N}, nil }
-		back.do = func(in []G.Value) (G.Value, error) {
-			defer tock(PhaseOtherLosses, tick())
-			clear(c.ds)
-			ciLoss(B, steps, N, sliceOf[T](in[0]), c.vel, win, c.ds, scalarOf(in[1]))
-			return denseOf(c.ds, B*(steps+1), N), nil
-		}
-		ds, err := apply(back, inputs[0], grad)
-		return G.Nodes{ds}, err
-	}
-	out, err := apply(fwd, s)
+	c := &ciTerm[T]{}
+	out, err := newScalarTerm(&c.scalarTerm, "sicConformalIsometry", B, steps, N, s,
+		func(s []T) float64 { return ciLoss(B, steps, N, s, c.vel, win, nil, 0) },
+		func(s []T, up float64, ds []T) { ciLoss(B, steps, N, s, c.vel, win, ds, up) })
 	return c, out, err
 }
