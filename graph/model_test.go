@@ -415,6 +415,21 @@ func TestGrad64MatchesReference(t *testing.T) {
 	}
 }
 
+// checkFloat32 compares a float32 graph's total l and gradient g with the
+// float64 all-rows graph's (want, wantG): the total within 1e-5 and each
+// tensor within 1e-4, relative; what begins the messages.
+func checkFloat32(t *testing.T, what string, l Losses, g *Params, want Losses, wantG [][]float64) {
+	t.Helper()
+	if r := relErr(l.Total, want.Total); r > 1e-5 {
+		t.Errorf("%s: total %.8g, float64 all rows %.8g", what, l.Total, want.Total)
+	}
+	for i, s := range g.Slices() {
+		if r := vecRelErr(s, wantG[i]); !(r <= 1e-4) {
+			t.Errorf("%s: gradient of %s: relative error %.3g", what, ParamNames[i], r)
+		}
+	}
+}
+
 // The distinct-velocity path against the all-rows path on the same
 // microbatch: the same model, so the same losses and gradients up to the
 // rounding of sums taken in another order. In float64 that is far below
@@ -461,14 +476,7 @@ func TestDistinctVelocitiesMatchAllRows(t *testing.T) {
 		if m32.impl != m32.shared {
 			t.Fatalf("B=%d: a permuted microbatch did not take the distinct-velocity graph", c.B)
 		}
-		if r := relErr(l32.Total, la.Total); r > 1e-5 {
-			t.Errorf("B=%d: float32 distinct total %.8g, float64 all rows %.8g", c.B, l32.Total, la.Total)
-		}
-		for i, s := range g32.Slices() {
-			if r := vecRelErr(s, ga[i]); !(r <= 1e-4) {
-				t.Errorf("B=%d: float32 distinct gradient of %s: relative error %.3g", c.B, ParamNames[i], r)
-			}
-		}
+		checkFloat32(t, fmt.Sprintf("B=%d: float32 distinct", c.B), l32, g32, la, ga)
 		m32.Close()
 	}
 }
@@ -555,14 +563,7 @@ func TestVelocitySetsTakeTheDistinctGraph(t *testing.T) {
 		if got := m.impl == m.shared; got != c.wantShare {
 			t.Errorf("most %d: distinct-velocity graph used %v, want %v", c.most, got, c.wantShare)
 		}
-		if r := relErr(l.Total, want.Total); r > 1e-5 {
-			t.Errorf("most %d: total %.8g, float64 all rows %.8g", c.most, l.Total, want.Total)
-		}
-		for i, gs := range g.Slices() {
-			if r := vecRelErr(gs, wantG[i]); !(r <= 1e-4) {
-				t.Errorf("most %d: gradient of %s: relative error %.3g", c.most, ParamNames[i], r)
-			}
-		}
+		checkFloat32(t, fmt.Sprintf("most %d", c.most), l, g, want, wantG)
 		m.Close()
 	}
 	if _, err := NewModelDistinct(B, T, N, H, B*T+1, lc); err == nil {
