@@ -48,8 +48,9 @@
 //     WeightKey, usage tag the help text; Problems checks it from
 //     TermSpecs), and its value in PaperLoss unless that is 0;
 //   - a new file with its op, forward and backward, the derivation in a
-//     comment (capacity.go's scalarTerm serves a scalar term of the states
-//     that is cheap enough to recompute in the backward pass);
+//     comment (for a scalar term of the states that is cheap enough to
+//     recompute in the backward pass, newScalarTerm in capacity.go builds
+//     the op from the two functions);
 //   - model.go: the op's field in model; the op in newModel, weighted and
 //     appended after the other terms; its value in runRows (l.Term); and
 //     in allTerms, from the states m.rec.s where the weight is 0;
