@@ -75,8 +75,10 @@ type TrainingCurves struct {
 	// EvalWalks is the last eval_walks value ("standard", "training",
 	// "both"; "" in files without it).
 	EvalWalks string
-	// Weights are from config.yaml; nil when it is missing or lacks one of
-	// them (WeightsNote says why), and then no weighted curves are drawn.
+	// Weights are from config.yaml; nil when it is missing, unreadable or
+	// has none of the weights (WeightsNote says why), and then no weighted
+	// curves are drawn. A weight it lacks is a term the run predates: 0,
+	// and WeightsNote names it.
 	Weights     *LossWeights
 	WeightsNote string
 	// Note says why there are no curves (no metrics.jsonl, no usable
@@ -139,7 +141,12 @@ func (c *TrainingCurves) add(l rundir.MetricsLine) {
 	c.Points = append(c.Points, p)
 }
 
-// readLossWeights reads the loss weights of a run's config.yaml.
+// readLossWeights reads the loss weights of a run's config.yaml. A weight
+// key that config.yaml lacks is a term the run predates (the trainer writes
+// every weight, so its config was written before the term existed): that
+// weight is 0 and the note names the missing keys. It returns nil, and says
+// why, when there is no readable config.yaml, it is not YAML, a weight is
+// not a number, or it has none of the weight keys.
 func readLossWeights(runDir string) (*LossWeights, string) {
 	path := rundir.ConfigPath(runDir)
 	b, err := rundir.ReadConfig(runDir)
@@ -156,19 +163,27 @@ func readLossWeights(runDir string) (*LossWeights, string) {
 		return nil, fmt.Sprintf("%s: %v", path, err)
 	}
 	var w LossWeights
+	var missing []string
 	for t, s := range graph.TermSpecs {
-		switch v := cfg.Loss[s.WeightKey].(type) {
+		v, ok := cfg.Loss[s.WeightKey]
+		if !ok {
+			missing = append(missing, "loss."+s.WeightKey)
+			continue
+		}
+		switch v := v.(type) {
 		case float64:
 			w[t] = v
 		case int:
 			w[t] = float64(v)
 		default:
-			keys := make([]string, len(w))
-			for t, s := range graph.TermSpecs {
-				keys[t] = s.WeightKey
-			}
-			return nil, path + " lacks one of loss." + strings.Join(keys, ", ")
+			return nil, fmt.Sprintf("%s: loss.%s is not a number: %v", path, s.WeightKey, v)
 		}
+	}
+	switch {
+	case len(missing) == len(w):
+		return nil, path + " has none of " + strings.Join(missing, ", ")
+	case len(missing) > 0:
+		return &w, path + " lacks " + strings.Join(missing, ", ") + ": the run predates those terms (weight 0)"
 	}
 	return &w, ""
 }

@@ -314,7 +314,7 @@ phase along the module's two lattice directions. For persistent homology (Betti 
 {{else}}<p>No module has {{.Settings.StateSpace.MinUnits}} or more units.</p>{{end}}
 {{with .Training}}{{if .Figures}}<h2 id="training">Training</h2>
 <p>Run <code>{{.RunDir}}</code>: {{.MetricsLines}} lines of metrics.jsonl, steps {{.FirstStep}} to {{.LastStep}}{{if .EvalLines}}, {{.EvalLines}} with a grid evaluation{{end}}{{if .Malformed}}; {{.Malformed}} malformed line(s) skipped{{end}}{{if .Superseded}}; {{.Superseded}} line(s) superseded by a resumed run{{end}}.
-{{with .Weights}}Loss weights (config.yaml): {{.WeightText}}.{{else}}No loss weights: {{.WeightsNote}}.{{end}}</p>
+{{with .Weights}}Loss weights (config.yaml): {{.WeightText}}{{with $.Training.WeightsNote}} ({{.}}){{end}}.{{else}}No loss weights: {{.WeightsNote}}.{{end}}</p>
 {{range $i, $f := .Figures}}<p class="note">{{index $.Training.Captions $i}}</p>
 <img src="{{$f}}" alt="{{$f}}">
 {{end}}{{else}}<p class="note">Training curves: none ({{.Note}}).</p>
