@@ -118,9 +118,15 @@ var (
 
 func positive(v float64) (float64, bool) { return v, v > 0 }
 
-// lossCurvesPNG: one panel per loss term (unweighted and weighted) and one
-// for the total loss.
+// lossCurvesPNG draws lossPanels.
 func lossCurvesPNG(c *analysis.TrainingCurves, mark float64) ([]byte, error) {
+	return curvesPNG(lossPanels(c), 3, mark, "Training losses against step")
+}
+
+// lossPanels: one panel per loss term (unweighted and weighted) in
+// graph.TermSpecs order, one for the total loss and, with weights, one of
+// the weighted terms side by side.
+func lossPanels(c *analysis.TrainingCurves) []curvePanel {
 	w := c.Weights
 	var panels []curvePanel
 	for ti, t := range graph.TermSpecs {
@@ -161,7 +167,7 @@ func lossCurvesPNG(c *analysis.TrainingCurves, mark float64) ([]byte, error) {
 		}
 		panels = append(panels, p)
 	}
-	return curvesPNG(panels, 3, mark, "Training losses against step")
+	return panels
 }
 
 func optimCurvesPNG(c *analysis.TrainingCurves, mark float64, N int) ([]byte, error) {

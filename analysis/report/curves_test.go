@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -10,34 +11,75 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot/plotter"
+
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/analysis/internal/testopts"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
+// termShapes are synthetic loss terms at line i of a run (f: the fraction
+// of the run done), shaped like the trainer's: a noisy slow fall, a decay, a
+// negative one and one spanning decades with a zero at line 3 (on a log
+// axis). graph.TermSpecs's terms take them in turn.
+var termShapes = []func(i int, f float64) float64{
+	func(i int, f float64) float64 { return 0.5 - 0.3*f + 0.02*math.Sin(float64(i)) },
+	func(i int, f float64) float64 { return 0.4 * math.Exp(-4*f) },
+	func(i int, f float64) float64 { return -0.9 + 0.3*f },
+	func(i int, f float64) float64 {
+		if i == 3 {
+			return 0
+		}
+		return 300 * math.Exp(-8*f)
+	},
+}
+
+// testWeight is term t's weight in runConfig: distinct for every term, so
+// that a dropped or misordered weight shows.
+func testWeight(t int) float64 {
+	w := []float64{1, 0.1, 0.5, 0.01}
+	return w[t%len(w)] * float64(1+t/len(w))
+}
+
+// runConfig is a run's config.yaml with the weights of the first terms of
+// graph.TermSpecs (a run that predates the others lacks their keys).
+func runConfig(terms int) string {
+	s := "model:\n  units: 8\nloss:\n  sigma_x: 0.05\n"
+	for t, spec := range graph.TermSpecs[:terms] {
+		s += fmt.Sprintf("  %s: %g\n", spec.WeightKey, testWeight(t))
+	}
+	return s + "run:\n  steps: 100\n"
+}
+
+// testRunConfig has every weight.
+var testRunConfig = runConfig(int(graph.NumTerms))
+
 // syntheticMetrics writes n metrics.jsonl lines shaped like the trainer's:
-// decaying losses (ci spanning decades, cap negative), an lr schedule,
-// dead_units null on every seventh line, eval keys every evalEvery steps
-// (0: none), and a malformed line after the first third when bad.
-func syntheticMetrics(n, evalEvery int, bad bool) string {
+// the first terms of graph.TermSpecs (termShapes) and their sum weighted by
+// testWeight, an lr schedule, dead_units null on every seventh line, eval
+// keys every evalEvery steps (0: none), and a malformed line after the
+// first third when bad.
+func syntheticMetrics(n, evalEvery int, bad bool, terms int) string {
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
 		step := 10 * i
 		f := float64(i) / float64(n)
 		m := map[string]any{
-			"step": step, "sep": 0.5 - 0.3*f + 0.02*math.Sin(float64(i)), "inv": 0.4 * math.Exp(-4*f),
-			"cap": -0.9 + 0.3*f, "ci": 300 * math.Exp(-8*f), "zero_frac": 0, "lr": 0.003 / float64(1+i/(n/3+1)),
+			"step": step, "zero_frac": 0, "lr": 0.003 / float64(1+i/(n/3+1)),
 			"grad_norm": 10*math.Exp(-5*f) + 0.1, "steps_per_sec": 100, "elapsed": float64(i),
 			"dead_units": i / 10,
 		}
 		if i%7 == 0 {
 			m["dead_units"] = nil
 		}
-		m["loss"] = m["sep"].(float64) + 0.1*m["inv"].(float64) + 0.5*m["cap"].(float64) + 0.01*m["ci"].(float64)
-		if i == 3 {
-			m["ci"] = 0.0 // a zero on a log axis
+		loss := 0.0
+		for t, spec := range graph.TermSpecs[:terms] {
+			v := termShapes[t%len(termShapes)](i, f)
+			m[spec.Key] = v
+			loss += testWeight(t) * v
 		}
+		m["loss"] = loss
 		if evalEvery > 0 && step%evalEvery == 0 {
 			m["eval_grid_units"] = int(10 * f)
 			m["eval_grid_frac"] = f * 10 / 32
@@ -67,8 +109,6 @@ func syntheticMetrics(n, evalEvery int, bad bool) string {
 	return b.String()
 }
 
-const testRunConfig = "model:\n  units: 8\nloss:\n  sigma_x: 0.05\n  lambda_sep: 1\n  lambda_inv: 0.1\n  lambda_cap: 0.5\n  lambda_ci: 0.01\nrun:\n  steps: 100\n"
-
 func TestReportTrainingCurves(t *testing.T) {
 	p := graph.InitParams(8, 16, 2)
 	opt := testopts.Small()
@@ -77,22 +117,26 @@ func TestReportTrainingCurves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := int(graph.NumTerms)
 	for _, c := range []struct {
 		name      string
 		metrics   *string // nil: no metrics.jsonl
 		config    string  // "" : no config.yaml
+		predates  bool    // the run predates the last term: no weight for it
 		figures   []string
 		lines     int
 		malformed int
 		lastStep  int64
 		note      string // in index.html when there are no figures
 	}{
-		{name: "full", metrics: ptr(syntheticMetrics(200, 500, true)), config: testRunConfig,
+		{name: "full", metrics: ptr(syntheticMetrics(200, 500, true, all)), config: testRunConfig,
 			figures: []string{"curves_losses.png", "curves_optim.png", "curves_eval.png"}, lines: 200, malformed: 1, lastStep: 2000},
-		{name: "short, no eval, no config", metrics: ptr(syntheticMetrics(12, 0, false)),
+		{name: "short, no eval, no config", metrics: ptr(syntheticMetrics(12, 0, false, all)),
 			figures: []string{"curves_losses.png", "curves_optim.png"}, lines: 12, lastStep: 120},
-		{name: "one line", metrics: ptr(`{"step":1,"loss":1,"sep":1,"inv":1,"cap":-1,"ci":1,"lr":0.001,"grad_norm":2}` + "\n"), config: testRunConfig,
-			figures: []string{"curves_losses.png", "curves_optim.png"}, lines: 1, lastStep: 1},
+		{name: "one line", metrics: ptr(syntheticMetrics(1, 0, false, all)), config: testRunConfig,
+			figures: []string{"curves_losses.png", "curves_optim.png"}, lines: 1, lastStep: 10},
+		{name: "predates the last term", metrics: ptr(syntheticMetrics(12, 0, false, all-1)), config: runConfig(all - 1), predates: true,
+			figures: []string{"curves_losses.png", "curves_optim.png"}, lines: 12, lastStep: 120},
 		{name: "missing", note: "no metrics.jsonl in"},
 		{name: "empty", metrics: ptr(""), note: "has no usable lines"},
 		{name: "only malformed", metrics: ptr("not json\n{\"loss\": 1}\n[1,2]\n"), malformed: 3, note: "has no usable lines (3 malformed)"},
@@ -161,8 +205,20 @@ func TestReportTrainingCurves(t *testing.T) {
 				if (c.config != "") != (ts.Weights != nil) {
 					t.Errorf("loss weights %+v with config %q", ts.Weights, c.config)
 				}
-				if c.config != "" && (ts.Weights[graph.CI] != 0.01 || ts.Weights[graph.Inv] != 0.1) {
-					t.Errorf("loss weights %+v", ts.Weights)
+				checkLossPanels(t, info.Training)
+				if c.config != "" && ts.Weights != nil {
+					for term, spec := range graph.TermSpecs {
+						want := testWeight(term)
+						if c.predates && term == all-1 {
+							want = 0
+						}
+						if ts.Weights[term] != want {
+							t.Errorf("loss weight %s = %g, want %g (weights %+v)", spec.WeightKey, ts.Weights[term], want, ts.Weights)
+						}
+					}
+				}
+				if note := "lacks loss." + graph.TermSpecs[all-1].WeightKey + ": the run predates"; c.predates != strings.Contains(ts.WeightsNote, note) || c.predates != strings.Contains(page, note) {
+					t.Errorf("note %q and index.html: want %q there: %t", ts.WeightsNote, note, c.predates)
 				}
 			} else {
 				if train >= 0 {
@@ -191,6 +247,51 @@ func TestReportTrainingCurves(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// checkLossPanels checks the loss figure's panels against graph.TermSpecs:
+// the t-th draws term t's values (negated or not), and with weights the
+// last draws every term, weighted, in order.
+func checkLossPanels(t *testing.T, c *analysis.TrainingCurves) {
+	t.Helper()
+	panels := lossPanels(c)
+	n := int(graph.NumTerms)
+	if want := n + 1 + btoi(c.Weights != nil); len(panels) != want {
+		t.Fatalf("%d loss panels, want %d", len(panels), want)
+	}
+	same := func(a, b plotter.XYs, abs bool) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			ya, yb := a[i].Y, b[i].Y
+			if abs {
+				ya, yb = math.Abs(ya), math.Abs(yb)
+			}
+			if a[i].X != b[i].X || ya != yb {
+				return false
+			}
+		}
+		return true
+	}
+	for term, spec := range graph.TermSpecs {
+		raw := series(c, spec.Key, nil)
+		if l := panels[term].lines[0]; !strings.HasPrefix(l.label, spec.Key) || !same(l.xy, raw, true) {
+			t.Errorf("loss panel %d (%s): line %q (%d points) is not %s's %d values", term, panels[term].title, l.label, len(l.xy), spec.Key, len(raw))
+		}
+		if c.Weights != nil {
+			if l := panels[n+1].lines[term]; l.label != spec.Key || !same(l.xy, scale(raw, c.Weights[term]), false) {
+				t.Errorf("weighted terms: line %d %q (%d points) is not %s's %d values weighted %g", term, l.label, len(l.xy), spec.Key, len(raw), c.Weights[term])
+			}
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // series skips the points without the key and the values f drops.
 func TestSeries(t *testing.T) {
