@@ -47,22 +47,36 @@ func TestProgressLines(t *testing.T) {
 // widths: it never exceeds the width, the step, loss, ETA and grid fields
 // stay longest, and fields go in rank order (loss terms, lr, steps/s first).
 func TestFitLine(t *testing.T) {
-	l := graph.Losses{Total: 0.123456, Term: [graph.NumTerms]float64{-0.012345, 0.0012345, -1.2345, 0.00012345}}
+	// The terms of graph.TermSpecs take these values (and %.4g texts) in
+	// turn, so that neighbours differ and a misordered term shows.
+	values := []struct {
+		v    float64
+		text string
+	}{{-0.012345, "-0.01235"}, {0.0012345, "0.001234"}, {-1.2345, "-1.234"}, {0.00012345, "0.0001234"}}
+	l := graph.Losses{Total: 0.123456}
+	terms := make([]string, graph.NumTerms) // each term's text in the line
+	for t, s := range graph.TermSpecs {
+		v := values[t%len(values)]
+		l.Term[t] = v.v
+		terms[t] = s.Key + " " + v.text
+	}
 	fields := progressFields(1234, 1500, l, 1.234e-4, "grid 123/512", 123.4, "1h02m")
 	full := fitLine(fields, math.MaxInt)
-	const want = "step 1234/1500 (82.3%)  loss 0.12346  sep -0.01235 inv 0.001234 cap -1.234 ci 0.0001234  lr 0.000123  grid 123/512  123 steps/s  ETA 1h02m"
+	want := "step 1234/1500 (82.3%)  loss 0.12346  " + strings.Join(terms, " ") + "  lr 0.000123  grid 123/512  123 steps/s  ETA 1h02m"
 	if full != want {
 		t.Fatalf("full line\n%q, want\n%q", full, want)
 	}
+	// The terms leave first, the last one first: at 120 columns the first
+	// two are left.
 	for _, c := range []struct {
 		width      int
 		has, lacks []string
 	}{
-		{40, []string{"step 1234/1500", "loss 0.12346", "ETA 1h02m"}, []string{"%", "sep", "lr", "steps/s", "grid"}},
-		{60, []string{"step 1234/1500", "loss 0.12346", "grid 123/512", "ETA 1h02m"}, []string{"%", "sep", "lr", "steps/s"}},
-		{80, []string{"step 1234/1500 (82.3%)", "loss 0.12346", "grid 123/512", "ETA 1h02m", "steps/s"}, []string{"sep", "ci", "lr"}},
-		{120, []string{"step 1234/1500 (82.3%)", "loss 0.12346  sep -0.01235 inv 0.001234  lr", "grid", "steps/s", "ETA"}, []string{"cap", "ci"}},
-		{200, []string{full}, nil},
+		{40, []string{"step 1234/1500", "loss 0.12346", "ETA 1h02m"}, append([]string{"%", "lr", "steps/s", "grid"}, terms...)},
+		{60, []string{"step 1234/1500", "loss 0.12346", "grid 123/512", "ETA 1h02m"}, append([]string{"%", "lr", "steps/s"}, terms...)},
+		{80, []string{"step 1234/1500 (82.3%)", "loss 0.12346", "grid 123/512", "ETA 1h02m", "steps/s"}, append([]string{"lr"}, terms...)},
+		{120, []string{"step 1234/1500 (82.3%)", "loss 0.12346  " + terms[0] + " " + terms[1] + "  lr", "grid", "steps/s", "ETA"}, terms[2:]},
+		{len(want), []string{full}, nil},
 	} {
 		got := fitLine(fields, c.width)
 		t.Logf("%3d: %s", c.width, got)
