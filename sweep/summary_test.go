@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
@@ -36,18 +38,33 @@ func TestCollectColumns(t *testing.T) {
 	report := `{"arenas": [
 	  {"side_m": 1, "modules": {"modules": [{"period": 0.3}, {"period": 0.42}], "grid_units": [1, 2, 3, 4, 5, 6]}, "figures": {"ratemaps": "ratemaps_1m.png", "histograms": "histograms_1m.png"}},
 	  {"side_m": 2, "modules": {"modules": [], "grid_units": [4]}, "figures": {"ratemaps": "ratemaps_2m.png"}}]}`
+	// The loss terms of a metrics line, `"sep":v,...` over graph.TermSpecs
+	// with term t's value base+t/4 (distinct, so that a misordered column
+	// shows), and their cells in results.csv.
+	terms := func(base float64) (js, cells string) {
+		var j, c []string
+		for t, s := range graph.TermSpecs {
+			v := strconv.FormatFloat(base+float64(t)/4, 'g', -1, 64)
+			j = append(j, `"`+s.Key+`":`+v)
+			c = append(c, v)
+		}
+		return strings.Join(j, ","), strings.Join(c, ",")
+	}
+	first, _ := terms(2)
+	last, lastCells := terms(-0.5)
+	other, otherCells := terms(0.125)
 	// Run 0: done, with the keys other parts of the program may log.
 	fakeRun(t, RunDir(out, pts[0].Name), []string{
-		`{"step":10,"loss":2,"sep":0.5,"inv":0.1,"cap":-0.5,"ci":3,"elapsed":1,"eval_grid_units":1,"dead_units":4}`,
-		`{"step":20,"loss":1.5,"sep":0.4,"inv":0.2,"cap":-0.6,"ci":2,"elapsed":4,"eval_grid_units":3,"eval_score60_max":0.9,"eval_periods":[0.3,0.42]}`,
+		`{"step":10,"loss":2,` + first + `,"elapsed":1,"eval_grid_units":1,"dead_units":4}`,
+		`{"step":20,"loss":1.5,` + last + `,"elapsed":4,"eval_grid_units":3,"eval_score60_max":0.9,"eval_periods":[0.3,0.42]}`,
 	}, 20, report)
 	// Run 1: trained but not analysed; run 2: failed before any checkpoint.
-	fakeRun(t, RunDir(out, pts[1].Name), []string{`{"step":20,"loss":1,"sep":0.1,"inv":0.1,"cap":-0.1,"ci":1,"elapsed":2}`}, 20, "")
-	fakeRun(t, RunDir(out, pts[2].Name), []string{`{"step":5,"loss":1,"sep":0.1,"inv":0.1,"cap":-0.1,"ci":1,"elapsed":2}`}, 0, "")
+	fakeRun(t, RunDir(out, pts[1].Name), []string{`{"step":20,"loss":1,` + other + `,"elapsed":2}`}, 20, "")
+	fakeRun(t, RunDir(out, pts[2].Name), []string{`{"step":5,"loss":1,` + other + `,"elapsed":2}`}, 0, "")
 	writeStatus(RunDir(out, pts[2].Name), &Status{Name: pts[2].Name, Index: 2, State: StateFailed, Error: "step 6: loss term ci is NaN"})
 	// A run directory left from an earlier version of the sweep file.
 	old := RunDir(out, "seed=9_lr=0.01")
-	fakeRun(t, old, []string{`{"step":20,"loss":1,"sep":0.1,"inv":0.1,"cap":-0.1,"ci":1,"elapsed":2}`}, 20, "")
+	fakeRun(t, old, []string{`{"step":20,"loss":1,` + other + `,"elapsed":2}`}, 20, "")
 	writeStatus(old, &Status{Name: "seed=9_lr=0.01", Index: 0, Values: []KV{{"run.seed", 9}, {"optimizer.lr", 0.01}}, State: StateDone})
 
 	sum, err := Collect(spec, pts, out)
@@ -63,16 +80,20 @@ func TestCollectColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHeader := "name,index,run.seed,optimizer.lr,status,steps,loss,sep,inv,cap,ci,steps_per_sec,dead_units," +
+	var keys []string
+	for _, s := range graph.TermSpecs {
+		keys = append(keys, s.Key)
+	}
+	wantHeader := "name,index,run.seed,optimizer.lr,status,steps,loss," + strings.Join(keys, ",") + ",steps_per_sec,dead_units," +
 		"grid_units_1m,modules_1m,periods_1m,grid_units_2m,modules_2m,periods_2m,eval_grid_units,eval_periods,eval_score60_max,error"
 	if got := strings.Join(recs[0], ","); got != wantHeader {
 		t.Fatalf("header\n %s\nwant\n %s", got, wantHeader)
 	}
 	want := []string{
-		"seed=0_lr=0.01,0,0,0.01,done,20,1.5,0.4,0.2,-0.6,2,5,4,6,2,0.3 0.42,1,0,,3,0.3 0.42,0.9,",
-		"seed=1_lr=0.01,1,1,0.01,incomplete,20,1,0.1,0.1,-0.1,1,10,,,,,,,,,,,",
-		"seed=2_lr=0.01,2,2,0.01,failed,5,1,0.1,0.1,-0.1,1,2.5,,,,,,,,,,,step 6: loss term ci is NaN",
-		"seed=9_lr=0.01,,9,0.01,done,20,1,0.1,0.1,-0.1,1,10,,,,,,,,,,,",
+		"seed=0_lr=0.01,0,0,0.01,done,20,1.5," + lastCells + ",5,4,6,2,0.3 0.42,1,0,,3,0.3 0.42,0.9,",
+		"seed=1_lr=0.01,1,1,0.01,incomplete,20,1," + otherCells + ",10,,,,,,,,,,,",
+		"seed=2_lr=0.01,2,2,0.01,failed,5,1," + otherCells + ",2.5,,,,,,,,,,,step 6: loss term ci is NaN",
+		"seed=9_lr=0.01,,9,0.01,done,20,1," + otherCells + ",10,,,,,,,,,,,",
 	}
 	if len(recs) != 5 {
 		t.Fatalf("%d records", len(recs))
