@@ -60,16 +60,9 @@
 //   - reference_test.go here: refConfig passes the weight and refLosses
 //     the value (TestLossesMatchReference's every-term case fails without);
 //   - docs/config.md: regenerated with `go run ./scripts/configref`
-//     (TestConfigReferenceIsCurrent); README.md has no table of the keys;
-//   - three tests elsewhere that spell the terms out:
-//     train/progress_test.go (TestFitLine's full progress line),
-//     sweep/summary_test.go (TestCollectColumns: results.csv gets a
-//     column), analysis/report/curves_test.go (its config.yaml needs the
-//     new weight key: package analysis reads a run's weights only from a
-//     config.yaml that has every TermSpecs weight key, so the reports of
-//     runs written before the term show none).
+//     (TestConfigReferenceIsCurrent); README.md has no table of the keys.
 //
-// That is 10 files for the tests to pass. Three more are needed to be
+// That is 7 files for the tests to pass. Three more are needed to be
 // complete but no test asks for them: states_loss.go (LossOfStates
 // computes every term by hand, and a term left out stays 0 there) with its
 // value in TestLossOfStatesByHand (states_loss_test.go), and the formula
