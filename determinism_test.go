@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -14,8 +15,8 @@ import (
 
 // TestThreadCountDoesNotChangeTraining trains the demo preset's size for a
 // few steps with GOMAXPROCS 1, 2 and 3 and requires every tensor of the
-// final checkpoint (parameters and AdamW moments) and every logged loss to
-// be bit-identical: a run's outcome must not depend on the machine's core
+// final checkpoint (parameters and AdamW moments), every logged loss and the
+// in-training evaluation's scores to be bit-identical: a run's outcome must not depend on the machine's core
 // count. The demo size is large enough that every parallel product and
 // reduction splits into several tasks.
 func TestThreadCountDoesNotChangeTraining(t *testing.T) {
@@ -31,7 +32,7 @@ func TestThreadCountDoesNotChangeTraining(t *testing.T) {
 		runtime.GOMAXPROCS(threads)
 		dir := filepath.Join(t.TempDir(), "run")
 		code, _, stderr := runCLI(t, "train", "--preset", "demo", "--steps", "4", "--log-every", "1",
-			"--eval-every", "0", "--checkpoint-every", "0", "--seed", "3", "--out", dir)
+			"--eval-every", "4", "--checkpoint-every", "0", "--seed", "3", "--out", dir)
 		if code != 0 {
 			t.Fatalf("train with GOMAXPROCS=%d: exit %d: %s", threads, code, stderr)
 		}
@@ -47,7 +48,7 @@ func TestThreadCountDoesNotChangeTraining(t *testing.T) {
 		}
 		for _, m := range testutil.MetricsObjects(t, dir) {
 			// Everything but the clock.
-			for _, k := range []string{"elapsed", "steps_per_sec"} {
+			for _, k := range []string{"elapsed", "steps_per_sec", "eval_seconds"} {
 				delete(m, k)
 			}
 			b, _ := json.Marshal(m)
@@ -58,6 +59,9 @@ func TestThreadCountDoesNotChangeTraining(t *testing.T) {
 	want := train(1)
 	if len(want.tensors) == 0 || len(want.losses) < 4 {
 		t.Fatalf("one-thread run left %d tensors and %d metrics lines", len(want.tensors), len(want.losses))
+	}
+	if !strings.Contains(want.losses[len(want.losses)-1], `"eval_score60_max"`) {
+		t.Fatalf("the last metrics line has no evaluation: %s", want.losses[len(want.losses)-1])
 	}
 	for _, threads := range []int{2, 3} {
 		got := train(threads)

@@ -366,37 +366,62 @@ func newArenaWalks(N int, forward StatesFunc, opt Options, L float64) *arenaWalk
 
 	// Walks are processed in chunks of B, each one ForwardStates call. A
 	// larger B makes the network's matrix products more efficient; the
-	// bound on B*T*N keeps the returned states within about 128 MB.
-	B := (wk.nTraj + 4*opt.Workers - 1) / (4 * opt.Workers)
+	// bound on B*T*N keeps the returned states within about 128 MB. B does
+	// not depend on the number of workers (at least walkChunks chunks, for
+	// up to that many workers), so neither do the chunks' sums.
+	B := (wk.nTraj + walkChunks - 1) / walkChunks
 	wk.B = max(1, min(B, 64, (32<<20)/max(1, wk.Tt*N)))
 	wk.nChunks = (wk.nTraj + wk.B - 1) / wk.B
 	return wk
 }
 
-// walk runs every chunk of walks on opt.Workers workers, each binning
-// into an accumulator of its own, and returns their accumulators merged.
-// A failing worker stops the others; its error (the first worker's, where
-// several fail) is returned.
+// walkChunks is the least number of chunks the walks of an arena are cut
+// into (fewer only when there are fewer walks).
+const walkChunks = 16
+
+// walk runs every chunk of walks on opt.Workers workers, each chunk binned
+// into an accumulator of its own, and returns the chunks' accumulators
+// merged in chunk order, whichever worker ran which chunk: the sums, and so
+// every result, are the same for any number of workers and any schedule.
+// A chunk finished ahead of its turn waits in pending (at most about one
+// per worker). A failing worker stops the others; its error (the first
+// worker's, where several fail) is returned.
 func (wk *arenaWalks) walk(ctx context.Context, bins Binning, report func(stage string, done, total int)) (*Accumulator, error) {
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	workers := wk.opt.Workers
-	accs := make([]*Accumulator, workers)
-	for w := range accs {
-		accs[w] = NewAccumulator(wk.N, bins)
-	}
 	errs := make([]error, workers)
-	var mu sync.Mutex // guards done
-	var done int
+	total := NewAccumulator(wk.N, bins)
+	var mu sync.Mutex // guards done, next, pending and spare
+	var done, next int
+	pending := map[int]*Accumulator{}
+	var spare []*Accumulator
 	report("walking", 0, wk.nTraj)
 	workpool.Each(workers, wk.nChunks, func() bool { return wctx.Err() != nil }, func(w, c int) {
-		b, err := wk.chunk(c, accs[w])
+		mu.Lock()
+		var acc *Accumulator
+		if n := len(spare); n > 0 {
+			acc, spare = spare[n-1], spare[:n-1]
+		}
+		mu.Unlock()
+		if acc == nil {
+			acc = NewAccumulator(wk.N, bins)
+		}
+		b, err := wk.chunk(c, acc)
 		if err != nil {
 			errs[w] = err
 			stopWorkers()
 			return
 		}
 		mu.Lock()
+		pending[c] = acc
+		for a := pending[next]; a != nil; a = pending[next] {
+			total.Merge(a)
+			delete(pending, next)
+			a.Reset()
+			spare = append(spare, a)
+			next++
+		}
 		done += b
 		d := done
 		mu.Unlock()
@@ -410,11 +435,10 @@ func (wk *arenaWalks) walk(ctx context.Context, bins Binning, report func(stage 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	acc := accs[0]
-	for _, a := range accs[1:] {
-		acc.Merge(a)
+	if next != wk.nChunks {
+		return nil, fmt.Errorf("walks: %d of %d chunks merged", next, wk.nChunks)
 	}
-	return acc, nil
+	return total, nil
 }
 
 // chunk runs chunk c's walks through the network, bins their states into

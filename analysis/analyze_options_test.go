@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -12,31 +13,46 @@ import (
 )
 
 // TestAnalyzeDeterministic checks that results do not depend on how the
-// walks are split among workers.
+// walks are split among workers, to the bit: the in-training evaluation's
+// metrics must not change with the thread count.
 func TestAnalyzeDeterministic(t *testing.T) {
 	p := graph.InitParams(8, 16, 2)
 	opt := testopts.Small()
 	opt.Arenas = []float64{1}
-	opt.Workers = 1
-	a, err := analysis.Analyze(context.Background(), p, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Workers = 3
-	b, err := analysis.Analyze(context.Background(), p, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range a.Arenas[0].Ratemaps {
-		x, y := a.Arenas[0].Ratemaps[i], b.Arenas[0].Ratemaps[i]
-		if !(x == y || math.IsNaN(x) && math.IsNaN(y)) && math.Abs(x-y) > 1e-9*math.Abs(x) {
-			t.Fatalf("ratemap value %d: %g with 1 worker, %g with 3", i, x, y)
+	var first *analysis.Result
+	for _, workers := range []int{1, 3, 2, 3} {
+		opt.Workers = workers
+		r, err := analysis.Analyze(context.Background(), p, opt)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	da, db := a.Arenas[0].Distance, b.Arenas[0].Distance
-	for i := range da.Pairs {
-		if da.Pairs[i] != db.Pairs[i] {
-			t.Fatalf("distance curve differs between worker counts")
+		if first == nil {
+			first = r
+			continue
+		}
+		a, b := first.Arenas[0], r.Arenas[0]
+		for i := range a.Ratemaps {
+			x, y := a.Ratemaps[i], b.Ratemaps[i]
+			if math.Float64bits(x) != math.Float64bits(y) && !(math.IsNaN(x) && math.IsNaN(y)) {
+				t.Fatalf("ratemap value %d: %v with 1 worker, %v with %d", i, x, y, workers)
+			}
+		}
+		if a.Coverage != b.Coverage {
+			t.Errorf("coverage with 1 worker %+v, with %d %+v", a.Coverage, workers, b.Coverage)
+		}
+		for _, part := range []struct {
+			name string
+			a, b any
+		}{{"scores", a.Scores, b.Scores}, {"Fourier lattices", a.Fourier, b.Fourier}, {"modules", a.Modules, b.Modules}} {
+			if x, y := fmt.Sprintf("%+v", part.a), fmt.Sprintf("%+v", part.b); x != y {
+				t.Errorf("%s with 1 worker:\n%s\nwith %d:\n%s", part.name, x, workers, y)
+			}
+		}
+		da, db := a.Distance, b.Distance
+		for i := range da.Pairs {
+			if da.Pairs[i] != db.Pairs[i] {
+				t.Fatalf("distance curve differs between worker counts")
+			}
 		}
 	}
 }

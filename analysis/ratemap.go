@@ -102,6 +102,13 @@ func (a *Accumulator) Merge(b *Accumulator) {
 	a.ZeroState += b.ZeroState
 }
 
+// Reset empties a, keeping its buffers.
+func (a *Accumulator) Reset() {
+	clear(a.Sum)
+	clear(a.Count)
+	a.Samples, a.Outside, a.MaxAbs, a.PathLen, a.Steps, a.ZeroState = 0, 0, 0, 0, 0, 0
+}
+
 // Ratemaps returns the mean activation per bin, unit-major [N][NB*NB]
 // (ix*NB+iy within a map), NaN where a bin was never visited.
 func (a *Accumulator) Ratemaps() []float64 {
