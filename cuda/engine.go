@@ -148,20 +148,8 @@ func NewEngine(spec train.EngineSpec) (*Engine, error) {
 	if spec.Blocks > 1 {
 		return nil, fmt.Errorf("model.blocks = %d: the CUDA engine has only the dense W(v); train block-diagonal networks with --device cpu", spec.Blocks)
 	}
-	if err := spec.Opt.Validate(); err != nil {
+	if err := spec.Check(); err != nil {
 		return nil, err
-	}
-	if spec.Init == nil {
-		return nil, errors.New("cuda: EngineSpec.Init is nil")
-	}
-	if err := spec.Init.Check(); err != nil {
-		return nil, err
-	}
-	if spec.Init.N != spec.N || spec.Init.H != spec.H {
-		return nil, fmt.Errorf("cuda: initial parameters have N=%d, H=%d; the engine was asked for N=%d, H=%d", spec.Init.N, spec.Init.H, spec.N, spec.H)
-	}
-	if spec.B < 1 || spec.T < 1 {
-		return nil, fmt.Errorf("cuda: batch B=%d, T=%d: both must be at least 1", spec.B, spec.T)
 	}
 	if spec.N > maxN {
 		return nil, fmt.Errorf("cuda: N=%d units: the CUDA kernels support N <= %d", spec.N, maxN)

@@ -45,17 +45,8 @@ func newCPUEngine(spec EngineSpec) (Engine, error) {
 	if err := spec.Loss.Validate(); err != nil {
 		return nil, err
 	}
-	if err := spec.Opt.Validate(); err != nil {
+	if err := spec.Check(); err != nil {
 		return nil, err
-	}
-	if spec.Init == nil {
-		return nil, fmt.Errorf("cpu engine: no initial parameters")
-	}
-	if err := spec.Init.Check(); err != nil {
-		return nil, err
-	}
-	if spec.Init.N != spec.N || spec.Init.H != spec.H {
-		return nil, fmt.Errorf("cpu engine: initial parameters have N=%d, H=%d but the engine is for N=%d, H=%d", spec.Init.N, spec.Init.H, spec.N, spec.H)
 	}
 	m, err := newGradModel(spec)
 	if err != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -99,6 +100,28 @@ type EngineSpec struct {
 	// GPU is the CUDA engine's choice of kernels (an empty value is the
 	// default, see DefaultGPU); the CPU engine ignores it.
 	GPU GPUConfig
+}
+
+// Check reports what every engine refuses in a spec: a bad optimiser
+// setting, missing or malformed initial parameters, or a microbatch or
+// model size that does not match them. Engines add their own limits.
+func (s EngineSpec) Check() error {
+	if err := s.Opt.Validate(); err != nil {
+		return err
+	}
+	if s.Init == nil {
+		return errors.New("engine: no initial parameters")
+	}
+	if err := s.Init.Check(); err != nil {
+		return err
+	}
+	if s.Init.N != s.N || s.Init.H != s.H {
+		return fmt.Errorf("engine: initial parameters have N=%d, H=%d but the engine is for N=%d, H=%d", s.Init.N, s.Init.H, s.N, s.H)
+	}
+	if s.B < 1 || s.T < 1 {
+		return fmt.Errorf("engine: batch B=%d, T=%d: both must be at least 1", s.B, s.T)
+	}
+	return nil
 }
 
 // distinct is the most distinct velocities of one microbatch.
