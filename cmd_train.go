@@ -40,7 +40,7 @@ func trainCommand() *cli.Command {
 			"paper does not give are marked ASSUMPTION in the flag help. Presets: paper (B=130 T=60 N=128 H=256,\n" +
 			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns hexagonal grid cells at\n" +
 			"small sizes, isotropic velocities, no capacity term, a lower rate after step 6000: at least 20% grid cells\n" +
-			"in 8 of 10 seeds, seed 0 among them; minutes on a\n" +
+			"in 12 of 15 seeds, seed 0 among them; minutes on a\n" +
 			"CPU), grids (the demo's recipe at the paper's B, T and N with H = 128, 30000 steps, for one GPU; its rate is not measured), smoke (a tiny model whose\n" +
 			"loss drops within seconds), and the benchmark sizes tiny (16,20,32,64), small (32,30,64,128) and medium\n" +
 			"(64,40,128,256) with the paper's other settings. --dry-run prints the effective config, the estimated\n" +

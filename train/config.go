@@ -227,7 +227,7 @@ func Preset(name string) (Config, error) {
 		// lattices along the velocity axes), with the disk 3 of 5
 		// (docs/RESULTS.md r01, r03). No capacity term: with the paper's
 		// 0.5, 3 of 5 seeds pass with 22-30 grid cells of 64, without it
-		// 4 of 5 with 41-58 (r12, r15; seeds 5-9: 4 of 5 more, r18). The lattice forms between steps
+		// 4 of 5 with 41-58 (r12, r15; seeds 5-14: 8 of 10 more, r18, r24). The lattice forms between steps
 		// 4000 and 6000 of the demo; at the full rate it then drifts (to
 		// square, or faint along the standard walks), and 0.3 of the rate
 		// from there on keeps it and sharpens it (r11, r12, r15).
