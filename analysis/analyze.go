@@ -367,17 +367,23 @@ func newArenaWalks(N int, forward StatesFunc, opt Options, L float64) *arenaWalk
 	// Walks are processed in chunks of B, each one ForwardStates call. A
 	// larger B makes the network's matrix products more efficient; the
 	// bound on B*T*N keeps the returned states within about 128 MB. B does
-	// not depend on the number of workers (at least walkChunks chunks, for
-	// up to that many workers), so neither do the chunks' sums.
-	B := (wk.nTraj + walkChunks - 1) / walkChunks
+	// not depend on the number of workers, so neither do the chunks' sums:
+	// walkChunks chunks where there are enough walks for them, but no fewer
+	// than minChunkWalks walks a chunk (smaller products are slower than
+	// the parallelism they buy).
+	B := max((wk.nTraj+walkChunks-1)/walkChunks, minChunkWalks)
 	wk.B = max(1, min(B, 64, (32<<20)/max(1, wk.Tt*N)))
 	wk.nChunks = (wk.nTraj + wk.B - 1) / wk.B
 	return wk
 }
 
-// walkChunks is the least number of chunks the walks of an arena are cut
-// into (fewer only when there are fewer walks).
-const walkChunks = 16
+// walkChunks is the number of chunks the walks of an arena are cut into
+// where each still has minChunkWalks walks (more where the 64-walk cap
+// binds).
+const (
+	walkChunks    = 16
+	minChunkWalks = 16
+)
 
 // walk runs every chunk of walks on opt.Workers workers, each chunk binned
 // into an accumulator of its own, and returns the chunks' accumulators
