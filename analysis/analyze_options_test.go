@@ -19,6 +19,8 @@ func TestAnalyzeDeterministic(t *testing.T) {
 	p := graph.InitParams(8, 16, 2)
 	opt := testopts.Small()
 	opt.Arenas = []float64{1}
+	// Several chunks of walks, so that workers finish them out of order.
+	opt.Trajectories, opt.Steps = 100, 40
 	var first *analysis.Result
 	for _, workers := range []int{1, 3, 2, 3} {
 		opt.Workers = workers
