@@ -234,7 +234,7 @@ func landscapeAction(c *cli.Context) error {
 	res := landscapeOutput{
 		Preset: c.String("preset"), Config: c.String("config"), Checkpoint: c.String("checkpoint"),
 		B: B, T: T, N: N, Batches: M, Seed: cfg.Run.Seed, Augment: cfg.Data.Augment, MaxSpeed: cfg.Data.MaxSpeed,
-		MinSpeedFactor: cfg.Data.MinSpeedFactor, LossConfig: cfg.Loss, Orientations: analysis.LandscapeOrientations,
+		MinSpeedFactor: cfg.Data.MinSpeedFactor, VelocitySets: cfg.Data.VelocitySets, LossConfig: cfg.Loss, Orientations: analysis.LandscapeOrientations,
 	}
 	column := func(j int) []graph.Losses {
 		ls := make([]graph.Losses, len(codes))
@@ -476,6 +476,7 @@ type landscapeOutput struct {
 	Augment        string           `json:"augment"`
 	MaxSpeed       float64          `json:"max_speed"`
 	MinSpeedFactor float64          `json:"min_speed_factor"`
+	VelocitySets   int              `json:"velocity_sets"`
 	LossConfig     graph.LossConfig `json:"loss_config"`
 	Orientations   []float64        `json:"orientations"`
 	// Ranking is each family's best code (and the network), lowest total
