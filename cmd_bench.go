@@ -164,6 +164,7 @@ func benchAction(c *cli.Context) error {
 	fmt.Fprintf(c.App.ErrWriter, "bench: timing %d steps after %d warm-up of the %s size on %s\n", iters, warmup, preset, eng.Device())
 	phases := map[string]float64{}
 	for it := 0; it < warmup+iters; it++ {
+		stopsig.Yield()
 		if s, ok := stopSignal(ctx); ok {
 			return stoppedBy(s, fmt.Sprintf("bench: %s: interrupted after %d of %d steps; nothing printed", stopsig.Name(s), it, warmup+iters))
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/stopsig"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
@@ -167,6 +168,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	defer r.mf.Close()
 	r.begin()
 	for r.step < r.cfg.Run.Steps {
+		stopsig.Yield()
 		if ctx.Err() != nil {
 			return r.res, r.interrupted(ctx)
 		}

@@ -4,7 +4,11 @@
 // over their workers, and package graph its parallel loops (parallelFor).
 package workpool
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gridgpu/gridgpu/internal/stopsig"
+)
 
 // Each calls f(w, i) for every i from 0 to n-1 on workers goroutines, w
 // the goroutine's number (0 to workers-1, for state of its own such as an
@@ -26,6 +30,9 @@ func Each(workers, n int, stop func() bool, f func(w, i int)) {
 				i := next
 				next++
 				mu.Unlock()
+				if stop != nil {
+					stopsig.Yield() // the stop is usually a signal, carried by goroutines
+				}
 				if i >= n || (stop != nil && stop()) {
 					return
 				}
