@@ -172,15 +172,22 @@ func RemoveStaleTempsOf(path string, before time.Time) ([]string, error) {
 	return removeStaleTemps(filepath.Dir(path), before, func(name string) bool { return strings.HasPrefix(name, prefix) })
 }
 
+// ReadDirIfExists is os.ReadDir, except that a missing dir is no error: it
+// has no entries.
+func ReadDirIfExists(dir string) ([]os.DirEntry, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return ents, err
+}
+
 // removeStaleTemps removes the regular files of dir whose names match and
 // that were last modified before the given time, and returns their names.
 // A missing dir is not an error.
 func removeStaleTemps(dir string, before time.Time, match func(name string) bool) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+	ents, err := ReadDirIfExists(dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, err
 	}
 	var removed []string

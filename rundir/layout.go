@@ -76,11 +76,8 @@ func stepOf(name, ext string) (int64, bool) {
 // stepFiles lists the files of dir (not folders) named stepName(_, ext),
 // sorted by step; a missing dir has none.
 func stepFiles(dir, ext string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+	ents, err := data.ReadDirIfExists(dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, err
 	}
 	var out []string
