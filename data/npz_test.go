@@ -9,34 +9,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/internal/testpy"
 )
 
+// sameF32 and sameF64 report whether a and b hold the same values bit for
+// bit (so NaN equals NaN and -0 differs from 0).
 func sameF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
 }
 
 func sameF64(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
 }
 
 func testArrays() []Array {
@@ -73,6 +60,20 @@ func checkSame(t *testing.T, want []Array, got map[string]Array) {
 	}
 }
 
+// checkRewrite writes again, with write, to path2 what was written to path,
+// and fails t with msg unless the two files hold the same bytes.
+func checkRewrite(t *testing.T, path, path2 string, write func(path string) error, msg string) {
+	t.Helper()
+	if err := write(path2); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(path)
+	b, _ := os.ReadFile(path2)
+	if !bytes.Equal(a, b) {
+		t.Error(msg)
+	}
+}
+
 func TestNPZRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.npz")
@@ -87,15 +88,7 @@ func TestNPZRoundTrip(t *testing.T) {
 	checkSame(t, want, got)
 
 	// Same input, same bytes: entries carry a fixed time stamp.
-	p2 := filepath.Join(dir, "b.npz")
-	if err := WriteNPZ(p2, want); err != nil {
-		t.Fatal(err)
-	}
-	b1, _ := os.ReadFile(p)
-	b2, _ := os.ReadFile(p2)
-	if !bytes.Equal(b1, b2) {
-		t.Error("writing the same arrays twice gave different files")
-	}
+	checkRewrite(t, p, filepath.Join(dir, "b.npz"), func(q string) error { return WriteNPZ(q, want) }, "writing the same arrays twice gave different files")
 	// Data start on a 64-byte boundary inside each entry, as numpy aligns them.
 	for _, a := range want {
 		if l := len(npyHeader(a)); l%64 != 0 {

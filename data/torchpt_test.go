@@ -98,15 +98,7 @@ func TestTorchLayout(t *testing.T) {
 			t.Errorf("data.pkl lacks %s", tn.Name)
 		}
 	}
-	path2 := filepath.Join(dir, "m2.pt")
-	if err := WriteTorch(path2, ts); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := os.ReadFile(path)
-	b, _ := os.ReadFile(path2)
-	if !bytes.Equal(a, b) {
-		t.Error("two writes of the same tensors differ")
-	}
+	checkRewrite(t, path, filepath.Join(dir, "m2.pt"), func(q string) error { return WriteTorch(q, ts) }, "two writes of the same tensors differ")
 }
 
 func TestWriteTorchRejects(t *testing.T) {
