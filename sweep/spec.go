@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -331,37 +332,43 @@ func (s *Spec) value(f train.Field, v *yaml.Node) (any, error) {
 		}
 		return v.Value, nil
 	case reflect.Int, reflect.Int64:
-		var x int64
-		if v.Tag != "!!int" || v.Decode(&x) != nil {
+		x, ok := decodeTagged[int64](v, "!!int")
+		switch {
+		case !ok:
+			return nil, bad()
+		case f.Kind == reflect.Int64:
+			return x, nil
+		case x < math.MinInt32 || x > math.MaxInt32:
 			return nil, bad()
 		}
-		if f.Kind == reflect.Int {
-			if x < math.MinInt32 || x > math.MaxInt32 {
-				return nil, bad()
-			}
-			return int(x), nil
-		}
-		return x, nil
+		return int(x), nil
 	case reflect.Uint64:
-		var x uint64
-		if v.Tag != "!!int" || v.Decode(&x) != nil {
-			return nil, bad()
+		if x, ok := decodeTagged[uint64](v, "!!int"); ok {
+			return x, nil
 		}
-		return x, nil
+		return nil, bad()
 	case reflect.Float64:
-		var x float64
-		if (v.Tag != "!!int" && v.Tag != "!!float") || v.Decode(&x) != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, bad()
+		if x, ok := decodeTagged[float64](v, "!!int", "!!float"); ok && !math.IsNaN(x) && !math.IsInf(x, 0) {
+			return x, nil
 		}
-		return x, nil
+		return nil, bad()
 	case reflect.Bool:
-		var x bool
-		if v.Tag != "!!bool" || v.Decode(&x) != nil {
-			return nil, bad()
+		if x, ok := decodeTagged[bool](v, "!!bool"); ok {
+			return x, nil
 		}
-		return x, nil
+		return nil, bad()
 	}
 	return nil, s.errf(v, "%s: unsupported field type %s", f.Path, f.Kind)
+}
+
+// decodeTagged decodes the scalar v as a T; false when v's tag is none of
+// tags or it does not decode.
+func decodeTagged[T any](v *yaml.Node, tags ...string) (T, bool) {
+	var x T
+	if !slices.Contains(tags, v.Tag) || v.Decode(&x) != nil {
+		return x, false
+	}
+	return x, true
 }
 
 func (s *Spec) parseGrid(n *yaml.Node) error {
