@@ -30,36 +30,10 @@ import (
 func analyzeCommand() *cli.Command {
 	d := analysis.DefaultOptions()
 	return &cli.Command{
-		Name:      "analyze",
-		Usage:     "measure grid cells: ratemaps, grid scores, modules, figures",
-		UsageText: "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
-		Description: "Drives the network along smooth random walks (Sorscher et al.'s motion model) in square arenas\n" +
-			"centred on the origin, bins each unit's activation into a ratemap, and computes spatial\n" +
-			"autocorrelograms, grid scores (score60, score90), grid scale and orientation, grid modules by SAC\n" +
-			"scale and by Fourier analysis (each unit's three strongest spectral peaks), the state space of each\n" +
-			"module with 6 or more units, and the neural-vs-spatial distance curve.\n\n" +
-			"Starts: 'origin' (default): every walk starts at the origin, where the network's initial state\n" +
-			"belongs. 'uniform': each walk starts at a uniformly random position, reached by --burn-in steps\n" +
-			"along the straight path from the origin that are run but not binned, so the ratemaps lose the spot\n" +
-			"that the first, unsettled states leave at the origin.\n\n" +
-			"Walks: 'standard' (default) is that motion model with 0.02 s steps, 200 walks of 500 steps per arena.\n" +
-			"'training' uses steps like the training data's: the same model with dt 0.1 s (mean step 0.10 m;\n" +
-			"training steps are Uniform(-0.15,0.15)^2, mean 0.115 m), 30 steps per walk from the origin as in\n" +
-			"training, 4000 walks per arena; --trajectories and --steps override those numbers.\n\n" +
-			"Scorer: 'banino' (default) is the published grid score of Banino et al. 2018 as Sorscher et al. use\n" +
-			"it (rings from 0.2 to 0.4-1.0 map sides, spline-rotated SACs; grid cells: score60 > 0.3); 'rings' is\n" +
-			"this project's variant with rings tied to the SAC's central peak (grid cells: score60 > 0.4).\n" +
-			"summary.json has both scorers' scores for every unit.\n\n" +
-			"Training curves: when the checkpoint is in a run directory (RUN/checkpoints/step-N.safetensors,\n" +
-			"RUN/checkpoints/latest, or RUN itself), the report also plots RUN/metrics.jsonl against step: the\n" +
-			"loss terms unweighted and weighted by RUN/config.yaml's lambdas, the total loss, lr, grad_norm,\n" +
-			"dead units and the eval_* keys of in-training evaluations (curves_*.png, a Training section).\n\n" +
-			"DIR receives summary.json, ratemaps.npz, PNG figures and index.html. It must not exist or be\n" +
-			"empty, or with --overwrite hold a report (and nothing else). The report is published whole: it is\n" +
-			"written into a staging directory beside DIR that then takes DIR's place at once, so a reader sees\n" +
-			"the old report or the new one, never a mix, and nothing of the old one stays. A DIR that is a\n" +
-			"symbolic link is followed. An unwritable DIR is refused before the analysis starts. SIGINT,\n" +
-			"SIGTERM or SIGHUP stops the analysis with exit status 130, 143 or 129 and no report.",
+		Name:        "analyze",
+		Usage:       "measure grid cells: ratemaps, grid scores, modules, figures",
+		UsageText:   "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
+		Description: description("analyze"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) report directory `DIR`"},
@@ -367,19 +341,10 @@ func (p *progress) finish() { p.line.Clear() }
 
 func gridscoreCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "gridscore",
-		Usage:     "grid scores, scales and orientations of ratemaps in .npz",
-		UsageText: "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]",
-		Description: "Reads the array 'ratemaps' [K,nx,ny] (or one map [nx,ny]; float32 or float64; NaN = unvisited\n" +
-			"bin; axis 1 is x, axis 2 is y) and prints one JSON object: per map score60, score90, scale and\n" +
-			"orientation (degrees in [0,60)), with null for undefined values (a constant or empty map, a map\n" +
-			"without periodic autocorrelogram peaks), plus the grid modules among the maps.\n" +
-			"score60/score90 are the --scorer's (banino: the published method of Banino et al. 2018, default;\n" +
-			"rings: this project's variant); the other scorer's appear as rings_score60/... or banino_score60/....\n\n" +
-			"Scale is in metres when the bin size is known: from --bin-size, else from the file's scalar\n" +
-			"'bin_size' (for --name ratemaps_2m: 'bin_size_2m'). Without either, the bin size is taken as 1\n" +
-			"and scale is in bins (\"scale_unit\": \"bins\" in the output).\n" +
-			"The ratemaps.npz that analyze writes can be read directly (its 'ratemaps' is the first arena).",
+		Name:        "gridscore",
+		Usage:       "grid scores, scales and orientations of ratemaps in .npz",
+		UsageText:   "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]",
+		Description: description("gridscore"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "ratemaps", Usage: "(required) NumPy `F.npz` holding the ratemaps"},
 			&cli.StringFlag{Name: "name", Value: "ratemaps", Usage: "`NAME` of the array to score"},

@@ -26,16 +26,10 @@ var benchPresets = []string{"tiny", "small", "medium", "paper"}
 
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "bench",
-		Usage:     "time training steps at a preset size; prints one JSON object",
-		UsageText: "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]",
-		Description: "Times optimiser steps of one freshly sampled microbatch each (gradient accumulation 1,\n" +
-			"as the PyTorch reference that scripts/bench-vs-torch.sh runs): forward, backward, clipping and\n" +
-			"AdamW. Sampling the microbatch is not timed. Prints {\"seconds_per_step\" (median), \"min_seconds\",\n" +
-			"\"max_seconds\", \"step_times\", \"breakdown\" (seconds per step by phase, CPU only),\n" +
-			"\"peak_rss_mb\" (VmHWM), \"config\"}. Presets: tiny (B,T,N,H = 16,20,32,64),\n" +
-			"small (32,30,64,128), medium (64,40,128,256), paper (130,60,128,256). On a CUDA device\n" +
-			"--gpu-gemm and --gpu-pair choose the kernels as the training config's gpu section does.",
+		Name:        "bench",
+		Usage:       "time training steps at a preset size; prints one JSON object",
+		UsageText:   "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]",
+		Description: description("bench"),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "preset", Value: "paper", Usage: "size: " + strings.Join(benchPresets, ", ")},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N on a CUDA build"},

@@ -18,17 +18,10 @@ import (
 
 func exportCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "export",
-		Usage:     "write a checkpoint's model tensors to .npz (NumPy) or .pt",
-		UsageText: "gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt] [--overwrite]",
-		Description: "Writes mlp.0.weight [H,2], mlp.0.bias [H], mlp.2.weight [H,H], mlp.2.bias [H],\n" +
-			"mlp.4.weight [N*N,H], mlp.4.bias [N*N] and g0 [N] (float32, the raw g0 vector),\n" +
-			"named as in the checkpoint (docs/guide.md: \"Checkpoint format\"). Optimiser state is not exported.\n" +
-			"--format npz writes a NumPy .npz (np.load); --format pt a PyTorch state dict in\n" +
-			"torch.save's format (torch.load, any PyTorch since 1.6, weights_only or not).\n" +
-			"Without --format, an --out ending in .pt or .pth gives pt, anything else npz.\n" +
-			"An existing --out is replaced only with --overwrite, and never when it is the checkpoint itself.\n" +
-			"The file appears whole or not at all; temporaries of an export killed while writing it are removed.",
+		Name:        "export",
+		Usage:       "write a checkpoint's model tensors to .npz (NumPy) or .pt",
+		UsageText:   "gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt] [--overwrite]",
+		Description: description("export"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output `F.npz` or F.pt"},

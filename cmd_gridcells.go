@@ -12,15 +12,10 @@ import (
 
 func gridcellsCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "gridcells",
-		Usage:     "count the grid cells of two analyze reports",
-		UsageText: "gridgpu gridcells --standard DIR --training DIR [--arena 2] [--min-score 0.3] [--json]",
-		Description: "A grid cell is a unit whose ratemap is hexagonal (score60 above --min-score) both along the\n" +
-			"standard evaluation walks and along training-like walks in the same arena. Give the reports of\n" +
-			"'gridgpu analyze' and 'gridgpu analyze --walks training' of one checkpoint. Prints one line:\n" +
-			"grid cells (of all units), hexagonal and square units under each kind of walks, and the modules\n" +
-			"among the grid cells (by their training-walk scales: period in metres and units). --json prints\n" +
-			"the same as one JSON object.",
+		Name:        "gridcells",
+		Usage:       "count the grid cells of two analyze reports",
+		UsageText:   "gridgpu gridcells --standard DIR --training DIR [--arena 2] [--min-score 0.3] [--json]",
+		Description: description("gridcells"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "standard", Usage: "(required) report `DIR` (or its summary.json) of 'analyze' along the standard walks"},
 			&cli.StringFlag{Name: "training", Usage: "(required) report `DIR` (or its summary.json) of 'analyze --walks training'"},

@@ -54,26 +54,12 @@ func landscapeCommand() *cli.Command {
 	}
 	flags = append(flags, configFlags(presetDefaults(defaultPreset, train.PresetNames), "data.", "loss.", "model.units", "run.seed")...)
 	return &cli.Command{
-		Name:      "landscape",
-		Usage:     "score idealised grid codes by the training loss",
-		UsageText: "gridgpu landscape [--preset P] [--config F] [loss and data flags] [--families F1,F2] [--periods LO:HI:N] [--ratios R1,R2] [--thresholds T1,T2] [--batches M] [--checkpoint F] [--json]\n   gridgpu landscape --out DIR [--sweep-x KEY=V1,V2,...] [--sweep-y KEY=V1,V2,...] [the same flags]",
-		Description: "Builds idealised grid codes and scores them with the loss of the effective configuration (preset,\n" +
-			"default demo, then --config, then flags) on the first --batches microbatches that its data sampler draws\n" +
-			"from run.seed, with the code training runs on the network's states (docs/analysis.md: \"landscape\").\n" +
-			"Unit i of a module has a phase p_i and the state at x is g = NormReLU(f(x) - threshold), with\n" +
-			"f_i(x) = (1/K) sum_k cos(k_k . (x - p_i)): hexagonal, K = 3 wave vectors of length 4 pi/(sqrt(3) period) at\n" +
-			"phi, phi+60, phi+120 degrees; square, K = 2 of length 2 pi/period at phi, phi+90; modules-2 and modules-3,\n" +
-			"that many hexagonal modules of periods period x ratio^m, each turned 60/M degrees from the one before,\n" +
-			"the units split evenly. A module's phases form the most even regular grid of its units on its unit cell.\n" +
-			"Every period, threshold and ratio is scored at orientations phi = 0 and 15 degrees (the loss barely\n" +
-			"depends on orientation; both are listed in the JSON).\n\n" +
-			"Prints each family's best code (lowest total loss), ranked, with its terms and the margin to the next\n" +
-			"row; --checkpoint adds the trained network's own states as the row 'network'. With --out, or with\n" +
-			"--sweep-x or --sweep-y given, every family is also scored on each combination of the two swept loss\n" +
-			"settings; the winners are printed as a grid and, with --out, drawn in DIR/landscape.png, each cell\n" +
-			"coloured by its winning family and labelled with its margin to the runner-up.",
-		Flags:  flags,
-		Action: landscapeAction,
+		Name:        "landscape",
+		Usage:       "score idealised grid codes by the training loss",
+		UsageText:   "gridgpu landscape [--preset P] [--config F] [loss and data flags] [--families F1,F2] [--periods LO:HI:N] [--ratios R1,R2] [--thresholds T1,T2] [--batches M] [--checkpoint F] [--json]\n   gridgpu landscape --out DIR [--sweep-x KEY=V1,V2,...] [--sweep-y KEY=V1,V2,...] [the same flags]",
+		Description: description("landscape"),
+		Flags:       flags,
+		Action:      landscapeAction,
 	}
 }
 

@@ -20,17 +20,12 @@ func lossCommand() *cli.Command {
 	}
 	flags = append(flags, configFlags(checkpointDefaults("paper"), "loss.")...)
 	return &cli.Command{
-		Name:      "loss",
-		Usage:     "a checkpoint's losses on one microbatch, as one JSON object",
-		UsageText: "gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
-		Description: "Prints {\"loss\", \"sep\", \"inv\", \"cap\", \"ci\", \"zero_frac\", \"B\", \"T\", \"N\", \"H\", \"loss_config\"}:\n" +
-			"the weighted total and the four unweighted terms (docs/config.md: \"The model and its losses\"), each also\n" +
-			"when its weight is 0. \"undefined\" lists the terms the batch has nothing to average over (printed\n" +
-			"as 0): sep or inv without far or near pairs, ci without a short enough step. The loss settings are the\n" +
-			"checkpoint's recorded config if it has one, else the paper's; loss flags override either.\n" +
-			"N and H come from the tensor shapes, B and T from the batch.",
-		Flags:  flags,
-		Action: lossAction,
+		Name:        "loss",
+		Usage:       "a checkpoint's losses on one microbatch, as one JSON object",
+		UsageText:   "gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
+		Description: description("loss"),
+		Flags:       flags,
+		Action:      lossAction,
 	}
 }
 

@@ -24,25 +24,10 @@ const maxStateSamples = 20000
 func statesCommand() *cli.Command {
 	d := analysis.DefaultOptions()
 	return &cli.Command{
-		Name:      "states",
-		Usage:     "write population states and unit modules to a NumPy .npz",
-		UsageText: "gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]",
-		Description: "Runs analyze's walks in one arena, finds the units' modules there (by Fourier analysis of their\n" +
-			"ratemaps, and by SAC scale), and writes K states sampled at random from all walks:\n\n" +
-			"   states              [K,N] float32  the network's states g (all N units)\n" +
-			"   positions           [K,2] float32  where each state was, m (origin: the arena's centre)\n" +
-			"   modules             [N]   float64  each unit's Fourier module (-1: none)\n" +
-			"   modules_sac         [N]   float64  each unit's SAC-scale module (-1: none)\n" +
-			"   spacing             [N]   float64  its Fourier lattice spacing, m (NaN: none)\n" +
-			"   orientation         [N]   float64  its orientation, degrees (mod 60 hexagonal, mod 90 square; NaN: none)\n" +
-			"   lattice             [N]   float64  6 hexagonal, 3 sheared, 4 square, 0 none, -1 silent\n" +
-			"   module_period       [M]   float64  each Fourier module's spacing, m\n" +
-			"   module_orientation  [M]   float64  its orientation, degrees\n" +
-			"   module_k_a          [M,2] float64  one of its wave vectors, rad/m\n" +
-			"   module_k_b          [M,2] float64  another of its wave vectors, rad/m\n" +
-			"   arena_m             scalar         the arena side, m\n\n" +
-			"states[:, modules == m] is module m's population activity; docs/analysis.md (\"States for Python:\n" +
-			"the torus\") shows how to compute its Betti numbers with GUDHI (a torus has 1, 2, 1).",
+		Name:        "states",
+		Usage:       "write population states and unit modules to a NumPy .npz",
+		UsageText:   "gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]",
+		Description: description("states"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output file `S.npz`"},

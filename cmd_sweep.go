@@ -26,18 +26,7 @@ func sweepCommand() *cli.Command {
 			"   gridgpu sweep --spec F --list\n" +
 			"   gridgpu sweep [--spec F] --out DIR --collect\n" +
 			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--devices cpu|cuda] [--cpus N] [--parallel K] [--image I --pvc NAME --mount PATH]",
-		Description: "A sweep file is YAML with the keys base (preset and config, as a --config file), grid (dotted\n" +
-			"config keys with lists of values; their cartesian product), variants (named override sets, each\n" +
-			"crossed with the grid; optional) and analyze (analyze flags; optional: no analysis without it).\n" +
-			"Each point's config is the preset, then base.config, then the variant, then the grid values.\n\n" +
-			"Every point trains in DIR/runs/NAME (as 'gridgpu train --out DIR/runs/NAME') and is analysed into\n" +
-			"DIR/runs/NAME/report (as 'gridgpu analyze'); NAME is the variant and the swept values, e.g.\n" +
-			"no-capacity_seed=1. Running the command again skips finished runs, resumes interrupted ones exactly\n" +
-			"and retries failed ones. SIGINT/SIGTERM/SIGHUP is passed to the running trainers, which write a\n" +
-			"checkpoint; a second one, a second or more later, aborts them. A second sweep of DIR is refused while\n" +
-			"one runs (--index tasks of one job array share it).\n" +
-			"The summary is DIR/results.csv, DIR/results.json and DIR/index.html (rebuilt after every sweep, or\n" +
-			"by --collect).",
+		Description: description("sweep"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"},

@@ -30,32 +30,12 @@ func trainCommand() *cli.Command {
 	}
 	flags = append(flags, configFlags(presetDefaults(defaultPreset, train.PresetNames))...)
 	return &cli.Command{
-		Name:      "train",
-		Usage:     "train a model: config, metrics and checkpoints in DIR",
-		UsageText: "gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]\n   gridgpu train --dry-run [the same flags]",
-		Description: "Trains the SIC model (docs/config.md: \"The model and its losses\"). The effective configuration is\n" +
-			"the preset (default demo), then the --config file, then flags: flags win. Each hyperparameter flag\n" +
-			"shows its default: the demo preset's value, then the presets whose value differs (\"paper, tiny: 2e-5\").\n" +
-			"Integer flags take 2000000, 2_000_000 or 2e6 alike. The paper preset follows the paper's appendix; values the\n" +
-			"paper does not give are marked ASSUMPTION in the flag help. Presets: paper (B=130 T=60 N=128 H=256,\n" +
-			"2,000,000 steps: weeks on a GPU, years on a CPU), demo (the recipe that learns hexagonal grid cells at\n" +
-			"small sizes, isotropic velocities, no capacity term, a lower rate after step 6000: at least 20% grid cells\n" +
-			"in 12 of 15 seeds, seed 0 among them; minutes on a\n" +
-			"CPU), grids (the demo's recipe at the paper's B, T and N with H = 128, 30000 steps, for one GPU; its rate is not measured), smoke (a tiny model whose\n" +
-			"loss drops within seconds), and the benchmark sizes tiny (16,20,32,64), small (32,30,64,128) and medium\n" +
-			"(64,40,128,256) with the paper's other settings. --dry-run prints the effective config, the estimated\n" +
-			"memory and the measured time a step and the whole run take, and exits; a run of more than a day says so\n" +
-			"after its second step, naming the preset meant for the device.\n\n" +
-			"On a terminal a live progress line shows step, losses, steps/s and ETA; otherwise a plain line is\n" +
-			"logged every 10 s. SIGINT, SIGTERM or SIGHUP finishes the current step, writes a checkpoint and exits\n" +
-			"with status 130/143/129; a second one at least a second after the first aborts at once (sooner, it is\n" +
-			"taken for the same stop delivered twice, as timeout(1) and Slurm do). A closed output pipe (train ... |\n" +
-			"head -1) does not stop the run: the progress goes quiet and training goes on. Only one process at a\n" +
-			"time trains into a run directory: another train or resume of it is refused while it runs. A NaN or\n" +
-			"Inf loss or gradient stops the run with an error naming the step and term; the last good checkpoint\n" +
-			"is kept. A resume records its configuration and what it changed in DIR/config-history.yaml.",
-		Flags:  flags,
-		Action: trainAction,
+		Name:        "train",
+		Usage:       "train a model: config, metrics and checkpoints in DIR",
+		UsageText:   "gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]\n   gridgpu train --dry-run [the same flags]",
+		Description: description("train"),
+		Flags:       flags,
+		Action:      trainAction,
 	}
 }
 

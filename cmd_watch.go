@@ -18,22 +18,10 @@ import (
 
 func watchCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "watch",
-		Usage:     "show runs and sweeps live in a web browser (read-only)",
-		ArgsUsage: "RUN|SWEEP...",
-		Description: "Serves a local web page that shows training runs as they go: the loss\n" +
-			"terms, lr, grad norm, dead units and the evaluation counts (eval_* keys)\n" +
-			"of each run's metrics.jsonl as line charts, several runs overlaid, the\n" +
-			"run's config.yaml and the newest evaluation picture (eval/step-*.png)\n" +
-			"when there is one. A SWEEP (a sweep --out directory) shows the table of\n" +
-			"its runs with links to their charts. The page refreshes itself every\n" +
-			"few seconds. It only reads files, so it costs the training nothing.\n\n" +
-			"Examples:\n" +
-			"   gridgpu watch runs/demo\n" +
-			"   gridgpu watch --port 8080 runs/a runs/b    # a and b overlaid\n" +
-			"   gridgpu watch runs/sweep-smoke\n\n" +
-			"It listens on 127.0.0.1 (this machine only); from another machine use\n" +
-			"an ssh tunnel (ssh -L 6070:127.0.0.1:6070 HOST) or --host. Ctrl-C stops it.",
+		Name:        "watch",
+		Usage:       "show runs and sweeps live in a web browser (read-only)",
+		ArgsUsage:   "RUN|SWEEP...",
+		Description: description("watch"),
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "port", Value: 6070, Usage: "port to listen on (0: any free port)"},
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on (0.0.0.0: every interface)"},

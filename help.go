@@ -12,6 +12,7 @@ package main
 
 import (
 	"bytes"
+	"embed"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -21,6 +22,22 @@ import (
 
 // helpWidth is the widest line of a help page.
 const helpWidth = 80
+
+// helpTexts holds the DESCRIPTION of each help page: help/NAME.txt for
+// command NAME, help/gridgpu.txt for the program's own page.
+//
+//go:embed help/*.txt
+var helpTexts embed.FS
+
+// description is the text of help/NAME.txt without its final newline, as
+// written: tidyHelp reflows it.
+func description(name string) string {
+	b, err := helpTexts.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		panic(err) // the help texts are the program's own
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
 
 func init() {
 	cli.HelpPrinter = func(w io.Writer, templ string, data any) {

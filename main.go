@@ -29,24 +29,12 @@ const (
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:    "gridgpu",
-		Usage:   "train and analyse self-supervised grid-cell networks (NeurIPS 2023)",
-		Version: programVersion(),
-		Description: "gridgpu trains the velocity-gated recurrent network of Schaeffer, Khona et al. (NeurIPS 2023)\n" +
-			"with the losses of their SIC framework (separation, invariance, capacity and conformal isometry)\n" +
-			"and analyses the grid cells it learns.\n\n" +
-			"Quick start (everything under runs/, which git ignores):\n" +
-			"   # the demo preset: grid cells in minutes on a CPU, and their report\n" +
-			"   gridgpu train --out runs/demo\n" +
-			"   gridgpu analyze --checkpoint runs/demo --out runs/demo/report\n" +
-			"   # seconds on one CPU core: checks the set-up (no lattices)\n" +
-			"   gridgpu train --preset smoke --out runs/smoke\n" +
-			"   # the paper's setting (weeks on a GPU); continue a stopped run exactly\n" +
-			"   gridgpu train --preset paper --device cuda:0 --out runs/paper\n" +
-			"   gridgpu train --resume runs/paper\n\n" +
-			"Run 'gridgpu COMMAND --help' for each command's options.",
-		Writer:    stdout,
-		ErrWriter: stderr,
+		Name:        "gridgpu",
+		Usage:       "train and analyse self-supervised grid-cell networks (NeurIPS 2023)",
+		Version:     programVersion(),
+		Description: description("gridgpu"),
+		Writer:      stdout,
+		ErrWriter:   stderr,
 		// Errors are printed once, by main, as a single line.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
