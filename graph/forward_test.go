@@ -153,10 +153,7 @@ func TestForwardStatesNormBlocksMatchGraph(t *testing.T) {
 		t.Fatalf("InitParamsSpec with Blocks 2 and BlockNorm: NormBlocks = %d", p.NormBlocks)
 	}
 	b := testBatch(t, B, T, data.AugmentPermute, 9)
-	m, err := NewModel(B, T, N, H, PaperLoss())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testModel(t, B, T, N, H, PaperLoss())
 	defer m.Close()
 	if _, err := m.Eval(p, b); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,16 @@ func testBatch(t *testing.T, B, T int, augment string, seed uint64) *data.Batch 
 	return s.Next()
 }
 
+// testModel is NewModel's model, failing t on an error.
+func testModel(t *testing.T, B, T, N, H int, lc LossConfig) *Model {
+	t.Helper()
+	m, err := NewModel(B, T, N, H, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // vecRelErr is ||got - want|| / ||want|| (NaN when want is zero).
 func vecRelErr[T float](got []T, want []float64) float64 {
 	var num, den float64
@@ -111,10 +121,7 @@ func TestLossesMatchReference(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := InitParams(c.N, c.H, uint64(i+1))
 			b := testBatch(t, c.B, c.T, c.augment, uint64(10+i))
-			m, err := NewModel(c.B, c.T, c.N, c.H, c.lc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := testModel(t, c.B, c.T, c.N, c.H, c.lc)
 			got, err := m.Eval(p, b)
 			if err != nil {
 				t.Fatal(err)
@@ -146,10 +153,7 @@ func TestZeroStateLosses(t *testing.T) {
 		p.G0[i] = -1
 	}
 	b := testBatch(t, 2, 3, data.AugmentPermute, 4)
-	m, err := NewModel(2, 3, 6, 8, PaperLoss())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testModel(t, 2, 3, 6, 8, PaperLoss())
 	l, g, err := m.Grad(p, b)
 	if err != nil {
 		t.Fatal(err)
@@ -274,10 +278,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	const B, T, N, H = 9, 37, 12, 16
 	p := InitParams(N, H, 5)
 	b := testBatch(t, B, T, data.AugmentPermute, 6)
-	m32, err := NewModel(B, T, N, H, PaperLoss())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m32 := testModel(t, B, T, N, H, PaperLoss())
 	l32, g32, err := m32.Grad(p, b)
 	if err != nil {
 		t.Fatal(err)
@@ -371,10 +372,7 @@ func TestOffHeapBufferLifecycle(t *testing.T) {
 	const B, T, N, H = 16, 64, 128, 4
 	p := InitParams(N, H, 7)
 	b := testBatch(t, B, T, data.AugmentPermute, 8)
-	m, err := NewModel(B, T, N, H, PaperLoss())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testModel(t, B, T, N, H, PaperLoss())
 	want, err := m.Eval(p, b)
 	if err != nil {
 		t.Fatal(err)
@@ -390,10 +388,7 @@ func TestOffHeapBufferLifecycle(t *testing.T) {
 	m = nil
 	runtime.GC()
 	runtime.GC()
-	m2, err := NewModel(B, T, N, H, PaperLoss())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2 := testModel(t, B, T, N, H, PaperLoss())
 	defer m2.Close()
 	if got, err := m2.Eval(p, b); err != nil || got != want {
 		t.Errorf("a second model: %+v (%v), first: %+v", got, err, want)
@@ -465,10 +460,7 @@ func TestDistinctVelocitiesMatchAllRows(t *testing.T) {
 			}
 		}
 		// float32: NewModel takes the distinct path for this batch.
-		m32, err := NewModel(c.B, c.T, c.N, c.H, lc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m32 := testModel(t, c.B, c.T, c.N, c.H, lc)
 		l32, g32, err := m32.Grad(p, b)
 		if err != nil {
 			t.Fatal(err)
@@ -486,10 +478,7 @@ func TestDistinctVelocitiesMatchAllRows(t *testing.T) {
 func TestIndependentVelocitiesTakeAllRows(t *testing.T) {
 	const B, T, N, H = 3, 5, 6, 8
 	p := InitParams(N, H, 2)
-	m, err := NewModel(B, T, N, H, PaperLoss())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testModel(t, B, T, N, H, PaperLoss())
 	defer m.Close()
 	shared := testBatch(t, B, T, data.AugmentPermute, 3)
 	own := testBatch(t, B, T, data.AugmentNone, 3)

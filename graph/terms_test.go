@@ -41,10 +41,7 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := InitParams(N, H, uint64(i+1))
 			b := testBatch(t, B, T, c.augment, uint64(20+i))
-			m, err := NewModel(B, T, N, H, c.lc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := testModel(t, B, T, N, H, c.lc)
 			defer m.Close()
 			if _, _, err := m.Grad(p, b); err != nil {
 				t.Fatal(err)
@@ -57,10 +54,7 @@ func TestAllTermsWithZeroWeights(t *testing.T) {
 			for _, s := range TermSpecs {
 				*s.Weight(&all) = 1
 			}
-			full, err := NewModel(B, T, N, H, all)
-			if err != nil {
-				t.Fatal(err)
-			}
+			full := testModel(t, B, T, N, H, all)
 			defer full.Close()
 			want, err := full.Eval(p, b)
 			if err != nil {
