@@ -20,9 +20,8 @@ type StateSpaceOptions struct {
 // DefaultStateSpaceOptions: the paper embeds six principal components.
 var DefaultStateSpaceOptions = StateSpaceOptions{MinUnits: 6, Components: 6, Neighbours: 10, MaxPoints: 600, Dims: 3}
 
-// StateSpaceModule says whose states a state space embeds: the part that
-// StateSpace and its summary.json form (StateSpaceSummary) share.
-type StateSpaceModule struct {
+// StateSpace is the population activity of one module.
+type StateSpace struct {
 	Arena  float64 `json:"arena_m"`
 	Module int     `json:"module"`
 	Method string  `json:"method"` // the module method: "fourier" or "sac"
@@ -31,11 +30,6 @@ type StateSpaceModule struct {
 	// PCAVariance is the share of the module's state variance along each
 	// of the first principal components.
 	PCAVariance []float64 `json:"pca_variance"`
-}
-
-// StateSpace is the population activity of one module.
-type StateSpace struct {
-	StateSpaceModule
 	// KA and KB are the module's wave vectors along its two lattice
 	// directions (rad/m, 60 degrees apart); a position x has lattice
 	// phases KA.x and KB.x (mod 2 pi).
@@ -77,7 +71,7 @@ type StateSpace struct {
 func ModuleStateSpace(states []float32, pos []float64, N int, units []int, kA, kB [2]float64, ratemaps []float64, bins Binning, opt StateSpaceOptions) StateSpace {
 	K := len(pos) / 2
 	n := len(units)
-	ss := StateSpace{StateSpaceModule: StateSpaceModule{Units: append([]int(nil), units...)}, KA: kA, KB: kB, PhaseSpread: math.NaN(), Continuity: math.NaN()}
+	ss := StateSpace{Units: append([]int(nil), units...), KA: kA, KB: kB, PhaseSpread: math.NaN(), Continuity: math.NaN()}
 	ss.UnitPhases = make([][2]float64, n)
 	nb := bins.NB * bins.NB
 	if ratemaps != nil {

@@ -77,7 +77,12 @@ type ArenaSummary struct {
 // StateSpaceSummary is one module's state space in summary.json (see
 // StateSpace for the meaning of each number).
 type StateSpaceSummary struct {
-	StateSpaceModule
+	Arena       float64    `json:"arena_m"`
+	Module      int        `json:"module"`
+	Method      string     `json:"method"`
+	Units       []int      `json:"units"`
+	Points      int        `json:"points"`
+	PCAVariance []float64  `json:"pca_variance"`
 	KA          [2]float64 `json:"k_a_rad_per_m"`
 	KB          [2]float64 `json:"k_b_rad_per_m"`
 	UnitPhases  [][2]Num   `json:"unit_phases"`
@@ -89,8 +94,8 @@ type StateSpaceSummary struct {
 // NewStateSpaceSummary is ss as summary.json records it, with the file
 // name of its figure.
 func NewStateSpaceSummary(ss StateSpace, figure string) StateSpaceSummary {
-	out := StateSpaceSummary{StateSpaceModule: ss.StateSpaceModule, KA: ss.KA, KB: ss.KB,
-		PhaseSpread: Num(ss.PhaseSpread), Continuity: Num(ss.Continuity), Figure: figure}
+	out := StateSpaceSummary{Arena: ss.Arena, Module: ss.Module, Method: ss.Method, Units: ss.Units, Points: ss.Points,
+		PCAVariance: ss.PCAVariance, KA: ss.KA, KB: ss.KB, PhaseSpread: Num(ss.PhaseSpread), Continuity: Num(ss.Continuity), Figure: figure}
 	if out.PCAVariance == nil {
 		out.PCAVariance = []float64{}
 	}
