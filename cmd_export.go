@@ -23,10 +23,10 @@ func exportCommand() *cli.Command {
 		UsageText:   "gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt] [--overwrite]",
 		Description: description("export"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output `F.npz` or F.pt"},
+			checkpointFlag("(required) safetensors checkpoint `F`"),
+			outFlag("(required) output `F.npz` or F.pt"),
 			&cli.StringFlag{Name: "format", Usage: "`npz` or pt (default: pt when --out ends in .pt or .pth, else npz)"},
-			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists (never the checkpoint being exported)"},
+			overwriteFlag("replace --out if it exists (never the checkpoint being exported)"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

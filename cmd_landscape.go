@@ -46,9 +46,9 @@ func landscapeCommand() *cli.Command {
 		&cli.StringFlag{Name: "ratios", Value: landscapeRatios, Usage: "period ratios between consecutive modules (modules-2, modules-3): `R1,R2,...` or LO:HI:N"},
 		&cli.StringFlag{Name: "thresholds", Value: landscapeThresholds, Usage: "thresholds subtracted from the field (in [-1, 1]) before Norm-ReLU: `T1,T2,...` or LO:HI:N"},
 		intFlag(cli.IntFlag{Name: "batches", Value: 8, Usage: "microbatches to average over (`M`): the first M of the config's data sampler and seed"}),
-		&cli.StringFlag{Name: "checkpoint", Usage: "also score the states of the network in checkpoint `F` (or a run directory: its newest) on the same microbatches"},
+		checkpointFlag("also score the states of the network in checkpoint `F` (or a run directory: its newest) on the same microbatches"),
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object (as DIR/landscape.json) instead of the table"},
-		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "directory `DIR` for the phase diagram over --sweep-x and --sweep-y: landscape.png and landscape.json (created if missing; files in it are replaced)"},
+		outFlag("directory `DIR` for the phase diagram over --sweep-x and --sweep-y: landscape.png and landscape.json (created if missing; files in it are replaced)"),
 		&cli.StringFlag{Name: "sweep-x", Value: landscapeSweepX, Usage: "phase diagram's columns: a loss setting and its values, `KEY=V1,V2,...` (or KEY=LO:HI:N); swept with --out or when given"},
 		&cli.StringFlag{Name: "sweep-y", Value: landscapeSweepY, Usage: "phase diagram's rows, as --sweep-x (`KEY=V1,V2,...`)"},
 	}

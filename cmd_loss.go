@@ -14,7 +14,7 @@ import (
 
 func lossCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F` (gridgpu's, or model tensors only, named as in docs/guide.md's \"Checkpoint format\")"},
+		checkpointFlag("(required) safetensors checkpoint `F` (gridgpu's, or model tensors only, named as in docs/guide.md's \"Checkpoint format\")"),
 		&cli.StringFlag{Name: "batch", Usage: "(required) microbatch `F.npz` holding velocities float32 [B,T,2]"},
 		&cli.BoolFlag{Name: "grad", Usage: "also compute the gradient and report its global norm and per-tensor norms"},
 	}

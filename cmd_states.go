@@ -29,8 +29,8 @@ func statesCommand() *cli.Command {
 		UsageText:   "gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]",
 		Description: description("states"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "checkpoint", Usage: "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "(required) output file `S.npz`"},
+			checkpointFlag(runCheckpointUsage),
+			outFlag("(required) output file `S.npz`"),
 			&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`)"},
 			intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"}),
 			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard or training (as analyze)"},
@@ -39,9 +39,9 @@ func statesCommand() *cli.Command {
 			intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks (`N`)"}),
 			intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: "500; 30 with --walks training", Usage: "steps per walk (`N`)"}),
 			intFlag(cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)}),
-			uintFlag(cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the walks and samples (`S`)"}),
+			seedFlag(d.Seed, "seed of the walks and samples (`S`)"),
 			intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
-			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out if it exists"},
+			overwriteFlag("replace --out if it exists"),
 		},
 		Action: runStates,
 	}

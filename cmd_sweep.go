@@ -29,10 +29,10 @@ func sweepCommand() *cli.Command {
 		Description: description("sweep"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"},
+			outFlag("sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"),
 			intFlag(cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "runs at once `K` (default 1, or one per listed GPU); with --emit: tasks at once (default: no limit)"}),
 			&cli.StringFlag{Name: "devices", Usage: "`LIST` of devices to spread runs over: cpu, or cuda:0,cuda:1,... (one run per GPU at a time); default: each run's run.device; with --emit: cpu or cuda (one GPU per task)"},
-			intFlag(cli.IntFlag{Name: "threads", Usage: "GOMAXPROCS of each run (`N`; 0: this machine's cores divided among the parallel runs)"}),
+			threadsFlag("GOMAXPROCS of each run (`N`; 0: this machine's cores divided among the parallel runs)"),
 			&cli.BoolFlag{Name: "list", Usage: "print every run with its index and overrides, and exit"},
 			intFlag(cli.IntFlag{Name: "index", Value: -1, Usage: "run only run `I` (see --list); the summary is left to --collect", DefaultText: "all"}),
 			&cli.BoolFlag{Name: "collect", Usage: "rebuild the summary from the run directories, without training"},

@@ -24,7 +24,7 @@ func trainCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config file `FILE` (sections model, data, loss, optimizer, scheduler, run, gpu; unknown keys are errors); applied over the preset"},
 		&cli.StringFlag{Name: "preset", Aliases: []string{"p"}, Value: defaultPreset, Usage: "starting configuration: " + strings.Join(train.PresetNames, ", ") + " (demo: minutes on a CPU; paper: weeks on a GPU)"},
-		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "run directory `DIR` for config.yaml, metrics.jsonl and checkpoints/ (default with --resume: the checkpoint's run directory)"},
+		outFlag("run directory `DIR` for config.yaml, metrics.jsonl and checkpoints/ (default with --resume: the checkpoint's run directory)"),
 		&cli.StringFlag{Name: "resume", Aliases: []string{"r"}, Usage: "continue exactly from checkpoint `F` (or a run directory: its latest checkpoint); the config comes from the checkpoint, --config and flags override it"},
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the effective config, the estimated memory and the time a step (a few measured steps) and the whole run take, then exit without writing anything"},
 	}

@@ -300,6 +300,38 @@ func (i *intValue) String() string {
 	return strconv.FormatInt(i.v, 10)
 }
 
+// The flags that several commands define alike, each with the usage that
+// fits the command.
+
+// checkpointFlag is --checkpoint F, the checkpoint a command reads.
+func checkpointFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "checkpoint", Usage: usage}
+}
+
+// runCheckpointUsage is the usage of a required --checkpoint that may be
+// given as a run directory.
+const runCheckpointUsage = "(required) safetensors checkpoint `F`, or a run directory (its newest checkpoint)"
+
+// outFlag is --out (-o), where a command writes.
+func outFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: usage}
+}
+
+// overwriteFlag is --overwrite, which lets a command replace its --out.
+func overwriteFlag(usage string) cli.Flag {
+	return &cli.BoolFlag{Name: "overwrite", Usage: usage}
+}
+
+// threadsFlag is --threads N, the GOMAXPROCS of what a command runs.
+func threadsFlag(usage string) cli.Flag {
+	return intFlag(cli.IntFlag{Name: "threads", Usage: usage})
+}
+
+// seedFlag is --seed S.
+func seedFlag(value uint64, usage string) cli.Flag {
+	return uintFlag(cli.Uint64Flag{Name: "seed", Value: value, Usage: usage})
+}
+
 // requireFlags reports missing required flags as one usage error (urfave's
 // Required option prints the whole help page first).
 func requireFlags(c *cli.Context, names ...string) error {
