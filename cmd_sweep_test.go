@@ -57,6 +57,16 @@ func sweepTest(t *testing.T) {
 	t.Setenv(sweepMainEnv, "1")
 }
 
+// analyzedTinySweep prepares a sweep test (sweepTest) of tinySweep with
+// tinyAnalyze in a new temporary directory dir: it returns dir, the sweep
+// file and the sweep directory to give as --out (dir/sw, not made yet).
+func analyzedTinySweep(t *testing.T, run string) (dir, spec, out string) {
+	t.Helper()
+	sweepTest(t)
+	dir = t.TempDir()
+	return dir, tinySweep(t, dir, run, tinyAnalyze), filepath.Join(dir, "sw")
+}
+
 // tinySweep writes a sweep file of 2 variants x 2 seeds of a tiny model.
 func tinySweep(t *testing.T, dir, run, analyze string) string {
 	t.Helper()
@@ -138,10 +148,7 @@ func readCSV(t *testing.T, path string) []map[string]string {
 }
 
 func TestSweepEndToEnd(t *testing.T) {
-	sweepTest(t)
-	dir := t.TempDir()
-	spec := tinySweep(t, dir, "steps: 6, log_every: 2, checkpoint_every: 3", tinyAnalyze)
-	out := filepath.Join(dir, "sw")
+	dir, spec, out := analyzedTinySweep(t, "steps: 6, log_every: 2, checkpoint_every: 3")
 	code, _, stderr := runCLI(t, "sweep", "--spec", spec, "--out", out, "--parallel", "2", "--devices", "cpu")
 	if code != 0 {
 		t.Fatalf("sweep: %d\n%s", code, stderr)
@@ -382,11 +389,8 @@ variants:
 // its first run, runs it again, and requires every run to be done and the
 // interrupted one to equal an uninterrupted training exactly.
 func TestSweepInterruptAndContinue(t *testing.T) {
-	sweepTest(t)
+	dir, spec, out := analyzedTinySweep(t, "steps: 1000, log_every: 50, checkpoint_every: 50")
 	exe := testBinary(t)
-	dir := t.TempDir()
-	spec := tinySweep(t, dir, "steps: 1000, log_every: 50, checkpoint_every: 50", tinyAnalyze)
-	out := filepath.Join(dir, "sw")
 	cmd := exec.Command(exe, "sweep", "--spec", spec, "--out", out)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -448,11 +452,8 @@ func TestSweepInterruptAndContinue(t *testing.T) {
 // their task commands here with an index substituted (and the CPU for the
 // GPU).
 func TestSweepEmit(t *testing.T) {
-	sweepTest(t)
+	dir, spec, out := analyzedTinySweep(t, "steps: 4, log_every: 2, checkpoint_every: 2")
 	exe := testBinary(t)
-	dir := t.TempDir()
-	spec := tinySweep(t, dir, "steps: 4, log_every: 2, checkpoint_every: 2", tinyAnalyze)
-	out := filepath.Join(dir, "sw")
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
 	if err := os.Symlink(exe, filepath.Join(bin, "gridgpu")); err != nil {
