@@ -29,31 +29,28 @@ import (
 
 func analyzeCommand() *cli.Command {
 	d := analysis.DefaultOptions()
-	return &cli.Command{
-		Name:        "analyze",
-		Usage:       "measure grid cells: ratemaps, grid scores, modules, figures",
-		UsageText:   "gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
-		Description: description("analyze"),
-		Flags: []cli.Flag{
-			checkpointFlag(runCheckpointUsage),
-			outFlag("(required) report directory `DIR`"),
-			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
-			intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"}),
-			&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
-			&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin, or uniform (random positions, after --burn-in unbinned steps from the origin)"},
-			intFlag(cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"}),
-			intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"}),
-			intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"}),
-			seedFlag(d.Seed, "seed of the walks (`S`)"),
-			&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
-			&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "grid score60 a unit needs to count as a grid cell (module detection, histograms)"},
-			intFlag(cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"}),
-			intFlag(cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"}),
-			intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
-			overwriteFlag("replace the report in --out (a directory that holds a report)"),
-		},
-		Action: runAnalyze,
+	cmd := newCommand("analyze", "measure grid cells: ratemaps, grid scores, modules, figures",
+		"gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]")
+	cmd.Flags = []cli.Flag{
+		checkpointFlag(runCheckpointUsage),
+		outFlag("(required) report directory `DIR`"),
+		&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
+		intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"}),
+		&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
+		&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin, or uniform (random positions, after --burn-in unbinned steps from the origin)"},
+		intFlag(cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"}),
+		intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"}),
+		intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"}),
+		seedFlag(d.Seed, "seed of the walks (`S`)"),
+		&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
+		&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "grid score60 a unit needs to count as a grid cell (module detection, histograms)"},
+		intFlag(cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"}),
+		intFlag(cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"}),
+		intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
+		overwriteFlag("replace the report in --out (a directory that holds a report)"),
 	}
+	cmd.Action = runAnalyze
+	return cmd
 }
 
 // scoreThresholdText describes the --min-score default.
@@ -340,20 +337,17 @@ func (p *progress) event(e analysis.ProgressEvent) {
 func (p *progress) finish() { p.line.Clear() }
 
 func gridscoreCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "gridscore",
-		Usage:       "grid scores, scales and orientations of ratemaps in .npz",
-		UsageText:   "gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]",
-		Description: description("gridscore"),
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "ratemaps", Usage: "(required) NumPy `F.npz` holding the ratemaps"},
-			&cli.StringFlag{Name: "name", Value: "ratemaps", Usage: "`NAME` of the array to score"},
-			&cli.Float64Flag{Name: "bin-size", Usage: "bin side in metres (`M`); overrides the file's bin_size"},
-			&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
-			&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "score60 a map needs to count in module detection"},
-		},
-		Action: runGridscore,
+	cmd := newCommand("gridscore", "grid scores, scales and orientations of ratemaps in .npz",
+		"gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]")
+	cmd.Flags = []cli.Flag{
+		&cli.StringFlag{Name: "ratemaps", Usage: "(required) NumPy `F.npz` holding the ratemaps"},
+		&cli.StringFlag{Name: "name", Value: "ratemaps", Usage: "`NAME` of the array to score"},
+		&cli.Float64Flag{Name: "bin-size", Usage: "bin side in metres (`M`); overrides the file's bin_size"},
+		&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
+		&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "score60 a map needs to count in module detection"},
 	}
+	cmd.Action = runGridscore
+	return cmd
 }
 
 // gridscoreMap is one map in gridscore's output.

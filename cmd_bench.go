@@ -25,22 +25,19 @@ import (
 var benchPresets = []string{"tiny", "small", "medium", "paper"}
 
 func benchCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "bench",
-		Usage:       "time training steps at a preset size; prints one JSON object",
-		UsageText:   "gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]",
-		Description: description("bench"),
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "preset", Value: "paper", Usage: "size: " + strings.Join(benchPresets, ", ")},
-			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N on a CUDA build"},
-			intFlag(cli.IntFlag{Name: "iters", Value: 5, Usage: "timed steps"}),
-			intFlag(cli.IntFlag{Name: "warmup", Value: 1, Usage: "untimed steps first (buffers are allocated on the first)"}),
-			threadsFlag("GOMAXPROCS for the CPU engine (0: all cores)"),
-			seedFlag(0, "seed of the initial parameters and the microbatches"),
-			&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
-		}, configFlags(presetDefaults("paper", benchPresets), "gpu.")...),
-		Action: benchAction,
-	}
+	cmd := newCommand("bench", "time training steps at a preset size; prints one JSON object",
+		"gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]")
+	cmd.Flags = append([]cli.Flag{
+		&cli.StringFlag{Name: "preset", Value: "paper", Usage: "size: " + strings.Join(benchPresets, ", ")},
+		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N on a CUDA build"},
+		intFlag(cli.IntFlag{Name: "iters", Value: 5, Usage: "timed steps"}),
+		intFlag(cli.IntFlag{Name: "warmup", Value: 1, Usage: "untimed steps first (buffers are allocated on the first)"}),
+		threadsFlag("GOMAXPROCS for the CPU engine (0: all cores)"),
+		seedFlag(0, "seed of the initial parameters and the microbatches"),
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
+	}, configFlags(presetDefaults("paper", benchPresets), "gpu.")...)
+	cmd.Action = benchAction
+	return cmd
 }
 
 // benchOutput is the JSON printed by bench.

@@ -19,14 +19,11 @@ func lossCommand() *cli.Command {
 		&cli.BoolFlag{Name: "grad", Usage: "also compute the gradient and report its global norm and per-tensor norms"},
 	}
 	flags = append(flags, configFlags(checkpointDefaults("paper"), "loss.")...)
-	return &cli.Command{
-		Name:        "loss",
-		Usage:       "a checkpoint's losses on one microbatch, as one JSON object",
-		UsageText:   "gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
-		Description: description("loss"),
-		Flags:       flags,
-		Action:      lossAction,
-	}
+	cmd := newCommand("loss", "a checkpoint's losses on one microbatch, as one JSON object",
+		"gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]")
+	cmd.Flags = flags
+	cmd.Action = lossAction
+	return cmd
 }
 
 // lossOutput is the JSON printed by the loss command: the total, then each

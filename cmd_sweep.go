@@ -19,34 +19,31 @@ import (
 )
 
 func sweepCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "sweep",
-		Usage: "train and analyse every run of a sweep file",
-		UsageText: "gridgpu sweep --spec F --out DIR [--parallel K] [--devices cpu|cuda:0,cuda:1,...] [--index I]\n" +
-			"   gridgpu sweep --spec F --list\n" +
-			"   gridgpu sweep [--spec F] --out DIR --collect\n" +
-			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--devices cpu|cuda] [--cpus N] [--parallel K] [--image I --pvc NAME --mount PATH]",
-		Description: description("sweep"),
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
-			outFlag("sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"),
-			intFlag(cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "runs at once `K` (default 1, or one per listed GPU); with --emit: tasks at once (default: no limit)"}),
-			&cli.StringFlag{Name: "devices", Usage: "`LIST` of devices to spread runs over: cpu, or cuda:0,cuda:1,... (one run per GPU at a time); default: each run's run.device; with --emit: cpu or cuda (one GPU per task)"},
-			threadsFlag("GOMAXPROCS of each run (`N`; 0: this machine's cores divided among the parallel runs)"),
-			&cli.BoolFlag{Name: "list", Usage: "print every run with its index and overrides, and exit"},
-			intFlag(cli.IntFlag{Name: "index", Value: -1, Usage: "run only run `I` (see --list); the summary is left to --collect", DefaultText: "all"}),
-			&cli.BoolFlag{Name: "collect", Usage: "rebuild the summary from the run directories, without training"},
-			&cli.StringFlag{Name: "emit", Usage: "print a cluster batch file and exit: `slurm` (job array) or k8s (Indexed Job)", Category: "cluster"},
-			&cli.StringFlag{Name: "image", Value: "gridgpu:latest", Usage: "k8s: container `IMAGE` with gridgpu on its PATH", Category: "cluster"},
-			&cli.StringFlag{Name: "pvc", Value: "gridgpu-sweeps", Usage: "k8s: PersistentVolumeClaim `NAME` holding the sweep file and DIR", Category: "cluster"},
-			&cli.StringFlag{Name: "mount", Value: "/sweeps", Usage: "k8s: mount `PATH` of the claim, the working directory of the pods", Category: "cluster"},
-			&cli.StringFlag{Name: "job-name", Usage: "job `NAME` (default gridgpu-sweep-<sweep file name>)", Category: "cluster"},
-			intFlag(cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPU cores per task (`N`), also its thread count (GOMAXPROCS)", Category: "cluster"}),
-			&cli.StringFlag{Name: "time", Usage: "slurm: time limit per task (`T`, e.g. 1-00:00:00)", Category: "cluster"},
-			&cli.StringFlag{Name: "binary", Value: "gridgpu", Usage: "the gridgpu `COMMAND` in the tasks", Category: "cluster"},
-		},
-		Action: sweepAction,
+	cmd := newCommand("sweep", "train and analyse every run of a sweep file",
+		"gridgpu sweep --spec F --out DIR [--parallel K] [--devices cpu|cuda:0,cuda:1,...] [--index I]\n"+
+			"   gridgpu sweep --spec F --list\n"+
+			"   gridgpu sweep [--spec F] --out DIR --collect\n"+
+			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--devices cpu|cuda] [--cpus N] [--parallel K] [--image I --pvc NAME --mount PATH]")
+	cmd.Flags = []cli.Flag{
+		&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
+		outFlag("sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"),
+		intFlag(cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "runs at once `K` (default 1, or one per listed GPU); with --emit: tasks at once (default: no limit)"}),
+		&cli.StringFlag{Name: "devices", Usage: "`LIST` of devices to spread runs over: cpu, or cuda:0,cuda:1,... (one run per GPU at a time); default: each run's run.device; with --emit: cpu or cuda (one GPU per task)"},
+		threadsFlag("GOMAXPROCS of each run (`N`; 0: this machine's cores divided among the parallel runs)"),
+		&cli.BoolFlag{Name: "list", Usage: "print every run with its index and overrides, and exit"},
+		intFlag(cli.IntFlag{Name: "index", Value: -1, Usage: "run only run `I` (see --list); the summary is left to --collect", DefaultText: "all"}),
+		&cli.BoolFlag{Name: "collect", Usage: "rebuild the summary from the run directories, without training"},
+		&cli.StringFlag{Name: "emit", Usage: "print a cluster batch file and exit: `slurm` (job array) or k8s (Indexed Job)", Category: "cluster"},
+		&cli.StringFlag{Name: "image", Value: "gridgpu:latest", Usage: "k8s: container `IMAGE` with gridgpu on its PATH", Category: "cluster"},
+		&cli.StringFlag{Name: "pvc", Value: "gridgpu-sweeps", Usage: "k8s: PersistentVolumeClaim `NAME` holding the sweep file and DIR", Category: "cluster"},
+		&cli.StringFlag{Name: "mount", Value: "/sweeps", Usage: "k8s: mount `PATH` of the claim, the working directory of the pods", Category: "cluster"},
+		&cli.StringFlag{Name: "job-name", Usage: "job `NAME` (default gridgpu-sweep-<sweep file name>)", Category: "cluster"},
+		intFlag(cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPU cores per task (`N`), also its thread count (GOMAXPROCS)", Category: "cluster"}),
+		&cli.StringFlag{Name: "time", Usage: "slurm: time limit per task (`T`, e.g. 1-00:00:00)", Category: "cluster"},
+		&cli.StringFlag{Name: "binary", Value: "gridgpu", Usage: "the gridgpu `COMMAND` in the tasks", Category: "cluster"},
 	}
+	cmd.Action = sweepAction
+	return cmd
 }
 
 // analyzeFlagKinds lists the analyze flags a sweep file may set, from the

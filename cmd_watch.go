@@ -17,17 +17,14 @@ import (
 )
 
 func watchCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "watch",
-		Usage:       "show runs and sweeps live in a web browser (read-only)",
-		ArgsUsage:   "RUN|SWEEP...",
-		Description: description("watch"),
-		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "port", Value: 6070, Usage: "port to listen on (0: any free port)"},
-			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on (0.0.0.0: every interface)"},
-		},
-		Action: runWatch,
+	cmd := newCommand("watch", "show runs and sweeps live in a web browser (read-only)", "")
+	cmd.ArgsUsage = "RUN|SWEEP..."
+	cmd.Flags = []cli.Flag{
+		&cli.IntFlag{Name: "port", Value: 6070, Usage: "port to listen on (0: any free port)"},
+		&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on (0.0.0.0: every interface)"},
 	}
+	cmd.Action = runWatch
+	return cmd
 }
 
 func runWatch(c *cli.Context) error {

@@ -30,13 +30,20 @@ const helpWidth = 80
 var helpTexts embed.FS
 
 // description is the text of help/NAME.txt without its final newline, as
-// written: tidyHelp reflows it.
+// written (tidyHelp reflows it), or "" when there is no such file.
 func description(name string) string {
 	b, err := helpTexts.ReadFile("help/" + name + ".txt")
 	if err != nil {
-		panic(err) // the help texts are the program's own
+		return ""
 	}
 	return strings.TrimSuffix(string(b), "\n")
+}
+
+// newCommand is the command name with the texts of its help page: usage,
+// its line in gridgpu --help; usageText, its USAGE lines ("": the ones
+// urfave/cli makes); and its description, help/NAME.txt (none without one).
+func newCommand(name, usage, usageText string) *cli.Command {
+	return &cli.Command{Name: name, Usage: usage, UsageText: usageText, Description: description(name)}
 }
 
 func init() {
