@@ -119,18 +119,31 @@ func AdamWTensor(p, g, m, v []float32, gscale float64, t int64, lr float64, oc O
 	b1, b2 := oc.Beta1, oc.Beta2
 	bc1 := 1 - math.Pow(b1, float64(t))
 	bc2 := 1 - math.Pow(b2, float64(t))
-	decay := 1 - lr*oc.WeightDecay
+	a := adamwArgs{gscale: gscale, decay: 1 - lr*oc.WeightDecay, b1: b1, b2: b2, lr: lr, bc1: bc1, bc2: bc2, eps: oc.Eps}
 	// Each element on its own: chunks change nothing but the speed.
 	forChunks(len(p), func(i0, i1 int) {
-		for i := i0; i < i1; i++ {
-			gi := float64(g[i]) * gscale
-			pi := float64(p[i]) * decay
-			mi := b1*float64(m[i]) + (1-b1)*gi
-			vi := b2*float64(v[i]) + (1-b2)*gi*gi
-			pi -= lr * (mi / bc1) / (math.Sqrt(vi/bc2) + oc.Eps)
-			p[i], m[i], v[i] = float32(pi), float32(mi), float32(vi)
-		}
+		adamwChunk(p[i0:i1], g[i0:i1], m[i0:i1], v[i0:i1], &a)
 	})
+}
+
+// adamwArgs are the per-step constants of AdamWTensor's update.
+type adamwArgs struct {
+	gscale, decay, b1, b2, lr, bc1, bc2, eps float64
+}
+
+// adamwGo is the update of one range in Go: the definition that the C
+// twin (adamw_cgo.go), which vectorises it, must equal bit for bit. Every
+// operation is IEEE-rounded and none is fused, so the same sequence gives
+// the same bits in scalar and vector code, on any x86-64.
+func adamwGo(p, g, m, v []float32, a *adamwArgs) {
+	for i := range p {
+		gi := float64(g[i]) * a.gscale
+		pi := float64(p[i]) * a.decay
+		mi := a.b1*float64(m[i]) + (1-a.b1)*gi
+		vi := a.b2*float64(v[i]) + (1-a.b2)*gi*gi
+		pi -= a.lr * (mi / a.bc1) / (math.Sqrt(vi/a.bc2) + a.eps)
+		p[i], m[i], v[i] = float32(pi), float32(mi), float32(vi)
+	}
 }
 
 // ClipAndAdamW performs steps 2-4 above on the averaged gradient g: it
@@ -138,13 +151,18 @@ func AdamWTensor(p, g, m, v []float32, gscale float64, t int64, lr float64, oc O
 // incremented). It returns the norm before clipping. g is not modified.
 func ClipAndAdamW(p, g *graph.Params, st *OptState, lr float64, oc OptConfig) float64 {
 	norm := GlobalNorm(g)
+	clipAndAdamW(p, g, norm, st, lr, oc)
+	return norm
+}
+
+// clipAndAdamW is ClipAndAdamW with the norm already measured.
+func clipAndAdamW(p, g *graph.Params, norm float64, st *OptState, lr float64, oc OptConfig) {
 	coef := ClipCoef(norm, oc.ClipNorm)
 	st.Step++
 	ps, gs, ms, vs := p.Slices(), g.Slices(), st.M.Slices(), st.V.Slices()
 	for i := range ps {
 		AdamWTensor(ps[i], gs[i], ms[i], vs[i], coef, st.Step, lr, oc)
 	}
-	return norm
 }
 
 // Validate reports an optimiser setting outside the range AdamW accepts.

@@ -110,6 +110,7 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		e.grads = append(e.grads, graph.ZeroParams(e.spec.N, e.spec.H))
 	}
 	losses := make([]graph.Losses, 0, len(batches))
+	srcs := make([]*graph.Params, 0, len(batches))
 	au, tracksUnits := e.model.(activeUnitser)
 	tm, hasTerms := e.model.(allTermser)
 	var terms []graph.TermValues
@@ -133,19 +134,37 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		if err := CheckLosses(l, k); err != nil {
 			return StepStats{}, err
 		}
-		if at, bad := g.NonFinite(); bad {
-			return StepStats{}, &NonFiniteError{Term: "gradient of " + at.Tensor, Value: at.Value, Microbatch: k}
-		}
-		dst := e.grads[k]
-		for i, s := range g.Slices() {
-			copy(dst.Slices()[i], s)
+		if len(batches) == 1 {
+			// The mean of one gradient is itself: AverageGrads copies it
+			// from the model's buffer, which no later Grad overwrites.
+			srcs = append(srcs, g)
+		} else {
+			dst := e.grads[k]
+			for i, s := range g.Slices() {
+				copy(dst.Slices()[i], s)
+			}
+			srcs = append(srcs, dst)
 		}
 		losses = append(losses, l)
 	}
 	mean := graph.MeanLosses(losses)
-	AverageGrads(e.avg, e.grads[:len(batches)])
+	AverageGrads(e.avg, srcs)
 	graph.MaskBlocks(e.avg, e.spec.Blocks)
-	norm := ClipAndAdamW(e.p, e.avg, e.st, lr, e.spec.Opt)
+	// The norm is a float64 sum of squares of float32 values, which cannot
+	// overflow: it is finite exactly when every gradient element it sums
+	// is, so the microbatches are scanned for the culprit only when it is
+	// not (the scan of every gradient was a pass over all parameters per
+	// microbatch).
+	norm := GlobalNorm(e.avg)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		for k, g := range srcs {
+			if at, bad := g.NonFinite(); bad {
+				return StepStats{}, &NonFiniteError{Term: "gradient of " + at.Tensor, Value: at.Value, Microbatch: k}
+			}
+		}
+		return StepStats{}, &NonFiniteError{Term: "gradient norm", Value: norm}
+	}
+	clipAndAdamW(e.p, e.avg, norm, e.st, lr, e.spec.Opt)
 	dead := -1
 	if tracksUnits {
 		dead = CountDead(active)

@@ -16,8 +16,11 @@ import (
 // state would change every later loss.
 type fakeModel struct {
 	nanAt *int // if set, the Grad call with this index returns a NaN ci term
-	calls int
-	grow  bool // the gradient's sign flipped: training raises the loss
+	// if set, the Grad call with this index returns a gradient with Inf in
+	// mlp.4.weight (finite losses)
+	infGradAt *int
+	calls     int
+	grow      bool // the gradient's sign flipped: training raises the loss
 }
 
 func batchScale(b *data.Batch) float64 {
@@ -61,6 +64,9 @@ func (f *fakeModel) Grad(p *graph.Params, b *data.Batch) (graph.Losses, *graph.P
 				gs[j] = -gs[j]
 			}
 		}
+	}
+	if f.infGradAt != nil && f.calls-1 == *f.infGradAt {
+		g.W2[5] = float32(math.Inf(-1))
 	}
 	return l, g, nil
 }

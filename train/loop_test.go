@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -316,6 +317,35 @@ func TestEngineLeavesStateOnNaN(t *testing.T) {
 	if !reflect.DeepEqual(before, after) || !reflect.DeepEqual(st0, st1) {
 		t.Error("a failed step changed parameters or optimiser state")
 	}
+}
+
+// A non-finite gradient with finite losses stops the step before the
+// optimiser, naming the tensor and the microbatch: the engine scans the
+// microbatches only when the averaged gradient's norm is not finite.
+func TestEngineNamesNonFiniteGradient(t *testing.T) {
+	for _, at := range []int{0, 1} {
+		t.Run(fmt.Sprint("microbatch ", at), func(t *testing.T) { nonFiniteGradientCase(t, at) })
+	}
+}
+
+func nonFiniteGradientCase(t *testing.T, at int) {
+	infAt := at
+	withFake(t, fakeModel{infGradAt: &infAt})
+	cfg := testConfig(t, 1)
+	eng, err := NewEngine(EngineSpec{Device: MustParseDevice("cpu"), B: 3, T: 5, N: 4, H: 3, Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: InitForTest(4, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := eng.Params()
+	_, err = eng.Step(testBatches(t, 2), 1e-2)
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || nf.Term != "gradient of mlp.4.weight" || nf.Microbatch != at || !math.IsInf(nf.Value, -1) {
+		t.Errorf("Inf in microbatch %d's gradient: error %v", at, err)
+	}
+	if after, _ := eng.Params(); !reflect.DeepEqual(before, after) {
+		t.Errorf("Inf in microbatch %d's gradient: the step changed the parameters", at)
+	}
+	eng.Close()
 }
 
 func TestInterruptWritesCheckpoint(t *testing.T) {
