@@ -110,16 +110,22 @@ func TestCommitCheckpointRemovesStaleTemps(t *testing.T) {
 	}
 }
 
+// runAndLoad runs testConfig(t, steps) into dir and loads the checkpoint of
+// its last step; it returns the checkpoint's path too.
+func runAndLoad(t *testing.T, dir string, steps int64) (string, *Checkpoint) {
+	t.Helper()
+	if _, err := Run(context.Background(), testConfig(t, steps), Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	return loadAt(t, dir, steps)
+}
+
 // A run whose learning rate blows the parameters up never writes a
 // checkpoint that is not finite, and its error names the last finite one.
 func TestAbsurdLearningRateNeverWritesNonFinite(t *testing.T) {
 	useFake(t, nil)
 	out := t.TempDir()
-	cfg := testConfig(t, 4)
-	if _, err := Run(context.Background(), cfg, Options{Out: out}); err != nil {
-		t.Fatal(err)
-	}
-	good, ck := loadAt(t, out, 4)
+	good, ck := runAndLoad(t, out, 4)
 	c := ck.Config
 	c.Run.Steps = 40
 	c.Run.CheckpointEvery = 1

@@ -164,11 +164,7 @@ func TestResumeIntoNewDirectoryGetsNewRunID(t *testing.T) {
 	useFake(t, nil)
 	root := t.TempDir()
 	A, B := filepath.Join(root, "A"), filepath.Join(root, "B")
-	cfg := testConfig(t, 4)
-	if _, err := Run(context.Background(), cfg, Options{Out: A}); err != nil {
-		t.Fatal(err)
-	}
-	p, ck := loadAt(t, A, 4)
+	p, ck := runAndLoad(t, A, 4)
 	c := ck.Config
 	c.Run.Steps = 6
 	if _, err := Run(context.Background(), c, Options{Out: B, Resume: ck, ResumePath: p}); err != nil {
