@@ -19,9 +19,7 @@ func engineGrad(t *testing.T, e *Engine, b *data.Batch) (graph.Losses, *graph.Pa
 		t.Fatal(err)
 	}
 	g := graph.ZeroParams(e.N, e.H)
-	if err := e.d.run(func() error { return e.downloadParams(g, e.grad) }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.downloadParams(g, e.grad) })
 	return st.Losses, g
 }
 

@@ -78,30 +78,32 @@ func sampler(t testing.TB, s size, seed uint64) *data.Sampler {
 	return sm
 }
 
+// must runs f on the device's thread (e.d.run) and fails t on its error.
+func (e *Engine) must(t testing.TB, f func() error) {
+	t.Helper()
+	if err := e.d.run(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // get downloads n float32 from device address p.
 func (e *Engine) get(t testing.TB, p devPtr, n int) []float32 {
 	t.Helper()
 	out := make([]float32, n)
-	if err := e.d.run(func() error { return e.d.download(out, p) }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.d.download(out, p) })
 	return out
 }
 
 func (e *Engine) getF64(t testing.TB, p devPtr, n int) []float64 {
 	t.Helper()
 	out := make([]float64, n)
-	if err := e.d.run(func() error { return e.d.downloadF64(out, p) }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.d.downloadF64(out, p) })
 	return out
 }
 
 func (e *Engine) put(t testing.TB, p devPtr, v []float32) {
 	t.Helper()
-	if err := e.d.run(func() error { return e.d.upload(p, v) }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.d.upload(p, v) })
 }
 
 // nanBits is a quiet NaN: outputs are poisoned with it before a kernel runs,
@@ -110,9 +112,7 @@ const nanBits = 0x7fc00000
 
 func (e *Engine) poison(t testing.TB, p devPtr, n int) {
 	t.Helper()
-	if err := e.d.run(func() error { return e.d.fill(p, nanBits, n) }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.d.fill(p, nanBits, n) })
 }
 
 func (e *Engine) poisonF64(t testing.TB, p devPtr, n int) {
@@ -122,9 +122,7 @@ func (e *Engine) poisonF64(t testing.TB, p devPtr, n int) {
 
 func (e *Engine) sync(t testing.TB) {
 	t.Helper()
-	if err := e.d.run(func() error { return e.d.drv.synchronize() }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.d.drv.synchronize() })
 }
 
 func f64s(x []float32) []float64 {

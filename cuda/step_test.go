@@ -237,9 +237,7 @@ func testStepVsGraph(t *testing.T, s size, micro int, red string) {
 		t.Errorf("zero fraction: GPU %g, CPU %g", st.Losses.ZeroFrac, want.ZeroFrac)
 	}
 	gsum := graph.ZeroParams(s.N, s.H)
-	if err := e.d.run(func() error { return e.downloadParams(gsum, e.grad) }); err != nil {
-		t.Fatal(err)
-	}
+	e.must(t, func() error { return e.downloadParams(gsum, e.grad) })
 	for _, x := range gsum.Slices() {
 		for k := range x {
 			x[k] /= float32(micro)
@@ -340,9 +338,7 @@ func TestAblations(t *testing.T) {
 				t.Errorf("total: GPU %.9g, CPU %.9g", st.Losses.Total, lw.Total)
 			}
 			g := graph.ZeroParams(s.N, s.H)
-			if err := e.d.run(func() error { return e.downloadParams(g, e.grad) }); err != nil {
-				t.Fatal(err)
-			}
+			e.must(t, func() error { return e.downloadParams(g, e.grad) })
 			for i, name := range graph.ParamNames {
 				if r := relErr(g.Slices()[i], gw.Slices()[i]); !(r < 1e-4) {
 					t.Errorf("gradient %s: relative error %.3g", name, r)
@@ -542,26 +538,23 @@ func BenchmarkGEMMPaper(b *testing.B) {
 		rows       int
 		run        func() error
 	}
-	gs := []g{
-		{"forward W=h2 W2^T", "gemm_nt", P, func() error {
-			return e.d.gemm("gemm_nt", P, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
-		}},
-		{"dW2=dWf^T h2", "gemm_tn", P, func() error {
-			return e.d.gemm("gemm_tn", NN, H, P, e.Wf, NN, e.h2, H, e.grad+4*ptrOff(e.off[tW2]), H, 0, flagAcc, e.ws, e.sms)
-		}},
-		{"dh2=dWf W2", "gemm_nn", P, func() error {
-			return e.d.gemm("gemm_nn", P, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
-		}},
-		{"U-forward W=h2 W2^T", "gemm_nt", U, func() error {
-			return e.d.gemm("gemm_nt", U, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
-		}},
-		{"U-dW2=dW^T h2", "gemm_tn", U, func() error {
-			return e.d.gemm("gemm_tn", NN, H, U, e.Wf, NN, e.h2, H, e.grad+4*ptrOff(e.off[tW2]), H, 0, flagAcc, e.ws, e.sms)
-		}},
-		{"U-dh2=dW W2", "gemm_nn", U, func() error {
-			return e.d.gemm("gemm_nn", U, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
-		}},
+	// The three products at rows rows (P, or U on the distinct-velocity
+	// path), under the names the output gives them.
+	gemms := func(rows int, fwd, dW2, dh2 string) []g {
+		return []g{
+			{fwd, "gemm_nt", rows, func() error {
+				return e.d.gemm("gemm_nt", rows, NN, H, e.h2, H, e.tensor(tW2), H, e.Wf, NN, e.tensor(tB2), flagBias, e.ws, e.sms)
+			}},
+			{dW2, "gemm_tn", rows, func() error {
+				return e.d.gemm("gemm_tn", NN, H, rows, e.Wf, NN, e.h2, H, e.grad+4*ptrOff(e.off[tW2]), H, 0, flagAcc, e.ws, e.sms)
+			}},
+			{dh2, "gemm_nn", rows, func() error {
+				return e.d.gemm("gemm_nn", rows, H, NN, e.Wf, NN, e.tensor(tW2), H, e.dh2, H, 0, 0, e.ws, e.sms)
+			}},
+		}
 	}
+	gs := append(gemms(P, "forward W=h2 W2^T", "dW2=dWf^T h2", "dh2=dWf W2"),
+		gemms(U, "U-forward W=h2 W2^T", "U-dW2=dW^T h2", "U-dh2=dW W2")...)
 	res := map[string]float64{}
 	for _, x := range gs {
 		ts := deviceTimes(b, e, 12, x.run)
