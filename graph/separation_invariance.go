@@ -255,6 +255,31 @@ type pairKernel struct {
 // In a diagonal tile (j0 == i0) only j > i is visited and mirrored; the
 // diagonal is zero.
 func pairTile[T float](k *pairKernel, tile []T, bi, bj, i0, j0 int, diag bool, sc *pairScratch[T], rowsum, colsum []float64) (sepSum, invSum float64) {
+	inC := false
+	if k.fast { // the float32 graph: the C twin where this build has one
+		sepSum, invSum, inC = pairTileF32(k, any(tile).([]float32), bi, bj, i0, j0, diag, any(sc).(*pairScratch[float32]), rowsum, colsum, -1)
+	}
+	if !inC {
+		sepSum, invSum = pairTileGo(k, tile, bi, bj, i0, j0, diag, sc, rowsum, colsum)
+	}
+	if diag {
+		// Mirror the upper triangle; row sums of the lower part are the
+		// column sums just gathered.
+		for ii := 0; ii < bi; ii++ {
+			for jj := 0; jj < ii; jj++ {
+				tile[ii*bj+jj] = tile[jj*bj+ii]
+			}
+			rowsum[ii] += colsum[ii]
+		}
+	}
+	return sepSum, invSum
+}
+
+// pairTileGo is pairTile's loop over the pairs, in Go: the definition
+// (pair_tile_f32 in pairtile_cgo.go is its vectorised twin) and the path
+// of the float64 graph and of the build without C. It leaves a diagonal
+// tile's lower triangle to pairTile.
+func pairTileGo[T float](k *pairKernel, tile []T, bi, bj, i0, j0 int, diag bool, sc *pairScratch[T], rowsum, colsum []float64) (sepSum, invSum float64) {
 	xs, ys, sqs := sc.px[j0:j0+bj], sc.py[j0:j0+bj], sc.sq[j0:j0+bj]
 	for ii := 0; ii < bi; ii++ {
 		i := i0 + ii
@@ -300,16 +325,6 @@ func pairTile[T float](k *pairKernel, tile []T, bi, bj, i0, j0 int, diag bool, s
 			colsum[jj] += c
 		}
 		rowsum[ii] += rs
-	}
-	if diag {
-		// Mirror the upper triangle; row sums of the lower part are the
-		// column sums just gathered.
-		for ii := 0; ii < bi; ii++ {
-			for jj := 0; jj < ii; jj++ {
-				tile[ii*bj+jj] = tile[jj*bj+ii]
-			}
-			rowsum[ii] += colsum[ii]
-		}
 	}
 	return sepSum, invSum
 }
