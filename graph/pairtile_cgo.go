@@ -59,102 +59,99 @@ static inline void pt_one(const pair_consts *k, const double *tab, double xi, do
 	}
 }
 
-__attribute__((target("avx512f")))
-static int pt_row_avx512(const pair_consts *k, const double *tab, double xi, double yi, double sqi,
-		const double *xs, const double *ys, const double *sqs, float *row, double *colsum,
-		double *C, double *E, double *D, int j, int n) {
-	const __m512d X = _mm512_set1_pd(xi), Y = _mm512_set1_pd(yi), SQ = _mm512_set1_pd(sqi),
-		S2 = _mm512_set1_pd(k->s2), IG = _mm512_set1_pd(k->inv2sg), CS = _mm512_set1_pd(k->cSep),
-		CI = _mm512_set1_pd(k->cInv), Z = _mm512_setzero_pd(), TWO = _mm512_set1_pd(2),
-		MAXA = _mm512_set1_pd(PT_MAXARG), K = _mm512_set1_pd(pt_expK), M = _mm512_set1_pd(PT_MAGIC),
-		HI = _mm512_set1_pd(PT_LN2HI), LO = _mm512_set1_pd(PT_LN2LO), ONE = _mm512_set1_pd(1),
-		P2 = _mm512_set1_pd(1.0 / 2), P6 = _mm512_set1_pd(1.0 / 6), P24 = _mm512_set1_pd(1.0 / 24);
-	const __m512i SIGN = _mm512_set1_epi64((long long)0x8000000000000000ULL), M31 = _mm512_set1_epi64(31);
-	for (; j + 8 <= n; j += 8) {
-		__m512d dx = _mm512_sub_pd(X, _mm512_loadu_pd(xs + j)), dy = _mm512_sub_pd(Y, _mm512_loadu_pd(ys + j));
-		__m512d r2 = _mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy));
-		__mmask8 far = _mm512_cmp_pd_mask(r2, S2, _CMP_GT_OQ), near = _mm512_cmp_pd_mask(r2, S2, _CMP_LT_OQ);
-		__m512d g = _mm512_cvtps_pd(_mm256_loadu_ps(row + j));
-		// max(0, x) returns x when x is NaN, as Go's max(x, 0) does; a -0
-		// it leaves changes neither the exponential nor a sum.
-		__m512d d = _mm512_max_pd(Z, _mm512_sub_pd(_mm512_add_pd(SQ, _mm512_loadu_pd(sqs + j)), _mm512_mul_pd(TWO, g)));
-		__m512d c = Z, e = Z, dv = Z;
-		if (k->doSep && far) {
-			__m512d x = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(
-				_mm512_min_pd(MAXA, _mm512_mul_pd(d, IG))), SIGN)); // min returns a NaN operand, as Go's
-			__m512d t = _mm512_add_pd(_mm512_mul_pd(x, K), M);
-			__m512d kr = _mm512_sub_pd(t, M);
-			__m512d r = _mm512_sub_pd(_mm512_sub_pd(x, _mm512_mul_pd(kr, HI)), _mm512_mul_pd(kr, LO));
-			__m512i nb = _mm512_castpd_si512(t);
-			__m512d poly = _mm512_add_pd(ONE, _mm512_mul_pd(r, _mm512_add_pd(ONE, _mm512_mul_pd(r,
-				_mm512_add_pd(P2, _mm512_mul_pd(r, _mm512_add_pd(P6, _mm512_mul_pd(r, P24))))))));
-			__m512d p = _mm512_mul_pd(poly, _mm512_i64gather_pd(_mm512_and_si512(nb, M31), tab, 8));
-			__m512i sh = _mm512_slli_epi64(_mm512_srai_epi64(_mm512_slli_epi64(nb, 32), 37), 52);
-			__m512d ev = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p), sh));
-			e = _mm512_mask_mov_pd(Z, far, ev);
-			c = _mm512_mask_mul_pd(Z, far, CS, ev);
-		}
-		if (k->doInv && near) {
-			dv = _mm512_mask_mov_pd(Z, near, d);
-			c = _mm512_mask_mov_pd(c, near, CI);
-		}
-		_mm512_storeu_pd(C + j, c);
-		_mm512_storeu_pd(E + j, e);
-		_mm512_storeu_pd(D + j, dv);
-		_mm256_storeu_ps(row + j, _mm512_cvtpd_ps(c));
-		_mm512_storeu_pd(colsum + j, _mm512_add_pd(_mm512_loadu_pd(colsum + j), c));
-	}
-	return j;
+// What differs between the widths: the type of a lane mask and the
+// operations on it, the sign flip, the table gather and the exponent
+// addition, each a small function per width with one name and the
+// width as suffix. The row loop below is written once over them.
+#define PT_A512 __attribute__((target("avx512f"), always_inline)) static inline
+#define PT_A256 __attribute__((target("avx2"), always_inline)) static inline
+typedef __mmask8 pt_mask512;
+typedef __m256d pt_mask256;
+PT_A512 pt_mask512 pt_gt512(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+PT_A256 pt_mask256 pt_gt256(__m256d a, __m256d b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+PT_A512 pt_mask512 pt_lt512(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+PT_A256 pt_mask256 pt_lt256(__m256d a, __m256d b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+PT_A512 int pt_any512(pt_mask512 m) { return m != 0; }
+PT_A256 int pt_any256(pt_mask256 m) { return _mm256_movemask_pd(m) != 0; }
+// a where m, +0 elsewhere; a where m, b elsewhere
+PT_A512 __m512d pt_sel512(pt_mask512 m, __m512d a) { return _mm512_maskz_mov_pd(m, a); }
+PT_A256 __m256d pt_sel256(pt_mask256 m, __m256d a) { return _mm256_and_pd(m, a); }
+PT_A512 __m512d pt_blend512(pt_mask512 m, __m512d a, __m512d b) { return _mm512_mask_mov_pd(b, m, a); }
+PT_A256 __m256d pt_blend256(pt_mask256 m, __m256d a, __m256d b) { return _mm256_blendv_pd(b, a, m); }
+// -x, a sign flip as Go's
+PT_A512 __m512d pt_neg512(__m512d x) {
+	return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(x), _mm512_set1_epi64((long long)0x8000000000000000ULL)));
+}
+PT_A256 __m256d pt_neg256(__m256d x) { return _mm256_xor_pd(x, _mm256_set1_pd(-0.0)); }
+// tab[n & 31] for the bits n of t
+PT_A512 __m512d pt_frac512(__m512d t, const double *tab) {
+	return _mm512_i64gather_pd(_mm512_and_si512(_mm512_castpd_si512(t), _mm512_set1_epi64(31)), tab, 8);
+}
+PT_A256 __m256d pt_frac256(__m256d t, const double *tab) {
+	return _mm256_i64gather_pd(tab, _mm256_and_si256(_mm256_castpd_si256(t), _mm256_set1_epi64x(31)), 8);
+}
+// p times 2^m, m = int64(n<<32)>>37 for the bits n of t: bits 5..16 of
+// n's low half land on the exponent field, by a 32-bit arithmetic shift
+// of that half by 5, then << 52 (AVX2 has no 64-bit arithmetic shift).
+PT_A512 __m512d pt_scale512(__m512d p, __m512d t) {
+	__m512i sh = _mm512_slli_epi64(_mm512_srai_epi32(_mm512_castpd_si512(t), 5), 52);
+	return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p), sh));
+}
+PT_A256 __m256d pt_scale256(__m256d p, __m256d t) {
+	__m256i sh = _mm256_slli_epi64(_mm256_srai_epi32(_mm256_castpd_si256(t), 5), 52);
+	return _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(p), sh));
 }
 
-__attribute__((target("avx2")))
-static int pt_row_avx2(const pair_consts *k, const double *tab, double xi, double yi, double sqi,
-		const double *xs, const double *ys, const double *sqs, float *row, double *colsum,
-		double *C, double *E, double *D, int j, int n) {
-	const __m256d X = _mm256_set1_pd(xi), Y = _mm256_set1_pd(yi), SQ = _mm256_set1_pd(sqi),
-		S2 = _mm256_set1_pd(k->s2), IG = _mm256_set1_pd(k->inv2sg), CS = _mm256_set1_pd(k->cSep),
-		CI = _mm256_set1_pd(k->cInv), Z = _mm256_setzero_pd(), TWO = _mm256_set1_pd(2),
-		MAXA = _mm256_set1_pd(PT_MAXARG), K = _mm256_set1_pd(pt_expK), M = _mm256_set1_pd(PT_MAGIC),
-		HI = _mm256_set1_pd(PT_LN2HI), LO = _mm256_set1_pd(PT_LN2LO), ONE = _mm256_set1_pd(1),
-		P2 = _mm256_set1_pd(1.0 / 2), P6 = _mm256_set1_pd(1.0 / 6), P24 = _mm256_set1_pd(1.0 / 24),
-		SIGN = _mm256_set1_pd(-0.0);
-	const __m256i M31 = _mm256_set1_epi64x(31);
-	for (; j + 4 <= n; j += 4) {
-		__m256d dx = _mm256_sub_pd(X, _mm256_loadu_pd(xs + j)), dy = _mm256_sub_pd(Y, _mm256_loadu_pd(ys + j));
-		__m256d r2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
-		__m256d far = _mm256_cmp_pd(r2, S2, _CMP_GT_OQ), near = _mm256_cmp_pd(r2, S2, _CMP_LT_OQ);
-		__m256d g = _mm256_cvtps_pd(_mm_loadu_ps(row + j));
-		__m256d d = _mm256_max_pd(Z, _mm256_sub_pd(_mm256_add_pd(SQ, _mm256_loadu_pd(sqs + j)), _mm256_mul_pd(TWO, g)));
-		__m256d c = Z, e = Z, dv = Z;
-		if (k->doSep && _mm256_movemask_pd(far)) {
-			__m256d x = _mm256_xor_pd(_mm256_min_pd(MAXA, _mm256_mul_pd(d, IG)), SIGN);
-			__m256d t = _mm256_add_pd(_mm256_mul_pd(x, K), M);
-			__m256d kr = _mm256_sub_pd(t, M);
-			__m256d r = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_mul_pd(kr, HI)), _mm256_mul_pd(kr, LO));
-			__m256i nb = _mm256_castpd_si256(t);
-			__m256d poly = _mm256_add_pd(ONE, _mm256_mul_pd(r, _mm256_add_pd(ONE, _mm256_mul_pd(r,
-				_mm256_add_pd(P2, _mm256_mul_pd(r, _mm256_add_pd(P6, _mm256_mul_pd(r, P24))))))));
-			__m256d p = _mm256_mul_pd(poly, _mm256_i64gather_pd(tab, _mm256_and_si256(nb, M31), 8));
-			// int64(n<<32)>>37 << 52 keeps bits 5..16 of n's low half:
-			// a 32-bit arithmetic shift of that half by 5, then << 52
-			// (AVX2 has no 64-bit arithmetic shift).
-			__m256i sh = _mm256_slli_epi64(_mm256_srai_epi32(nb, 5), 52);
-			__m256d ev = _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(p), sh));
-			e = _mm256_and_pd(far, ev);
-			c = _mm256_and_pd(far, _mm256_mul_pd(CS, ev));
-		}
-		if (k->doInv && _mm256_movemask_pd(near)) {
-			dv = _mm256_and_pd(near, d);
-			c = _mm256_blendv_pd(c, CI, near);
-		}
-		_mm256_storeu_pd(C + j, c);
-		_mm256_storeu_pd(E + j, e);
-		_mm256_storeu_pd(D + j, dv);
-		_mm_storeu_ps(row + j, _mm256_cvtpd_ps(c));
-		_mm256_storeu_pd(colsum + j, _mm256_add_pd(_mm256_loadu_pd(colsum + j), c));
-	}
-	return j;
+// PT_ROW defines pt_row_<W>: one row's coefficients from column j on, in
+// vectors of LANES float64 lanes (P: the intrinsics' prefix; LOADF,
+// STOREF: the float32 halves), up to the last whole vector; it returns
+// where it stopped. max(0, x) returns x when x is NaN, as Go's max(x, 0)
+// does (a -0 it leaves changes neither the exponential nor a sum), and
+// min(700, y) returns a NaN y, as Go's min does.
+#define PT_ROW(W, TARGET, P, VD, LANES, LOADF, STOREF) \
+__attribute__((target(TARGET))) \
+static int pt_row_##W(const pair_consts *k, const double *tab, double xi, double yi, double sqi, \
+		const double *xs, const double *ys, const double *sqs, float *row, double *colsum, \
+		double *C, double *E, double *D, int j, int n) { \
+	const VD X = P##_set1_pd(xi), Y = P##_set1_pd(yi), SQ = P##_set1_pd(sqi), \
+		S2 = P##_set1_pd(k->s2), IG = P##_set1_pd(k->inv2sg), CS = P##_set1_pd(k->cSep), \
+		CI = P##_set1_pd(k->cInv), Z = P##_setzero_pd(), TWO = P##_set1_pd(2), \
+		MAXA = P##_set1_pd(PT_MAXARG), K = P##_set1_pd(pt_expK), M = P##_set1_pd(PT_MAGIC), \
+		HI = P##_set1_pd(PT_LN2HI), LO = P##_set1_pd(PT_LN2LO), ONE = P##_set1_pd(1), \
+		P2 = P##_set1_pd(1.0 / 2), P6 = P##_set1_pd(1.0 / 6), P24 = P##_set1_pd(1.0 / 24); \
+	for (; j + LANES <= n; j += LANES) { \
+		VD dx = P##_sub_pd(X, P##_loadu_pd(xs + j)), dy = P##_sub_pd(Y, P##_loadu_pd(ys + j)); \
+		VD r2 = P##_add_pd(P##_mul_pd(dx, dx), P##_mul_pd(dy, dy)); \
+		pt_mask##W far = pt_gt##W(r2, S2), near = pt_lt##W(r2, S2); \
+		VD g = P##_cvtps_pd(LOADF(row + j)); \
+		VD d = P##_max_pd(Z, P##_sub_pd(P##_add_pd(SQ, P##_loadu_pd(sqs + j)), P##_mul_pd(TWO, g))); \
+		VD c = Z, e = Z, dv = Z; \
+		if (k->doSep && pt_any##W(far)) { \
+			VD x = pt_neg##W(P##_min_pd(MAXA, P##_mul_pd(d, IG))); \
+			VD t = P##_add_pd(P##_mul_pd(x, K), M); \
+			VD kr = P##_sub_pd(t, M); \
+			VD r = P##_sub_pd(P##_sub_pd(x, P##_mul_pd(kr, HI)), P##_mul_pd(kr, LO)); \
+			VD poly = P##_add_pd(ONE, P##_mul_pd(r, P##_add_pd(ONE, P##_mul_pd(r, \
+				P##_add_pd(P2, P##_mul_pd(r, P##_add_pd(P6, P##_mul_pd(r, P24)))))))); \
+			VD ev = pt_scale##W(P##_mul_pd(poly, pt_frac##W(t, tab)), t); \
+			e = pt_sel##W(far, ev); \
+			c = pt_sel##W(far, P##_mul_pd(CS, ev)); \
+		} \
+		if (k->doInv && pt_any##W(near)) { \
+			dv = pt_sel##W(near, d); \
+			c = pt_blend##W(near, CI, c); \
+		} \
+		P##_storeu_pd(C + j, c); \
+		P##_storeu_pd(E + j, e); \
+		P##_storeu_pd(D + j, dv); \
+		STOREF(row + j, P##_cvtpd_ps(c)); \
+		P##_storeu_pd(colsum + j, P##_add_pd(P##_loadu_pd(colsum + j), c)); \
+	} \
+	return j; \
 }
+
+PT_ROW(512, "avx512f", _mm512, __m512d, 8, _mm256_loadu_ps, _mm256_storeu_ps)
+PT_ROW(256, "avx2", _mm256, __m256d, 4, _mm_loadu_ps, _mm_storeu_ps)
 
 // pair_tile_f32: the tile's rows ii in [0, bi) against its columns [0, bj)
 // (bj <= 256; from ii+1 on on a diagonal tile). level: 0 scalar, 1 AVX2,
@@ -173,8 +170,8 @@ static void pair_tile_f32(const pair_consts *k, const double *tab, float *tile, 
 			row[ii] = 0;
 		}
 		const int start = j;
-		if (level == 2) j = pt_row_avx512(k, tab, pxi[ii], pyi[ii], sqi[ii], xs, ys, sqs, row, colsum, C, E, D, j, bj);
-		else if (level == 1) j = pt_row_avx2(k, tab, pxi[ii], pyi[ii], sqi[ii], xs, ys, sqs, row, colsum, C, E, D, j, bj);
+		if (level == 2) j = pt_row_512(k, tab, pxi[ii], pyi[ii], sqi[ii], xs, ys, sqs, row, colsum, C, E, D, j, bj);
+		else if (level == 1) j = pt_row_256(k, tab, pxi[ii], pyi[ii], sqi[ii], xs, ys, sqs, row, colsum, C, E, D, j, bj);
 		for (; j < bj; j++) {
 			pt_one(k, tab, pxi[ii], pyi[ii], sqi[ii], xs[j], ys[j], sqs[j], row[j], &C[j], &E[j], &D[j]);
 			row[j] = (float)C[j];
@@ -194,33 +191,14 @@ static void pair_tile_f32(const pair_consts *k, const double *tab, float *tile, 
 */
 import "C"
 
-import (
-	"unsafe"
+import "unsafe"
 
-	"golang.org/x/sys/cpu"
-)
-
-// pairTileLevels are the paths of pair_tile_f32 this CPU can run (0
-// scalar, 1 AVX2, 2 AVX-512), widest last.
-var pairTileLevels = func() []int {
-	switch {
-	case cpu.X86.HasAVX512F:
-		return []int{0, 1, 2}
-	case cpu.X86.HasAVX2:
-		return []int{0, 1}
-	}
-	return []int{0}
-}()
-
-// pairTileF32 is pairTile for the float32 graph on path level (-1: the
-// widest), in C; ok is false where it does not apply (a tile wider than
+// pairTileF32 is pairTile for the float32 graph on path level (a level of
+// package simd), in C; ok is false where it does not apply (a tile wider than
 // 256 columns) and pairTile's Go loop runs instead.
 func pairTileF32(k *pairKernel, tile []float32, bi, bj, i0, j0 int, diag bool, sc *pairScratch[float32], rowsum, colsum []float64, level int) (sepSum, invSum float64, ok bool) {
 	if bj > 256 || bi == 0 || bj == 0 {
 		return 0, 0, false
-	}
-	if level < 0 {
-		level = pairTileLevels[len(pairTileLevels)-1]
 	}
 	_ = tile[bi*bj-1]
 	_ = rowsum[bi-1]

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/internal/simd"
 )
 
 // pairTileCase is a random tile for the twin tests: positions in clusters
@@ -38,7 +40,7 @@ func pairTileCase(seed uint64, P, bi, bj int) (sc *pairScratch[float32], tile []
 func TestPairTileTwinBitIdentical(t *testing.T) {
 	type shape struct{ bi, bj, i0, j0 int }
 	shapes := []shape{{256, 256, 0, 256}, {256, 256, 256, 256}, {37, 37, 512, 512}, {40, 29, 0, 520}, {5, 5, 544, 544}, {1, 1, 548, 548}}
-	for _, level := range pairTileLevels {
+	for _, level := range simd.Levels {
 		for si, sh := range shapes {
 			for _, terms := range [][2]bool{{true, true}, {true, false}, {false, true}} {
 				name := fmt.Sprintf("path %d, tile %d, sep %v inv %v", level, si, terms[0], terms[1])
@@ -95,7 +97,7 @@ func BenchmarkPairTile(b *testing.B) {
 	b.Run("c", func(b *testing.B) {
 		for b.Loop() {
 			copy(work, tile)
-			pairTileF32(k, work, 256, 256, 0, 256, false, sc, rows, cols, -1)
+			pairTileF32(k, work, 256, 256, 0, 256, false, sc, rows, cols, simd.Widest)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/gridgpu/gridgpu/internal/simd"
 )
 
 // The separation and invariance losses over all ordered pairs of the P
@@ -257,7 +259,7 @@ type pairKernel struct {
 func pairTile[T float](k *pairKernel, tile []T, bi, bj, i0, j0 int, diag bool, sc *pairScratch[T], rowsum, colsum []float64) (sepSum, invSum float64) {
 	inC := false
 	if k.fast { // the float32 graph: the C twin where this build has one
-		sepSum, invSum, inC = pairTileF32(k, any(tile).([]float32), bi, bj, i0, j0, diag, any(sc).(*pairScratch[float32]), rowsum, colsum, -1)
+		sepSum, invSum, inC = pairTileF32(k, any(tile).([]float32), bi, bj, i0, j0, diag, any(sc).(*pairScratch[float32]), rowsum, colsum, simd.Widest)
 	}
 	if !inC {
 		sepSum, invSum = pairTileGo(k, tile, bi, bj, i0, j0, diag, sc, rowsum, colsum)

@@ -34,57 +34,36 @@ static void adamw_scalar(float *p, const float *g, float *m, float *v, long i, l
 	}
 }
 
-__attribute__((target("avx512f")))
-static void adamw_avx512(float *p, const float *g, float *m, float *v, long n, const double *k) {
-	ADAMW_CONSTS
-	const __m512d Gs = _mm512_set1_pd(gscale), D = _mm512_set1_pd(decay), B1 = _mm512_set1_pd(b1),
-		B2 = _mm512_set1_pd(b2), C1 = _mm512_set1_pd(c1), C2 = _mm512_set1_pd(c2), LR = _mm512_set1_pd(lr),
-		BC1 = _mm512_set1_pd(bc1), BC2 = _mm512_set1_pd(bc2), E = _mm512_set1_pd(eps);
-	long i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m512d gi = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + i)), Gs);
-		__m512d pi = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p + i)), D);
-		__m512d mi = _mm512_add_pd(_mm512_mul_pd(B1, _mm512_cvtps_pd(_mm256_loadu_ps(m + i))), _mm512_mul_pd(C1, gi));
-		__m512d vi = _mm512_add_pd(_mm512_mul_pd(B2, _mm512_cvtps_pd(_mm256_loadu_ps(v + i))),
-			_mm512_mul_pd(_mm512_mul_pd(C2, gi), gi));
-		__m512d den = _mm512_add_pd(_mm512_sqrt_pd(_mm512_div_pd(vi, BC2)), E);
-		pi = _mm512_sub_pd(pi, _mm512_div_pd(_mm512_mul_pd(LR, _mm512_div_pd(mi, BC1)), den));
-		_mm256_storeu_ps(p + i, _mm512_cvtpd_ps(pi));
-		_mm256_storeu_ps(m + i, _mm512_cvtpd_ps(mi));
-		_mm256_storeu_ps(v + i, _mm512_cvtpd_ps(vi));
-	}
-	adamw_scalar(p, g, m, v, i, n, k);
+// ADAMW_VECTOR defines adamw_<W>, the loop in W-bit vectors of 64-bit
+// lanes, once for both widths: P is the intrinsics' prefix (_mm512,
+// _mm256) and LOADF/STOREF load and store the lanes' float32 halves.
+#define ADAMW_VECTOR(W, TARGET, P, VD, LANES, LOADF, STOREF) \
+__attribute__((target(TARGET))) \
+static void adamw_##W(float *p, const float *g, float *m, float *v, long n, const double *k) { \
+	ADAMW_CONSTS \
+	const VD Gs = P##_set1_pd(gscale), D = P##_set1_pd(decay), B1 = P##_set1_pd(b1), \
+		B2 = P##_set1_pd(b2), C1 = P##_set1_pd(c1), C2 = P##_set1_pd(c2), LR = P##_set1_pd(lr), \
+		BC1 = P##_set1_pd(bc1), BC2 = P##_set1_pd(bc2), E = P##_set1_pd(eps); \
+	long i = 0; \
+	for (; i + LANES <= n; i += LANES) { \
+		VD gi = P##_mul_pd(P##_cvtps_pd(LOADF(g + i)), Gs); \
+		VD pi = P##_mul_pd(P##_cvtps_pd(LOADF(p + i)), D); \
+		VD mi = P##_add_pd(P##_mul_pd(B1, P##_cvtps_pd(LOADF(m + i))), P##_mul_pd(C1, gi)); \
+		VD vi = P##_add_pd(P##_mul_pd(B2, P##_cvtps_pd(LOADF(v + i))), P##_mul_pd(P##_mul_pd(C2, gi), gi)); \
+		VD den = P##_add_pd(P##_sqrt_pd(P##_div_pd(vi, BC2)), E); \
+		pi = P##_sub_pd(pi, P##_div_pd(P##_mul_pd(LR, P##_div_pd(mi, BC1)), den)); \
+		STOREF(p + i, P##_cvtpd_ps(pi)); \
+		STOREF(m + i, P##_cvtpd_ps(mi)); \
+		STOREF(v + i, P##_cvtpd_ps(vi)); \
+	} \
+	adamw_scalar(p, g, m, v, i, n, k); \
 }
 
-__attribute__((target("avx2")))
-static void adamw_avx2(float *p, const float *g, float *m, float *v, long n, const double *k) {
-	ADAMW_CONSTS
-	const __m256d Gs = _mm256_set1_pd(gscale), D = _mm256_set1_pd(decay), B1 = _mm256_set1_pd(b1),
-		B2 = _mm256_set1_pd(b2), C1 = _mm256_set1_pd(c1), C2 = _mm256_set1_pd(c2), LR = _mm256_set1_pd(lr),
-		BC1 = _mm256_set1_pd(bc1), BC2 = _mm256_set1_pd(bc2), E = _mm256_set1_pd(eps);
-	long i = 0;
-	for (; i + 4 <= n; i += 4) {
-		__m256d gi = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(g + i)), Gs);
-		__m256d pi = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(p + i)), D);
-		__m256d mi = _mm256_add_pd(_mm256_mul_pd(B1, _mm256_cvtps_pd(_mm_loadu_ps(m + i))), _mm256_mul_pd(C1, gi));
-		__m256d vi = _mm256_add_pd(_mm256_mul_pd(B2, _mm256_cvtps_pd(_mm_loadu_ps(v + i))),
-			_mm256_mul_pd(_mm256_mul_pd(C2, gi), gi));
-		__m256d den = _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vi, BC2)), E);
-		pi = _mm256_sub_pd(pi, _mm256_div_pd(_mm256_mul_pd(LR, _mm256_div_pd(mi, BC1)), den));
-		_mm_storeu_ps(p + i, _mm256_cvtpd_ps(pi));
-		_mm_storeu_ps(m + i, _mm256_cvtpd_ps(mi));
-		_mm_storeu_ps(v + i, _mm256_cvtpd_ps(vi));
-	}
-	adamw_scalar(p, g, m, v, i, n, k);
-}
+ADAMW_VECTOR(avx512, "avx512f", _mm512, __m512d, 8, _mm256_loadu_ps, _mm256_storeu_ps)
+ADAMW_VECTOR(avx2, "avx2", _mm256, __m256d, 4, _mm_loadu_ps, _mm_storeu_ps)
 
-// adamw_f32 runs the widest path the CPU has; level forces one (0 scalar,
-// 1 AVX2, 2 AVX-512, -1 the widest), for the tests that compare them.
+// adamw_f32 runs path level (internal/simd: 0 scalar, 1 AVX2, 2 AVX-512).
 static void adamw_f32(float *p, const float *g, float *m, float *v, long n, const double *k, int level) {
-	if (level < 0) {
-		__builtin_cpu_init();
-		level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-	}
 	switch (level) {
 	case 2: adamw_avx512(p, g, m, v, n, k); break;
 	case 1: adamw_avx2(p, g, m, v, n, k); break;
@@ -97,24 +76,13 @@ import "C"
 import (
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
+	"github.com/gridgpu/gridgpu/internal/simd"
 )
 
 // adamwChunk updates one range with the C twin of adamwGo.
-func adamwChunk(p, g, m, v []float32, a *adamwArgs) { adamwC(p, g, m, v, a, -1) }
+func adamwChunk(p, g, m, v []float32, a *adamwArgs) { adamwC(p, g, m, v, a, simd.Widest) }
 
-// adamwLevels are the paths of the C twin this CPU can run, for tests.
-func adamwLevels() []int {
-	switch {
-	case cpu.X86.HasAVX512F:
-		return []int{0, 1, 2}
-	case cpu.X86.HasAVX2:
-		return []int{0, 1}
-	}
-	return []int{0}
-}
-
-// adamwC is adamwChunk on a given path (adamw_f32's level).
+// adamwC is adamwChunk on a given path (a level of package simd).
 func adamwC(p, g, m, v []float32, a *adamwArgs, level int) {
 	if len(p) == 0 {
 		return

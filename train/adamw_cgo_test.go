@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/internal/simd"
 )
 
 // adamwCase is one optimiser step's inputs for the twin tests: random
@@ -37,7 +39,7 @@ func adamwCase(seed uint64, n int) (p, g, m, v []float32, a adamwArgs) {
 // this CPU runs (scalar, AVX2, AVX-512): it is the same arithmetic, and a
 // training run must not depend on which path a machine takes.
 func TestAdamWTwinBitIdentical(t *testing.T) {
-	for _, level := range adamwLevels() {
+	for _, level := range simd.Levels {
 		for seed := uint64(0); seed < 20; seed++ {
 			n := 1000 + int(seed)
 			p, g, m, v, a := adamwCase(seed, n)
@@ -62,7 +64,7 @@ func TestAdamWTwinBitIdentical(t *testing.T) {
 // A NaN gradient leaves NaN in the C twin too (the trainer refuses such a
 // gradient before the optimiser; this only keeps the twin honest).
 func TestAdamWTwinNaN(t *testing.T) {
-	for _, level := range adamwLevels() {
+	for _, level := range simd.Levels {
 		p, g, m, v, a := adamwCase(7, 17)
 		g[3] = float32(math.NaN())
 		adamwC(p, g, m, v, &a, level)
@@ -82,7 +84,7 @@ func BenchmarkAdamW(b *testing.B) {
 		f    func()
 	}{
 		{"go", func() { adamwGo(p, g, m, v, &a) }},
-		{"c", func() { adamwC(p, g, m, v, &a, -1) }},
+		{"c", func() { adamwC(p, g, m, v, &a, simd.Widest) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(n * 4 * 7)
