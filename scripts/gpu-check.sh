@@ -250,24 +250,26 @@ for name, t in (("torch_eager", te), ("torch_compile", tc)):
 json.dump(s, open(os.path.join(out, "summary.json"), "w"), indent=2)
 def f(x, fmt="{:.4f}"):
     return "n/a" if x is None else fmt.format(x)
+def row(label, per_microbatch, per_step, gib, note=""):
+    print(f"{label:28s}{f(per_microbatch):>14s}{f(per_step):>14s}{f(gib, '{:.2f}'):>10s}" + (f"  {note}" if note else ""))
 print(f"card: {card}; defaults this run: GEMM {s['default_gemm']}, pairwise {s['default_pairwise']} (3xTF32 GEMM tests {p4} passed, {f4} failed; stage tests {p5} passed, {f5} failed)")
 print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed (cuBLAS path: {p3} passed, {f3} failed); stage exit codes {rc}")
 print(f"{'':28s}{'s/microbatch':>14s}{'s/step(2 mb)':>14s}{'peak GiB':>10s}")
 print(f"distinct-velocity path: {p6} tests passed, {f6} failed, largest error reported {f(s['distinct_max_relative_error'], '{:.1e}')}")
 if g:
-    print(f"{'gridgpu (cuda)':28s}{f(s['gridgpu_s_per_microbatch']):>14s}{f(s['gridgpu_s_per_step']):>14s}{f(s['gridgpu_buffers_gib'], '{:.2f}'):>10s}  MLP on {g.get('mlp_rows')} rows (augment {g.get('augment')})")
+    row("gridgpu (cuda)", s['gridgpu_s_per_microbatch'], s['gridgpu_s_per_step'], s['gridgpu_buffers_gib'], f"MLP on {g.get('mlp_rows')} rows (augment {g.get('augment')})")
 if gn:
-    print(f"{'gridgpu (cuda, augment none)':28s}{f(gn['seconds_per_step'] / 2):>14s}{f(gn['seconds_per_step']):>14s}{f(s['gridgpu_none_buffers_gib'], '{:.2f}'):>10s}  MLP on {gn.get('mlp_rows')} rows; FP32 floor {s['fp32_floor_none_s_per_step'] * 1e3:.2f} ms")
+    row("gridgpu (cuda, augment none)", gn['seconds_per_step'] / 2, gn['seconds_per_step'], s['gridgpu_none_buffers_gib'], f"MLP on {gn.get('mlp_rows')} rows; FP32 floor {s['fp32_floor_none_s_per_step'] * 1e3:.2f} ms")
 if gs:
-    print(f"{'gridgpu (previous kernels)':28s}{f(gs['seconds_per_step'] / 2):>14s}{f(gs['seconds_per_step']):>14s}{f(gs['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
+    row("gridgpu (previous kernels)", gs['seconds_per_step'] / 2, gs['seconds_per_step'], gs['engine_buffer_bytes'] / 2**30)
 if gb:
-    print(f"{'gridgpu (cuda, cuBLAS GEMM)':28s}{f(gb['seconds_per_step'] / 2):>14s}{f(gb['seconds_per_step']):>14s}{f(gb['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}")
+    row("gridgpu (cuda, cuBLAS GEMM)", gb['seconds_per_step'] / 2, gb['seconds_per_step'], gb['engine_buffer_bytes'] / 2**30)
 if gt:
-    print(f"{'gridgpu (cuda, cuBLAS TF32)':28s}{f(gt['seconds_per_step'] / 2):>14s}{f(gt['seconds_per_step']):>14s}{f(gt['engine_buffer_bytes'] / 2**30, '{:.2f}'):>10s}  max rel. error vs CPU {f(s['tf32_max_relative_error_vs_cpu'], '{:.1e}')}")
+    row("gridgpu (cuda, cuBLAS TF32)", gt['seconds_per_step'] / 2, gt['seconds_per_step'], gt['engine_buffer_bytes'] / 2**30, f"max rel. error vs CPU {f(s['tf32_max_relative_error_vs_cpu'], '{:.1e}')}")
 for name in ("torch_eager", "torch_compile"):
     if name + "_s_per_microbatch" in s:
         m = s[name + "_s_per_microbatch"]
-        print(f"{name:28s}{f(m):>14s}{f(2 * m):>14s}{f(s[name + '_peak_device_gib'], '{:.2f}'):>10s}")
+        row(name, m, 2 * m, s[name + '_peak_device_gib'])
 for name in ("torch_eager", "torch_compile"):
     if "speedup_vs_" + name in s:
         print(f"speed-up vs {name}: {s['speedup_vs_' + name]:.2f}x default" + (f", {s['simt_speedup_vs_' + name]:.2f}x previous kernels" if gs else "") + (f", {s['cublas_speedup_vs_' + name]:.2f}x cuBLAS" if gb else "") + f"; memory ratio {s['memory_ratio_vs_' + name]:.2f}")
