@@ -57,6 +57,10 @@ func gridCellLine(n analysis.GridCellCount) string {
 	mods := make([]string, len(n.Modules))
 	for i, m := range n.Modules {
 		mods[i] = fmt.Sprintf("%.2f m (%d units)", m.Period, len(m.Units))
+		if m.HarmonicOf != nil {
+			mods[i] = fmt.Sprintf("%.2f m (%d units, a %s harmonic of the %.2f m module, not a module of its own)",
+				m.Period, len(m.Units), m.Harmonic, n.Modules[*m.HarmonicOf].Period)
+		}
 	}
 	ms := "none"
 	if len(mods) > 0 {

@@ -37,6 +37,75 @@ type Module struct {
 	LogSpread   float64 `json:"log_spread"`  // standard deviation of ln(scale) over members
 	OriSpread   float64 `json:"orientation_spread"`
 	Units       []int   `json:"units"`
+	// HarmonicOf is the ID of a larger module whose lattice this one
+	// repeats at a harmonic (see markHarmonics), with Harmonic naming
+	// which: such a group is not a module of its own; nil otherwise.
+	HarmonicOf *int   `json:"harmonic_of,omitempty"`
+	Harmonic   string `json:"harmonic,omitempty"`
+}
+
+// Harmonics a unit's ratemap can take from one lattice of period p
+// (markHarmonics): the second shell of its Fourier peaks, a lattice of
+// period p/sqrt(3) turned by 30 degrees; and the octave, the same
+// orientation at p/2 or 2p (fields of alternating strength read at twice
+// the period).
+const (
+	HarmonicSqrt3  = "sqrt3_30deg"
+	HarmonicOctave = "octave"
+)
+
+// Tolerances of markHarmonics: period ratios within 5% of sqrt(3) or 2,
+// orientations within 5 degrees of 30 or 0 apart. Scales within one module
+// vary by a few percent and orientations by a degree or two.
+const (
+	harmonicLogTol = 0.05
+	harmonicOriTol = 5.0
+)
+
+// markHarmonics marks each module whose period and orientation are a
+// harmonic of another module's (HarmonicSqrt3: ratio sqrt(3) and 30
+// degrees apart; HarmonicOctave: ratio 2 at the same orientation) as a
+// harmonic of the one with more units. A trained network's lattice shows
+// such groups: units tuned to its second Fourier shell have fields on a
+// finer lattice that contains the coarser one, which is one module's
+// code, not a second module with its own period.
+func markHarmonics(mods []Module) {
+	for i := range mods {
+		for j := i + 1; j < len(mods); j++ {
+			a, b := &mods[i], &mods[j] // a.Period <= b.Period
+			lr := math.Log(b.Period / a.Period)
+			d := math.Abs(a.Orientation - b.Orientation)
+			d = min(d, 60-d)
+			kind := ""
+			switch {
+			case math.Abs(lr-math.Log(math.Sqrt(3))) < harmonicLogTol && math.Abs(d-30) < harmonicOriTol:
+				kind = HarmonicSqrt3
+			case math.Abs(lr-math.Log(2)) < harmonicLogTol && d < harmonicOriTol:
+				kind = HarmonicOctave
+			default:
+				continue
+			}
+			h, of := a, b
+			if len(a.Units) > len(b.Units) {
+				h, of = b, a
+			}
+			if h.HarmonicOf == nil {
+				id := of.ID
+				h.HarmonicOf, h.Harmonic = &id, kind
+			}
+		}
+	}
+}
+
+// Independent is the number of modules that are not harmonics of another.
+func (r ModuleReport) Independent() int {
+	n := 0
+	for _, m := range r.Modules {
+		if m.HarmonicOf == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // ModuleReport is the result of DetectModules.
@@ -64,7 +133,9 @@ type ModuleReport struct {
 // MaxOriSpread degrees is not a module either, and its units stay
 // unassigned: noise maps that pass the score threshold can have similar
 // scales by chance, but not similar orientations. Modules are numbered by
-// increasing period; Ratios are the ratios of consecutive periods.
+// increasing period; Ratios are the ratios of consecutive periods. A
+// module that repeats a larger one's lattice at a harmonic is marked as
+// such (markHarmonics).
 func DetectModules(scores []Score, opt ModuleOptions) ModuleReport {
 	rep := ModuleReport{Modules: []Module{}, GridUnits: []int{}, Unassigned: []int{}, Ratios: []float64{}}
 	for u, s := range scores {
@@ -110,6 +181,7 @@ func DetectModules(scores []Score, opt ModuleOptions) ModuleReport {
 			rep.Ratios = append(rep.Ratios, rep.Modules[i].Period/rep.Modules[i-1].Period)
 		}
 	}
+	markHarmonics(rep.Modules)
 	sort.Ints(rep.Unassigned)
 	return rep
 }

@@ -137,3 +137,47 @@ func TestDetectModulesMembership(t *testing.T) {
 		t.Errorf("%d grid units unassigned: %v", len(rep.Unassigned), rep.Unassigned)
 	}
 }
+
+// markHarmonics: a group at p/sqrt(3) turned by 30 degrees, or at p/2 with
+// the same orientation, is a harmonic of the larger module; a group at
+// ratio 1.4 (the entorhinal and paper ratio), or at sqrt(3) without the
+// turn, is a module of its own.
+func TestDetectModulesHarmonics(t *testing.T) {
+	lattice := func(n int, period, orient float64) []Score {
+		var s []Score
+		for i := 0; i < n; i++ {
+			s = append(s, Score{Score60: 1, Scale: period * (1 + 0.005*float64(i%3-1)), Orientation: orient + 0.3*float64(i%3-1)})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name     string
+		small    []Score // the finer group
+		harmonic string  // "" when it is a module of its own
+	}{
+		{"sqrt3, 30 degrees (the capacity curriculum's seed 8)", lattice(8, 0.795/math.Sqrt(3), 30.3), HarmonicSqrt3},
+		{"octave, same orientation", lattice(5, 0.795/2, 59.5), HarmonicOctave},
+		{"sqrt3 without the turn", lattice(8, 0.795/math.Sqrt(3), 58), ""},
+		{"ratio 1.4", lattice(8, 0.795/1.4, 30.3), ""},
+		{"sqrt3, 30 degrees, 8% off the ratio", lattice(8, 0.795/math.Sqrt(3)/1.08, 30.3), ""},
+	} {
+		scores := append(lattice(44, 0.795, 59.8), c.small...)
+		rep := DetectModules(scores, DefaultModuleOptions)
+		if len(rep.Modules) != 2 {
+			t.Fatalf("%s: %d modules, want 2", c.name, len(rep.Modules))
+		}
+		fine, coarse := rep.Modules[0], rep.Modules[1]
+		if coarse.HarmonicOf != nil {
+			t.Errorf("%s: the 44-unit module is marked a harmonic", c.name)
+		}
+		switch {
+		case c.harmonic == "" && fine.HarmonicOf != nil:
+			t.Errorf("%s: marked a %s harmonic of module %d", c.name, fine.Harmonic, *fine.HarmonicOf)
+		case c.harmonic != "" && (fine.HarmonicOf == nil || *fine.HarmonicOf != coarse.ID || fine.Harmonic != c.harmonic):
+			t.Errorf("%s: harmonic_of %v %q, want %d %q", c.name, fine.HarmonicOf, fine.Harmonic, coarse.ID, c.harmonic)
+		}
+		if want := map[bool]int{true: 1, false: 2}[c.harmonic != ""]; rep.Independent() != want {
+			t.Errorf("%s: %d independent modules, want %d", c.name, rep.Independent(), want)
+		}
+	}
+}
