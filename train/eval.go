@@ -65,6 +65,9 @@ func evalOptions(cfg *Config, walks string) (analysis.Options, error) {
 		return opt, err
 	}
 	opt.Arenas = []float64{cfg.Run.EvalArena}
+	// No module is that large: the metrics need no state space, whose
+	// spectral embedding was a quarter of an evaluation's time.
+	opt.StateSpace.MinUnits = cfg.Model.Units + 1
 	// Training-like walks are 30 steps, not 500: as many states need about
 	// 16 times as many walks.
 	opt.Trajectories = cfg.Run.EvalTrajectories
