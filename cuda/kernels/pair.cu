@@ -265,6 +265,24 @@ __device__ __forceinline__ void tile_sqnorms(const float* T, float* out, int tid
     if (part == 0) out[row] = s;
 }
 
+// Tile rows t0 .. t0+PT-1 of G into T (zero-padded beyond P and N), their
+// positions into x (float64, 0 beyond P), and, after a barrier, their
+// squared norms into s (tile_sqnorms): pair_tile's row tile i and each of
+// its column tiles j.
+__device__ __forceinline__ void load_pair_tile(const float* G, const float* X, long long P, long long N, long long t0,
+                                               float* T, double (*x)[2], float* s, int tid) {
+    for (int e = tid; e < PT * PK; e += 256) {
+        const int r = e / PK, k = e % PK;
+        T[r * PLD + k] = (t0 + r < P && k < N) ? G[(t0 + r) * N + k] : 0.f;
+    }
+    if (tid < PT) {
+        x[tid][0] = (t0 + tid < P) ? (double)X[2 * (t0 + tid)] : 0.0;
+        x[tid][1] = (t0 + tid < P) ? (double)X[2 * (t0 + tid) + 1] : 0.0;
+    }
+    __syncthreads();
+    tile_sqnorms(T, s, tid);
+}
+
 extern "C" __global__ void __launch_bounds__(256, 2)
     pair_tile(const float* G, const float* X, long long P, long long N, double sx2, double inv2sg2, long long doSep,
               long long doInv, const double* S, float* out, double* part, long long doGrad, long long tilesPerSlab) {
@@ -284,16 +302,7 @@ extern "C" __global__ void __launch_bounds__(256, 2)
     const float csep = (float)S[S_CSEP], cinv = (float)S[S_CINV];
 
     // Row tile i (zero-padded beyond P and N), positions, squared norms.
-    for (int e = tid; e < PT * PK; e += 256) {
-        const int r = e / PK, k = e % PK;
-        Gi[r * PLD + k] = (i0 + r < P && k < N) ? G[(i0 + r) * N + k] : 0.f;
-    }
-    if (tid < PT) {
-        xi[tid][0] = (i0 + tid < P) ? (double)X[2 * (i0 + tid)] : 0.0;
-        xi[tid][1] = (i0 + tid < P) ? (double)X[2 * (i0 + tid) + 1] : 0.0;
-    }
-    __syncthreads();
-    tile_sqnorms(Gi, si, tid);
+    load_pair_tile(G, X, P, N, i0, Gi, xi, si, tid);
 
     float acc[4][8];
 #pragma unroll
@@ -306,16 +315,7 @@ extern "C" __global__ void __launch_bounds__(256, 2)
     for (long long jt = jt0; jt < jt1; jt++) {
         const long long j0 = jt * PT;
         __syncthreads();  // the previous tile's readers of Gj, Ct, sj, xj are done
-        for (int e = tid; e < PT * PK; e += 256) {
-            const int r = e / PK, k = e % PK;
-            Gj[r * PLD + k] = (j0 + r < P && k < N) ? G[(j0 + r) * N + k] : 0.f;
-        }
-        if (tid < PT) {
-            xj[tid][0] = (j0 + tid < P) ? (double)X[2 * (j0 + tid)] : 0.0;
-            xj[tid][1] = (j0 + tid < P) ? (double)X[2 * (j0 + tid) + 1] : 0.0;
-        }
-        __syncthreads();
-        tile_sqnorms(Gj, sj, tid);
+        load_pair_tile(G, X, P, N, j0, Gj, xj, sj, tid);
         // 1. Gram.
         float d[4][4];
 #pragma unroll
