@@ -81,20 +81,18 @@ __device__ __forceinline__ void store_slice(float (*S)[LD], int tid, const float
     }
 }
 
-template <bool TA, bool TB>
-__device__ __forceinline__ void gemm_body(const float* __restrict__ A, const float* __restrict__ B, float* C,
-                                          const float* __restrict__ bias, float* ws, int M, int N, int K,
-                                          long long lda, long long ldb, long long ldc, int kchunk, int flags) {
-    __shared__ __align__(16) float As[2][BK][BM + PAD];
-    __shared__ __align__(16) float Bs[2][BK][BN + PAD];
-    const int tid = threadIdx.x;
-    const int tx = tid % 16, ty = tid / 16;
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+// The K loop shared by gemm_body and gemm_tc_body: the block's K range
+// (split-K slice blockIdx.z of kchunk) in BK slices through the shared
+// buffers As[2], Bs[2] (row strides LDA, LDB), double-buffered with a
+// register prefetch of the next slice (load_slice, store_slice), so one
+// __syncthreads per slice; step(buf) multiplies the slice in buffer buf
+// into the caller's accumulators.
+template <bool TA, bool TB, int LDA, int LDB, class Step>
+__device__ __forceinline__ void gemm_kloop(const float* __restrict__ A, const float* __restrict__ B, int M, int N,
+                                           int K, long long lda, long long ldb, int kchunk, int m0, int n0, int tid,
+                                           float (*As)[BK][LDA], float (*Bs)[BK][LDB], Step step) {
     const int kbeg = blockIdx.z * kchunk;
     const int kend = min(K, kbeg + kchunk);
-
-    // The next K slice of A and B into registers, and from there into
-    // shared buffer buf (load_slice, store_slice).
     float ra[4], rb[4];
     auto load = [&](int k0) {
         load_slice<!TA, BM>(A, lda, m0, M, k0, kend, tid, ra);
@@ -104,13 +102,6 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
         store_slice<!TA, BM>(As[buf], tid, ra);
         store_slice<TB, BN>(Bs[buf], tid, rb);
     };
-
-    float acc[8][8];
-#pragma unroll
-    for (int i = 0; i < 8; i++)
-#pragma unroll
-        for (int j = 0; j < 8; j++) acc[i][j] = 0.f;
-
     if (kbeg < kend) {
         load(kbeg);
         store(0);
@@ -120,6 +111,31 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
     for (int k0 = kbeg; k0 < kend; k0 += BK) {
         const bool more = k0 + BK < kend;
         if (more) load(k0 + BK);
+        step(buf);
+        // The other buffer was last read before the previous barrier.
+        if (more) store(buf ^ 1);
+        __syncthreads();
+        buf ^= 1;
+    }
+}
+
+template <bool TA, bool TB>
+__device__ __forceinline__ void gemm_body(const float* __restrict__ A, const float* __restrict__ B, float* C,
+                                          const float* __restrict__ bias, float* ws, int M, int N, int K,
+                                          long long lda, long long ldb, long long ldc, int kchunk, int flags) {
+    __shared__ __align__(16) float As[2][BK][BM + PAD];
+    __shared__ __align__(16) float Bs[2][BK][BN + PAD];
+    const int tid = threadIdx.x;
+    const int tx = tid % 16, ty = tid / 16;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+
+    float acc[8][8];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[i][j] = 0.f;
+
+    gemm_kloop<TA, TB>(A, B, M, N, K, lda, ldb, kchunk, m0, n0, tid, As, Bs, [&](int buf) {
 #pragma unroll
         for (int kk = 0; kk < BK; kk++) {
             float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
@@ -133,11 +149,7 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, const flo
 #pragma unroll
                 for (int j = 0; j < 8; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
         }
-        // The other buffer was last read before the previous barrier.
-        if (more) store(buf ^ 1);
-        __syncthreads();
-        buf ^= 1;
-    }
+    });
 
     const bool split = gridDim.z > 1;
 #pragma unroll
@@ -214,8 +226,8 @@ extern "C" __global__ void set_rows(float* C, const float* bias, long long M, lo
 // 3xTF32 tensor-core GEMM (opt-in: gpu.gemm 3xtf32, and the products
 // that gpu.gemm cublas-tf32 does not give to cuBLAS).
 //
-// Same contract, tiles, operand loads, split-K and epilogue as gemm_body;
-// the inner product runs on the tensor cores with
+// Same contract, tiles, operand loads and K loop (gemm_kloop), split-K and
+// epilogue as gemm_body; the inner product runs on the tensor cores with
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 (sm_80+). Each operand
 // is split as x = hi + lo, hi = tf32(x) (round to nearest, 10-bit mantissa),
 // lo = tf32(x - hi) (x - hi is exact in FP32), and
@@ -275,20 +287,6 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, const 
     const int g = lane / 4, t = lane % 4;
     const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // warp's origin in the block tile
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-    const int kbeg = blockIdx.z * kchunk;
-    const int kend = min(K, kbeg + kchunk);
-
-    // The next K slice of A and B into registers, and from there into
-    // shared buffer buf (load_slice, store_slice).
-    float ra[4], rb[4];
-    auto load = [&](int k0) {
-        load_slice<!TA, BM>(A, lda, m0, M, k0, kend, tid, ra);
-        load_slice<TB, BN>(B, ldb, n0, N, k0, kend, tid, rb);
-    };
-    auto store = [&](int buf) {
-        store_slice<!TA, BM>(As[buf], tid, ra);
-        store_slice<TB, BN>(Bs[buf], tid, rb);
-    };
 
     float acc[4][4][4];
 #pragma unroll
@@ -298,15 +296,7 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, const 
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
 
-    if (kbeg < kend) {
-        load(kbeg);
-        store(0);
-    }
-    __syncthreads();
-    int buf = 0;
-    for (int k0 = kbeg; k0 < kend; k0 += BK) {
-        const bool more = k0 + BK < kend;
-        if (more) load(k0 + BK);
+    gemm_kloop<TA, TB>(A, B, M, N, K, lda, ldb, kchunk, m0, n0, tid, As, Bs, [&](int buf) {
         // B fragments of the warp's four 8-column tiles, then per 16-row
         // tile its A fragment, each split in hi and lo.
         unsigned bhi[4][2], blo[4][2];
@@ -331,11 +321,7 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, const 
                 mma_tf32(acc[i][j], ahi, bhi[j]);
             }
         }
-        // The other buffer was last read before the previous barrier.
-        if (more) store(buf ^ 1);
-        __syncthreads();
-        buf ^= 1;
-    }
+    });
 
     const bool split = gridDim.z > 1;
 #pragma unroll
