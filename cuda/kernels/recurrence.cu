@@ -34,6 +34,20 @@ __device__ __forceinline__ void load_rows(const float* W, long long r0, int nw, 
     }
 }
 
+// Warp w's rows r = w + nw*a of W (nw warps) in batches of RB: load_rows
+// for the whole batch, then row(r, v) for each of its rows in order, r >= N
+// included (v is then zero); v is the lane's columns c = lane + 32*q
+// (q < nq) of row r. rnn_forward and rnn_backward say why they batch.
+template <int RB, class Row>
+__device__ __forceinline__ void row_batches(const float* W, int w, int nw, int lane, int nq, long long N, Row row) {
+    for (long long r0 = w; r0 < N; r0 += RB * nw) {
+        float v[RB][8];
+        load_rows<RB>(W, r0, nw, lane, nq, N, v);
+#pragma unroll
+        for (int a = 0; a < RB; a++) row(r0 + a * nw, v[a]);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Recurrence, forward. One block per trajectory b (trajectories are
 // independent), looping over t: y = W_{b,t} g_{b,t-1}; g_{b,t} = NormReLU(y).
@@ -63,22 +77,16 @@ extern "C" __global__ void rnn_forward(const float* Wf, const int* idx, const fl
         // before the first reduction (the loop is latency-bound otherwise:
         // one row's 128-byte runs, then a shuffle reduction, then the next).
         // Same products and order as one row at a time.
-        for (long long r0 = w; r0 < N; r0 += RNN_RB * nw) {
-            float v[RNN_RB][8];
-            load_rows<RNN_RB>(W, r0, nw, lane, nq, N, v);
+        row_batches<RNN_RB>(W, w, nw, lane, nq, N, [&](long long r, const float(&v)[8]) {
+            float s = 0;
 #pragma unroll
-            for (int a = 0; a < RNN_RB; a++) {
-                const long long r = r0 + a * nw;
-                float s = 0;
-#pragma unroll
-                for (int q = 0; q < 8; q++) {
-                    const long long c = lane + 32 * q;
-                    if (q < nq && c < N) s = fmaf(v[a][q], g[c], s);
-                }
-                s = warp_sum_f(s);
-                if (lane == 0 && r < N) y[r] = s;
+            for (int q = 0; q < 8; q++) {
+                const long long c = lane + 32 * q;
+                if (q < nq && c < N) s = fmaf(v[q], g[c], s);
             }
-        }
+            s = warp_sum_f(s);
+            if (lane == 0 && r < N) y[r] = s;
+        });
         __syncthreads();
         float q = 0;
         for (long long k = threadIdx.x; k < N; k += blockDim.x) {
@@ -160,25 +168,19 @@ extern "C" __global__ void rnn_backward(float* Wf, const int* idx, const float* 
         // first, then the products and the in-place stores (one row at a
         // time, a row's stores would keep the next row's loads waiting).
         // Same order of accumulation as one row at a time.
-        for (long long r0 = w; r0 < N; r0 += RNN_RBB * nw) {
-            float v[RNN_RBB][8];
-            load_rows<RNN_RBB>(W, r0, nw, lane, nq, N, v);
+        row_batches<RNN_RBB>(W, w, nw, lane, nq, N, [&](long long r, const float(&v)[8]) {
+            if (r >= N) return;
+            float* row = W + r * N;
+            const float dyr = dy[r];
 #pragma unroll
-            for (int a = 0; a < RNN_RBB; a++) {
-                const long long r = r0 + a * nw;
-                if (r >= N) continue;
-                float* row = W + r * N;
-                const float dyr = dy[r];
-#pragma unroll
-                for (int q = 0; q < 8; q++) {
-                    const long long c = lane + 32 * q;
-                    if (q < nq && c < N) {
-                        acc[q] = fmaf(v[a][q], dyr, acc[q]);
-                        if (inPlace) row[c] = dyr * gp[c];
-                    }
+            for (int q = 0; q < 8; q++) {
+                const long long c = lane + 32 * q;
+                if (q < nq && c < N) {
+                    acc[q] = fmaf(v[q], dyr, acc[q]);
+                    if (inPlace) row[c] = dyr * gp[c];
                 }
             }
-        }
+        });
 #pragma unroll
         for (int q = 0; q < 8; q++) {
             const long long c = lane + 32 * q;
