@@ -167,8 +167,11 @@ func TestPyTorchReferenceMatchesFloat64(t *testing.T) {
 			lc := graph.PaperLoss()
 			vel, pos := reference.F64(c.b.Vel), reference.F64(c.b.Positions())
 			rp := reference.ParamsFrom32(c.p.N, c.p.H, c.p.Slices())
-			rl := reference.Loss(reference.Config{SigmaX: lc.SigmaX, SigmaG: lc.SigmaG,
-				LambdaSep: lc.LambdaSep, LambdaInv: lc.LambdaInv, LambdaCap: lc.LambdaCap, LambdaCI: lc.LambdaCI,
+			w := map[string]float64{}
+			for t, x := range lc.Weights() {
+				w[graph.TermSpecs[t].Key] = x
+			}
+			rl := reference.Loss(reference.Config{SigmaX: lc.SigmaX, SigmaG: lc.SigmaG, Weights: w,
 				Reduction: reference.Mean, CI: reference.PaperCI(lc.SigmaX)}, reference.Forward(rp, vel, c.b.B, c.b.T), vel, pos)
 			if rl.Far != c.ref.FarPairs || rl.Near != c.ref.NearPairs || rl.CIPairs != c.ref.CIPairs {
 				t.Errorf("pairs far, near, CI: reference %d, %d, %d; PyTorch %d, %d, %d",
@@ -187,7 +190,10 @@ func TestPyTorchReferenceMatchesFloat64(t *testing.T) {
 					t.Errorf("%s = %.17g, PyTorch float64 %.17g (relative error %.2g)", what, got, want, e)
 				}
 			}
-			ref := map[string]float64{"loss": rl.Total, "sep": rl.Sep, "inv": rl.Inv, "cap": rl.Cap, "ci": rl.CI}
+			ref := map[string]float64{"loss": rl.Total}
+			for k, v := range rl.Terms {
+				ref[k] = v
+			}
 			g64 := gl.Keyed()
 			for k, w := range c.ref.terms() {
 				check("reference "+k, ref[k], w)

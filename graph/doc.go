@@ -55,14 +55,13 @@
 //     appended after the other terms; its value in runRows (l.Term); and
 //     in allTerms, from the states m.rec.s where the weight is 0;
 //   - reference/loss.go (or a file of its own in package reference): its
-//     plain definition, the weight in Config and the value in Losses, both
-//     in Loss and its Total;
-//   - reference_test.go here: refConfig passes the weight and refLosses
-//     the value (TestLossesMatchReference's every-term case fails without);
+//     plain definition, its key in TermKeys and its value in Loss's Terms
+//     (the tests here pass weights and read values by key;
+//     TestReferenceHasEveryTerm fails while the key is missing);
 //   - docs/config.md: regenerated with `go run ./scripts/configref`
 //     (TestConfigReferenceIsCurrent); README.md has no table of the keys.
 //
-// That is 7 files for the tests to pass. Three more are needed to be
+// That is 6 files for the tests to pass. Three more are needed to be
 // complete but no test asks for them: states_loss.go (LossOfStates
 // computes every term by hand, and a term left out stays 0 there) with its
 // value in TestLossOfStatesByHand (states_loss_test.go), and the formula

@@ -1,6 +1,9 @@
 package graph
 
 import (
+	"slices"
+	"testing"
+
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/reference"
 )
@@ -30,9 +33,32 @@ func refWindow(lc LossConfig) reference.CIWindow {
 
 // refConfig is lc for the reference.
 func refConfig(lc LossConfig) reference.Config {
-	return reference.Config{SigmaX: lc.SigmaX, SigmaG: lc.SigmaG,
-		LambdaSep: lc.LambdaSep, LambdaInv: lc.LambdaInv, LambdaCap: lc.LambdaCap, LambdaCI: lc.LambdaCI,
-		Reduction: refReduction(lc), CI: refWindow(lc)}
+	w := map[string]float64{}
+	for t, x := range lc.Weights() {
+		w[TermSpecs[t].Key] = x
+	}
+	return reference.Config{SigmaX: lc.SigmaX, SigmaG: lc.SigmaG, Weights: w, Reduction: refReduction(lc), CI: refWindow(lc)}
+}
+
+// refTerms are the reference's unweighted terms in Term order.
+func refTerms(r reference.Losses) (t [NumTerms]float64) {
+	for i := range t {
+		t[i] = r.Terms[TermSpecs[i].Key]
+	}
+	return t
+}
+
+// Every term of TermSpecs has its definition in package reference, and
+// the reference has no other: without it, the comparisons by key would
+// read a missing term as 0 on both sides of a zero-weight case.
+func TestReferenceHasEveryTerm(t *testing.T) {
+	var keys []string
+	for _, s := range TermSpecs {
+		keys = append(keys, s.Key)
+	}
+	if !slices.Equal(keys, reference.TermKeys) {
+		t.Errorf("terms %v, reference.TermKeys %v", keys, reference.TermKeys)
+	}
 }
 
 // refLosses runs the reference model and losses on p and the microbatch b
@@ -42,6 +68,6 @@ func refLosses(p *Params, b *data.Batch, lc LossConfig) (Losses, *reference.Stat
 	vel := reference.F64(b.Vel)
 	s := reference.Forward(refParams(p), vel, b.B, b.T)
 	r := reference.Loss(refConfig(lc), s, vel, reference.F64(b.Positions()))
-	return Losses{Total: r.Total, Term: [NumTerms]float64{Sep: r.Sep, Inv: r.Inv, Cap: r.Cap, CI: r.CI},
+	return Losses{Total: r.Total, Term: refTerms(r),
 		ZeroFrac: float64(s.Zeros()) / float64(b.B*b.T)}, s
 }

@@ -92,10 +92,9 @@ func TestLossOfStatesMatchesReference(t *testing.T) {
 				}
 			}
 			check("loss", got.Total, want.Total)
-			check("sep", got.Term[Sep], want.Sep)
-			check("inv", got.Term[Inv], want.Inv)
-			check("cap", got.Term[Cap], want.Cap)
-			check("ci", got.Term[CI], want.CI)
+			for term, r := range refTerms(want) {
+				check(TermSpecs[term].Key, got.Term[term], r)
+			}
 			if wz := 1 / float64(c.B*c.T); got.ZeroFrac != wz {
 				t.Errorf("zero fraction %g, want %g (one zero stepped state)", got.ZeroFrac, wz)
 			}
