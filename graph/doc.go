@@ -53,7 +53,8 @@
 //     the op from the two functions);
 //   - model.go: the op's field in model; the op in newModel, weighted and
 //     appended after the other terms; its value in runRows (l.Term); and
-//     in allTerms, from the states m.rec.s where the weight is 0;
+//     in termsOfStates, from the states (AllTerms and LossOfStates), with
+//     allTerms passing the graph's value where it has one;
 //   - reference/loss.go (or a file of its own in package reference): its
 //     plain definition, its key in TermKeys and its value in Loss's Terms
 //     (the tests here pass weights and read values by key;
@@ -61,12 +62,12 @@
 //   - docs/config.md: regenerated with `go run ./scripts/configref`
 //     (TestConfigReferenceIsCurrent); README.md has no table of the keys.
 //
-// That is 6 files for the tests to pass. Three more are needed to be
-// complete but no test asks for them: states_loss.go (LossOfStates
-// computes every term by hand, and a term left out stays 0 there) with its
-// value in TestLossOfStatesByHand (states_loss_test.go), and the formula
-// in reference/doc.go. The term must be non-zero on the tests'
-// microbatches (requireLiveTerms). No CUDA file: the terms the kernels
+// That is 6 files for the tests to pass (LossOfStates and AllTerms share
+// model.go's termsOfStates, where the term's value from states goes).
+// Two more are needed to be complete but no test asks for them: a value
+// in TestLossOfStatesByHand (states_loss_test.go) and the formula in
+// reference/doc.go. The term must be non-zero on the tests' microbatches
+// (requireLiveTerms). No CUDA file: the terms the kernels
 // compute are cuda/slots.go's cudaTerms, NewEngine refuses a non-zero
 // weight for any other term (train it with --device cpu), and the engine
 // reports such a term as 0.

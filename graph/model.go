@@ -150,16 +150,44 @@ func (m *Model) AllTerms(b *data.Batch) (TermValues, error) {
 	return m.impl.allTerms(b), nil
 }
 
-// allTerms is AllTerms for element type T.
+// allTerms is AllTerms for element type T: the terms of its last run's
+// states, taking the values its graph computed where it has them.
 func (m *model[T]) allTerms(b *data.Batch) TermValues {
-	B, steps, N, lc := m.B, m.T, m.N, m.lc
-	s := m.rec.s
+	var pair *pairResult
+	if m.pair != nil && m.lc.LambdaSep != 0 && m.lc.LambdaInv != 0 {
+		pair = &m.pair.res
+	}
+	return termsOfStates(m.B, m.T, m.N, m.rec.s, b, m.lc, pair, func(t Term) (float64, bool) {
+		switch {
+		case t == Cap && m.capT != nil:
+			return m.capT.value, true
+		case t == CI && m.ci != nil:
+			return m.ci.value, true
+		}
+		return 0, false
+	})
+}
+
+// termsOfStates computes every term of the states s ([B*(steps+1)][N], the
+// recurrence's layout) on the microbatch b, whatever its weight: the one
+// place that lists how each term is had from states, for AllTerms and
+// LossOfStates. pair, when not nil, is a pairwise pass already made with
+// both pair terms on; computed(t), when not nil, gives a term's value
+// where the graph has just computed it. A term with nothing to average
+// over under the mean reduction is nil.
+func termsOfStates[T float](B, steps, N int, s []T, b *data.Batch, lc LossConfig, pair *pairResult, computed func(Term) (float64, bool)) TermValues {
 	var out TermValues
 	val := func(v float64) *float64 { return &v }
+	have := func(t Term) (float64, bool) {
+		if computed == nil {
+			return 0, false
+		}
+		return computed(t)
+	}
 
 	var res pairResult
-	if m.pair != nil && lc.LambdaSep != 0 && lc.LambdaInv != 0 {
-		res = m.pair.res
+	if pair != nil {
+		res = *pair
 	} else {
 		g := make([]T, B*steps*N)
 		stepRows(B, steps, N, s, g)
@@ -175,8 +203,8 @@ func (m *model[T]) allTerms(b *data.Batch) TermValues {
 		out[Inv] = val(res.Inv)
 	}
 
-	if m.capT != nil {
-		out[Cap] = val(m.capT.value)
+	if v, ok := have(Cap); ok {
+		out[Cap] = val(v)
 	} else {
 		c, _ := capLoss(B, steps, N, s)
 		out[Cap] = val(c)
@@ -184,8 +212,8 @@ func (m *model[T]) allTerms(b *data.Batch) TermValues {
 
 	w := lc.ciWindow()
 	if ciPairs(B, steps, b.Vel, w) > 0 {
-		if m.ci != nil {
-			out[CI] = val(m.ci.value)
+		if v, ok := have(CI); ok {
+			out[CI] = val(v)
 		} else {
 			out[CI] = val(ciLoss(B, steps, N, s, b.Vel, w, nil, 0))
 		}

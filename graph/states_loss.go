@@ -7,14 +7,14 @@ import (
 	"github.com/gridgpu/gridgpu/data"
 )
 
-// LossOfStates evaluates the four loss terms and their weighted total on
+// LossOfStates evaluates every loss term and their weighted total on
 // states that did not come from the network: s holds g_{b,t} for t = 0..T
 // of each of the B trajectories of the microbatch b, as [B*(T+1)][N]
 // row-major with row b*(T+1)+t (the layout of the recurrence's output;
 // g_{b,0} sits at the origin, g_{b,t} at b.Positions()'s x_{b,t}). It runs
-// the code that training runs on the network's states (pairLoss over the
-// stepped rows, capLoss, ciLoss with lc's window, as AllTerms does), so a
-// hand-made code and a trained network are scored by one definition.
+// the code that training runs on the network's states (termsOfStates, as
+// AllTerms does), so a hand-made code and a trained network are scored by
+// one definition.
 //
 // Every term is computed whatever its weight, as AllTerms does; the total
 // counts only the terms of non-zero weight (Losses.Weighted). A term with
@@ -40,19 +40,15 @@ func LossOfStates(B, T, N int, s []float32, b *data.Batch, lc LossConfig) (Losse
 		return Losses{}, err
 	}
 	var l Losses
-	// The pairwise terms see the stepped states only. Their values do not
-	// depend on the weights (those only scale the gradient, which is not
-	// asked for), so both are switched on: a weight of 0 still yields its
-	// term, as AllTerms does.
+	// Every term as AllTerms has it (termsOfStates); one with nothing to
+	// average over is 0, as in training.
+	for t, v := range termsOfStates(B, T, N, s, b, lc, nil, nil) {
+		if v != nil {
+			l.Term[t] = *v
+		}
+	}
 	g := make([]float32, B*T*N)
 	stepRows(B, T, N, s, g)
-	both := lc
-	both.LambdaSep, both.LambdaInv = 1, 1
-	res := pairLoss(B*T, N, g, b.Positions(), both, nil)
-	l.Term[Sep], l.Term[Inv] = res.Sep, res.Inv
-	l.Term[Cap], _ = capLoss(B, T, N, s)
-	// ciLoss is 0 when no pair qualifies, as in training.
-	l.Term[CI] = ciLoss(B, T, N, s, b.Vel, lc.ciWindow(), nil, 0)
 	zeros := 0
 	for i := 0; i < B*T; i++ {
 		zero := true
