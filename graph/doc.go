@@ -64,8 +64,9 @@
 //
 // That is 6 files for the tests to pass (LossOfStates and AllTerms share
 // model.go's termsOfStates, where the term's value from states goes).
-// Two more are needed to be complete but no test asks for them: a value
-// in TestLossOfStatesByHand (states_loss_test.go) and the formula in
+// Two more are needed to be complete but no test asks for them: a
+// hand-computed value in TestLossOfStatesByHand (states_loss_test.go; the
+// comparisons with package reference check every term) and the formula in
 // reference/doc.go. The term must be non-zero on the tests' microbatches
 // (requireLiveTerms). No CUDA file: the terms the kernels
 // compute are cuda/slots.go's cudaTerms, NewEngine refuses a non-zero

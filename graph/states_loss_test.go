@@ -133,7 +133,9 @@ func TestLossOfStatesByHand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := [NumTerms]float64{Sep: sep, Inv: inv, Cap: cp, CI: ci}
+		// The paper's four terms by hand; every term, these and any
+		// other, is compared with package reference above.
+		want := map[Term]float64{Sep: sep, Inv: inv, Cap: cp, CI: ci}
 		for term, w := range want {
 			if g := got.Term[term]; math.Abs(g-w) > 1e-6*math.Max(1, math.Abs(w)) {
 				t.Errorf("%s: %s = %.9g, by hand %.9g", red, TermSpecs[term].Key, g, w)
