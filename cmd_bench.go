@@ -63,10 +63,13 @@ type benchConfig struct {
 	Device  string `json:"device"`
 	Threads int    `json:"threads"`
 	BLAS    string `json:"blas,omitempty"`
-	Iters   int    `json:"iters"`
-	Warmup  int    `json:"warmup"`
-	Seed    uint64 `json:"seed"`
-	Go      string `json:"go"`
+	// Vector is the path of the C kernels (avx512, avx2, scalar; go in
+	// the build without C): the same results at different speeds.
+	Vector string `json:"vector,omitempty"`
+	Iters  int    `json:"iters"`
+	Warmup int    `json:"warmup"`
+	Seed   uint64 `json:"seed"`
+	Go     string `json:"go"`
 	// GPU is the gpu section asked for (CUDA devices only); Device says
 	// what it resolved to.
 	GPU *train.GPUConfig `json:"gpu,omitempty"`
@@ -144,6 +147,7 @@ func benchAction(c *cli.Context) error {
 		Go: runtime.Version()}}
 	if cpu {
 		out.Config.BLAS = graph.BLAS + " (" + graph.BLASCore() + ")"
+		out.Config.Vector = graph.VectorPath()
 	} else {
 		out.Config.GPU = &cfg.GPU
 	}

@@ -191,7 +191,16 @@ static void pair_tile_f32(const pair_consts *k, const double *tab, float *tile, 
 */
 import "C"
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/gridgpu/gridgpu/internal/simd"
+)
+
+// VectorPath names the path of the C kernels (the pair loop here, the
+// optimiser's update in package train) on this CPU, for benchmarks: every
+// path gives the same bits, at different speeds.
+func VectorPath() string { return simd.Name(simd.Widest) }
 
 // pairTileF32 is pairTile for the float32 graph on path level (a level of
 // package simd), in C; ok is false where it does not apply (a tile wider than

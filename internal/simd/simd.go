@@ -26,3 +26,14 @@ var Levels = func() []int {
 
 // Widest is the widest path this CPU can run: the one training uses.
 var Widest = Levels[len(Levels)-1]
+
+// Name names a path as benchmarks report it: "scalar", "avx2", "avx512".
+func Name(level int) string {
+	switch level {
+	case AVX2:
+		return "avx2"
+	case AVX512:
+		return "avx512"
+	}
+	return "scalar"
+}
