@@ -90,6 +90,6 @@ for s in sizes:
     print(f"| {s} ({c['B']},{c['T']},{c['N']},{c['H']}) | {c['P']} | {gs:.4g} | {ts:.4g} | {gs/ts:.2f} | {gm:.0f} | {tm:.0f} | {gm/tm:.2f} |")
 g0 = json.load(open(os.path.join(d, sizes[0] + ".gridgpu.json")))["config"]
 env = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_")) or "none"
-print(f"\ngridgpu: {g0['blas']}, {g0['threads']} threads, {g0['go']}; OpenBLAS environment: {env}.")
+print(f"\ngridgpu: {g0['blas']}, C kernels {g0.get('vector', 'n/a')}, {g0['threads']} threads, {g0['go']}; OpenBLAS environment: {env}.")
 print("Ratios are gridgpu / PyTorch (below 1: gridgpu better).")
 PY
