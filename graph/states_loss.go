@@ -47,19 +47,19 @@ func LossOfStates(B, T, N int, s []float32, b *data.Batch, lc LossConfig) (Losse
 			l.Term[t] = *v
 		}
 	}
-	g := make([]float32, B*T*N)
-	stepRows(B, T, N, s, g)
 	zeros := 0
-	for i := 0; i < B*T; i++ {
-		zero := true
-		for _, v := range g[i*N : (i+1)*N] {
-			if v != 0 {
-				zero = false
-				break
+	for b := 0; b < B; b++ {
+		for t := 1; t <= T; t++ { // the stepped states
+			zero := true
+			for _, v := range s[(b*(T+1)+t)*N : (b*(T+1)+t+1)*N] {
+				if v != 0 {
+					zero = false
+					break
+				}
 			}
-		}
-		if zero {
-			zeros++
+			if zero {
+				zeros++
+			}
 		}
 	}
 	l.ZeroFrac = float64(zeros) / float64(B*T)

@@ -105,8 +105,9 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		return StepStats{}, fmt.Errorf("cpu engine: learning rate %g", lr)
 	}
 	// Keep every microbatch's gradient: the model may reuse its output
-	// buffers between calls, so copy each one before the next Grad.
-	for len(e.grads) < len(batches) {
+	// buffers between calls, so each one but the last is copied before the
+	// next Grad (no later call overwrites the last).
+	for len(e.grads) < len(batches)-1 {
 		e.grads = append(e.grads, graph.ZeroParams(e.spec.N, e.spec.H))
 	}
 	losses := make([]graph.Losses, 0, len(batches))
@@ -134,17 +135,14 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 		if err := CheckLosses(l, k); err != nil {
 			return StepStats{}, err
 		}
-		if len(batches) == 1 {
-			// The mean of one gradient is itself: AverageGrads copies it
-			// from the model's buffer, which no later Grad overwrites.
-			srcs = append(srcs, g)
-		} else {
+		if k < len(batches)-1 {
 			dst := e.grads[k]
 			for i, s := range g.Slices() {
 				copy(dst.Slices()[i], s)
 			}
-			srcs = append(srcs, dst)
+			g = dst
 		}
+		srcs = append(srcs, g)
 		losses = append(losses, l)
 	}
 	mean := graph.MeanLosses(losses)
@@ -162,6 +160,8 @@ func (e *cpuEngine) Step(batches []*data.Batch, lr float64) (StepStats, error) {
 				return StepStats{}, &NonFiniteError{Term: "gradient of " + at.Tensor, Value: at.Value, Microbatch: k}
 			}
 		}
+		// Not reached while the argument above holds; kept so that a
+		// non-finite norm can never reach the optimiser.
 		return StepStats{}, &NonFiniteError{Term: "gradient norm", Value: norm}
 	}
 	clipAndAdamW(e.p, e.avg, norm, e.st, lr, e.spec.Opt)
