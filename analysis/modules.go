@@ -97,17 +97,6 @@ func markHarmonics(mods []Module) {
 	}
 }
 
-// Independent is the number of modules that are not harmonics of another.
-func (r ModuleReport) Independent() int {
-	n := 0
-	for _, m := range r.Modules {
-		if m.HarmonicOf == nil {
-			n++
-		}
-	}
-	return n
-}
-
 // ModuleReport is the result of DetectModules.
 type ModuleReport struct {
 	Modules    []Module  `json:"modules"`
