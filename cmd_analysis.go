@@ -29,9 +29,9 @@ import (
 
 func analyzeCommand() *cli.Command {
 	d := analysis.DefaultOptions()
-	cmd := newCommand("analyze", "measure grid cells: ratemaps, grid scores, modules, figures",
-		"gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]")
-	cmd.Flags = []cli.Flag{
+	return newCommand("analyze", "measure grid cells: ratemaps, grid scores, modules, figures",
+		"gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
+		runAnalyze,
 		checkpointFlag(runCheckpointUsage),
 		outFlag("(required) report directory `DIR`"),
 		&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
@@ -48,9 +48,7 @@ func analyzeCommand() *cli.Command {
 		intFlag(cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"}),
 		intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
 		overwriteFlag("replace the report in --out (a directory that holds a report)"),
-	}
-	cmd.Action = runAnalyze
-	return cmd
+	)
 }
 
 // scoreThresholdText describes the --min-score default.
@@ -337,17 +335,15 @@ func (p *progress) event(e analysis.ProgressEvent) {
 func (p *progress) finish() { p.line.Clear() }
 
 func gridscoreCommand() *cli.Command {
-	cmd := newCommand("gridscore", "grid scores, scales and orientations of ratemaps in .npz",
-		"gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]")
-	cmd.Flags = []cli.Flag{
+	return newCommand("gridscore", "grid scores, scales and orientations of ratemaps in .npz",
+		"gridgpu gridscore --ratemaps F.npz [--name ratemaps] [--bin-size M] [--scorer banino|rings]",
+		runGridscore,
 		&cli.StringFlag{Name: "ratemaps", Usage: "(required) NumPy `F.npz` holding the ratemaps"},
 		&cli.StringFlag{Name: "name", Value: "ratemaps", Usage: "`NAME` of the array to score"},
 		&cli.Float64Flag{Name: "bin-size", Usage: "bin side in metres (`M`); overrides the file's bin_size"},
 		&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
 		&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "score60 a map needs to count in module detection"},
-	}
-	cmd.Action = runGridscore
-	return cmd
+	)
 }
 
 // gridscoreMap is one map in gridscore's output.
@@ -362,9 +358,6 @@ type gridscoreMap struct {
 }
 
 func runGridscore(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("gridscore takes no arguments (got %q); use --ratemaps F.npz", c.Args().First())
-	}
 	if err := requireFlags(c, "ratemaps"); err != nil {
 		return err
 	}

@@ -25,19 +25,17 @@ import (
 var benchPresets = []string{"tiny", "small", "medium", "paper"}
 
 func benchCommand() *cli.Command {
-	cmd := newCommand("bench", "time training steps at a preset size; prints one JSON object",
-		"gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]")
-	cmd.Flags = append([]cli.Flag{
-		&cli.StringFlag{Name: "preset", Value: "paper", Usage: "size: " + strings.Join(benchPresets, ", ")},
-		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N on a CUDA build"},
-		intFlag(cli.IntFlag{Name: "iters", Value: 5, Usage: "timed steps"}),
-		intFlag(cli.IntFlag{Name: "warmup", Value: 1, Usage: "untimed steps first (buffers are allocated on the first)"}),
-		threadsFlag("GOMAXPROCS for the CPU engine (0: all cores)"),
-		seedFlag(0, "seed of the initial parameters and the microbatches"),
-		&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
-	}, configFlags(presetDefaults("paper", benchPresets), "gpu.")...)
-	cmd.Action = benchAction
-	return cmd
+	return newCommand("bench", "time training steps at a preset size; prints one JSON object",
+		"gridgpu bench --preset P --device D [--iters N] [--warmup N] [--threads N] [--seed S] [--gpu-gemm G] [--gpu-pair K]",
+		benchAction, append([]cli.Flag{
+			&cli.StringFlag{Name: "preset", Value: "paper", Usage: "size: " + strings.Join(benchPresets, ", ")},
+			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda:N on a CUDA build"},
+			intFlag(cli.IntFlag{Name: "iters", Value: 5, Usage: "timed steps"}),
+			intFlag(cli.IntFlag{Name: "warmup", Value: 1, Usage: "untimed steps first (buffers are allocated on the first)"}),
+			threadsFlag("GOMAXPROCS for the CPU engine (0: all cores)"),
+			seedFlag(0, "seed of the initial parameters and the microbatches"),
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the timed steps to `FILE`"},
+		}, configFlags(presetDefaults("paper", benchPresets), "gpu.")...)...)
 }
 
 // benchOutput is the JSON printed by bench.
@@ -76,9 +74,6 @@ type benchConfig struct {
 }
 
 func benchAction(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("bench takes no arguments (got %q)", c.Args().First())
-	}
 	preset := c.String("preset")
 	ok := false
 	for _, p := range benchPresets {

@@ -17,68 +17,65 @@ import (
 )
 
 func exportCommand() *cli.Command {
-	cmd := newCommand("export", "write a checkpoint's model tensors to .npz (NumPy) or .pt",
-		"gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt] [--overwrite]")
-	cmd.Flags = []cli.Flag{
+	return newCommand("export", "write a checkpoint's model tensors to .npz (NumPy) or .pt",
+		"gridgpu export --checkpoint F --out F.npz|F.pt [--format npz|pt] [--overwrite]",
+		exportAction,
 		checkpointFlag("(required) safetensors checkpoint `F`"),
 		outFlag("(required) output `F.npz` or F.pt"),
 		&cli.StringFlag{Name: "format", Usage: "`npz` or pt (default: pt when --out ends in .pt or .pth, else npz)"},
 		overwriteFlag("replace --out if it exists (never the checkpoint being exported)"),
+	)
+}
+
+func exportAction(c *cli.Context) error {
+	if err := requireFlags(c, "checkpoint", "out"); err != nil {
+		return err
 	}
-	cmd.Action = func(c *cli.Context) error {
-		if c.Args().Present() {
-			return usagef("export takes no arguments (got %q); use --checkpoint and --out", c.Args().First())
+	out := c.String("out")
+	format := c.String("format")
+	if format == "" {
+		format = "npz"
+		if ext := strings.ToLower(filepath.Ext(out)); ext == ".pt" || ext == ".pth" {
+			format = "pt"
 		}
-		if err := requireFlags(c, "checkpoint", "out"); err != nil {
-			return err
-		}
-		out := c.String("out")
-		format := c.String("format")
-		if format == "" {
-			format = "npz"
-			if ext := strings.ToLower(filepath.Ext(out)); ext == ".pt" || ext == ".pth" {
-				format = "pt"
-			}
-		}
-		if format != "npz" && format != "pt" {
-			return usagef("--format %q: want npz or pt", format)
-		}
-		ckpt, err := rundir.ResolveCheckpoint(c.String("checkpoint"))
-		if err != nil {
-			return err
-		}
-		if err := checkExportOut(out, ckpt, c.Bool("overwrite")); err != nil {
-			return err
-		}
-		p, _, err := train.LoadParams(ckpt)
-		if err != nil {
-			return err
-		}
-		// Temporaries of an earlier export of out that was killed
-		// while writing it (one of ours now is younger).
-		data.RemoveStaleTempsOf(out, data.ProcessStart)
-		shapes := graph.Shapes(p.N, p.H)
-		slices := p.Slices()
-		if format == "pt" {
-			tensors := make([]data.Tensor, len(slices))
-			for i, s := range slices {
-				tensors[i] = data.Tensor{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
-			}
-			err = data.WriteTorch(out, tensors)
-		} else {
-			arrays := make([]data.Array, len(slices))
-			for i, s := range slices {
-				arrays[i] = data.Array{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
-			}
-			err = data.WriteNPZ(out, arrays)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s): %d tensors, N=%d, H=%d\n", out, format, len(slices), p.N, p.H)
-		return nil
 	}
-	return cmd
+	if format != "npz" && format != "pt" {
+		return usagef("--format %q: want npz or pt", format)
+	}
+	ckpt, err := rundir.ResolveCheckpoint(c.String("checkpoint"))
+	if err != nil {
+		return err
+	}
+	if err := checkExportOut(out, ckpt, c.Bool("overwrite")); err != nil {
+		return err
+	}
+	p, _, err := train.LoadParams(ckpt)
+	if err != nil {
+		return err
+	}
+	// Temporaries of an earlier export of out that was killed
+	// while writing it (one of ours now is younger).
+	data.RemoveStaleTempsOf(out, data.ProcessStart)
+	shapes := graph.Shapes(p.N, p.H)
+	slices := p.Slices()
+	if format == "pt" {
+		tensors := make([]data.Tensor, len(slices))
+		for i, s := range slices {
+			tensors[i] = data.Tensor{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
+		}
+		err = data.WriteTorch(out, tensors)
+	} else {
+		arrays := make([]data.Array, len(slices))
+		for i, s := range slices {
+			arrays[i] = data.Array{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
+		}
+		err = data.WriteNPZ(out, arrays)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s): %d tensors, N=%d, H=%d\n", out, format, len(slices), p.N, p.H)
+	return nil
 }
 
 // checkExportOut refuses an --out that exists (unless overwrite) or that is

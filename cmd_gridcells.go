@@ -11,44 +11,41 @@ import (
 )
 
 func gridcellsCommand() *cli.Command {
-	cmd := newCommand("gridcells", "count the grid cells of two analyze reports",
-		"gridgpu gridcells --standard DIR --training DIR [--arena 2] [--min-score 0.3] [--json]")
-	cmd.Flags = []cli.Flag{
+	return newCommand("gridcells", "count the grid cells of two analyze reports",
+		"gridgpu gridcells --standard DIR --training DIR [--arena 2] [--min-score 0.3] [--json]",
+		gridcellsAction,
 		&cli.StringFlag{Name: "standard", Usage: "(required) report `DIR` (or its summary.json) of 'analyze' along the standard walks"},
 		&cli.StringFlag{Name: "training", Usage: "(required) report `DIR` (or its summary.json) of 'analyze --walks training'"},
 		&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`); both reports must hold it"},
 		&cli.Float64Flag{Name: "min-score", Value: analysis.DefaultModuleOptions.MinScore, Usage: "score60 (and score90) a ratemap needs to count as hexagonal (square)"},
 		&cli.BoolFlag{Name: "json", Usage: "print a JSON object instead of a line"},
+	)
+}
+
+func gridcellsAction(c *cli.Context) error {
+	if c.String("standard") == "" || c.String("training") == "" {
+		return usagef("gridcells needs --standard DIR and --training DIR (two analyze reports of one checkpoint)")
 	}
-	cmd.Action = func(c *cli.Context) error {
-		if c.Args().Present() {
-			return usagef("gridcells takes no arguments (got %q)", c.Args().First())
-		}
-		if c.String("standard") == "" || c.String("training") == "" {
-			return usagef("gridcells needs --standard DIR and --training DIR (two analyze reports of one checkpoint)")
-		}
-		std, err := analysis.ReadSummary(c.String("standard"))
-		if err != nil {
-			return fmt.Errorf("--standard: %w", err)
-		}
-		trn, err := analysis.ReadSummary(c.String("training"))
-		if err != nil {
-			return fmt.Errorf("--training: %w", err)
-		}
-		n, err := analysis.GridCells(std, trn, c.Float64("arena"), c.Float64("min-score"), analysis.DefaultModuleOptions)
-		if err != nil {
-			return err
-		}
-		w := c.App.Writer
-		if c.Bool("json") {
-			b, _ := json.Marshal(n)
-			fmt.Fprintln(w, string(b))
-			return nil
-		}
-		fmt.Fprintln(w, gridCellLine(n))
+	std, err := analysis.ReadSummary(c.String("standard"))
+	if err != nil {
+		return fmt.Errorf("--standard: %w", err)
+	}
+	trn, err := analysis.ReadSummary(c.String("training"))
+	if err != nil {
+		return fmt.Errorf("--training: %w", err)
+	}
+	n, err := analysis.GridCells(std, trn, c.Float64("arena"), c.Float64("min-score"), analysis.DefaultModuleOptions)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	if c.Bool("json") {
+		b, _ := json.Marshal(n)
+		fmt.Fprintln(w, string(b))
 		return nil
 	}
-	return cmd
+	fmt.Fprintln(w, gridCellLine(n))
+	return nil
 }
 
 // gridCellLine is the one-line verdict of gridcells (and demo.sh's last

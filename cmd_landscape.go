@@ -53,11 +53,9 @@ func landscapeCommand() *cli.Command {
 		&cli.StringFlag{Name: "sweep-y", Value: landscapeSweepY, Usage: "phase diagram's rows, as --sweep-x (`KEY=V1,V2,...`)"},
 	}
 	flags = append(flags, configFlags(presetDefaults(defaultPreset, train.PresetNames), "data.", "loss.", "model.units", "run.seed")...)
-	cmd := newCommand("landscape", "score idealised grid codes by the training loss",
-		"gridgpu landscape [--preset P] [--config F] [loss and data flags] [--families F1,F2] [--periods LO:HI:N] [--ratios R1,R2] [--thresholds T1,T2] [--batches M] [--checkpoint F] [--json]\n   gridgpu landscape --out DIR [--sweep-x KEY=V1,V2,...] [--sweep-y KEY=V1,V2,...] [the same flags]")
-	cmd.Flags = flags
-	cmd.Action = landscapeAction
-	return cmd
+	return newCommand("landscape", "score idealised grid codes by the training loss",
+		"gridgpu landscape [--preset P] [--config F] [loss and data flags] [--families F1,F2] [--periods LO:HI:N] [--ratios R1,R2] [--thresholds T1,T2] [--batches M] [--checkpoint F] [--json]\n   gridgpu landscape --out DIR [--sweep-x KEY=V1,V2,...] [--sweep-y KEY=V1,V2,...] [the same flags]",
+		landscapeAction, flags...)
 }
 
 // sweepAxis is one swept loss setting of the phase diagram.
@@ -68,9 +66,6 @@ type sweepAxis struct {
 }
 
 func landscapeAction(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("landscape takes no arguments (got %q); options are flags, see 'gridgpu landscape --help'", c.Args().First())
-	}
 	cfg, err := train.LoadConfig(c.String("preset"), c.String("config"))
 	if err != nil {
 		return err

@@ -19,11 +19,9 @@ func lossCommand() *cli.Command {
 		&cli.BoolFlag{Name: "grad", Usage: "also compute the gradient and report its global norm and per-tensor norms"},
 	}
 	flags = append(flags, configFlags(checkpointDefaults("paper"), "loss.")...)
-	cmd := newCommand("loss", "a checkpoint's losses on one microbatch, as one JSON object",
-		"gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]")
-	cmd.Flags = flags
-	cmd.Action = lossAction
-	return cmd
+	return newCommand("loss", "a checkpoint's losses on one microbatch, as one JSON object",
+		"gridgpu loss --checkpoint F --batch F.npz [--grad] [loss flags]",
+		lossAction, flags...)
 }
 
 // lossOutput is the JSON printed by the loss command: the total, then each

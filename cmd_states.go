@@ -23,9 +23,9 @@ const maxStateSamples = 20000
 
 func statesCommand() *cli.Command {
 	d := analysis.DefaultOptions()
-	cmd := newCommand("states", "write population states and unit modules to a NumPy .npz",
-		"gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]")
-	cmd.Flags = []cli.Flag{
+	return newCommand("states", "write population states and unit modules to a NumPy .npz",
+		"gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]",
+		runStates,
 		checkpointFlag(runCheckpointUsage),
 		outFlag("(required) output file `S.npz`"),
 		&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`)"},
@@ -39,9 +39,7 @@ func statesCommand() *cli.Command {
 		seedFlag(d.Seed, "seed of the walks and samples (`S`)"),
 		intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
 		overwriteFlag("replace --out if it exists"),
-	}
-	cmd.Action = runStates
-	return cmd
+	)
 }
 
 func runStates(c *cli.Context) error {

@@ -19,12 +19,12 @@ import (
 )
 
 func sweepCommand() *cli.Command {
-	cmd := newCommand("sweep", "train and analyse every run of a sweep file",
+	return newCommand("sweep", "train and analyse every run of a sweep file",
 		"gridgpu sweep --spec F --out DIR [--parallel K] [--devices cpu|cuda:0,cuda:1,...] [--index I]\n"+
 			"   gridgpu sweep --spec F --list\n"+
 			"   gridgpu sweep [--spec F] --out DIR --collect\n"+
-			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--devices cpu|cuda] [--cpus N] [--parallel K] [--image I --pvc NAME --mount PATH]")
-	cmd.Flags = []cli.Flag{
+			"   gridgpu sweep --spec F --out DIR --emit slurm|k8s [--devices cpu|cuda] [--cpus N] [--parallel K] [--image I --pvc NAME --mount PATH]",
+		sweepAction,
 		&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "sweep file `F` (YAML: base, grid, variants, analyze); for --collect default DIR/sweep.yaml"},
 		outFlag("sweep directory `DIR`: DIR/runs/NAME per run, the summary files beside"),
 		intFlag(cli.IntFlag{Name: "parallel", Aliases: []string{"j"}, Value: 1, Usage: "runs at once `K` (default 1, or one per listed GPU); with --emit: tasks at once (default: no limit)"}),
@@ -41,9 +41,7 @@ func sweepCommand() *cli.Command {
 		intFlag(cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPU cores per task (`N`), also its thread count (GOMAXPROCS)", Category: "cluster"}),
 		&cli.StringFlag{Name: "time", Usage: "slurm: time limit per task (`T`, e.g. 1-00:00:00)", Category: "cluster"},
 		&cli.StringFlag{Name: "binary", Value: "gridgpu", Usage: "the gridgpu `COMMAND` in the tasks", Category: "cluster"},
-	}
-	cmd.Action = sweepAction
-	return cmd
+	)
 }
 
 // analyzeFlagKinds lists the analyze flags a sweep file may set, from the
@@ -91,9 +89,6 @@ func loadSweep(path string) (*sweep.Spec, []sweep.Point, []byte, error) {
 }
 
 func sweepAction(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("sweep takes no arguments (got %q); options are flags, see 'gridgpu sweep --help'", c.Args().First())
-	}
 	out := c.String("out")
 	specPath := c.String("spec")
 	if specPath == "" && c.Bool("collect") && out != "" {

@@ -29,17 +29,12 @@ func trainCommand() *cli.Command {
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the effective config, the estimated memory and the time a step (a few measured steps) and the whole run take, then exit without writing anything"},
 	}
 	flags = append(flags, configFlags(presetDefaults(defaultPreset, train.PresetNames))...)
-	cmd := newCommand("train", "train a model: config, metrics and checkpoints in DIR",
-		"gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]\n   gridgpu train --dry-run [the same flags]")
-	cmd.Flags = flags
-	cmd.Action = trainAction
-	return cmd
+	return newCommand("train", "train a model: config, metrics and checkpoints in DIR",
+		"gridgpu train [--preset P] [--config F] [--device cpu|cuda:N] [--steps N] [--seed S] --out DIR [hyperparameter flags]\n   gridgpu train --resume F|DIR [--steps N] [flags]\n   gridgpu train --dry-run [the same flags]",
+		trainAction, flags...)
 }
 
 func trainAction(c *cli.Context) (err error) {
-	if c.Args().Present() {
-		return usagef("train takes no arguments (got %q); options are flags, see 'gridgpu train --help'", c.Args().First())
-	}
 	var (
 		cfg        train.Config
 		ck         *train.Checkpoint

@@ -17,13 +17,11 @@ import (
 )
 
 func watchCommand() *cli.Command {
-	cmd := newCommand("watch", "show runs and sweeps live in a web browser (read-only)", "")
-	cmd.ArgsUsage = "RUN|SWEEP..."
-	cmd.Flags = []cli.Flag{
+	cmd := newCommand("watch", "show runs and sweeps live in a web browser (read-only)", "", runWatch,
 		&cli.IntFlag{Name: "port", Value: 6070, Usage: "port to listen on (0: any free port)"},
 		&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on (0.0.0.0: every interface)"},
-	}
-	cmd.Action = runWatch
+	)
+	cmd.ArgsUsage = "RUN|SWEEP..."
 	return cmd
 }
 

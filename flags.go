@@ -348,12 +348,9 @@ func requireFlags(c *cli.Context, names ...string) error {
 }
 
 // checkpointArgs checks the command line of a command that reads a
-// --checkpoint and needs one other flag (--out, --batch): no arguments,
-// both flags given, and a checkpoint that is not an export (checkNotExport).
+// --checkpoint and needs one other flag (--out, --batch): both flags given,
+// and a checkpoint that is not an export (checkNotExport).
 func checkpointArgs(c *cli.Context, other string) error {
-	if c.Args().Present() {
-		return usagef("%s takes no arguments (got %q); use --checkpoint and --%s", c.Command.Name, c.Args().First(), other)
-	}
 	if err := requireFlags(c, "checkpoint", other); err != nil {
 		return err
 	}

@@ -39,11 +39,21 @@ func description(name string) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-// newCommand is the command name with the texts of its help page: usage,
-// its line in gridgpu --help; usageText, its USAGE lines ("": the ones
-// urfave/cli makes); and its description, help/NAME.txt (none without one).
-func newCommand(name, usage, usageText string) *cli.Command {
-	return &cli.Command{Name: name, Usage: usage, UsageText: usageText, Description: description(name)}
+// newCommand is the command name with the texts of its help page (usage,
+// its line in gridgpu --help; usageText, its USAGE lines, "" for the ones
+// urfave/cli makes; its description, help/NAME.txt, none without one), its
+// action and its flags. A command whose ArgsUsage is "" takes no
+// arguments: a stray word on its command line is a usage error before the
+// action runs (options are flags, and a word is usually a flag's value
+// that lost its flag).
+func newCommand(name, usage, usageText string, action cli.ActionFunc, flags ...cli.Flag) *cli.Command {
+	return &cli.Command{Name: name, Usage: usage, UsageText: usageText, Description: description(name), Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.Command.ArgsUsage == "" && c.Args().Present() {
+				return usagef("%s takes no arguments (got %q); options are flags, see 'gridgpu %s --help'", name, c.Args().First(), name)
+			}
+			return action(c)
+		}}
 }
 
 func init() {

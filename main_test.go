@@ -99,6 +99,20 @@ func TestBadInvocations(t *testing.T) {
 	}
 }
 
+// TestStrayArgument: every command but watch takes only flags, so a word
+// on its command line (usually a flag's value that lost its flag) is a
+// usage error naming the command, before the command does anything.
+func TestStrayArgument(t *testing.T) {
+	for _, cmd := range commands() {
+		if cmd.ArgsUsage != "" {
+			continue
+		}
+		args := []string{cmd.Name, "stray"}
+		code, _, stderr := runCLI(t, args...)
+		oneLine(t, args, code, stderr, cmd.Name+` takes no arguments (got "stray"); options are flags, see 'gridgpu `+cmd.Name+` --help'`)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "version")
 	if code != 0 || !strings.Contains(out, "gridgpu ") || !strings.Contains(out, "devices: cpu") {
