@@ -20,7 +20,8 @@ type StateSpaceOptions struct {
 // DefaultStateSpaceOptions: the paper embeds six principal components.
 var DefaultStateSpaceOptions = StateSpaceOptions{MinUnits: 6, Components: 6, Neighbours: 10, MaxPoints: 600, Dims: 3}
 
-// StateSpace is the population activity of one module.
+// StateSpace is the population activity of one module, as summary.json
+// records it (numbers that can be undefined are Num: NaN reads as null).
 type StateSpace struct {
 	Arena  float64 `json:"arena_m"`
 	Module int     `json:"module"`
@@ -33,23 +34,26 @@ type StateSpace struct {
 	// KA and KB are the module's wave vectors along its two lattice
 	// directions (rad/m, 60 degrees apart); a position x has lattice
 	// phases KA.x and KB.x (mod 2 pi).
-	KA [2]float64 `json:"k_a"`
-	KB [2]float64 `json:"k_b"`
+	KA [2]float64 `json:"k_a_rad_per_m"`
+	KB [2]float64 `json:"k_b_rad_per_m"`
 	// UnitPhases are each unit's phases along KA and KB (radians in
 	// [0, 2 pi)): minus the argument of its ratemap's Fourier coefficient
 	// at the wave vector.
-	UnitPhases [][2]float64 `json:"unit_phases"`
+	UnitPhases [][2]Num `json:"unit_phases"`
 	// PhaseSpread is the mean distance from each unit's phase to the
 	// nearest other unit's (on the phase torus) over the same for
 	// uniformly random phases (Clark-Evans ratio): about 1 for phases
 	// spread at random, above 1 for phases that tile the unit cell evenly,
 	// well below 1 for phases that cluster.
-	PhaseSpread float64 `json:"phase_spread"`
+	PhaseSpread Num `json:"phase_spread"`
 	// Continuity is the mean lattice-phase distance between each state
 	// and its nearest neighbour in the space of the principal components,
 	// over the mean for random pairs: near 0 when the module's state is a
 	// function of lattice phase (a torus), near 1 when it is not.
-	Continuity float64 `json:"continuity"`
+	Continuity Num `json:"continuity"`
+	// Figure is the file name of the module's figure in a report ("" until
+	// a report names it).
+	Figure string `json:"figure"`
 	// Embedding holds the points' spectral-embedding coordinates and
 	// Phases their lattice phases (KA.x, KB.x mod 2 pi), for the figure.
 	Embedding [][]float64  `json:"-"`
@@ -71,15 +75,18 @@ type StateSpace struct {
 func ModuleStateSpace(states []float32, pos []float64, N int, units []int, kA, kB [2]float64, ratemaps []float64, bins Binning, opt StateSpaceOptions) StateSpace {
 	K := len(pos) / 2
 	n := len(units)
-	ss := StateSpace{Units: append([]int(nil), units...), KA: kA, KB: kB, PhaseSpread: math.NaN(), Continuity: math.NaN()}
-	ss.UnitPhases = make([][2]float64, n)
+	ss := StateSpace{Units: append([]int(nil), units...), KA: kA, KB: kB, PCAVariance: []float64{},
+		PhaseSpread: Num(math.NaN()), Continuity: Num(math.NaN())}
+	ss.UnitPhases = make([][2]Num, n)
 	nb := bins.NB * bins.NB
 	if ratemaps != nil {
+		unitPhases := make([][2]float64, n)
 		for i, u := range units {
 			m := ratemaps[u*nb : (u+1)*nb]
-			ss.UnitPhases[i] = [2]float64{latticePhase(m, bins, kA), latticePhase(m, bins, kB)}
+			unitPhases[i] = [2]float64{latticePhase(m, bins, kA), latticePhase(m, bins, kB)}
+			ss.UnitPhases[i] = [2]Num{Num(unitPhases[i][0]), Num(unitPhases[i][1])}
 		}
-		ss.PhaseSpread = phaseSpread(ss.UnitPhases)
+		ss.PhaseSpread = Num(phaseSpread(unitPhases))
 	}
 	if K < 3 || n < 1 {
 		return ss
@@ -135,7 +142,7 @@ func ModuleStateSpace(states []float32, pos []float64, N int, units []int, kA, k
 		x, y := pos[2*k], pos[2*k+1]
 		phases[k] = [2]float64{wrap2pi(kA[0]*x + kA[1]*y), wrap2pi(kB[0]*x + kB[1]*y)}
 	}
-	ss.Continuity = continuity(P, phases)
+	ss.Continuity = Num(continuity(P, phases))
 
 	// The spectral embedding of (an even subsample of) the points.
 	M := min(K, max(opt.MaxPoints, 10))

@@ -74,7 +74,7 @@ func TestModuleStateSpaceTorus(t *testing.T) {
 	for u := 0; u < n; u++ {
 		wa := wrap2pi(kA[0]*offsets[u][0] + kA[1]*offsets[u][1])
 		wb := wrap2pi(kB[0]*offsets[u][0] + kB[1]*offsets[u][1])
-		if d := torusDist(ss.UnitPhases[u], [2]float64{wa, wb}); d > 0.15 {
+		if d := torusDist([2]float64{float64(ss.UnitPhases[u][0]), float64(ss.UnitPhases[u][1])}, [2]float64{wa, wb}); d > 0.15 {
 			t.Errorf("unit %d: phases %.2f, want %.2f %.2f", u, ss.UnitPhases[u], wa, wb)
 		}
 	}

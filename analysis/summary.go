@@ -18,7 +18,7 @@ type Summary struct {
 	// against arena size.
 	Generalisation string `json:"generalisation_figure"`
 	// StateSpaces are the modules' state spaces (in one arena).
-	StateSpaces []StateSpaceSummary `json:"state_spaces"`
+	StateSpaces []StateSpace `json:"state_spaces"`
 	// Training describes the run's training curves (a checkpoint in a run
 	// directory only).
 	Training *TrainingSummary `json:"training,omitempty"`
@@ -72,38 +72,6 @@ type ArenaSummary struct {
 	Distance         DistanceCurve    `json:"distance_curve"`
 	Figures          ArenaFigures     `json:"figures"`
 	Seconds          float64          `json:"seconds"`
-}
-
-// StateSpaceSummary is one module's state space in summary.json (see
-// StateSpace for the meaning of each number).
-type StateSpaceSummary struct {
-	Arena       float64    `json:"arena_m"`
-	Module      int        `json:"module"`
-	Method      string     `json:"method"`
-	Units       []int      `json:"units"`
-	Points      int        `json:"points"`
-	PCAVariance []float64  `json:"pca_variance"`
-	KA          [2]float64 `json:"k_a_rad_per_m"`
-	KB          [2]float64 `json:"k_b_rad_per_m"`
-	UnitPhases  [][2]Num   `json:"unit_phases"`
-	PhaseSpread Num        `json:"phase_spread"`
-	Continuity  Num        `json:"continuity"`
-	Figure      string     `json:"figure"`
-}
-
-// NewStateSpaceSummary is ss as summary.json records it, with the file
-// name of its figure.
-func NewStateSpaceSummary(ss StateSpace, figure string) StateSpaceSummary {
-	out := StateSpaceSummary{Arena: ss.Arena, Module: ss.Module, Method: ss.Method, Units: ss.Units, Points: ss.Points,
-		PCAVariance: ss.PCAVariance, KA: ss.KA, KB: ss.KB, PhaseSpread: Num(ss.PhaseSpread), Continuity: Num(ss.Continuity), Figure: figure}
-	if out.PCAVariance == nil {
-		out.PCAVariance = []float64{}
-	}
-	out.UnitPhases = make([][2]Num, len(ss.UnitPhases))
-	for i, p := range ss.UnitPhases {
-		out.UnitPhases[i] = [2]Num{Num(p[0]), Num(p[1])}
-	}
-	return out
 }
 
 // ArenaFigures names an arena's PNG files, relative to the output directory.

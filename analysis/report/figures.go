@@ -423,8 +423,8 @@ func stateSpacePNG(ss *analysis.StateSpace) ([]byte, error) {
 			p := newAxes(fmt.Sprintf("unit phases (spread %.2f; 1 = random)", ss.PhaseSpread), "phase along k_a (rad)", "phase along k_b (rad)", 10)
 			var xy plotter.XYs
 			for _, ph := range ss.UnitPhases {
-				if !math.IsNaN(ph[0]) && !math.IsNaN(ph[1]) {
-					xy = append(xy, plotter.XY{X: ph[0], Y: ph[1]})
+				if x, y := float64(ph[0]), float64(ph[1]); !math.IsNaN(x) && !math.IsNaN(y) {
+					xy = append(xy, plotter.XY{X: x, Y: y})
 				}
 			}
 			if len(xy) > 0 {

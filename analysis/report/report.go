@@ -208,9 +208,10 @@ func buildSummary(res *analysis.Result, info ReportInfo) analysis.Summary {
 		Fourier: o.Fourier, StateSpace: o.StateSpace,
 		DistanceSamples: o.DistanceSamples, BaninoRings: analysis.BaninoRings, MaskOuterRadii: analysis.DefaultOuterRadii}
 	s.Generalisation = "arenas.png"
-	s.StateSpaces = []analysis.StateSpaceSummary{}
+	s.StateSpaces = []analysis.StateSpace{}
 	for _, ss := range res.StateSpaces {
-		s.StateSpaces = append(s.StateSpaces, analysis.NewStateSpaceSummary(ss, fmt.Sprintf("statespace_%s_%s_module%d.png", ss.Method, arenaTag(ss.Arena), ss.Module)))
+		ss.Figure = fmt.Sprintf("statespace_%s_%s_module%d.png", ss.Method, arenaTag(ss.Arena), ss.Module)
+		s.StateSpaces = append(s.StateSpaces, ss)
 	}
 	s.Seconds = res.Seconds
 	for i := range res.Arenas {
