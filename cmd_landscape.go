@@ -65,194 +65,55 @@ type sweepAxis struct {
 	field  train.Field
 }
 
+// landscapeJob is a landscape command line, checked: the idealised codes,
+// the loss settings to score them under (the effective one first, then the
+// phase diagram's cells row by row), and where the results go.
+type landscapeJob struct {
+	cfg      train.Config
+	families []string
+	codes    []analysis.CodeSpec
+	lcs      []graph.LossConfig
+	M        int  // microbatches
+	phase    bool // a phase diagram over xs and ys
+	xs, ys   sweepAxis
+	out      string
+}
+
 func landscapeAction(c *cli.Context) error {
-	cfg, err := train.LoadConfig(c.String("preset"), c.String("config"))
+	job, err := parseLandscape(c)
 	if err != nil {
 		return err
 	}
-	applyConfigFlags(c, &cfg, "data.", "loss.", "model.units", "run.seed")
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	families, err := parseFamilies(c.String("families"))
+	N, net, err := landscapeNetwork(c, &job.cfg)
 	if err != nil {
 		return err
 	}
-	positive := func(v float64) bool { return v > 0 }
-	periods, err := parseValues("--periods", c.String("periods"), positive, "must be positive (metres)")
-	if err != nil {
-		return err
-	}
-	ratios, err := parseValues("--ratios", c.String("ratios"), positive, "must be positive")
-	if err != nil {
-		return err
-	}
-	// f lies in [-1, 1]: from 1 up every state is zero.
-	thresholds, err := parseValues("--thresholds", c.String("thresholds"), func(v float64) bool { return v < 1 }, "must be below 1 (the field's peak): from 1 up every state is zero")
-	if err != nil {
-		return err
-	}
-	M := c.Int("batches")
-	if M < 1 || M > 10000 {
-		return usagef("--batches %d: must be from 1 to 10000", M)
-	}
-	phase := c.IsSet("out") || c.IsSet("sweep-x") || c.IsSet("sweep-y")
-	var xs, ys sweepAxis
-	if phase {
-		if xs, err = parseSweep("--sweep-x", c.String("sweep-x")); err != nil {
-			return err
-		}
-		if ys, err = parseSweep("--sweep-y", c.String("sweep-y")); err != nil {
-			return err
-		}
-		if xs.Key == ys.Key {
-			return usagef("--sweep-x and --sweep-y both sweep %s; choose two different loss settings", xs.Key)
-		}
-	}
-	out := c.String("out")
-	if c.IsSet("out") {
-		if out == "" {
-			return usagef("--out: give the directory to write landscape.png and landscape.json to")
-		}
-		if st, err := os.Stat(out); err == nil && !st.IsDir() {
-			return usagef("--out %s exists and is not a directory; choose a directory path", out)
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--out %s: %w", out, err)
-		}
-	}
-
-	// The loss settings: the effective one first, then the cells, each
-	// validated as a whole config so that a bad value names its key.
-	lcs := []graph.LossConfig{cfg.Loss}
-	if phase {
-		for _, y := range ys.Values {
-			for _, x := range xs.Values {
-				cell := cfg
-				setSwept(&cell, xs.field, x)
-				setSwept(&cell, ys.field, y)
-				if err := cell.Validate(); err != nil {
-					return usagef("phase diagram cell %s=%g, %s=%g: %v", xs.Key, x, ys.Key, y, err)
-				}
-				lcs = append(lcs, cell.Loss)
-			}
-		}
-	}
-
-	N := cfg.Model.Units
-	var net *graph.Params
-	var netNote string
-	if ck := c.String("checkpoint"); ck != "" {
-		p, md, err := train.LoadParams(ck)
-		if err != nil {
-			return err
-		}
-		if c.IsSet("units") && cfg.Model.Units != p.N {
-			return usagef("--units %d, but checkpoint %s has N=%d units; leave --units out to score codes of the network's size", cfg.Model.Units, ck, p.N)
-		}
-		N, net = p.N, p
-		if text, ok := md["config"]; ok && md["format"] == train.CheckpointFormat {
-			rec, _ := train.Preset("paper")
-			if err := train.ApplyYAML(&rec, []byte(text), "checkpoint "+ck+" config"); err == nil && rec.Loss != cfg.Loss {
-				netNote = fmt.Sprintf("note: %s was trained under another loss setting than the one scored here (its config: sigma_g %g, lambda_cap %g, lambda_ci %g)", ck, rec.Loss.SigmaG, rec.Loss.LambdaCap, rec.Loss.LambdaCI)
-			}
-		}
-	}
-	codes, err := analysis.LandscapeCodes(families, periods, ratios, thresholds)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	for _, f := range families {
+	for _, f := range job.families {
 		if m := analysis.FamilyModuleCount(f); N < m {
 			return usagef("--families %s needs at least %d units; the model has N=%d", f, m, N)
 		}
 	}
-
-	B, T := cfg.Data.BatchSize, cfg.Data.SeqLen
-	sampler, err := cfg.Data.NewSampler(cfg.Run.Seed)
+	batches, err := job.batches()
 	if err != nil {
 		return err
 	}
-	batches := make([]*data.Batch, M)
-	for i := range batches {
-		batches[i] = sampler.Next()
-	}
-
-	stderr := c.App.ErrWriter
-	if netNote != "" {
-		fmt.Fprintln(stderr, "gridgpu: "+netNote)
-	}
-	line := statusline.New(stderr, statusline.IsTerminal(stderr))
-	if line.TTY() {
-		line.Printf("landscape: %d codes x %d microbatches (B=%d, T=%d, N=%d) x %d loss setting(s)", len(codes), M, B, T, N, len(lcs))
-	}
-	start, last := time.Now(), time.Time{}
-	scores, err := analysis.ScoreCodes(codes, N, batches, lcs, func(done, total int) {
-		if line.TTY() && (done == total || time.Since(last) > 200*time.Millisecond) {
-			last = time.Now()
-			line.Update(fmt.Sprintf("landscape: %d/%d codes (%.0f s)", done, total, time.Since(start).Seconds()))
-		}
-	})
-	line.Clear()
+	scores, err := scoreLandscape(c.App.ErrWriter, job, N, batches)
 	if err != nil {
 		return err
 	}
 	var netScores []graph.Losses
 	if net != nil {
-		states := make([][]float32, M)
+		states := make([][]float32, len(batches))
 		for i, b := range batches {
 			if states[i], err = analysis.NetworkStates(net, b); err != nil {
 				return err
 			}
 		}
-		if netScores, err = analysis.ScoreStates(states, N, batches, lcs); err != nil {
+		if netScores, err = analysis.ScoreStates(states, N, batches, job.lcs); err != nil {
 			return err
 		}
 	}
-
-	res := landscapeOutput{
-		Preset: c.String("preset"), Config: c.String("config"), Checkpoint: c.String("checkpoint"),
-		B: B, T: T, N: N, Batches: M, Seed: cfg.Run.Seed, Augment: cfg.Data.Augment, MaxSpeed: cfg.Data.MaxSpeed,
-		MinSpeedFactor: cfg.Data.MinSpeedFactor, VelocitySets: cfg.Data.VelocitySets, LossConfig: cfg.Loss, Orientations: analysis.LandscapeOrientations,
-	}
-	column := func(j int) []graph.Losses {
-		ls := make([]graph.Losses, len(codes))
-		for i := range codes {
-			ls[i] = scores[i][j]
-		}
-		return ls
-	}
-	base := column(0)
-	var netBase *graph.Losses
-	if net != nil {
-		netBase = &netScores[0]
-	}
-	res.Ranking = rankRows(analysis.BestPerFamily(codes, base), netBase)
-	for i, code := range codes {
-		res.Codes = append(res.Codes, codeRow(analysis.CodeScore{Code: code, Losses: base[i]}))
-	}
-	var pd *analysis.PhaseDiagram
-	if phase {
-		pd = &analysis.PhaseDiagram{XKey: xs.Key, YKey: ys.Key, XValues: xs.Values, YValues: ys.Values}
-		res.Phase = &phaseOutput{X: xs, Y: ys}
-		j := 1
-		for _, y := range ys.Values {
-			var row []analysis.PhaseCell
-			for _, x := range xs.Values {
-				cell := analysis.PhaseCell{X: x, Y: y, Best: analysis.BestPerFamily(codes, column(j))}
-				row = append(row, cell)
-				pc := phaseCellOutput{X: x, Y: y, Winner: cell.Winner(), Margin: finitePtr(cell.Margin())}
-				for _, s := range cell.Best {
-					pc.Best = append(pc.Best, codeRow(s))
-				}
-				if net != nil {
-					pc.Network = finitePtr(netScores[j].Total)
-				}
-				res.Phase.Cells = append(res.Phase.Cells, pc)
-				j++
-			}
-			pd.Cells = append(pd.Cells, row)
-		}
-	}
+	res, pd := job.result(c, N, scores, netScores)
 	// Marshal first, so that a value JSON cannot hold is an error rather
 	// than half an output.
 	js, err := json.MarshalIndent(res, "", " ")
@@ -260,37 +121,228 @@ func landscapeAction(c *cli.Context) error {
 		return fmt.Errorf("landscape: a result is not finite (%v)", err)
 	}
 	js = append(js, '\n')
-	if out != "" {
-		png, err := report.PhaseDiagramPNG(pd, phaseHeading(&res, xs, ys))
-		if err != nil {
-			return fmt.Errorf("drawing the phase diagram: %w", err)
-		}
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			return fmt.Errorf("--out %s: %w", out, err)
-		}
-		for _, f := range []struct {
-			name string
-			b    []byte
-		}{{"landscape.png", png}, {"landscape.json", js}} {
-			if err := data.WriteFileAtomic(filepath.Join(out, f.name), f.b); err != nil {
-				return err
-			}
+	if job.out != "" {
+		if err := writeLandscape(job.out, js, pd, phaseHeading(res, job.xs, job.ys)); err != nil {
+			return err
 		}
 	}
-	w := c.App.Writer
 	if c.Bool("json") {
-		_, err = w.Write(js)
+		_, err = c.App.Writer.Write(js)
 	} else {
-		err = printLandscape(w, &res, &cfg, len(codes))
+		err = printLandscape(c.App.Writer, res, &job.cfg, len(job.codes))
 	}
-	if err == nil && out != "" {
-		fmt.Fprintf(stderr, "gridgpu: wrote %s and %s\n", filepath.Join(out, "landscape.png"), filepath.Join(out, "landscape.json"))
+	if err == nil && job.out != "" {
+		fmt.Fprintf(c.App.ErrWriter, "gridgpu: wrote %s and %s\n", filepath.Join(job.out, "landscape.png"), filepath.Join(job.out, "landscape.json"))
 	}
 	return err
 }
 
-// setSwept sets a swept loss setting (an int field takes the value's
-// integer, which parseSweep has checked it is).
+// parseLandscape reads and checks the command line: every value that is
+// wrong is an error here, before anything is scored.
+func parseLandscape(c *cli.Context) (*landscapeJob, error) {
+	cfg, err := train.LoadConfig(c.String("preset"), c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	applyConfigFlags(c, &cfg, "data.", "loss.", "model.units", "run.seed")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	job := &landscapeJob{cfg: cfg, M: c.Int("batches"), out: c.String("out")}
+	if job.families, err = parseFamilies(c.String("families")); err != nil {
+		return nil, err
+	}
+	positive := func(v float64) bool { return v > 0 }
+	periods, err := parseValues("--periods", c.String("periods"), positive, "must be positive (metres)")
+	if err != nil {
+		return nil, err
+	}
+	ratios, err := parseValues("--ratios", c.String("ratios"), positive, "must be positive")
+	if err != nil {
+		return nil, err
+	}
+	// f lies in [-1, 1]: from 1 up every state is zero.
+	thresholds, err := parseValues("--thresholds", c.String("thresholds"), func(v float64) bool { return v < 1 }, "must be below 1 (the field's peak): from 1 up every state is zero")
+	if err != nil {
+		return nil, err
+	}
+	if job.M < 1 || job.M > 10000 {
+		return nil, usagef("--batches %d: must be from 1 to 10000", job.M)
+	}
+	job.phase = c.IsSet("out") || c.IsSet("sweep-x") || c.IsSet("sweep-y")
+	if job.phase {
+		if job.xs, err = parseSweep("--sweep-x", c.String("sweep-x")); err != nil {
+			return nil, err
+		}
+		if job.ys, err = parseSweep("--sweep-y", c.String("sweep-y")); err != nil {
+			return nil, err
+		}
+		if job.xs.Key == job.ys.Key {
+			return nil, usagef("--sweep-x and --sweep-y both sweep %s; choose two different loss settings", job.xs.Key)
+		}
+	}
+	if c.IsSet("out") {
+		if job.out == "" {
+			return nil, usagef("--out: give the directory to write landscape.png and landscape.json to")
+		}
+		if st, err := os.Stat(job.out); err == nil && !st.IsDir() {
+			return nil, usagef("--out %s exists and is not a directory; choose a directory path", job.out)
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--out %s: %w", job.out, err)
+		}
+	}
+	// The cells, each validated as a whole config so that a bad value
+	// names its key.
+	job.lcs = []graph.LossConfig{cfg.Loss}
+	if job.phase {
+		for _, y := range job.ys.Values {
+			for _, x := range job.xs.Values {
+				cell := cfg
+				setSwept(&cell, job.xs.field, x)
+				setSwept(&cell, job.ys.field, y)
+				if err := cell.Validate(); err != nil {
+					return nil, usagef("phase diagram cell %s=%g, %s=%g: %v", job.xs.Key, x, job.ys.Key, y, err)
+				}
+				job.lcs = append(job.lcs, cell.Loss)
+			}
+		}
+	}
+	if job.codes, err = analysis.LandscapeCodes(job.families, periods, ratios, thresholds); err != nil {
+		return nil, usagef("%v", err)
+	}
+	return job, nil
+}
+
+// landscapeNetwork is the model size the codes are made for and, with
+// --checkpoint, the trained network scored beside them. A checkpoint
+// trained under another loss setting is scored all the same, with a note.
+func landscapeNetwork(c *cli.Context, cfg *train.Config) (int, *graph.Params, error) {
+	ck := c.String("checkpoint")
+	if ck == "" {
+		return cfg.Model.Units, nil, nil
+	}
+	p, md, err := train.LoadParams(ck)
+	if err != nil {
+		return 0, nil, err
+	}
+	if c.IsSet("units") && cfg.Model.Units != p.N {
+		return 0, nil, usagef("--units %d, but checkpoint %s has N=%d units; leave --units out to score codes of the network's size", cfg.Model.Units, ck, p.N)
+	}
+	if text, ok := md["config"]; ok && md["format"] == train.CheckpointFormat {
+		rec, _ := train.Preset("paper")
+		if err := train.ApplyYAML(&rec, []byte(text), "checkpoint "+ck+" config"); err == nil && rec.Loss != cfg.Loss {
+			fmt.Fprintf(c.App.ErrWriter, "gridgpu: note: %s was trained under another loss setting than the one scored here (its config: sigma_g %g, lambda_cap %g, lambda_ci %g)\n", ck, rec.Loss.SigmaG, rec.Loss.LambdaCap, rec.Loss.LambdaCI)
+		}
+	}
+	return p.N, p, nil
+}
+
+// batches are the job's microbatches, drawn from its data settings and seed.
+func (job *landscapeJob) batches() ([]*data.Batch, error) {
+	sampler, err := job.cfg.Data.NewSampler(job.cfg.Run.Seed)
+	if err != nil {
+		return nil, err
+	}
+	batches := make([]*data.Batch, job.M)
+	for i := range batches {
+		batches[i] = sampler.Next()
+	}
+	return batches, nil
+}
+
+// scoreLandscape scores every code on every microbatch under every loss
+// setting, with a progress line on a terminal.
+func scoreLandscape(stderr io.Writer, job *landscapeJob, N int, batches []*data.Batch) ([][]graph.Losses, error) {
+	line := statusline.New(stderr, statusline.IsTerminal(stderr))
+	if line.TTY() {
+		line.Printf("landscape: %d codes x %d microbatches (B=%d, T=%d, N=%d) x %d loss setting(s)", len(job.codes), job.M, job.cfg.Data.BatchSize, job.cfg.Data.SeqLen, N, len(job.lcs))
+	}
+	start, last := time.Now(), time.Time{}
+	scores, err := analysis.ScoreCodes(job.codes, N, batches, job.lcs, func(done, total int) {
+		if line.TTY() && (done == total || time.Since(last) > 200*time.Millisecond) {
+			last = time.Now()
+			line.Update(fmt.Sprintf("landscape: %d/%d codes (%.0f s)", done, total, time.Since(start).Seconds()))
+		}
+	})
+	line.Clear()
+	return scores, err
+}
+
+// result is the command's output: the ranking and every code under the
+// effective setting, then (for a phase diagram) each cell's winner, and
+// the diagram to draw. scores[i][j] is code i under job.lcs[j]; netScores
+// (nil without --checkpoint) the network's, by loss setting.
+func (job *landscapeJob) result(c *cli.Context, N int, scores [][]graph.Losses, netScores []graph.Losses) (*landscapeOutput, *analysis.PhaseDiagram) {
+	cfg := &job.cfg
+	res := &landscapeOutput{
+		Preset: c.String("preset"), Config: c.String("config"), Checkpoint: c.String("checkpoint"),
+		B: cfg.Data.BatchSize, T: cfg.Data.SeqLen, N: N, Batches: job.M, Seed: cfg.Run.Seed, Augment: cfg.Data.Augment, MaxSpeed: cfg.Data.MaxSpeed,
+		MinSpeedFactor: cfg.Data.MinSpeedFactor, VelocitySets: cfg.Data.VelocitySets, LossConfig: cfg.Loss, Orientations: analysis.LandscapeOrientations,
+	}
+	column := func(j int) []graph.Losses {
+		ls := make([]graph.Losses, len(job.codes))
+		for i := range job.codes {
+			ls[i] = scores[i][j]
+		}
+		return ls
+	}
+	base := column(0)
+	var netBase *graph.Losses
+	if netScores != nil {
+		netBase = &netScores[0]
+	}
+	res.Ranking = rankRows(analysis.BestPerFamily(job.codes, base), netBase)
+	for i, code := range job.codes {
+		res.Codes = append(res.Codes, codeRow(analysis.CodeScore{Code: code, Losses: base[i]}))
+	}
+	if !job.phase {
+		return res, nil
+	}
+	xs, ys := job.xs, job.ys
+	pd := &analysis.PhaseDiagram{XKey: xs.Key, YKey: ys.Key, XValues: xs.Values, YValues: ys.Values}
+	res.Phase = &phaseOutput{X: xs, Y: ys}
+	j := 1
+	for _, y := range ys.Values {
+		var row []analysis.PhaseCell
+		for _, x := range xs.Values {
+			cell := analysis.PhaseCell{X: x, Y: y, Best: analysis.BestPerFamily(job.codes, column(j))}
+			row = append(row, cell)
+			pc := phaseCellOutput{X: x, Y: y, Winner: cell.Winner(), Margin: finitePtr(cell.Margin())}
+			for _, s := range cell.Best {
+				pc.Best = append(pc.Best, codeRow(s))
+			}
+			if netScores != nil {
+				pc.Network = finitePtr(netScores[j].Total)
+			}
+			res.Phase.Cells = append(res.Phase.Cells, pc)
+			j++
+		}
+		pd.Cells = append(pd.Cells, row)
+	}
+	return res, pd
+}
+
+// writeLandscape writes the phase diagram's figure and the JSON output
+// into directory out (created if missing), each file atomically.
+func writeLandscape(out string, js []byte, pd *analysis.PhaseDiagram, heading string) error {
+	png, err := report.PhaseDiagramPNG(pd, heading)
+	if err != nil {
+		return fmt.Errorf("drawing the phase diagram: %w", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"landscape.png", png}, {"landscape.json", js}} {
+		if err := data.WriteFileAtomic(filepath.Join(out, f.name), f.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func setSwept(cfg *train.Config, f train.Field, v float64) {
 	if f.Kind == reflect.Int {
 		f.Set(cfg, int(v))
