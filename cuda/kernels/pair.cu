@@ -28,6 +28,34 @@
 // Dynamic shared memory: (TI + TJ) * ld + TI * (TJ + 1) floats, ld = N | 1.
 #define TI 32
 #define TJ 32
+// PAIR_COEF is the coefficient of pair (i, j) of P states, both pair
+// kernels' one definition: cij, and the pair's share of its term's running
+// sum (tsep or tinv), from the pair's positions XI, XJ ([2], float or
+// double: both are widened before the difference), squared norms SI, SJ and
+// dot product DOT. It reads i, j, P, sx2, inv2sg2, csep, cinv, doSep and
+// doInv from the kernel. A macro, not a function, so that both kernels
+// compile to the instructions they had when each wrote it out: D in
+// float64, since for near pairs it is a small difference of numbers near
+// 2, as in the CPU graph.
+#define PAIR_COEF(XI, XJ, SI, SJ, DOT)                                                    \
+    if (i < P && j < P && i != j) {                                                       \
+        const double dx = (double)(XI)[0] - (double)(XJ)[0];                              \
+        const double dy = (double)(XI)[1] - (double)(XJ)[1];                              \
+        const double r2 = dx * dx + dy * dy;                                              \
+        const double D = fmax((double)(SI) + (double)(SJ) - 2.0 * (double)(DOT), 0.0);    \
+        if (r2 > sx2) {                                                                   \
+            if (doSep) {                                                                  \
+                const float e = expf((float)(-D * inv2sg2));                              \
+                tsep += e;                                                                \
+                cij = csep * e;                                                           \
+            }                                                                             \
+        } else if (r2 < sx2) {                                                            \
+            if (doInv) {                                                                  \
+                tinv += (float)D;                                                         \
+                cij = cinv;                                                               \
+            }                                                                             \
+        }                                                                                 \
+    }
 // Rows r0..r0+TI-1 of G (zero beyond P) into T (row stride ld), their
 // positions into x, then, after a barrier, their squared norms into sq.
 __device__ __forceinline__ void loss_tile(const float* G, const float* X, long long P, long long N, long long r0,
@@ -104,26 +132,7 @@ extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, cons
                 const int ii = gr + a, jj = gc + 16 * c;
                 const long long i = i0 + ii, j = j0 + jj;
                 float cij = 0.f;
-                if (i < P && j < P && i != j) {
-                    const double dx = (double)xi[ii][0] - (double)xj[jj][0];
-                    const double dy = (double)xi[ii][1] - (double)xj[jj][1];
-                    const double r2 = dx * dx + dy * dy;
-                    // float64 here: for near pairs D is a small difference of
-                    // numbers near 2, as in the CPU graph.
-                    const double D = fmax((double)si[ii] + (double)sj[jj] - 2.0 * (double)dots[a][c], 0.0);
-                    if (r2 > sx2) {
-                        if (doSep) {
-                            const float e = expf((float)(-D * inv2sg2));
-                            tsep += e;
-                            cij = csep * e;
-                        }
-                    } else if (r2 < sx2) {
-                        if (doInv) {
-                            tinv += (float)D;
-                            cij = cinv;
-                        }
-                    }
-                }
+                PAIR_COEF(xi[ii], xj[jj], si[ii], sj[jj], dots[a][c]);
                 Cm[ii * (TJ + 1) + jj] = cij;
             }
         }
@@ -349,24 +358,7 @@ extern "C" __global__ void __launch_bounds__(256, 2)
                 const int ii = 4 * ty + r, jj = tx + 16 * c;
                 const long long i = i0 + ii, j = j0 + jj;
                 float cij = 0.f;
-                if (i < P && j < P && i != j) {
-                    const double dx = xi[ii][0] - xj[jj][0];
-                    const double dy = xi[ii][1] - xj[jj][1];
-                    const double r2 = dx * dx + dy * dy;
-                    const double D = fmax((double)si[ii] + (double)sj[jj] - 2.0 * (double)d[r][c], 0.0);
-                    if (r2 > sx2) {
-                        if (doSep) {
-                            const float e = expf((float)(-D * inv2sg2));
-                            tsep += e;
-                            cij = csep * e;
-                        }
-                    } else if (r2 < sx2) {
-                        if (doInv) {
-                            tinv += (float)D;
-                            cij = cinv;
-                        }
-                    }
-                }
+                PAIR_COEF(xi[ii], xj[jj], si[ii], sj[jj], d[r][c]);
                 Ct[jj * CLD + ii] = cij;
             }
         }
