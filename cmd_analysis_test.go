@@ -227,9 +227,6 @@ func TestAnalysisCLIErrors(t *testing.T) {
 // TestAnalyzeTrainingCurves trains a tiny run and analyses its newest
 // checkpoint: the report has the run's training curves above the arenas.
 func TestAnalyzeTrainingCurves(t *testing.T) {
-	if _, err := graph.NewModel(2, 2, 2, 2, graph.PaperLoss()); err != nil {
-		t.Skipf("graph.Model not available: %v", err)
-	}
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
 	cfg := testutil.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
