@@ -100,6 +100,27 @@ func checkParamsFinite(prefix string, p *graph.Params) error {
 	return nil
 }
 
+// ParamTensors are p's tensors as a checkpoint names them (prefix +
+// graph.ParamNames), with their shapes; they alias p.
+func ParamTensors(prefix string, p *graph.Params) []data.Tensor {
+	shapes := graph.Shapes(p.N, p.H)
+	ts := make([]data.Tensor, len(shapes))
+	for i, s := range p.Slices() {
+		ts[i] = data.Tensor{Name: prefix + graph.ParamNames[i], Shape: shapes[i], F32: s}
+	}
+	return ts
+}
+
+// SaveParams writes p's tensors alone, a model file (what LoadParams reads
+// from any program), to path atomically with the given metadata. A model
+// with a NaN, Inf or absurd value is not written.
+func SaveParams(path string, p *graph.Params, meta map[string]string) error {
+	if err := checkParamsFinite("", p); err != nil {
+		return fmt.Errorf("%s not written: %w", path, err)
+	}
+	return data.WriteSafetensors(path, ParamTensors("", p), meta)
+}
+
 // SaveCheckpoint writes ck to path atomically. A checkpoint whose
 // parameters or AdamW moments hold NaN, Inf or absurd magnitudes is not
 // written (the error names the tensor), so every checkpoint on disk is one
@@ -113,16 +134,7 @@ func SaveCheckpoint(path string, ck *Checkpoint) error {
 			return fmt.Errorf("checkpoint %s not written: after the optimiser update, %w", path, err)
 		}
 	}
-	var ts []data.Tensor
-	shapes := graph.Shapes(ck.Params.N, ck.Params.H)
-	add := func(prefix string, p *graph.Params) {
-		for i, s := range p.Slices() {
-			ts = append(ts, data.Tensor{Name: prefix + graph.ParamNames[i], Shape: shapes[i], F32: s})
-		}
-	}
-	add("", ck.Params)
-	add("opt.m.", ck.Opt.M)
-	add("opt.v.", ck.Opt.V)
+	ts := append(append(ParamTensors("", ck.Params), ParamTensors("opt.m.", ck.Opt.M)...), ParamTensors("opt.v.", ck.Opt.V)...)
 	sched, err := ck.Scheduler.MarshalState()
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)

@@ -268,9 +268,14 @@ func newTrainer(cfg Config, opt Options) (*trainer, error) {
 func (r *trainer) startEngine() error {
 	c := &r.cfg
 	N, H := c.Model.Units, c.Model.Hidden
-	init := graph.InitParamsSpec(N, H, c.Run.Seed, c.Model.InitSpec())
+	var init *graph.Params
 	if r.opt.Resume != nil {
 		init = r.opt.Resume.Params
+	} else {
+		var err error
+		if init, err = initialParams(c); err != nil {
+			return err
+		}
 	}
 	dev, err := ParseDevice(c.Run.Device)
 	if err != nil {
@@ -712,4 +717,31 @@ func (t *metricsTrim) apply(path string, logw io.Writer) error {
 		fmt.Fprintf(logw, "%s: dropped its last line, %d bytes without an end of line that are not a metrics record: a write cut short when the run was stopped\n", path, t.cut)
 	}
 	return nil
+}
+
+// initialParams is a fresh run's starting model: the random draw of
+// model.init, or the tensors of model.init_from. A model read from a file
+// must have the configured N and H, and W(v) block-diagonal when
+// model.blocks asks for blocks (training only keeps it so); the
+// normalisation blocks are the run's (model.block_norm), not the file's.
+func initialParams(c *Config) (*graph.Params, error) {
+	N, H := c.Model.Units, c.Model.Hidden
+	if c.Model.InitFrom == "" {
+		return graph.InitParamsSpec(N, H, c.Run.Seed, c.Model.InitSpec()), nil
+	}
+	p, _, err := LoadParams(c.Model.InitFrom)
+	if err != nil {
+		return nil, fmt.Errorf("model.init_from: %w", err)
+	}
+	if p.N != N || p.H != H {
+		return nil, fmt.Errorf("model.init_from %s holds a model with N=%d, H=%d, but the run has model.units=%d, model.hidden=%d: pass --units %d --hidden %d", c.Model.InitFrom, p.N, p.H, N, H, p.N, p.H)
+	}
+	if k := c.Model.Blocks; !graph.BlockDiagonal(p, k) {
+		return nil, fmt.Errorf("model.init_from %s: its W(v) is not block-diagonal in %d blocks, which model.blocks keeps it; train it with --blocks 1, or start from a block-diagonal model (gridgpu join makes one)", c.Model.InitFrom, k)
+	}
+	p.NormBlocks = 0
+	if k := c.Model.NormBlocks(); k > 1 {
+		p.NormBlocks = k
+	}
+	return p, nil
 }

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 )
@@ -618,5 +620,39 @@ func TestSlowRunNote(t *testing.T) {
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) || c.avoid != "" && strings.Contains(got, c.avoid) {
 			t.Errorf("SlowRunNote(%g, %d, %q, %q) = %q", c.secs, c.steps, c.device, c.preset, got)
 		}
+	}
+}
+
+// TestInitialParams: a fresh run starts from model.init_from's tensors
+// exactly, with the run's normalisation blocks, and from the random draw
+// without it.
+func TestInitialParams(t *testing.T) {
+	c, _ := Preset("smoke")
+	c.Model.Units, c.Model.Hidden = 8, 16
+	p, err := initialParams(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := graph.InitParamsSpec(8, 16, c.Run.Seed, c.Model.InitSpec())
+	if !slices.Equal(p.W2, want.W2) || !slices.Equal(p.G0, want.G0) {
+		t.Fatal("without init_from the start is not the random draw")
+	}
+	src := graph.InitParams(8, 16, 99)
+	graph.MaskBlocks(src, 2)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := SaveParams(path, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Model.InitFrom, c.Model.Blocks, c.Model.BlockNorm = path, 2, true
+	if p, err = initialParams(&c); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range src.Slices() {
+		if !slices.Equal(p.Slices()[i], s) {
+			t.Errorf("%s differs from the file's", graph.ParamNames[i])
+		}
+	}
+	if p.NormBlocks != 2 {
+		t.Errorf("norm blocks %d, want 2 (the run's block_norm)", p.NormBlocks)
 	}
 }
