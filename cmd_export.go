@@ -46,7 +46,7 @@ func exportAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkExportOut(out, ckpt, c.Bool("overwrite")); err != nil {
+	if err := checkOutFile(out, c.Bool("overwrite"), "the checkpoint being exported", ckpt); err != nil {
 		return err
 	}
 	p, _, err := train.LoadParams(ckpt)
@@ -59,11 +59,7 @@ func exportAction(c *cli.Context) error {
 	shapes := graph.Shapes(p.N, p.H)
 	slices := p.Slices()
 	if format == "pt" {
-		tensors := make([]data.Tensor, len(slices))
-		for i, s := range slices {
-			tensors[i] = data.Tensor{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
-		}
-		err = data.WriteTorch(out, tensors)
+		err = data.WriteTorch(out, train.ParamTensors("", p))
 	} else {
 		arrays := make([]data.Array, len(slices))
 		for i, s := range slices {
@@ -78,10 +74,11 @@ func exportAction(c *cli.Context) error {
 	return nil
 }
 
-// checkExportOut refuses an --out that exists (unless overwrite) or that is
-// the checkpoint being exported (always: the run could no longer resume),
-// with the wording analyze and states use.
-func checkExportOut(out, ckpt string, overwrite bool) error {
+// checkOutFile refuses an --out file that exists (unless overwrite) or
+// that is one of the command's input checkpoints (always: their run could
+// no longer resume), with the wording analyze and states use; what names
+// the inputs in the message ("the checkpoint being exported").
+func checkOutFile(out string, overwrite bool, what string, inputs ...string) error {
 	lst, err := os.Lstat(out)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -89,8 +86,10 @@ func checkExportOut(out, ckpt string, overwrite bool) error {
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", out, err)
 	}
-	if sameFile(out, ckpt) {
-		return usagef("--out %s: is the checkpoint being exported (%s); choose another name", out, ckpt)
+	for _, in := range inputs {
+		if sameFile(out, in) {
+			return usagef("--out %s: is %s (%s); choose another name", out, what, in)
+		}
 	}
 	if st, err := os.Stat(out); lst.IsDir() || (err == nil && st.IsDir()) {
 		return usagef("--out %s: is a directory; give a file name", out)

@@ -69,6 +69,7 @@ func commands() []*cli.Command {
 		statesCommand(),
 		lossCommand(),
 		landscapeCommand(),
+		joinCommand(),
 		exportCommand(),
 		watchCommand(),
 		benchCommand(),
