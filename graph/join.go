@@ -77,31 +77,3 @@ func JoinParams(a, b *Params, gainA, gainB float32) (*Params, error) {
 	copy(p.G0[a.N:], b.G0)
 	return p, nil
 }
-
-// BlockDiagonal reports whether W(v) is block-diagonal in K contiguous
-// blocks for every velocity: the last layer's rows and biases of the
-// off-diagonal entries are all zero (what MaskBlocks makes).
-func BlockDiagonal(p *Params, K int) bool {
-	if K <= 1 {
-		return true
-	}
-	N, H := p.N, p.H
-	size := N / K
-	for i := 0; i < N; i++ {
-		for j := 0; j < N; j++ {
-			if i/size == j/size {
-				continue
-			}
-			r := i*N + j
-			if p.B2[r] != 0 {
-				return false
-			}
-			for _, w := range p.W2[r*H : (r+1)*H] {
-				if w != 0 {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}

@@ -205,19 +205,47 @@ func InitParamsSpec(N, H int, seed uint64, spec InitSpec) *Params {
 // block structure that gives other models several grid modules (Gao et al.
 // 2021). K <= 1 does nothing; K must divide N.
 func MaskBlocks(p *Params, K int) {
+	H := p.H
+	offBlock(p.N, K, func(r int) bool {
+		clear(p.W2[r*H : (r+1)*H])
+		p.B2[r] = 0
+		return true
+	})
+}
+
+// BlockDiagonal reports whether W(v) is block-diagonal in K contiguous
+// blocks for every velocity: the last layer's rows and biases of the
+// off-diagonal entries are all zero (what MaskBlocks makes).
+func BlockDiagonal(p *Params, K int) bool {
+	H := p.H
+	return offBlock(p.N, K, func(r int) bool {
+		if p.B2[r] != 0 {
+			return false
+		}
+		for _, w := range p.W2[r*H : (r+1)*H] {
+			if w != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// offBlock calls f with r = i*N + j, the last layer's row of entry (i, j)
+// of W(v), for every i and j in different blocks when the N units are split
+// into K contiguous blocks of N/K (none for K <= 1), until f returns false;
+// it reports whether f never did.
+func offBlock(N, K int, f func(r int) bool) bool {
 	if K <= 1 {
-		return
+		return true
 	}
-	N, H := p.N, p.H
 	size := N / K
 	for i := 0; i < N; i++ {
 		for j := 0; j < N; j++ {
-			if i/size == j/size {
-				continue
+			if i/size != j/size && !f(i*N+j) {
+				return false
 			}
-			r := i*N + j
-			clear(p.W2[r*H : (r+1)*H])
-			p.B2[r] = 0
 		}
 	}
+	return true
 }
