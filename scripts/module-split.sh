@@ -6,7 +6,7 @@
 #
 #   scripts/module-split.sh SEED... [-- TRAIN FLAGS...]
 #   scripts/module-split.sh 0 6 7 8 9
-#   GAIN_A=1.2 GAIN_B=0.85 scripts/module-split.sh 0 6 7 8 9 -- --blocks 1
+#   GAIN_A=1.2 GAIN_B=0.85 HARD=0 scripts/module-split.sh 0 6 7 8 9
 #
 # The demo networks come from scripts/recipe-check.sh demo SEED (run first
 # when $DEMO/seed-S is missing; DEMO defaults to runs/recipe-demo); a seed
@@ -18,9 +18,10 @@
 #      $FROZEN_STEPS microbatches (default 100), training at a learning
 #      rate of 1e-12 (nothing moves): frozen-single/, frozen-joined/;
 #   3. training from the joined network: --blocks 2 --block-norm (each
-#      block its own recurrence and Norm-ReLU; --blocks 1 in TRAIN FLAGS
-#      lets them couple), the demo's final learning rate 9e-5 without a
-#      schedule, $STEPS steps (default 4000), into $OUT/seed-S/run;
+#      block its own recurrence and Norm-ReLU; HARD=0 trains the dense
+#      network instead, the paper's architecture, where the blocks can
+#      couple), the demo's final learning rate 9e-5 without a schedule,
+#      $STEPS steps (default 4000), into $OUT/seed-S/run;
 #   4. analyze along both kinds of walks and gridcells in a $ARENA m arena
 #      (default 3).
 #
@@ -57,6 +58,9 @@ GAIN_B=${GAIN_B:-0.7}
 STEPS=${STEPS:-4000}
 FROZEN_STEPS=${FROZEN_STEPS:-100}
 ARENA=${ARENA:-3}
+HARD=${HARD:-1}
+BLOCKS=(--blocks 2 --block-norm)
+[ "$HARD" = 1 ] || BLOCKS=()
 BIN=${GRIDGPU:-./gridgpu}
 if [ "$BIN" = ./gridgpu ] && [ ! -x ./gridgpu ]; then
 	. scripts/env.sh
@@ -75,7 +79,7 @@ model() {
 	echo "$(sed -n 's/^  units: //p' "$1/config.yaml" | head -1) $(sed -n 's/^  hidden: //p' "$1/config.yaml" | head -1)"
 }
 
-echo "module-split: seeds ${SEEDS[*]}, gains $GAIN_A and $GAIN_B, $STEPS steps${TRAIN_FLAGS[*]:+, flags ${TRAIN_FLAGS[*]}}, into $OUT" >&2
+echo "module-split: seeds ${SEEDS[*]}, gains $GAIN_A and $GAIN_B, $STEPS steps, ${BLOCKS[*]:-dense W(v)}${TRAIN_FLAGS[*]:+, flags ${TRAIN_FLAGS[*]}}, into $OUT" >&2
 start=$(date +%s)
 two=0
 n=0
@@ -104,7 +108,7 @@ for seed in "${SEEDS[@]}"; do
 		if [ -s "$dir/run/checkpoints/latest" ]; then
 			"$BIN" train --resume "$dir/run"
 		else
-			"$BIN" train --init-from "$dir/joined.safetensors" --units $((2 * N)) --hidden $((2 * H)) --blocks 2 --block-norm \
+			"$BIN" train --init-from "$dir/joined.safetensors" --units $((2 * N)) --hidden $((2 * H)) "${BLOCKS[@]}" \
 				--lr 9e-5 --scheduler none --steps "$STEPS" --eval-every 1000 --eval-arena "$ARENA" --seed 100 --out "$dir/run" "${TRAIN_FLAGS[@]}"
 		fi
 		if [ ! -s "$dir/gridcells.json" ]; then
@@ -129,4 +133,4 @@ for seed in "${SEEDS[@]}"; do
 	fi
 	echo "seed $seed: frozen loss single $(mean_loss "$dir/frozen-single"), joined $(mean_loss "$dir/frozen-joined"); after $STEPS steps: $line; two modules: $verdict"
 done
-echo "module-split (gains $GAIN_A, $GAIN_B${TRAIN_FLAGS[*]:+, ${TRAIN_FLAGS[*]}}): $two of $n seeds with two modules ($(($(date +%s) - start)) s)"
+echo "module-split (gains $GAIN_A, $GAIN_B, ${BLOCKS[*]:-dense}${TRAIN_FLAGS[*]:+, ${TRAIN_FLAGS[*]}}): $two of $n seeds with two modules ($(($(date +%s) - start)) s)"
