@@ -37,19 +37,8 @@ if [ $# -lt 1 ]; then
 	echo "usage: scripts/module-split.sh SEED... [-- TRAIN FLAGS...]" >&2
 	exit 2
 fi
-SEEDS=()
-while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-	case $1 in
-	'' | *[!0-9]*)
-		echo "module-split: seed '$1' is not a non-negative integer" >&2
-		exit 2
-		;;
-	esac
-	SEEDS+=("$1")
-	shift
-done
-[ "${1:-}" = "--" ] && shift
-TRAIN_FLAGS=("$@")
+. scripts/seeds.sh
+parse_seeds module-split "$@"
 
 OUT=${OUT:-runs/module-split}
 DEMO=${DEMO:-runs/recipe-demo}

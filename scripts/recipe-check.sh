@@ -24,19 +24,8 @@ if [ $# -lt 2 ]; then
 fi
 PRESET=$1
 shift
-SEEDS=()
-while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-	case $1 in
-	'' | *[!0-9]*)
-		echo "recipe-check: seed '$1' is not a non-negative integer" >&2
-		exit 2
-		;;
-	esac
-	SEEDS+=("$1")
-	shift
-done
-[ "${1:-}" = "--" ] && shift
-TRAIN_FLAGS=("$@")
+. scripts/seeds.sh
+parse_seeds recipe-check "$@"
 
 OUT=${OUT:-runs/recipe-$PRESET}
 ARENA=${ARENA:-2}
