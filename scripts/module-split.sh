@@ -6,14 +6,15 @@
 #
 #   scripts/module-split.sh SEED... [-- TRAIN FLAGS...]
 #   scripts/module-split.sh 0 6 7 8 9
-#   GAIN_A=1.2 GAIN_B=0.85 HARD=0 scripts/module-split.sh 0 6 7 8 9
+#   HARD=0 scripts/module-split.sh 0 6 7 8 9
 #
 # The demo networks come from scripts/recipe-check.sh demo SEED (run first
 # when $DEMO/seed-S is missing; DEMO defaults to runs/recipe-demo); a seed
 # whose demo network has no lattice is reported and skipped. For each seed:
 #
 #   1. gridgpu join --a DEMO --b DEMO --gain-a $GAIN_A --gain-b $GAIN_B
-#      (defaults 1 and 0.7) into $OUT/seed-S/joined.safetensors;
+#      (defaults 1.2 and 0.85: periods straddling the demo's, ratio 1.41)
+#      into $OUT/seed-S/joined.safetensors;
 #   2. the loss of the demo network and of the joined one on the same
 #      $FROZEN_STEPS microbatches (default 100), training at a learning
 #      rate of 1e-12 (nothing moves): frozen-single/, frozen-joined/;
@@ -42,8 +43,8 @@ parse_seeds module-split "$@"
 
 OUT=${OUT:-runs/module-split}
 DEMO=${DEMO:-runs/recipe-demo}
-GAIN_A=${GAIN_A:-1}
-GAIN_B=${GAIN_B:-0.7}
+GAIN_A=${GAIN_A:-1.2}
+GAIN_B=${GAIN_B:-0.85}
 STEPS=${STEPS:-4000}
 FROZEN_STEPS=${FROZEN_STEPS:-100}
 ARENA=${ARENA:-3}
