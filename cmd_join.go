@@ -28,6 +28,15 @@ func joinAction(c *cli.Context) error {
 	if err := requireFlags(c, "a", "b", "out"); err != nil {
 		return err
 	}
+	gainA, gainB := c.Float64("gain-a"), c.Float64("gain-b")
+	for _, g := range []struct {
+		flag string
+		v    float64
+	}{{"gain-a", gainA}, {"gain-b", gainB}} {
+		if !(g.v > 0 && g.v < 1e6) {
+			return usagef("--%s %g: must be a number above 0 and below 1e6", g.flag, g.v)
+		}
+	}
 	var nets [2]*graph.Params
 	var paths [2]string
 	for i, flag := range []string{"a", "b"} {
@@ -39,15 +48,6 @@ func joinAction(c *cli.Context) error {
 			return fmt.Errorf("--%s: %w", flag, err)
 		}
 		paths[i] = path
-	}
-	gainA, gainB := c.Float64("gain-a"), c.Float64("gain-b")
-	for _, g := range []struct {
-		flag string
-		v    float64
-	}{{"gain-a", gainA}, {"gain-b", gainB}} {
-		if !(g.v > 0 && g.v < 1e6) {
-			return usagef("--%s %g: must be a number above 0", g.flag, g.v)
-		}
 	}
 	out := c.String("out")
 	if err := checkOutFile(out, c.Bool("overwrite"), "an input of the join", paths[0], paths[1]); err != nil {

@@ -57,6 +57,7 @@ func TestJoinThenTrain(t *testing.T) {
 		{[]string{"join", "--a", a, "--b", a, "--gain-a", "-1", "--out", filepath.Join(dir, "x.safetensors")}, "--gain-a -1: must be a number above 0"},
 		{[]string{"join", "--a", filepath.Join(dir, "none"), "--b", a, "--out", filepath.Join(dir, "x.safetensors")}, "--a: "},
 		{[]string{"train", "--preset", "smoke", "--init-from", j, "--steps", "2", "--out", filepath.Join(dir, "r2")}, "holds a model with N=16, H=32, but the run has model.units=32"},
+		{[]string{"train", "--preset", "smoke", "--init-from", j, "--dry-run"}, "holds a model with N=16, H=32, but the run has model.units=32"},
 		{[]string{"train", "--preset", "smoke", "--init-from", a, "--units", "8", "--hidden", "16", "--blocks", "2", "--steps", "2", "--out", filepath.Join(dir, "r3")}, "is not block-diagonal in 2 blocks"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)

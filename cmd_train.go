@@ -161,6 +161,12 @@ func trainAction(c *cli.Context) (err error) {
 func dryRun(c *cli.Context, cfg *train.Config, start int64) error {
 	w := c.App.Writer
 	steps := cfg.Run.Steps - start
+	if start == 0 && cfg.Model.InitFrom != "" {
+		// The model a fresh run would start from must be there and fit.
+		if _, err := train.InitialParams(cfg); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "# gridgpu train --dry-run: nothing was trained or written. The effective configuration:\n")
 	w.Write(cfg.YAML())
 	B, T, N, H, A := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden, cfg.Optimizer.Accumulation

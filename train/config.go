@@ -57,7 +57,7 @@ type ModelConfig struct {
 	// the others. Not in the paper (one Norm-ReLU over all units).
 	BlockNorm bool `yaml:"block_norm" usage:"with model.blocks > 1: Norm-ReLU per block, each block to norm 1/sqrt(blocks), instead of one over all N units (false: the paper's)"`
 	// InitFrom starts a fresh run from the model tensors of a file
-	// instead of the random draw of Init (initialParams); a resume takes
+	// instead of the random draw of Init (InitialParams); a resume takes
 	// the checkpoint's tensors and ignores it.
 	InitFrom string `yaml:"init_from" usage:"start a fresh run from the model tensors of this safetensors file (a checkpoint, a run directory, or the output of 'gridgpu join') instead of a random draw; its N and H must equal model.units and model.hidden (empty: the random draw)"`
 }

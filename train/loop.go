@@ -273,7 +273,7 @@ func (r *trainer) startEngine() error {
 		init = r.opt.Resume.Params
 	} else {
 		var err error
-		if init, err = initialParams(c); err != nil {
+		if init, err = InitialParams(c); err != nil {
 			return err
 		}
 	}
@@ -719,12 +719,13 @@ func (t *metricsTrim) apply(path string, logw io.Writer) error {
 	return nil
 }
 
-// initialParams is a fresh run's starting model: the random draw of
+// InitialParams is a fresh run's starting model (what training and a dry
+// run of a fresh run start from): the random draw of
 // model.init, or the tensors of model.init_from. A model read from a file
 // must have the configured N and H, and W(v) block-diagonal when
 // model.blocks asks for blocks (training only keeps it so); the
 // normalisation blocks are the run's (model.block_norm), not the file's.
-func initialParams(c *Config) (*graph.Params, error) {
+func InitialParams(c *Config) (*graph.Params, error) {
 	N, H := c.Model.Units, c.Model.Hidden
 	if c.Model.InitFrom == "" {
 		return graph.InitParamsSpec(N, H, c.Run.Seed, c.Model.InitSpec()), nil

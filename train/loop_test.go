@@ -629,7 +629,7 @@ func TestSlowRunNote(t *testing.T) {
 func TestInitialParams(t *testing.T) {
 	c, _ := Preset("smoke")
 	c.Model.Units, c.Model.Hidden = 8, 16
-	p, err := initialParams(&c)
+	p, err := InitialParams(&c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +644,7 @@ func TestInitialParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Model.InitFrom, c.Model.Blocks, c.Model.BlockNorm = path, 2, true
-	if p, err = initialParams(&c); err != nil {
+	if p, err = InitialParams(&c); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range src.Slices() {
