@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gridgpu/gridgpu/data"
-	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -56,21 +55,20 @@ func exportAction(c *cli.Context) error {
 	// Temporaries of an earlier export of out that was killed
 	// while writing it (one of ours now is younger).
 	data.RemoveStaleTempsOf(out, data.ProcessStart)
-	shapes := graph.Shapes(p.N, p.H)
-	slices := p.Slices()
+	tensors := train.ParamTensors("", p)
 	if format == "pt" {
-		err = data.WriteTorch(out, train.ParamTensors("", p))
+		err = data.WriteTorch(out, tensors)
 	} else {
-		arrays := make([]data.Array, len(slices))
-		for i, s := range slices {
-			arrays[i] = data.Array{Name: graph.ParamNames[i], Shape: shapes[i], F32: s}
+		arrays := make([]data.Array, len(tensors))
+		for i, t := range tensors {
+			arrays[i] = data.Array{Name: t.Name, Shape: t.Shape, F32: t.F32}
 		}
 		err = data.WriteNPZ(out, arrays)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s): %d tensors, N=%d, H=%d\n", out, format, len(slices), p.N, p.H)
+	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s): %d tensors, N=%d, H=%d\n", out, format, len(tensors), p.N, p.H)
 	return nil
 }
 
