@@ -10,7 +10,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
-	"github.com/gridgpu/gridgpu/internal/testutil"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 )
 
 // analyze, loss and states given what 'gridgpu export' writes say that it
@@ -116,7 +116,7 @@ func TestFirstMinuteWritesUnderRuns(t *testing.T) {
 	// analyze makes runs/zoo-demo/ for runs/zoo-demo/report (checked on a
 	// checkpoint it then refuses, so that nothing is analysed).
 	dir := t.TempDir()
-	bad := testutil.WriteFile(t, dir, "bad.safetensors", "x")
+	bad := testfs.WriteFile(t, dir, "bad.safetensors", "x")
 	report := filepath.Join(dir, "runs", "zoo-demo", "report")
 	code, _, stderr := runCLI(t, "analyze", "--checkpoint", bad, "--out", report)
 	if code == 0 || strings.Contains(stderr, "does not exist; create it first") {

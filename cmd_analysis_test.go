@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/internal/testutil"
 )
 
@@ -229,7 +229,7 @@ func TestAnalysisCLIErrors(t *testing.T) {
 func TestAnalyzeTrainingCurves(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
-	cfg := testutil.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
+	cfg := testfs.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
 		"run:\n  steps: 12\n  log_every: 1\n  checkpoint_every: 6\n  eval_every: 6\n  eval_trajectories: 4\n")
 	code, _, stderr := analysisCLI("train", "--preset", "smoke", "--config", cfg, "--out", run)
 	if code != 0 {
@@ -392,37 +392,6 @@ func TestAnalyzeRemovesStalePartials(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "summary.json")); err != nil {
 		t.Errorf("no report: %v", err)
-	}
-}
-
-// SIGINT and SIGTERM stop analyze with the statuses train uses, 130 and
-// 143, and no report.
-func TestAnalyzeSignalStatus(t *testing.T) {
-	dir := t.TempDir()
-	ck := modelFile(t, dir)
-	for _, c := range []struct {
-		sig  syscall.Signal
-		name string
-		code int
-	}{
-		{syscall.SIGINT, "SIGINT", 130},
-		{syscall.SIGTERM, "SIGTERM", 143},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			out := filepath.Join(dir, "report-"+c.name)
-			an := startCmd(t, gridgpuCmd(t, nil, "analyze", "--checkpoint", ck, "--out", out, "--arena", "4", "--trajectories", "100000", "--steps", "500", "--workers", "1"), false)
-			an.waitFor(t, "walking")
-			an.cmd.Process.Signal(c.sig)
-			if code := an.exit(t); code != c.code {
-				t.Errorf("exit status %d, want %d; stderr:\n%s", code, c.code, an.stderr.String())
-			}
-			if want := "analyze: " + c.name + ": interrupted; no report written"; !strings.Contains(an.stderr.String(), want) {
-				t.Errorf("stderr lacks %q:\n%s", want, an.stderr.String())
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("an interrupted analyze created %s", out)
-			}
-		})
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
-	"github.com/gridgpu/gridgpu/internal/testutil"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/train"
 )
 
@@ -182,7 +182,7 @@ func TestLandscapeOutAndCheckpoint(t *testing.T) {
 
 func TestLandscapeBadInvocations(t *testing.T) {
 	dir := t.TempDir()
-	file := testutil.WriteFile(t, dir, "file", "x")
+	file := testfs.WriteFile(t, dir, "file", "x")
 	ck := writeModel(t, dir, graph.InitParams(8, 8, 1))
 	cases := []struct {
 		args []string

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
@@ -82,7 +83,7 @@ variants:
   baseline: {}
   no-capacity: {loss.lambda_cap: 0}
 ` + analyze
-	return testutil.WriteFile(t, dir, "tiny.yaml", src)
+	return testfs.WriteFile(t, dir, "tiny.yaml", src)
 }
 
 const tinyAnalyze = "analyze: {arena: [1], bins: 10, trajectories: 4, steps: 50}\n"
@@ -303,19 +304,19 @@ func TestSweepListAndIndex(t *testing.T) {
 
 func TestSweepCLIErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := testutil.WriteFile(t, dir, "bad.yaml", "base: {preset: smoke}\ngrid:\n  run.seeds: [0, 1]\n")
-	typ := testutil.WriteFile(t, dir, "type.yaml", "base: {preset: smoke}\nvariants:\n  a: {loss.lambda_cap: none}\n")
-	top := testutil.WriteFile(t, dir, "top.yaml", "base: {preset: smoke}\nanalyse: {bins: 3}\n")
-	an := testutil.WriteFile(t, dir, "an.yaml", "base: {preset: smoke}\nanalyze: {checkpoint: x}\n")
+	bad := testfs.WriteFile(t, dir, "bad.yaml", "base: {preset: smoke}\ngrid:\n  run.seeds: [0, 1]\n")
+	typ := testfs.WriteFile(t, dir, "type.yaml", "base: {preset: smoke}\nvariants:\n  a: {loss.lambda_cap: none}\n")
+	top := testfs.WriteFile(t, dir, "top.yaml", "base: {preset: smoke}\nanalyse: {bins: 3}\n")
+	an := testfs.WriteFile(t, dir, "an.yaml", "base: {preset: smoke}\nanalyze: {checkpoint: x}\n")
 	ok := tinySweep(t, dir, "steps: 4", "")
 	// Sweep files are read as config files are (issue 19 F7, F8) and the
 	// grid's size is checked before it is expanded (F17).
-	fifo := testutil.FIFO(t, dir, "fifo.yaml")
+	fifo := testfs.FIFO(t, dir, "fifo.yaml")
 	var seeds []string
 	for i := 0; i < 1000; i++ {
 		seeds = append(seeds, strconv.Itoa(i))
 	}
-	huge := testutil.WriteFile(t, dir, "huge.yaml", "base: {preset: smoke}\ngrid:\n  run.seed: ["+strings.Join(seeds, ",")+"]\n  optimizer.lr: ["+strings.Join(seeds, ",")+"]\n")
+	huge := testfs.WriteFile(t, dir, "huge.yaml", "base: {preset: smoke}\ngrid:\n  run.seed: ["+strings.Join(seeds, ",")+"]\n  optimizer.lr: ["+strings.Join(seeds, ",")+"]\n")
 	cases := []struct {
 		args []string
 		want string
@@ -353,7 +354,7 @@ func TestSweepFailedRunIsRecorded(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	spec := testutil.WriteFile(t, dir, "f.yaml", `base:
+	spec := testfs.WriteFile(t, dir, "f.yaml", `base:
   preset: smoke
   config: {model: {units: 8, hidden: 16}, data: {batch_size: 4, seq_len: 6}, run: {steps: 4}}
 variants:
@@ -511,7 +512,7 @@ func TestSweepEmit(t *testing.T) {
 		t.Errorf("Slurm task 2 ran %v", got)
 	}
 	// A sweep with runs on the CPU and on CUDA has no single kind of task.
-	mixed := testutil.WriteFile(t, dir, "mixed.yaml", "base: {preset: smoke}\nvariants:\n  cpu: {}\n  gpu: {run.device: 'cuda:0'}\n")
+	mixed := testfs.WriteFile(t, dir, "mixed.yaml", "base: {preset: smoke}\nvariants:\n  cpu: {}\n  gpu: {run.device: 'cuda:0'}\n")
 	if code, _, stderr := runCLI(t, "sweep", "--spec", mixed, "--out", out, "--emit", "slurm"); code == 0 || !strings.Contains(stderr, "--devices cpu or --devices cuda") {
 		t.Errorf("a mixed sweep: status %d, %s", code, stderr)
 	}

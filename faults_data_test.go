@@ -15,7 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/gridgpu/gridgpu/internal/testutil"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -31,7 +31,7 @@ func TestConfigFileOneDocumentFiniteIntegers(t *testing.T) {
 		{"steps.yaml", "run: {steps: -.inf}\n", `line 1: run.steps: "-.inf" is not an integer`},
 		{"huge.yaml", "run: {log_every: 1e19}\n", `line 1: run.log_every: "1e19" is out of range for an integer`},
 	} {
-		p := testutil.WriteFile(t, dir, c.name, c.text)
+		p := testfs.WriteFile(t, dir, c.name, c.text)
 		args := []string{"train", "--preset", "smoke", "--config", p, "--out", filepath.Join(dir, "run")}
 		code, _, stderr := runCLI(t, args...)
 		oneLine(t, args, code, stderr, "config file "+p+": "+c.want)

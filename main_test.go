@@ -21,6 +21,7 @@ import (
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/configref"
 	"github.com/gridgpu/gridgpu/internal/stopsig"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/train"
@@ -54,8 +55,8 @@ func oneLine(t *testing.T, args []string, code int, stderr, want string) {
 
 func TestBadInvocations(t *testing.T) {
 	dir := t.TempDir()
-	badYAML := testutil.WriteFile(t, dir, "bad.yaml", "model:\n  unit: 3\n")
-	notDir := testutil.WriteFile(t, dir, "file", "x")
+	badYAML := testfs.WriteFile(t, dir, "bad.yaml", "model:\n  unit: 3\n")
+	notDir := testfs.WriteFile(t, dir, "file", "x")
 	cases := []struct {
 		args []string
 		want string
@@ -128,7 +129,7 @@ func TestTrainLossExport(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
-	cfg := testutil.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n")
+	cfg := testfs.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n")
 	// Precedence: the file sets units 8, the flag overrides hidden.
 	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--config", cfg, "--hidden", "12", "--steps", "6", "--checkpoint-every", "3", "--out", out)
 	if code != 0 {
@@ -405,7 +406,7 @@ func TestMalformedInputsCLI(t *testing.T) {
 	nanModel := withNaN(t, fx.ck, p("nan.safetensors"), "mlp.2.weight", float32(math.NaN()))
 	infMoment := withNaN(t, fx.ck, p("infm.safetensors"), "opt.v.g0", float32(math.Inf(1)))
 	bomb := bombNPZ(t, p("bomb.npz"))
-	fifo := testutil.FIFO(t, dir, "fifo")
+	fifo := testfs.FIFO(t, dir, "fifo")
 	outDir := p("existing")
 	os.Mkdir(outDir, 0o755)
 	// A run whose latest pointer is 50 MB, and one whose checkpoint is a
@@ -678,8 +679,8 @@ func TestETAOfAbsurdStepCounts(t *testing.T) {
 // an error naming it.
 func TestLoadConfigBoundedRegularFile(t *testing.T) {
 	dir := t.TempDir()
-	fifo := testutil.FIFO(t, dir, "fifo")
-	big := testutil.WriteFile(t, dir, "big.yaml", strings.Repeat("# x\n", data.MaxConfigBytes/4+1))
+	fifo := testfs.FIFO(t, dir, "fifo")
+	big := testfs.WriteFile(t, dir, "big.yaml", strings.Repeat("# x\n", data.MaxConfigBytes/4+1))
 	for _, c := range []struct{ file, want string }{
 		{"/dev/zero", "config file /dev/zero is a device"},
 		{fifo, "config file " + fifo + " is a named pipe"},

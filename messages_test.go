@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gridgpu/gridgpu/internal/testutil"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 )
 
 // An unknown flag names the nearest flag of its command when one is close,
@@ -97,7 +97,7 @@ func TestIntegerFlagForms(t *testing.T) {
 // reported at once, in one line that names every key.
 func TestConfigMistakesCLI(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string { return testutil.WriteFile(t, dir, name, text) }
+	write := func(name, text string) string { return testfs.WriteFile(t, dir, name, text) }
 	fast := write("fast.yaml", "optimizer:\n  lr: \"fast\"\n")
 	two := write("two.yaml", "model:\n  unit: 8\nrun:\n  steps: many\n")
 	out := filepath.Join(dir, "run")

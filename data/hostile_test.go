@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gridgpu/gridgpu/internal/testfs"
 )
 
 // Inputs a hostile user might hand the readers. Each must be refused with
@@ -82,10 +83,7 @@ func TestReadRegularFileRefusesSpecialFiles(t *testing.T) {
 		{"device", "/dev/zero", "is a device"},
 		{"too large", big, "over the limit"},
 		{"missing", filepath.Join(dir, "nope"), "no such file"},
-	}
-	fifo := filepath.Join(dir, "fifo")
-	if runtime.GOOS != "windows" && syscall.Mkfifo(fifo, 0o644) == nil {
-		cases = append(cases, struct{ name, path, want string }{"fifo", fifo, "named pipe"})
+		{"fifo", testfs.FIFO(t, dir, "fifo"), "named pipe"},
 	}
 	for _, c := range cases {
 		if _, err := os.Stat(c.path); err != nil && c.name != "missing" {

@@ -7,8 +7,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/gridgpu/gridgpu/internal/testfs"
 )
 
 func TestReadMetrics(t *testing.T) {
@@ -139,11 +140,10 @@ func TestReadMetricsFiles(t *testing.T) {
 	if _, err := ReadMetrics(run, MetricsOptions{MissingOK: true}); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("a folder: %v", err)
 	}
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if syscall.Mkfifo(MetricsPath(filepath.Dir(fifo)), 0o644) == nil {
-		if _, err := ReadMetrics(filepath.Dir(fifo), MetricsOptions{}); err == nil || !strings.Contains(err.Error(), "named pipe") {
-			t.Errorf("a FIFO: %v", err)
-		}
+	fifo := t.TempDir()
+	testfs.FIFO(t, fifo, filepath.Base(MetricsPath(fifo)))
+	if _, err := ReadMetrics(fifo, MetricsOptions{}); err == nil || !strings.Contains(err.Error(), "named pipe") {
+		t.Errorf("a FIFO: %v", err)
 	}
 }
 

@@ -4,9 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gridgpu/gridgpu/internal/testfs"
 )
 
 func TestPointerFiles(t *testing.T) {
@@ -135,7 +136,7 @@ func TestResolveCheckpoint(t *testing.T) {
 	odd := t.TempDir()
 	os.WriteFile(filepath.Join(odd, LatestFile), []byte("../"+strings.Repeat("y", 3000)), 0o644)
 	fifo := t.TempDir()
-	haveFIFO := syscall.Mkfifo(filepath.Join(fifo, LatestFile), 0o644) == nil
+	testfs.FIFO(t, fifo, LatestFile)
 
 	for _, c := range []struct {
 		arg  string
@@ -176,16 +177,14 @@ func TestResolveCheckpoint(t *testing.T) {
 			t.Errorf("ResolveCheckpoint(%s) = %s, %v; want %s", c.arg, got, err, c.want)
 		}
 	}
-	if haveFIFO {
-		done := make(chan error, 1)
-		go func() { _, err := ResolveCheckpoint(fifo); done <- err }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), "named pipe") {
-				t.Errorf("FIFO pointer: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("ResolveCheckpoint hangs on a FIFO")
+	done := make(chan error, 1)
+	go func() { _, err := ResolveCheckpoint(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "named pipe") {
+			t.Errorf("FIFO pointer: %v", err)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ResolveCheckpoint hangs on a FIFO")
 	}
 }

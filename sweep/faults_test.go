@@ -13,12 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/internal/runlock"
+	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 )
@@ -53,10 +53,10 @@ func oneLineErr(t *testing.T, err error, want string) {
 // and a second document are each refused in one line, at once.
 func TestReadFileLikeConfigFiles(t *testing.T) {
 	dir := t.TempDir()
-	fifo := testutil.FIFO(t, dir, "fifo.yaml")
-	big := testutil.WriteFile(t, dir, "big.yaml", "base: {preset: smoke}\n"+strings.Repeat("# padding\n", data.MaxConfigBytes/10+1))
-	two := testutil.WriteFile(t, dir, "two.yaml", "base: {preset: smoke}\n---\ngrid: {run.seed: [1, 2]}\n")
-	good := testutil.WriteFile(t, dir, "good.yaml", "base: {preset: smoke}\ngrid: {run.seed: [1, 2]}\n")
+	fifo := testfs.FIFO(t, dir, "fifo.yaml")
+	big := testfs.WriteFile(t, dir, "big.yaml", "base: {preset: smoke}\n"+strings.Repeat("# padding\n", data.MaxConfigBytes/10+1))
+	two := testfs.WriteFile(t, dir, "two.yaml", "base: {preset: smoke}\n---\ngrid: {run.seed: [1, 2]}\n")
+	good := testfs.WriteFile(t, dir, "good.yaml", "base: {preset: smoke}\ngrid: {run.seed: [1, 2]}\n")
 	cases := []struct{ name, path, want string }{
 		{"device", "/dev/zero", "sweep file /dev/zero is a device, not a regular file"},
 		{"FIFO", fifo, "sweep file " + fifo + " is a named pipe (FIFO), not a regular file"},
@@ -294,9 +294,7 @@ func TestDamagedReportIsAnalysedAgain(t *testing.T) {
 			fakeRun(t, dir, metrics, 20, "")
 			os.MkdirAll(filepath.Join(dir, ReportDir), 0o755)
 			if c.fifo {
-				if err := syscall.Mkfifo(filepath.Join(dir, ReportDir, "summary.json"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				testfs.FIFO(t, filepath.Join(dir, ReportDir), "summary.json")
 			} else {
 				os.WriteFile(filepath.Join(dir, ReportDir, "summary.json"), []byte(c.summary), 0o644)
 			}

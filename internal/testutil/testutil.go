@@ -1,14 +1,13 @@
 // Package testutil holds helpers that the tests of several packages share:
 // a buffer that a child process (or goroutine) writes while the test reads
-// it, readers of the JSON files that runs and reports leave, and writers of
-// the files (and FIFOs) that tests hand to commands. Only tests import it.
+// it, and readers of the JSON files that runs and reports leave (package
+// testfs writes the files tests hand to commands). Only tests import it.
 package testutil
 
 import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -60,15 +59,4 @@ func MetricsObjects(t testing.TB, run string) []map[string]any {
 		t.Fatal(err)
 	}
 	return objs
-}
-
-// WriteFile writes text to the file name in dir (mode 0644) and returns
-// its path; the test fails at once when it cannot.
-func WriteFile(t testing.TB, dir, name, text string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

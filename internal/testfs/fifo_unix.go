@@ -1,6 +1,6 @@
 //go:build unix
 
-package testutil
+package testfs
 
 import (
 	"path/filepath"
