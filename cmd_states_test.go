@@ -4,12 +4,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/testpy"
 )
 
 func TestStatesCLI(t *testing.T) {
@@ -104,28 +104,20 @@ func torusNPZ(t *testing.T, path string, noise bool) {
 }
 
 // TestREADMEGudhiSnippet runs README.md's GUDHI snippet, verbatim, on a
-// hand-made torus (Betti numbers 1, 2, 1) and on noise (1, 0, 0). It needs
-// Debian's python3-gudhi and is skipped without it.
+// hand-made torus (Betti numbers 1, 2, 1) and on noise (1, 0, 0), with
+// Debian's python3-gudhi (scripts/setup.sh installs it; see internal/testpy).
 func TestREADMEGudhiSnippet(t *testing.T) {
 	code := readmeSnippet(t, "gudhi")
-	const py = "/usr/bin/python3"
-	if out, err := exec.Command(py, "-c", "import gudhi, numpy").CombinedOutput(); err != nil {
-		t.Skipf("%s cannot import gudhi and numpy (apt-get install python3-gudhi python3-numpy): %s", py, strings.TrimSpace(string(out)))
-	}
+	py := testpy.Python3(t, "gudhi", "numpy")
 	for _, c := range []struct {
 		noise bool
 		want  string
 	}{{false, "Betti numbers: [1, 2, 1]"}, {true, "Betti numbers: [1, 0, 0]"}} {
 		dir := t.TempDir()
 		torusNPZ(t, filepath.Join(dir, "S.npz"), c.noise)
-		cmd := exec.Command(py, "-c", code)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("snippet: %v\n%s", err, out)
-		}
-		if !strings.Contains(string(out), c.want) {
-			t.Errorf("noise=%v: snippet printed %q, want %q", c.noise, strings.TrimSpace(string(out)), c.want)
+		out := testpy.Run(t, py, dir, "-c", code)
+		if !strings.Contains(out, c.want) {
+			t.Errorf("noise=%v: snippet printed %q, want %q", c.noise, strings.TrimSpace(out), c.want)
 		}
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
+	"github.com/gridgpu/gridgpu/internal/testpy"
 	"github.com/gridgpu/gridgpu/reference"
 	"github.com/gridgpu/gridgpu/train"
 )
@@ -223,11 +223,7 @@ func TestPyTorchReferenceRegenerates(t *testing.T) {
 				t.Fatalf("%s/reference.json has no args", dir)
 			}
 			out := t.TempDir()
-			cmd := exec.Command(py, append([]string{torchScript, "--dump", out}, want.ref.Args...)...)
-			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "PYTHONDONTWRITEBYTECODE=1")
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s %s: %v\n%s", torchScript, want.ref.Args, err, msg)
-			}
+			testpy.Run(t, py, "", append([]string{torchScript, "--dump", out}, want.ref.Args...)...)
 			got := readTorchCase(t, out)
 			if diff := firstDiff(got.p.Slices(), want.p.Slices()); diff != "" {
 				t.Errorf("model.safetensors differs: %s", diff)

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,12 +121,7 @@ np.savez("out-numpy.npz", states=_s)
 			if err := os.WriteFile(script, []byte(c.code+c.harness), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(py, script)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "PYTHONDONTWRITEBYTECODE=1")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("docs/guide.md's %s snippet: %v\n%s", c.name, err, out)
-			}
+			testpy.Run(t, py, dir, script)
 			got, err := data.ReadNPZ(filepath.Join(dir, "out-"+c.name+".npz"))
 			if err != nil {
 				t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -266,9 +265,8 @@ assert list(z["vec"]) == [1, 2, 3, 4, 5]
 assert z["empty"].shape == (0, 3)
 print("ok")
 `
-	out, err := exec.Command(py, "-c", script, p).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ok") {
-		t.Fatalf("numpy could not load our file: %v\n%s", err, out)
+	if out := testpy.Run(t, py, "", "-c", script, p); !strings.Contains(out, "ok") {
+		t.Fatalf("numpy could not load our file:\n%s", out)
 	}
 }
 
@@ -289,9 +287,7 @@ m = np.arange(6, dtype=np.float64).reshape(2, 3)
 np.savez(sys.argv[1] + "/other.npz", ratemaps=m.T, be=a.astype(">f4"), i2=np.array([-2, 300], dtype=">i2"),
 	u1=np.array([0, 7, 255], dtype=np.uint8), b=np.array([True, False]), h=np.array([1.0, -2.5], dtype=np.float16))
 `
-	if out, err := exec.Command(py, "-c", script, dir).CombinedOutput(); err != nil {
-		t.Fatalf("numpy: %v\n%s", err, out)
-	}
+	testpy.Run(t, py, "", "-c", script, dir)
 	for _, name := range []string{"plain.npz", "comp.npz"} {
 		got, err := ReadNPZ(filepath.Join(dir, name))
 		if err != nil {

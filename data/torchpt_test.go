@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,13 +131,8 @@ for wo in (False, True):
     assert type(sd) is collections.OrderedDict, type(sd)
     print(" ".join("%s:%s:%s:%s:%r" % (k, str(v.dtype), tuple(v.shape), v.is_contiguous(), v.flatten()[:3].tolist()) for k, v in sd.items()))
 `
-	cmd := exec.Command(py, "-c", script, path)
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("torch.load: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	out := testpy.Run(t, py, "", "-c", script, path)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := "mlp.0.weight:torch.float32:(300, 2):True:[0.0, 0.25, 0.5] mlp.0.bias:torch.float32:(3,):True:[1.0, -2.0, inf] " +
 		"x4:torch.float32:(1, 2, 1, 2):True:[1.0, 2.0, 3.0] scalar:torch.float32:():True:[7.0] empty:torch.float32:(0, 70000):True:[]"
 	if len(lines) != 2 || lines[0] != want || lines[1] != want {

@@ -44,11 +44,12 @@ setup_blas() {
 }
 
 setup_python() {
-	# The test of docs/guide.md's Python snippets (python_test.go) runs them with
-	# Debian's own PyTorch and NumPy; libopenblas0-pthread provides the
-	# libblas.so.3 that python3-numpy asks for (as OpenBLAS, not the slow
-	# reference BLAS that apt would otherwise pick).
-	apt_install python3 python3-torch python3-numpy libopenblas0-pthread
+	# The tests of the documentation's Python snippets (python_test.go,
+	# cmd_states_test.go) run them with Debian's own PyTorch, NumPy and
+	# GUDHI; libopenblas0-pthread provides the libblas.so.3 that python3-numpy
+	# asks for (as OpenBLAS, not the slow reference BLAS that apt would
+	# otherwise pick).
+	apt_install python3 python3-torch python3-numpy python3-gudhi libopenblas0-pthread
 }
 
 setup_go() {
