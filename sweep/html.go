@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/gridgpu/gridgpu/analysis/report"
 	"github.com/gridgpu/gridgpu/data"
 )
 
@@ -65,13 +63,7 @@ func lossThumb(curve [][2]float64) ([]byte, error) {
 	}
 	l.Color = color.RGBA{31, 119, 180, 255}
 	l.Width = vg.Points(1)
-	c := vgimg.NewWith(vgimg.UseWH(2.6*vg.Inch, 1.4*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, c.Image()); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return report.PlotPNG(p, 2.6*vg.Inch, 1.4*vg.Inch)
 }
 
 type htmlCell struct {

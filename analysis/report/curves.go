@@ -12,7 +12,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/graph"
@@ -315,7 +314,7 @@ func curvesPNG(panels []curvePanel, cols int, mark float64, heading string) ([]b
 	}
 	headH := vg.Length(26)
 	W, H := 4.3*vg.Inch*vg.Length(cols), 3.3*vg.Inch*vg.Length(rows)+headH
-	cv := vgimg.NewWith(vgimg.UseWH(W, H), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	cv := canvas(W, H)
 	return drawHeaded(cv, plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 18, PadY: 14, PadLeft: 6, PadRight: 12, PadTop: 4, PadBottom: 6}, heading, headH, 13)
 }
 

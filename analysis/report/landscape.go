@@ -87,7 +87,7 @@ func PhaseDiagramPNG(pd *analysis.PhaseDiagram, heading string) ([]byte, error) 
 	p.Add(lab)
 	w := vg.Length(max(6, 1.6*float64(nx)+2)) * vg.Inch
 	h := vg.Length(max(4, 1.1*float64(ny)+1.5)) * vg.Inch
-	return savePNG(p, w, h)
+	return PlotPNG(p, w, h)
 }
 
 // fmtMargin formats a margin ("n/a" without a runner-up).

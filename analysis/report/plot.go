@@ -161,8 +161,14 @@ func panelPNG(tiles []tile, tileW vg.Length, heading string) ([]byte, error) {
 	headH := vg.Length(28)
 	W := tileW * barRoom * vg.Length(cols)
 	H := (tileW+vg.Length(16))*vg.Length(rows) + headH
-	c := vgimg.NewWith(vgimg.UseWH(W, H), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	c := canvas(W, H)
 	return drawHeaded(c, plots, draw.Tiles{Rows: rows, Cols: cols, PadX: 2, PadY: 2, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}, heading, headH, 12)
+}
+
+// canvas is a figure's page: white, at 96 dots per inch, the resolution
+// every figure of a report (and a sweep's thumbnails) is drawn at.
+func canvas(w, h vg.Length) *vgimg.Canvas {
+	return vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
 }
 
 func encodePNG(c *vgimg.Canvas) ([]byte, error) {
@@ -173,15 +179,16 @@ func encodePNG(c *vgimg.Canvas) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func savePNG(p *plot.Plot, w, h vg.Length) ([]byte, error) {
-	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+// PlotPNG draws one plot on a w by h canvas and returns it as PNG.
+func PlotPNG(p *plot.Plot, w, h vg.Length) ([]byte, error) {
+	c := canvas(w, h)
 	p.Draw(draw.New(c))
 	return encodePNG(c)
 }
 
 func emptyPNG(msg string) ([]byte, error) {
 	p := newTitlePlot(msg, 11)
-	return savePNG(p, 5*vg.Inch, 1*vg.Inch)
+	return PlotPNG(p, 5*vg.Inch, 1*vg.Inch)
 }
 
 // scoreOrder returns unit indices sorted by decreasing score60, undefined
@@ -395,7 +402,7 @@ func histogramsPNG(ar *analysis.ArenaResult, minScore float64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := vgimg.NewWith(vgimg.UseWH(11*vg.Inch, 4*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	c := canvas(11*vg.Inch, 4*vg.Inch)
 	dc := draw.New(c)
 	canv := plot.Align([][]*plot.Plot{{p1, p2}}, draw.Tiles{Rows: 1, Cols: 2, PadX: 20, PadLeft: 5, PadRight: 10, PadTop: 5, PadBottom: 5}, dc)
 	p1.Draw(canv[0][0])
@@ -482,7 +489,7 @@ func modulesPNG(ar *analysis.ArenaResult, minScore float64) ([]byte, error) {
 		}
 	}
 	padTop(p, lo, hi, 0.1+0.07*float64(len(ar.Modules.Modules)+2))
-	return savePNG(p, 7*vg.Inch, 5*vg.Inch)
+	return PlotPNG(p, 7*vg.Inch, 5*vg.Inch)
 }
 
 // minCurvePairs is the fewest pairs a distance bin needs to be plotted;
@@ -556,7 +563,7 @@ func gridOfPlotsCols(plots []*plot.Plot, cols int, w, h vg.Length, heading strin
 	}
 	rows := (len(plots) + cols - 1) / cols
 	headH := vg.Length(26)
-	c := vgimg.NewWith(vgimg.UseWH(w*vg.Length(cols), h*vg.Length(rows)+headH), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	c := canvas(w*vg.Length(cols), h*vg.Length(rows)+headH)
 	grid := make([][]*plot.Plot, rows)
 	for r := range grid {
 		grid[r] = make([]*plot.Plot, cols)
