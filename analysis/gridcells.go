@@ -1,14 +1,9 @@
 package analysis
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
-
-	"github.com/gridgpu/gridgpu/data"
 )
 
 // A grid cell, in this project's strict sense, is a unit whose ratemap is
@@ -36,41 +31,6 @@ type GridCellCount struct {
 		SquareStandard int `json:"square_standard"`
 		SquareTraining int `json:"square_training"`
 	} `json:"counts"`
-}
-
-// ReadSummary reads an analyze report's summary.json (a report directory
-// or the file itself), a regular file only (data.ReadRegularFile: a FIFO in
-// its place is refused, not waited on).
-func ReadSummary(path string) (*Summary, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "summary.json")
-	}
-	b, err := data.ReadRegularFile(path, "analysis summary", 0)
-	if err != nil {
-		return nil, err
-	}
-	var s Summary
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: not an analyze summary: %v", path, err)
-	}
-	if len(s.Arenas) == 0 {
-		return nil, fmt.Errorf("%s: no arenas in the summary", path)
-	}
-	return &s, nil
-}
-
-// arenaOf returns the arena of side L in s.
-func arenaOf(s *Summary, L float64) (*ArenaSummary, error) {
-	for i := range s.Arenas {
-		if math.Abs(s.Arenas[i].Side-L) < 1e-9 {
-			return &s.Arenas[i], nil
-		}
-	}
-	have := make([]float64, len(s.Arenas))
-	for i, a := range s.Arenas {
-		have[i] = a.Side
-	}
-	return nil, fmt.Errorf("no %g m arena in the summary (it has %v)", L, have)
 }
 
 // GridCells counts the grid cells of one network from its standard-walk

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gridgpu/gridgpu/analysis"
 	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/rundir"
@@ -148,8 +149,9 @@ func (s *Summary) MarkFailed(errs map[string]string) {
 }
 
 // readRun fills a row from the run's metrics.jsonl (its records,
-// rundir.ReadMetrics) and report/summary.json (regular files only: a FIFO
-// in their place is passed over, not waited on).
+// rundir.ReadMetrics) and report/summary.json (analysis.ReadSummary:
+// regular files only, so a FIFO in their place is passed over, not waited
+// on).
 func readRun(row *Row, out, dir string) {
 	if m, err := rundir.ReadMetrics(dir, rundir.MetricsOptions{}); err == nil {
 		var last map[string]any
@@ -194,23 +196,8 @@ func readRun(row *Row, out, dir string) {
 			}
 		}
 	}
-	var rep struct {
-		Arenas []struct {
-			Side    float64 `json:"side_m"`
-			Modules struct {
-				Modules []struct {
-					Period float64 `json:"period"`
-				} `json:"modules"`
-				GridUnits []int `json:"grid_units"`
-			} `json:"modules"`
-			Figures struct {
-				Ratemaps   string `json:"ratemaps"`
-				Histograms string `json:"histograms"`
-			} `json:"figures"`
-		} `json:"arenas"`
-	}
-	b, err := data.ReadRegularFile(filepath.Join(dir, ReportDir, "summary.json"), "analysis summary", 0)
-	if err != nil || json.Unmarshal(b, &rep) != nil {
+	rep, err := analysis.ReadSummary(filepath.Join(dir, ReportDir, "summary.json"))
+	if err != nil {
 		return
 	}
 	rel := func(name string) string {
