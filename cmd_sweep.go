@@ -92,7 +92,7 @@ func sweepAction(c *cli.Context) error {
 	out := c.String("out")
 	specPath := c.String("spec")
 	if specPath == "" && c.Bool("collect") && out != "" {
-		specPath = filepath.Join(out, "sweep.yaml")
+		specPath = filepath.Join(out, sweep.SpecFile)
 	}
 	if specPath == "" {
 		return usagef("sweep: missing --spec; see 'gridgpu sweep --help'")
@@ -214,7 +214,7 @@ func sweepAction(c *cli.Context) error {
 	}
 	defer lk.Release()
 	// The sweep file beside its runs, for --collect and for the record.
-	if err := data.WriteFileAtomic(filepath.Join(out, "sweep.yaml"), src); err != nil {
+	if err := data.WriteFileAtomic(filepath.Join(out, sweep.SpecFile), src); err != nil {
 		return err
 	}
 	todo := pts

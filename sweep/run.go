@@ -68,9 +68,6 @@ type Outcome struct {
 	Errors map[string]string
 }
 
-// RunDir is the directory of a point's run.
-func RunDir(out, name string) string { return filepath.Join(out, "runs", name) }
-
 type runner struct {
 	spec *Spec
 	opt  RunOptions
@@ -105,7 +102,7 @@ func Run(spec *Spec, pts []Point, opt RunOptions) (*Outcome, error) {
 	if opt.Exe == "" {
 		return nil, errors.New("sweep: no executable to run")
 	}
-	if err := os.MkdirAll(filepath.Join(opt.Out, "runs"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(opt.Out, RunsDir), 0o755); err != nil {
 		return nil, err
 	}
 	r := &runner{spec: spec, opt: opt, n: len(pts), running: map[*exec.Cmd]bool{}, errors: map[string]string{}}

@@ -110,17 +110,16 @@ func Collect(spec *Spec, pts []Point, out string) (*Summary, error) {
 	}
 	// Run directories no longer in the sweep file (a changed grid): listed
 	// after the points, from their recorded status.
-	ents, _ := os.ReadDir(filepath.Join(out, "runs"))
-	for _, e := range ents {
-		if !e.IsDir() || known[e.Name()] {
+	for _, name := range RunNames(out) {
+		if known[name] {
 			continue
 		}
-		dir := RunDir(out, e.Name())
+		dir := RunDir(out, name)
 		st, err := ReadStatus(dir)
 		if err != nil || st == nil {
 			continue
 		}
-		row := Row{Name: e.Name(), Index: -1, Variant: st.Variant, Values: map[string]any{}, Status: RowIncomplete}
+		row := Row{Name: name, Index: -1, Variant: st.Variant, Values: map[string]any{}, Status: RowIncomplete}
 		for _, v := range st.Values {
 			row.Values[v.Key] = v.Value
 		}

@@ -323,7 +323,7 @@ func (s *Server) handleSweep(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sweepData(t Target) map[string]any {
 	rows := []SweepRow{}
-	for _, name := range sweepRunDirs(t.Dir) {
+	for _, name := range sweep.RunNames(t.Dir) {
 		dir := sweep.RunDir(t.Dir, name)
 		row := SweepRow{ID: t.ID + "/" + name, Name: name, State: "not started", Metrics: map[string]float64{}}
 		st, err := sweep.ReadStatus(dir)
@@ -355,18 +355,4 @@ func (s *Server) sweepData(t Target) map[string]any {
 func urlQuery(s string) string {
 	r := strings.NewReplacer("%", "%25", "&", "%26", "#", "%23", "+", "%2B", " ", "%20", "?", "%3F")
 	return r.Replace(s)
-}
-
-// isSweepDir reports whether dir is a sweep's output directory: it holds
-// the sweep file (sweep.yaml) or a run with a sweep-status.json.
-func isSweepDir(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "sweep.yaml")); err == nil {
-		return true
-	}
-	for _, name := range sweepRunDirs(dir) {
-		if _, err := os.Stat(filepath.Join(sweep.RunDir(dir, name), sweep.StatusFile)); err == nil {
-			return true
-		}
-	}
-	return false
 }

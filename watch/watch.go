@@ -28,10 +28,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/gridgpu/gridgpu/rundir"
+	"github.com/gridgpu/gridgpu/sweep"
 )
 
 // Kinds of Target.
@@ -96,29 +96,14 @@ func classify(arg string) (kind, dir string, err error) {
 	if !st.IsDir() {
 		return "", "", fmt.Errorf("%s is a file, not a run directory (train --out) or a sweep directory (sweep --out)", arg)
 	}
-	if isSweepDir(arg) {
+	if sweep.IsOutDir(arg) {
 		return KindSweep, arg, nil
 	}
 	if d := rundir.Find(arg, ""); d != "" {
 		return KindRun, d, nil
 	}
-	return "", "", fmt.Errorf("%s is neither a run directory (no metrics.jsonl, config.yaml or checkpoints/) nor a sweep directory (no sweep.yaml or runs/*/sweep-status.json)", arg)
-}
-
-// sweepRunDirs lists the run directories of a sweep, sorted by name.
-func sweepRunDirs(dir string) []string {
-	ents, err := os.ReadDir(filepath.Join(dir, "runs"))
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for _, e := range ents {
-		if e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
-	return names
+	return "", "", fmt.Errorf("%s is neither a run directory (no %s, %s or %s/) nor a sweep directory (no %s or %s/*/%s)",
+		arg, rundir.MetricsFile, rundir.ConfigFile, rundir.CheckpointDir, sweep.SpecFile, sweep.RunsDir, sweep.StatusFile)
 }
 
 // validRunName reports whether name can be a sweep run's directory name
