@@ -2,11 +2,8 @@ package main
 
 import (
 	"archive/zip"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -71,37 +68,4 @@ func isExportedNPZ(r io.ReaderAt, size int64) bool {
 		}
 	}
 	return true
-}
-
-// makeParents makes the missing parent directories of dir (not dir
-// itself); remove removes those it made, deepest first, as long as they are
-// empty.
-func makeParents(dir string) (remove func(), err error) {
-	var missing []string
-	for p := filepath.Dir(filepath.Clean(dir)); ; p = filepath.Dir(p) {
-		if _, err := os.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		missing = append(missing, p)
-		if filepath.Dir(p) == p {
-			break
-		}
-	}
-	remove = func() {
-		for _, p := range missing {
-			os.Remove(p)
-		}
-	}
-	if len(missing) == 0 {
-		return remove, nil
-	}
-	if err := os.MkdirAll(missing[0], 0o755); err != nil {
-		remove()
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return func() {}, fmt.Errorf("--out %s: cannot create %s: %v", dir, missing[len(missing)-1], err)
-	}
-	return remove, nil
 }
