@@ -14,6 +14,7 @@ import (
 	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/internal/testutil"
+	"github.com/gridgpu/gridgpu/train"
 )
 
 // analysisCLI runs the program in-process.
@@ -29,16 +30,12 @@ func modelFile(t *testing.T, dir string) string {
 	return writeModel(t, dir, graph.InitParams(8, 16, 3))
 }
 
-// writeModel writes p as a model-only checkpoint, dir/model.safetensors, as
-// another program would write it, and returns its path.
+// writeModel writes p as a model file without metadata, dir/model.safetensors
+// (train.SaveParams, what export and join write), and returns its path.
 func writeModel(t *testing.T, dir string, p *graph.Params) string {
 	t.Helper()
-	var ts []data.Tensor
-	for i, s := range p.Slices() {
-		ts = append(ts, data.Tensor{Name: graph.ParamNames[i], Shape: graph.Shapes(p.N, p.H)[i], F32: s})
-	}
 	ck := filepath.Join(dir, "model.safetensors")
-	if err := data.WriteSafetensors(ck, ts, nil); err != nil {
+	if err := train.SaveParams(ck, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	return ck
