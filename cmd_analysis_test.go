@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -11,41 +10,15 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
-	"github.com/gridgpu/gridgpu/graph"
 	"github.com/gridgpu/gridgpu/internal/testfs"
 	"github.com/gridgpu/gridgpu/internal/testutil"
-	"github.com/gridgpu/gridgpu/train"
 )
-
-// analysisCLI runs the program in-process.
-func analysisCLI(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := run(append([]string{"gridgpu"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
-// modelFile writes a model-only safetensors file of an untrained network.
-func modelFile(t *testing.T, dir string) string {
-	t.Helper()
-	return writeModel(t, dir, graph.InitParams(8, 16, 3))
-}
-
-// writeModel writes p as a model file without metadata, dir/model.safetensors
-// (train.SaveParams, what export and join write), and returns its path.
-func writeModel(t *testing.T, dir string, p *graph.Params) string {
-	t.Helper()
-	ck := filepath.Join(dir, "model.safetensors")
-	if err := train.SaveParams(ck, p, nil); err != nil {
-		t.Fatal(err)
-	}
-	return ck
-}
 
 func TestAnalyzeAndGridscoreCLI(t *testing.T) {
 	dir := t.TempDir()
 	ck := modelFile(t, dir)
 	out := filepath.Join(dir, "report")
-	code, _, stderr := analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1,1.5", "--bins", "10", "--trajectories", "6", "--steps", "100", "--seed", "4")
+	code, _, stderr := runCLI(t, "analyze", "--checkpoint", ck, "--out", out, "--arena", "1,1.5", "--bins", "10", "--trajectories", "6", "--steps", "100", "--seed", "4")
 	if code != 0 {
 		t.Fatalf("analyze: exit %d\n%s", code, stderr)
 	}
@@ -60,7 +33,7 @@ func TestAnalyzeAndGridscoreCLI(t *testing.T) {
 			t.Errorf("missing %s", f)
 		}
 	}
-	code, stdout, stderr := analysisCLI("gridscore", "--ratemaps", filepath.Join(out, "ratemaps.npz"), "--name", "ratemaps_1.5m")
+	code, stdout, stderr := runCLI(t, "gridscore", "--ratemaps", filepath.Join(out, "ratemaps.npz"), "--name", "ratemaps_1.5m")
 	if code != 0 {
 		t.Fatalf("gridscore: exit %d\n%s", code, stderr)
 	}
@@ -97,7 +70,7 @@ func TestAnalyzeAndGridscoreCLI(t *testing.T) {
 			t.Errorf("summary unit repeats the chosen scorer's scores: %v", u)
 		}
 	}
-	code, stdout, stderr = analysisCLI("gridscore", "--ratemaps", filepath.Join(out, "ratemaps.npz"), "--scorer", "rings")
+	code, stdout, stderr = runCLI(t, "gridscore", "--ratemaps", filepath.Join(out, "ratemaps.npz"), "--scorer", "rings")
 	if code != 0 {
 		t.Fatalf("gridscore --scorer rings: exit %d\n%s", code, stderr)
 	}
@@ -119,7 +92,7 @@ func TestAnalyzeAndGridscoreCLI(t *testing.T) {
 	}
 	// Training-like walks: 0.1 s steps, 30 per walk unless --steps says.
 	tout := filepath.Join(dir, "training")
-	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", tout, "--arena", "1", "--bins", "10", "--walks", "training", "--trajectories", "40", "--scorer", "rings", "--min-score", "0.5")
+	code, _, stderr = runCLI(t, "analyze", "--checkpoint", ck, "--out", tout, "--arena", "1", "--bins", "10", "--walks", "training", "--trajectories", "40", "--scorer", "rings", "--min-score", "0.5")
 	if code != 0 {
 		t.Fatalf("analyze --walks training: exit %d\n%s", code, stderr)
 	}
@@ -131,7 +104,7 @@ func TestAnalyzeAndGridscoreCLI(t *testing.T) {
 		t.Errorf("--scorer rings: summary unit lacks banino_score60: %v", sum.Arenas[0].Units[0])
 	}
 	// Running again into the same directory needs --overwrite.
-	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "2", "--steps", "20")
+	code, _, stderr = runCLI(t, "analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "2", "--steps", "20")
 	if code == 0 || !strings.Contains(stderr, "--overwrite") {
 		t.Errorf("non-empty --out: exit %d, %q", code, stderr)
 	}
@@ -207,7 +180,7 @@ func TestAnalysisCLIErrors(t *testing.T) {
 		{[]string{"gridscore", "--ratemaps", npz, "--min-score", "-Inf"}, "--min-score -Inf: must be"},
 		{[]string{"gridscore", "--ratemaps", npz, "--min-score", "3"}, "--min-score 3: must be"},
 	} {
-		code, _, stderr := analysisCLI(c.args...)
+		code, _, stderr := runCLI(t, c.args...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
 		if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "gridgpu: ") || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want one 'gridgpu:' line containing %q", c.args, code, stderr, c.want)
@@ -228,7 +201,7 @@ func TestAnalyzeTrainingCurves(t *testing.T) {
 	run := filepath.Join(dir, "run")
 	cfg := testfs.WriteFile(t, dir, "c.yaml", "model:\n  units: 8\n  hidden: 16\ndata:\n  batch_size: 4\n  seq_len: 6\n"+
 		"run:\n  steps: 12\n  log_every: 1\n  checkpoint_every: 6\n  eval_every: 6\n  eval_trajectories: 4\n")
-	code, _, stderr := analysisCLI("train", "--preset", "smoke", "--config", cfg, "--out", run)
+	code, _, stderr := runCLI(t, "train", "--preset", "smoke", "--config", cfg, "--out", run)
 	if code != 0 {
 		t.Fatalf("train: exit %d\n%s", code, stderr)
 	}
@@ -240,7 +213,7 @@ func TestAnalyzeTrainingCurves(t *testing.T) {
 	f.WriteString(`{"step":13,"loss":`)
 	f.Close()
 	out := filepath.Join(dir, "report")
-	code, _, stderr = analysisCLI("analyze", "--checkpoint", filepath.Join(run, "checkpoints", "latest"), "--out", out,
+	code, _, stderr = runCLI(t, "analyze", "--checkpoint", filepath.Join(run, "checkpoints", "latest"), "--out", out,
 		"--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--distance-samples", "100")
 	if code != 0 {
 		t.Fatalf("analyze: exit %d\n%s", code, stderr)
@@ -285,7 +258,7 @@ func TestGridscoreNoMapsAndNegativeThreshold(t *testing.T) {
 	if err := data.WriteNPZ(npz, []data.Array{{Name: "ratemaps", Shape: []int{0, 5, 5}, F32: []float32{}}}); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := analysisCLI("gridscore", "--ratemaps", npz, "--min-score", "-0.5")
+	code, stdout, stderr := runCLI(t, "gridscore", "--ratemaps", npz, "--min-score", "-0.5")
 	if code != 0 {
 		t.Fatalf("gridscore: exit %d\n%s", code, stderr)
 	}
@@ -333,7 +306,7 @@ func TestAnalyzeUnwritableOut(t *testing.T) {
 				t.Skipf("%s is writable here (running as root?)", probe)
 			}
 			args := []string{"analyze", "--checkpoint", ck, "--out", c.out, "--overwrite", "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50"}
-			code, _, stderr := analysisCLI(args...)
+			code, _, stderr := runCLI(t, args...)
 			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
 			if code == 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "gridgpu: ") || !strings.Contains(stderr, c.want) {
 				t.Errorf("exit %d, stderr %q; want one 'gridgpu:' line containing %q", code, stderr, c.want)
@@ -377,7 +350,7 @@ func TestAnalyzeRemovesStalePartials(t *testing.T) {
 	for _, c := range cases {
 		mk(c.name, c.old)
 	}
-	code, _, stderr := analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--distance-samples", "50")
+	code, _, stderr := runCLI(t, "analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--distance-samples", "50")
 	if code != 0 {
 		t.Fatalf("analyze: exit %d\n%s", code, stderr)
 	}
@@ -395,16 +368,16 @@ func TestAnalyzeRemovesStalePartials(t *testing.T) {
 func TestAnalyzeStartFlag(t *testing.T) {
 	dir := t.TempDir()
 	ck := modelFile(t, dir)
-	code, _, stderr := analysisCLI("analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "bad"), "--start", "centre")
+	code, _, stderr := runCLI(t, "analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "bad"), "--start", "centre")
 	if code != 2 || !strings.Contains(stderr, "--start") {
 		t.Errorf("--start centre: exit %d, %s", code, stderr)
 	}
-	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "bad2"), "--start", "uniform", "--burn-in", "0")
+	code, _, stderr = runCLI(t, "analyze", "--checkpoint", ck, "--out", filepath.Join(dir, "bad2"), "--start", "uniform", "--burn-in", "0")
 	if code != 2 || !strings.Contains(stderr, "--burn-in") {
 		t.Errorf("--burn-in 0: exit %d, %s", code, stderr)
 	}
 	out := filepath.Join(dir, "report")
-	code, _, stderr = analysisCLI("analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--start", "uniform", "--burn-in", "7")
+	code, _, stderr = runCLI(t, "analyze", "--checkpoint", ck, "--out", out, "--arena", "1", "--bins", "10", "--trajectories", "4", "--steps", "50", "--start", "uniform", "--burn-in", "7")
 	if code != 0 {
 		t.Fatalf("analyze --start uniform: exit %d\n%s", code, stderr)
 	}

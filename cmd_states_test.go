@@ -17,7 +17,7 @@ func TestStatesCLI(t *testing.T) {
 	ck := modelFile(t, dir)
 	out := filepath.Join(dir, "s.npz")
 	args := []string{"states", "--checkpoint", ck, "--out", out, "--arena", "1.5", "--bins", "10", "--trajectories", "6", "--steps", "100", "--samples", "300", "--start", "uniform", "--burn-in", "20"}
-	code, _, stderr := analysisCLI(args...)
+	code, _, stderr := runCLI(t, args...)
 	if code != 0 {
 		t.Fatalf("states: exit %d\n%s", code, stderr)
 	}
@@ -56,13 +56,13 @@ func TestStatesCLI(t *testing.T) {
 		}
 	}
 	// Refusals: an existing file without --overwrite, a name without .npz.
-	if code, _, stderr := analysisCLI(args...); code != 2 || !strings.Contains(stderr, "--overwrite") {
+	if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, "--overwrite") {
 		t.Errorf("existing --out: exit %d, %s", code, stderr)
 	}
-	if code, _, stderr := analysisCLI("states", "--checkpoint", ck, "--out", filepath.Join(dir, "s.txt")); code != 2 || !strings.Contains(stderr, ".npz") {
+	if code, _, stderr := runCLI(t, "states", "--checkpoint", ck, "--out", filepath.Join(dir, "s.txt")); code != 2 || !strings.Contains(stderr, ".npz") {
 		t.Errorf("--out s.txt: exit %d, %s", code, stderr)
 	}
-	if code, _, stderr := analysisCLI("states", "--checkpoint", ck, "--out", filepath.Join(dir, "t.npz"), "--samples", "1"); code != 2 || !strings.Contains(stderr, "--samples") {
+	if code, _, stderr := runCLI(t, "states", "--checkpoint", ck, "--out", filepath.Join(dir, "t.npz"), "--samples", "1"); code != 2 || !strings.Contains(stderr, "--samples") {
 		t.Errorf("--samples 1: exit %d, %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t.npz")); err == nil {

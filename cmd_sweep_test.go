@@ -25,29 +25,6 @@ import (
 	"github.com/gridgpu/gridgpu/train"
 )
 
-// sweepMainEnv makes this test binary act as gridgpu itself: the sweep runs
-// its points as child processes of os.Executable(), which in a test is this
-// binary.
-const sweepMainEnv = "GRIDGPU_TEST_RUN_MAIN"
-
-// testBinary is os.Executable(): this test binary, which acts as gridgpu
-// in a child whose environment sets sweepMainEnv.
-func testBinary(t *testing.T) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
-func TestMain(m *testing.M) {
-	if os.Getenv(sweepMainEnv) == "1" {
-		os.Exit(run(os.Args, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 // sweepTest prepares a sweep test: children act as gridgpu, and the model
 // must be available.
 func sweepTest(t *testing.T) {

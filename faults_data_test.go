@@ -135,7 +135,7 @@ func TestAnalyzePublishesWholeReport(t *testing.T) {
 		append([]string{"analyze", "--checkpoint", ck, "--out", link, "--arena", "1,2"}, small...),
 		append([]string{"analyze", "--checkpoint", ck, "--out", link, "--arena", "1", "--overwrite"}, small...),
 	} {
-		if code, _, stderr := analysisCLI(args...); code != 0 {
+		if code, _, stderr := runCLI(t, args...); code != 0 {
 			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
 		}
 		if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
@@ -165,7 +165,7 @@ func TestAnalyzePublishesWholeReport(t *testing.T) {
 	os.MkdirAll(filepath.Join(run, "checkpoints"), 0o755)
 	os.WriteFile(filepath.Join(run, "metrics.jsonl"), []byte("{}\n"), 0o644)
 	args := append([]string{"analyze", "--checkpoint", ck, "--out", run, "--overwrite", "--arena", "1"}, small...)
-	code, _, stderr := analysisCLI(args...)
+	code, _, stderr := runCLI(t, args...)
 	oneLine(t, args, code, stderr, "--out "+run+" holds checkpoints and 1 more, which a report does not; --overwrite replaces the whole report directory")
 	if _, err := os.Stat(filepath.Join(run, "metrics.jsonl")); err != nil {
 		t.Error("the refused analysis touched the run directory")
@@ -176,7 +176,7 @@ func TestAnalyzePublishesWholeReport(t *testing.T) {
 	slink := filepath.Join(dir, "states.npz")
 	os.Symlink("states-real.npz", slink)
 	sargs := []string{"states", "--checkpoint", ck, "--out", slink, "--overwrite", "--bins", "10", "--trajectories", "4", "--steps", "50", "--samples", "50"}
-	if code, _, stderr := analysisCLI(sargs...); code != 0 {
+	if code, _, stderr := runCLI(t, sargs...); code != 0 {
 		t.Fatalf("states: exit %d\n%s", code, stderr)
 	}
 	if st, err := os.Lstat(slink); err != nil || st.Mode()&os.ModeSymlink == 0 {
@@ -212,7 +212,7 @@ func TestAnalysisTooBigForTheMachine(t *testing.T) {
 		{[]string{"states", "--checkpoint", ck, "--out", filepath.Join(dir, "s.npz"), "--trajectories", "1_000_000_000_000_000"},
 			"over the limit of a week; the most that can end within a week is --trajectories"},
 	} {
-		code, _, stderr := analysisCLI(c.args...)
+		code, _, stderr := runCLI(t, c.args...)
 		oneLine(t, c.args, code, stderr, c.want)
 	}
 	for _, p := range []string{"new", "s.npz"} {

@@ -19,63 +19,10 @@ import (
 	"time"
 
 	"github.com/gridgpu/gridgpu/internal/runlock"
-	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 	"github.com/gridgpu/gridgpu/sweep"
 	"github.com/gridgpu/gridgpu/train"
 )
-
-// tinyTrain is a model small enough that a step takes well under a
-// millisecond.
-var tinyTrain = []string{"--preset", "smoke", "--units", "8", "--hidden", "12", "--batch-size", "3", "--seq-len", "5"}
-
-// child is a process started by startCmd: this test binary started as
-// gridgpu (see TestMain) by startChild, or a command of the test's own.
-type child struct {
-	cmd    *exec.Cmd
-	stderr *testutil.SyncBuffer // its stderr, and its stdout where startCmd was asked to
-	done   chan error
-}
-
-// gridgpuCmd is this test binary run as gridgpu with args, env added to
-// the environment.
-func gridgpuCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
-	t.Helper()
-	exe := testBinary(t)
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(append(os.Environ(), sweepMainEnv+"=1"), env...)
-	return cmd
-}
-
-// startChild starts gridgpu with args in its own process group, as
-// timeout(1) and the sweep start theirs.
-func startChild(t *testing.T, env []string, args ...string) *child {
-	t.Helper()
-	cmd := gridgpuCmd(t, env, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return startCmd(t, cmd, false)
-}
-
-// startCmd starts cmd with its stderr captured, and its stdout with it
-// when stdout is true. The child is killed, and waited for, when the test
-// ends.
-func startCmd(t *testing.T, cmd *exec.Cmd, stdout bool) *child {
-	t.Helper()
-	c := &child{cmd: cmd, stderr: &testutil.SyncBuffer{}, done: make(chan error, 1)}
-	c.cmd.Stderr = c.stderr
-	if stdout {
-		c.cmd.Stdout = c.stderr
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() {
-		c.cmd.Process.Kill()
-		<-c.done // exit puts the status back
-	})
-	return c
-}
 
 // endlessSweep writes tinySweep's sweep file in dir with runs that train
 // until they are stopped.
@@ -96,39 +43,6 @@ func startEndlessSweep(t *testing.T) (c *child, spec, out string) {
 	c = startChild(t, nil, "sweep", "--spec", spec, "--out", out, "--parallel", "1")
 	c.waitFor(t, "training on")
 	return c, spec, out
-}
-
-// waitFor waits until the child's stderr holds s.
-func (c *child) waitFor(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(c.stderr.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q from %v after 30 s:\n%s", s, c.cmd.Args[1:], c.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// exit waits for the child and returns its exit status (-1: killed by a
-// signal).
-func (c *child) exit(t *testing.T) int {
-	t.Helper()
-	select {
-	case err := <-c.done:
-		c.done <- err // for the cleanup
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%v still running after 30 s:\n%s", c.cmd.Args[1:], c.stderr.String())
-		return 0
-	}
 }
 
 // snapshot reads the named files of dir ("" for missing ones).

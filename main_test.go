@@ -27,32 +27,6 @@ import (
 	"github.com/gridgpu/gridgpu/train"
 )
 
-// runCLI runs the program in-process and returns its exit status and output.
-func runCLI(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(append([]string{"gridgpu"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
-// oneLine checks the error contract: a single "gridgpu: ..." line.
-func oneLine(t *testing.T, args []string, code int, stderr, want string) {
-	t.Helper()
-	if code == 0 {
-		t.Errorf("%v: exit status 0, want non-zero", args)
-	}
-	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "gridgpu: ") {
-		t.Errorf("%v: stderr is not one 'gridgpu: ' line:\n%s", args, stderr)
-	}
-	if !strings.Contains(stderr, want) {
-		t.Errorf("%v: stderr %q lacks %q", args, stderr, want)
-	}
-	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
-		t.Errorf("%v: stack trace in output", args)
-	}
-}
-
 func TestBadInvocations(t *testing.T) {
 	dir := t.TempDir()
 	badYAML := testfs.WriteFile(t, dir, "bad.yaml", "model:\n  unit: 3\n")
