@@ -96,12 +96,8 @@ extern "C" __global__ void __launch_bounds__(256) pair_loss(const float* G, cons
     const int gr = 2 * (tid / 16), gc = tid % 16;
     // Gradient mapping: rows 4*w + {0..3}, columns lane + 32q.
     const int nq = (int)((N + 31) / 32);
-    float acc[4][8];
-#pragma unroll
-    for (int a = 0; a < 4; a++)
-#pragma unroll
-        for (int q = 0; q < 8; q++) acc[a][q] = 0.f;
-    float rowsum[4] = {0.f, 0.f, 0.f, 0.f};
+    float acc[4][8] = {};
+    float rowsum[4] = {};
     double sepAcc = 0, invAcc = 0;
 
     for (long long j0 = 0; j0 < P; j0 += TJ) {
@@ -313,12 +309,8 @@ extern "C" __global__ void __launch_bounds__(256, 2)
     // Row tile i (zero-padded beyond P and N), positions, squared norms.
     load_pair_tile(G, X, P, N, i0, Gi, xi, si, tid);
 
-    float acc[4][8];
-#pragma unroll
-    for (int a = 0; a < 4; a++)
-#pragma unroll
-        for (int q = 0; q < 8; q++) acc[a][q] = 0.f;
-    float rowsum[4] = {0.f, 0.f, 0.f, 0.f};
+    float acc[4][8] = {};
+    float rowsum[4] = {};
     double sepAcc = 0, invAcc = 0;
 
     for (long long jt = jt0; jt < jt1; jt++) {
