@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,23 +34,38 @@ func analyzeCommand() *cli.Command {
 	return newCommand("analyze", "measure grid cells: ratemaps, grid scores, modules, figures",
 		"gridgpu analyze --checkpoint F --out DIR [--arena 1,2,3,4] [--bins N] [--walks standard|training] [--start origin|uniform] [--trajectories N] [--steps N] [--seed S] [--scorer banino|rings]",
 		runAnalyze,
-		checkpointFlag(runCheckpointUsage),
-		outFlag("(required) report directory `DIR`"),
-		&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
-		intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"}),
+		slices.Concat([]cli.Flag{
+			checkpointFlag(runCheckpointUsage),
+			outFlag("(required) report directory `DIR`"),
+			&cli.StringFlag{Name: "arena", Value: "1,2,3,4", Usage: "arena sides in metres, comma-separated (`L1,L2,...`)"},
+			intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre of arena side (`N`); bins are 1/N m in every arena, so a 2 m arena gets 2N x 2N"}),
+		}, walkFlagDefs(d), []cli.Flag{
+			seedFlag(d.Seed, "seed of the walks (`S`)"),
+			&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
+			&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "grid score60 a unit needs to count as a grid cell (module detection, histograms)"},
+			intFlag(cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"}),
+			intFlag(cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"}),
+			workersFlagDef(),
+			overwriteFlag("replace the report in --out (a directory that holds a report)"),
+		})...,
+	)
+}
+
+// walkFlagDefs are the flags of the walks that analyze and states share
+// (walkFlags reads them), in the same place in both commands' help.
+func walkFlagDefs(d analysis.Options) []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard (Sorscher et al.'s motion model) or training (training-like 0.1 m steps, 30 per walk)"},
 		&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin, or uniform (random positions, after --burn-in unbinned steps from the origin)"},
 		intFlag(cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps from the origin to each walk's start with --start uniform (`N`)"}),
 		intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks per arena (`N`)"}),
 		intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: fmt.Sprintf("500 of %g s; 30 of %g s with --walks training", d.Motion.Dt, analysis.TrainingMotion.Dt), Usage: "steps per walk (`N`)"}),
-		seedFlag(d.Seed, "seed of the walks (`S`)"),
-		&cli.StringFlag{Name: "scorer", Value: analysis.DefaultScorer, Usage: "grid `SCORER`: banino (the published method) or rings (this project's variant)"},
-		&cli.Float64Flag{Name: "min-score", DefaultText: scoreThresholdText, Usage: "grid score60 a unit needs to count as a grid cell (module detection, histograms)"},
-		intFlag(cli.IntFlag{Name: "min-module-size", Value: d.Modules.MinSize, Usage: "fewest grid units that make a module"}),
-		intFlag(cli.IntFlag{Name: "distance-samples", Value: d.DistanceSamples, Usage: "states sampled per arena for the neural-vs-spatial distance curve"}),
-		intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
-		overwriteFlag("replace the report in --out (a directory that holds a report)"),
-	)
+	}
+}
+
+// workersFlagDef is --workers of analyze and states (workersFlag reads it).
+func workersFlagDef() cli.Flag {
+	return intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"})
 }
 
 // scoreThresholdText describes the --min-score default.

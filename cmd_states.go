@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -26,19 +27,17 @@ func statesCommand() *cli.Command {
 	return newCommand("states", "write population states and unit modules to a NumPy .npz",
 		"gridgpu states --checkpoint F --out S.npz [--arena L] [--walks standard|training] [--start origin|uniform] [--samples K]",
 		runStates,
-		checkpointFlag(runCheckpointUsage),
-		outFlag("(required) output file `S.npz`"),
-		&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`)"},
-		intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"}),
-		&cli.StringFlag{Name: "walks", Value: analysis.WalksStandard, Usage: "`KIND` of walks: standard or training (as analyze)"},
-		&cli.StringFlag{Name: "start", Value: analysis.StartOrigin, Usage: "`WHERE` walks start: origin or uniform (as analyze)"},
-		intFlag(cli.IntFlag{Name: "burn-in", Value: d.BurnIn, Usage: "unbinned steps before each walk with --start uniform (`N`)"}),
-		intFlag(cli.IntFlag{Name: "trajectories", Value: d.Trajectories, DefaultText: "200; 4000 with --walks training", Usage: "walks (`N`)"}),
-		intFlag(cli.IntFlag{Name: "steps", Value: d.Steps, DefaultText: "500; 30 with --walks training", Usage: "steps per walk (`N`)"}),
-		intFlag(cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)}),
-		seedFlag(d.Seed, "seed of the walks and samples (`S`)"),
-		intFlag(cli.IntFlag{Name: "workers", Value: 0, Usage: "parallel workers (0: one per CPU)"}),
-		overwriteFlag("replace --out if it exists"),
+		slices.Concat([]cli.Flag{
+			checkpointFlag(runCheckpointUsage),
+			outFlag("(required) output file `S.npz`"),
+			&cli.Float64Flag{Name: "arena", Value: 2, Usage: "arena side in metres (`L`)"},
+			intFlag(cli.IntFlag{Name: "bins", Value: d.BinsPerMetre, Usage: "spatial bins per metre for the ratemaps that give the modules (`N`)"}),
+		}, walkFlagDefs(d), []cli.Flag{
+			intFlag(cli.IntFlag{Name: "samples", Value: 2000, Usage: fmt.Sprintf("states to write (`K`, at most %d), drawn at random from all walks", maxStateSamples)}),
+			seedFlag(d.Seed, "seed of the walks and samples (`S`)"),
+			workersFlagDef(),
+			overwriteFlag("replace --out if it exists"),
+		})...,
 	)
 }
 
