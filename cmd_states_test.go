@@ -103,10 +103,10 @@ func torusNPZ(t *testing.T, path string, noise bool) {
 	}
 }
 
-// TestREADMEGudhiSnippet runs README.md's GUDHI snippet, verbatim, on a
+// TestDocsGudhiSnippet runs docs/analysis.md's GUDHI snippet, verbatim, on a
 // hand-made torus (Betti numbers 1, 2, 1) and on noise (1, 0, 0), with
 // Debian's python3-gudhi (scripts/setup.sh installs it; see internal/testpy).
-func TestREADMEGudhiSnippet(t *testing.T) {
+func TestDocsGudhiSnippet(t *testing.T) {
 	code := readmeSnippet(t, "gudhi")
 	py := testpy.Python3(t, "gudhi", "numpy")
 	for _, c := range []struct {

@@ -1,7 +1,7 @@
-// Package testpy finds the Python interpreter that the tests which run
-// Python (the PyTorch reference, the documentation's snippets, NumPy,
-// PyTorch and GUDHI reading the project's files) need, with one policy for all of
-// them: a missing interpreter or module fails the test, because
+// Package testpy finds and runs the Python interpreter that the tests
+// which run Python (the PyTorch reference, the documentation's snippets,
+// NumPy, PyTorch and GUDHI reading the project's files) need, with one
+// policy for all of them: a missing interpreter or module fails the test, because
 // scripts/setup.sh installs them and CI runs it, unless the user opts out
 // with GRIDGPU_SKIP_PYTHON=1. A test that skipped whenever Python was
 // broken would pass exactly when it should fail.
@@ -16,7 +16,8 @@ import (
 )
 
 // Interpreter is Debian's python3, which sees Debian's python3-torch,
-// python3-numpy and python3-gudhi (a python3 earlier on PATH may be another interpreter).
+// python3-numpy and python3-gudhi (a python3 earlier on PATH may be
+// another interpreter).
 const Interpreter = "/usr/bin/python3"
 
 // SkipEnv opts out of the Python tests when set to 1.
