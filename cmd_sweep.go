@@ -115,60 +115,74 @@ func sweepAction(c *cli.Context) error {
 		return usagef("--index %d: the sweep has %d runs, indices 0 to %d (see --list)", index, len(pts), len(pts)-1)
 	}
 	if c.Bool("list") {
-		w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "INDEX\tNAME\tOVERRIDES")
-		for _, p := range pts {
-			if c.IsSet("index") && p.Index != index {
-				continue
-			}
-			fmt.Fprintf(w, "%d\t%s\t%s\n", p.Index, p.Name, p.OverridesText())
-		}
-		return w.Flush()
+		return listSweep(c, pts)
 	}
 	if out == "" {
 		return usagef("sweep: missing --out DIR; see 'gridgpu sweep --help'")
 	}
-	if e := c.String("emit"); c.IsSet("emit") {
-		o := sweep.EmitOptions{Spec: specPath, Out: out, N: len(pts), Binary: c.String("binary"), JobName: c.String("job-name"),
-			CPUs: c.Int("cpus"), Time: c.String("time"), Image: c.String("image"), PVC: c.String("pvc"), Mount: c.String("mount")}
-		if c.IsSet("parallel") {
-			o.Parallel = c.Int("parallel")
-		}
-		if o.CPUs < 0 {
-			return usagef("--cpus %d: give the cores per task, or 0 for the cluster's default", o.CPUs)
-		}
-		var devs []string
-		for _, p := range pts {
-			devs = append(devs, p.Config.Run.Device)
-		}
-		if o.GPU, err = sweep.EmitDevice(c.String("devices"), devs); err != nil {
-			return usagef("%v", err)
-		}
-		var text []byte
-		switch e {
-		case "slurm":
-			text, err = sweep.Slurm(o)
-		case "k8s", "kubernetes":
-			text, err = sweep.Kubernetes(o)
-		default:
-			return usagef("--emit %q: choose slurm or k8s", e)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = c.App.Writer.Write(text)
-		return err
+	if c.IsSet("emit") {
+		return emitSweep(c, specPath, out, pts)
 	}
 	if c.Bool("collect") {
 		return writeSummary(c, spec, pts, out, nil)
 	}
+	return runSweep(c, spec, pts, src, specPath, out)
+}
 
-	// Train and analyse.
+// listSweep prints the sweep's points (--list; only --index's with it).
+func listSweep(c *cli.Context, pts []sweep.Point) error {
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "INDEX\tNAME\tOVERRIDES")
+	for _, p := range pts {
+		if c.IsSet("index") && p.Index != c.Int("index") {
+			continue
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\n", p.Index, p.Name, p.OverridesText())
+	}
+	return w.Flush()
+}
+
+// emitSweep prints the cluster job that runs the sweep (--emit slurm|k8s).
+func emitSweep(c *cli.Context, specPath, out string, pts []sweep.Point) (err error) {
+	o := sweep.EmitOptions{Spec: specPath, Out: out, N: len(pts), Binary: c.String("binary"), JobName: c.String("job-name"),
+		CPUs: c.Int("cpus"), Time: c.String("time"), Image: c.String("image"), PVC: c.String("pvc"), Mount: c.String("mount")}
+	if c.IsSet("parallel") {
+		o.Parallel = c.Int("parallel")
+	}
+	if o.CPUs < 0 {
+		return usagef("--cpus %d: give the cores per task, or 0 for the cluster's default", o.CPUs)
+	}
+	var devs []string
+	for _, p := range pts {
+		devs = append(devs, p.Config.Run.Device)
+	}
+	if o.GPU, err = sweep.EmitDevice(c.String("devices"), devs); err != nil {
+		return usagef("%v", err)
+	}
+	var text []byte
+	switch e := c.String("emit"); e {
+	case "slurm":
+		text, err = sweep.Slurm(o)
+	case "k8s", "kubernetes":
+		text, err = sweep.Kubernetes(o)
+	default:
+		return usagef("--emit %q: choose slurm or k8s", e)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = c.App.Writer.Write(text)
+	return err
+}
+
+// sweepRunOptions reads how runSweep trains: --parallel, --threads and
+// --devices (several GPUs set the default --parallel to their number).
+func sweepRunOptions(c *cli.Context, out string) (sweep.RunOptions, error) {
 	if c.Int("parallel") < 1 {
-		return usagef("--parallel %d: give 1 or more", c.Int("parallel"))
+		return sweep.RunOptions{}, usagef("--parallel %d: give 1 or more", c.Int("parallel"))
 	}
 	if c.Int("threads") < 0 {
-		return usagef("--threads %d: give 0 (automatic) or more", c.Int("threads"))
+		return sweep.RunOptions{}, usagef("--threads %d: give 0 (automatic) or more", c.Int("threads"))
 	}
 	opt := sweep.RunOptions{Out: out, Parallel: c.Int("parallel"), Threads: c.Int("threads"), Log: c.App.ErrWriter}
 	if d := c.String("devices"); d != "" {
@@ -177,10 +191,10 @@ func sweepAction(c *cli.Context) error {
 			s = strings.TrimSpace(s)
 			dev, err := train.ParseDevice(s)
 			if err != nil {
-				return usagef("--devices: %q is not a device; give cpu or a list such as cuda:0,cuda:1", s)
+				return sweep.RunOptions{}, usagef("--devices: %q is not a device; give cpu or a list such as cuda:0,cuda:1", s)
 			}
 			if slices.Contains(opt.Devices, dev) {
-				return usagef("--devices: %s listed twice", dev)
+				return sweep.RunOptions{}, usagef("--devices: %s listed twice", dev)
 			}
 			if dev.IsCUDA() {
 				gpus++
@@ -191,17 +205,20 @@ func sweepAction(c *cli.Context) error {
 			opt.Parallel = gpus
 		}
 	}
-	if opt.Exe, err = os.Executable(); err != nil {
-		return fmt.Errorf("sweep: cannot find this program's executable to run the points: %w", err)
+	exe, err := os.Executable()
+	if err != nil {
+		return sweep.RunOptions{}, fmt.Errorf("sweep: cannot find this program's executable to run the points: %w", err)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	// One sweep per directory (internal/runlock), locked before anything is
-	// written into it: a second sweep of DIR is refused while this one
-	// runs. The tasks of a job array (--index, one point each, in parallel)
-	// share the lock, which keeps a whole sweep out while they run; each
-	// of their runs is its trainer's alone (train locks its run directory).
+	opt.Exe = exe
+	return opt, nil
+}
+
+// lockSweepDir takes out's sweep lock (internal/runlock) before anything
+// is written into it: a second sweep of out is refused while this one
+// runs. The tasks of a job array (--index, one point each, in parallel)
+// share the lock, which keeps a whole sweep out while they run; each of
+// their runs is its trainer's alone (train locks its run directory).
+func lockSweepDir(c *cli.Context, out string) (release func(), err error) {
 	lockDir := runlock.Exclusive
 	if c.IsSet("index") {
 		lockDir = runlock.Shared
@@ -209,15 +226,35 @@ func sweepAction(c *cli.Context) error {
 	lk, err := lockDir(out, "sweep directory")
 	if errors.Is(err, runlock.ErrUnsupported) {
 		fmt.Fprintf(c.App.ErrWriter, "gridgpu: note: %v; nothing stops a second sweep of it at the same time\n", err)
+		return func() {}, nil
 	} else if err != nil {
+		return nil, err
+	}
+	return lk.Release, nil
+}
+
+// runSweep trains and analyses the sweep's points (only --index's with
+// it) into out, then writes the summary; a stop signal ends it with the
+// command that continues it.
+func runSweep(c *cli.Context, spec *sweep.Spec, pts []sweep.Point, src []byte, specPath, out string) error {
+	opt, err := sweepRunOptions(c, out)
+	if err != nil {
 		return err
 	}
-	defer lk.Release()
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	release, err := lockSweepDir(c, out)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// The sweep file beside its runs, for --collect and for the record.
 	if err := data.WriteFileAtomic(filepath.Join(out, sweep.SpecFile), src); err != nil {
 		return err
 	}
 	todo := pts
+	index := c.Int("index")
 	if c.IsSet("index") {
 		todo = pts[index : index+1]
 	}
@@ -251,8 +288,8 @@ func sweepAction(c *cli.Context) error {
 			stopsig.Name(res.Signal), res.Done, res.Total, len(res.Stopped), res.NotStarted, again))
 	}
 	if len(res.Failed) > 0 {
-		return fmt.Errorf("sweep: %d of %d runs failed (%s); see DIR/runs/NAME/%s and the log it names; fix and run '%s' again to retry them",
-			len(res.Failed), res.Total, strings.Join(res.Failed, ", "), sweep.StatusFile, again)
+		return fmt.Errorf("sweep: %d of %d runs failed (%s); see DIR/%s/NAME/%s and the log it names; fix and run '%s' again to retry them",
+			len(res.Failed), res.Total, strings.Join(res.Failed, ", "), sweep.RunsDir, sweep.StatusFile, again)
 	}
 	fmt.Fprintf(stderr, "sweep: %d run(s) done (%d before this invocation) in %.1f s\n", res.Done, res.Skipped, res.TotalSecond)
 	return nil
