@@ -395,19 +395,34 @@ func (e *Engine) microbatch(b *data.Batch, m int, grad bool) error {
 // batch are its first stage. The MLP runs on R rows: the microbatch's U
 // distinct velocities, or all P states (rowsOf, distinct.go).
 func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
-	d := e.d
-	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
-	lc := e.spec.Loss
-	S := e.slots(m)
-	mean := lc.Reduction == graph.ReduceMean
 	rows := e.rowsOf(b)
-	R, Vin, idx := rows.U, e.V, devPtr(0) // MLP rows, their velocities, W's row per state
-	if rows.idx != nil {
-		Vin, idx = e.Vu, e.rowIdx
+	steps := e.forwardStages(b, m, rows)
+	steps = append(steps, e.lossStages(m, grad)...)
+	if grad {
+		steps = append(steps, e.backwardStages(rows)...)
 	}
+	return steps
+}
+
+// mlpInput is what the MLP runs on for rows: R rows of velocities Vin, and
+// idx, the row of W each state uses (0 on the P-row path, where row i is
+// state i's).
+func (e *Engine) mlpInput(rows mlpRows) (R int, Vin, idx devPtr) {
+	if rows.idx != nil {
+		return rows.U, e.Vu, e.rowIdx
+	}
+	return rows.U, e.V, 0
+}
+
+// forwardStages upload microbatch b and clear its slot block m, run the
+// MLP on its rows and the recurrence, leaving the states in e.G.
+func (e *Engine) forwardStages(b *data.Batch, m int, rows mlpRows) []stage {
+	d := e.d
+	N, H, NN, B, T := e.N, e.H, e.NN, e.B, e.T
+	R, Vin, idx := e.mlpInput(rows)
 	// The row-sized buffers (e.Wf, e.h1, ..., e.ws) may be reallocated by
 	// the upload stage (ensureRows): the stages read them when they run.
-	steps := []stage{
+	return []stage{
 		{"upload", func() error {
 			if err := e.ensureRows(R); err != nil {
 				return err
@@ -442,6 +457,18 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 		{"rnn_forward", func() error { return d.rnnForward(e.Wf, idx, e.g0, e.G, e.GP, e.nrm, e.part, B, T, N) }},
 		{"zeros", func() error { return d.reducePartials(e.part, B, 1, e.slot(m, sZeros)) }},
 	}
+}
+
+// lossStages compute the loss terms of the states in e.G into slot block
+// m and their total, and with grad the loss's gradient in the states, dG
+// (and dg0ci, the conformal term's in g0).
+func (e *Engine) lossStages(m int, grad bool) []stage {
+	d := e.d
+	P, N, B, T := e.P, e.N, e.B, e.T
+	lc := e.spec.Loss
+	S := e.slots(m)
+	mean := lc.Reduction == graph.ReduceMean
+	var steps []stage
 	// Pairwise terms (they write dG first, so they also clear it).
 	if lc.LambdaSep != 0 || lc.LambdaInv != 0 {
 		pc := graph.PairCoefficients(lc)
@@ -506,9 +533,16 @@ func (e *Engine) stages(b *data.Batch, m int, grad bool) []stage {
 	steps = append(steps, stage{"loss_finalize", func() error {
 		return d.lossFinalize(S, P, e.weights, mean)
 	}})
-	if !grad {
-		return steps
-	}
+	return steps
+}
+
+// backwardStages add the parameter gradient of the loss to e.grad, from
+// dG back through time and the MLP on its rows.
+func (e *Engine) backwardStages(rows mlpRows) []stage {
+	d := e.d
+	P, N, H, NN, B, T := e.P, e.N, e.H, e.NN, e.B, e.T
+	R, Vin, idx := e.mlpInput(rows)
+	var steps []stage
 	steps = append(steps,
 		// Backpropagation through time: DY, and on the P-row path Wf
 		// becomes dWf in place.
