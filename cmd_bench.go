@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,51 +76,13 @@ type benchConfig struct {
 
 func benchAction(c *cli.Context) error {
 	preset := c.String("preset")
-	ok := false
-	for _, p := range benchPresets {
-		ok = ok || p == preset
-	}
-	if !ok {
-		return usagef("--preset %q: choose one of %s", preset, strings.Join(benchPresets, ", "))
-	}
 	iters, warmup := c.Int("iters"), c.Int("warmup")
-	if iters < 1 || warmup < 0 {
-		return usagef("--iters must be at least 1 and --warmup at least 0 (got %d, %d)", iters, warmup)
-	}
-	if n := c.Int("threads"); n < 0 {
-		return usagef("--threads %d: must be at least 0", n)
-	} else if most := maxThreads(); n > most {
-		return usagef("--threads %d: at most %d (4 x the %d CPUs of this machine)", n, most, runtime.NumCPU())
-	} else if n > 0 {
-		runtime.GOMAXPROCS(n)
-	}
-	cfg, err := train.Preset(preset)
+	cfg, dev, err := benchSetup(c)
 	if err != nil {
 		return err
 	}
 	B, T, N, H := cfg.Data.BatchSize, cfg.Data.SeqLen, cfg.Model.Units, cfg.Model.Hidden
 	seed := c.Uint64("seed")
-	dev, err := train.ParseDevice(c.String("device"))
-	if err != nil {
-		return usagef("%v", err)
-	}
-	cfg.Run.Device = dev.String()
-	applyConfigFlags(c, &cfg, "gpu.")
-	notes, err := train.ApplyGPUEnv(&cfg.GPU, cfg.Run.Device, os.Getenv)
-	if err != nil {
-		return err
-	}
-	for _, n := range notes {
-		fmt.Fprintf(c.App.ErrWriter, "gridgpu: %s\n", n)
-	}
-	if err := cfg.GPU.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	if dev.IsCPU() {
-		if err := train.CheckMemory(B, T, N, H, 1, train.UseTrain, "choose a smaller --preset"); err != nil {
-			return fmt.Errorf("bench --preset %s: %w", preset, err)
-		}
-	}
 	eng, err := train.NewEngine(train.EngineSpec{
 		Device: dev, B: B, T: T, N: N, H: H,
 		Loss: cfg.Loss, Opt: cfg.OptConfig(), Init: graph.InitParams(N, H, seed), GPU: cfg.GPU,
@@ -190,6 +153,63 @@ func benchAction(c *cli.Context) error {
 			phases["optimiser"] += (dt - tm[graph.PhaseTotal].Seconds()) / float64(iters)
 		}
 	}
+	out.summarise(phases)
+	out.PeakRSSMB = peakRSSMB()
+	enc := json.NewEncoder(c.App.Writer)
+	return enc.Encode(out)
+}
+
+// benchSetup checks bench's flags, sets --threads, and returns the
+// preset's config with the device and the GPU settings (flags, then the
+// environment) applied.
+func benchSetup(c *cli.Context) (train.Config, train.Device, error) {
+	var cfg train.Config
+	var dev train.Device
+	preset := c.String("preset")
+	if !slices.Contains(benchPresets, preset) {
+		return cfg, dev, usagef("--preset %q: choose one of %s", preset, strings.Join(benchPresets, ", "))
+	}
+	if iters, warmup := c.Int("iters"), c.Int("warmup"); iters < 1 || warmup < 0 {
+		return cfg, dev, usagef("--iters must be at least 1 and --warmup at least 0 (got %d, %d)", iters, warmup)
+	}
+	if n := c.Int("threads"); n < 0 {
+		return cfg, dev, usagef("--threads %d: must be at least 0", n)
+	} else if most := maxThreads(); n > most {
+		return cfg, dev, usagef("--threads %d: at most %d (4 x the %d CPUs of this machine)", n, most, runtime.NumCPU())
+	} else if n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	cfg, err := train.Preset(preset)
+	if err != nil {
+		return cfg, dev, err
+	}
+	if dev, err = train.ParseDevice(c.String("device")); err != nil {
+		return cfg, dev, usagef("%v", err)
+	}
+	cfg.Run.Device = dev.String()
+	applyConfigFlags(c, &cfg, "gpu.")
+	notes, err := train.ApplyGPUEnv(&cfg.GPU, cfg.Run.Device, os.Getenv)
+	if err != nil {
+		return cfg, dev, err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(c.App.ErrWriter, "gridgpu: %s\n", n)
+	}
+	if err := cfg.GPU.Validate(); err != nil {
+		return cfg, dev, usagef("%v", err)
+	}
+	if dev.IsCPU() {
+		d := cfg.Data
+		if err := train.CheckMemory(d.BatchSize, d.SeqLen, cfg.Model.Units, cfg.Model.Hidden, 1, train.UseTrain, "choose a smaller --preset"); err != nil {
+			return cfg, dev, fmt.Errorf("bench --preset %s: %w", preset, err)
+		}
+	}
+	return cfg, dev, nil
+}
+
+// summarise sets the step-time statistics (the median is the figure
+// reported) and, from the graph's per-phase seconds, the breakdown.
+func (out *benchOutput) summarise(phases map[string]float64) {
 	sorted := append([]float64(nil), out.StepTimes...)
 	sort.Float64s(sorted)
 	out.MinSeconds, out.MaxSeconds = sorted[0], sorted[len(sorted)-1]
@@ -213,9 +233,6 @@ func benchAction(c *cli.Context) error {
 			"graph_other":     phases[graph.PhaseTotal] - named,
 		}
 	}
-	out.PeakRSSMB = peakRSSMB()
-	enc := json.NewEncoder(c.App.Writer)
-	return enc.Encode(out)
 }
 
 // maxThreads is the largest --threads bench accepts: more goroutines than
