@@ -140,27 +140,36 @@ func workersFlag(c *cli.Context) (int, error) {
 	return w, nil
 }
 
-func runAnalyze(c *cli.Context) (err error) {
-	if err := checkpointArgs(c, "out"); err != nil {
-		return err
-	}
-	opt := analysis.DefaultOptions()
+// analyzeOptions reads analyze's flags into the analysis options.
+func analyzeOptions(c *cli.Context) (opt analysis.Options, err error) {
+	opt = analysis.DefaultOptions()
 	if opt.Arenas, err = parseArenas(c.String("arena")); err != nil {
-		return err
+		return opt, err
 	}
 	if err := walkFlags(c, &opt); err != nil {
-		return err
+		return opt, err
 	}
 	if opt.Scorer, opt.Modules.MinScore, err = scorerOptions(c); err != nil {
-		return err
+		return opt, err
 	}
 	opt.Modules.MinSize = c.Int("min-module-size")
 	opt.DistanceSamples = c.Int("distance-samples")
 	if opt.Workers, err = workersFlag(c); err != nil {
-		return err
+		return opt, err
 	}
 	if err := opt.Validate(); err != nil {
-		return usagef("%v", err)
+		return opt, usagef("%v", err)
+	}
+	return opt, nil
+}
+
+func runAnalyze(c *cli.Context) (err error) {
+	if err := checkpointArgs(c, "out"); err != nil {
+		return err
+	}
+	opt, err := analyzeOptions(c)
+	if err != nil {
+		return err
 	}
 	out := c.String("out")
 	// Missing parents of --out are made, as mkdir -p would (the first
@@ -231,6 +240,27 @@ func runAnalyze(c *cli.Context) (err error) {
 		}
 		return err
 	}
+	logAnalysis(pr, res, curves, p.N, opt.Modules.MinScore)
+	var files int
+	err = report.WriteReport(out, res, report.ReportInfo{
+		Checkpoint: ckpt, Metadata: meta, Training: curves,
+		Progress: func(name string) {
+			files++
+			pr.update(fmt.Sprintf("writing %s", name))
+		},
+	}, c.Bool("overwrite"))
+	pr.finish()
+	if err != nil {
+		return err
+	}
+	pr.linef("wrote %s: summary.json, ratemaps.npz, %d figures and %s, in %.1f s",
+		out, files-3, reportPath(out), time.Since(start).Seconds())
+	return nil
+}
+
+// logAnalysis prints a line for the training curves found, each arena's
+// counts and each state space, as the report will hold them.
+func logAnalysis(pr *progress, res *analysis.Result, curves *analysis.TrainingCurves, units int, minScore float64) {
 	if curves != nil {
 		if curves.Note != "" {
 			pr.linef("training curves: none (%s)", curves.Note)
@@ -248,28 +278,13 @@ func runAnalyze(c *cli.Context) (err error) {
 			agree = "methods disagree: " + ar.Comparison.Note
 		}
 		pr.linef("arena %g m: %d of %d units with score60 > %g, %d SAC-scale module(s); %d hexagonal and %d sheared Fourier lattices, %d Fourier module(s) (%s); %d silent; %.1f%% of bins visited (%.1f s)",
-			ar.Side, len(ar.Modules.GridUnits), p.N, opt.Modules.MinScore, len(ar.Modules.Modules), countKind(ar.Fourier, analysis.LatticeHexagonal), countKind(ar.Fourier, analysis.LatticeSheared),
+			ar.Side, len(ar.Modules.GridUnits), units, minScore, len(ar.Modules.Modules), countKind(ar.Fourier, analysis.LatticeHexagonal), countKind(ar.Fourier, analysis.LatticeSheared),
 			len(ar.FourierModules.Modules), agree, len(ar.Silent), 100*ar.Coverage.VisitedFraction, ar.Seconds)
 	}
 	for _, ss := range res.StateSpaces {
 		pr.linef("state space of %s module %d (%g m arena, %d units): continuity %.2f (0: a torus, 1: none), unit phase spread %.2f (1: random)",
 			ss.Method, ss.Module, ss.Arena, len(ss.Units), ss.Continuity, ss.PhaseSpread)
 	}
-	var files int
-	err = report.WriteReport(out, res, report.ReportInfo{
-		Checkpoint: ckpt, Metadata: meta, Training: curves,
-		Progress: func(name string) {
-			files++
-			pr.update(fmt.Sprintf("writing %s", name))
-		},
-	}, c.Bool("overwrite"))
-	pr.finish()
-	if err != nil {
-		return err
-	}
-	pr.linef("wrote %s: summary.json, ratemaps.npz, %d figures and %s, in %.1f s",
-		out, files-3, reportPath(out), time.Since(start).Seconds())
-	return nil
 }
 
 // machineMemory is what the memory checks of analyze and states compare
