@@ -34,25 +34,23 @@ func trainCommand() *cli.Command {
 		trainAction, flags...)
 }
 
-func trainAction(c *cli.Context) (err error) {
-	var (
-		cfg        train.Config
-		ck         *train.Checkpoint
-		resumePath string
-	)
+// trainConfig is the effective config of a train command: the preset's,
+// or with --resume the checkpoint's (ck, read from resumePath), then
+// --config, the flags and the GPU environment overrides, validated.
+func trainConfig(c *cli.Context) (cfg train.Config, ck *train.Checkpoint, resumePath string, err error) {
 	if c.IsSet("resume") {
 		if c.IsSet("preset") {
-			return usagef("--preset and --resume do not mix: a resumed run takes its config from the checkpoint (override single values with flags or --config)")
+			return cfg, nil, "", usagef("--preset and --resume do not mix: a resumed run takes its config from the checkpoint (override single values with flags or --config)")
 		}
 		if resumePath, err = rundir.ResolveCheckpoint(c.String("resume")); err != nil {
-			return err
+			return cfg, nil, "", err
 		}
 		if ck, err = train.LoadCheckpoint(resumePath); err != nil {
-			return err
+			return cfg, nil, "", err
 		}
 		cfg = ck.Config
 	} else if cfg, err = train.LoadConfig(c.String("preset"), ""); err != nil {
-		return err
+		return cfg, nil, "", err
 	}
 	if f := c.String("config"); f != "" {
 		// Read here rather than by LoadConfig: only regular files of
@@ -60,10 +58,10 @@ func trainAction(c *cli.Context) (err error) {
 		// the process.
 		src, err := data.ReadRegularFile(f, "config file", data.MaxConfigBytes)
 		if err != nil {
-			return err
+			return cfg, nil, "", err
 		}
 		if err := train.ApplyYAML(&cfg, src, "config file "+f); err != nil {
-			return err
+			return cfg, nil, "", err
 		}
 	}
 	applyConfigFlags(c, &cfg)
@@ -71,12 +69,41 @@ func trainAction(c *cli.Context) (err error) {
 	// the overridden values are what config.yaml and checkpoints record.
 	notes, err := train.ApplyGPUEnv(&cfg.GPU, cfg.Run.Device, os.Getenv)
 	if err != nil {
-		return err
+		return cfg, nil, "", err
 	}
 	for _, n := range notes {
 		fmt.Fprintf(c.App.ErrWriter, "gridgpu: %s; config.yaml and the checkpoints record the overridden value\n", n)
 	}
 	if err := cfg.Validate(); err != nil {
+		return cfg, nil, "", err
+	}
+	return cfg, ck, resumePath, nil
+}
+
+// trainOut is the run directory a train command writes: --out, or with
+// --resume and no --out the checkpoint's run. Resuming into another run's
+// directory is refused.
+func trainOut(c *cli.Context, ck *train.Checkpoint, resumePath string) (string, error) {
+	out := c.String("out")
+	if ck != nil {
+		src := rundir.OfCheckpoint(resumePath)
+		if out == "" {
+			out = src
+		} else if !rundir.SameDir(out, src) {
+			if what := rundir.Holds(out); what != "" {
+				return "", usagef("--out %s already holds another run (%s); resuming %s there would rewrite that run's files: choose a new or empty --out, or leave --out out to continue in %s", out, what, resumePath, src)
+			}
+		}
+	}
+	if out == "" {
+		return "", usagef("no output directory: pass --out DIR")
+	}
+	return out, nil
+}
+
+func trainAction(c *cli.Context) (err error) {
+	cfg, ck, resumePath, err := trainConfig(c)
+	if err != nil {
 		return err
 	}
 	if c.Bool("dry-run") {
@@ -95,19 +122,9 @@ func trainAction(c *cli.Context) (err error) {
 	if ck != nil && (cfg.Model.Blocks != ck.Config.Model.Blocks || cfg.Model.NormBlocks() != ck.Config.Model.NormBlocks()) {
 		return usagef("checkpoint %s holds a model with blocks=%d, block_norm=%t; --blocks/--block-norm cannot change on resume", resumePath, ck.Config.Model.Blocks, ck.Config.Model.BlockNorm)
 	}
-	out := c.String("out")
-	if ck != nil {
-		src := rundir.OfCheckpoint(resumePath)
-		if out == "" {
-			out = src
-		} else if !rundir.SameDir(out, src) {
-			if what := rundir.Holds(out); what != "" {
-				return usagef("--out %s already holds another run (%s); resuming %s there would rewrite that run's files: choose a new or empty --out, or leave --out out to continue in %s", out, what, resumePath, src)
-			}
-		}
-	}
-	if out == "" {
-		return usagef("no output directory: pass --out DIR")
+	out, err := trainOut(c, ck, resumePath)
+	if err != nil {
+		return err
 	}
 	// One writer per run directory, locked before anything is written
 	// into it: a second train or resume of the same directory is refused
