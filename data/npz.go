@@ -206,32 +206,10 @@ func writeNPY(w io.Writer, a Array) error {
 	if _, err := w.Write(npyHeader(a)); err != nil {
 		return err
 	}
-	// Convert in chunks: one buffer the size of a large array would double
-	// peak memory for nothing.
-	const chunk = 1 << 16
-	buf := make([]byte, 0, 8*chunk)
 	if a.F64 != nil {
-		for i := 0; i < len(a.F64); i += chunk {
-			buf = buf[:0]
-			for _, v := range a.F64[i:min(i+chunk, len(a.F64))] {
-				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
-			}
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeFloatsLE(w, a.F64)
 	}
-	for i := 0; i < len(a.F32); i += chunk {
-		buf = buf[:0]
-		for _, v := range a.F32[i:min(i+chunk, len(a.F32))] {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		}
-		if _, err := w.Write(buf); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFloatsLE(w, a.F32)
 }
 
 // maxDeflateRatio bounds how many bytes deflate can produce per compressed

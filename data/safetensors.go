@@ -100,20 +100,12 @@ func WriteSafetensors(path string, tensors []Tensor, metadata map[string]string)
 		if _, err := w.Write(hj); err != nil {
 			return err
 		}
-		buf := make([]byte, 0, 1<<16)
 		for _, t := range tensors {
-			for _, v := range t.F32 {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-				if len(buf) == cap(buf) {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					buf = buf[:0]
-				}
+			if err := writeFloatsLE(w, t.F32); err != nil {
+				return err
 			}
 		}
-		_, err := w.Write(buf)
-		return err
+		return nil
 	})
 }
 
