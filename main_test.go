@@ -310,21 +310,13 @@ func newHostileFixture(t *testing.T) hostileFixture {
 // replaced by v, bypassing the writer's checks as a damaged file would.
 func withNaN(t *testing.T, src, dst, tensor string, v float32) string {
 	t.Helper()
-	f, err := data.ReadSafetensors(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []data.Tensor
-	for _, n := range f.Order {
-		tn := f.Tensors[n]
-		if n == tensor {
-			tn.F32[len(tn.F32)-1] = v
+	testutil.RewriteSafetensors(t, src, dst, func(ts []data.Tensor, _ map[string]string) {
+		for _, tn := range ts {
+			if tn.Name == tensor {
+				tn.F32[len(tn.F32)-1] = v
+			}
 		}
-		ts = append(ts, tn)
-	}
-	if err := data.WriteSafetensors(dst, ts, f.Metadata); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return dst
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gridgpu/gridgpu/data"
+	"github.com/gridgpu/gridgpu/internal/testutil"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
@@ -17,18 +18,9 @@ import (
 // as checkpoints written before run ids are.
 func stripRunID(t *testing.T, path string) {
 	t.Helper()
-	f, err := data.ReadSafetensors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []data.Tensor
-	for _, n := range f.Order {
-		ts = append(ts, f.Tensors[n])
-	}
-	delete(f.Metadata, "run_id")
-	if err := data.WriteSafetensors(path, ts, f.Metadata); err != nil {
-		t.Fatal(err)
-	}
+	testutil.RewriteSafetensors(t, path, path, func(_ []data.Tensor, meta map[string]string) {
+		delete(meta, "run_id")
+	})
 }
 
 // stripHistoryIDs removes the run ids from dir's config-history.yaml, as a

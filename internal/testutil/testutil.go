@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gridgpu/gridgpu/data"
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
@@ -59,4 +60,24 @@ func MetricsObjects(t testing.TB, run string) []map[string]any {
 		t.Fatal(err)
 	}
 	return objs
+}
+
+// RewriteSafetensors reads the safetensors file src, lets edit change its
+// tensors (in file order, data shared with the file read) and metadata, and
+// writes the result to dst (which may be src) through the plain writer,
+// without the trainer's checks: a damaged or older file.
+func RewriteSafetensors(t testing.TB, src, dst string, edit func(ts []data.Tensor, meta map[string]string)) {
+	t.Helper()
+	f, err := data.ReadSafetensors(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := make([]data.Tensor, len(f.Order))
+	for i, n := range f.Order {
+		ts[i] = f.Tensors[n]
+	}
+	edit(ts, f.Metadata)
+	if err := data.WriteSafetensors(dst, ts, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
 }
