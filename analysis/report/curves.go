@@ -374,47 +374,11 @@ func curvePlot(cp curvePanel, mark float64) (*plot.Plot, bool, error) {
 		if len(l.xy) == 0 {
 			continue
 		}
-		k := smoothWindow(len(l.xy))
-		style := func(ls *draw.LineStyle, col color.RGBA, w vg.Length) {
-			ls.Color, ls.Width = col, w
-			if l.dashed {
-				ls.Dashes = []vg.Length{5, 3}
-			}
+		sm, err := addCurve(p, l, cp.points)
+		if err != nil {
+			return nil, false, err
 		}
-		if k > 1 {
-			raw, err := plotter.NewLine(l.xy)
-			if err != nil {
-				return nil, false, err
-			}
-			style(&raw.LineStyle, faint(l.col), 0.8)
-			raw.LineStyle.Dashes = nil
-			p.Add(raw)
-			sm, err := plotter.NewLine(runningMedian(l.xy, k))
-			if err != nil {
-				return nil, false, err
-			}
-			style(&sm.LineStyle, l.col, 1.8)
-			p.Add(sm)
-			p.Legend.Add(l.label, sm)
-			smoothed = true
-		} else if cp.points || len(l.xy) < 15 {
-			lp, pts, err := plotter.NewLinePoints(l.xy)
-			if err != nil {
-				return nil, false, err
-			}
-			style(&lp.LineStyle, l.col, 1.5)
-			pts.GlyphStyle.Color, pts.GlyphStyle.Radius, pts.GlyphStyle.Shape = l.col, 2.5, draw.CircleGlyph{}
-			p.Add(lp, pts)
-			p.Legend.Add(l.label, lp, pts)
-		} else {
-			ln, err := plotter.NewLine(l.xy)
-			if err != nil {
-				return nil, false, err
-			}
-			style(&ln.LineStyle, l.col, 1.5)
-			p.Add(ln)
-			p.Legend.Add(l.label, ln)
-		}
+		smoothed = smoothed || sm
 		nLeg++
 	}
 	if !math.IsNaN(cp.hline) && (!logY || cp.hline > 0) {
@@ -427,7 +391,78 @@ func curvePlot(cp curvePanel, mark float64) (*plot.Plot, bool, error) {
 		p.Legend.Add(fmt.Sprintf("%s %g", cp.hlineLabel, cp.hline), hl)
 		nLeg++
 	}
-	// Room above the data for the legend.
+	curveYAxis(p, cp, logY, ylo, yhi, nLeg)
+	if xlo == xhi {
+		xlo, xhi = xlo-1, xhi+1
+	}
+	p.X.Min, p.X.Max = xlo, xhi
+	if mark >= 0 && mark >= xlo && mark <= xhi*1.001 {
+		ml, err := plotter.NewLine(plotter.XYs{{X: mark, Y: p.Y.Min}, {X: mark, Y: p.Y.Max}})
+		if err != nil {
+			return nil, false, err
+		}
+		ml.Color, ml.Dashes, ml.Width = colGrey, []vg.Length{4, 3}, 1
+		p.Add(ml)
+	}
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font.Size = 9
+	p.Legend.Padding = 1
+	return p, smoothed, nil
+}
+
+// addCurve draws one line of a panel: with many points its raw values
+// faint under their running median (reported true), with few (or points)
+// as line and dots, else as a line.
+func addCurve(p *plot.Plot, l curveLine, points bool) (bool, error) {
+	style := func(ls *draw.LineStyle, col color.RGBA, w vg.Length) {
+		ls.Color, ls.Width = col, w
+		if l.dashed {
+			ls.Dashes = []vg.Length{5, 3}
+		}
+	}
+	k := smoothWindow(len(l.xy))
+	switch {
+	case k > 1:
+		raw, err := plotter.NewLine(l.xy)
+		if err != nil {
+			return false, err
+		}
+		style(&raw.LineStyle, faint(l.col), 0.8)
+		raw.LineStyle.Dashes = nil
+		p.Add(raw)
+		sm, err := plotter.NewLine(runningMedian(l.xy, k))
+		if err != nil {
+			return false, err
+		}
+		style(&sm.LineStyle, l.col, 1.8)
+		p.Add(sm)
+		p.Legend.Add(l.label, sm)
+		return true, nil
+	case points || len(l.xy) < 15:
+		lp, pts, err := plotter.NewLinePoints(l.xy)
+		if err != nil {
+			return false, err
+		}
+		style(&lp.LineStyle, l.col, 1.5)
+		pts.GlyphStyle.Color, pts.GlyphStyle.Radius, pts.GlyphStyle.Shape = l.col, 2.5, draw.CircleGlyph{}
+		p.Add(lp, pts)
+		p.Legend.Add(l.label, lp, pts)
+	default:
+		ln, err := plotter.NewLine(l.xy)
+		if err != nil {
+			return false, err
+		}
+		style(&ln.LineStyle, l.col, 1.5)
+		p.Add(ln)
+		p.Legend.Add(l.label, ln)
+	}
+	return false, nil
+}
+
+// curveYAxis sets a panel's y range from its values' [ylo, yhi] (log or
+// linear, counts from 0), with room above the data for nLeg legend
+// entries.
+func curveYAxis(p *plot.Plot, cp curvePanel, logY bool, ylo, yhi float64, nLeg int) {
 	frac := 0.08 + 0.1*float64(nLeg)
 	if logY {
 		if ylo == yhi {
@@ -453,22 +488,6 @@ func curvePlot(cp curvePanel, mark float64) (*plot.Plot, bool, error) {
 			p.Y.Min = 0
 		}
 	}
-	if xlo == xhi {
-		xlo, xhi = xlo-1, xhi+1
-	}
-	p.X.Min, p.X.Max = xlo, xhi
-	if mark >= 0 && mark >= xlo && mark <= xhi*1.001 {
-		ml, err := plotter.NewLine(plotter.XYs{{X: mark, Y: p.Y.Min}, {X: mark, Y: p.Y.Max}})
-		if err != nil {
-			return nil, false, err
-		}
-		ml.Color, ml.Dashes, ml.Width = colGrey, []vg.Length{4, 3}, 1
-		p.Add(ml)
-	}
-	p.Legend.Top = true
-	p.Legend.TextStyle.Font.Size = 9
-	p.Legend.Padding = 1
-	return p, smoothed, nil
 }
 
 func rangeOf(v []float64) (lo, hi float64) {
