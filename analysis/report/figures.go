@@ -215,12 +215,26 @@ func agreementLine(c analysis.ModuleComparison) string {
 // module periods of both methods against arena side, and the numbers of
 // grid and hexagonal units.
 func arenasPNG(res *analysis.Result) ([]byte, error) {
-	thr := res.Options.Modules.MinScore
-	p1 := newAxes("Grid score60 against arena size", "arena side (m)", "score60", 0)
 	sides := make([]float64, len(res.Arenas))
 	for i := range res.Arenas {
 		sides[i] = res.Arenas[i].Side
 	}
+	var plots []*plot.Plot
+	for _, panel := range []func(*analysis.Result, []float64) (*plot.Plot, error){scoresByArena, periodsByArena, unitsByArena} {
+		p, err := panel(res, sides)
+		if err != nil {
+			return nil, err
+		}
+		plots = append(plots, p)
+	}
+	return gridOfPlots(plots, 4.6*vg.Inch, 3.8*vg.Inch, fmt.Sprintf("Generalisation across arenas (N = %d units)", res.N))
+}
+
+// scoresByArena: every unit's score60 against the arena side, with the
+// median, the 90th percentile and the grid threshold.
+func scoresByArena(res *analysis.Result, sides []float64) (*plot.Plot, error) {
+	thr := res.Options.Modules.MinScore
+	p1 := newAxes("Grid score60 against arena size", "arena side (m)", "score60", 0)
 	faintGrey := color.RGBA{185, 195, 215, 255}
 	for u := 0; u < res.N; u++ {
 		var xy plotter.XYs
@@ -271,7 +285,12 @@ func arenasPNG(res *analysis.Result) ([]byte, error) {
 	}
 	p1.Legend.Top = true
 	p1.X.Tick.Marker = sideTicks(sides)
+	return p1, nil
+}
 
+// periodsByArena: the modules' periods (SAC scale and Fourier) in each
+// arena.
+func periodsByArena(res *analysis.Result, sides []float64) (*plot.Plot, error) {
 	p2 := newAxes("Module periods against arena size", "arena side (m)", "period (m)", 0)
 	var sacXY, fXY plotter.XYs
 	for i := range res.Arenas {
@@ -313,7 +332,13 @@ func arenasPNG(res *analysis.Result) ([]byte, error) {
 	p2.Legend.Top = false // periods are well above 0
 	p2.X.Min, p2.X.Max = sides[0]-0.3, sides[len(sides)-1]+0.3
 	p2.X.Tick.Marker = sideTicks(sides)
+	return p2, nil
+}
 
+// unitsByArena: how many units are grid units, of each Fourier lattice and
+// silent, in each arena.
+func unitsByArena(res *analysis.Result, sides []float64) (*plot.Plot, error) {
+	thr := res.Options.Modules.MinScore
 	p3 := newAxes("Grid and lattice units against arena size", "arena side (m)", "units", 0)
 	top := 1.0
 	for k, f := range []struct {
@@ -345,7 +370,7 @@ func arenasPNG(res *analysis.Result) ([]byte, error) {
 	p3.Y.Tick.Marker = intTicks{}
 	p3.Legend.Top = true
 	p3.X.Tick.Marker = sideTicks(sides)
-	return gridOfPlots([]*plot.Plot{p1, p2, p3}, 4.6*vg.Inch, 3.8*vg.Inch, fmt.Sprintf("Generalisation across arenas (N = %d units)", res.N))
+	return p3, nil
 }
 
 // sideTicks labels the arena sides.
