@@ -37,8 +37,9 @@ func series(c *analysis.TrainingCurves, key string, f func(float64) (float64, bo
 	return xy
 }
 
-// trainingFigure is one PNG of the training section.
-type trainingFigure struct {
+// figure is one PNG of a report, drawn when it is written: its file name,
+// its caption (in the training section) and its drawing.
+type figure struct {
 	file, caption string
 	draw          func() ([]byte, error)
 }
@@ -46,7 +47,7 @@ type trainingFigure struct {
 // trainingFigures returns the summary and the figures to draw for c;
 // markStep (the analysed checkpoint's step, or -1) is marked on every
 // panel; N is the number of units.
-func trainingFigures(c *analysis.TrainingCurves, markStep float64, N int) (*analysis.TrainingSummary, []trainingFigure) {
+func trainingFigures(c *analysis.TrainingCurves, markStep float64, N int) (*analysis.TrainingSummary, []figure) {
 	s := &analysis.TrainingSummary{RunDir: c.RunDir, Malformed: c.Malformed, Superseded: c.Superseded, Weights: c.Weights,
 		WeightsNote: c.WeightsNote, Note: c.Note, Figures: []string{}}
 	if len(c.Points) == 0 {
@@ -67,14 +68,14 @@ func trainingFigures(c *analysis.TrainingCurves, markStep float64, N int) (*anal
 	if c.Weights == nil {
 		weighted = "unweighted only (" + c.WeightsNote + ")"
 	}
-	figs := []trainingFigure{
+	figs := []figure{
 		{"curves_losses.png", "Loss terms against step, " + weighted + ", and the total loss; log axes where a term spans decades (zeros are then not shown)." + mark,
 			func() ([]byte, error) { return lossCurvesPNG(c, markStep) }},
 		{"curves_optim.png", "Learning rate, gradient norm (before clipping) and dead units (zero in every state of the step's batch) against step." + mark,
 			func() ([]byte, error) { return optimCurvesPNG(c, markStep, N) }},
 	}
 	if s.EvalLines > 0 {
-		figs = append(figs, trainingFigure{"curves_eval.png", fmt.Sprintf("In-training grid evaluation (%d evaluations): grid, square and dead units, score60 and modules against step.", s.EvalLines) + mark,
+		figs = append(figs, figure{"curves_eval.png", fmt.Sprintf("In-training grid evaluation (%d evaluations): grid, square and dead units, score60 and modules against step.", s.EvalLines) + mark,
 			func() ([]byte, error) { return evalCurvesPNG(c, markStep, N) }})
 	}
 	for _, f := range figs {

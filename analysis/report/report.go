@@ -73,8 +73,37 @@ func WriteReport(dir string, res *analysis.Result, info ReportInfo, overwrite bo
 	}
 
 	sum := buildSummary(res, info)
-	// ratemaps.npz: every arena's maps, plus the first arena's under the
-	// plain names the gridscore command reads by default.
+	if info.Progress != nil {
+		info.Progress("ratemaps.npz")
+	}
+	if err := data.WriteNPZ(filepath.Join(stage, "ratemaps.npz"), ratemapArrays(res)); err != nil {
+		return err
+	}
+	for _, f := range reportFigures(res, info, &sum) {
+		if err := writeFig(f.file, f.draw); err != nil {
+			return err
+		}
+	}
+	html, err := indexHTML(&sum)
+	if err != nil {
+		return err
+	}
+	if err := write("index.html", html); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(&sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := write("summary.json", append(js, '\n')); err != nil {
+		return err
+	}
+	return publish(dir, stage, target)
+}
+
+// ratemapArrays is ratemaps.npz: every arena's maps, plus the first
+// arena's under the plain names the gridscore command reads by default.
+func ratemapArrays(res *analysis.Result) []data.Array {
 	var arrays []data.Array
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
@@ -98,76 +127,42 @@ func WriteReport(dir string, res *analysis.Result, info ReportInfo, overwrite bo
 			data.Array{Name: "bin_size_" + tag, Shape: []int{}, F64: []float64{ar.Bins.BinSize()}},
 			data.Array{Name: "visits_" + tag, Shape: []int{nb, nb}, F64: vis})
 	}
-	if info.Progress != nil {
-		info.Progress("ratemaps.npz")
-	}
-	if err := data.WriteNPZ(filepath.Join(stage, "ratemaps.npz"), arrays); err != nil {
-		return err
-	}
+	return arrays
+}
 
+// reportFigures lists a report's figures in the order they are written:
+// each arena's, generalisation across arenas, state spaces, training (which
+// also fills sum.Training), distances and coverage.
+func reportFigures(res *analysis.Result, info ReportInfo, sum *analysis.Summary) []figure {
+	var figs []figure
+	add := func(file string, draw func() ([]byte, error)) { figs = append(figs, figure{file: file, draw: draw}) }
 	minScore := res.Options.Modules.MinScore
 	for i := range res.Arenas {
 		ar := &res.Arenas[i]
 		f := sum.Arenas[i].Figures
-		if err := writeFig(f.Ratemaps, func() ([]byte, error) { return ratemapPanel(ar) }); err != nil {
-			return err
-		}
-		if err := writeFig(f.SACs, func() ([]byte, error) { return sacPanel(ar) }); err != nil {
-			return err
-		}
-		if err := writeFig(f.Histograms, func() ([]byte, error) { return histogramsPNG(ar, minScore) }); err != nil {
-			return err
-		}
-		if err := writeFig(f.Modules, func() ([]byte, error) { return modulesPNG(ar, minScore) }); err != nil {
-			return err
-		}
-		if err := writeFig(f.Fourier, func() ([]byte, error) { return fourierPNG(ar) }); err != nil {
-			return err
-		}
+		add(f.Ratemaps, func() ([]byte, error) { return ratemapPanel(ar) })
+		add(f.SACs, func() ([]byte, error) { return sacPanel(ar) })
+		add(f.Histograms, func() ([]byte, error) { return histogramsPNG(ar, minScore) })
+		add(f.Modules, func() ([]byte, error) { return modulesPNG(ar, minScore) })
+		add(f.Fourier, func() ([]byte, error) { return fourierPNG(ar) })
 	}
-	if err := writeFig(sum.Generalisation, func() ([]byte, error) { return arenasPNG(res) }); err != nil {
-		return err
-	}
+	add(sum.Generalisation, func() ([]byte, error) { return arenasPNG(res) })
 	for i := range res.StateSpaces {
 		ss := &res.StateSpaces[i]
-		if err := writeFig(sum.StateSpaces[i].Figure, func() ([]byte, error) { return stateSpacePNG(ss) }); err != nil {
-			return err
-		}
+		add(sum.StateSpaces[i].Figure, func() ([]byte, error) { return stateSpacePNG(ss) })
 	}
 	if info.Training != nil {
 		mark := -1.0
 		if st, err := strconv.ParseInt(info.Metadata["step"], 10, 64); err == nil && st >= 0 {
 			mark = float64(st)
 		}
-		ts, figs := trainingFigures(info.Training, mark, res.N)
-		for _, f := range figs {
-			if err := writeFig(f.file, f.draw); err != nil {
-				return err
-			}
-		}
+		ts, training := trainingFigures(info.Training, mark, res.N)
+		figs = append(figs, training...)
 		sum.Training = ts
 	}
-	if err := writeFig("distance.png", func() ([]byte, error) { return distancePNG(res) }); err != nil {
-		return err
-	}
-	if err := writeFig("coverage.png", func() ([]byte, error) { return coveragePNG(res) }); err != nil {
-		return err
-	}
-	html, err := indexHTML(&sum)
-	if err != nil {
-		return err
-	}
-	if err := write("index.html", html); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(&sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := write("summary.json", append(js, '\n')); err != nil {
-		return err
-	}
-	return publish(dir, stage, target)
+	add("distance.png", func() ([]byte, error) { return distancePNG(res) })
+	add("coverage.png", func() ([]byte, error) { return coveragePNG(res) })
+	return figs
 }
 
 func writeSynced(path string, b []byte) error {
