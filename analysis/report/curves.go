@@ -422,8 +422,9 @@ func addCurve(p *plot.Plot, l curveLine, points bool) (bool, error) {
 		}
 	}
 	k := smoothWindow(len(l.xy))
-	switch {
-	case k > 1:
+	smoothed := k > 1
+	shown, width := l.xy, vg.Length(1.5)
+	if smoothed {
 		raw, err := plotter.NewLine(l.xy)
 		if err != nil {
 			return false, err
@@ -431,32 +432,25 @@ func addCurve(p *plot.Plot, l curveLine, points bool) (bool, error) {
 		style(&raw.LineStyle, faint(l.col), 0.8)
 		raw.LineStyle.Dashes = nil
 		p.Add(raw)
-		sm, err := plotter.NewLine(runningMedian(l.xy, k))
-		if err != nil {
-			return false, err
-		}
-		style(&sm.LineStyle, l.col, 1.8)
-		p.Add(sm)
-		p.Legend.Add(l.label, sm)
-		return true, nil
-	case points || len(l.xy) < 15:
-		lp, pts, err := plotter.NewLinePoints(l.xy)
-		if err != nil {
-			return false, err
-		}
-		style(&lp.LineStyle, l.col, 1.5)
-		pts.GlyphStyle.Color, pts.GlyphStyle.Radius, pts.GlyphStyle.Shape = l.col, 2.5, draw.CircleGlyph{}
-		p.Add(lp, pts)
-		p.Legend.Add(l.label, lp, pts)
-	default:
-		ln, err := plotter.NewLine(l.xy)
-		if err != nil {
-			return false, err
-		}
-		style(&ln.LineStyle, l.col, 1.5)
-		p.Add(ln)
-		p.Legend.Add(l.label, ln)
+		shown, width = runningMedian(l.xy, k), 1.8
 	}
+	ln, err := plotter.NewLine(shown)
+	if err != nil {
+		return false, err
+	}
+	style(&ln.LineStyle, l.col, width)
+	p.Add(ln)
+	if smoothed || !(points || len(l.xy) < 15) {
+		p.Legend.Add(l.label, ln)
+		return smoothed, nil
+	}
+	pts, err := plotter.NewScatter(l.xy)
+	if err != nil {
+		return false, err
+	}
+	pts.GlyphStyle.Color, pts.GlyphStyle.Radius, pts.GlyphStyle.Shape = l.col, 2.5, draw.CircleGlyph{}
+	p.Add(pts)
+	p.Legend.Add(l.label, ln, pts)
 	return false, nil
 }
 
