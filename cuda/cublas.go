@@ -59,9 +59,10 @@ import "C"
 
 import "fmt"
 
-// openBLAS loads cuBLAS (gpu.gemm cublas, or cublas-tf32 for its TF32
-// tensor-core mode: faster, ~1e-3 relative error instead of ~1e-6); on the
-// device thread, with the context current (the handle binds to it).
+// openBLAS loads cuBLAS (gpu.gemm cublas; with tf32 in its TF32
+// tensor-core mode, faster at ~1e-3 relative error instead of ~1e-6: the
+// kernel lab's cublas-tf32 rows); on the device thread, with the context
+// current (the handle binds to it).
 func (dr *driver) openBLAS(tf32 bool) (string, error) {
 	var buf [256]C.char
 	t := C.int(0)

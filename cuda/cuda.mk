@@ -20,7 +20,10 @@ PTX_ARCH    ?= compute_80
 # cgo flags for the lean install; a full install puts cuda.h in /usr/include.
 CUDA_CGO    := $(if $(wildcard $(CUDA_PREFIX)/usr/include/cuda.h),CGO_CFLAGS="-I$(CUDA_PREFIX)/usr/include" CGO_LDFLAGS="-L$(CUDA_PREFIX)/usr/lib/x86_64-linux-gnu/stubs",)
 
-CUDA_KERNELS := $(wildcard cuda/kernels/*.cu)
+# The trainer's kernels (embedded in the binary) and the kernel lab's
+# variants (cuda/lab: loaded only by the lab's tests and benchmarks); both
+# have committed PTX.
+CUDA_KERNELS := $(wildcard cuda/kernels/*.cu cuda/lab/*.cu)
 CUDA_PTX     := $(CUDA_KERNELS:.cu=.ptx)
 
 .PHONY: ptx ptx-check build-cuda vet-cuda test-cuda-compile test-cuda-emu gpu-bundle gpu-check setup-cuda
@@ -29,7 +32,7 @@ CUDA_PTX     := $(CUDA_KERNELS:.cu=.ptx)
 setup-cuda:
 	scripts/setup-cuda.sh
 
-## ptx: regenerate the committed PTX from cuda/kernels/*.cu
+## ptx: regenerate the committed PTX from cuda/kernels/*.cu and cuda/lab/*.cu
 ptx:
 	@for f in $(CUDA_KERNELS); do \
 		echo "$(NVCC) -ptx -arch=$(PTX_ARCH) -o $${f%.cu}.ptx $$f"; \
@@ -64,10 +67,10 @@ test-cuda-compile:
 	$(CUDA_CGO) $(GO) test -c -tags $(CUDA_TAG) -o /dev/null ./cuda
 
 ## test-cuda-emu: run the CUDA tests (small sizes) with the kernels on a CPU emulator (cuda/emu); no GPU, no CUDA toolkit
-# The emulator #includes ../kernels/*.cu, which Go's build cache does not hash
+# The emulator #includes ../kernels/*.cu and ../lab/*.cu, which Go's build cache does not hash
 # (it hashes the package's own files): a hash of the kernels in CGO_CXXFLAGS,
 # which the cache does hash, rebuilds the emulator whenever a kernel changes.
-EMU_KERNELS_HASH = $(shell cat cuda/kernels/*.cu cuda/kernels/*.cuh | sha256sum | cut -c1-16)
+EMU_KERNELS_HASH = $(shell cat cuda/kernels/*.cu cuda/kernels/*.cuh cuda/lab/*.cu | sha256sum | cut -c1-16)
 test-cuda-emu:
 	CGO_CXXFLAGS="-O2 -g -DGRIDGPU_KERNELS_HASH=$(EMU_KERNELS_HASH)" $(GO) test -tags $(CUDA_TAG),gridgpu_cudaemu -short -timeout 30m ./cuda/
 

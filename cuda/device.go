@@ -37,23 +37,39 @@ type device struct {
 	drv     *driver
 	allocs  map[devPtr]int64
 	inUse   int64
-	// gemmReq is the requested gpu.gemm (auto, simt, cublas, 3xtf32 or
-	// cublas-tf32); blas, simt say what it resolved to.
+	// gemmReq is the requested gpu.gemm (auto, simt or cublas); blas says
+	// what it resolved to.
 	gemmReq string
 	// blas names the cuBLAS library the large products use (gpu.gemm
-	// cublas, cublas-tf32, or auto where one loads), or is empty: our own
-	// GEMM kernels.
+	// cublas, or auto where one loads), or is empty: our own FP32 GEMM
+	// kernels (gemm.cu).
 	blas string
 	// pairRowBlock selects the first pairwise kernel (pair_loss, 32 rows per
 	// block) instead of the register-tiled pair_tile: gpu.pair rowblock.
 	pairRowBlock bool
-	// simt selects the FP32 SIMT GEMM kernels instead of the 3xTF32
-	// tensor-core ones for the products that do not go to cuBLAS (gpu.gemm
-	// simt, auto and cublas: all of them FP32).
-	simt bool
 	// sync makes every launch synchronous (GRIDGPU_CUDA_SYNC=1), so that an
 	// asynchronous kernel fault is reported at the launch that caused it.
 	sync bool
+}
+
+// loadPTX loads the PTX modules of fsys that match pattern (the trainer's
+// kernels/*.ptx; the kernel lab's tests load lab/*.ptx), on the device
+// thread.
+func (d *device) loadPTX(fsys fs.FS, pattern string) error {
+	mods, err := fs.Glob(fsys, pattern)
+	if err != nil {
+		return err
+	}
+	for _, mod := range mods {
+		src, err := fs.ReadFile(fsys, mod)
+		if err != nil {
+			return err
+		}
+		if err := d.drv.load(string(src), ptxEntries(string(src))); err != nil {
+			return fmt.Errorf("cuda:%d: loading the kernels of %s (PTX for compute_80; the driver must support it): %v", d.ordinal, mod, err)
+		}
+	}
+	return nil
 }
 
 // openDevice creates a context on GPU ordinal ord (train.Device.Index) and
@@ -78,18 +94,8 @@ func openDevice(ord int, gemm, pair string) (*device, error) {
 		if d.name, err = d.drv.open(ord); err != nil {
 			return fmt.Errorf("cuda:%d: %v", ord, err)
 		}
-		mods, err := fs.Glob(kernelPTX, "kernels/*.ptx")
-		if err != nil {
+		if err := d.loadPTX(kernelPTX, "kernels/*.ptx"); err != nil {
 			return err
-		}
-		for _, mod := range mods {
-			src, err := kernelPTX.ReadFile(mod)
-			if err != nil {
-				return err
-			}
-			if err := d.drv.load(string(src), ptxEntries(string(src))); err != nil {
-				return fmt.Errorf("cuda:%d: loading the kernels of %s (PTX for compute_80; the driver must support it): %v", ord, mod, err)
-			}
 		}
 		switch pair {
 		case "", "tiled":
@@ -101,28 +107,24 @@ func openDevice(ord int, gemm, pair string) (*device, error) {
 		switch d.gemmReq = gemm; gemm {
 		case "", "auto":
 			// FP32 products: cuBLAS where a libcublas is installed, else our
-			// SIMT kernels. Not 3xTF32 by default: its products carry about
-			// 2e-6 relative error against FP32's 2e-7, and where the
+			// SIMT kernels; the products cuBLAS is not given (those with a
+			// ReLU or an accumulate-and-bias epilogue) run on the SIMT
+			// kernels. FP32 everywhere: tensor-core products (the lab's
+			// 3xTF32, about 2e-6 relative error against FP32's 2e-7) are
+			// amplified into percent-level gradient differences where the
 			// conformal-isometry term is ill-conditioned (steps with tiny
-			// speeds) the recurrence amplifies that into percent-level
-			// gradient differences (measured on an H200, cuda/NOTES.md).
-			// The products cuBLAS is not given (those with a ReLU or an
-			// accumulate-and-bias epilogue) run on the SIMT kernels, so
-			// that every product is FP32.
-			d.gemmReq, d.simt = "auto", true
+			// speeds; measured on an H200, cuda/NOTES.md).
+			d.gemmReq = "auto"
 			if d.blas, err = d.drv.openBLAS(false); err != nil {
 				d.blas = ""
 			}
-		case "3xtf32":
 		case "simt":
-			d.simt = true
-		case "cublas", "cublas-tf32":
-			d.simt = gemm == "cublas" // FP32 for the products cuBLAS is not given
-			if d.blas, err = d.drv.openBLAS(gemm == "cublas-tf32"); err != nil {
+		case "cublas":
+			if d.blas, err = d.drv.openBLAS(false); err != nil {
 				return fmt.Errorf("cuda:%d: gpu.gemm = %s: %v", ord, gemm, err)
 			}
 		default:
-			return fmt.Errorf("gpu.gemm = %q: must be one of auto, simt, cublas, 3xtf32, cublas-tf32", gemm)
+			return fmt.Errorf("gpu.gemm = %q: must be one of auto, simt, cublas", gemm)
 		}
 		return nil
 	})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/gridgpu/gridgpu/data"
@@ -85,15 +84,9 @@ func (e *Engine) Device() string {
 // gemmKind is the GEMM the large products use, as a gpu.gemm value (with
 // what auto resolved to and the cuBLAS library).
 func (e *Engine) gemmKind() string {
-	kind := "3xtf32"
-	switch {
-	case e.d.blas != "":
+	kind := "simt"
+	if e.d.blas != "" {
 		kind = "cublas " + e.d.blas
-		if strings.HasSuffix(e.d.blas, ", TF32") {
-			kind = "cublas-tf32 " + strings.TrimSuffix(e.d.blas, ", TF32")
-		}
-	case e.d.simt:
-		kind = "simt"
 	}
 	if e.d.gemmReq == "auto" {
 		return "auto: " + kind

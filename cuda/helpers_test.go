@@ -133,6 +133,41 @@ func f64s(x []float32) []float64 {
 	return y
 }
 
+// naiveProduct is the float64 reference the kernel tests compare the
+// products against: C = op(A) op(B), row-major, op(A) m x k and op(B) k x n,
+// where op(X) is X, or with transA (transB) the transpose of X as stored
+// (k x m, n x k). Every C entry sums over k in order.
+func naiveProduct(transA, transB bool, a, b []float32, m, k, n int) []float64 {
+	c := make([]float64, m*n)
+	for j := 0; j < k; j++ {
+		for i := 0; i < m; i++ {
+			x := float64(a[i*k+j])
+			if transA {
+				x = float64(a[j*m+i])
+			}
+			for o := 0; o < n; o++ {
+				y := b[j*n+o]
+				if transB {
+					y = b[o*k+j]
+				}
+				c[i*n+o] += x * float64(y)
+			}
+		}
+	}
+	return c
+}
+
+// colSums is the column sums of a (rows x n).
+func colSums(a []float32, rows, n int) []float64 {
+	s := make([]float64, n)
+	for i := 0; i < rows; i++ {
+		for o := 0; o < n; o++ {
+			s[o] += float64(a[i*n+o])
+		}
+	}
+	return s
+}
+
 // closeTo checks every element: |got - want| <= tol * (|want| + rms(want)),
 // and no NaN or Inf (an unwritten, poisoned element fails here). It reports
 // the norm-wise relative error too.

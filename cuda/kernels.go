@@ -21,9 +21,9 @@ func b64(v bool) arg {
 
 // ---- kernels/gemm.cu --------------------------------------------------------
 
-// gemmKernel launches one of gemm_nt, gemm_nn, gemm_tn and their 3xTF32
-// variants gemm_tc_* (kind) on a gx x gy x splits grid; ws is the split-K
-// workspace (0 without a split).
+// gemmKernel launches kind, one of gemm_nt, gemm_nn, gemm_tn (or a kernel
+// lab family with their tiles and arguments, the lab's gemm_tc_*), on a
+// gx x gy x splits grid; ws is the split-K workspace (0 without a split).
 func (d *device) gemmKernel(kind string, gx, gy, splits int, A, B, C, bias, ws devPtr, M, N, K, lda, ldb, ldc, kchunk, flags int) error {
 	return d.launch(kind, gx, gy, splits, 256, 0, ptr(A), ptr(B), ptr(C), ptr(bias), ptr(ws),
 		i64(M), i64(N), i64(K), i64(lda), i64(ldb), i64(ldc), i64(kchunk), i64(flags))

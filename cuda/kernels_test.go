@@ -18,111 +18,103 @@ import (
 // What a stage computes of the model or its losses is taken from package
 // reference, applied to the stage's inputs as they are on the device.
 
+// gemmFamily is one way to run the products: kernels prefix+"nt", "nn",
+// "tn" through run (device.gemm or device.gemmTiles).
+type gemmFamily struct {
+	name, prefix string
+	run          func(d *device, kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int, C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error
+}
+
+// TestGEMM checks the production products: the FP32 SIMT kernels, and
+// cuBLAS where GRIDGPU_GEMM selects it (or auto finds it). The kernel lab's
+// families have their own test (lab_test.go).
 func TestGEMM(t *testing.T) {
 	seed := freshSeed(t)
-	r := rand.New(rand.NewPCG(seed, 1))
 	e := newTestEngine(t, size{2, 3, 8, 8}, graph.PaperLoss(), seed)
+	families := []gemmFamily{{"SIMT", "gemm_", (*device).gemmTiles}}
+	if e.d.blas != "" {
+		families = append(families, gemmFamily{"cuBLAS", "gemm_", (*device).gemm})
+	}
+	for _, f := range families {
+		checkGEMM(t, e, rand.New(rand.NewPCG(seed, 1)), f)
+	}
+}
+
+// checkGEMM runs family f's three products on shapes with ragged edges,
+// split K and every epilogue, outputs poisoned beforehand, against
+// naiveProduct.
+func checkGEMM(t *testing.T, e *Engine, r *rand.Rand, f gemmFamily) {
 	type tc struct{ M, N, K int }
 	cases := []tc{{1, 1, 1}, {37, 50, 19}, {130, 257, 300}, {7, 300, 5000}, {257, 2, 1000}, {128, 128, 64}, {300, 129, 8000}}
-	// Both kernel families: 3xTF32 tensor cores (the default) and FP32 SIMT
-	// (GRIDGPU_GEMM=simt), whatever GRIDGPU_GEMM says; cuBLAS when selected.
-	modes := []bool{false, true}
-	if e.d.blas != "" {
-		modes = []bool{e.d.simt}
-	}
-	defer func(simt bool) { e.d.simt = simt }(e.d.simt)
-	for _, simt := range modes {
-		e.d.simt = simt
-		family := "3xTF32"
-		if e.d.blas != "" {
-			family = "cuBLAS"
-		} else if simt {
-			family = "SIMT"
-		}
-		for _, kind := range []string{"gemm_nt", "gemm_nn", "gemm_tn"} {
-			ta, tb := kind == "gemm_tn", kind == "gemm_nt"
-			for _, c := range cases {
-				for _, flags := range []int{0, flagAcc, flagBias | flagReLU} {
-					M, N, K := c.M, c.N, c.K
-					A, B := randSlice(r, M*K, 1), randSlice(r, K*N, 1)
-					C0, bias := randSlice(r, M*N, 1), randSlice(r, N, 1)
-					lda, ldb := K, N
-					if ta {
-						lda = M
-					}
-					if tb {
-						ldb = K
-					}
-					want := make([]float64, M*N)
-					for m := 0; m < M; m++ {
-						for n := 0; n < N; n++ {
-							var s float64
-							for k := 0; k < K; k++ {
-								var a, b float32
-								if ta {
-									a = A[k*lda+m]
-								} else {
-									a = A[m*lda+k]
-								}
-								if tb {
-									b = B[n*ldb+k]
-								} else {
-									b = B[k*ldb+n]
-								}
-								s += float64(a) * float64(b)
-							}
-							if flags&flagBias != 0 {
-								s += float64(bias[n])
-							}
-							if flags&flagAcc != 0 {
-								s += float64(C0[m*N+n])
-							}
-							if flags&flagReLU != 0 {
-								s = math.Max(s, 0)
-							}
-							want[m*N+n] = s
+	for _, op := range []string{"nt", "nn", "tn"} {
+		kind := f.prefix + op
+		ta, tb := op == "tn", op == "nt"
+		for _, c := range cases {
+			for _, flags := range []int{0, flagAcc, flagBias | flagReLU} {
+				M, N, K := c.M, c.N, c.K
+				A, B := randSlice(r, M*K, 1), randSlice(r, K*N, 1)
+				C0, bias := randSlice(r, M*N, 1), randSlice(r, N, 1)
+				lda, ldb := K, N
+				if ta {
+					lda = M
+				}
+				if tb {
+					ldb = K
+				}
+				want := naiveProduct(ta, tb, A, B, M, K, N)
+				for m := 0; m < M; m++ {
+					for n := 0; n < N; n++ {
+						s := &want[m*N+n]
+						if flags&flagBias != 0 {
+							*s += float64(bias[n])
 						}
-					}
-					splits, _ := gemmPlan(M, N, K, e.sms)
-					var dA, dB, dC, dBias, dWs devPtr
-					got := make([]float32, M*N)
-					err := e.d.run(func() error {
-						var err error
-						for _, a := range []struct {
-							p *devPtr
-							n int
-						}{{&dA, M * K}, {&dB, K * N}, {&dC, M * N}, {&dBias, N}, {&dWs, splits * M * N}} {
-							if *a.p, err = e.d.alloc(int64(4*a.n), "test"); err != nil {
-								return err
-							}
-						}
-						defer func() {
-							for _, p := range []devPtr{dA, dB, dC, dBias, dWs} {
-								e.d.free(p)
-							}
-						}()
-						e.d.upload(dA, A)
-						e.d.upload(dB, B)
-						e.d.upload(dBias, bias)
 						if flags&flagAcc != 0 {
-							e.d.upload(dC, C0)
-						} else {
-							e.d.fill(dC, nanBits, M*N)
+							*s += float64(C0[m*N+n])
 						}
-						e.d.fill(dWs, nanBits, splits*M*N)
-						if err := e.d.gemm(kind, M, N, K, dA, lda, dB, ldb, dC, N, dBias, flags, dWs, e.sms); err != nil {
+						if flags&flagReLU != 0 {
+							*s = math.Max(*s, 0)
+						}
+					}
+				}
+				splits, _ := gemmPlan(M, N, K, e.sms)
+				var dA, dB, dC, dBias, dWs devPtr
+				got := make([]float32, M*N)
+				err := e.d.run(func() error {
+					var err error
+					for _, a := range []struct {
+						p *devPtr
+						n int
+					}{{&dA, M * K}, {&dB, K * N}, {&dC, M * N}, {&dBias, N}, {&dWs, splits * M * N}} {
+						if *a.p, err = e.d.alloc(int64(4*a.n), "test"); err != nil {
 							return err
 						}
-						return e.d.download(got, dC)
-					})
-					if err != nil {
-						t.Fatal(err)
 					}
-					t.Run(family, func(t *testing.T) {
-						t.Logf("%s (%s) M=%d N=%d K=%d flags=%d splits=%d", kind, family, M, N, K, flags, splits)
-						closeTo(t, kind, got, want, 2e-5)
-					})
+					defer func() {
+						for _, p := range []devPtr{dA, dB, dC, dBias, dWs} {
+							e.d.free(p)
+						}
+					}()
+					e.d.upload(dA, A)
+					e.d.upload(dB, B)
+					e.d.upload(dBias, bias)
+					if flags&flagAcc != 0 {
+						e.d.upload(dC, C0)
+					} else {
+						e.d.fill(dC, nanBits, M*N)
+					}
+					e.d.fill(dWs, nanBits, splits*M*N)
+					if err := f.run(e.d, kind, M, N, K, dA, lda, dB, ldb, dC, N, dBias, flags, dWs, e.sms); err != nil {
+						return err
+					}
+					return e.d.download(got, dC)
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
+				t.Run(f.name, func(t *testing.T) {
+					t.Logf("%s (%s) M=%d N=%d K=%d flags=%d splits=%d", kind, f.name, M, N, K, flags, splits)
+					closeTo(t, kind, got, want, 2e-5)
+				})
 			}
 		}
 	}
@@ -545,13 +537,7 @@ func checkStage(t *testing.T, e *Engine, name string, rows mlpRows, V, X []float
 		closeTo(t, "dg0 per trajectory", e.get(t, e.dg0b, B*N), wantG0, 1e-4)
 	case "g0_backward":
 		dg0b, g0, n0 := e.get(t, e.dg0b, B*N), e.get(t, e.g0, N), e.get(t, e.n0, 1)
-		s := make([]float64, N)
-		for k := 0; k < N; k++ {
-			for b := 0; b < B; b++ {
-				s[k] += float64(dg0b[b*N+k])
-			}
-		}
-		checkGradAdd(tG0, reference.NormReLUGrad(f64s(g0), float64(n0[0]), s))
+		checkGradAdd(tG0, reference.NormReLUGrad(f64s(g0), float64(n0[0]), colSums(dg0b, B, N)))
 	case "dw_distinct":
 		// dW_u = sum over the states i of velocity u of dy_i gp_i^T.
 		DY, GP := e.get(t, e.DY, P*N), e.get(t, e.GP, P*N)
@@ -566,72 +552,23 @@ func checkStage(t *testing.T, e *Engine, name string, rows mlpRows, V, X []float
 		}
 		closeTo(t, "dW per velocity", e.get(t, e.Wf, R*NN), want, 1e-5)
 	case "colsum dB2":
-		dW := e.get(t, e.Wf, R*NN)
-		add := make([]float64, NN)
-		for u := 0; u < R; u++ {
-			for o := range add {
-				add[o] += float64(dW[u*NN+o])
-			}
-		}
-		checkGradAdd(tB2, add)
+		checkGradAdd(tB2, colSums(e.get(t, e.Wf, R*NN), R, NN))
 	case "gemm dB2":
-		DY, GP := e.get(t, e.DY, P*N), e.get(t, e.GP, P*N)
-		add := make([]float64, NN)
-		for i := 0; i < P; i++ {
-			for r := 0; r < N; r++ {
-				for c := 0; c < N; c++ {
-					add[r*N+c] += float64(DY[i*N+r]) * float64(GP[i*N+c])
-				}
-			}
-		}
-		checkGradAdd(tB2, add)
+		checkGradAdd(tB2, naiveProduct(true, false, e.get(t, e.DY, P*N), e.get(t, e.GP, P*N), N, P, N))
 	case "gemm dW2":
-		dWf, h2 := e.get(t, e.Wf, R*NN), e.get(t, e.h2, R*H)
-		add := make([]float64, NN*H)
-		for i := 0; i < R; i++ {
-			for o := 0; o < NN; o++ {
-				w := float64(dWf[i*NN+o])
-				if w == 0 {
-					continue
-				}
-				for k := 0; k < H; k++ {
-					add[o*H+k] += w * float64(h2[i*H+k])
-				}
-			}
-		}
-		checkGradAdd(tW2, add)
+		checkGradAdd(tW2, naiveProduct(true, false, e.get(t, e.Wf, R*NN), e.get(t, e.h2, R*H), NN, R, H))
 	case "gemm dh2", "gemm dh1":
 		src, W, dst, K := e.Wf, par[tW2], e.dh2, NN
 		if name == "gemm dh1" {
 			src, W, dst, K = e.dh2, par[tW1], e.dh1, H
 		}
-		dY := e.get(t, src, R*K)
-		want := make([]float64, R*H)
-		for i := 0; i < R; i++ {
-			for k := 0; k < K; k++ {
-				d := float64(dY[i*K+k])
-				if d == 0 {
-					continue
-				}
-				for o := 0; o < H; o++ {
-					want[i*H+o] += d * float64(W[k*H+o])
-				}
-			}
-		}
-		closeTo(t, name, e.get(t, dst, R*H), want, 1e-4)
+		closeTo(t, name, e.get(t, dst, R*H), naiveProduct(false, false, e.get(t, src, R*K), W, R, K, H), 1e-4)
 	case "colsum dB1", "colsum dB0":
 		src, ti := e.dh2, tB1
 		if name == "colsum dB0" {
 			src, ti = e.dh1, tB0
 		}
-		d := e.get(t, src, R*H)
-		add := make([]float64, H)
-		for i := 0; i < R; i++ {
-			for o := 0; o < H; o++ {
-				add[o] += float64(d[i*H+o])
-			}
-		}
-		checkGradAdd(ti, add)
+		checkGradAdd(ti, colSums(e.get(t, src, R*H), R, H))
 	case "gemm dW1", "gemm dW0":
 		dY, X2, ti, K := e.get(t, e.dh2, R*H), e.get(t, e.h1, R*H), tW1, H
 		if name == "gemm dW0" {
@@ -641,15 +578,7 @@ func checkStage(t *testing.T, e *Engine, name string, rows mlpRows, V, X []float
 			}
 			dY, X2, ti, K = e.get(t, e.dh1, R*H), e.get(t, vin, 2*R), tW0, 2
 		}
-		add := make([]float64, H*K)
-		for i := 0; i < R; i++ {
-			for o := 0; o < H; o++ {
-				for k := 0; k < K; k++ {
-					add[o*K+k] += float64(dY[i*H+o]) * float64(X2[i*K+k])
-				}
-			}
-		}
-		checkGradAdd(ti, add)
+		checkGradAdd(ti, naiveProduct(true, false, dY, X2, H, R, K))
 	case "relu_mask h2", "relu_mask h1":
 		d, h := e.dh2, e.h2
 		if name == "relu_mask h1" {

@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Launch plans (grid shapes, shared memory, split-K) and the composite
@@ -32,17 +31,20 @@ func gemmPlan(M, N, K, sms int) (splits, kchunk int) {
 // gemm computes C = op(A) op(B) (+ epilogue) with kernel kind ("gemm_nt",
 // "gemm_nn", "gemm_tn"); ws must hold splits*M*N floats when K is split.
 // The products run on cuBLAS where gpu.gemm selected it (and the epilogue
-// allows), else on the 3xTF32 tensor-core kernels (gemm_tc_*) or, with
-// d.simt, the FP32 SIMT ones; both families have the same tiles, so the same
-// plan and workspace.
+// allows), else on the FP32 SIMT kernels (gemmTiles).
 func (d *device) gemm(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int,
 	C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error {
 	if d.blas != "" && flags&flagReLU == 0 && flags != flagAcc|flagBias {
 		return d.gemmBLAS(kind, M, N, K, A, lda, B, ldb, C, ldc, bias, flags)
 	}
-	if !d.simt {
-		kind = "gemm_tc_" + strings.TrimPrefix(kind, "gemm_")
-	}
+	return d.gemmTiles(kind, M, N, K, A, lda, B, ldb, C, ldc, bias, flags, ws, sms)
+}
+
+// gemmTiles runs a product on a family of tile kernels sharing
+// gemm_tiles.cuh (the SIMT gemm_*, or the kernel lab's gemm_tc_*), named by
+// kind: the same tiles, so the same split-K plan and workspace.
+func (d *device) gemmTiles(kind string, M, N, K int, A devPtr, lda int, B devPtr, ldb int,
+	C devPtr, ldc int, bias devPtr, flags int, ws devPtr, sms int) error {
 	splits, kchunk := gemmPlan(M, N, K, sms)
 	gx, gy := ceilDiv(N, 128), ceilDiv(M, 128)
 	if splits == 1 {

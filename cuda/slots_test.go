@@ -20,28 +20,34 @@ import (
 	"github.com/gridgpu/gridgpu/reference"
 )
 
-func readKernel(t *testing.T, name string) string {
+func readKernel(t *testing.T, path string) string {
 	t.Helper()
-	src, err := os.ReadFile("kernels/" + name)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(src)
 }
 
+// kernelDirs hold the kernel sources: the trainer's (embedded in the
+// binary) and the kernel lab's variants.
+var kernelDirs = []string{"kernels", "lab"}
+
 // kernelFiles lists the kernel sources with suffix ext (".cu": one PTX
-// module each; ".cuh": headers they include), sorted.
+// module each; ".cuh": headers they include) of kernelDirs, as paths from
+// the package directory, sorted.
 func kernelFiles(t *testing.T, ext string) []string {
 	t.Helper()
-	files, err := filepath.Glob("kernels/*" + ext)
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, dir := range kernelDirs {
+		f, err := filepath.Glob(dir + "/*" + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f...)
 	}
 	if len(files) == 0 {
 		t.Fatalf("no kernels/*%s", ext)
-	}
-	for i, f := range files {
-		files[i] = filepath.Base(f)
 	}
 	sort.Strings(files)
 	return files
@@ -234,15 +240,17 @@ func TestZeroEpsMatchesReference(t *testing.T) {
 func kernelParams(t *testing.T) map[string]int {
 	out := map[string]int{}
 	in := map[string]string{}
+	tiles := readKernel(t, "kernels/gemm_tiles.cuh")
+	i := strings.Index(tiles, "#define GEMM_ARGS")
+	end := strings.Index(tiles, "#define GEMM_PASS")
+	if i < 0 || end < i {
+		t.Fatal("kernels/gemm_tiles.cuh: no #define GEMM_ARGS before GEMM_PASS")
+	}
+	gemmArgs := strings.ReplaceAll(strings.ReplaceAll(tiles[i+len("#define GEMM_ARGS"):end], "\\", ""), "\n", " ")
 	sig := regexp.MustCompile(`extern "C" __global__ void(?:\s+__launch_bounds__\([^)]*\))?\s+(\w+)\(([^)]*)\)`)
 	for _, f := range kernelFiles(t, ".cu") {
-		src := readKernel(t, f)
-		// GEMM_ARGS is a multi-line macro: count its commas.
-		if i := strings.Index(src, "#define GEMM_ARGS"); i >= 0 {
-			body := src[i:]
-			end := strings.Index(body, "#define GEMM_PASS")
-			src = strings.ReplaceAll(src, "(GEMM_ARGS)", "("+strings.ReplaceAll(strings.ReplaceAll(body[len("#define GEMM_ARGS"):end], "\\", ""), "\n", " ")+")")
-		}
+		// GEMM_ARGS (gemm_tiles.cuh) is a multi-line macro: count its commas.
+		src := strings.ReplaceAll(readKernel(t, f), "(GEMM_ARGS)", "("+gemmArgs+")")
 		for _, m := range sig.FindAllStringSubmatch(src, -1) {
 			if other, dup := in[m[1]]; dup {
 				t.Errorf("kernel %s is defined in both %s and %s", m[1], other, f)
@@ -267,7 +275,7 @@ func TestKernelSourcesListed(t *testing.T) {
 		ptx[i] = strings.TrimSuffix(ptx[i], ".ptx")
 	}
 	if strings.Join(cu, " ") != strings.Join(ptx, " ") {
-		t.Errorf("kernels/*.cu are %v but kernels/*.ptx are %v: run make ptx, and remove the PTX of a removed source", cu, ptx)
+		t.Errorf("the .cu files are %v but the .ptx files are %v: run make ptx, and remove the PTX of a removed source", cu, ptx)
 	}
 
 	src, err := os.ReadFile("emu/emu.cc")
@@ -275,12 +283,12 @@ func TestKernelSourcesListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var included []string
-	for _, m := range regexp.MustCompile(`(?m)^#include "\.\./kernels/(\w+)\.cu"`).FindAllSubmatch(src, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^#include "\.\./((?:kernels|lab)/\w+)\.cu"`).FindAllSubmatch(src, -1) {
 		included = append(included, string(m[1]))
 	}
 	sort.Strings(included)
 	if strings.Join(cu, " ") != strings.Join(included, " ") {
-		t.Errorf("emu/emu.cc includes kernels %v; kernels/*.cu are %v", included, cu)
+		t.Errorf("emu/emu.cc includes kernels %v; the .cu files are %v", included, cu)
 	}
 	table := map[string]bool{}
 	for _, m := range regexp.MustCompile(`\bK\((\w+)\),`).FindAllSubmatch(src, -1) {
@@ -294,7 +302,7 @@ func TestKernelSourcesListed(t *testing.T) {
 	}
 	for k := range table {
 		if _, ok := params[k]; !ok {
-			t.Errorf("emu/emu.cc's table has %s, which no kernels/*.cu defines", k)
+			t.Errorf("emu/emu.cc's table has %s, which no .cu file defines", k)
 		}
 	}
 }

@@ -3,10 +3,10 @@
 # the repository root, with .gpu/ built beforehand by `make gpu-bundle` (the
 # GPU machine needs no Go toolchain). Stages, each under its own timeout:
 #   1. nvidia-smi -L
-#   1b. the default kernels first: the 3xTF32 GEMM's tests, then the stage
-#      tests (pair_tile and the first pairwise kernel). A default that fails
-#      here is replaced for the rest of the run by its predecessor
-#      (GRIDGPU_GEMM=simt, GRIDGPU_PAIR=rowblock), and the summary says so.
+#   1b. the default pairwise kernel first: the stage tests (pair_tile and the
+#      first pairwise kernel). If pair_tile fails here and the first kernel
+#      passes, the rest of the run uses the first (GRIDGPU_PAIR=rowblock),
+#      and the summary says so.
 #   2. kernel tests and small whole-step tests (GPU vs CPU graph), -short
 #   2b. the distinct-velocity path (the MLP on the U distinct velocities of
 #      a permute-augmented microbatch) against the float64 CPU graph and the
@@ -21,7 +21,9 @@
 #   4b. the same benchmarks with the previous kernels (GRIDGPU_GEMM=simt,
 #      GRIDGPU_PAIR=rowblock), for comparison on the same card
 #   5. the same with cuBLAS for the large products (GRIDGPU_GEMM=cublas)
-#   5b. cuBLAS in TF32 mode: its error against the CPU graph, its speed
+#   5b. the kernel lab (cuda/lab): its 3xTF32 GEMM's check, and the three
+#      large products in every family side by side (simt, 3xtf32, cublas,
+#      cublas-tf32)
 #   5c. CLI smoke: train --device cuda:0, resume that checkpoint on the CPU
 #   6. the PyTorch baseline (eager, --device cuda) at paper size, same card
 #   7. summary table (also OUTDIR/summary.json)
@@ -48,17 +50,9 @@ nvidia-smi -L | tee "$OUT/nvidia-smi.txt"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee -a "$OUT/nvidia-smi.txt"
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
-stage "kernels first: 3xTF32 GEMM tests (opt-in GEMM), stage tests (pair_tile and rowblock)"
+stage "pairwise kernel first: stage tests (pair_tile and rowblock)"
 DEFAULT_GEMM=auto
 DEFAULT_PAIR=tiled
-timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestGEMM/3xTF32' -test.timeout 55s >"$OUT/tests_new_gemm.txt" 2>&1
-RC[new_gemm]=$?
-if [[ ${RC[new_gemm]} != 0 ]] || ! grep -q -- '--- PASS: TestGEMM/3xTF32' "$OUT/tests_new_gemm.txt"; then
-	echo "3xTF32 GEMM tests FAILED (gpu.gemm 3xtf32 is opt-in; the default is auto: cuBLAS FP32 or SIMT)"
-	grep -E -- '--- FAIL|relative error|panic' "$OUT/tests_new_gemm.txt" | head -20
-else
-	echo "3xTF32 GEMM tests passed ($(grep -c -- '--- PASS: TestGEMM/3xTF32' "$OUT/tests_new_gemm.txt") cases)"
-fi
 timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestStages' -test.timeout 55s >"$OUT/tests_new_pair.txt" 2>&1
 RC[new_pair]=$?
 grep -E -- '^\s*--- (PASS|FAIL): TestStages' "$OUT/tests_new_pair.txt"
@@ -110,12 +104,13 @@ GRIDGPU_GEMM=cublas GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_cublas.json" \
 	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper$' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_cublas.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
 RC[bench_cublas]=${PIPESTATUS[0]}
 
-stage "cuBLAS TF32 (GRIDGPU_GEMM=cublas-tf32): errors vs the CPU graph (reported, tolerance 1e-2), benchmark"
-GRIDGPU_GEMM=cublas-tf32 GRIDGPU_TEST_TOL=1e-2 timeout 45 "$BUNDLE/cuda.test" -test.v -test.run 'TestStepVsGraph/B16' -test.timeout 40s 2>&1 | tee "$OUT/tests_tf32.txt" | grep -E -- '^--- |^PASS|^FAIL|panic'
-RC[tests_tf32]=${PIPESTATUS[0]}
-GRIDGPU_GEMM=cublas-tf32 GRIDGPU_BENCH_JSON="$OUT/bench_gridgpu_tf32.json" \
-	timeout 45 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'StepPaper$' -test.benchtime 10x -test.v 2>&1 | tee "$OUT/bench_tf32.txt" | grep -E 'Benchmark|s/step|FAIL|panic'
-RC[bench_tf32]=${PIPESTATUS[0]}
+stage "kernel lab (cuda/lab): the 3xTF32 GEMM's check; the large products in every family (simt, 3xtf32, cublas, cublas-tf32)"
+timeout 60 "$BUNDLE/cuda.test" -test.v -test.short -test.run 'TestLab' -test.timeout 55s >"$OUT/tests_lab.txt" 2>&1
+RC[tests_lab]=$?
+grep -E -- '^--- (PASS|FAIL)|^FAIL|panic' "$OUT/tests_lab.txt"
+GRIDGPU_LAB_JSON="$OUT/bench_lab_gemm.json" \
+	timeout 60 "$BUNDLE/cuda.test" -test.run '^$' -test.bench 'LabGEMMPaper' -test.benchtime 1x -test.v 2>&1 | tee "$OUT/bench_lab.txt" | grep -E 'TFLOP|skipped|FAIL|panic'
+RC[bench_lab]=${PIPESTATUS[0]}
 
 stage "CLI: train on cuda:0 (smoke preset), resume the checkpoint on the CPU"
 timeout 30 "$BUNDLE/gridgpu-cuda" train --preset smoke --device cuda:0 --steps 200 --out "$OUT/train_smoke" >"$OUT/train_cuda.txt" 2>&1
@@ -162,7 +157,7 @@ try:
     dflt = open(os.path.join(out, "defaults.txt")).read().split()
 except Exception:
     dflt = ["?", "?"]
-gt = load("bench_gridgpu_tf32.json")
+lab = load("bench_lab_gemm.json")
 def maxerr(name):
     try:
         errs = [float(x) for x in re.findall(r"(?:relative error|within) ([0-9.e+-]+)", open(os.path.join(out, name)).read())]
@@ -184,30 +179,23 @@ p6, f6 = count("tests_distinct.txt")
 s = {"card": card, "stage_exit_codes": rc, "tests_passed": p1 + p2, "tests_failed": f1 + f2,
      "cublas_tests_passed": p3, "cublas_tests_failed": f3,
      "default_gemm": dflt[0], "default_pairwise": dflt[1]}
-p4, f4 = count("tests_new_gemm.txt")
+p4, f4 = count("tests_lab.txt")
 p5, f5 = count("tests_new_pair.txt")
-s["new_gemm_tests_passed"], s["new_gemm_tests_failed"] = p4, f4
+s["lab_tests_passed"], s["lab_tests_failed"] = p4, f4
 s["stage_tests_passed"], s["stage_tests_failed"] = p5, f5
 s["distinct_tests_passed"], s["distinct_tests_failed"] = p6, f6
 s["distinct_max_relative_error"] = maxerr("tests_distinct.txt")
-if gs:
-    s["gridgpu_simt_s_per_step"] = gs["seconds_per_step"]
-    s["gridgpu_simt_stage_ms"] = gs["stage_ms_one_microbatch"]
+# Summary keys taken from a benchmark's JSON: {summary key: its key}.
+for src, keys in ((gs, {"gridgpu_simt_s_per_step": "seconds_per_step", "gridgpu_simt_stage_ms": "stage_ms_one_microbatch"}),
+                  (pair, {"pair_ms_per_microbatch": "ms_per_microbatch", "pair_tflops": "tflops", "pair_stage_ms": "stage_ms"}),
+                  (pairold, {"pair_ms_per_microbatch_rowblock": "ms_per_microbatch", "pair_stage_ms_rowblock": "stage_ms"}),
+                  (gb, {"gridgpu_cublas_s_per_step": "seconds_per_step", "gridgpu_cublas_stage_ms": "stage_ms_one_microbatch"})):
+    if src:
+        s.update({k: src[v] for k, v in keys.items()})
 if gemms:
     s["gemm_tflops_simt"] = gemms
-if pair:
-    s["pair_ms_per_microbatch"] = pair["ms_per_microbatch"]
-    s["pair_tflops"] = pair["tflops"]
-    s["pair_stage_ms"] = pair["stage_ms"]
-if pairold:
-    s["pair_ms_per_microbatch_rowblock"] = pairold["ms_per_microbatch"]
-    s["pair_stage_ms_rowblock"] = pairold["stage_ms"]
-if gt:
-    s["gridgpu_tf32_s_per_step"] = gt["seconds_per_step"]
-    s["tf32_max_relative_error_vs_cpu"] = maxerr("tests_tf32.txt")
-if gb:
-    s["gridgpu_cublas_s_per_step"] = gb["seconds_per_step"]
-    s["gridgpu_cublas_stage_ms"] = gb["stage_ms_one_microbatch"]
+if lab:
+    s["lab_gemm_tflops"] = lab
 if g:
     s["gridgpu_s_per_step"] = g["seconds_per_step"]
     s["gridgpu_s_per_microbatch"] = g["seconds_per_step"] / g["microbatches"]
@@ -252,7 +240,7 @@ def f(x, fmt="{:.4f}"):
     return "n/a" if x is None else fmt.format(x)
 def row(label, per_microbatch, per_step, gib, note=""):
     print(f"{label:28s}{f(per_microbatch):>14s}{f(per_step):>14s}{f(gib, '{:.2f}'):>10s}" + (f"  {note}" if note else ""))
-print(f"card: {card}; defaults this run: GEMM {s['default_gemm']}, pairwise {s['default_pairwise']} (3xTF32 GEMM tests {p4} passed, {f4} failed; stage tests {p5} passed, {f5} failed)")
+print(f"card: {card}; defaults this run: GEMM {s['default_gemm']}, pairwise {s['default_pairwise']} (stage tests {p5} passed, {f5} failed; kernel lab tests {p4} passed, {f4} failed)")
 print(f"tests: {s['tests_passed']} passed, {s['tests_failed']} failed (cuBLAS path: {p3} passed, {f3} failed); stage exit codes {rc}")
 print(f"{'':28s}{'s/microbatch':>14s}{'s/step(2 mb)':>14s}{'peak GiB':>10s}")
 print(f"distinct-velocity path: {p6} tests passed, {f6} failed, largest error reported {f(s['distinct_max_relative_error'], '{:.1e}')}")
@@ -264,8 +252,6 @@ if gs:
     row("gridgpu (previous kernels)", gs['seconds_per_step'] / 2, gs['seconds_per_step'], gs['engine_buffer_bytes'] / 2**30)
 if gb:
     row("gridgpu (cuda, cuBLAS GEMM)", gb['seconds_per_step'] / 2, gb['seconds_per_step'], gb['engine_buffer_bytes'] / 2**30)
-if gt:
-    row("gridgpu (cuda, cuBLAS TF32)", gt['seconds_per_step'] / 2, gt['seconds_per_step'], gt['engine_buffer_bytes'] / 2**30, f"max rel. error vs CPU {f(s['tf32_max_relative_error_vs_cpu'], '{:.1e}')}")
 for name in ("torch_eager", "torch_compile"):
     if name + "_s_per_microbatch" in s:
         m = s[name + "_s_per_microbatch"]
@@ -283,6 +269,8 @@ if gemm:
     print("GEMM alone (TFLOP/s): " + ", ".join(f"{k}: {v:.1f}" for k, v in gemm.items()))
 if gemms:
     print("GEMM alone, SIMT (TFLOP/s): " + ", ".join(f"{k}: {v:.1f}" for k, v in gemms.items()))
+for fam, rates in (lab or {}).items():
+    print(f"kernel lab, {fam} (TFLOP/s): " + ", ".join(f"{k}: {v:.1f}" for k, v in rates.items()))
 if pair or pairold:
     print(f"pairwise stages per microbatch: {f(pair and pair['ms_per_microbatch'], '{:.3f}')} ms default, {f(pairold and pairold['ms_per_microbatch'], '{:.3f}')} ms rowblock")
 for name, st in (("default", g), ("previous", gs)):

@@ -14,18 +14,16 @@ import (
 type GPUConfig struct {
 	// GEMM selects the large matrix products (the last MLP layer forward,
 	// its weight and input gradients).
-	GEMM string `yaml:"gemm" json:"gemm" flag:"gpu-gemm" usage:"CUDA: the large matrix products: auto (cuBLAS FP32 where a libcublas loads, else simt), simt (own FP32 kernels), cublas (FP32, requires libcublas), 3xtf32 (own tensor-core kernels, ~2e-6 relative error) or cublas-tf32 (TF32, ~1e-3: for speed measurements); ignored on the CPU"`
+	GEMM string `yaml:"gemm" json:"gemm" flag:"gpu-gemm" usage:"CUDA: the large matrix products: auto (cuBLAS FP32 where a libcublas loads, else simt), simt (own FP32 kernels) or cublas (FP32, requires libcublas); ignored on the CPU"`
 	// Pair selects the pairwise-loss kernel.
 	Pair string `yaml:"pair" json:"pair" flag:"gpu-pair" usage:"CUDA: the pairwise-loss kernel: tiled (register-tiled; for N > 128 rowblock runs instead) or rowblock (the first kernel, 32 rows per block); ignored on the CPU"`
 }
 
 // Values of gpu.gemm and gpu.pair.
 const (
-	GEMMAuto       = "auto"
-	GEMMSIMT       = "simt"
-	GEMMCuBLAS     = "cublas"
-	GEMM3xTF32     = "3xtf32"
-	GEMMCuBLASTF32 = "cublas-tf32"
+	GEMMAuto   = "auto"
+	GEMMSIMT   = "simt"
+	GEMMCuBLAS = "cublas"
 
 	PairTiled    = "tiled"
 	PairRowBlock = "rowblock"
@@ -33,9 +31,24 @@ const (
 
 // GEMMKinds and PairKinds list the allowed values, the default first.
 var (
-	GEMMKinds = []string{GEMMAuto, GEMMSIMT, GEMMCuBLAS, GEMM3xTF32, GEMMCuBLASTF32}
+	GEMMKinds = []string{GEMMAuto, GEMMSIMT, GEMMCuBLAS}
 	PairKinds = []string{PairTiled, PairRowBlock}
 )
+
+// labGEMM are former gpu.gemm values whose products live on in the kernel
+// lab (cuda/lab), for study, and no longer train: a config naming one is
+// told so.
+var labGEMM = map[string]bool{"3xtf32": true, "cublas-tf32": true}
+
+// notOneOf is the error for a value v outside allowed, set as the setting
+// says (`gpu.gemm (--gpu-gemm) = "x"`, `GRIDGPU_GEMM="x"`).
+func notOneOf(setting, v string, allowed []string) string {
+	msg := fmt.Sprintf("%s: must be one of %s", setting, strings.Join(allowed, ", "))
+	if labGEMM[v] {
+		msg += fmt.Sprintf(" (%s is a variant of the kernel lab, cuda/lab, measured by its benchmarks, not a training choice)", v)
+	}
+	return msg
+}
 
 // DefaultGPU is every preset's gpu section.
 func DefaultGPU() GPUConfig { return GPUConfig{GEMM: GEMMAuto, Pair: PairTiled} }
@@ -50,7 +63,7 @@ func (g GPUConfig) Validate() error {
 	}{{"gpu.gemm", g.GEMM, GEMMKinds}, {"gpu.pair", g.Pair, PairKinds}} {
 		if !slices.Contains(k.allowed, k.v) {
 			f, _ := FieldByPath(k.path)
-			errs = append(errs, fmt.Sprintf("%s (--%s) = %q: must be one of %s", k.path, f.Flag, k.v, strings.Join(k.allowed, ", ")))
+			errs = append(errs, notOneOf(fmt.Sprintf("%s (--%s) = %q", k.path, f.Flag, k.v), k.v, k.allowed))
 		}
 	}
 	if len(errs) > 0 {
@@ -82,7 +95,7 @@ func (g *GPUConfig) ApplyEnv(getenv func(string) string) ([]string, error) {
 			continue
 		}
 		if !slices.Contains(o.allowed, v) {
-			return notes, fmt.Errorf("%s=%q: must be one of %s (it overrides %s)", o.env, v, strings.Join(o.allowed, ", "), o.path)
+			return notes, fmt.Errorf("%s (it overrides %s)", notOneOf(fmt.Sprintf("%s=%q", o.env, v), v, o.allowed), o.path)
 		}
 		if v != *o.field {
 			notes = append(notes, fmt.Sprintf("%s=%s overrides %s (%s -> %s)", o.env, v, o.path, *o.field, v))

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -37,8 +38,16 @@ func TestGPUSection(t *testing.T) {
 	bad, _ := Preset("paper")
 	bad.GPU.GEMM = "tf32"
 	err = bad.Validate()
-	if err == nil || err.Error() != `gpu.gemm (--gpu-gemm) = "tf32": must be one of auto, simt, cublas, 3xtf32, cublas-tf32` {
+	if err == nil || err.Error() != `gpu.gemm (--gpu-gemm) = "tf32": must be one of auto, simt, cublas` {
 		t.Errorf("bad gemm: %v", err)
+	}
+	// A former value whose kernels moved to the lab says so.
+	for _, v := range []string{"3xtf32", "cublas-tf32"} {
+		bad.GPU.GEMM = v
+		want := fmt.Sprintf(`gpu.gemm (--gpu-gemm) = %q: must be one of auto, simt, cublas (%s is a variant of the kernel lab, cuda/lab, measured by its benchmarks, not a training choice)`, v, v)
+		if err := bad.Validate(); err == nil || err.Error() != want {
+			t.Errorf("lab gemm %s: %v", v, err)
+		}
 	}
 	bad.GPU = GPUConfig{GEMM: GEMMAuto, Pair: "tile"}
 	if err := bad.Validate(); err == nil || err.Error() != `gpu.pair (--gpu-pair) = "tile": must be one of tiled, rowblock` {

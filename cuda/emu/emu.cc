@@ -270,8 +270,9 @@ static inline void emu_mma_tf32(float *c, const unsigned *a, const unsigned *b) 
     }
 }
 
-// Every kernels/*.cu file (one PTX module each on the GPU; here one
-// translation unit). TestKernelSourcesListed checks that none is missing.
+// Every kernels/*.cu and lab/*.cu file (one PTX module each on the GPU;
+// here one translation unit). TestKernelSourcesListed checks that none is
+// missing.
 #include "../kernels/capacity.cu"
 #include "../kernels/conformal.cu"
 #include "../kernels/gemm.cu"
@@ -281,6 +282,8 @@ static inline void emu_mma_tf32(float *c, const unsigned *a, const unsigned *b) 
 #include "../kernels/pair.cu"
 #include "../kernels/recurrence.cu"
 #include "../kernels/reduce.cu"
+// The kernel lab's variants (cuda/lab), for its checks.
+#include "../lab/gemm_tc.cu"
 
 // ---- dispatch ----------------------------------------------------------------
 template <class T>
