@@ -131,3 +131,70 @@ func TestBlockDiagonal(t *testing.T) {
 		t.Error("an off-block weight or bias went unnoticed")
 	}
 }
+
+// TestInitParts checks InitSpec.Parts: the start is block-diagonal, each
+// block of every tensor is the fresh draw of its part (seed + 1000 k) read
+// at its offset, the other entries are zero; Parts 0 and 1 are the one
+// network; Blocks still masks on top.
+func TestInitParts(t *testing.T) {
+	spec := InitSpec{Kind: InitIdentity, Scale: 0.1, G0: G0Abs}
+	const N, H, K, seed = 12, 9, 3, 5
+	spec.Parts = K
+	p := InitParamsSpec(N, H, seed, spec)
+	if !BlockDiagonal(p, K) {
+		t.Fatal("W(v) is not block-diagonal in the parts")
+	}
+	n, h := N/K, H/K
+	for k := 0; k < K; k++ {
+		q := InitParamsSpec(n, h, seed+uint64(k*PartSeedStride), InitSpec{Kind: InitIdentity, Scale: 0.1, G0: G0Abs})
+		u0, h0 := k*n, k*h // the part's first unit and hidden unit
+		for i := 0; i < h; i++ {
+			for j := 0; j < 2; j++ {
+				eq(t, "W0", p.W0[(h0+i)*2+j], q.W0[i*2+j])
+			}
+			eq(t, "B0", p.B0[h0+i], q.B0[i])
+			eq(t, "B1", p.B1[h0+i], q.B1[i])
+			for j := 0; j < H; j++ {
+				want := float32(0)
+				if j >= h0 && j < h0+h {
+					want = q.W1[i*h+j-h0]
+				}
+				eq(t, "W1", p.W1[(h0+i)*H+j], want)
+			}
+		}
+		for i := 0; i < n; i++ {
+			eq(t, "G0", p.G0[u0+i], q.G0[i])
+			for j := 0; j < n; j++ {
+				r, rq := (u0+i)*N+u0+j, i*n+j
+				eq(t, "B2", p.B2[r], q.B2[rq])
+				for m := 0; m < H; m++ {
+					want := float32(0)
+					if m >= h0 && m < h0+h {
+						want = q.W2[rq*h+m-h0]
+					}
+					eq(t, "W2", p.W2[r*H+m], want)
+				}
+			}
+		}
+	}
+	one := InitSpec{Kind: InitIdentity, Scale: 0.1, G0: G0Abs}
+	a := InitParamsSpec(N, H, seed, one)
+	one.Parts = 1
+	b := InitParamsSpec(N, H, seed, one)
+	for i, x := range a.Slices() {
+		for k := range x {
+			eq(t, ParamNames[i], b.Slices()[i][k], x[k])
+		}
+	}
+	spec.Blocks = 6
+	if !BlockDiagonal(InitParamsSpec(N, H, seed, spec), 6) {
+		t.Error("Parts 3 with Blocks 6: W(v) not block-diagonal in 6 blocks")
+	}
+}
+
+func eq(t *testing.T, what string, got, want float32) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s: %g, want %g", what, got, want)
+	}
+}

@@ -126,7 +126,15 @@ type InitSpec struct {
 	// BlockNorm with Blocks > 1 also normalises each block on its own
 	// (Params.NormBlocks = Blocks).
 	BlockNorm bool
+	// Parts > 1 starts from that many independent networks of N/Parts
+	// units and H/Parts hidden units side by side (JoinParams with gains
+	// 1): part k drawn as this spec says from seed + PartSeedStride*k.
+	// Training couples them unless Blocks keeps W(v) block-diagonal.
+	Parts int
 }
+
+// PartSeedStride separates the seeds of the parts of InitSpec.Parts.
+const PartSeedStride = 1000
 
 // DefaultInit is PyTorch's initialisation with g0 ~ N(0,1), an
 // assumption: the paper does not say how it initialised.
@@ -154,8 +162,21 @@ func InitParams(N, H int, seed uint64) *Params {
 
 // InitParamsSpec draws parameters as spec says (see InitSpec). Every kind
 // makes the same random draws from seed and then transforms them, so two
-// specs differ only by that transformation.
+// specs differ only by that transformation (Parts > 1 draws each part so).
+// N and H must be multiples of spec.Parts.
 func InitParamsSpec(N, H int, seed uint64, spec InitSpec) *Params {
+	if k := spec.Parts; k > 1 {
+		part := spec
+		part.Parts, part.Blocks, part.BlockNorm = 1, 1, false
+		p := InitParamsSpec(N/k, H/k, seed, part)
+		for i := 1; i < k; i++ {
+			var err error
+			if p, err = JoinParams(p, InitParamsSpec(N/k, H/k, seed+uint64(i*PartSeedStride), part), 1, 1); err != nil {
+				panic(err) // fresh parts always check
+			}
+		}
+		return finishInit(p, spec)
+	}
 	p := ZeroParams(N, H)
 	rng := rand.New(rand.NewPCG(seed, 0x9a7a3))
 	uni := func(dst []float32, fanIn int) {
@@ -188,6 +209,11 @@ func InitParamsSpec(N, H int, seed uint64, spec InitSpec) *Params {
 			p.B2[i*N+i]++
 		}
 	}
+	return finishInit(p, spec)
+}
+
+// finishInit applies the block structure of spec to fresh parameters.
+func finishInit(p *Params, spec InitSpec) *Params {
 	MaskBlocks(p, spec.Blocks)
 	if spec.BlockNorm && spec.Blocks > 1 {
 		p.NormBlocks = spec.Blocks

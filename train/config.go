@@ -56,6 +56,9 @@ type ModelConfig struct {
 	// (graph.Params.NormBlocks), so that no block can leave the code to
 	// the others. Not in the paper (one Norm-ReLU over all units).
 	BlockNorm bool `yaml:"block_norm" usage:"with model.blocks > 1: Norm-ReLU per block, each block to norm 1/sqrt(blocks), instead of one over all N units (false: the paper's)"`
+	// InitParts > 1 starts from that many independent networks side by
+	// side (graph.InitSpec.Parts), which training then couples.
+	InitParts int `yaml:"init_parts" usage:"start from this many independent networks side by side, each of units/init_parts units and hidden/init_parts hidden units drawn as model.init says (part k from seed + 1000 k), joined as 'gridgpu join' joins two; training couples them unless model.blocks keeps them apart (1: one network; must divide units and hidden)"`
 	// InitFrom starts a fresh run from the model tensors of a file
 	// instead of the random draw of Init (InitialParams); a resume takes
 	// the checkpoint's tensors and ignores it.
@@ -73,7 +76,7 @@ func (m ModelConfig) NormBlocks() int {
 
 // InitSpec converts the initialisation settings for package graph.
 func (m ModelConfig) InitSpec() graph.InitSpec {
-	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init, Blocks: m.Blocks, BlockNorm: m.BlockNorm}
+	return graph.InitSpec{Kind: m.Init, Scale: m.InitScale, G0: m.G0Init, Blocks: m.Blocks, BlockNorm: m.BlockNorm, Parts: m.InitParts}
 }
 
 // DataConfig describes the microbatches (data package doc).
@@ -181,7 +184,7 @@ var PresetNames = []string{"paper", "smoke", "tiny", "small", "medium", "demo", 
 //     (B,T,N,H) = (16,20,32,64), (32,30,64,128), (64,40,128,256).
 func Preset(name string) (Config, error) {
 	c := Config{
-		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal, Blocks: 1},
+		Model:     ModelConfig{Units: 128, Hidden: 256, Init: graph.InitPyTorch, InitScale: 0.1, G0Init: graph.G0Normal, Blocks: 1, InitParts: 1},
 		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: data.VelocitiesBox, VelocitySets: 1},
 		Loss:      graph.PaperLoss(),
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
@@ -672,6 +675,16 @@ var configRules = []configRule{
 	// Bad blocks are reported alone.
 	{key: "model.block_norm", ok: func(c *Config) bool { return !validBlocks(&c.Model) || !c.Model.BlockNorm || c.Model.Blocks >= 2 },
 		msg: "needs model.blocks (--blocks) of at least 2: it normalises each block on its own"},
+	{key: "model.init_parts", why: func(c *Config) string {
+		k := c.Model.InitParts
+		switch {
+		case k < 1 || c.Model.Units%k != 0 || c.Model.Hidden%k != 0:
+			return fmt.Sprintf("must be a divisor of both model.units = %d and model.hidden = %d (1: one network)", c.Model.Units, c.Model.Hidden)
+		case k > 1 && c.Model.InitFrom != "":
+			return "draws the start, which model.init_from (--init-from) replaces: give one of them"
+		}
+		return ""
+	}},
 	{key: "model.g0_init", ok: func(c *Config) bool { return c.Model.G0Init == graph.G0Normal || c.Model.G0Init == graph.G0Abs }, msg: `must be "normal" or "abs"`},
 
 	{key: "data.batch_size", ok: func(c *Config) bool { return c.Data.BatchSize >= 1 }, msg: "must be an integer >= 1"},

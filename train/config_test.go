@@ -26,7 +26,7 @@ func TestPaperPresetMatchesSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Model:     ModelConfig{Units: 128, Hidden: 256, Init: "pytorch", InitScale: 0.1, G0Init: "normal", Blocks: 1},
+		Model:     ModelConfig{Units: 128, Hidden: 256, Init: "pytorch", InitScale: 0.1, G0Init: "normal", Blocks: 1, InitParts: 1},
 		Data:      DataConfig{BatchSize: 130, SeqLen: 60, Augment: "permute", MaxSpeed: 0.15, MinSpeedFactor: 1, Velocities: "box", VelocitySets: 1},
 		Loss:      graph.LossConfig{SigmaX: 0.05, SigmaG: 0.4, LambdaSep: 1, LambdaInv: 0.1, LambdaCap: 0.5, LambdaCI: 1, Reduction: "mean"},
 		Optimizer: OptimizerConfig{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 0.1, Accumulation: 2},
@@ -312,6 +312,8 @@ func TestConfigRules(t *testing.T) {
 		{func(c *Config) { c.Model.BlockNorm = true }, "model.block_norm (--block-norm) = true: needs model.blocks (--blocks) of at least 2: it normalises each block on its own"},
 		// Bad blocks are reported alone, without block_norm.
 		{func(c *Config) { c.Model.Blocks, c.Model.BlockNorm = 0, true }, "model.blocks (--blocks) = 0: must be a divisor of model.units = 64 (1: dense)"},
+		{func(c *Config) { c.Model.InitParts = 3 }, "model.init_parts (--init-parts) = 3: must be a divisor of both model.units = 64 and model.hidden = 128 (1: one network)"},
+		{func(c *Config) { c.Model.InitParts, c.Model.InitFrom = 2, "x.safetensors" }, "model.init_parts (--init-parts) = 2: draws the start, which model.init_from (--init-from) replaces: give one of them"},
 		{func(c *Config) { c.Model.G0Init = "zero" }, `model.g0_init (--g0-init) = zero: must be "normal" or "abs"`},
 		{func(c *Config) { c.Data.BatchSize = 0 }, "data.batch_size (--batch-size) = 0: must be an integer >= 1"},
 		{func(c *Config) { c.Data.SeqLen = -1 }, "data.seq_len (--seq-len) = -1: must be an integer >= 1"},
