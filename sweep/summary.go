@@ -18,11 +18,12 @@ import (
 	"github.com/gridgpu/gridgpu/rundir"
 )
 
-// Summary statuses.
+// Summary statuses: a row is its run's final state (done or failed), or
+// incomplete for every state before one.
 const (
-	RowDone       = "done"
+	RowDone       = StateDone
+	RowFailed     = StateFailed
 	RowIncomplete = "incomplete"
-	RowFailed     = "failed"
 )
 
 // ArenaResult is one arena of a run's analysis report.
