@@ -81,13 +81,13 @@ test-cuda-emu:
 # travels to the GPU machine with a size limit.
 GPU_BUNDLE_TAGS ?= $(CUDA_TAG),purego
 
-## gpu-bundle: .gpu/ with gridgpu-cuda, cuda.test, the PyTorch baseline and the check script
+## gpu-bundle: .gpu/ with gridgpu-cuda, cuda.test, the PyTorch baseline and the check scripts
 gpu-bundle:
 	mkdir -p .gpu
 	$(CUDA_CGO) $(GO) build -tags $(GPU_BUNDLE_TAGS) -ldflags '-s -w $(LDFLAGS)' -o .gpu/gridgpu-cuda .
 	$(CUDA_CGO) $(GO) test -c -tags $(GPU_BUNDLE_TAGS) -ldflags '-s -w' -o .gpu/cuda.test ./cuda
 	cp -f scripts/torch_reference.py .gpu/
-	cp -f scripts/gpu-check.sh .gpu/
+	cp -f scripts/gpu-check.sh scripts/gpu-summary.py .gpu/
 	@ls -la .gpu; du -sh .gpu
 
 ## gpu-check: on a GPU machine, with .gpu/ built: tests, benchmark, PyTorch comparison

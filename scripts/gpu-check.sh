@@ -133,5 +133,5 @@ fi
 
 stage "summary"
 printf '%s\n' "${!RC[@]}" | while read -r k; do echo "$k ${RC[$k]}"; done >"$OUT/stage_rc.txt"
-"$PY" scripts/gpu-summary.py "$OUT" "$CARD"
+"$PY" "$(dirname "$0")/gpu-summary.py" "$OUT" "$CARD"
 echo "total $(($(date +%s) - T0)) s; results in $OUT"
